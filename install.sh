@@ -1,0 +1,109 @@
+#!/bin/sh
+# install.sh - install vm (runit-vm) for this user (or system-wide as root).
+#
+#   ./install.sh [--service runit|systemd]
+#
+# Installs the `vm` executable into $BINDIR (default ~/.local/bin, or
+# /usr/local/bin as root): compiled with `deno compile` where that works,
+# otherwise a launcher that runs the same program with Deno. Creates
+# $VMDIR/.default from default/ without overwriting a template you edited.
+# With --service, also installs and enables vmd as a runit user service or a
+# systemd user unit. Safe to re-run: it changes only what is out of date.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+service=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--service) [ $# -ge 2 ] || { echo "install.sh: fatal: --service needs runit or systemd" >&2; exit 100; }
+		service=$2; shift 2 ;;
+	--service=*) service=${1#--service=}; shift ;;
+	-h|--help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) echo "install.sh: fatal: unknown argument \"$1\"; see ./install.sh --help" >&2; exit 100 ;;
+	esac
+done
+case $service in
+'' | runit | systemd) ;;
+*) echo "install.sh: fatal: unknown service manager \"$service\"; use runit or systemd" >&2; exit 100 ;;
+esac
+
+if [ "$(id -u)" -eq 0 ]; then
+	BINDIR=${BINDIR:-/usr/local/bin}
+	LIBDIR=${LIBDIR:-/usr/local/lib/vm}
+else
+	BINDIR=${BINDIR:-$HOME/.local/bin}
+	LIBDIR=${LIBDIR:-$HOME/.local/lib/vm}
+fi
+
+say() { printf 'install.sh: %s\n' "$*"; }
+
+# Deno: the only thing vm needs to build or run.
+if ! command -v deno >/dev/null 2>&1; then
+	if command -v npm >/dev/null 2>&1; then
+		say "Deno is missing; installing it with npm"
+		if [ "$(id -u)" -eq 0 ]; then
+			npm install -g deno >/dev/null
+		else
+			npm install -g --prefix "$HOME/.local" deno >/dev/null
+			PATH=$HOME/.local/bin:$PATH
+		fi
+	fi
+	if ! command -v deno >/dev/null 2>&1; then
+		echo "install.sh: fatal: Deno is not installed; install it (npm install -g deno, or see https://deno.com) and re-run ./install.sh" >&2
+		exit 111
+	fi
+fi
+deno=$(command -v deno)
+
+mkdir -p "$BINDIR"
+vm=$BINDIR/vm
+new=$BINDIR/.vm.new.$$
+trap 'rm -rf "$new" "$LIBDIR.new.$$"' EXIT
+
+# Replaces $2 by $1 when they differ; says what it did.
+install_file() {
+	if [ -f "$2" ] && cmp -s "$1" "$2"; then
+		rm -f "$1"
+		say "$3 unchanged: $2"
+	else
+		mv -f "$1" "$2"
+		say "$3 installed: $2"
+	fi
+}
+
+if timeout 300 "$deno" compile --quiet --allow-all --output "$new" "$here/main.ts" >/dev/null 2>&1; then
+	install_file "$new" "$vm" "compiled vm"
+else
+	rm -f "$new"
+	# No compiled binary (deno compile needs to download its runtime): install
+	# the sources next to a launcher that runs them with this Deno.
+	src=$LIBDIR.new.$$
+	mkdir -p "$src"
+	cp -R "$here/main.ts" "$here/deno.json" "$here/lib" "$src/"
+	if [ -d "$LIBDIR" ] && diff -r "$src" "$LIBDIR" >/dev/null 2>&1; then
+		rm -rf "$src"
+	else
+		rm -rf "$LIBDIR.old.$$"
+		[ -d "$LIBDIR" ] && mv "$LIBDIR" "$LIBDIR.old.$$"
+		mv "$src" "$LIBDIR"
+		rm -rf "$LIBDIR.old.$$"
+		say "sources installed: $LIBDIR"
+	fi
+	q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
+	printf '#!/bin/sh\n# vm launcher written by install.sh (deno compile was not possible here)\nexec %s run --allow-all --quiet %s "$@"\n' \
+		"$(q "$deno")" "$(q "$LIBDIR/main.ts")" >"$new"
+	chmod 755 "$new"
+	install_file "$new" "$vm" "vm launcher (runs $deno; deno compile was not possible)"
+fi
+
+"$vm" __setup "$here/default" "$vm"
+
+if [ -n "$service" ]; then
+	"$vm" service install "$service"
+fi
+
+case ":$PATH:" in
+*":$BINDIR:"*) ;;
+*) say "add $BINDIR to your PATH, e.g.: echo 'export PATH=\"$BINDIR:\$PATH\"' >> ~/.profile" ;;
+esac
+say "done. Next: start vmd (\"vm daemon\", or ./install.sh --service runit|systemd), then \"vm make <name>\"; see \"vm help\""

@@ -1,0 +1,39 @@
+/**
+ * After QEMU exited (runit's `finish`): run the `cleanup` hook with the exit
+ * code and signal, remove the VM's sockets, and record the run for the
+ * crash-loop backoff. Reads `<vm>/hooks`; deletes
+ * `<vm>/supervise/{monitor,qmp,console}`; writes `<vm>/backoff`.
+ * @module
+ */
+
+import { type BackoffStep, recordExit } from "./backoff.ts";
+import type { Config } from "./config.ts";
+import { runCleanup } from "./hooks.ts";
+import { removeSockets, vmEnv } from "./start.ts";
+import { hasHooks } from "./vm_dir.ts";
+
+/** What finishVm did. */
+export interface FinishResult extends BackoffStep {
+  /** cleanup's exit code (0 without hooks). */
+  status: number;
+}
+
+/**
+ * `vm __finish <dir> <code> <signal>`: runs cleanup (when the VM has hooks),
+ * removes the sockets, records the exit for the backoff. The caller sleeps
+ * the backoff, if any (see backoff.ts).
+ */
+export async function finishVm(
+  cfg: Config,
+  vmDir: string,
+  code: string,
+  signal: string,
+): Promise<FinishResult> {
+  let status = 0;
+  try {
+    if (hasHooks(vmDir)) status = await runCleanup(vmDir, vmEnv(cfg, vmDir), code, signal);
+  } finally {
+    removeSockets(vmDir);
+  }
+  return { status, ...recordExit(vmDir) };
+}

@@ -1,0 +1,56 @@
+/**
+ * Every file and directory name `vm` uses, defined once. A VM directory is a
+ * runit service directory; these names are relative to it (or to `$VMDIR`).
+ * @module
+ */
+
+/** The hidden VM directory holding the default templates and service scripts. */
+export const DEFAULT_VM = ".default";
+
+/** Names inside a VM directory (relative paths). */
+export const F = {
+  /** Directory of QEMU argument files. */
+  templates: "templates",
+  /** Template used for one start, then deleted. */
+  once: "templates/once",
+  /** The VM's first disk, created by `vm make`. */
+  drive: "drive.qcow2",
+  /** Seconds the guest gets to power off. */
+  wait: "wait",
+  /** runit: present = no autostart. */
+  down: "down",
+  /** Shell file defining pre_qemu, post_qemu, cleanup. */
+  hooks: "hooks",
+  /** runit: the log service directory. */
+  log: "log",
+  /** svlogd's directory inside `log/`. */
+  logMain: "log/main",
+  /** The current log file. */
+  logCurrent: "log/main/current",
+  /** runit service scripts. */
+  run: "run",
+  finish: "finish",
+  control: "control",
+  controlT: "control/t",
+  /** runit's state directory and its files. */
+  supervise: "supervise",
+  status: "supervise/status",
+  ok: "supervise/ok",
+  controlFifo: "supervise/control",
+  pid: "supervise/pid",
+  /** Our sockets, inside runit's 0700 supervise directory. */
+  monitor: "supervise/monitor",
+  qmp: "supervise/qmp",
+  console: "supervise/console",
+  /** Crash-loop backoff state, written by `vm __finish`. */
+  backoff: "backoff",
+} as const;
+
+/** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */
+export const SOCKETS = [F.monitor, F.qmp, F.console] as const;
+
+/** Directory layout of `default/` (the `.default` tree) for the service scripts. */
+export const SCRIPTS = [F.run, F.finish, F.controlT, "log/run"] as const;
+
+/** The template holding one-time arguments. */
+export const ONCE_TEMPLATE = "once";
