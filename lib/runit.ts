@@ -6,10 +6,10 @@
  * @module
  */
 
-import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { SystemError } from "./errors.ts";
 import { F } from "./layout.ts";
+import { closeFd, openWriteNonblock, writeFd } from "./libc.ts";
 
 /** runsv's state of the service's process. */
 export type RunState = "down" | "run" | "finish";
@@ -91,12 +91,10 @@ export function readStatus(dir: string): Status | undefined {
  * while runsv lives (ENXIO otherwise). Opens `<dir>/supervise/ok`.
  */
 export function isSupervised(dir: string): boolean {
-  try {
-    closeSync(openSync(join(dir, F.ok), constants.O_WRONLY | constants.O_NONBLOCK));
-    return true;
-  } catch {
-    return false;
-  }
+  const fd = openWriteNonblock(join(dir, F.ok));
+  if (fd === undefined) return false;
+  closeFd(fd);
+  return true;
 }
 
 /** runsv commands (see runsv(8)): up, down, once, pause, cont, hup, alarm, interrupt, quit, term, kill, exit. */
@@ -121,18 +119,16 @@ export type SvCommand =
  * Throws SystemError when no runsv supervises `dir`.
  */
 export function control(dir: string, cmd: SvCommand): void {
-  let fd: number;
-  try {
-    fd = openSync(join(dir, F.controlFifo), constants.O_WRONLY | constants.O_NONBLOCK);
-  } catch {
+  const fd = openWriteNonblock(join(dir, F.controlFifo));
+  if (fd === undefined) {
     throw new SystemError(
       `No runsv supervises "${dir}"; start vmd ("vm daemon" or "runsvdir $VMDIR")`,
     );
   }
   try {
-    writeSync(fd, cmd);
+    if (!writeFd(fd, cmd)) throw new SystemError(`Cannot send "${cmd}" to the runsv of "${dir}"`);
   } finally {
-    closeSync(fd);
+    closeFd(fd);
   }
 }
 
