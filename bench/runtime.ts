@@ -39,13 +39,21 @@ async function guestPoweroff(): Promise<number> {
   const guest = await testGuest();
   const dir = Deno.makeTempDirSync({ prefix: "vm-bench-" });
   const qemu = new Deno.Command("qemu-system-x86_64", {
-    args: [...guestArgs(guest), "-serial", `file:${dir}/serial`, "-qmp", `unix:${dir}/qmp,server=on,wait=off`],
+    args: [
+      ...guestArgs(guest),
+      "-serial",
+      `file:${dir}/serial`,
+      "-qmp",
+      `unix:${dir}/qmp,server=on,wait=off`,
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "null",
   }).spawn();
   try {
-    if (!await waitForText(join(dir, "serial"), GUEST_READY, 60_000)) throw new Error("guest did not boot");
+    if (!await waitForText(join(dir, "serial"), GUEST_READY, 60_000)) {
+      throw new Error("guest did not boot");
+    }
     const q = await QmpClient.connect(join(dir, "qmp"));
     try {
       await q.send("system_powerdown");
@@ -72,7 +80,9 @@ async function bareDeno(): Promise<number> {
   try {
     Deno.writeTextFileSync(join(dir, "empty.ts"), "");
     const t0 = performance.now();
-    await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "--quiet", join(dir, "empty.ts")] }).output();
+    await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", join(dir, "empty.ts")],
+    }).output();
     return performance.now() - t0;
   } finally {
     Deno.removeSync(dir, { recursive: true });
@@ -105,7 +115,9 @@ async function main(): Promise<void> {
   try {
     const dir = await t.makeGuestVm("bench", guest, { wait: 10 });
     t.startRunsvdir();
-    if (!await waitFor(() => readStatus(dir) !== undefined, 10_000)) throw new Error("runsv did not start");
+    if (!await waitFor(() => readStatus(dir) !== undefined, 10_000)) {
+      throw new Error("runsv did not start");
+    }
     for (let i = 0; i < ROUNDS; i++) {
       const t0 = performance.now();
       control(dir, "u");
@@ -116,7 +128,9 @@ async function main(): Promise<void> {
         return pid !== 0 && (exeOf(pid) ?? "").includes("qemu-system");
       }, 10_000);
       starts.push(t1 - t0);
-      if (!await waitForText(join(dir, "guest.log"), GUEST_READY, 60_000)) throw new Error("no boot");
+      if (!await waitForText(join(dir, "guest.log"), GUEST_READY, 60_000)) {
+        throw new Error("no boot");
+      }
       // Everything under runsv besides QEMU and the log's svlogd.
       const runsv = ppidOf(pid) ?? 0;
       for (const p of descendants(runsv)) {
@@ -140,11 +154,19 @@ async function main(): Promise<void> {
   const b = median(bare);
   const u = median(starts);
   console.log(`runtime benchmark (median of ${ROUNDS}, real guest under TCG)`);
-  console.log(`stop:  sv down -> QEMU gone ${ms(s)}; guest's own power-off ${ms(p)}; ` +
-    `ratio ${(s / p).toFixed(2)}, overhead ${ms(s - p)} (target <= 300 ms)`);
-  console.log(`start: sv up -> QEMU exec'd ${ms(u)}; bare deno start ${ms(b)}; ` +
-    `ratio ${(u / b).toFixed(2)}, overhead ${ms(u - b)} (target <= 30 ms)`);
-  console.log(`memory beyond QEMU under runsv: ${extraProcs / ROUNDS} process(es), ${extraKb / ROUNDS} kB (target 0)`);
+  console.log(
+    `stop:  sv down -> QEMU gone ${ms(s)}; guest's own power-off ${ms(p)}; ` +
+      `ratio ${(s / p).toFixed(2)}, overhead ${ms(s - p)} (target <= 300 ms)`,
+  );
+  console.log(
+    `start: sv up -> QEMU exec'd ${ms(u)}; bare deno start ${ms(b)}; ` +
+      `ratio ${(u / b).toFixed(2)}, overhead ${ms(u - b)} (target <= 30 ms)`,
+  );
+  console.log(
+    `memory beyond QEMU under runsv: ${extraProcs / ROUNDS} process(es), ${
+      extraKb / ROUNDS
+    } kB (target 0)`,
+  );
 }
 
 if (import.meta.main) await main();

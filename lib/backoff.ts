@@ -10,7 +10,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 import { readTextIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { F } from "./layout.ts";
 import { readStatus } from "./runit.ts";
@@ -99,11 +99,16 @@ export function recordExit(dir: string, now = Date.now() / 1000): BackoffStep {
 
 /**
  * Sleeps until `until` (Unix seconds), checking every 200 ms whether the VM
- * is still wanted up; returns false when the sleep was cut short.
+ * is still wanted up; returns false when the sleep was cut short. Then (`sv
+ * down`, `sv once`, vmd stopping) the user took over: the backoff is
+ * forgotten (`backoff` removed), so a later start backs off from 1 s again.
  */
 export async function sleepBackoff(dir: string, until: number): Promise<boolean> {
   while (Date.now() / 1000 < until) {
-    if (readStatus(dir)?.want !== "up") return false;
+    if (readStatus(dir)?.want !== "up") {
+      writeBackoff(dir, undefined);
+      return false;
+    }
     await new Promise((r) => setTimeout(r, Math.min(200, Math.max(1, until * 1000 - Date.now()))));
   }
   return true;

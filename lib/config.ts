@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 import { ParseError, UsageError } from "./errors.ts";
 import { lexCommands } from "./shell_words.ts";
 

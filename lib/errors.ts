@@ -81,6 +81,19 @@ export class VmRunningError extends CheckFailedError {
   }
 }
 
+/** No runsv supervises the VM, so it cannot be started or stopped (exit 111). */
+export class NotSupervisedError extends SystemError {
+  constructor(name: string, vmdir: string) {
+    super(
+      `VM "${name}" is not supervised (no runsv runs for it); start vmd with "vm daemon" ` +
+        `(or "runsvdir ${vmdir}")`,
+    );
+  }
+}
+
+/** Another `vm daemon`, or a runsvdir not started by it, already supervises the VMDIR (exit 1). */
+export class DaemonRunningError extends CheckFailedError {}
+
 /** Returns a one-line description of any thrown value. */
 export function describe(e: unknown): string {
   if (e instanceof Error) return e.message.split("\n")[0] ?? "";

@@ -11,6 +11,7 @@ import type { Config } from "./config.ts";
 import { runCleanup } from "./hooks.ts";
 import { removeSockets, vmEnv } from "./start.ts";
 import { hasHooks } from "./vm_dir.ts";
+import { qemuPidsIn } from "./running.ts";
 
 /** What finishVm did. */
 export interface FinishResult extends BackoffStep {
@@ -33,7 +34,9 @@ export async function finishVm(
   try {
     if (hasHooks(vmDir)) status = await runCleanup(vmDir, vmEnv(cfg, vmDir), code, signal);
   } finally {
-    removeSockets(vmDir);
+    // A QEMU still working here is one whose runsv was killed (__run refused
+    // to start another): its sockets are its only way to be stopped.
+    if (qemuPidsIn(vmDir).length === 0) removeSockets(vmDir);
   }
   return { status, ...recordExit(vmDir) };
 }

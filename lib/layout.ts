@@ -54,3 +54,17 @@ export const SCRIPTS = [F.run, F.finish, F.controlT, "log/run"] as const;
 
 /** The template holding one-time arguments. */
 export const ONCE_TEMPLATE = "once";
+
+/**
+ * vmd's service files (`vm daemon` under runit or systemd): shipped as
+ * `default/vmd/run` and `vmd.service` at the source root, rendered into
+ * `.default/` by setup, installed by `vm service install`.
+ */
+export const VMD = {
+  /** The service's name (runit service directory, systemd unit `vmd.service`). */
+  name: "vmd",
+  /** The runit service's run script, relative to `default/` and `.default/`. */
+  run: "vmd/run",
+  /** The systemd user unit, at the source root and in `.default/`. */
+  unit: "vmd.service",
+} as const;

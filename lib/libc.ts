@@ -1,7 +1,8 @@
 /**
  * The few libc calls Deno has no API for, through FFI (needs `--allow-ffi`):
  * opening a FIFO without blocking (runit's `supervise/ok` and
- * `supervise/control`), and execve(2). libc is opened on first use only.
+ * `supervise/control`), execve(2), and access(2) (a lookup that fails without
+ * the cost of a thrown error, for many files). libc is opened on first use only.
  * (node:fs could open with O_NONBLOCK too, but loading it costs ~25 ms at
  * every start of `vm`, which runit's `run` would pay on each VM start.)
  * @module
@@ -13,6 +14,7 @@ const O_CLOEXEC = 0o2000000;
 
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
+  access: { parameters: ["buffer", "i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
@@ -57,6 +59,11 @@ export function lastError(): { errno: number; message: string } {
 export function openWriteNonblock(path: string): number | undefined {
   const fd = libc().open(cString(path), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   return fd < 0 ? undefined : fd;
+}
+
+/** Whether `path` exists (access(2) F_OK; a dangling symlink does not). */
+export function pathExists(path: string): boolean {
+  return libc().access(cString(path), 0) === 0;
 }
 
 /** Writes `data` to `fd`; returns whether all of it was written. */

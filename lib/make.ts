@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "./path.ts";
 import { exists, writeFileAtomic } from "./atomic_file.ts";
 import { UsageError, VmExistsError } from "./errors.ts";
 import { DEFAULT_VM, F, SCRIPTS } from "./layout.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 import { SystemError } from "./errors.ts";
 import { F } from "./layout.ts";
 import type { Env } from "./config.ts";

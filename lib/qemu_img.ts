@@ -60,3 +60,42 @@ export interface ImageInfo {
 export async function imageInfo(path: string): Promise<ImageInfo> {
   return JSON.parse(await qemuImg(["info", "-U", "--output=json", path])) as ImageInfo;
 }
+
+/**
+ * `qemu-img info --backing-chain`: the image `path` and every image below it,
+ * top first. When a backing file is missing, only `path` (its backing file
+ * names still tell what it needs). Reads the images.
+ */
+export async function backingChain(path: string): Promise<ImageInfo[]> {
+  try {
+    const out = await qemuImg(["info", "-U", "--backing-chain", "--output=json", path]);
+    return JSON.parse(out) as ImageInfo[];
+  } catch {
+    return [await imageInfo(path)];
+  }
+}
+
+/** Copies image `src` (format `format`) into a new, independent image `dst` of the same format. */
+export async function convertImage(src: string, dst: string, format: string): Promise<void> {
+  await qemuImg(["convert", "-q", "-f", format, "-O", format, src, dst]);
+}
+
+/** Resizes image `path` (format `format`) to `size` (qemu-img syntax, `+10G` grows). */
+export async function resizeImage(
+  path: string,
+  format: string,
+  size: string,
+  shrink = false,
+): Promise<void> {
+  await qemuImg(["resize", "-q", "-f", format, ...(shrink ? ["--shrink"] : []), path, size]);
+}
+
+/** Internal snapshot operations of `qemu-img snapshot`: create, apply, delete. */
+export type SnapshotOp = "create" | "apply" | "delete";
+
+const SNAPSHOT_FLAG: Record<SnapshotOp, string> = { create: "-c", apply: "-a", delete: "-d" };
+
+/** Creates, applies or deletes the internal snapshot `name` of qcow2 image `path`. */
+export async function snapshotImage(op: SnapshotOp, path: string, name: string): Promise<void> {
+  await qemuImg(["snapshot", "-q", SNAPSHOT_FLAG[op], name, path]);
+}

@@ -6,9 +6,10 @@
  * @module
  */
 
-import { basename, join, resolve } from "node:path";
+import { basename, join, resolve } from "./path.ts";
 import { SystemError } from "./errors.ts";
 import { F } from "./layout.ts";
+import { allPids } from "./proc.ts";
 import { closeFd, openWriteNonblock, writeFd } from "./libc.ts";
 
 /** runsv's state of the service's process. */
@@ -171,14 +172,13 @@ export function findRunsvdir(vmdir: string): number[] {
   const want = realpath(vmdir);
   if (want === undefined) return [];
   const pids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^[0-9]+$/.test(e.name)) continue;
+  for (const pid of allPids()) {
     try {
-      const argv = splitCmdline(Deno.readTextFileSync(`/proc/${e.name}/cmdline`));
+      const argv = splitCmdline(Deno.readTextFileSync(`/proc/${pid}/cmdline`));
       const target = runsvdirTarget(argv);
       if (target === undefined) continue;
-      const cwd = Deno.readLinkSync(`/proc/${e.name}/cwd`);
-      if (realpath(resolve(cwd, target)) === want) pids.push(Number(e.name));
+      const cwd = Deno.readLinkSync(`/proc/${pid}/cwd`);
+      if (realpath(resolve(cwd, target)) === want) pids.push(pid);
     } catch {
       // The process went away or is not ours to read.
     }

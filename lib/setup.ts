@@ -2,15 +2,17 @@
  * Setting up `$VMDIR/.default` from the shipped `default/` tree: templates are
  * added but a template already there is never overwritten (the user may have
  * edited it); the service scripts are (re)written with the absolute path of
- * the `vm` executable, so they work whatever runsvdir's PATH is.
+ * the `vm` executable, so they work whatever runsvdir's PATH is; so are
+ * vmd's service files (`.default/vmd/run`, `.default/vmd.service`), which
+ * `vm service install` copies into place.
  * Writes `$VMDIR/.default/**`.
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { dirname, join } from "./path.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { SystemError } from "./errors.ts";
-import { DEFAULT_VM, F, SCRIPTS } from "./layout.ts";
+import { DEFAULT_VM, F, SCRIPTS, VMD } from "./layout.ts";
 import { quoteWord } from "./shell_words.ts";
 import { templateNames } from "./templates.ts";
 
@@ -32,6 +34,19 @@ export interface SetupReport {
 /** A service script's text with the `vm` executable filled in. Pure. */
 export function renderScript(text: string, vmExe: string): string {
   return text.replaceAll(VM_PLACEHOLDER, quoteWord(vmExe));
+}
+
+/**
+ * A systemd unit's text with the `vm` executable filled in: as is when the
+ * path needs no quoting, else in double quotes with `\` and `"` escaped; `%`
+ * is doubled (systemd's specifier escape). Pure.
+ */
+export function renderUnit(text: string, vmExe: string): string {
+  const path = vmExe.replaceAll("%", "%%");
+  const word = /^[A-Za-z0-9_/.+@%:,-]+$/.test(path)
+    ? path
+    : `"${path.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  return text.replaceAll(VM_PLACEHOLDER, word);
 }
 
 /**
@@ -68,8 +83,27 @@ export function setupDefault(srcDir: string, vmdir: string, vmExe: string): Setu
       report.kept.push(name);
     }
   }
-  for (const script of SCRIPTS) {
-    const want = renderScript(Deno.readTextFileSync(join(srcDir, script)), vmExe);
+  // vmd's service files, rendered for `vm service install`: the runit run
+  // script from `default/vmd/run`, the systemd unit from `vmd.service` next to
+  // `default/` (the source root).
+  const files: { name: string; want: string; mode: number }[] = [
+    ...SCRIPTS.map((script) => ({
+      name: script as string,
+      want: renderScript(Deno.readTextFileSync(join(srcDir, script)), vmExe),
+      mode: 0o755,
+    })),
+    {
+      name: VMD.run,
+      want: renderScript(Deno.readTextFileSync(join(srcDir, VMD.run)), vmExe),
+      mode: 0o755,
+    },
+    {
+      name: VMD.unit,
+      want: renderUnit(Deno.readTextFileSync(join(srcDir, "..", VMD.unit)), vmExe),
+      mode: 0o644,
+    },
+  ];
+  for (const { name: script, want, mode } of files) {
     const path = join(dir, script);
     Deno.mkdirSync(dirname(path), { recursive: true });
     let have: string | undefined;
@@ -79,7 +113,7 @@ export function setupDefault(srcDir: string, vmdir: string, vmExe: string): Setu
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
     if (have !== want) {
-      writeFileAtomic(path, want, 0o755);
+      writeFileAtomic(path, want, mode);
       report.scripts.push(script);
     }
   }

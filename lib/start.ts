@@ -3,20 +3,23 @@
  * and what `vm args` shows without doing it. Reads the config, runs the
  * `pre_qemu` hook, parses the templates, resolves QEMU; `__run` then deletes
  * `templates/once` (only after everything parsed), removes stale sockets and
- * executes QEMU in the VM directory under umask 077.
+ * executes QEMU in the VM directory under umask 077 — unless a QEMU already
+ * runs there.
  * Reads `<vm>/hooks`, `<vm>/templates/*`; deletes `<vm>/templates/once` and
  * `<vm>/supervise/{monitor,qmp,console}`.
  * @module
  */
 
-import { basename, join } from "node:path";
+import { basename, join } from "./path.ts";
 import type { Config, Env } from "./config.ts";
 import { SystemError } from "./errors.ts";
 import { execve } from "./exec.ts";
+import { pathExists } from "./libc.ts";
 import { type HookName, runPreQemu, spawnPostQemu } from "./hooks.ts";
 import { DEFAULT_VM, F, ONCE_TEMPLATE, SOCKETS } from "./layout.ts";
 import { findQemu, qemuArgs, qemuProgram } from "./qemu.ts";
 import { readTemplates } from "./templates.ts";
+import { qemuPidsIn } from "./running.ts";
 import { hasHooks } from "./vm_dir.ts";
 
 /** The environment hooks, templates and QEMU of a VM see: the config's plus VM_NAME and VM_DIR. Pure. */
@@ -78,12 +81,32 @@ export function removeSockets(vmDir: string): void {
 }
 
 /**
- * `vm __run`: plans the start, consumes `once`, removes stale sockets,
+ * Throws SystemError when a QEMU already works in `vmDir` (its runsv was
+ * killed, and runsvdir started a new one): a second QEMU must not start, nor
+ * may its sockets be removed. Reads `/proc`.
+ */
+export function checkNoOtherQemu(vmDir: string): void {
+  // A stop removes the sockets (__finish): without any, no QEMU of ours runs
+  // here, and the scan of /proc (a few ms at every start) is not needed.
+  if (!SOCKETS.some((s) => pathExists(join(vmDir, s)))) return;
+  const pid = qemuPidsIn(vmDir)[0];
+  if (pid === undefined) return;
+  const name = basename(vmDir);
+  throw new SystemError(
+    `QEMU of "${name}" already runs without runsv (PID ${pid}; was its runsv killed?); ` +
+      `not starting a second one: power it off with "vm qmp ${name} system_powerdown" ` +
+      `or end it with "kill ${pid}"`,
+  );
+}
+
+/**
+ * `vm __run`: refuses when a QEMU already runs for the VM, plans the start, consumes `once`, removes stale sockets,
  * starts the post_qemu watcher, then replaces this process with QEMU (cwd
  * `vmDir`, umask 077). Returns only by throwing.
  */
 export async function runVm(cfg: Config, vmDir: string): Promise<never> {
   Deno.chdir(vmDir);
+  checkNoOtherQemu(vmDir);
   const plan = await planStart(cfg, vmDir);
   if (plan.usesOnce) removeIfExists(join(vmDir, F.once));
   removeSockets(vmDir);

@@ -1,17 +1,22 @@
 /**
  * A VM's state as a user sees it, read from its service directory without
  * running anything: runsv's `supervise/status` and `supervise/ok`, `down`,
- * `wait`, and the crash-loop `backoff` file. Reads `<vm>/supervise/{status,ok}`,
+ * `wait`, and the crash-loop `backoff` file; and how `vm list` and
+ * `vm status` show it (pure formatting). Reads `<vm>/supervise/{status,ok}`,
  * `<vm>/down`, `<vm>/wait`, `<vm>/backoff`.
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 import { isSupervised, readStatus, type Status } from "./runit.ts";
-import { hasAutostart, readWait } from "./vm_dir.ts";
+import { pathExists } from "./libc.ts";
+import { readWait } from "./vm_dir.ts";
 import { readBackoff } from "./backoff.ts";
+import { describe, SystemError } from "./errors.ts";
+import { F } from "./layout.ts";
+import { isValidName } from "./vm_name.ts";
 
-/** What `vm list` and `vm status` show of one VM (the `--json` object). */
+/** What `vm list` and `vm status` show of one VM (the `--json` object, fields in this order). */
 export interface VmState {
   name: string;
   /** run, down, finish (runit's), unsupervised (no runsv), backoff (waiting to restart after crashes). */
@@ -35,7 +40,8 @@ export interface VmState {
 /**
  * Combines what was read into a VmState. Pure: `status` is the decoded
  * `supervise/status` (undefined when missing), `supervised` whether runsv
- * lives, `backoffUntil` the Unix time the backoff ends (if any).
+ * lives, `backoffUntil` the Unix time the backoff ends (if any). A status
+ * file without a live runsv is stale: the VM is `unsupervised`.
  */
 export function deriveState(
   name: string,
@@ -46,13 +52,14 @@ export function deriveState(
   now: number,
   backoffUntil?: number,
 ): VmState {
-  const base = { name, autostart, wait_s: wait };
   if (!supervised || status === undefined) {
     return {
-      ...base,
+      name,
       state: "unsupervised",
       pid: null,
       uptime_s: null,
+      autostart,
+      wait_s: wait,
       want: null,
       paused: null,
       backoff_s: null,
@@ -69,28 +76,62 @@ export function deriveState(
     backoff = Math.ceil(backoffUntil - now);
   }
   return {
-    ...base,
+    name,
     state,
     pid: running ? status.pid : null,
     uptime_s: running ? Math.max(0, Math.floor(now - status.since)) : null,
+    autostart,
+    wait_s: wait,
     want: status.want,
     paused: status.paused,
     backoff_s: backoff,
   };
 }
 
-/** Reads the state of the VM `name` in directory `dir`. */
+/** Reads the state of the VM `name` in directory `dir` (see the module for the files). */
 export function vmState(name: string, dir: string, now = Date.now() / 1000): VmState {
   const supervised = isSupervised(dir);
-  return deriveState(
-    name,
-    supervised ? readStatus(dir) : undefined,
-    supervised,
-    hasAutostart(dir),
-    readWait(dir),
-    now,
-    readBackoff(join(dir))?.until,
-  );
+  const status = supervised ? readStatus(dir) : undefined;
+  // The backoff file matters only while runsv waits to restart the VM.
+  const backoff = status !== undefined && status.state !== "run" && status.want === "up"
+    ? readBackoff(dir)?.until
+    : undefined;
+  // Not Deno.statSync: a failed lookup throws, which costs most when listing many VMs.
+  const autostart = !pathExists(join(dir, F.down));
+  return deriveState(name, status, supervised, autostart, readWait(dir), now, backoff);
+}
+
+/**
+ * The states of every VM in `vmdir`, sorted by name. The VMs are those of
+ * `listVms` (valid names, directories with a `run` script), found with one
+ * lookup each. Reads `vmdir` and each VM directory (see vmState).
+ */
+export function listStates(vmdir: string, now = Date.now() / 1000): VmState[] {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(vmdir)];
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw new SystemError(`Cannot read VMDIR "${vmdir}": ${describe(e)}`);
+  }
+  const states: VmState[] = [];
+  for (const e of entries) {
+    if (!(e.isDirectory || e.isSymlink) || !isValidName(e.name)) continue;
+    const dir = join(vmdir, e.name);
+    try {
+      Deno.lstatSync(join(dir, F.run));
+    } catch {
+      continue; // not a VM directory
+    }
+    states.push(vmState(e.name, dir, now));
+  }
+  // Valid names are ASCII, so code-unit order is byte order (as listVms sorts).
+  return states.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Whether the VM is running (what `vm status` checks, like `sv check`). Pure. */
+export function isRunning(s: VmState): boolean {
+  return s.state === "run";
 }
 
 /** The STATE column: the state, plus what runsv wants when that differs. Pure. */
@@ -113,4 +154,78 @@ export function humanDuration(seconds: number): string {
   if (h > 0) return m > 0 ? `${h}h${m}m` : `${h}h`;
   if (m > 0) return `${m}m`;
   return `${s}s`;
+}
+
+const ANSI = { green: "\x1b[32m", yellow: "\x1b[33m", red: "\x1b[31m", reset: "\x1b[0m" };
+
+/** The colour of a state: run green, finish/backoff yellow, unsupervised red, down none. Pure. */
+function stateColor(s: VmState): string {
+  switch (s.state) {
+    case "run":
+      return s.paused || s.want === "down" ? ANSI.yellow : ANSI.green;
+    case "finish":
+    case "backoff":
+      return ANSI.yellow;
+    case "unsupervised":
+      return ANSI.red;
+    case "down":
+      return s.want === "up" ? ANSI.yellow : "";
+  }
+}
+
+function paint(text: string, color: string, on: boolean): string {
+  return on && color !== "" ? color + text + ANSI.reset : text;
+}
+
+/** The columns of `vm list`, as text, for one VM. Pure. */
+export function tableRow(s: VmState): string[] {
+  return [
+    s.name,
+    stateLabel(s),
+    s.pid === null ? "-" : String(s.pid),
+    s.uptime_s === null ? "-" : humanDuration(s.uptime_s),
+    s.autostart ? "on" : "off",
+    `${s.wait_s}s`,
+  ];
+}
+
+/** The header of `vm list`. */
+export const TABLE_HEADER = ["NAME", "STATE", "PID", "UPTIME", "AUTOSTART", "WAIT"] as const;
+
+/**
+ * The `vm list` table: a header and one line per VM, columns separated by
+ * two spaces, the STATE coloured when `color` is true. Pure.
+ */
+export function formatTable(states: readonly VmState[], color = false): string {
+  const rows = [[...TABLE_HEADER], ...states.map(tableRow)];
+  const widths = TABLE_HEADER.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const last = TABLE_HEADER.length - 1;
+  return rows.map((r, n) =>
+    r.map((cell, i) => {
+      const padded = i === last ? cell : cell.padEnd(widths[i] ?? 0);
+      const s = states[n - 1];
+      return i === 1 && s !== undefined ? paint(padded, stateColor(s), color) : padded;
+    }).join("  ")
+  ).join("\n");
+}
+
+/** Uptime for `vm status`: human, with the exact seconds from a minute on. Pure. */
+function uptimeText(seconds: number): string {
+  return seconds < 60 ? humanDuration(seconds) : `${humanDuration(seconds)} (${seconds} s)`;
+}
+
+/**
+ * The `vm status` block of one VM: its name, then one indented `field: value`
+ * line per field (the same fields as `vm list`). Pure.
+ */
+export function formatStatus(s: VmState, color = false): string {
+  const lines: [string, string][] = [
+    ["state", paint(stateLabel(s), stateColor(s), color)],
+    ["pid", s.pid === null ? "-" : String(s.pid)],
+    ["uptime", s.uptime_s === null ? "-" : uptimeText(s.uptime_s)],
+    ["autostart", s.autostart ? "on (starts with vmd)" : "off"],
+    ["wait", `${s.wait_s} s`],
+  ];
+  if (s.want !== null) lines.push(["want", s.want]);
+  return [s.name, ...lines.map(([k, v]) => `  ${(k + ":").padEnd(11)}${v}`)].join("\n");
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 import { UsageError } from "./errors.ts";
 import { F } from "./layout.ts";
 import { quoteWords, splitWords } from "./shell_words.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 import { SystemError, VmNotFoundError } from "./errors.ts";
 import { DEFAULT_VM, F } from "./layout.ts";
 import { byteOrder } from "./templates.ts";

@@ -79,13 +79,21 @@ done
 if [ -z "$events" ]; then
   fail "no Power Button input device found"
 elif [ "$deaf" = 0 ]; then
+  # Open each device here, before GUEST-READY: evdev gives an event only to
+  # readers that have the device open, and a background job may not have
+  # opened it yet when a loaded host presses the button right after the marker.
+  fd=3
   for ev in $events; do
-    (head -c 24 "$ev" >/dev/null && echo ${GUEST_POWERDOWN} && poweroff -f) &
+    eval "exec $fd<$ev"
+    (head -c 24 <&$fd >/dev/null && echo ${GUEST_POWERDOWN} && poweroff -f) &
+    fd=$((fd + 1))
   done
 fi
 echo ${GUEST_READY}
+# A shell on the serial console that comes back when it exits.
 while true; do
-  setsid cttyhack sh || { fail "shell failed"; sleep 1; }
+  setsid cttyhack sh
+  sleep 0.2
 done
 `;
 
@@ -114,7 +122,10 @@ async function run(
     }).output();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`test guest: command not found: ${cmd}`, { cause: e });
+      throw new Error(
+        `test guest: command not found: ${cmd}` + (opts.hint ? `\n${opts.hint}` : ""),
+        { cause: e },
+      );
     }
     throw e;
   }
@@ -153,7 +164,7 @@ async function resolveKernelPackage(): Promise<
         APT_HINT,
     );
   }
-  let version = dep[2];
+  let version: string | undefined = dep[2];
   if (!version) {
     const show = await run("apt-cache", ["show", "--no-all-versions", name], {
       hint: APT_HINT,

@@ -9,6 +9,8 @@
 import { join } from "node:path";
 import { setupDefault } from "../lib/setup.ts";
 import { quoteWord, quoteWords } from "../lib/shell_words.ts";
+import { allPids, isAlive, procStat } from "../lib/proc.ts";
+import { splitCmdline } from "../lib/runit.ts";
 import { guestArgs, type TestGuest } from "./guest.ts";
 
 /** The repository root. */
@@ -102,13 +104,23 @@ export class TestEnv {
   /**
    * Makes VM `name` without asking (disk 16M, down), whose templates are the
    * test guest's instead of the defaults: QEMU boots the test guest under TCG
-   * with its serial console appended to `<vm>/guest.log`.
+   * with its serial console appended to `<vm>/guest.log`, or, with
+   * `console: "socket"`, on `supervise/console` through the shipped
+   * `serial-console` template (for `vm console`; no guest.log then).
    */
   async makeGuestVm(
     name: string,
     guest: TestGuest,
-    opts: { wait?: number; deaf?: boolean; log?: boolean; mem?: string; extra?: string } = {},
+    opts: {
+      wait?: number;
+      deaf?: boolean;
+      log?: boolean;
+      mem?: string;
+      extra?: string;
+      console?: "file" | "socket";
+    } = {},
   ): Promise<string> {
+    const socket = opts.console === "socket";
     const r = await this.vm([
       "make",
       name,
@@ -118,15 +130,15 @@ export class TestEnv {
       String(opts.wait ?? 10),
       opts.log === false ? "--no-log" : "--log",
       "--yes",
+      ...(socket ? ["--templates", "serial-console"] : []),
     ], { env: { VMCONF_DEFAULT_TEMPLATES: "display-none" } });
     if (r.code !== 0) throw new Error(`vm make ${name} failed: ${r.stderr}`);
     const dir = this.dir(name);
     const args = [
       ...guestArgs(guest, { deaf: opts.deaf ?? false, mem: opts.mem ?? "128M" }),
-      "-chardev",
-      "file,id=ser0,path=guest.log,append=on",
-      "-serial",
-      "chardev:ser0",
+      ...(socket
+        ? []
+        : ["-chardev", "file,id=ser0,path=guest.log,append=on", "-serial", "chardev:ser0"]),
     ];
     Deno.writeTextFileSync(
       join(dir, "templates", "guest"),
@@ -190,36 +202,16 @@ export async function waitFor(
 
 /** Parent PID of `pid`, or undefined when it is gone. */
 export function ppidOf(pid: number): number | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(after[1]);
-  } catch {
-    return undefined;
-  }
+  return procStat(pid)?.ppid;
 }
 
 /** State letter of `pid` (R, S, Z…), or undefined when it is gone. */
 export function stateOf(pid: number): string | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-  } catch {
-    return undefined;
-  }
+  return procStat(pid)?.state;
 }
 
 /** Whether `pid` exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  const s = stateOf(pid);
-  return s !== undefined && s !== "Z";
-}
-
-function allPids(): number[] {
-  const pids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) if (/^[0-9]+$/.test(e.name)) pids.push(Number(e.name));
-  return pids;
-}
+export const alive = (pid: number): boolean => isAlive(pid);
 
 /** Every descendant of `root` (not `root` itself). */
 export function descendants(root: number): number[] {
@@ -272,10 +264,7 @@ export function exeOf(pid: number): string | undefined {
 
 /** The argv of `pid`. */
 export function cmdlineOf(pid: number): string[] {
-  const raw = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
-  const parts = raw.split("\0");
-  if (parts.at(-1) === "") parts.pop();
-  return parts;
+  return splitCmdline(Deno.readTextFileSync(`/proc/${pid}/cmdline`));
 }
 
 /** Reads a file, or "" when it does not exist. */

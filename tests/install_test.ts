@@ -52,9 +52,9 @@ Deno.test("install.sh in a fresh HOME installs vm and .default; re-running chang
     const help = await sh(vm, ["help"], { HOME: home, PATH: "/usr/bin:/bin" });
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /^vm - QEMU virtual machines as runit services/);
-    const list = await sh(vm, ["list"], { HOME: home, PATH: "/usr/bin:/bin" });
+    const list = await sh(vm, ["list", "--json"], { HOME: home, PATH: "/usr/bin:/bin" });
     assert.equal(list.code, 0, list.stderr);
-    assert.equal(list.stdout, "");
+    assert.deepEqual(JSON.parse(list.stdout), []);
 
     // The user edits a template; re-running install.sh keeps it and changes nothing else.
     const mem = join(vmdir, ".default/templates/mem");

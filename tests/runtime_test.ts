@@ -12,6 +12,8 @@ import {
   cmdlineOf,
   descendants,
   exeOf,
+  ppidOf,
+  processesIn,
   readOr,
   run,
   sleep,
@@ -140,6 +142,40 @@ Deno.test("sv up: the supervised PID is QEMU itself, the guest boots, sockets ar
     assert.notEqual(pid2, pid);
     assert.ok(!cmdlineOf(pid2).includes("type=1,serial=once only"));
     assert.ok(cmdlineOf(pid2).includes("x y"));
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a killed runsv: runsvdir starts a new one, which does not start a second QEMU nor remove the sockets", async () => {
+  const guest = await testGuest();
+  const t = TestEnv.create();
+  try {
+    const dir = await t.makeGuestVm("g9", guest);
+    t.startRunsvdir();
+    assert.ok(await waitFor(() => readStatus(dir) !== undefined, 8000));
+    await sv("up", dir);
+    const pid = await qemuUp(dir);
+    const runsv = ppidOf(pid) ?? 0;
+    assert.match(exeOf(runsv) ?? "", /runsv$/);
+    Deno.removeSync(join(dir, "down")); // autostart: a new runsv starts it at once
+    Deno.kill(runsv, "SIGKILL");
+    // runsvdir notices within ~5 s and starts a new runsv, whose __run refuses
+    // (its message waits in the log pipe: the old svlogd still holds log/main);
+    // __finish then records the quick exit in the backoff file.
+    assert.ok(await waitFor(() => readOr(join(dir, "backoff")) !== "", 20_000), "no __run ended");
+    // What it said, as run by hand: one line, exit 111.
+    const r = await t.vm(["__run", dir]);
+    assert.equal(r.code, 111, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`^vm: fatal: QEMU of "g9" already runs without runsv \\(PID ${pid};.*\n$`),
+    );
+    assert.ok(alive(pid), "the first QEMU keeps running");
+    const qemus = processesIn(dir).filter((p) => (exeOf(p) ?? "").includes("qemu-system"));
+    assert.deepEqual(qemus, [pid], "exactly one QEMU for the VM");
+    // Its sockets are kept: it can still be powered off.
+    assert.equal((await qmpStatus(dir)).status, "running");
   } finally {
     await t.close();
   }
