@@ -58,9 +58,20 @@ async function parse<T extends Record<string, { type: "string" | "boolean"; shor
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(`${describe(e)}; see "vm help"`);
+    // node's messages are long and name no command: say it our way.
+    const text = describe(e);
+    const option = /'(-[^' ,]+)/.exec(text)?.[1] ?? "?";
+    const see = `see "vm ${running} --help"`;
+    if (/argument missing/.test(text)) throw new UsageError(`"${option}" needs a value; ${see}`);
+    if (/does not take an argument/.test(text)) {
+      throw new UsageError(`"${option}" takes no value; ${see}`);
+    }
+    throw new UsageError(`Unknown option "${option}"; ${see}`);
   }
 }
+
+/** The command main() runs, for messages. */
+let running = "";
 
 function usageOf(name: string): string {
   const c = COMMANDS[name];
@@ -267,7 +278,7 @@ async function cmdFinish(argv: string[]): Promise<number> {
   });
 }
 
-async function cmdHelp(argv: string[]): Promise<number> {
+function cmdHelp(argv: string[]): number {
   const [name] = argv;
   if (name !== undefined) {
     const c = COMMANDS[name];
@@ -1085,6 +1096,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!command.hidden && (wantsHelp(rest[0]) || (name !== "boot" && rest.some(wantsHelp)))) {
     return cmdHelp([name]);
   }
+  running = name;
   try {
     return await command.run(rest);
   } catch (e) {

@@ -452,7 +452,12 @@ Deno.test("args/info/destroy/rename/clone/disk/snapshot: --help, usage errors, u
       [["info", "a", "b"], /^vm: fatal: Wrong arguments; usage: vm info/],
       [["destroy"], /^vm: fatal: Wrong arguments; usage: vm destroy/],
       [["rename", "a"], /^vm: fatal: Wrong arguments; usage: vm rename/],
-      [["clone", "a", "b", "--full"], /^vm: fatal: .*--full.*; see "vm help"\n$/],
+      [
+        ["clone", "a", "b", "--full"],
+        /^vm: fatal: Unknown option "--full"; see "vm clone --help"\n$/,
+      ],
+      [["log", "a", "-n"], /^vm: fatal: "-n" needs a value; see "vm log --help"\n$/],
+      [["list", "--json=yes"], /^vm: fatal: "--json" takes no value; see "vm list --help"\n$/],
       [["disk", "a", "grow", "+1G"], /^vm: fatal: Unknown disk operation "grow"; usage: vm disk/],
       [["disk", "a", "resize", "1 G"], /^vm: fatal: Size "1 G" is not a size; write "\+10G"/],
       [["snapshot", "a", "create"], /^vm: fatal: Wrong arguments; usage: vm snapshot/],
