@@ -18,6 +18,7 @@ import {
 } from "../lib/console.ts";
 import { CheckFailedError, SystemError } from "../lib/errors.ts";
 import { encodeStatus } from "../lib/runit.ts";
+import { collector } from "./harness.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -37,18 +38,6 @@ function chunks(list: (string | Uint8Array)[], endMs?: number): Reader {
       return next.length;
     },
   };
-}
-
-/** A Writer collecting text. */
-function collector() {
-  const out = {
-    text: "",
-    write(p: Uint8Array): Promise<number> {
-      out.text += dec.decode(p);
-      return Promise.resolve(p.length);
-    },
-  };
-  return out;
 }
 
 /** A unix socket server in a temp dir; `serve` handles each connection. */

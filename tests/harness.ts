@@ -182,6 +182,32 @@ export class TestEnv {
   }
 }
 
+/** The fields of `vm list --json` / `vm status --json` objects, in order (issue 4, plus backoff_s). */
+export const JSON_STATE_FIELDS = [
+  "name",
+  "state",
+  "pid",
+  "uptime_s",
+  "autostart",
+  "wait_s",
+  "want",
+  "paused",
+  "backoff_s",
+];
+
+/** A Writer (as lib/console.ts's) collecting what is written to it as text, in `text`. */
+export function collector(): { text: string; write(p: Uint8Array): Promise<number> } {
+  const dec = new TextDecoder();
+  const out = {
+    text: "",
+    write(p: Uint8Array): Promise<number> {
+      out.text += dec.decode(p, { stream: true });
+      return Promise.resolve(p.length);
+    },
+  };
+  return out;
+}
+
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

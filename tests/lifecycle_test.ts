@@ -16,7 +16,17 @@ import {
 import { readStatus } from "../lib/runit.ts";
 import { humanDuration } from "../lib/state.ts";
 import { GUEST_POWERDOWN, GUEST_READY, testGuest, waitForText } from "./guest.ts";
-import { alive, exeOf, ppidOf, readOr, run, TestEnv, type VmRun, waitFor } from "./harness.ts";
+import {
+  alive,
+  exeOf,
+  JSON_STATE_FIELDS,
+  ppidOf,
+  readOr,
+  run,
+  TestEnv,
+  type VmRun,
+  waitFor,
+} from "./harness.ts";
 
 const BOOT_MS = 60_000;
 
@@ -198,17 +208,7 @@ Deno.test("vm list/status/autostart: a running, a stopped, an autostart and an u
     assert.deepEqual(states.map((s) => s.name), ["auto", "running", "stopped", "unsup"]);
     const [auto, running, stopped, unsup] = states as [JsonState, JsonState, JsonState, JsonState];
     for (const s of states) {
-      assert.deepEqual(Object.keys(s), [
-        "name",
-        "state",
-        "pid",
-        "uptime_s",
-        "autostart",
-        "wait_s",
-        "want",
-        "paused",
-        "backoff_s",
-      ]);
+      assert.deepEqual(Object.keys(s), JSON_STATE_FIELDS);
     }
     // Running VMs: QEMU's pid, uptime within 1 s of the process's own start time.
     for (const [s, pid] of [[running, runPid], [auto, autoPid]] as const) {

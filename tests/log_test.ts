@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CheckFailedError, UsageError } from "../lib/errors.ts";
+import { collector } from "./harness.ts";
 import {
   followAction,
   followLog,
@@ -16,17 +17,6 @@ import {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-function collector() {
-  const out = {
-    text: "",
-    write(p: Uint8Array): Promise<number> {
-      out.text += dec.decode(p);
-      return Promise.resolve(p.length);
-    },
-  };
-  return out;
-}
 
 async function until(pred: () => boolean, ms = 5000): Promise<boolean> {
   const end = Date.now() + ms;

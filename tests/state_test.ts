@@ -22,6 +22,7 @@ import {
   vmState,
 } from "../lib/state.ts";
 import { autostartMessage, setAutostart } from "../lib/autostart.ts";
+import { JSON_STATE_FIELDS } from "./harness.ts";
 
 const NOW = 1_700_000_000;
 
@@ -77,17 +78,7 @@ Deno.test("deriveState: a running VM has QEMU's pid and the uptime since runsv s
 
 Deno.test("deriveState: the JSON object has exactly the documented fields, in order", () => {
   const s = deriveState("a", status(), true, false, 7, NOW);
-  assert.deepEqual(Object.keys(s), [
-    "name",
-    "state",
-    "pid",
-    "uptime_s",
-    "autostart",
-    "wait_s",
-    "want",
-    "paused",
-    "backoff_s",
-  ]);
+  assert.deepEqual(Object.keys(s), JSON_STATE_FIELDS);
   const u = deriveState("a", status(), false, false, 7, NOW);
   assert.deepEqual(Object.keys(u), Object.keys(s));
   assert.equal(
