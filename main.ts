@@ -261,17 +261,13 @@ async function cmdFinish(argv: string[]): Promise<number> {
   const { resolve } = await import("./lib/path.ts");
   const { loadConfig } = await import("./lib/config.ts");
   const { finishVm } = await import("./lib/finish.ts");
-  const { sleepBackoff } = await import("./lib/backoff.ts");
+  const { backoffLine, sleepBackoff } = await import("./lib/backoff.ts");
   return runitEntry(EXIT_SYSTEM, async () => {
     const [dir = ".", code = "", signal = ""] = argv;
     const vmDir = resolve(dir);
     const r = await finishVm(loadConfig(), vmDir, code, signal);
     if (r.backoff !== undefined) {
-      const how = code === "-1" ? `signal ${signal}` : `exit ${code}`;
-      printErr(
-        `vm: QEMU ended after ${r.ran.toFixed(1)} s (${how}); next start in ${r.backoff.delay} s ` +
-          `(crash-loop backoff, ${r.backoff.failures} quick exit(s) in a row)`,
-      );
+      printErr(backoffLine({ ran: r.ran, backoff: r.backoff }, code, signal));
       await sleepBackoff(vmDir, r.backoff.until);
     }
     return r.status;

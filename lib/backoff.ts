@@ -97,6 +97,25 @@ export function recordExit(dir: string, now = Date.now() / 1000): BackoffStep {
   return next === undefined ? { ran } : { ran, backoff: next };
 }
 
+const BACKOFF_LINE = "vm: QEMU ended after ";
+
+/**
+ * The log line `vm __finish` writes before it sleeps a backoff: how long QEMU
+ * ran, how it ended (runsv's exit code, or -1 and the signal), the delay. Pure.
+ */
+export function backoffLine(step: Required<BackoffStep>, code: string, signal: string): string {
+  const how = code === "-1" ? `signal ${signal}` : `exit ${code}`;
+  return `${BACKOFF_LINE}${
+    step.ran.toFixed(1)
+  } s (${how}); next start in ${step.backoff.delay} s ` +
+    `(crash-loop backoff, ${step.backoff.failures} quick exit(s) in a row)`;
+}
+
+/** Whether a log line (without timestamp) is one of {@link backoffLine}'s. Pure. */
+export function isBackoffLine(line: string): boolean {
+  return line.startsWith(BACKOFF_LINE);
+}
+
 /**
  * Sleeps until `until` (Unix seconds), checking every 200 ms whether the VM
  * is still wanted up; returns false when the sleep was cut short. Then (`sv

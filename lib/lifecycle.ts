@@ -16,6 +16,7 @@
 
 import { join } from "./path.ts";
 import { exists, readTextIfExists } from "./atomic_file.ts";
+import { isBackoffLine } from "./backoff.ts";
 import { NotSupervisedError, SystemError } from "./errors.ts";
 import { F } from "./layout.ts";
 import { control, findRunsvdir, isSupervised, readStatus, type Status } from "./runit.ts";
@@ -162,11 +163,15 @@ export function failureExit(failures: number): number {
   return Math.min(99, Math.max(0, failures));
 }
 
-/** The last line of a svlogd log without its timestamp. Pure. */
+/**
+ * The last line of a svlogd log without its timestamp, backoff lines skipped
+ * (they say when, not why: the line before one does). Pure.
+ */
 export function lastLogLine(text: string): string | undefined {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-  const last = lines.at(-1);
-  return last?.replace(/^(@[0-9a-f]{24}|\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d\.\d+)\s+/, "");
+  return text.split("\n")
+    .map((l) => l.trim().replace(/^(@[0-9a-f]{24}|\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d\.\d+)\s+/, ""))
+    .filter((l) => l !== "" && !isBackoffLine(l))
+    .at(-1);
 }
 
 /** A stop's options: `--timeout S` caps the graceful wait; `--force` skips it. */

@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  backoffLine,
+  isBackoffLine,
   MAX_DELAY_S,
   nextBackoff,
   parseBackoff,
@@ -101,4 +103,16 @@ Deno.test("sleepBackoff: sleeps while wanted up; ends within 200 ms and forgets 
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("backoffLine: how long QEMU ran, how it ended, the delay; isBackoffLine knows it", () => {
+  const step = { ran: 0.25, backoff: { delay: 4, until: 0, failures: 3 } };
+  const exit = backoffLine(step, "1", "0");
+  assert.equal(
+    exit,
+    "vm: QEMU ended after 0.3 s (exit 1); next start in 4 s (crash-loop backoff, 3 quick exit(s) in a row)",
+  );
+  assert.match(backoffLine(step, "-1", "9"), /\(signal 9\)/);
+  assert.ok(isBackoffLine(exit));
+  assert.ok(!isBackoffLine("vm: fatal: templates/evil:1: Command substitution"));
 });

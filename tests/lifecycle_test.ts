@@ -100,6 +100,15 @@ Deno.test("lastLogLine: the last line of a svlogd log without its timestamp", ()
     "vm: fatal: x",
   );
   assert.equal(lastLogLine("@400000006630f1a20a3b2c1c vm: fatal: y\n"), "vm: fatal: y");
+  assert.equal(
+    lastLogLine(
+      "2024-05-01_10:00:00.1 vm: fatal: templates/evil:1: no\n" +
+        "2024-05-01_10:00:00.2 vm: QEMU ended after 0.1 s (exit 111); next start in 1 s " +
+        "(crash-loop backoff, 1 quick exit(s) in a row)\n",
+    ),
+    "vm: fatal: templates/evil:1: no",
+    "a backoff line says when, not why",
+  );
   assert.equal(lastLogLine("plain\n"), "plain");
   assert.equal(lastLogLine(""), undefined);
 });
