@@ -1,7 +1,7 @@
 /**
  * Writing files atomically: the data goes to `<path>.new`, which is then
  * renamed over `<path>`, so a reader sees the old or the new file, never a
- * partial one.
+ * partial one. Also the lookups that take a missing file as an answer.
  * @module
  */
 
@@ -44,5 +44,14 @@ export function readTextIfExists(path: string): string | undefined {
       return undefined;
     }
     throw e;
+  }
+}
+
+/** The canonical path of `path`, or undefined when it cannot be resolved (missing, no access). */
+export function realPathOrUndefined(path: string): string | undefined {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return undefined;
   }
 }

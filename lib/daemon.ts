@@ -47,6 +47,7 @@ import { basename, join } from "./path.ts";
 import { DaemonRunningError, describe, SystemError } from "./errors.ts";
 import { type Config } from "./config.ts";
 import { envOf, findByCwd, isAlive, procStat } from "./proc.ts";
+import { sleep } from "./poll.ts";
 import { findRunsvdir, isSupervised, readStatus } from "./runit.ts";
 import { listVms, readWait } from "./vm_dir.ts";
 
@@ -136,8 +137,6 @@ interface RunsvdirHandle {
 
 /** What the daemon reports while it runs (one line each, for its log). */
 export type DaemonLog = (line: string) => void;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function signal(pid: number, sig: Deno.Signal): boolean {
   try {

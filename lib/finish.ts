@@ -9,9 +9,8 @@
 import { type BackoffStep, recordExit } from "./backoff.ts";
 import type { Config } from "./config.ts";
 import { runCleanup } from "./hooks.ts";
-import { removeSockets, vmEnv } from "./start.ts";
+import { orphanQemu, removeSockets, vmEnv } from "./start.ts";
 import { hasHooks } from "./vm_dir.ts";
-import { qemuPidsIn } from "./running.ts";
 
 /** What finishVm did. */
 export interface FinishResult extends BackoffStep {
@@ -36,7 +35,7 @@ export async function finishVm(
   } finally {
     // A QEMU still working here is one whose runsv was killed (__run refused
     // to start another): its sockets are its only way to be stopped.
-    if (qemuPidsIn(vmDir).length === 0) removeSockets(vmDir);
+    if (orphanQemu(vmDir) === undefined) removeSockets(vmDir);
   }
   return { status, ...recordExit(vmDir) };
 }

@@ -22,7 +22,8 @@ import { F } from "./layout.ts";
 import { control, findRunsvdir, isSupervised, readStatus, type Status } from "./runit.ts";
 import { vmState } from "./state.ts";
 import { readWait } from "./vm_dir.ts";
-import { allPids, isAlive, procStat } from "./proc.ts";
+import { descendants, isAlive, procStat } from "./proc.ts";
+import { pollUntil, sleep } from "./poll.ts";
 
 /** How often the status file is read while waiting (ms). */
 const POLL_MS = 50;
@@ -42,8 +43,6 @@ const FORCE_BOUND_MS = 15_000;
 const DEFAULT_EXTRA_S = 10;
 /** Default bound of `vm start` (seconds). */
 export const START_TIMEOUT_S = 30;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- pure parts
 
@@ -182,47 +181,10 @@ export interface StopOptions {
 
 // ---------------------------------------------------------------- processes
 
-/** Whether `pid` exists and is no zombie. Reads /proc/<pid>/stat. */
-function processAlive(pid: number): boolean {
-  return isAlive(pid);
-}
-
-function ppidOf(pid: number): number | undefined {
-  return procStat(pid)?.ppid;
-}
-
-/** Every descendant of `root`, parents before their children. Reads /proc/<pid>/stat of every process. */
-function descendantsOf(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const pid of allPids()) {
-    const pp = ppidOf(pid);
-    if (pp !== undefined) children.set(pp, [...(children.get(pp) ?? []), pid]);
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(root);
-  return out;
-}
-
 function signal(pid: number, sig: Deno.Signal): void {
   try {
     Deno.kill(pid, sig);
   } catch { /* gone already */ }
-}
-
-/** Waits until `pred` holds, polling; returns whether it did within `ms`. */
-async function until(pred: () => boolean, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (!pred()) {
-    if (performance.now() >= end) return false;
-    await sleep(POLL_MS);
-  }
-  return true;
 }
 
 /**
@@ -259,28 +221,28 @@ async function hmpQuit(dir: string, qemuPid: number): Promise<void> {
 
 /** Makes QEMU (`pid`) go: HMP quit, then SIGTERM, then SIGKILL, each given STEP_MS. */
 async function forceQemu(dir: string, pid: number): Promise<StopHow> {
-  if (!processAlive(pid)) return "gone";
+  if (!isAlive(pid)) return "gone";
   await hmpQuit(dir, pid);
-  if (await until(() => !processAlive(pid), STEP_MS)) return "monitor";
+  if (await pollUntil(() => !isAlive(pid), STEP_MS)) return "monitor";
   signal(pid, "SIGTERM");
   signal(pid, "SIGCONT"); // a paused (SIGSTOPped) QEMU must run to handle TERM
-  if (await until(() => !processAlive(pid), STEP_MS)) return "term";
+  if (await pollUntil(() => !isAlive(pid), STEP_MS)) return "term";
   signal(pid, "SIGKILL");
-  if (await until(() => !processAlive(pid), STEP_MS)) return "kill";
+  if (await pollUntil(() => !isAlive(pid), STEP_MS)) return "kill";
   throw new SystemError(`QEMU (pid ${pid}) survived SIGKILL; check the process`);
 }
 
 /** Ends `pid` and its descendants: SIGTERM, then after STEP_MS SIGKILL. */
 async function endTree(pid: number): Promise<void> {
-  const tree = [pid, ...descendantsOf(pid)];
+  const tree = [pid, ...descendants(pid)];
   for (const p of tree) signal(p, "SIGTERM");
-  if (await until(() => tree.every((p) => !processAlive(p)), STEP_MS)) return;
-  for (const p of [pid, ...descendantsOf(pid), ...tree]) signal(p, "SIGKILL");
+  if (await pollUntil(() => tree.every((p) => !isAlive(p)), STEP_MS)) return;
+  for (const p of [pid, ...descendants(pid), ...tree]) signal(p, "SIGKILL");
 }
 
 /** The `control/t` processes (`vm __stop`) runsv `runsv` is blocked in. Reads /proc. */
 function controlProcesses(runsv: number): number[] {
-  return descendantsOf(runsv).filter((p) => {
+  return descendants(runsv).filter((p) => {
     try {
       return Deno.readTextFileSync(`/proc/${p}/cmdline`).split("\0").includes("__stop");
     } catch {
@@ -318,11 +280,11 @@ async function settleDown(
       if (st.state === "finish") {
         await endTree(st.pid);
         ended = "finish";
-      } else if (st.pid === qemuPid && runsv !== undefined && !processAlive(qemuPid)) {
+      } else if (st.pid === qemuPid && runsv !== undefined && !isAlive(qemuPid)) {
         // QEMU is gone, but runsv still waits for control/t (vm __stop).
         for (const p of controlProcesses(runsv)) await endTree(p);
         ended = "control/t";
-      } else if (processAlive(st.pid)) {
+      } else if (isAlive(st.pid)) {
         await forceQemu(dir, st.pid);
       }
       since = performance.now();
@@ -345,7 +307,7 @@ async function settleDown(
 export async function requireSupervised(vmdir: string, name: string): Promise<string> {
   const dir = join(vmdir, name);
   if (isSupervised(dir)) return dir;
-  if (findRunsvdir(vmdir).length > 0 && await until(() => isSupervised(dir), PICKUP_MS)) {
+  if (findRunsvdir(vmdir).length > 0 && await pollUntil(() => isSupervised(dir), PICKUP_MS)) {
     return dir;
   }
   throw new NotSupervisedError(name, vmdir);
@@ -356,7 +318,7 @@ export async function requireSupervised(vmdir: string, name: string): Promise<st
  * made after runsv started the run (`vm __run` removes stale sockets first).
  */
 function qemuUp(dir: string, st: Status): boolean {
-  if (st.state !== "run" || st.pid === 0 || !processAlive(st.pid)) return false;
+  if (st.state !== "run" || st.pid === 0 || !isAlive(st.pid)) return false;
   try {
     const s = Deno.lstatSync(join(dir, F.monitor));
     return s.isSocket === true && (s.mtime?.getTime() ?? 0) / 1000 >= st.since - 0.05;
@@ -440,18 +402,18 @@ export async function shutdownVm(
     return { name, already: true, seconds: 0, how: "poweroff", wait };
   }
   const qemuPid = st.state === "run" ? st.pid : 0;
-  const runsv = qemuPid !== 0 ? ppidOf(qemuPid) : undefined;
+  const runsv = qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined;
   control(dir, "d");
   const capS = opts.force ? 0 : opts.timeoutS ?? wait + DEFAULT_EXTRA_S;
   const isDown = () => readStatus(dir)?.state === "down";
-  if (await until(isDown, capS * 1000)) {
+  if (await pollUntil(isDown, capS * 1000)) {
     const seconds = (performance.now() - t0) / 1000;
     return { name, already: false, seconds, how: seconds < wait ? "poweroff" : "wait", wait };
   }
   const forced = opts.force ? { by: "force" as const } : { by: "timeout" as const, seconds: capS };
   const now = readStatus(dir);
   let how: StopHow = "gone";
-  if (now?.state === "run" && processAlive(now.pid)) how = await forceQemu(dir, now.pid);
+  if (now?.state === "run" && isAlive(now.pid)) how = await forceQemu(dir, now.pid);
   const hung = await settleDown(name, dir, now?.state === "run" ? now.pid : qemuPid, runsv);
   const result: StopResult = {
     name,
@@ -490,7 +452,7 @@ export async function killVm(name: string, dir: string): Promise<StopResult> {
     return { name, already: true, seconds: 0, how: "kill", wait };
   }
   const qemuPid = st.state === "run" ? st.pid : 0;
-  const runsv = qemuPid !== 0 ? ppidOf(qemuPid) : undefined;
+  const runsv = qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined;
   control(dir, "d");
   if (qemuPid !== 0) signal(qemuPid, "SIGKILL");
   const hung = await settleDown(name, dir, qemuPid, runsv);

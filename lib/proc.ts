@@ -63,6 +63,24 @@ export function allPids(): number[] {
   return pids;
 }
 
+/** Every descendant of `root` (not `root`), parents before their children. Reads `/proc/<pid>/stat` of every process. */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const pid of allPids()) {
+    const pp = procStat(pid)?.ppid;
+    if (pp !== undefined) children.set(pp, [...(children.get(pp) ?? []), pid]);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(root);
+  return out;
+}
+
 /** The working directory of `pid`, or undefined (gone, a zombie, or not ours). */
 export function cwdOf(pid: number): string | undefined {
   try {

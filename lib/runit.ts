@@ -10,6 +10,8 @@ import { basename, join, resolve } from "./path.ts";
 import { SystemError } from "./errors.ts";
 import { F } from "./layout.ts";
 import { allPids } from "./proc.ts";
+import { realPathOrUndefined } from "./atomic_file.ts";
+import { pollUntil } from "./poll.ts";
 import { closeFd, openWriteNonblock, writeFd } from "./libc.ts";
 
 /** runsv's state of the service's process. */
@@ -134,13 +136,8 @@ export function control(dir: string, cmd: SvCommand): void {
 }
 
 /** Polls until a runsv supervises `dir`; returns whether it did within `timeoutMs`. */
-export async function waitSupervised(dir: string, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!isSupervised(dir)) {
-    if (Date.now() >= end) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
+export function waitSupervised(dir: string, timeoutMs: number): Promise<boolean> {
+  return pollUntil(() => isSupervised(dir), timeoutMs, 100);
 }
 
 /** Splits a /proc cmdline into its arguments. Pure. */
@@ -156,20 +153,12 @@ export function runsvdirTarget(argv: readonly string[]): string | undefined {
   return argv.slice(1).find((a) => a !== "-P");
 }
 
-function realpath(path: string): string | undefined {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * PIDs of the `runsvdir` processes that supervise `vmdir` (normally 0 or 1).
  * Reads `/proc/<pid>/cmdline` and `/proc/<pid>/cwd` of every process.
  */
 export function findRunsvdir(vmdir: string): number[] {
-  const want = realpath(vmdir);
+  const want = realPathOrUndefined(vmdir);
   if (want === undefined) return [];
   const pids: number[] = [];
   for (const pid of allPids()) {
@@ -178,7 +167,7 @@ export function findRunsvdir(vmdir: string): number[] {
       const target = runsvdirTarget(argv);
       if (target === undefined) continue;
       const cwd = Deno.readLinkSync(`/proc/${pid}/cwd`);
-      if (realpath(resolve(cwd, target)) === want) pids.push(pid);
+      if (realPathOrUndefined(resolve(cwd, target)) === want) pids.push(pid);
     } catch {
       // The process went away or is not ours to read.
     }

@@ -11,14 +11,7 @@ import { basename } from "./path.ts";
 import { CheckFailedError, VmRunningError } from "./errors.ts";
 import { isSupervised, readStatus, splitCmdline } from "./runit.ts";
 import { allPids, cwdOf } from "./proc.ts";
-
-function realpath(path: string): string | undefined {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return undefined;
-  }
-}
+import { realPathOrUndefined } from "./atomic_file.ts";
 
 /** Whether a program path or argv[0] names QEMU (`qemu-system-x86_64`, `qemu-kvm`…). Pure. */
 export function isQemuProgram(path: string): boolean {
@@ -30,7 +23,7 @@ export function isQemuProgram(path: string): boolean {
  * __run` starts QEMU), supervised or not. Reads `/proc`.
  */
 export function qemuPidsIn(dir: string): number[] {
-  const want = realpath(dir);
+  const want = realPathOrUndefined(dir);
   if (want === undefined) return [];
   const pids: number[] = [];
   for (const pid of allPids()) {

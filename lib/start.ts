@@ -81,15 +81,22 @@ export function removeSockets(vmDir: string): void {
 }
 
 /**
- * Throws SystemError when a QEMU already works in `vmDir` (its runsv was
- * killed, and runsvdir started a new one): a second QEMU must not start, nor
- * may its sockets be removed. Reads `/proc`.
+ * The PID of a QEMU that still works in `vmDir` with its sockets there (its
+ * runsv was killed, and runsvdir started a new one), or undefined. A stop
+ * removes the sockets (__finish): without any, no QEMU of ours runs here, and
+ * the scan of /proc (a few ms) is skipped. Reads `/proc`.
+ */
+export function orphanQemu(vmDir: string): number | undefined {
+  if (!SOCKETS.some((s) => pathExists(join(vmDir, s)))) return undefined;
+  return qemuPidsIn(vmDir)[0];
+}
+
+/**
+ * Throws SystemError when an {@link orphanQemu} works in `vmDir`: a second
+ * QEMU must not start, nor may its sockets be removed.
  */
 export function checkNoOtherQemu(vmDir: string): void {
-  // A stop removes the sockets (__finish): without any, no QEMU of ours runs
-  // here, and the scan of /proc (a few ms at every start) is not needed.
-  if (!SOCKETS.some((s) => pathExists(join(vmDir, s)))) return;
-  const pid = qemuPidsIn(vmDir)[0];
+  const pid = orphanQemu(vmDir);
   if (pid === undefined) return;
   const name = basename(vmDir);
   throw new SystemError(
@@ -100,9 +107,10 @@ export function checkNoOtherQemu(vmDir: string): void {
 }
 
 /**
- * `vm __run`: refuses when a QEMU already runs for the VM, plans the start, consumes `once`, removes stale sockets,
- * starts the post_qemu watcher, then replaces this process with QEMU (cwd
- * `vmDir`, umask 077). Returns only by throwing.
+ * `vm __run`: refuses when a QEMU already runs for the VM, plans the start,
+ * consumes `once`, removes stale sockets, starts the post_qemu watcher, then
+ * replaces this process with QEMU (cwd `vmDir`, umask 077). Returns only by
+ * throwing.
  */
 export async function runVm(cfg: Config, vmDir: string): Promise<never> {
   Deno.chdir(vmDir);

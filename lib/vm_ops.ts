@@ -22,6 +22,7 @@ import type { Config } from "./config.ts";
 import { diskPaths } from "./drives.ts";
 import { CheckFailedError, SystemError, VmExistsError } from "./errors.ts";
 import { F } from "./layout.ts";
+import { pollUntil } from "./poll.ts";
 import { macsIn, randomMac, replaceMacs } from "./mac.ts";
 import { backingChain, convertImage, createImage, imageInfo } from "./qemu_img.ts";
 import { control, isSupervised } from "./runit.ts";
@@ -190,15 +191,6 @@ export async function planDestroy(cfg: Config, name: string): Promise<DestroyPla
   };
 }
 
-async function waitUnsupervised(dir: string, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (isSupervised(dir)) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
-}
-
 /** How long `vm destroy` waits for the VM's runsv to exit. */
 const RUNSV_EXIT_MS = 10_000;
 
@@ -216,7 +208,7 @@ export async function destroyVm(plan: DestroyPlan): Promise<void> {
     try {
       control(gone, "x");
     } catch { /* runsv exited already (runsvdir saw the name go) */ }
-    if (!await waitUnsupervised(gone, RUNSV_EXIT_MS)) {
+    if (!await pollUntil(() => !isSupervised(gone), RUNSV_EXIT_MS)) {
       throw new SystemError(
         `The runsv of "${name}" did not exit within ${RUNSV_EXIT_MS / 1000} s; ` +
           `the VM was moved to "${gone}": remove it once that runsv is gone`,
@@ -293,6 +285,7 @@ export async function renameVm(
   checkStopped(oldName, from, "rename it");
   await checkNoDependents(cfg, oldName, "renaming it");
   checkRelocatable(cfg, oldName, from, to, false);
+  // Again, right before the rename: the dependents scan above takes a while.
   checkStopped(oldName, from, "rename it");
   if (exists(to)) throw new VmExistsError(newName, cfg.vmdir);
   Deno.renameSync(from, to);

@@ -9,7 +9,8 @@
 import { join } from "node:path";
 import { setupDefault } from "../lib/setup.ts";
 import { quoteWord, quoteWords } from "../lib/shell_words.ts";
-import { allPids, isAlive, procStat } from "../lib/proc.ts";
+import { allPids, descendants, isAlive, procStat } from "../lib/proc.ts";
+import { sleep } from "../lib/poll.ts";
 import { splitCmdline } from "../lib/runit.ts";
 import { guestArgs, type TestGuest } from "./guest.ts";
 
@@ -209,9 +210,7 @@ export function collector(): { text: string; write(p: Uint8Array): Promise<numbe
 }
 
 /** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep };
 
 /** Polls `pred` every 50 ms until it is true or `timeoutMs` passes; returns its last value. */
 export async function waitFor(
@@ -240,23 +239,7 @@ export function stateOf(pid: number): string | undefined {
 export const alive = (pid: number): boolean => isAlive(pid);
 
 /** Every descendant of `root` (not `root` itself). */
-export function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const pid of allPids()) {
-    const pp = ppidOf(pid);
-    if (pp !== undefined) children.set(pp, [...(children.get(pp) ?? []), pid]);
-  }
-  const out: number[] = [];
-  const stack = [root];
-  while (stack.length > 0) {
-    const p = stack.pop() ?? 0;
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      stack.push(c);
-    }
-  }
-  return out;
-}
+export { descendants };
 
 /** Processes whose working directory is inside `dir`. */
 export function processesIn(dir: string): number[] {
