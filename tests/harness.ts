@@ -6,12 +6,13 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { setupDefault } from "../lib/setup.ts";
 import { quoteWord, quoteWords } from "../lib/shell_words.ts";
 import { allPids, descendants, isAlive, procStat } from "../lib/proc.ts";
 import { sleep } from "../lib/poll.ts";
-import { splitCmdline } from "../lib/runit.ts";
+import { readStatus, splitCmdline } from "../lib/runit.ts";
 import { guestArgs, type TestGuest } from "./guest.ts";
 
 /** The repository root. */
@@ -237,6 +238,27 @@ export function stateOf(pid: number): string | undefined {
 
 /** Whether `pid` exists and is not a zombie. */
 export const alive = (pid: number): boolean => isAlive(pid);
+
+/** `sv <cmd> <dir>` without waiting; asserts that sv succeeded. */
+export async function sv(cmd: string, dir: string): Promise<void> {
+  const r = await run("sv", [cmd, dir]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+}
+
+/**
+ * Waits until runsv runs a QEMU (not `notPid`) for `dir`; returns its PID.
+ * Fails with the VM's log when none is up within `timeoutMs`.
+ */
+export async function qemuUp(dir: string, notPid = 0, timeoutMs = 20_000): Promise<number> {
+  let pid = 0;
+  const ok = await waitFor(() => {
+    const st = readStatus(dir);
+    pid = st?.state === "run" ? st.pid : 0;
+    return pid !== 0 && pid !== notPid && (exeOf(pid) ?? "").includes("qemu-system");
+  }, timeoutMs);
+  assert.ok(ok, `QEMU did not start for ${dir}: ${readOr(join(dir, "log/main/current"))}`);
+  return pid;
+}
 
 /** Every descendant of `root` (not `root` itself). */
 export { descendants };

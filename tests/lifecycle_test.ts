@@ -21,6 +21,7 @@ import {
   exeOf,
   JSON_STATE_FIELDS,
   ppidOf,
+  qemuUp,
   readOr,
   run,
   TestEnv,
@@ -115,18 +116,6 @@ Deno.test("lastLogLine: the last line of a svlogd log without its timestamp", ()
 
 // ---------------------------------------------------------------- with runsvdir and QEMU
 
-/** Waits until runsv runs QEMU for `dir` (not `notPid`); returns its PID. */
-async function qemuUp(dir: string, notPid = 0): Promise<number> {
-  let pid = 0;
-  const ok = await waitFor(() => {
-    const st = readStatus(dir);
-    pid = st?.state === "run" ? st.pid : 0;
-    return pid !== 0 && pid !== notPid && (exeOf(pid) ?? "").includes("qemu-system");
-  }, 30_000);
-  assert.ok(ok, `QEMU did not start for ${dir}: ${readOr(join(dir, "log/main/current"))}`);
-  return pid;
-}
-
 /** Seconds since boot: /proc/uptime (to 1/100 s; /proc/stat's btime is whole seconds). */
 function sinceBoot(): number {
   return Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
@@ -185,12 +174,12 @@ Deno.test("vm list/status/autostart: a running, a stopped, an autostart and an u
     assert.equal(r.stdout, "");
 
     const rsd = t.startRunsvdir();
-    const autoPid = await qemuUp(autoDir);
+    const autoPid = await qemuUp(autoDir, 0, 30_000);
     assert.ok(await waitFor(() => readStatus(downDir) !== undefined, 8000));
     r = await t.vm(["start", "running", "unsup"]);
     assert.equal(r.code, 0, show(r));
-    const runPid = await qemuUp(runDir);
-    const unsupPid = await qemuUp(unsupDir);
+    const runPid = await qemuUp(runDir, 0, 30_000);
+    const unsupPid = await qemuUp(unsupDir, 0, 30_000);
     assert.match(
       r.stdout,
       new RegExp(`^Started "running" in \\d+\\.\\d s \\(pid ${runPid}\\)$`, "m"),
@@ -348,7 +337,7 @@ Deno.test("vm stop: an obeying guest is down in under 3 s (wait 10), the time is
     t.startRunsvdir();
     let r = await t.vm(["start", "g"]);
     assert.equal(r.code, 0, show(r));
-    const pid = await qemuUp(dir);
+    const pid = await qemuUp(dir, 0, 30_000);
     assert.equal(r.stdout, r.stdout.match(/^Started "g" in \d+\.\d s \(pid \d+\)\n$/)?.[0]);
     assert.ok(r.stdout.includes(`(pid ${pid})`), r.stdout);
     r = await t.vm(["start", "g"]);
@@ -373,7 +362,7 @@ Deno.test("vm stop: an obeying guest is down in under 3 s (wait 10), the time is
     // restart of a VM that is down: just a start.
     r = await t.vm(["restart", "g"]);
     assert.equal(r.code, 0, show(r));
-    const pid2 = await qemuUp(dir, pid);
+    const pid2 = await qemuUp(dir, pid, 30_000);
     assert.equal(
       r.stdout,
       r.stdout.match(
@@ -386,7 +375,7 @@ Deno.test("vm stop: an obeying guest is down in under 3 s (wait 10), the time is
     // restart of a running VM: graceful stop, then a new QEMU.
     r = await t.vm(["restart", "g"]);
     assert.equal(r.code, 0, show(r));
-    const pid3 = await qemuUp(dir, pid2);
+    const pid3 = await qemuUp(dir, pid2, 30_000);
     assert.ok(!alive(pid2));
     assert.match(
       r.stdout,
@@ -414,7 +403,7 @@ Deno.test("vm stop: an obeying guest is down in under 3 s (wait 10), the time is
     Deno.removeSync(join(dir, "hooks"));
     r = await t.vm(["start", "g"]);
     assert.equal(r.code, 0, show(r));
-    await qemuUp(dir, pid3);
+    await qemuUp(dir, pid3, 30_000);
   } finally {
     await t.close();
   }
@@ -428,7 +417,7 @@ Deno.test("vm stop --timeout 2 on an ACPI-deaf guest: 2-5 s, QEMU gone, the VM d
     t.startRunsvdir();
     let r = await t.vm(["start", "deaf"]);
     assert.equal(r.code, 0, show(r));
-    const pid = await qemuUp(dir);
+    const pid = await qemuUp(dir, 0, 30_000);
     assert.ok(await waitForText(join(dir, "guest.log"), GUEST_READY, BOOT_MS));
 
     const s = await timed(t, ["stop", "deaf", "--timeout", "2"]);
@@ -449,7 +438,7 @@ Deno.test("vm stop --timeout 2 on an ACPI-deaf guest: 2-5 s, QEMU gone, the VM d
     // vm start brings it back; --force ends it at once.
     r = await t.vm(["start", "deaf"]);
     assert.equal(r.code, 0, show(r));
-    const pid2 = await qemuUp(dir, pid);
+    const pid2 = await qemuUp(dir, pid, 30_000);
     const f = await timed(t, ["stop", "--force", "deaf"]);
     assert.equal(f.code, 0, show(f));
     assert.ok(f.ms < 3000, `vm stop --force took ${f.ms} ms`);
@@ -462,7 +451,7 @@ Deno.test("vm stop --timeout 2 on an ACPI-deaf guest: 2-5 s, QEMU gone, the VM d
 
     r = await t.vm(["restart", "deaf"]);
     assert.equal(r.code, 0, show(r));
-    await qemuUp(dir, pid2);
+    await qemuUp(dir, pid2, 30_000);
 
     // Usage errors change nothing.
     for (
@@ -492,7 +481,7 @@ Deno.test("vm stop --force in a VMDIR whose path is too long for a socket addres
     t.startRunsvdir();
     let r = await t.vm(["start", "long"]);
     assert.equal(r.code, 0, show(r));
-    const pid = await qemuUp(dir);
+    const pid = await qemuUp(dir, 0, 30_000);
     r = await t.vm(["stop", "long", "--force"]);
     assert.equal(r.code, 0, show(r));
     assert.match(
@@ -525,8 +514,8 @@ Deno.test("several VMs at once: in parallel, the exit code counts failures; vm k
 
     r = await t.vm(["start", "a", "b", "bad1"]);
     assert.equal(r.code, 1, show(r));
-    const pa = await qemuUp(a);
-    const pb = await qemuUp(b);
+    const pa = await qemuUp(a, 0, 30_000);
+    const pb = await qemuUp(b, 0, 30_000);
     assert.match(r.stdout, new RegExp(`^Started "a" in \\d+\\.\\d s \\(pid ${pa}\\)$`, "m"));
     assert.match(r.stdout, new RegExp(`^Started "b" in \\d+\\.\\d s \\(pid ${pb}\\)$`, "m"));
     assert.match(
@@ -558,7 +547,7 @@ Deno.test("several VMs at once: in parallel, the exit code counts failures; vm k
     // vm kill: immediate, says it was not graceful, leaves the VM down.
     r = await t.vm(["start", "a"]);
     assert.equal(r.code, 0, show(r));
-    const pa2 = await qemuUp(a, pa);
+    const pa2 = await qemuUp(a, pa, 30_000);
     const k = await timed(t, ["kill", "a"]);
     assert.equal(k.code, 0, show(k));
     assert.match(

@@ -10,28 +10,11 @@ import { type ImageInfo } from "../lib/qemu_img.ts";
 import { isSupervised, readStatus } from "../lib/runit.ts";
 import { splitWords } from "../lib/shell_words.ts";
 import { GUEST_READY, testGuest } from "./guest.ts";
-import { alive, cmdlineOf, exeOf, readOr, run, TestEnv, waitFor } from "./harness.ts";
+import { alive, cmdlineOf, qemuUp, readOr, run, sv, TestEnv, waitFor } from "./harness.ts";
 
 const BOOT_MS = 60_000;
 /** The test guest's templates plus the VM's disk, so disk operations matter to QEMU. */
 const DISK = "-drive file=./drive.qcow2,if=virtio,format=qcow2\n";
-
-async function sv(cmd: string, dir: string): Promise<void> {
-  const r = await run("sv", [cmd, dir]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-}
-
-/** Waits until runsv runs QEMU for `dir`; returns its PID. */
-async function qemuUp(dir: string): Promise<number> {
-  let pid = 0;
-  const ok = await waitFor(() => {
-    const st = readStatus(dir);
-    pid = st?.state === "run" ? st.pid : 0;
-    return pid !== 0 && (exeOf(pid) ?? "").includes("qemu-system");
-  }, 20_000);
-  assert.ok(ok, `QEMU did not start for ${dir}: ${readOr(join(dir, "log/main/current"))}`);
-  return pid;
-}
 
 async function down(dir: string): Promise<void> {
   await sv("down", dir);

@@ -14,9 +14,11 @@ import {
   exeOf,
   ppidOf,
   processesIn,
+  qemuUp,
   readOr,
   run,
   sleep,
+  sv,
   TestEnv,
   waitFor,
 } from "./harness.ts";
@@ -69,24 +71,6 @@ async function qmpStatus(dir: string): Promise<{ status: string; running: boolea
   } finally {
     q.close();
   }
-}
-
-/** `sv <cmd> <dir>` without waiting. */
-async function sv(cmd: string, dir: string): Promise<void> {
-  const r = await run("sv", [cmd, dir]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-}
-
-/** Waits until runsv runs a QEMU for `dir`; returns its PID. */
-async function qemuUp(dir: string, notPid = 0): Promise<number> {
-  let pid = 0;
-  const ok = await waitFor(() => {
-    const st = readStatus(dir);
-    pid = st?.state === "run" ? st.pid : 0;
-    return pid !== 0 && pid !== notPid && (exeOf(pid) ?? "").includes("qemu-system");
-  }, 20_000);
-  assert.ok(ok, `QEMU did not start for ${dir}: ${readOr(join(dir, "log/main/current"))}`);
-  return pid;
 }
 
 /** Waits until runsv reports the service down (finish done); returns the ms it took. */
