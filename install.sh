@@ -79,7 +79,7 @@ else
 	# the sources next to a launcher that runs them with this Deno.
 	src=$LIBDIR.new.$$
 	mkdir -p "$src"
-	cp -R "$here/main.ts" "$here/deno.json" "$here/lib" "$src/"
+	cp -R "$here/main.ts" "$here/deno.json" "$here/lib" "$here/cli" "$src/"
 	if [ -d "$LIBDIR" ] && diff -r "$src" "$LIBDIR" >/dev/null 2>&1; then
 		rm -rf "$src"
 	else

@@ -19,9 +19,9 @@ import {
   UsageError,
   VmError,
 } from "./lib/errors.ts";
-import type { Shell } from "./lib/completions.ts";
-import type { Config } from "./lib/config.ts";
-import type { MakeSpec } from "./lib/make.ts";
+import type { Shell } from "./cli/completions.ts";
+import type { Config } from "./lib/vm/config.ts";
+import type { MakeSpec } from "./lib/actions/make.ts";
 
 /** One entry of the command table. */
 interface Command {
@@ -87,11 +87,13 @@ function wantArgs(name: string, positionals: string[], min: number, max = min): 
 // ---------------------------------------------------------------- commands
 
 async function cmdMake(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { LineReader } = await import("./lib/line_reader.ts");
-  const { availableTemplates, checkSpec, checkWait, makeVm } = await import("./lib/make.ts");
-  const { checkSize } = await import("./lib/qemu_img.ts");
-  const { checkName } = await import("./lib/vm_name.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { LineReader } = await import("./lib/os/line_reader.ts");
+  const { availableTemplates, checkSpec, checkWait, makeVm } = await import(
+    "./lib/actions/make.ts"
+  );
+  const { checkSize } = await import("./lib/qemu/img.ts");
+  const { checkName } = await import("./lib/vm/name.ts");
   const { values, positionals } = await parse(argv, {
     disk: { type: "string" },
     wait: { type: "string" },
@@ -158,10 +160,10 @@ async function cmdMake(argv: string[]): Promise<number> {
 }
 
 async function cmdBoot(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { control } = await import("./lib/runit.ts");
-  const { appendOnce } = await import("./lib/templates.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { control } = await import("./lib/runit/status.ts");
+  const { appendOnce } = await import("./lib/vm/templates.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
   const [name, ...qemuArgs] = argv;
   if (name === undefined) throw new UsageError(`Wrong arguments; ${usageOf("boot")}`);
   const cfg = loadConfig();
@@ -179,9 +181,9 @@ async function cmdBoot(argv: string[]): Promise<number> {
 }
 
 async function cmdSv(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { runSv, svWait } = await import("./lib/runit.ts");
-  const { readWait, requireVm } = await import("./lib/vm_dir.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { runSv, svWait } = await import("./lib/runit/status.ts");
+  const { readWait, requireVm } = await import("./lib/vm/dir.ts");
   const opts: string[] = [];
   let i = 0;
   while (argv[i] === "-v" || argv[i] === "-w") {
@@ -203,8 +205,8 @@ async function cmdSv(argv: string[]): Promise<number> {
 }
 
 async function cmdSetup(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { setupDefault } = await import("./lib/setup.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { setupDefault } = await import("./lib/actions/setup_default.ts");
   const { positionals } = await parse(argv, {});
   wantArgs("__setup", positionals, 2);
   const [src = "", exe = ""] = positionals;
@@ -229,9 +231,9 @@ async function runitEntry(code: number, work: () => Promise<number>): Promise<nu
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
-  const { resolve } = await import("./lib/path.ts");
-  const { loadConfig } = await import("./lib/config.ts");
-  const { runVm } = await import("./lib/start.ts");
+  const { resolve } = await import("./lib/os/path.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { runVm } = await import("./lib/service/run.ts");
   return runitEntry(EXIT_SYSTEM, async () => {
     wantArgs("__run", argv, 1);
     return await runVm(loadConfig(), resolve(argv[0] ?? "."));
@@ -239,9 +241,9 @@ async function cmdRun(argv: string[]): Promise<number> {
 }
 
 async function cmdStop(argv: string[]): Promise<number> {
-  const { resolve } = await import("./lib/path.ts");
-  const { stopVm } = await import("./lib/stop.ts");
-  const { readWait } = await import("./lib/vm_dir.ts");
+  const { resolve } = await import("./lib/os/path.ts");
+  const { stopVm } = await import("./lib/service/control_t.ts");
+  const { readWait } = await import("./lib/vm/dir.ts");
   return runitEntry(EXIT_CHECK, async () => {
     wantArgs("__stop", argv, 1);
     const dir = resolve(argv[0] ?? ".");
@@ -258,10 +260,10 @@ async function cmdStop(argv: string[]): Promise<number> {
 }
 
 async function cmdFinish(argv: string[]): Promise<number> {
-  const { resolve } = await import("./lib/path.ts");
-  const { loadConfig } = await import("./lib/config.ts");
-  const { finishVm } = await import("./lib/finish.ts");
-  const { backoffLine, sleepBackoff } = await import("./lib/backoff.ts");
+  const { resolve } = await import("./lib/os/path.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { finishVm } = await import("./lib/service/finish.ts");
+  const { backoffLine, sleepBackoff } = await import("./lib/service/backoff.ts");
   return runitEntry(EXIT_SYSTEM, async () => {
     const [dir = ".", code = "", signal = ""] = argv;
     const vmDir = resolve(dir);
@@ -325,9 +327,9 @@ function useColor(): boolean {
 }
 
 async function cmdList(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { listVms } = await import("./lib/vm_dir.ts");
-  const { formatTable, listStates } = await import("./lib/state.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { listVms } = await import("./lib/vm/dir.ts");
+  const { formatTable, listStates } = await import("./lib/vm/state.ts");
   const { values, positionals } = await parse(argv, {
     json: { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
@@ -345,9 +347,9 @@ async function cmdList(argv: string[]): Promise<number> {
 }
 
 async function cmdStatus(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { formatStatus, isRunning, vmState } = await import("./lib/state.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { formatStatus, isRunning, vmState } = await import("./lib/vm/state.ts");
   const { values, positionals } = await parse(argv, { json: { type: "boolean" } });
   wantArgs("status", positionals, 1, Infinity);
   const cfg = loadConfig();
@@ -381,9 +383,9 @@ async function eachVm(
   names: string[],
   act: (name: string, dir: string) => Promise<string>,
 ): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { failureExit, requireSupervised } = await import("./lib/lifecycle.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { failureExit, requireSupervised } = await import("./lib/actions/start_stop.ts");
   wantArgs(command, names, 1, Infinity);
   const cfg = loadConfig();
   const unique = [...new Set(names)];
@@ -402,7 +404,7 @@ async function eachVm(
 }
 
 async function cmdStart(argv: string[]): Promise<number> {
-  const { startMessage, startVm } = await import("./lib/lifecycle.ts");
+  const { startMessage, startVm } = await import("./lib/actions/start_stop.ts");
   const { values, positionals } = await parse(argv, { timeout: { type: "string" } });
   const timeout = parseTimeout(values.timeout);
   return eachVm(
@@ -421,7 +423,7 @@ function stopOptions(values: { timeout?: string; force?: boolean }) {
 }
 
 async function cmdStopVms(argv: string[]): Promise<number> {
-  const { shutdownVm, stopMessage } = await import("./lib/lifecycle.ts");
+  const { shutdownVm, stopMessage } = await import("./lib/actions/start_stop.ts");
   const { values, positionals } = await parse(argv, {
     timeout: { type: "string" },
     force: { type: "boolean" },
@@ -431,7 +433,7 @@ async function cmdStopVms(argv: string[]): Promise<number> {
 }
 
 async function cmdRestart(argv: string[]): Promise<number> {
-  const { restartMessage, restartVm } = await import("./lib/lifecycle.ts");
+  const { restartMessage, restartVm } = await import("./lib/actions/start_stop.ts");
   const { values, positionals } = await parse(argv, {
     timeout: { type: "string" },
     force: { type: "boolean" },
@@ -444,16 +446,16 @@ async function cmdRestart(argv: string[]): Promise<number> {
 }
 
 async function cmdKill(argv: string[]): Promise<number> {
-  const { killMessage, killVm } = await import("./lib/lifecycle.ts");
+  const { killMessage, killVm } = await import("./lib/actions/start_stop.ts");
   const { positionals } = await parse(argv, {});
   return eachVm("kill", positionals, async (n, dir) => killMessage(await killVm(n, dir)));
 }
 
 async function cmdAutostart(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { vmState } = await import("./lib/state.ts");
-  const { autostartMessage, setAutostart } = await import("./lib/autostart.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { vmState } = await import("./lib/vm/state.ts");
+  const { autostartMessage, setAutostart } = await import("./lib/vm/autostart.ts");
   const { positionals } = await parse(argv, {});
   wantArgs("autostart", positionals, 1, 2);
   const [name = "", setting] = positionals;
@@ -470,7 +472,7 @@ async function cmdAutostart(argv: string[]): Promise<number> {
 
 /** Standard input, one line at a time (HMP line mode). */
 async function* stdinLines(): AsyncGenerator<string> {
-  const { LineReader } = await import("./lib/line_reader.ts");
+  const { LineReader } = await import("./lib/os/line_reader.ts");
   const input = new LineReader(Deno.stdin);
   for (;;) {
     const line = await input.readLine();
@@ -481,7 +483,7 @@ async function* stdinLines(): AsyncGenerator<string> {
 
 /** Attaches the terminal to an open console or monitor connection until Ctrl-]. */
 async function attachTerminal(conn: Deno.Conn, what: string): Promise<number> {
-  const { attachInteractive, withRawTerminal } = await import("./lib/console.ts");
+  const { attachInteractive, withRawTerminal } = await import("./lib/qemu/console.ts");
   const how = await withRawTerminal(
     Deno.stdin,
     (signal) => attachInteractive(conn, Deno.stdin, Deno.stdout, signal),
@@ -492,9 +494,9 @@ async function attachTerminal(conn: Deno.Conn, what: string): Promise<number> {
 }
 
 async function cmdConsole(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { DEFAULT_IDLE_MS, attachPiped, connectVmSocket } = await import("./lib/console.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { DEFAULT_IDLE_MS, attachPiped, connectVmSocket } = await import("./lib/qemu/console.ts");
   const { values, positionals } = await parse(argv, { idle: { type: "string" } });
   wantArgs("console", positionals, 1);
   const name = positionals[0] ?? "";
@@ -518,9 +520,11 @@ async function cmdConsole(argv: string[]): Promise<number> {
 }
 
 async function cmdMonitor(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { connectVmSocket, hmpGreeting, hmpSession, writeAll } = await import("./lib/console.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { connectVmSocket, hmpGreeting, hmpSession, writeAll } = await import(
+    "./lib/qemu/console.ts"
+  );
   const { positionals } = await parse(argv, {});
   wantArgs("monitor", positionals, 1);
   const name = positionals[0] ?? "";
@@ -546,9 +550,9 @@ async function cmdMonitor(argv: string[]): Promise<number> {
 }
 
 async function cmdQmp(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { parseQmpArguments, runQmp } = await import("./lib/qmp_command.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { parseQmpArguments, runQmp } = await import("./lib/qemu/qmp_command.ts");
   const { positionals } = await parse(argv, {});
   wantArgs("qmp", positionals, 2, 3);
   const [name = "", command = "", json] = positionals;
@@ -560,9 +564,9 @@ async function cmdQmp(argv: string[]): Promise<number> {
 }
 
 async function cmdLog(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { DEFAULT_LINES, followLog, logFile, parseLineCount } = await import("./lib/log.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { DEFAULT_LINES, followLog, logFile, parseLineCount } = await import("./lib/vm/log.ts");
   const { values, positionals } = await parse(argv, {
     follow: { type: "boolean", short: "f" },
     lines: { type: "string", short: "n" },
@@ -576,7 +580,7 @@ async function cmdLog(argv: string[]): Promise<number> {
 }
 
 async function cmdCompletions(argv: string[]): Promise<number> {
-  const { SHELLS, completionScript } = await import("./lib/completions.ts");
+  const { SHELLS, completionScript } = await import("./cli/completions.ts");
   const { positionals } = await parse(argv, {});
   wantArgs("completions", positionals, 1);
   const shell = positionals[0] ?? "";
@@ -595,8 +599,8 @@ async function cmdCompletions(argv: string[]): Promise<number> {
 }
 
 async function cmdComplete(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { availableTemplates } = await import("./lib/make.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { availableTemplates } = await import("./lib/actions/make.ts");
   const { positionals } = await parse(argv, {});
   wantArgs("__complete", positionals, 1);
   if (positionals[0] !== "templates") {
@@ -609,10 +613,10 @@ async function cmdComplete(argv: string[]): Promise<number> {
 // ------------------------------------------- inspection and management of one VM
 
 async function cmdArgs(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { planStart } = await import("./lib/start.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { formatArgv, runEnv } = await import("./lib/args.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { planStart } = await import("./lib/service/run.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { formatArgv, runEnv } = await import("./lib/runit/run_env.ts");
   const { values, positionals } = await parse(argv, { lines: { type: "boolean" } });
   wantArgs("args", positionals, 1);
   const own = loadConfig();
@@ -626,9 +630,9 @@ async function cmdArgs(argv: string[]): Promise<number> {
 }
 
 async function cmdInfo(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { formatInfo, vmInfo } = await import("./lib/info.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { formatInfo, vmInfo } = await import("./lib/actions/info.ts");
   const { values, positionals } = await parse(argv, { json: { type: "boolean" } });
   wantArgs("info", positionals, 1);
   const name = positionals[0] ?? "";
@@ -639,10 +643,10 @@ async function cmdInfo(argv: string[]): Promise<number> {
 }
 
 async function cmdDestroy(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { LineReader } = await import("./lib/line_reader.ts");
-  const { checkName } = await import("./lib/vm_name.ts");
-  const { destroyVm, formatDestroyPlan, planDestroy } = await import("./lib/vm_ops.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { LineReader } = await import("./lib/os/line_reader.ts");
+  const { checkName } = await import("./lib/vm/name.ts");
+  const { destroyVm, formatDestroyPlan, planDestroy } = await import("./lib/actions/destroy.ts");
   const { values, positionals } = await parse(argv, { yes: { type: "boolean", short: "y" } });
   wantArgs("destroy", positionals, 1);
   const name = checkName(positionals[0] ?? "");
@@ -664,9 +668,9 @@ async function cmdDestroy(argv: string[]): Promise<number> {
 }
 
 async function cmdRename(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { checkName } = await import("./lib/vm_name.ts");
-  const { renameVm } = await import("./lib/vm_ops.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { checkName } = await import("./lib/vm/name.ts");
+  const { renameVm } = await import("./lib/actions/destroy.ts");
   const { positionals } = await parse(argv, {});
   wantArgs("rename", positionals, 2);
   const [from = "", to = ""] = positionals;
@@ -678,9 +682,9 @@ async function cmdRename(argv: string[]): Promise<number> {
 }
 
 async function cmdClone(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { checkName } = await import("./lib/vm_name.ts");
-  const { cloneVm } = await import("./lib/vm_ops.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { checkName } = await import("./lib/vm/name.ts");
+  const { cloneVm } = await import("./lib/actions/destroy.ts");
   const { values, positionals } = await parse(argv, { linked: { type: "boolean" } });
   wantArgs("clone", positionals, 2);
   const [src = "", dst = ""] = positionals;
@@ -696,11 +700,11 @@ async function cmdClone(argv: string[]): Promise<number> {
 }
 
 async function cmdDisk(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { checkStopped } = await import("./lib/running.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { checkStopped } = await import("./lib/qemu/processes.ts");
   const { chooseDisk, formatBytes, parseNewSize, resizeDisk, showDisk, vmDisks } = await import(
-    "./lib/disks.ts"
+    "./lib/actions/disks.ts"
   );
   const { values, positionals } = await parse(argv, {
     drive: { type: "string" },
@@ -723,12 +727,12 @@ async function cmdDisk(argv: string[]): Promise<number> {
 }
 
 async function cmdSnapshot(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { requireVm } = await import("./lib/vm_dir.ts");
-  const { checkNoDependents } = await import("./lib/vm_ops.ts");
-  const { checkStopped } = await import("./lib/running.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { requireVm } = await import("./lib/vm/dir.ts");
+  const { checkNoDependents } = await import("./lib/actions/destroy.ts");
+  const { checkStopped } = await import("./lib/qemu/processes.ts");
   const { diskInfos, formatSnapshots, showDisk, snapshotDisks, snapshotRows, vmDisks } =
-    await import("./lib/disks.ts");
+    await import("./lib/actions/disks.ts");
   const { positionals } = await parse(argv, {});
   const [name = "", op = "", snap = ""] = positionals;
   if (op === "list") wantArgs("snapshot", positionals, 2);
@@ -757,16 +761,16 @@ async function cmdSnapshot(argv: string[]): Promise<number> {
 }
 
 async function cmdDaemon(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { runDaemon } = await import("./lib/daemon.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { runDaemon } = await import("./lib/actions/daemon.ts");
   const { positionals } = await parse(argv, {});
   wantArgs("daemon", positionals, 0);
   return await runDaemon(loadConfig(), (line) => printErr(`vm daemon: ${line}`));
 }
 
 async function cmdService(argv: string[]): Promise<number> {
-  const { loadConfig } = await import("./lib/config.ts");
-  const { checkKind, installService, nextSteps } = await import("./lib/service.ts");
+  const { loadConfig } = await import("./lib/vm/config.ts");
+  const { checkKind, installService, nextSteps } = await import("./lib/actions/service_install.ts");
   const { positionals } = await parse(argv, {});
   wantArgs("service", positionals, 2);
   const [action = "", kind = ""] = positionals;

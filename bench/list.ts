@@ -10,8 +10,8 @@
 
 import { closeSync, constants, openSync } from "node:fs";
 import { join } from "node:path";
-import { encodeStatus } from "../lib/runit.ts";
-import { listStates } from "../lib/state.ts";
+import { encodeStatus } from "../lib/runit/status.ts";
+import { listStates } from "../lib/vm/state.ts";
 
 const VMS = 1000;
 const SUPERVISED = 100;

@@ -8,10 +8,18 @@
 // Run: deno run -A bench/runtime.ts
 
 import { join } from "node:path";
-import { control, readStatus } from "../lib/runit.ts";
-import { QmpClient } from "../lib/qmp.ts";
-import { GUEST_READY, guestArgs, testGuest, waitForText } from "../tests/guest.ts";
-import { alive, descendants, exeOf, ppidOf, sleep, TestEnv, waitFor } from "../tests/harness.ts";
+import { control, readStatus } from "../lib/runit/status.ts";
+import { QmpClient } from "../lib/qemu/qmp.ts";
+import { GUEST_READY, guestArgs, testGuest, waitForText } from "../tests/support/guest.ts";
+import {
+  alive,
+  descendants,
+  exeOf,
+  ppidOf,
+  sleep,
+  TestEnv,
+  waitFor,
+} from "../tests/support/harness.ts";
 
 const ROUNDS = 3;
 

@@ -10,9 +10,9 @@
 // Run: deno run -A bench/vmd_stop.ts [number of VMs, default 20]
 
 import { join } from "node:path";
-import { readStatus } from "../lib/runit.ts";
-import { testGuest } from "../tests/guest.ts";
-import { TestEnv } from "../tests/harness.ts";
+import { readStatus } from "../lib/runit/status.ts";
+import { testGuest } from "../tests/support/guest.ts";
+import { TestEnv } from "../tests/support/harness.ts";
 import {
   allReady,
   killHard,
@@ -20,7 +20,7 @@ import {
   LOAD_MEM,
   makeAutostart,
   startDaemon,
-} from "../tests/daemon_harness.ts";
+} from "../tests/support/daemon.ts";
 
 const VMS = Number(Deno.args[0] ?? 20);
 const WAIT_S = 120;

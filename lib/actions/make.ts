@@ -1,0 +1,143 @@
+/**
+ * Creating a VM (`vm make`). The VM is assembled under a dot-name in `$VMDIR`
+ * (runsvdir and `vm list` skip dot-names) and renamed into place only when
+ * complete, so no half-made VM is ever seen or left behind. Then it is made
+ * known to runit and asked to run once when vmd is running.
+ * Writes `$VMDIR/<vm>/` (down, wait, drive.qcow2, templates/, run, finish,
+ * control/t, log/); reads `$VMDIR/.default/templates/`.
+ * @module
+ */
+
+import { join, relative, resolve } from "../os/path.ts";
+import { exists, writeFileAtomic } from "../os/fs.ts";
+import { UsageError, VmExistsError } from "../errors.ts";
+import { DEFAULT_VM, F, SCRIPTS } from "../vm/files.ts";
+import { checkSize, createImage } from "../qemu/img.ts";
+import { control, findRunsvdir, waitSupervised } from "../runit/status.ts";
+import { quoteWords } from "../text/shell_words.ts";
+import { chooseTemplates, templateNames } from "../vm/templates.ts";
+import { defaultDir, vmPath } from "../vm/dir.ts";
+
+/** Everything `vm make` needs to create a VM. */
+export interface MakeSpec {
+  name: string;
+  /** Disk size (qemu-img syntax). */
+  disk: string;
+  /** Seconds the guest gets to power off. */
+  wait: string;
+  /** Whether to add a `log/` service. */
+  log: boolean;
+  /** Template names chosen on top of the defaults. */
+  templates: string[];
+  /** Default template names (VMCONF_DEFAULT_TEMPLATES). */
+  defaults: string[];
+  /** ISO to boot from once, if any. */
+  iso?: string;
+}
+
+/** What makeVm did. */
+export interface MakeResult {
+  dir: string;
+  templates: string[];
+  /** Whether a runsvdir supervises VMDIR. */
+  vmdRunning: boolean;
+  /** Whether the VM was asked to run once. */
+  started: boolean;
+}
+
+/** Returns `wait` when it is whole seconds >= 0; throws UsageError otherwise. Pure. */
+export function checkWait(wait: string): string {
+  if (!/^[0-9]+$/.test(wait.trim())) {
+    throw new UsageError(`Wait "${wait}" is not a number of seconds; write e.g. "10"`);
+  }
+  return String(Number(wait.trim()));
+}
+
+/** The `once` template that boots an ISO. Pure. */
+export function isoOnce(isoPath: string): string {
+  return quoteWords(["-cdrom", isoPath, "-boot", "order=d"]) + "\n";
+}
+
+/** Templates available in `.default` of `vmdir`. Reads `$VMDIR/.default/templates`. */
+export function availableTemplates(vmdir: string): string[] {
+  return templateNames(join(defaultDir(vmdir), F.templates));
+}
+
+/**
+ * Checks a spec completely before anything is written; returns the final
+ * template list and the absolute ISO path. Throws UsageError / VmExistsError.
+ */
+export function checkSpec(vmdir: string, spec: MakeSpec): { templates: string[]; iso?: string } {
+  const dir = vmPath(vmdir, spec.name);
+  if (exists(dir)) throw new VmExistsError(spec.name, vmdir);
+  checkSize(spec.disk);
+  checkWait(spec.wait);
+  const templates = chooseTemplates(spec.defaults, spec.templates, availableTemplates(vmdir));
+  if (spec.iso === undefined) return { templates };
+  const iso = resolve(spec.iso);
+  try {
+    if (!Deno.statSync(iso).isFile) throw new Error();
+  } catch {
+    throw new UsageError(
+      `ISO "${spec.iso}" does not exist or is not a file; give the path of an ISO`,
+    );
+  }
+  return { templates, iso };
+}
+
+/** Links `<dir>/<script>` to the same script in `.default` (relative link). */
+function linkScript(dir: string, vmdir: string, script: string): void {
+  const target = relative(join(dir, script, ".."), join(vmdir, DEFAULT_VM, script));
+  Deno.symlinkSync(target, join(dir, script));
+}
+
+/**
+ * Creates VM `spec.name` in `vmdir`; see the module doc. On any failure the
+ * temporary directory is removed and the error rethrown; an existing VM is
+ * never touched.
+ */
+export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult> {
+  const { templates, iso } = checkSpec(vmdir, spec);
+  const final = vmPath(vmdir, spec.name);
+  const tmp = join(vmdir, `.make-${spec.name}-${Deno.pid}`);
+  const src = defaultDir(vmdir);
+  try {
+    Deno.mkdirSync(join(tmp, F.templates), { recursive: true });
+    Deno.mkdirSync(join(tmp, F.control));
+    Deno.writeTextFileSync(join(tmp, F.down), "");
+    writeFileAtomic(join(tmp, F.wait), checkWait(spec.wait) + "\n");
+    for (const t of templates) {
+      Deno.copyFileSync(join(src, F.templates, t), join(tmp, F.templates, t));
+    }
+    if (iso !== undefined) writeFileAtomic(join(tmp, F.once), isoOnce(iso));
+    for (const script of SCRIPTS) {
+      if (script.startsWith(F.log + "/")) continue;
+      linkScript(tmp, vmdir, script);
+    }
+    if (spec.log) {
+      Deno.mkdirSync(join(tmp, F.log));
+      linkScript(tmp, vmdir, join(F.log, F.run));
+    }
+    await createImage(join(tmp, F.drive), spec.disk);
+    try {
+      Deno.renameSync(tmp, final);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists || /not empty|exists/i.test(String(e))) {
+        throw new VmExistsError(spec.name, vmdir);
+      }
+      throw e;
+    }
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp, { recursive: true });
+    } catch { /* never created */ }
+    throw e;
+  }
+  const vmdRunning = findRunsvdir(vmdir).length > 0;
+  let started = false;
+  if (vmdRunning && await waitSupervised(final, 7000)) {
+    control(final, "o");
+    started = true;
+  }
+  return { dir: final, templates, vmdRunning, started };
+}

@@ -1,0 +1,134 @@
+/**
+ * Crash-loop backoff. runsv restarts a VM at once (at most once a second)
+ * whenever QEMU exits; a QEMU that dies within seconds of starting would
+ * restart forever. So `vm __finish` (runit's `finish`, which runsv waits for
+ * before restarting) sleeps a growing delay — 1, 2, 4 … 60 s — after each
+ * quick death while the VM is wanted up, and forgets it once QEMU has run for
+ * a while. The state is the VM's own `backoff` file, written atomically; the
+ * sleep ends at once when the VM is no longer wanted up (`sv down`, vmd stop).
+ * Reads/writes `<vm>/backoff`; reads `<vm>/supervise/status`.
+ * @module
+ */
+
+import { join } from "../os/path.ts";
+import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
+import { F } from "../vm/files.ts";
+import { readStatus } from "../runit/status.ts";
+
+/** A run shorter than this (seconds) counts as a crash on start. */
+export const QUICK_DEATH_S = 10;
+/** The longest delay (seconds). */
+export const MAX_DELAY_S = 60;
+
+/** The `backoff` file: the current delay, when it ends, and how many quick deaths in a row. */
+export interface Backoff {
+  /** Seconds of the current delay. */
+  delay: number;
+  /** Unix time (seconds) the delay ends. */
+  until: number;
+  /** Quick deaths in a row. */
+  failures: number;
+}
+
+/**
+ * The backoff after a run of `ranSeconds` that ended at `now`, given the
+ * previous one; undefined when the run was long enough to reset it. Pure.
+ */
+export function nextBackoff(
+  prev: Backoff | undefined,
+  ranSeconds: number,
+  now: number,
+): Backoff | undefined {
+  if (ranSeconds >= QUICK_DEATH_S) return undefined;
+  const delay = prev === undefined ? 1 : Math.min(MAX_DELAY_S, prev.delay * 2);
+  return { delay, until: now + delay, failures: (prev?.failures ?? 0) + 1 };
+}
+
+/** Parses a `backoff` file. Pure; undefined when it is not one. */
+export function parseBackoff(text: string): Backoff | undefined {
+  const [delay, until, failures] = text.trim().split(/\s+/).map(Number);
+  if (delay === undefined || until === undefined || failures === undefined) return undefined;
+  if (![delay, until, failures].every(Number.isFinite)) return undefined;
+  return { delay, until, failures };
+}
+
+/** Reads `<dir>/backoff`. */
+export function readBackoff(dir: string): Backoff | undefined {
+  const text = readTextIfExists(join(dir, F.backoff));
+  return text === undefined ? undefined : parseBackoff(text);
+}
+
+/** Writes `<dir>/backoff` atomically, or removes it when `b` is undefined. */
+export function writeBackoff(dir: string, b: Backoff | undefined): void {
+  const path = join(dir, F.backoff);
+  if (b === undefined) {
+    try {
+      Deno.removeSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    return;
+  }
+  writeFileAtomic(path, `${b.delay} ${b.until.toFixed(3)} ${b.failures}\n`);
+}
+
+/** What the finish step decided. */
+export interface BackoffStep {
+  /** Seconds QEMU ran. */
+  ran: number;
+  /** The backoff now in force, if any. */
+  backoff?: Backoff;
+}
+
+/**
+ * Records the run that just ended (runsv's status still holds its start
+ * time) and returns the backoff to sleep, if the VM is wanted up and died
+ * quickly. Reads `supervise/status`, writes `backoff`.
+ */
+export function recordExit(dir: string, now = Date.now() / 1000): BackoffStep {
+  const st = readStatus(dir);
+  const ran = st === undefined ? Infinity : Math.max(0, now - st.since);
+  if (st?.want !== "up") {
+    writeBackoff(dir, undefined);
+    return { ran };
+  }
+  const next = nextBackoff(readBackoff(dir), ran, now);
+  writeBackoff(dir, next);
+  return next === undefined ? { ran } : { ran, backoff: next };
+}
+
+const BACKOFF_LINE = "vm: QEMU ended after ";
+
+/**
+ * The log line `vm __finish` writes before it sleeps a backoff: how long QEMU
+ * ran, how it ended (runsv's exit code, or -1 and the signal), the delay. Pure.
+ */
+export function backoffLine(step: Required<BackoffStep>, code: string, signal: string): string {
+  const how = code === "-1" ? `signal ${signal}` : `exit ${code}`;
+  return `${BACKOFF_LINE}${
+    step.ran.toFixed(1)
+  } s (${how}); next start in ${step.backoff.delay} s ` +
+    `(crash-loop backoff, ${step.backoff.failures} quick exit(s) in a row)`;
+}
+
+/** Whether a log line (without timestamp) is one of {@link backoffLine}'s. Pure. */
+export function isBackoffLine(line: string): boolean {
+  return line.startsWith(BACKOFF_LINE);
+}
+
+/**
+ * Sleeps until `until` (Unix seconds), checking every 200 ms whether the VM
+ * is still wanted up; returns false when the sleep was cut short. Then (`sv
+ * down`, `sv once`, vmd stopping) the user took over: the backoff is
+ * forgotten (`backoff` removed), so a later start backs off from 1 s again.
+ */
+export async function sleepBackoff(dir: string, until: number): Promise<boolean> {
+  while (Date.now() / 1000 < until) {
+    if (readStatus(dir)?.want !== "up") {
+      writeBackoff(dir, undefined);
+      return false;
+    }
+    await new Promise((r) => setTimeout(r, Math.min(200, Math.max(1, until * 1000 - Date.now()))));
+  }
+  return true;
+}

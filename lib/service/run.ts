@@ -1,0 +1,124 @@
+/**
+ * Starting a VM: what `vm __run` (runit's `run`) does before it becomes QEMU,
+ * and what `vm args` shows without doing it. Reads the config, runs the
+ * `pre_qemu` hook, parses the templates, resolves QEMU; `__run` then deletes
+ * `templates/once` (only after everything parsed), removes stale sockets and
+ * executes QEMU in the VM directory under umask 077 — unless a QEMU already
+ * runs there.
+ * Reads `<vm>/hooks`, `<vm>/templates/*`; deletes `<vm>/templates/once` and
+ * `<vm>/supervise/{monitor,qmp,console}`.
+ * @module
+ */
+
+import { basename, join } from "../os/path.ts";
+import type { Config, Env } from "../vm/config.ts";
+import { SystemError } from "../errors.ts";
+import { execve } from "../os/exec.ts";
+import { pathExists } from "../os/libc.ts";
+import { type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
+import { DEFAULT_VM, F, ONCE_TEMPLATE, SOCKETS } from "../vm/files.ts";
+import { findQemu, qemuArgs, qemuProgram } from "../qemu/program.ts";
+import { readTemplates } from "../vm/templates.ts";
+import { qemuPidsIn } from "../qemu/processes.ts";
+import { hasHooks } from "../vm/dir.ts";
+
+/** The environment hooks, templates and QEMU of a VM see: the config's plus VM_NAME and VM_DIR. Pure. */
+export function vmEnv(cfg: Config, vmDir: string): Env {
+  return { ...cfg.env, VM_NAME: basename(vmDir), VM_DIR: vmDir };
+}
+
+/** Everything needed to execute QEMU for a VM. */
+export interface StartPlan {
+  /** Absolute path of the QEMU binary. */
+  qemu: string;
+  /** argv, argv[0] included. */
+  argv: string[];
+  /** QEMU's environment. */
+  env: Env;
+  /** Whether `templates/once` contributed arguments. */
+  usesOnce: boolean;
+  /** Hook functions the VM's hooks file defines. */
+  hooks: Set<HookName>;
+}
+
+/**
+ * Works out the QEMU command line for the VM in `vmDir` (absolute): runs
+ * pre_qemu when the VM has hooks (as `__run` would), parses the templates,
+ * finds QEMU. Changes nothing in the VM directory. Throws ParseError for a
+ * bad template, SystemError for a missing QEMU or a failed hook.
+ */
+export async function planStart(cfg: Config, vmDir: string): Promise<StartPlan> {
+  if (basename(vmDir) === DEFAULT_VM) {
+    throw new SystemError(
+      `"${DEFAULT_VM}" holds the defaults and is never run; run a VM made by "vm make"`,
+    );
+  }
+  let env = vmEnv(cfg, vmDir);
+  let hooks = new Set<HookName>();
+  if (hasHooks(vmDir)) {
+    const r = await runPreQemu(vmDir, env);
+    env = r.env;
+    hooks = r.defined;
+  }
+  const templates = readTemplates(vmDir, env);
+  const qemu = findQemu(qemuProgram(env), env);
+  const argv = [qemu, ...qemuArgs(templates.flatMap((t) => t.args))];
+  const usesOnce = templates.some((t) => t.name === ONCE_TEMPLATE);
+  return { qemu, argv, env, usesOnce, hooks };
+}
+
+function removeIfExists(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Removes the VM's sockets (stale ones before a start, all after a stop). */
+export function removeSockets(vmDir: string): void {
+  for (const s of SOCKETS) removeIfExists(join(vmDir, s));
+}
+
+/**
+ * The PID of a QEMU that still works in `vmDir` with its sockets there (its
+ * runsv was killed, and runsvdir started a new one), or undefined. A stop
+ * removes the sockets (__finish): without any, no QEMU of ours runs here, and
+ * the scan of /proc (a few ms) is skipped. Reads `/proc`.
+ */
+export function orphanQemu(vmDir: string): number | undefined {
+  if (!SOCKETS.some((s) => pathExists(join(vmDir, s)))) return undefined;
+  return qemuPidsIn(vmDir)[0];
+}
+
+/**
+ * Throws SystemError when an {@link orphanQemu} works in `vmDir`: a second
+ * QEMU must not start, nor may its sockets be removed.
+ */
+export function checkNoOtherQemu(vmDir: string): void {
+  const pid = orphanQemu(vmDir);
+  if (pid === undefined) return;
+  const name = basename(vmDir);
+  throw new SystemError(
+    `QEMU of "${name}" already runs without runsv (PID ${pid}; was its runsv killed?); ` +
+      `not starting a second one: power it off with "vm qmp ${name} system_powerdown" ` +
+      `or end it with "kill ${pid}"`,
+  );
+}
+
+/**
+ * `vm __run`: refuses when a QEMU already runs for the VM, plans the start,
+ * consumes `once`, removes stale sockets, starts the post_qemu watcher, then
+ * replaces this process with QEMU (cwd `vmDir`, umask 077). Returns only by
+ * throwing.
+ */
+export async function runVm(cfg: Config, vmDir: string): Promise<never> {
+  Deno.chdir(vmDir);
+  checkNoOtherQemu(vmDir);
+  const plan = await planStart(cfg, vmDir);
+  if (plan.usesOnce) removeIfExists(join(vmDir, F.once));
+  removeSockets(vmDir);
+  Deno.umask(0o077);
+  if (plan.hooks.has("post_qemu")) await spawnPostQemu(vmDir, plan.env, Deno.pid);
+  return execve(plan.qemu, plan.argv, plan.env);
+}

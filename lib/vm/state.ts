@@ -1,0 +1,231 @@
+/**
+ * A VM's state as a user sees it, read from its service directory without
+ * running anything: runsv's `supervise/status` and `supervise/ok`, `down`,
+ * `wait`, and the crash-loop `backoff` file; and how `vm list` and
+ * `vm status` show it (pure formatting). Reads `<vm>/supervise/{status,ok}`,
+ * `<vm>/down`, `<vm>/wait`, `<vm>/backoff`.
+ * @module
+ */
+
+import { join } from "../os/path.ts";
+import { isSupervised, readStatus, type Status } from "../runit/status.ts";
+import { pathExists } from "../os/libc.ts";
+import { readWait } from "./dir.ts";
+import { readBackoff } from "../service/backoff.ts";
+import { describe, SystemError } from "../errors.ts";
+import { F } from "./files.ts";
+import { isValidName } from "./name.ts";
+
+/** What `vm list` and `vm status` show of one VM (the `--json` object, fields in this order). */
+export interface VmState {
+  name: string;
+  /** run, down, finish (runit's), unsupervised (no runsv), backoff (waiting to restart after crashes). */
+  state: "run" | "down" | "finish" | "unsupervised" | "backoff";
+  /** QEMU's PID while running. */
+  pid: number | null;
+  /** Seconds since QEMU started, while running. */
+  uptime_s: number | null;
+  /** Starts with vmd (no `down` file). */
+  autostart: boolean;
+  /** Seconds the guest gets to power off. */
+  wait_s: number;
+  /** What runsv wants, when a runsv supervises the VM. */
+  want: "up" | "down" | null;
+  /** Paused with `sv pause`, when supervised. */
+  paused: boolean | null;
+  /** Seconds until the next restart attempt, in backoff. */
+  backoff_s: number | null;
+}
+
+/**
+ * Combines what was read into a VmState. Pure: `status` is the decoded
+ * `supervise/status` (undefined when missing), `supervised` whether runsv
+ * lives, `backoffUntil` the Unix time the backoff ends (if any). A status
+ * file without a live runsv is stale: the VM is `unsupervised`.
+ */
+export function deriveState(
+  name: string,
+  status: Status | undefined,
+  supervised: boolean,
+  autostart: boolean,
+  wait: number,
+  now: number,
+  backoffUntil?: number,
+): VmState {
+  if (!supervised || status === undefined) {
+    return {
+      name,
+      state: "unsupervised",
+      pid: null,
+      uptime_s: null,
+      autostart,
+      wait_s: wait,
+      want: null,
+      paused: null,
+      backoff_s: null,
+    };
+  }
+  const running = status.state === "run";
+  let state: VmState["state"] = status.state;
+  let backoff: number | null = null;
+  if (
+    backoffUntil !== undefined && backoffUntil > now && status.state !== "run" &&
+    status.want === "up"
+  ) {
+    state = "backoff";
+    backoff = Math.ceil(backoffUntil - now);
+  }
+  return {
+    name,
+    state,
+    pid: running ? status.pid : null,
+    uptime_s: running ? Math.max(0, Math.floor(now - status.since)) : null,
+    autostart,
+    wait_s: wait,
+    want: status.want,
+    paused: status.paused,
+    backoff_s: backoff,
+  };
+}
+
+/** Reads the state of the VM `name` in directory `dir` (see the module for the files). */
+export function vmState(name: string, dir: string, now = Date.now() / 1000): VmState {
+  const supervised = isSupervised(dir);
+  const status = supervised ? readStatus(dir) : undefined;
+  // The backoff file matters only while runsv waits to restart the VM.
+  const backoff = status !== undefined && status.state !== "run" && status.want === "up"
+    ? readBackoff(dir)?.until
+    : undefined;
+  // Not Deno.statSync: a failed lookup throws, which costs most when listing many VMs.
+  const autostart = !pathExists(join(dir, F.down));
+  return deriveState(name, status, supervised, autostart, readWait(dir), now, backoff);
+}
+
+/**
+ * The states of every VM in `vmdir`, sorted by name. The VMs are those of
+ * `listVms` (valid names, directories with a `run` script), found with one
+ * lookup each. Reads `vmdir` and each VM directory (see vmState).
+ */
+export function listStates(vmdir: string, now = Date.now() / 1000): VmState[] {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(vmdir)];
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw new SystemError(`Cannot read VMDIR "${vmdir}": ${describe(e)}`);
+  }
+  const states: VmState[] = [];
+  for (const e of entries) {
+    if (!(e.isDirectory || e.isSymlink) || !isValidName(e.name)) continue;
+    const dir = join(vmdir, e.name);
+    try {
+      Deno.lstatSync(join(dir, F.run));
+    } catch {
+      continue; // not a VM directory
+    }
+    states.push(vmState(e.name, dir, now));
+  }
+  // Valid names are ASCII, so code-unit order is byte order (as listVms sorts).
+  return states.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Whether the VM is running (what `vm status` checks, like `sv check`). Pure. */
+export function isRunning(s: VmState): boolean {
+  return s.state === "run";
+}
+
+/** The STATE column: the state, plus what runsv wants when that differs. Pure. */
+export function stateLabel(s: VmState): string {
+  if (s.state === "backoff") return `backoff ${s.backoff_s}s`;
+  let label: string = s.state;
+  if (s.paused) label += ", paused";
+  if (s.want === "up" && s.state !== "run") label += ", want up";
+  if (s.want === "down" && s.state === "run") label += ", want down";
+  return label;
+}
+
+/** A duration as people write it: 45s, 12m, 3h5m, 3d4h. Pure. */
+export function humanDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d > 0) return h > 0 ? `${d}d${h}h` : `${d}d`;
+  if (h > 0) return m > 0 ? `${h}h${m}m` : `${h}h`;
+  if (m > 0) return `${m}m`;
+  return `${s}s`;
+}
+
+const ANSI = { green: "\x1b[32m", yellow: "\x1b[33m", red: "\x1b[31m", reset: "\x1b[0m" };
+
+/** The colour of a state: run green, finish/backoff yellow, unsupervised red, down none. Pure. */
+function stateColor(s: VmState): string {
+  switch (s.state) {
+    case "run":
+      return s.paused || s.want === "down" ? ANSI.yellow : ANSI.green;
+    case "finish":
+    case "backoff":
+      return ANSI.yellow;
+    case "unsupervised":
+      return ANSI.red;
+    case "down":
+      return s.want === "up" ? ANSI.yellow : "";
+  }
+}
+
+function paint(text: string, color: string, on: boolean): string {
+  return on && color !== "" ? color + text + ANSI.reset : text;
+}
+
+/** The columns of `vm list`, as text, for one VM. Pure. */
+export function tableRow(s: VmState): string[] {
+  return [
+    s.name,
+    stateLabel(s),
+    s.pid === null ? "-" : String(s.pid),
+    s.uptime_s === null ? "-" : humanDuration(s.uptime_s),
+    s.autostart ? "on" : "off",
+    `${s.wait_s}s`,
+  ];
+}
+
+/** The header of `vm list`. */
+export const TABLE_HEADER = ["NAME", "STATE", "PID", "UPTIME", "AUTOSTART", "WAIT"] as const;
+
+/**
+ * The `vm list` table: a header and one line per VM, columns separated by
+ * two spaces, the STATE coloured when `color` is true. Pure.
+ */
+export function formatTable(states: readonly VmState[], color = false): string {
+  const rows = [[...TABLE_HEADER], ...states.map(tableRow)];
+  const widths = TABLE_HEADER.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const last = TABLE_HEADER.length - 1;
+  return rows.map((r, n) =>
+    r.map((cell, i) => {
+      const padded = i === last ? cell : cell.padEnd(widths[i] ?? 0);
+      const s = states[n - 1];
+      return i === 1 && s !== undefined ? paint(padded, stateColor(s), color) : padded;
+    }).join("  ")
+  ).join("\n");
+}
+
+/** Uptime for `vm status`: human, with the exact seconds from a minute on. Pure. */
+function uptimeText(seconds: number): string {
+  return seconds < 60 ? humanDuration(seconds) : `${humanDuration(seconds)} (${seconds} s)`;
+}
+
+/**
+ * The `vm status` block of one VM: its name, then one indented `field: value`
+ * line per field (the same fields as `vm list`). Pure.
+ */
+export function formatStatus(s: VmState, color = false): string {
+  const lines: [string, string][] = [
+    ["state", paint(stateLabel(s), stateColor(s), color)],
+    ["pid", s.pid === null ? "-" : String(s.pid)],
+    ["uptime", s.uptime_s === null ? "-" : uptimeText(s.uptime_s)],
+    ["autostart", s.autostart ? "on (starts with vmd)" : "off"],
+    ["wait", `${s.wait_s} s`],
+  ];
+  if (s.want !== null) lines.push(["want", s.want]);
+  return [s.name, ...lines.map(([k, v]) => `  ${(k + ":").padEnd(11)}${v}`)].join("\n");
+}

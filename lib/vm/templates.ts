@@ -1,0 +1,137 @@
+/**
+ * Templates: files of QEMU arguments in a VM's `templates/` directory (and the
+ * choice of templates for a new VM). Parsing is pure and never executes text;
+ * reading a VM's templates reads `templates/*` in byte order of their names,
+ * skipping dotfiles.
+ * @module
+ */
+
+import { join } from "../os/path.ts";
+import { UsageError } from "../errors.ts";
+import { F } from "./files.ts";
+import { quoteWords, splitWords } from "../text/shell_words.ts";
+import { writeFileAtomic } from "../os/fs.ts";
+import type { Env } from "./config.ts";
+
+/** Parses one template's text into QEMU arguments. Pure; throws ParseError (`<file>:<line>`). */
+export function parseTemplate(text: string, file: string, env: Env): string[] {
+  // Own properties only: `$constructor` must not find Object.prototype's members.
+  return splitWords(text, {
+    file,
+    lookup: (name) => Object.hasOwn(env, name) ? env[name] : undefined,
+  });
+}
+
+const encoder = new TextEncoder();
+
+/** Compares two names by their UTF-8 bytes (the order `ls` gives in the C locale). */
+export function byteOrder(a: string, b: string): number {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
+/** Names of the template files in directory `dir`, dotfiles skipped, in byte order. Reads `dir`. */
+export function templateNames(dir: string): string[] {
+  const names: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.name.startsWith(".")) continue;
+    if (e.isFile || (e.isSymlink && isFile(join(dir, e.name)))) names.push(e.name);
+  }
+  return names.sort(byteOrder);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** A template file and the arguments it gave. */
+export interface ParsedTemplate {
+  name: string;
+  args: string[];
+}
+
+/**
+ * Reads and parses every template of the VM in `vmDir`, in order. Reads
+ * `<vmDir>/templates/*`. File names in errors are relative to the VM
+ * directory (`templates/mem:3`).
+ */
+export function readTemplates(vmDir: string, env: Env): ParsedTemplate[] {
+  const dir = join(vmDir, F.templates);
+  let names: string[];
+  try {
+    names = templateNames(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return names.map((name) => {
+    const rel = `${F.templates}/${name}`;
+    const text = Deno.readTextFileSync(join(dir, name));
+    return { name, args: parseTemplate(text, rel, env) };
+  });
+}
+
+/** The prefix of a template name that choosing another template of the same prefix replaces. */
+export function templatePrefix(name: string): string {
+  const i = name.indexOf("-");
+  return i < 0 ? name : name.slice(0, i);
+}
+
+/**
+ * The templates a new VM gets: `defaults` plus `chosen`, where each chosen
+ * template replaces any other with the same prefix (`mem-4g` drops `mem`).
+ * `available` lists the templates that exist. Pure. Throws UsageError for an
+ * unknown name (listing the available ones) or two chosen with one prefix.
+ */
+export function chooseTemplates(
+  defaults: readonly string[],
+  chosen: readonly string[],
+  available: readonly string[],
+): string[] {
+  for (const name of [...defaults, ...chosen]) {
+    if (!available.includes(name)) {
+      throw new UsageError(
+        `Unknown template "${name}"; available: ${available.join(" ")}`,
+      );
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const name of chosen) {
+    const other = seen.get(templatePrefix(name));
+    if (other !== undefined && other !== name) {
+      throw new UsageError(
+        `Templates "${other}" and "${name}" both set "${templatePrefix(name)}"; choose one`,
+      );
+    }
+    seen.set(templatePrefix(name), name);
+  }
+  const result = defaults.filter((d) => !seen.has(templatePrefix(d)));
+  for (const name of chosen) if (!result.includes(name)) result.push(name);
+  return result.sort(byteOrder);
+}
+
+/**
+ * Appends `args` to the VM's `once` template, each quoted so it parses back
+ * as exactly the same word; nothing is evaluated. Writes `<vmDir>/templates/once` atomically.
+ */
+export function appendOnce(vmDir: string, args: readonly string[]): void {
+  const path = join(vmDir, F.once);
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (text !== "" && !text.endsWith("\n")) text += "\n";
+  writeFileAtomic(path, text + quoteWords(args) + "\n");
+}

@@ -1,0 +1,319 @@
+/**
+ * Test support for integration tests: a temp VMDIR with `.default` set up,
+ * the `vm` CLI run as a real subprocess (through a launcher, as install.sh
+ * would install it), a real `runsvdir`, and cleanup that stops every process
+ * by PID. Not a test file.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { setupDefault } from "../../lib/actions/setup_default.ts";
+import { quoteWord, quoteWords } from "../../lib/text/shell_words.ts";
+import { allPids, descendants, isAlive, procStat } from "../../lib/os/proc.ts";
+import { sleep } from "../../lib/os/poll.ts";
+import { readStatus, splitCmdline } from "../../lib/runit/status.ts";
+import { guestArgs, type TestGuest } from "./guest.ts";
+
+/** The repository root. */
+export const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Output of one `vm` run. */
+export interface VmRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A temp VMDIR with `.default`, a launcher, and the env to run `vm` against it. */
+export class TestEnv {
+  /** Root temp dir (holds vmdir, bin, conf). */
+  readonly root: string;
+  readonly vmdir: string;
+  /** The launcher script standing in for the installed `vm`. */
+  readonly vmExe: string;
+  /** Config file (VMCONF) of this env; empty unless a test writes it. */
+  readonly conf: string;
+  /** Environment for `vm` runs and runsvdir. */
+  readonly env: Record<string, string>;
+  #runsvdir?: Deno.ChildProcess;
+
+  private constructor(root: string, vmdir: string) {
+    this.root = root;
+    this.vmdir = vmdir;
+    this.vmExe = join(root, "bin", "vm");
+    this.conf = join(root, "conf");
+    this.env = {
+      PATH: `${join(root, "bin")}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      HOME: Deno.env.get("HOME") ?? "/root",
+      VMDIR: vmdir,
+      VMCONF: this.conf,
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache/deno"),
+      NO_COLOR: "1",
+    };
+  }
+
+  /**
+   * Creates a temp VMDIR (its path padded to `minPathLength` bytes when given),
+   * with a launcher and `.default` from `default/`.
+   */
+  static create(opts: { minPathLength?: number } = {}): TestEnv {
+    const root = Deno.makeTempDirSync({ prefix: "vm-test-" });
+    let vmdir = join(root, "vms");
+    if (opts.minPathLength !== undefined && vmdir.length < opts.minPathLength) {
+      vmdir = join(root, "d".repeat(opts.minPathLength - root.length - 1));
+    }
+    const t = new TestEnv(root, vmdir);
+    Deno.mkdirSync(join(root, "bin"));
+    Deno.writeTextFileSync(
+      t.vmExe,
+      `#!/bin/sh\nexec ${quoteWords([Deno.execPath(), "run", "--allow-all", "--quiet"])} ` +
+        `${quoteWord(join(REPO, "main.ts"))} "$@"\n`,
+      { mode: 0o755 },
+    );
+    Deno.writeTextFileSync(t.conf, "");
+    Deno.mkdirSync(vmdir, { recursive: true });
+    setupDefault(join(REPO, "default"), vmdir, t.vmExe);
+    return t;
+  }
+
+  /** Path of VM `name`. */
+  dir(name: string): string {
+    return join(this.vmdir, name);
+  }
+
+  /** Runs `vm <args>` with this env; `stdin` text is piped in. */
+  async vm(
+    args: string[],
+    opts: { stdin?: string; env?: Record<string, string> } = {},
+  ): Promise<VmRun> {
+    const child = new Deno.Command(this.vmExe, {
+      args,
+      env: { ...this.env, ...opts.env },
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    if (opts.stdin !== undefined) await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  }
+
+  /**
+   * Makes VM `name` without asking (disk 16M, down), whose templates are the
+   * test guest's instead of the defaults: QEMU boots the test guest under TCG
+   * with its serial console appended to `<vm>/guest.log`, or, with
+   * `console: "socket"`, on `supervise/console` through the shipped
+   * `serial-console` template (for `vm console`; no guest.log then).
+   */
+  async makeGuestVm(
+    name: string,
+    guest: TestGuest,
+    opts: {
+      wait?: number;
+      deaf?: boolean;
+      log?: boolean;
+      mem?: string;
+      extra?: string;
+      console?: "file" | "socket";
+    } = {},
+  ): Promise<string> {
+    const socket = opts.console === "socket";
+    const r = await this.vm([
+      "make",
+      name,
+      "--disk",
+      "16M",
+      "--wait",
+      String(opts.wait ?? 10),
+      opts.log === false ? "--no-log" : "--log",
+      "--yes",
+      ...(socket ? ["--templates", "serial-console"] : []),
+    ], { env: { VMCONF_DEFAULT_TEMPLATES: "display-none" } });
+    if (r.code !== 0) throw new Error(`vm make ${name} failed: ${r.stderr}`);
+    const dir = this.dir(name);
+    const args = [
+      ...guestArgs(guest, { deaf: opts.deaf ?? false, mem: opts.mem ?? "128M" }),
+      ...(socket
+        ? []
+        : ["-chardev", "file,id=ser0,path=guest.log,append=on", "-serial", "chardev:ser0"]),
+    ];
+    Deno.writeTextFileSync(
+      join(dir, "templates", "guest"),
+      quoteWords(args) + "\n" + (opts.extra ?? ""),
+    );
+    return dir;
+  }
+
+  /** Starts `runsvdir` on the VMDIR (stopped by `close`). */
+  startRunsvdir(): Deno.ChildProcess {
+    this.#runsvdir = new Deno.Command("runsvdir", {
+      args: [this.vmdir],
+      env: this.env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    return this.#runsvdir;
+  }
+
+  /** Kills runsvdir and every process of this VMDIR by PID, then removes the temp dir. */
+  async close(): Promise<void> {
+    const rsd = this.#runsvdir;
+    if (rsd !== undefined) {
+      const tree = descendants(rsd.pid);
+      try {
+        rsd.kill("SIGKILL");
+      } catch { /* gone */ }
+      await rsd.status;
+      killAll(tree);
+    }
+    // Anything else still working in this VMDIR (QEMU orphaned by a killed runsv, hooks).
+    for (let i = 0; i < 20; i++) {
+      const left = processesIn(this.root);
+      if (left.length === 0) break;
+      killAll(left);
+      await sleep(100);
+    }
+    Deno.removeSync(this.root, { recursive: true });
+  }
+}
+
+/** The fields of `vm list --json` / `vm status --json` objects, in order (issue 4, plus backoff_s). */
+export const JSON_STATE_FIELDS = [
+  "name",
+  "state",
+  "pid",
+  "uptime_s",
+  "autostart",
+  "wait_s",
+  "want",
+  "paused",
+  "backoff_s",
+];
+
+/** A Writer (as lib/console.ts's) collecting what is written to it as text, in `text`. */
+export function collector(): { text: string; write(p: Uint8Array): Promise<number> } {
+  const dec = new TextDecoder();
+  const out = {
+    text: "",
+    write(p: Uint8Array): Promise<number> {
+      out.text += dec.decode(p, { stream: true });
+      return Promise.resolve(p.length);
+    },
+  };
+  return out;
+}
+
+/** Resolves after `ms` milliseconds. */
+export { sleep };
+
+/** Polls `pred` every 50 ms until it is true or `timeoutMs` passes; returns its last value. */
+export async function waitFor(
+  pred: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (true) {
+    if (await pred()) return true;
+    if (Date.now() > end) return false;
+    await sleep(50);
+  }
+}
+
+/** Parent PID of `pid`, or undefined when it is gone. */
+export function ppidOf(pid: number): number | undefined {
+  return procStat(pid)?.ppid;
+}
+
+/** State letter of `pid` (R, S, Z…), or undefined when it is gone. */
+export function stateOf(pid: number): string | undefined {
+  return procStat(pid)?.state;
+}
+
+/** Whether `pid` exists and is not a zombie. */
+export const alive = (pid: number): boolean => isAlive(pid);
+
+/** `sv <cmd> <dir>` without waiting; asserts that sv succeeded. */
+export async function sv(cmd: string, dir: string): Promise<void> {
+  const r = await run("sv", [cmd, dir]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+}
+
+/**
+ * Waits until runsv runs a QEMU (not `notPid`) for `dir`; returns its PID.
+ * Fails with the VM's log when none is up within `timeoutMs`.
+ */
+export async function qemuUp(dir: string, notPid = 0, timeoutMs = 20_000): Promise<number> {
+  let pid = 0;
+  const ok = await waitFor(() => {
+    const st = readStatus(dir);
+    pid = st?.state === "run" ? st.pid : 0;
+    return pid !== 0 && pid !== notPid && (exeOf(pid) ?? "").includes("qemu-system");
+  }, timeoutMs);
+  assert.ok(ok, `QEMU did not start for ${dir}: ${readOr(join(dir, "log/main/current"))}`);
+  return pid;
+}
+
+/** Every descendant of `root` (not `root` itself). */
+export { descendants };
+
+/** Processes whose working directory is inside `dir`. */
+export function processesIn(dir: string): number[] {
+  const out: number[] = [];
+  for (const pid of allPids()) {
+    if (pid === Deno.pid) continue;
+    try {
+      const cwd = Deno.readLinkSync(`/proc/${pid}/cwd`);
+      if ((cwd === dir || cwd.startsWith(dir + "/")) && alive(pid)) out.push(pid);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+}
+
+/** The executable of `pid` (readlink of /proc/<pid>/exe), or undefined. */
+export function exeOf(pid: number): string | undefined {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The argv of `pid`. */
+export function cmdlineOf(pid: number): string[] {
+  return splitCmdline(Deno.readTextFileSync(`/proc/${pid}/cmdline`));
+}
+
+/** Reads a file, or "" when it does not exist. */
+export function readOr(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
+
+/** Runs a command, returns code and output. */
+export async function run(
+  cmd: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<VmRun> {
+  const out = await new Deno.Command(cmd, { args, env, stdin: "null" }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
