@@ -8,7 +8,7 @@
 // Run: deno run -A bench/runtime.ts
 
 import { join } from "node:path";
-import { control, readStatus } from "../lib/runit/status.ts";
+import { readStatus } from "../lib/runit/status.ts";
 import { QmpClient } from "../lib/qemu/qmp.ts";
 import { GUEST_READY, guestArgs, testGuest, waitForText } from "../tests/support/guest.ts";
 import {
@@ -20,6 +20,7 @@ import {
   TestEnv,
   waitFor,
 } from "../tests/support/harness.ts";
+import { control } from "../lib/runit/control.ts";
 
 const ROUNDS = 3;
 

@@ -43,13 +43,15 @@
  * @module
  */
 
-import { basename, join } from "../os/path.ts";
+import { join } from "../os/path.ts";
+import { isMissing } from "../os/fs.ts";
 import { DaemonRunningError, describe, SystemError } from "../errors.ts";
 import { type Config } from "../vm/config.ts";
-import { envOf, findByCwd, isAlive, procStat } from "../os/proc.ts";
+import { envOf, isAlive, procStat, signal } from "../os/proc.ts";
 import { sleep } from "../os/poll.ts";
-import { findRunsvdir, isSupervised, readStatus } from "../runit/status.ts";
+import { readStatus } from "../runit/status.ts";
 import { listVms, readWait } from "../vm/dir.ts";
+import { findRunsv, findRunsvdir, type Runsv, supervisedVms } from "../qemu/processes.ts";
 
 /** Environment variable marking a runsvdir started by vm daemon (its value: the daemon's PID). */
 export const DAEMON_ENV = "VM_DAEMON_PID";
@@ -94,33 +96,14 @@ export function lockVmdir(vmdir: string): Deno.FsFile {
   let holder: number | undefined;
   try {
     holder = flockHolder(Deno.readTextFileSync("/proc/locks"), Deno.statSync(vmdir).ino ?? -1);
-  } catch { /* no /proc/locks: say it without the PID */ }
+  } catch (e) {
+    // No /proc/locks to read: the message goes without the PID.
+    if (!(isMissing(e) || e instanceof Deno.errors.PermissionDenied)) throw e;
+  }
   throw new DaemonRunningError(
     `Another "vm daemon"${holder ? ` (PID ${holder})` : ""} already supervises "${vmdir}"; ` +
       `stop it first, or use "vm sv" to control its VMs`,
   );
-}
-
-/** A runsv of the VMDIR. */
-export interface Runsv {
-  pid: number;
-  ppid: number;
-  /** The VM's name (its directory's). */
-  vm: string;
-}
-
-/** The live runsv processes supervising a directory of `vmdir` (a realpath). Reads `/proc`. */
-export function findRunsv(vmdir: string): Runsv[] {
-  return findByCwd("runsv", vmdir, { children: true }).map((p) => ({
-    pid: p.pid,
-    ppid: p.ppid,
-    vm: basename(p.cwd),
-  }));
-}
-
-/** The VMs of `vmdir` a live runsv supervises now (their `supervise/ok` opens). */
-export function supervisedVms(vmdir: string): string[] {
-  return listVms(vmdir).filter((name) => isSupervised(join(vmdir, name)));
 }
 
 /** The runsvdir the daemon uses: its own child, or one adopted from a killed daemon. */
@@ -137,15 +120,6 @@ interface RunsvdirHandle {
 
 /** What the daemon reports while it runs (one line each, for its log). */
 export type DaemonLog = (line: string) => void;
-
-function signal(pid: number, sig: Deno.Signal): boolean {
-  try {
-    Deno.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function names(list: readonly string[]): string {
   return list.map((n) => `"${n}"`).join(", ");

@@ -8,17 +8,19 @@
  */
 
 import { join } from "../os/path.ts";
+import { isMissing } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
 import { diskPaths } from "../qemu/drives.ts";
 import { describe } from "../errors.ts";
 import { F, ONCE_TEMPLATE } from "../vm/files.ts";
 import { type ImageInfo, imageInfo } from "../qemu/img.ts";
 import { quoteWords } from "../text/shell_words.ts";
-import { vmEnv } from "../service/run.ts";
 import { humanDuration, stateLabel, type VmState, vmState } from "../vm/state.ts";
 import { parseTemplate, templateNames } from "../vm/templates.ts";
 import { hasAutostart, hasHooks, hasLog, readWait } from "../vm/dir.ts";
-import { formatBytes, showDisk } from "./disks.ts";
+import { showDisk } from "./disks.ts";
+import { formatBytes } from "../text/units.ts";
+import { vmEnv } from "../vm/dir.ts";
 
 /** One template of `vm info`: its arguments, or why they cannot be read. */
 export interface TemplateInfo {
@@ -56,7 +58,9 @@ export async function vmInfo(cfg: Config, name: string, dir: string): Promise<Vm
   let names: string[] = [];
   try {
     names = templateNames(join(dir, F.templates));
-  } catch { /* no templates directory */ }
+  } catch (e) {
+    if (!isMissing(e)) throw e; // no templates directory: none to show
+  }
   for (const t of names) {
     try {
       const text = Deno.readTextFileSync(join(dir, F.templates, t));

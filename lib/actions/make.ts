@@ -9,14 +9,16 @@
  */
 
 import { join, relative, resolve } from "../os/path.ts";
-import { exists, writeFileAtomic } from "../os/fs.ts";
+import { removeTree, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import { UsageError, VmExistsError } from "../errors.ts";
 import { DEFAULT_VM, F, SCRIPTS } from "../vm/files.ts";
-import { checkSize, createImage } from "../qemu/img.ts";
-import { control, findRunsvdir, waitSupervised } from "../runit/status.ts";
+import { createImage } from "../qemu/img.ts";
+import { checkSize, parseWholeSeconds } from "../text/units.ts";
 import { quoteWords } from "../text/shell_words.ts";
 import { chooseTemplates, templateNames } from "../vm/templates.ts";
-import { defaultDir, vmPath } from "../vm/dir.ts";
+import { defaultDir, freeVmPath, vmPath } from "../vm/dir.ts";
+import { control, waitSupervised } from "../runit/control.ts";
+import { findRunsvdir } from "../qemu/processes.ts";
 
 /** Everything `vm make` needs to create a VM. */
 export interface MakeSpec {
@@ -47,10 +49,13 @@ export interface MakeResult {
 
 /** Returns `wait` when it is whole seconds >= 0; throws UsageError otherwise. Pure. */
 export function checkWait(wait: string): string {
-  if (!/^[0-9]+$/.test(wait.trim())) {
-    throw new UsageError(`Wait "${wait}" is not a number of seconds; write e.g. "10"`);
+  const seconds = parseWholeSeconds(wait);
+  if (seconds === undefined) {
+    throw new UsageError(
+      `Wait "${wait}" is not a number of seconds; give whole seconds, e.g. 10 (--wait 10)`,
+    );
   }
-  return String(Number(wait.trim()));
+  return String(seconds);
 }
 
 /** The `once` template that boots an ISO. Pure. */
@@ -68,16 +73,13 @@ export function availableTemplates(vmdir: string): string[] {
  * template list and the absolute ISO path. Throws UsageError / VmExistsError.
  */
 export function checkSpec(vmdir: string, spec: MakeSpec): { templates: string[]; iso?: string } {
-  const dir = vmPath(vmdir, spec.name);
-  if (exists(dir)) throw new VmExistsError(spec.name, vmdir);
+  freeVmPath(vmdir, spec.name);
   checkSize(spec.disk);
   checkWait(spec.wait);
   const templates = chooseTemplates(spec.defaults, spec.templates, availableTemplates(vmdir));
   if (spec.iso === undefined) return { templates };
   const iso = resolve(spec.iso);
-  try {
-    if (!Deno.statSync(iso).isFile) throw new Error();
-  } catch {
+  if (statIfExists(iso)?.isFile !== true) {
     throw new UsageError(
       `ISO "${spec.iso}" does not exist or is not a file; give the path of an ISO`,
     );
@@ -128,9 +130,7 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
       throw e;
     }
   } catch (e) {
-    try {
-      Deno.removeSync(tmp, { recursive: true });
-    } catch { /* never created */ }
+    removeTree(tmp);
     throw e;
   }
   const vmdRunning = findRunsvdir(vmdir).length > 0;

@@ -14,7 +14,7 @@ import { join } from "../os/path.ts";
 import { exists, readTextIfExists, writeFileAtomic } from "../os/fs.ts";
 import { CheckFailedError, SystemError, UsageError } from "../errors.ts";
 import { DEFAULT_VM, F, VMD } from "../vm/files.ts";
-import { findRunsvdir } from "../runit/status.ts";
+import { findRunsvdir } from "../qemu/processes.ts";
 
 /** The service managers vmd can be installed for. */
 export const SERVICE_KINDS = ["runit", "systemd"] as const;

@@ -4,10 +4,7 @@
  * status file as runit's `sv` does. A graceful stop is runsv's own: `d`
  * makes runsv run `control/t` (`vm __stop`: ACPI power button through QMP,
  * QMP `quit` after the VM's `wait`). When that takes too long (`--timeout`)
- * or is not wanted (`--force`), QEMU is made to go: `quit` on the HMP
- * monitor (QMP serves one client, and `vm __stop` holds it), then SIGTERM,
- * then SIGKILL; a `finish` (cleanup hook) that hangs is ended the same way,
- * so runsv never stays in `finish`.
+ * or is not wanted (`--force`), QEMU is made to go (lib/actions/force_stop.ts).
  * Reads `<vm>/supervise/status`, `<vm>/wait`, `<vm>/log/main/current`,
  * `/proc/<pid>/{stat,cmdline}`; writes `<vm>/supervise/control`; connects to
  * `<vm>/supervise/monitor`; signals QEMU, `finish` and `control/t` processes.
@@ -15,36 +12,27 @@
  */
 
 import { join } from "../os/path.ts";
-import { exists, readTextIfExists } from "../os/fs.ts";
-import { isBackoffLine } from "../service/backoff.ts";
+import { exists, lstatIfExists, readTextIfExists } from "../os/fs.ts";
 import { NotSupervisedError, SystemError } from "../errors.ts";
 import { F } from "../vm/files.ts";
-import { control, findRunsvdir, isSupervised, readStatus, type Status } from "../runit/status.ts";
+import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { vmState } from "../vm/state.ts";
 import { readWait } from "../vm/dir.ts";
-import { descendants, isAlive, procStat } from "../os/proc.ts";
+import { isAlive, procStat, signal } from "../os/proc.ts";
 import { pollUntil, sleep } from "../os/poll.ts";
+import { lastLogLine } from "../vm/log.ts";
+import { forceQemu, settleDown } from "./force_stop.ts";
+import { control } from "../runit/control.ts";
+import { findRunsvdir } from "../qemu/processes.ts";
 
 /** How often the status file is read while waiting (ms). */
 const POLL_MS = 50;
 /** How long a just-made VM may take to get its runsv (runsvdir scans every 5 s). */
 const PICKUP_MS = 6000;
-/** How long QEMU gets after each step of a forced stop (HMP quit, TERM, KILL). */
-const STEP_MS = 1000;
-/**
- * How long runsv may sit in `finish` (a Deno start plus the cleanup hook), or
- * blocked in `control/t` (a Deno start that finds QEMU gone), once QEMU is gone.
- */
-const FINISH_GRACE_MS = 3000;
-const CONTROL_GRACE_MS = 5000;
-/** How long a forced stop may take in all before it counts as failed. */
-const FORCE_BOUND_MS = 15_000;
 /** A stop without --timeout waits the VM's wait plus this (control/t's own bound) before forcing. */
 const DEFAULT_EXTRA_S = 10;
 /** Default bound of `vm start` (seconds). */
 export const START_TIMEOUT_S = 30;
-
-// ---------------------------------------------------------------- pure parts
 
 /** How a VM went down. */
 export type StopHow =
@@ -88,89 +76,9 @@ export interface StartResult {
   seconds: number;
 }
 
-/** Seconds with one decimal, as stop and start report them. Pure. */
-export function secondsText(s: number): string {
-  return `${s.toFixed(1)} s`;
-}
-
-/** Why the stop took what it took, in words (the part in parentheses). Pure. */
-export function stopReason(r: StopResult): string {
-  let why: string;
-  switch (r.how) {
-    case "poweroff":
-      why = "guest powered off";
-      break;
-    case "wait":
-      why = `the guest did not power off within its wait of ${r.wait} s; QEMU was told to quit`;
-      break;
-    case "monitor":
-      why = "QEMU quit through its monitor";
-      break;
-    case "term":
-      why = "QEMU was terminated (SIGTERM)";
-      break;
-    case "kill":
-      why = "QEMU was killed (SIGKILL)";
-      break;
-    case "gone":
-      why = "QEMU was gone";
-      break;
-  }
-  if (r.forced !== undefined) {
-    const cause = r.forced.by === "force"
-      ? "--force"
-      : `not down within --timeout ${r.forced.seconds} s`;
-    // QEMU gone before forcing: the guest's stop was graceful, runsv was slow to follow.
-    why = r.how === "gone" ? `${cause}; QEMU had exited` : `not graceful, ${cause}: ${why}`;
-  }
-  if (r.hungKilled !== undefined) why += `; its hanging ${r.hungKilled} was ended`;
-  return why;
-}
-
-/** The line `vm stop` prints for one VM. Pure. */
-export function stopMessage(r: StopResult): string {
-  if (r.already) return `"${r.name}" is already down`;
-  return `Stopped "${r.name}" in ${secondsText(r.seconds)} (${stopReason(r)})`;
-}
-
-/** The line `vm start` prints for one VM. Pure. */
-export function startMessage(r: StartResult): string {
-  if (r.already) return `"${r.name}" is already running (pid ${r.pid})`;
-  return `Started "${r.name}" in ${secondsText(r.seconds)} (pid ${r.pid})`;
-}
-
-/** The line `vm restart` prints for one VM. Pure. */
-export function restartMessage(stop: StopResult, start: StartResult): string {
-  const stopped = stop.already
-    ? "it was down"
-    : `stopped in ${secondsText(stop.seconds)}, ${stopReason(stop)}`;
-  return `Restarted "${start.name}" (${stopped}; started in ${
-    secondsText(start.seconds)
-  }, pid ${start.pid})`;
-}
-
-/** The line `vm kill` prints for one VM. Pure. */
-export function killMessage(r: StopResult): string {
-  if (r.already) return `"${r.name}" is already down`;
-  const extra = r.hungKilled !== undefined ? `; its hanging ${r.hungKilled} was ended` : "";
-  return `Killed "${r.name}" in ${secondsText(r.seconds)} ` +
-    `(not graceful: QEMU got SIGKILL, the guest did not shut down${extra})`;
-}
-
 /** The exit code of an action on several VMs: the number of failures, at most 99 (like sv). Pure. */
 export function failureExit(failures: number): number {
   return Math.min(99, Math.max(0, failures));
-}
-
-/**
- * The last line of a svlogd log without its timestamp, backoff lines skipped
- * (they say when, not why: the line before one does). Pure.
- */
-export function lastLogLine(text: string): string | undefined {
-  return text.split("\n")
-    .map((l) => l.trim().replace(/^(@[0-9a-f]{24}|\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d\.\d+)\s+/, ""))
-    .filter((l) => l !== "" && !isBackoffLine(l))
-    .at(-1);
 }
 
 /** A stop's options: `--timeout S` caps the graceful wait; `--force` skips it. */
@@ -178,126 +86,6 @@ export interface StopOptions {
   timeoutS?: number;
   force?: boolean;
 }
-
-// ---------------------------------------------------------------- processes
-
-function signal(pid: number, sig: Deno.Signal): void {
-  try {
-    Deno.kill(pid, sig);
-  } catch { /* gone already */ }
-}
-
-/**
- * Sends `quit` to QEMU's HMP monitor (`<vm>/supervise/monitor`); through
- * `/proc/<pid>/cwd` when the path is too long for a socket address. Never
- * throws: an unreachable monitor just means the next step (SIGTERM) follows.
- */
-async function hmpQuit(dir: string, qemuPid: number): Promise<void> {
-  const direct = join(dir, F.monitor);
-  const path = direct.length < 108 ? direct : `/proc/${qemuPid}/cwd/${F.monitor}`;
-  let conn: Deno.UnixConn | undefined;
-  const timer = setTimeout(() => conn?.close(), STEP_MS);
-  try {
-    conn = await Deno.connect({ transport: "unix", path });
-    const buf = new Uint8Array(4096);
-    let text = "";
-    // QEMU greets with a banner and a "(qemu)" prompt, then reads commands.
-    while (!text.includes("(qemu)")) {
-      const n = await conn.read(buf);
-      if (n === null) return;
-      text += new TextDecoder().decode(buf.subarray(0, n));
-    }
-    await conn.write(new TextEncoder().encode("quit\n"));
-    while (await conn.read(buf) !== null) { /* until QEMU closes it */ }
-  } catch {
-    // Unreachable or closed: SIGTERM follows.
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn?.close();
-    } catch { /* closed */ }
-  }
-}
-
-/** Makes QEMU (`pid`) go: HMP quit, then SIGTERM, then SIGKILL, each given STEP_MS. */
-async function forceQemu(dir: string, pid: number): Promise<StopHow> {
-  if (!isAlive(pid)) return "gone";
-  await hmpQuit(dir, pid);
-  if (await pollUntil(() => !isAlive(pid), STEP_MS)) return "monitor";
-  signal(pid, "SIGTERM");
-  signal(pid, "SIGCONT"); // a paused (SIGSTOPped) QEMU must run to handle TERM
-  if (await pollUntil(() => !isAlive(pid), STEP_MS)) return "term";
-  signal(pid, "SIGKILL");
-  if (await pollUntil(() => !isAlive(pid), STEP_MS)) return "kill";
-  throw new SystemError(`QEMU (pid ${pid}) survived SIGKILL; check the process`);
-}
-
-/** Ends `pid` and its descendants: SIGTERM, then after STEP_MS SIGKILL. */
-async function endTree(pid: number): Promise<void> {
-  const tree = [pid, ...descendants(pid)];
-  for (const p of tree) signal(p, "SIGTERM");
-  if (await pollUntil(() => tree.every((p) => !isAlive(p)), STEP_MS)) return;
-  for (const p of [pid, ...descendants(pid), ...tree]) signal(p, "SIGKILL");
-}
-
-/** The `control/t` processes (`vm __stop`) runsv `runsv` is blocked in. Reads /proc. */
-function controlProcesses(runsv: number): number[] {
-  return descendants(runsv).filter((p) => {
-    try {
-      return Deno.readTextFileSync(`/proc/${p}/cmdline`).split("\0").includes("__stop");
-    } catch {
-      return false;
-    }
-  });
-}
-
-/**
- * After QEMU is gone: waits until runsv reports the VM down, ending a
- * `finish` or `control/t` that hangs longer than FINISH_GRACE_MS. Returns
- * which one was ended, if any; throws SystemError when the VM is not down
- * within FORCE_BOUND_MS.
- */
-async function settleDown(
-  name: string,
-  dir: string,
-  qemuPid: number,
-  runsv: number | undefined,
-): Promise<"finish" | "control/t" | undefined> {
-  const end = performance.now() + FORCE_BOUND_MS;
-  let since = performance.now();
-  let last = "";
-  let ended: "finish" | "control/t" | undefined;
-  while (performance.now() < end) {
-    const st = readStatus(dir);
-    if (st === undefined || st.state === "down") return ended;
-    const key = `${st.state} ${st.pid}`;
-    if (key !== last) {
-      last = key;
-      since = performance.now();
-    }
-    const grace = st.state === "finish" ? FINISH_GRACE_MS : CONTROL_GRACE_MS;
-    if (performance.now() - since >= grace) {
-      if (st.state === "finish") {
-        await endTree(st.pid);
-        ended = "finish";
-      } else if (st.pid === qemuPid && runsv !== undefined && !isAlive(qemuPid)) {
-        // QEMU is gone, but runsv still waits for control/t (vm __stop).
-        for (const p of controlProcesses(runsv)) await endTree(p);
-        ended = "control/t";
-      } else if (isAlive(st.pid)) {
-        await forceQemu(dir, st.pid);
-      }
-      since = performance.now();
-    }
-    await sleep(POLL_MS);
-  }
-  throw new SystemError(
-    `VM "${name}" did not go down within ${FORCE_BOUND_MS / 1000} s after QEMU was ended; ` +
-      `see "vm sv status ${name}"`,
-  );
-}
-
-// ---------------------------------------------------------------- actions
 
 /**
  * Returns once a runsv supervises `dir`, waiting a little for a just-made VM
@@ -319,12 +107,8 @@ export async function requireSupervised(vmdir: string, name: string): Promise<st
  */
 function qemuUp(dir: string, st: Status): boolean {
   if (st.state !== "run" || st.pid === 0 || !isAlive(st.pid)) return false;
-  try {
-    const s = Deno.lstatSync(join(dir, F.monitor));
-    return s.isSocket === true && (s.mtime?.getTime() ?? 0) / 1000 >= st.since - 0.05;
-  } catch {
-    return false;
-  }
+  const s = lstatIfExists(join(dir, F.monitor));
+  return s?.isSocket === true && (s.mtime?.getTime() ?? 0) / 1000 >= st.since - 0.05;
 }
 
 /** Why a start failed, with the last line of the VM's log when it has one. */

@@ -24,13 +24,21 @@ function cStringArray(
 }
 
 /**
- * Replaces this process with `path`, run with `argv` (argv[0] included) and
- * exactly the environment `env`. Signal mask and SIGPIPE (ignored by Deno)
+ * Replaces this process with `path`, run in directory `cwd` with `argv`
+ * (argv[0] included) and exactly the environment `env`. Signal mask and SIGPIPE (ignored by Deno)
  * are reset to the defaults first. Returns only on failure, by throwing
  * SystemError with the errno's meaning.
  */
-export function execve(path: string, argv: readonly string[], env: Record<string, string>): never {
+export function execve(
+  path: string,
+  argv: readonly string[],
+  env: Record<string, string>,
+  cwd: string,
+): never {
   const c = libc();
+  if (c.chdir(cString(cwd)) !== 0) {
+    throw new SystemError(`Cannot change to directory "${cwd}": ${lastError().message}`);
+  }
   const a = cStringArray(argv);
   const e = cStringArray(Object.entries(env).map(([k, v]) => `${k}=${v}`));
   c.sigprocmask(SIG_SETMASK, new Uint8Array(128), null);

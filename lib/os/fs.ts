@@ -17,41 +17,73 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     Deno.chmodSync(tmp, mode);
     Deno.renameSync(tmp, path);
   } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* already gone */ }
+    removeIfExists(tmp);
     throw e;
   }
 }
 
 /** Whether `path` exists (without following a final symlink). */
 export function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
-    throw e;
-  }
+  return lstatIfExists(path) !== undefined;
 }
 
 /** Reads a text file, or returns undefined when it does not exist. */
 export function readTextIfExists(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw e;
-  }
+  return unlessMissing(() => Deno.readTextFileSync(path));
 }
 
 /** The canonical path of `path`, or undefined when it cannot be resolved (missing, no access). */
 export function realPathOrUndefined(path: string): string | undefined {
   try {
     return Deno.realPathSync(path);
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (
+      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory ||
+      e instanceof Deno.errors.PermissionDenied
+    ) return undefined;
+    throw e;
   }
+}
+
+/** Removes `path`; a missing file is fine (the result is the same). */
+export function removeIfExists(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Removes the directory tree `path`; a missing one is fine. */
+export function removeTree(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Whether `e` says a path is not there (ENOENT, or ENOTDIR on the way). */
+export function isMissing(e: unknown): boolean {
+  return e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory;
+}
+
+/** What `look` returns, or undefined when it throws that a path is missing (see isMissing). */
+export function unlessMissing<T>(look: () => T): T | undefined {
+  try {
+    return look();
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
+
+/** `stat` of `path` (following symlinks), or undefined when it does not exist. */
+export function statIfExists(path: string): Deno.FileInfo | undefined {
+  return unlessMissing(() => Deno.statSync(path));
+}
+
+/** `lstat` of `path` (a symlink itself), or undefined when it does not exist. */
+export function lstatIfExists(path: string): Deno.FileInfo | undefined {
+  return unlessMissing(() => Deno.lstatSync(path));
 }

@@ -1,12 +1,15 @@
 /**
  * The few libc calls Deno has no API for, through FFI (needs `--allow-ffi`):
  * opening a FIFO without blocking (runit's `supervise/ok` and
- * `supervise/control`), execve(2), and access(2) (a lookup that fails without
- * the cost of a thrown error, for many files). libc is opened on first use only.
+ * `supervise/control`), execve(2), and access(2) and open/read of small files
+ * (lookups that fail without the cost of a thrown error, for the many files of
+ * a listing). libc is opened on first use only.
  * (node:fs could open with O_NONBLOCK too, but loading it costs ~25 ms at
  * every start of `vm`, which runit's `run` would pay on each VM start.)
  * @module
  */
+
+import { SystemError } from "../errors.ts";
 
 const O_WRONLY = 0o1;
 const O_NONBLOCK = 0o4000;
@@ -16,8 +19,10 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  chdir: { parameters: ["buffer"], result: "i32" },
   sigprocmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   signal: { parameters: ["i32", "pointer"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -42,6 +47,52 @@ export function cString(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** A reused buffer for the paths of the calls that run many times (listing 1000 VMs). */
+const pathBuf = new Uint8Array(4097);
+
+/**
+ * `s` as a NUL-terminated C string in a buffer shared by all callers: valid
+ * until the next call, which is enough for a synchronous libc call.
+ */
+function cPath(s: string): Uint8Array {
+  const { written, read } = encoder.encodeInto(s, pathBuf.subarray(0, 4096));
+  if (read !== s.length) return cString(s); // longer than PATH_MAX: a fresh buffer
+  pathBuf[written] = 0;
+  return pathBuf;
+}
+
+const O_RDONLY = 0;
+/** Up to this many bytes of a small file are read by readSmallFile. */
+const SMALL = 256;
+const smallBuf = new Uint8Array(SMALL);
+
+const ENOENT = 2;
+const ENOTDIR = 20;
+
+/**
+ * The first bytes (at most 256) of the file at `path`, or undefined when it
+ * does not exist. For the small files read for every VM a listing shows
+ * (`wait`, `supervise/status`): a missing file costs no thrown error, and
+ * nothing is allocated but the result. Throws SystemError when the file
+ * exists but cannot be read.
+ */
+export function readSmallFile(path: string): Uint8Array | undefined {
+  const c = libc();
+  const fd = c.open(cPath(path), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const { errno, message } = lastError();
+    if (errno === ENOENT || errno === ENOTDIR) return undefined;
+    throw new SystemError(`Cannot read "${path}": ${message}`);
+  }
+  try {
+    const n = Number(c.read(fd, smallBuf, BigInt(SMALL)));
+    if (n < 0) throw new SystemError(`Cannot read "${path}": ${lastError().message}`);
+    return smallBuf.slice(0, n);
+  } finally {
+    c.close(fd);
+  }
+}
+
 /** The current errno and its text. */
 export function lastError(): { errno: number; message: string } {
   const c = libc();
@@ -57,13 +108,13 @@ export function lastError(): { errno: number; message: string } {
  * (with errno ENXIO for a FIFO without reader, ENOENT when missing…).
  */
 export function openWriteNonblock(path: string): number | undefined {
-  const fd = libc().open(cString(path), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  const fd = libc().open(cPath(path), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   return fd < 0 ? undefined : fd;
 }
 
 /** Whether `path` exists (access(2) F_OK; a dangling symlink does not). */
 export function pathExists(path: string): boolean {
-  return libc().access(cString(path), 0) === 0;
+  return libc().access(cPath(path), 0) === 0;
 }
 
 /** Writes `data` to `fd`; returns whether all of it was written. */

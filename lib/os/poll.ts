@@ -22,3 +22,19 @@ export async function pollUntil(pred: () => boolean, ms: number, everyMs = 50): 
   }
   return true;
 }
+
+/**
+ * Resolves or rejects as `promise` does, or rejects with `onTimeout()` after `ms`
+ * milliseconds; the timer is always cleared.
+ */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  onTimeout: () => Error,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -38,13 +38,25 @@ export function parseStat(text: string): ProcStat | undefined {
   return { pid, comm: text.slice(open + 1, close), state, ppid, pgrp, session, startTime };
 }
 
+/**
+ * Runs `read` (a read of `/proc/<pid>/…`); undefined when the process is
+ * gone (ENOENT, ESRCH) or not ours to read (EACCES). Other errors are thrown.
+ */
+export function procRead<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
+      return undefined;
+    }
+    if ((e as { code?: string }).code === "ESRCH") return undefined;
+    throw e;
+  }
+}
+
 /** The stat of `pid`, or undefined when it is gone. Reads `/proc/<pid>/stat`. */
 export function procStat(pid: number): ProcStat | undefined {
-  try {
-    return parseStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
-  } catch {
-    return undefined;
-  }
+  return procRead(() => parseStat(Deno.readTextFileSync(`/proc/${pid}/stat`)));
 }
 
 /** Whether `pid` exists and is not a zombie (and, given `startTime`, is still that process). */
@@ -83,27 +95,63 @@ export function descendants(root: number): number[] {
 
 /** The working directory of `pid`, or undefined (gone, a zombie, or not ours). */
 export function cwdOf(pid: number): string | undefined {
-  try {
-    return Deno.readLinkSync(`/proc/${pid}/cwd`);
-  } catch {
-    return undefined;
-  }
+  return procRead(() => Deno.readLinkSync(`/proc/${pid}/cwd`));
 }
 
-/** The value of `name` in an environ block (`K=V\0K=V\0…`). Pure. */
-export function environValue(raw: string, name: string): string | undefined {
+/** The executable of `pid` (`/proc/<pid>/exe`), or undefined (gone, a zombie, not ours). */
+export function exeOf(pid: number): string | undefined {
+  return procRead(() => Deno.readLinkSync(`/proc/${pid}/exe`));
+}
+
+/** Splits a /proc cmdline into its arguments. Pure. */
+export function splitCmdline(raw: string): string[] {
+  const parts = raw.split("\0");
+  if (parts.at(-1) === "") parts.pop();
+  return parts;
+}
+
+/** The argv of `pid` (empty for a zombie), or undefined when it is gone. */
+export function cmdlineOf(pid: number): string[] | undefined {
+  return procRead(() => splitCmdline(Deno.readTextFileSync(`/proc/${pid}/cmdline`)));
+}
+
+/** Parses an environment block (`K=V\0K=V\0…`, as /proc/<pid>/environ and `env -0`). Pure. */
+export function parseEnviron(raw: string): Record<string, string> {
+  const env: Record<string, string> = {};
   for (const entry of raw.split("\0")) {
-    if (entry.startsWith(name + "=")) return entry.slice(name.length + 1);
+    const i = entry.indexOf("=");
+    if (i > 0) env[entry.slice(0, i)] = entry.slice(i + 1);
   }
-  return undefined;
+  return env;
+}
+
+/** The value of `name` in an environ block. Pure. */
+export function environValue(raw: string, name: string): string | undefined {
+  const env = parseEnviron(raw);
+  return Object.hasOwn(env, name) ? env[name] : undefined;
+}
+
+/** The environment `pid` started with, or undefined (gone, not ours). */
+export function environOf(pid: number): Record<string, string> | undefined {
+  return procRead(() => parseEnviron(Deno.readTextFileSync(`/proc/${pid}/environ`)));
 }
 
 /** The value of `name` in the environment `pid` started with, or undefined. */
 export function envOf(pid: number, name: string): string | undefined {
+  const env = environOf(pid);
+  return env !== undefined && Object.hasOwn(env, name) ? env[name] : undefined;
+}
+
+/** Sends `sig` to `pid` (a negative pid: its process group); false when it is gone. */
+export function signal(pid: number, sig: Deno.Signal): boolean {
   try {
-    return environValue(Deno.readTextFileSync(`/proc/${pid}/environ`), name);
-  } catch {
-    return undefined;
+    Deno.kill(pid, sig);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || (e as { code?: string }).code === "ESRCH") {
+      return false;
+    }
+    throw e;
   }
 }
 

@@ -5,18 +5,7 @@
  * @module
  */
 
-import { SystemError, UsageError } from "../errors.ts";
-
-/** Sizes qemu-img accepts: a number with an optional unit (b, k/K, M, G, T, P, E). */
-const SIZE = /^[0-9]+(\.[0-9]+)?[bkKMGTPE]?$/;
-
-/** Returns `size` when it is a disk size qemu-img can parse; throws UsageError otherwise. Pure. */
-export function checkSize(size: string, what = "Disk size"): string {
-  if (!SIZE.test(size)) {
-    throw new UsageError(`${what} "${size}" is not a size; write e.g. "20G", "512M" or "1T"`);
-  }
-  return size;
-}
+import { SystemError } from "../errors.ts";
 
 /** Runs qemu-img with `args`; returns its stdout. Throws SystemError naming its error. */
 export async function qemuImg(args: readonly string[]): Promise<string> {
@@ -70,7 +59,8 @@ export async function backingChain(path: string): Promise<ImageInfo[]> {
   try {
     const out = await qemuImg(["info", "-U", "--backing-chain", "--output=json", path]);
     return JSON.parse(out) as ImageInfo[];
-  } catch {
+  } catch (e) {
+    if (!(e instanceof SystemError)) throw e;
     return [await imageInfo(path)];
   }
 }

@@ -1,17 +1,21 @@
 /**
- * Whether a VM is running, for the commands that need it stopped (destroy,
- * rename, clone, disk, snapshot): a runsv supervises it and its state is not
- * down (run, or finish while QEMU's exit is handled), or a QEMU process
- * works in its directory without runsv. Reads `<vm>/supervise/{ok,status}`
- * and `/proc/<pid>/{cwd,exe,cmdline}`.
+ * Which processes belong to a VM, and to a VMDIR: its QEMU (the process
+ * whose working directory is the VM's, as `vm __run` starts it), a QEMU left
+ * without runsv, the `control/t` (`vm __stop`) a runsv waits for, the runsv
+ * of each VM, and the runsvdir supervising VMDIR with its environment. The
+ * one home of these questions; the /proc reading itself is lib/os/proc.ts.
+ * Reads `/proc/<pid>/{stat,cwd,exe,cmdline,environ}`, `<vm>/supervise/{ok,status}`.
  * @module
  */
 
-import { basename } from "../os/path.ts";
+import { basename, join, resolve } from "../os/path.ts";
 import { CheckFailedError, VmRunningError } from "../errors.ts";
-import { isSupervised, readStatus, splitCmdline } from "../runit/status.ts";
-import { allPids, cwdOf } from "../os/proc.ts";
 import { realPathOrUndefined } from "../os/fs.ts";
+import { pathExists } from "../os/libc.ts";
+import { allPids, cmdlineOf, cwdOf, descendants, environOf, exeOf, findByCwd } from "../os/proc.ts";
+import { isSupervised, readStatus } from "../runit/status.ts";
+import { listVms } from "../vm/dir.ts";
+import { SOCKETS } from "../vm/files.ts";
 
 /** Whether a program path or argv[0] names QEMU (`qemu-system-x86_64`, `qemu-kvm`…). Pure. */
 export function isQemuProgram(path: string): boolean {
@@ -25,22 +29,24 @@ export function isQemuProgram(path: string): boolean {
 export function qemuPidsIn(dir: string): number[] {
   const want = realPathOrUndefined(dir);
   if (want === undefined) return [];
-  const pids: number[] = [];
-  for (const pid of allPids()) {
-    if (pid === Deno.pid || cwdOf(pid) !== want) continue;
-    try {
-      let exe = "";
-      try {
-        exe = Deno.readLinkSync(`/proc/${pid}/exe`);
-      } catch { /* a zombie, or not ours: argv[0] decides */ }
-      const argv0 = splitCmdline(Deno.readTextFileSync(`/proc/${pid}/cmdline`))[0] ?? "";
-      if (argv0 === "" && exe === "") continue; // a zombie
-      if (isQemuProgram(exe) || isQemuProgram(argv0)) pids.push(pid);
-    } catch {
-      // The process went away or is not ours to read.
-    }
-  }
-  return pids;
+  return allPids().filter((pid) => {
+    if (pid === Deno.pid || cwdOf(pid) !== want) return false;
+    // A zombie has neither; a process not ours to read has no exe: argv[0] decides.
+    const exe = exeOf(pid) ?? "";
+    const argv0 = cmdlineOf(pid)?.[0] ?? "";
+    return isQemuProgram(exe) || isQemuProgram(argv0);
+  });
+}
+
+/**
+ * The PID of a QEMU that still works in `vmDir` with its sockets there (its
+ * runsv was killed, and runsvdir started a new one), or undefined. A stop
+ * removes the sockets (__finish): without any, no QEMU of ours runs here, and
+ * the scan of /proc (a few ms) is skipped. Reads `/proc`.
+ */
+export function orphanQemu(vmDir: string): number | undefined {
+  if (!SOCKETS.some((s) => pathExists(join(vmDir, s)))) return undefined;
+  return qemuPidsIn(vmDir)[0];
 }
 
 /** Why a VM counts as running, or undefined when it is stopped. */
@@ -48,7 +54,7 @@ export type Running =
   | { how: "runsv"; state: "run" | "finish"; pid: number }
   | { how: "unsupervised"; pid: number };
 
-/** Whether the VM in `dir` runs (see the module doc); undefined when it is stopped. */
+/** Whether the VM in `dir` runs (under runsv, or a QEMU in its directory); undefined when stopped. */
 export function running(dir: string): Running | undefined {
   if (isSupervised(dir)) {
     const st = readStatus(dir);
@@ -73,4 +79,72 @@ export function checkStopped(name: string, dir: string, what: string): void {
     `VM "${name}" is running: a QEMU not started by runsv (PID ${r.pid}) works in ` +
       `"${dir}"; quit it first to ${what}`,
   );
+}
+
+/** The `control/t` processes (`vm __stop`) runsv `runsv` is blocked in. Reads /proc. */
+export function controlProcesses(runsv: number): number[] {
+  return descendants(runsv).filter((p) => cmdlineOf(p)?.includes("__stop") === true);
+}
+
+/** A runsv of a VMDIR. */
+export interface Runsv {
+  pid: number;
+  ppid: number;
+  /** The VM's name (its directory's). */
+  vm: string;
+}
+
+/** The live runsv processes supervising a directory of `vmdir` (a realpath). Reads `/proc`. */
+export function findRunsv(vmdir: string): Runsv[] {
+  return findByCwd("runsv", vmdir, { children: true }).map((p) => ({
+    pid: p.pid,
+    ppid: p.ppid,
+    vm: basename(p.cwd),
+  }));
+}
+
+/** The VMs of `vmdir` a live runsv supervises now (their `supervise/ok` opens). */
+export function supervisedVms(vmdir: string): string[] {
+  return listVms(vmdir).filter((name) => isSupervised(join(vmdir, name)));
+}
+
+/** The directory a runsvdir command line supervises (`runsvdir [-P] dir [log]`). Pure. */
+export function runsvdirTarget(argv: readonly string[]): string | undefined {
+  if (basename(argv[0] ?? "") !== "runsvdir") return undefined;
+  return argv.slice(1).find((a) => a !== "-P");
+}
+
+/**
+ * PIDs of the `runsvdir` processes that supervise `vmdir` (normally 0 or 1).
+ * Reads `/proc/<pid>/cmdline` and `/proc/<pid>/cwd` of every process.
+ */
+export function findRunsvdir(vmdir: string): number[] {
+  const want = realPathOrUndefined(vmdir);
+  if (want === undefined) return [];
+  return allPids().filter((pid) => {
+    const target = runsvdirTarget(cmdlineOf(pid) ?? []);
+    const cwd = target === undefined ? undefined : cwdOf(pid);
+    return cwd !== undefined && realPathOrUndefined(resolve(cwd, target ?? "")) === want;
+  });
+}
+
+/** The environment `__run` gets, and where it came from. */
+export interface RunEnv {
+  env: Record<string, string>;
+  /** PID of the runsvdir whose environment it is; undefined when it is ours. */
+  runsvdir?: number;
+}
+
+/**
+ * The environment `vm __run` of the VM in `realDir` (a physical path) sees:
+ * runsv passes runsvdir's on unchanged, so that of the runsvdir supervising
+ * `vmdir` when readable, else `own`; PWD is `realDir` either way (as `sh`
+ * sets it for the run script). Reads `/proc/<runsvdir>/environ`.
+ */
+export function runsvdirEnv(vmdir: string, realDir: string, own: Record<string, string>): RunEnv {
+  for (const pid of findRunsvdir(vmdir)) {
+    const env = environOf(pid);
+    if (env !== undefined) return { env: { ...env, PWD: realDir }, runsvdir: pid };
+  }
+  return { env: { ...own, PWD: realDir } };
 }

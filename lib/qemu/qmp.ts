@@ -10,27 +10,21 @@
  *
  * Every wait takes a timeout, and no timer or read outlives {@link QmpClient.close}
  * or the peer closing the socket, so callers (e.g. `vm __stop`) never hang and
- * the Deno event loop can end. The socket path may be relative to the current
- * directory, which keeps long VM directories within the 108-byte `sun_path` limit.
+ * the Deno event loop can end. Paths longer than a socket address holds are
+ * connected through lib/qemu/socket.ts.
  * @module
  */
 
 import { CheckFailedError, describe, SystemError } from "../errors.ts";
+import { withTimeout } from "../os/poll.ts";
+import { closeQuietly } from "../os/io.ts";
+import { connectRetrying } from "./socket.ts";
+import { encodeCommand, parseQmpLine, type QmpEvent } from "./qmp_message.ts";
+
+export type { QmpEvent };
 
 /** Default timeout, in milliseconds, of connecting and of each command's reply. */
 export const QMP_DEFAULT_TIMEOUT_MS = 10_000;
-
-/** An asynchronous QMP event, e.g. `SHUTDOWN`, `POWERDOWN`, `STOP`, `RESUME`. */
-export interface QmpEvent {
-  /** The event name, e.g. `"SHUTDOWN"`. */
-  event: string;
-  /** The event's `data` member, when QEMU sent one. */
-  data?: unknown;
-  /** When QEMU emitted the event, by the host wall clock; absent when QEMU sent none. */
-  timestamp?: { seconds: number; microseconds: number };
-  /** When this client read the event, as `performance.now()`. */
-  receivedAt: number;
-}
 
 /** Options of calls that wait for QEMU. */
 export interface QmpTimeoutOptions {
@@ -46,71 +40,6 @@ interface Pending {
 }
 
 const encoder = new TextEncoder();
-
-/** Returns `value` as a plain object, or undefined when it is not one. */
-function asObject(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
-}
-
-/**
- * Resolves or rejects as `promise` does, or rejects with `onTimeout()` after `ms`
- * milliseconds; the timer is always cleared.
- */
-function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** How long to wait before connecting again to a socket whose backlog is full. */
-const BUSY_RETRY_MS = 20;
-
-/**
- * Connects to the unix socket at `path` by `deadline` (a `performance.now()`
- * time). A full listen backlog (EAGAIN: QEMU is busy with another QMP client,
- * whose queue is tiny) is retried until the deadline.
- */
-async function connectUnix(
-  path: string,
-  deadline: number,
-  timeoutMs: number,
-): Promise<Deno.UnixConn> {
-  for (;;) {
-    const connecting = Deno.connect({ transport: "unix", path });
-    try {
-      return await withTimeout(
-        connecting,
-        deadline - performance.now(),
-        () =>
-          new SystemError(
-            `Cannot connect to QMP socket "${path}" within ${timeoutMs} ms; is QEMU hung?`,
-          ),
-      );
-    } catch (e) {
-      // A connect that completes after the timeout must not leak its socket.
-      connecting.then((late) => late.close(), () => {});
-      if (e instanceof SystemError) throw e;
-      const left = deadline - performance.now();
-      if (e instanceof Deno.errors.WouldBlock) {
-        if (left > 0) {
-          await new Promise((resolve) => setTimeout(resolve, Math.min(BUSY_RETRY_MS, left)));
-          continue;
-        }
-        throw new SystemError(
-          `Cannot connect to QMP socket "${path}" within ${timeoutMs} ms: its queue is full; ` +
-            `check that no other QMP client is connected`,
-        );
-      }
-      throw new SystemError(
-        `Cannot connect to QMP socket "${path}": ${describe(e)}; is the VM running?`,
-      );
-    }
-  }
-}
 
 /**
  * A connection to a QMP unix socket, ready for commands (the greeting was read
@@ -155,7 +84,7 @@ export class QmpClient {
   static async connect(path: string, opts: QmpTimeoutOptions = {}): Promise<QmpClient> {
     const timeoutMs = opts.timeoutMs ?? QMP_DEFAULT_TIMEOUT_MS;
     const deadline = performance.now() + timeoutMs;
-    const conn = await connectUnix(path, deadline, timeoutMs);
+    const conn = await connectRetrying(path, deadline, timeoutMs, "QMP socket");
     const client = new QmpClient(path, conn);
     try {
       await withTimeout(
@@ -333,9 +262,7 @@ export class QmpClient {
 
   /** Writes one command line; writes are serialized so lines never interleave. */
   #write(command: string, args: Record<string, unknown> | undefined, id: number): Promise<void> {
-    const message: Record<string, unknown> = { execute: command, id };
-    if (args !== undefined) message.arguments = args;
-    const bytes = encoder.encode(JSON.stringify(message) + "\n");
+    const bytes = encoder.encode(encodeCommand(command, args, id));
     const run = this.#writing.then(async () => {
       if (this.#closed) throw this.#closedError(command);
       try {
@@ -379,37 +306,21 @@ export class QmpClient {
 
   /** Handles one line from QEMU: greeting, event or reply; anything else is ignored. */
   #handleLine(line: string): void {
-    if (line.trim() === "") return;
-    let message: Record<string, unknown> | undefined;
-    try {
-      message = asObject(JSON.parse(line));
-    } catch {
-      return;
-    }
-    if (!message) return;
-    if ("QMP" in message) {
-      this.#greeting = message.QMP;
+    const message = parseQmpLine(line, performance.now());
+    if (message?.kind === "greeting") {
+      this.#greeting = message.value;
       this.#greetingReceived.resolve();
-    } else if (typeof message.event === "string") {
-      const event: QmpEvent = { event: message.event, receivedAt: performance.now() };
-      if ("data" in message) event.data = message.data;
-      const ts = asObject(message.timestamp);
-      if (ts && typeof ts.seconds === "number" && typeof ts.microseconds === "number") {
-        event.timestamp = { seconds: ts.seconds, microseconds: ts.microseconds };
-      }
-      this.events.push(event);
+    } else if (message?.kind === "event") {
+      this.events.push(message.event);
       this.#notify();
-    } else if (typeof message.id === "number") {
+    } else if (message?.kind === "reply") {
       const pending = this.#pending.get(message.id);
       if (!pending) return;
       this.#pending.delete(message.id);
-      if (!pending.settle) return;
-      const error = asObject(message.error);
-      if (error) {
-        const desc = typeof error.desc === "string" ? error.desc : JSON.stringify(message.error);
-        pending.settle(new CheckFailedError(`QMP "${pending.command}" failed: ${desc}`));
+      if (message.error !== undefined) {
+        pending.settle?.(new CheckFailedError(`QMP "${pending.command}" failed: ${message.error}`));
       } else {
-        pending.settle(undefined, message.return);
+        pending.settle?.(undefined, message.value);
       }
     }
   }
@@ -419,11 +330,7 @@ export class QmpClient {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#conn);
     this.#greetingReceived.reject(
       new SystemError(
         `QMP socket "${this.path}" closed before QEMU's greeting (${reason}); is the VM running?`,
@@ -453,14 +360,15 @@ export class QmpClient {
 /**
  * Returns whether QEMU answers on the QMP unix socket at `path` within
  * `timeoutMs`: connects, reads the greeting, negotiates capabilities and closes.
- * Never throws; any failure means false.
+ * A failure to connect or to get the greeting means false.
  */
 export async function qmpAnswers(path: string, timeoutMs: number): Promise<boolean> {
   try {
     const client = await QmpClient.connect(path, { timeoutMs });
     client.close();
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    if (e instanceof SystemError) return false;
+    throw e;
   }
 }

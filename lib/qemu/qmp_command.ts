@@ -1,7 +1,6 @@
 /**
  * One QMP command on a VM's `supervise/qmp` socket, for `vm qmp`: the
- * arguments checked as a JSON object, the socket connected by its path
- * relative to the VM directory, the `return` value handed back.
+ * arguments checked as a JSON object, the `return` value handed back.
  * Reads `<vm>/supervise/{qmp,status}`.
  * @module
  */
@@ -53,20 +52,7 @@ export async function runQmp(
   if (!exists(join(dir, F.qmp)) || readStatus(dir)?.state !== "run") {
     throw new CheckFailedError(`VM "${name}" is not running; start it with "vm start ${name}"`);
   }
-  let old: string | undefined;
-  try {
-    old = Deno.cwd();
-  } catch {
-    // The current directory was removed: nothing to go back to.
-  }
-  let client: QmpClient;
-  // A relative socket path keeps long VM directories within sun_path's 108 bytes.
-  Deno.chdir(dir);
-  try {
-    client = await QmpClient.connect(F.qmp, { timeoutMs });
-  } finally {
-    if (old !== undefined) Deno.chdir(old);
-  }
+  const client = await QmpClient.connect(join(dir, F.qmp), { timeoutMs });
   try {
     return await client.execute(command, args, { timeoutMs });
   } finally {

@@ -1,18 +1,14 @@
 /**
- * runit, read and driven through the service directory as runit's own `sv`
- * does: state from `supervise/status`, liveness of runsv from
- * `supervise/ok`, commands written to `supervise/control`. Also finds the
- * `runsvdir` that supervises a VMDIR, and runs `sv` itself for `vm sv`.
+ * runit's state of a service, read as runit's own `sv` reads it: the 20-byte
+ * `supervise/status` record (TAI64N time of the last change, PID, paused,
+ * want up/down, got TERM, state), and whether a runsv lives (`supervise/ok`
+ * opens for writing only while runsv holds it for reading).
+ * Reads `<dir>/supervise/status`, opens `<dir>/supervise/ok`.
  * @module
  */
 
-import { basename, join, resolve } from "../os/path.ts";
-import { SystemError } from "../errors.ts";
 import { F } from "../vm/files.ts";
-import { allPids } from "../os/proc.ts";
-import { realPathOrUndefined } from "../os/fs.ts";
-import { pollUntil } from "../os/poll.ts";
-import { closeFd, openWriteNonblock, writeFd } from "../os/libc.ts";
+import { closeFd, openWriteNonblock, readSmallFile } from "../os/libc.ts";
 
 /** runsv's state of the service's process. */
 export type RunState = "down" | "run" | "finish";
@@ -78,14 +74,8 @@ export function encodeStatus(s: Status): Uint8Array {
 
 /** Reads `<dir>/supervise/status`; undefined when runsv never ran there. */
 export function readStatus(dir: string): Status | undefined {
-  try {
-    return parseStatus(Deno.readFileSync(join(dir, F.status)));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw e;
-  }
+  const bytes = readSmallFile(`${dir}/${F.status}`);
+  return bytes === undefined ? undefined : parseStatus(bytes);
 }
 
 /**
@@ -94,114 +84,8 @@ export function readStatus(dir: string): Status | undefined {
  * while runsv lives (ENXIO otherwise). Opens `<dir>/supervise/ok`.
  */
 export function isSupervised(dir: string): boolean {
-  const fd = openWriteNonblock(join(dir, F.ok));
+  const fd = openWriteNonblock(`${dir}/${F.ok}`);
   if (fd === undefined) return false;
   closeFd(fd);
   return true;
-}
-
-/** runsv commands (see runsv(8)): up, down, once, pause, cont, hup, alarm, interrupt, quit, term, kill, exit. */
-export type SvCommand =
-  | "u"
-  | "d"
-  | "o"
-  | "p"
-  | "c"
-  | "h"
-  | "a"
-  | "i"
-  | "q"
-  | "1"
-  | "2"
-  | "t"
-  | "k"
-  | "x";
-
-/**
- * Sends a command to the runsv of `dir` by writing it to `supervise/control`.
- * Throws SystemError when no runsv supervises `dir`.
- */
-export function control(dir: string, cmd: SvCommand): void {
-  const fd = openWriteNonblock(join(dir, F.controlFifo));
-  if (fd === undefined) {
-    throw new SystemError(
-      `No runsv supervises "${dir}"; start vmd ("vm daemon" or "runsvdir $VMDIR")`,
-    );
-  }
-  try {
-    if (!writeFd(fd, cmd)) throw new SystemError(`Cannot send "${cmd}" to the runsv of "${dir}"`);
-  } finally {
-    closeFd(fd);
-  }
-}
-
-/** Polls until a runsv supervises `dir`; returns whether it did within `timeoutMs`. */
-export function waitSupervised(dir: string, timeoutMs: number): Promise<boolean> {
-  return pollUntil(() => isSupervised(dir), timeoutMs, 100);
-}
-
-/** Splits a /proc cmdline into its arguments. Pure. */
-export function splitCmdline(raw: string): string[] {
-  const parts = raw.split("\0");
-  if (parts.at(-1) === "") parts.pop();
-  return parts;
-}
-
-/** The directory a runsvdir command line supervises (`runsvdir [-P] dir [log]`). Pure. */
-export function runsvdirTarget(argv: readonly string[]): string | undefined {
-  if (basename(argv[0] ?? "") !== "runsvdir") return undefined;
-  return argv.slice(1).find((a) => a !== "-P");
-}
-
-/**
- * PIDs of the `runsvdir` processes that supervise `vmdir` (normally 0 or 1).
- * Reads `/proc/<pid>/cmdline` and `/proc/<pid>/cwd` of every process.
- */
-export function findRunsvdir(vmdir: string): number[] {
-  const want = realPathOrUndefined(vmdir);
-  if (want === undefined) return [];
-  const pids: number[] = [];
-  for (const pid of allPids()) {
-    try {
-      const argv = splitCmdline(Deno.readTextFileSync(`/proc/${pid}/cmdline`));
-      const target = runsvdirTarget(argv);
-      if (target === undefined) continue;
-      const cwd = Deno.readLinkSync(`/proc/${pid}/cwd`);
-      if (realPathOrUndefined(resolve(cwd, target)) === want) pids.push(pid);
-    } catch {
-      // The process went away or is not ours to read.
-    }
-  }
-  return pids;
-}
-
-/** The SVWAIT for `vm sv`: the largest wait of the VMs plus 5 s (runit's default is 7). Pure. */
-export function svWait(waits: readonly number[]): number {
-  return Math.max(0, ...waits) + 5;
-}
-
-/**
- * Runs runit's `sv <args>` with `SVDIR=vmdir` and `SVWAIT=svwait`, its output
- * passing through to ours; returns sv's exit code.
- */
-export async function runSv(
-  vmdir: string,
-  args: readonly string[],
-  svwait: number,
-): Promise<number> {
-  try {
-    const st = await new Deno.Command("sv", {
-      args: [...args],
-      env: { SVDIR: vmdir, SVWAIT: String(svwait) },
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    return st.code;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new SystemError('runit\'s "sv" is not installed; install the "runit" package');
-    }
-    throw e;
-  }
 }

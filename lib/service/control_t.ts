@@ -3,11 +3,12 @@
  * ACPI power button through QMP, repeatedly, and return as soon as QEMU has
  * exited; after `wait` seconds quit QEMU. runsv blocks while this runs, so
  * every step is bounded: the whole takes at most `wait` + a few seconds.
- * Connects to `<vm>/supervise/qmp` (relative to the VM directory).
+ * Connects to `<vm>/supervise/qmp`.
  * @module
  */
 
 import { SystemError } from "../errors.ts";
+import { join } from "../os/path.ts";
 import { F } from "../vm/files.ts";
 import { QmpClient } from "../qemu/qmp.ts";
 
@@ -26,14 +27,13 @@ const QUIT_GRACE_MS = 3000;
 const CONNECT_MS = 2000;
 
 /**
- * Stops the VM whose directory is the current directory (QEMU's cwd, so the
- * relative socket path fits sun_path): `cont` if paused, `system_powerdown`
- * every second until QEMU exits or `waitSeconds` pass, then `quit`.
- * Throws SystemError when QMP is unreachable or QEMU does not exit even after
- * `quit` (runsv then sends TERM).
+ * Stops the VM in `dir` (QEMU's socket `supervise/qmp` there): `cont` if
+ * paused, `system_powerdown` every second until QEMU exits or `waitSeconds`
+ * pass, then `quit`. Throws SystemError when QMP is unreachable or QEMU does
+ * not exit even after `quit` (runsv then sends TERM).
  */
-export async function stopVm(waitSeconds: number): Promise<StopResult> {
-  const qmp = await QmpClient.connect(F.qmp, { timeoutMs: CONNECT_MS });
+export async function stopVm(dir: string, waitSeconds: number): Promise<StopResult> {
+  const qmp = await QmpClient.connect(join(dir, F.qmp), { timeoutMs: CONNECT_MS });
   try {
     const t0 = performance.now();
     const deadline = t0 + waitSeconds * 1000;

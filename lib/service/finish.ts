@@ -1,16 +1,25 @@
 /**
  * After QEMU exited (runit's `finish`): run the `cleanup` hook with the exit
  * code and signal, remove the VM's sockets, and record the run for the
- * crash-loop backoff. Reads `<vm>/hooks`; deletes
+ * crash-loop backoff. runsv restarts a VM at once (at most once a second)
+ * whenever QEMU exits; a QEMU that dies within seconds of starting would
+ * restart forever. So `vm __finish` (which runsv waits for before
+ * restarting) sleeps a growing delay after each quick death while the VM is
+ * wanted up, and forgets it once QEMU has run for a while (lib/vm/backoff.ts
+ * holds the rule and the file); the sleep ends at once when the VM is no
+ * longer wanted up (`sv down`, vmd stop).
+ * Reads `<vm>/hooks`, `<vm>/supervise/status`; deletes
  * `<vm>/supervise/{monitor,qmp,console}`; writes `<vm>/backoff`.
  * @module
  */
 
-import { type BackoffStep, recordExit } from "./backoff.ts";
+import { type BackoffStep, nextBackoff, readBackoff, writeBackoff } from "../vm/backoff.ts";
 import type { Config } from "../vm/config.ts";
 import { runCleanup } from "../vm/hooks.ts";
-import { orphanQemu, removeSockets, vmEnv } from "./run.ts";
-import { hasHooks } from "../vm/dir.ts";
+import { orphanQemu } from "../qemu/processes.ts";
+import { readStatus } from "../runit/status.ts";
+import { hasHooks, removeSockets, vmEnv } from "../vm/dir.ts";
+import { sleep } from "../os/poll.ts";
 
 /** What finishVm did. */
 export interface FinishResult extends BackoffStep {
@@ -38,4 +47,38 @@ export async function finishVm(
     if (orphanQemu(vmDir) === undefined) removeSockets(vmDir);
   }
   return { status, ...recordExit(vmDir) };
+}
+
+/**
+ * Records the run that just ended (runsv's status still holds its start
+ * time) and returns the backoff to sleep, if the VM is wanted up and died
+ * quickly. Reads `supervise/status`, writes `backoff`.
+ */
+export function recordExit(dir: string, now = Date.now() / 1000): BackoffStep {
+  const st = readStatus(dir);
+  const ran = st === undefined ? Infinity : Math.max(0, now - st.since);
+  if (st?.want !== "up") {
+    writeBackoff(dir, undefined);
+    return { ran };
+  }
+  const next = nextBackoff(readBackoff(dir), ran, now);
+  writeBackoff(dir, next);
+  return next === undefined ? { ran } : { ran, backoff: next };
+}
+
+/**
+ * Sleeps until `until` (Unix seconds), checking every 200 ms whether the VM
+ * is still wanted up; returns false when the sleep was cut short. Then (`sv
+ * down`, `sv once`, vmd stopping) the user took over: the backoff is
+ * forgotten (`backoff` removed), so a later start backs off from 1 s again.
+ */
+export async function sleepBackoff(dir: string, until: number): Promise<boolean> {
+  while (Date.now() / 1000 < until) {
+    if (readStatus(dir)?.want !== "up") {
+      writeBackoff(dir, undefined);
+      return false;
+    }
+    await sleep(Math.min(200, Math.max(1, until * 1000 - Date.now())));
+  }
+  return true;
 }

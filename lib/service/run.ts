@@ -14,18 +14,13 @@ import { basename, join } from "../os/path.ts";
 import type { Config, Env } from "../vm/config.ts";
 import { SystemError } from "../errors.ts";
 import { execve } from "../os/exec.ts";
-import { pathExists } from "../os/libc.ts";
 import { type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
-import { DEFAULT_VM, F, ONCE_TEMPLATE, SOCKETS } from "../vm/files.ts";
+import { DEFAULT_VM, F, ONCE_TEMPLATE } from "../vm/files.ts";
 import { findQemu, qemuArgs, qemuProgram } from "../qemu/program.ts";
 import { readTemplates } from "../vm/templates.ts";
-import { qemuPidsIn } from "../qemu/processes.ts";
-import { hasHooks } from "../vm/dir.ts";
-
-/** The environment hooks, templates and QEMU of a VM see: the config's plus VM_NAME and VM_DIR. Pure. */
-export function vmEnv(cfg: Config, vmDir: string): Env {
-  return { ...cfg.env, VM_NAME: basename(vmDir), VM_DIR: vmDir };
-}
+import { orphanQemu } from "../qemu/processes.ts";
+import { hasHooks, removeSockets, vmEnv } from "../vm/dir.ts";
+import { removeIfExists } from "../os/fs.ts";
 
 /** Everything needed to execute QEMU for a VM. */
 export interface StartPlan {
@@ -61,34 +56,10 @@ export async function planStart(cfg: Config, vmDir: string): Promise<StartPlan> 
     hooks = r.defined;
   }
   const templates = readTemplates(vmDir, env);
-  const qemu = findQemu(qemuProgram(env), env);
+  const qemu = findQemu(qemuProgram(env), env, vmDir);
   const argv = [qemu, ...qemuArgs(templates.flatMap((t) => t.args))];
   const usesOnce = templates.some((t) => t.name === ONCE_TEMPLATE);
   return { qemu, argv, env, usesOnce, hooks };
-}
-
-function removeIfExists(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-}
-
-/** Removes the VM's sockets (stale ones before a start, all after a stop). */
-export function removeSockets(vmDir: string): void {
-  for (const s of SOCKETS) removeIfExists(join(vmDir, s));
-}
-
-/**
- * The PID of a QEMU that still works in `vmDir` with its sockets there (its
- * runsv was killed, and runsvdir started a new one), or undefined. A stop
- * removes the sockets (__finish): without any, no QEMU of ours runs here, and
- * the scan of /proc (a few ms) is skipped. Reads `/proc`.
- */
-export function orphanQemu(vmDir: string): number | undefined {
-  if (!SOCKETS.some((s) => pathExists(join(vmDir, s)))) return undefined;
-  return qemuPidsIn(vmDir)[0];
 }
 
 /**
@@ -113,12 +84,11 @@ export function checkNoOtherQemu(vmDir: string): void {
  * throwing.
  */
 export async function runVm(cfg: Config, vmDir: string): Promise<never> {
-  Deno.chdir(vmDir);
   checkNoOtherQemu(vmDir);
   const plan = await planStart(cfg, vmDir);
   if (plan.usesOnce) removeIfExists(join(vmDir, F.once));
   removeSockets(vmDir);
   Deno.umask(0o077);
   if (plan.hooks.has("post_qemu")) await spawnPostQemu(vmDir, plan.env, Deno.pid);
-  return execve(plan.qemu, plan.argv, plan.env);
+  return execve(plan.qemu, plan.argv, plan.env, vmDir);
 }

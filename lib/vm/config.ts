@@ -9,6 +9,7 @@
  */
 
 import { join } from "../os/path.ts";
+import { statIfExists } from "../os/fs.ts";
 import { ParseError, UsageError } from "../errors.ts";
 import { lexCommands } from "../text/shell_words.ts";
 
@@ -134,12 +135,7 @@ export function settingsFrom(env: Env, file?: string): Config {
 }
 
 function fileExists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return statIfExists(path) !== undefined;
 }
 
 /**

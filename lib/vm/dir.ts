@@ -1,49 +1,72 @@
 /**
- * VM directories in `$VMDIR`: finding, listing and reading the plain files
- * of one (`wait`, `down`, `log/`, `hooks`). A VM directory is a runit service
- * directory; `.default` is never a VM.
- * Reads `$VMDIR/*` and `$VMDIR/<vm>/{run,wait,down,log,hooks}`.
+ * VM directories in `$VMDIR`: finding and listing them, reading the plain
+ * files of one (`wait`, `down`, `log/`, `hooks`), its environment, its
+ * sockets, and autostart — runit's `down` file (present = no autostart; runsv
+ * reads it only when it starts, so a change takes effect the next time vmd
+ * starts the VM's runsv). A VM directory is a runit service directory;
+ * `.default` is never a VM.
+ * Reads `$VMDIR/*` and `$VMDIR/<vm>/{run,wait,down,log,hooks}`; writes or
+ * removes `<vm>/down`; removes `<vm>/supervise/{monitor,qmp,console}`.
  * @module
  */
 
-import { join } from "../os/path.ts";
-import { SystemError, VmNotFoundError } from "../errors.ts";
-import { DEFAULT_VM, F } from "./files.ts";
-import { byteOrder } from "./templates.ts";
+import { basename, join } from "../os/path.ts";
+import { describe, SystemError, VmExistsError, VmNotFoundError } from "../errors.ts";
+import { DEFAULT_VM, F, SOCKETS } from "./files.ts";
+import { byteOrder } from "../text/byte_order.ts";
+import { pathExists, readSmallFile } from "../os/libc.ts";
 import { checkName, isValidName } from "./name.ts";
-import { exists, readTextIfExists } from "../os/fs.ts";
+import {
+  exists,
+  readTextIfExists,
+  removeIfExists,
+  statIfExists,
+  writeFileAtomic,
+} from "../os/fs.ts";
+import { parseWholeSeconds } from "../text/units.ts";
+import type { Config, Env } from "./config.ts";
+
+const decoder = new TextDecoder();
 
 /** Wait used when a VM's `wait` file is missing or unreadable. */
 export const DEFAULT_WAIT = 10;
 
 /** Whether `dir` looks like a VM directory (a directory with a `run` script). */
 export function isVmDir(dir: string): boolean {
-  try {
-    return Deno.statSync(dir).isDirectory && exists(join(dir, F.run));
-  } catch {
-    return false;
-  }
+  return statIfExists(dir)?.isDirectory === true && exists(join(dir, F.run));
 }
 
-/** Names of the VMs in `vmdir`, sorted; dot-names and non-VM entries skipped. Reads `vmdir`. */
+/**
+ * Names of the VMs in `vmdir`, sorted by bytes: entries with a valid name
+ * (so no dot-names) that are directories, or links to them, holding a `run`
+ * script; one lookup each (access(2): no thrown error per entry, which
+ * counts when listing many). Reads `vmdir`; an absent VMDIR has none.
+ */
 export function listVms(vmdir: string): string[] {
-  const names: string[] = [];
-  let entries: Iterable<Deno.DirEntry>;
+  let entries: Deno.DirEntry[];
   try {
-    entries = Deno.readDirSync(vmdir);
+    entries = [...Deno.readDirSync(vmdir)];
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
-    throw new SystemError(`Cannot read VMDIR "${vmdir}": ${(e as Error).message}`);
+    throw new SystemError(`Cannot read VMDIR "${vmdir}": ${describe(e)}`);
   }
-  for (const e of entries) {
-    if (isValidName(e.name) && isVmDir(join(vmdir, e.name))) names.push(e.name);
-  }
+  const names = entries.filter((e) =>
+    (e.isDirectory || e.isSymlink) && isValidName(e.name) &&
+    pathExists(`${vmdir}/${e.name}/${F.run}`)
+  ).map((e) => e.name);
   return names.sort(byteOrder);
 }
 
 /** Path of VM `name` in `vmdir`; throws InvalidNameError for a bad name. Pure. */
 export function vmPath(vmdir: string, name: string): string {
   return join(vmdir, checkName(name));
+}
+
+/** Path of a new VM `name` in `vmdir`; throws InvalidNameError, or VmExistsError when taken. */
+export function freeVmPath(vmdir: string, name: string): string {
+  const dir = vmPath(vmdir, name);
+  if (exists(dir)) throw new VmExistsError(name, vmdir);
+  return dir;
 }
 
 /** Path of an existing VM; throws InvalidNameError or VmNotFoundError. */
@@ -64,16 +87,11 @@ export function defaultDir(vmdir: string): string {
   return dir;
 }
 
-/** Parses a `wait` file's text: whole seconds >= 0, or undefined. Pure. */
-export function parseWait(text: string): number | undefined {
-  const t = text.trim();
-  return /^[0-9]+$/.test(t) ? Number(t) : undefined;
-}
-
 /** The VM's `wait` in seconds (DEFAULT_WAIT when missing or invalid). Reads `<dir>/wait`. */
 export function readWait(dir: string): number {
-  const text = readTextIfExists(join(dir, F.wait));
-  return (text === undefined ? undefined : parseWait(text)) ?? DEFAULT_WAIT;
+  const bytes = readSmallFile(`${dir}/${F.wait}`);
+  return (bytes === undefined ? undefined : parseWholeSeconds(decoder.decode(bytes))) ??
+    DEFAULT_WAIT;
 }
 
 /** Whether the VM starts with vmd (no `down` file). */
@@ -89,4 +107,24 @@ export function hasLog(dir: string): boolean {
 /** Whether the VM has a `hooks` file. */
 export function hasHooks(dir: string): boolean {
   return exists(join(dir, F.hooks));
+}
+
+/** The environment hooks, templates and QEMU of a VM see: the config's plus VM_NAME and VM_DIR. Pure. */
+export function vmEnv(cfg: Config, vmDir: string): Env {
+  return { ...cfg.env, VM_NAME: basename(vmDir), VM_DIR: vmDir };
+}
+
+/** Removes the VM's sockets (stale ones before a start, all after a stop). */
+export function removeSockets(vmDir: string): void {
+  for (const s of SOCKETS) removeIfExists(join(vmDir, s));
+}
+
+/** Turns autostart of the VM in `dir` on (removes `down`) or off (creates `down` atomically). */
+export function setAutostart(dir: string, on: boolean): void {
+  const down = join(dir, F.down);
+  if (!on) {
+    if (hasAutostart(dir)) writeFileAtomic(down, "");
+    return;
+  }
+  removeIfExists(down);
 }

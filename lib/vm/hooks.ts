@@ -8,6 +8,7 @@
  */
 
 import { F } from "./files.ts";
+import { parseEnviron } from "../os/proc.ts";
 import { SystemError } from "../errors.ts";
 import type { Env } from "./config.ts";
 
@@ -40,16 +41,6 @@ fi
 exec env -0 >&3
 `;
 
-/** Parses `env -0` output into an environment. Pure. */
-export function parseEnv0(text: string): Env {
-  const env: Env = {};
-  for (const entry of text.split("\0")) {
-    const i = entry.indexOf("=");
-    if (i > 0) env[entry.slice(0, i)] = entry.slice(i + 1);
-  }
-  return env;
-}
-
 /**
  * Sources `hooks` in `sh` (cwd `vmDir`) with `env`, runs `pre_qemu` when
  * defined, and returns the environment it left and the functions defined.
@@ -71,7 +62,7 @@ export async function runPreQemu(vmDir: string, env: Env): Promise<PreQemuResult
       `Hooks in "${vmDir}/${F.hooks}" failed (exit ${out.code}); see the lines above`,
     );
   }
-  const newEnv = parseEnv0(new TextDecoder().decode(out.stdout));
+  const newEnv = parseEnviron(new TextDecoder().decode(out.stdout));
   const defined = new Set(
     (newEnv[DEFINED_VAR] ?? "").split(" ").filter((n): n is HookName =>
       (HOOK_NAMES as readonly string[]).includes(n)

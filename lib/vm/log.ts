@@ -8,10 +8,11 @@
  */
 
 import { join } from "../os/path.ts";
-import { CheckFailedError, UsageError } from "../errors.ts";
+import { CheckFailedError } from "../errors.ts";
 import { F } from "./files.ts";
+import { isBackoffLine } from "./backoff.ts";
 import { hasLog } from "./dir.ts";
-import { writeAll, type Writer } from "../qemu/console.ts";
+import { writeAll, type Writer } from "../os/io.ts";
 
 /** Lines `vm log` prints when `-n` is not given (as tail). */
 export const DEFAULT_LINES = 10;
@@ -23,14 +24,6 @@ export const FOLLOW_POLL_MS = 200;
 const BLOCK = 64 * 1024;
 
 const NL = 0x0a;
-
-/** Parses `-n`'s value: whole lines >= 0. Pure; throws UsageError. */
-export function parseLineCount(text: string): number {
-  if (!/^[0-9]+$/.test(text.trim())) {
-    throw new UsageError(`Line count "${text}" is not a whole number; write e.g. "-n 20"`);
-  }
-  return Number(text.trim());
-}
 
 /**
  * Where the last `n` lines of `buf` begin. `buf` is the end of a file;
@@ -159,32 +152,14 @@ export async function followLog(
   output: Writer,
   opts: FollowOptions = {},
 ): Promise<void> {
-  const pollMs = opts.pollMs ?? FOLLOW_POLL_MS;
-  const stopped = () => opts.signal?.aborted === true;
-  const sleep = () =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, pollMs);
-      function done() {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener("abort", done);
-        resolve();
-      }
-      opts.signal?.addEventListener("abort", done);
-    });
-
-  let file: Deno.FsFile | undefined;
-  let ino = 0;
-  let offset = 0;
+  const f = new Follower(path, output);
   try {
     try {
       const tail = readTail(path, n);
       await writeAll(output, tail.data);
       if (!follow) return;
-      file = await Deno.open(path);
       // The file read may have been rotated away already: then start the new one at 0.
-      const st = file.statSync();
-      ino = st.ino ?? 0;
-      offset = ino === tail.ino ? tail.size : 0;
+      if (await f.open()) f.offset = f.ino === tail.ino ? tail.size : 0;
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       if (!follow) {
@@ -194,55 +169,97 @@ export async function followLog(
         );
       }
     }
-    const buf = new Uint8Array(BLOCK);
-    /** Copies the open file from `offset` to its end. */
-    const drain = async () => {
-      if (file === undefined) return;
-      await file.seek(offset, Deno.SeekMode.Start);
-      for (;;) {
-        const r = await file.read(buf);
-        if (r === null || r === 0) return;
-        offset += r;
-        await writeAll(output, buf.subarray(0, r));
-      }
-    };
-    while (!stopped()) {
-      const now = statOrUndefined(path);
-      const action = file === undefined
-        ? (now === undefined ? "missing" : "rotated")
-        : followAction({ ino, offset }, now);
-      if (action === "read") {
-        await drain();
-        continue;
-      }
-      if (action === "truncated") {
-        offset = 0;
-        await drain();
-        continue;
-      }
-      if (action === "rotated") {
-        // svlogd renamed the old file before creating the new one: finish it first.
-        await drain();
-        file?.close();
-        file = undefined;
-        try {
-          file = await Deno.open(path);
-        } catch (e) {
-          if (!(e instanceof Deno.errors.NotFound)) throw e;
-          continue;
-        }
-        ino = file.statSync().ino ?? 0;
-        offset = 0;
-        await drain();
-        continue;
-      }
-      await sleep();
+    while (opts.signal?.aborted !== true) {
+      if (!await f.step()) await abortableSleep(opts.pollMs ?? FOLLOW_POLL_MS, opts.signal);
     }
   } catch (e) {
     // The reader went away (a closed pipe): following is over.
     if (e instanceof Deno.errors.BrokenPipe) return;
     throw e;
   } finally {
-    file?.close();
+    f.close();
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done);
+  });
+}
+
+/** The file being followed: which one (inode), how far it was copied, and the next step. */
+class Follower {
+  file: Deno.FsFile | undefined;
+  ino = 0;
+  offset = 0;
+  readonly #buf = new Uint8Array(BLOCK);
+
+  constructor(readonly path: string, readonly output: Writer) {}
+
+  /** Opens the log's current file from its start; false when it is missing. */
+  async open(): Promise<boolean> {
+    try {
+      this.file = await Deno.open(this.path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+    this.ino = this.file.statSync().ino ?? 0;
+    this.offset = 0;
+    return true;
+  }
+
+  /** Copies the open file from `offset` to its end. */
+  async drain(): Promise<void> {
+    if (this.file === undefined) return;
+    await this.file.seek(this.offset, Deno.SeekMode.Start);
+    for (;;) {
+      const r = await this.file.read(this.#buf);
+      if (r === null || r === 0) return;
+      this.offset += r;
+      await writeAll(this.output, this.#buf.subarray(0, r));
+    }
+  }
+
+  /** Does what {@link followAction} says; false when there was nothing to do (idle, missing). */
+  async step(): Promise<boolean> {
+    const now = statOrUndefined(this.path);
+    const action = this.file === undefined
+      ? (now === undefined ? "missing" : "rotated")
+      : followAction({ ino: this.ino, offset: this.offset }, now);
+    if (action === "truncated") this.offset = 0;
+    if (action === "read" || action === "truncated") {
+      await this.drain();
+      return true;
+    }
+    if (action !== "rotated") return false;
+    // svlogd renamed the old file before creating the new one: finish it first.
+    await this.drain();
+    this.close();
+    if (await this.open()) await this.drain();
+    return true;
+  }
+
+  close(): void {
+    this.file?.close();
+    this.file = undefined;
+  }
+}
+
+/**
+ * The last line of a svlogd log without its timestamp, backoff lines skipped
+ * (they say when, not why: the line before one does). Pure.
+ */
+export function lastLogLine(text: string): string | undefined {
+  return text.split("\n")
+    .map((l) => l.trim().replace(/^(@[0-9a-f]{24}|\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d\.\d+)\s+/, ""))
+    .filter((l) => l !== "" && !isBackoffLine(l))
+    .at(-1);
 }

@@ -8,13 +8,14 @@
  */
 
 import { join } from "../os/path.ts";
+import { exists } from "../os/fs.ts";
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { pathExists } from "../os/libc.ts";
-import { readWait } from "./dir.ts";
-import { readBackoff } from "../service/backoff.ts";
+import { listVms, readWait } from "./dir.ts";
 import { describe, SystemError } from "../errors.ts";
 import { F } from "./files.ts";
 import { isValidName } from "./name.ts";
+import { readBackoff } from "./backoff.ts";
 
 /** What `vm list` and `vm status` show of one VM (the `--json` object, fields in this order). */
 export interface VmState {
@@ -97,36 +98,13 @@ export function vmState(name: string, dir: string, now = Date.now() / 1000): VmS
     ? readBackoff(dir)?.until
     : undefined;
   // Not Deno.statSync: a failed lookup throws, which costs most when listing many VMs.
-  const autostart = !pathExists(join(dir, F.down));
+  const autostart = !pathExists(`${dir}/${F.down}`);
   return deriveState(name, status, supervised, autostart, readWait(dir), now, backoff);
 }
 
-/**
- * The states of every VM in `vmdir`, sorted by name. The VMs are those of
- * `listVms` (valid names, directories with a `run` script), found with one
- * lookup each. Reads `vmdir` and each VM directory (see vmState).
- */
+/** The states of every VM in `vmdir` (those of listVms), sorted by name. See vmState. */
 export function listStates(vmdir: string, now = Date.now() / 1000): VmState[] {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(vmdir)];
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw new SystemError(`Cannot read VMDIR "${vmdir}": ${describe(e)}`);
-  }
-  const states: VmState[] = [];
-  for (const e of entries) {
-    if (!(e.isDirectory || e.isSymlink) || !isValidName(e.name)) continue;
-    const dir = join(vmdir, e.name);
-    try {
-      Deno.lstatSync(join(dir, F.run));
-    } catch {
-      continue; // not a VM directory
-    }
-    states.push(vmState(e.name, dir, now));
-  }
-  // Valid names are ASCII, so code-unit order is byte order (as listVms sorts).
-  return states.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return listVms(vmdir).map((name) => vmState(name, `${vmdir}/${name}`, now));
 }
 
 /** Whether the VM is running (what `vm status` checks, like `sv check`). Pure. */

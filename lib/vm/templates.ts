@@ -9,8 +9,9 @@
 import { join } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
 import { F } from "./files.ts";
+import { byteOrder } from "../text/byte_order.ts";
 import { quoteWords, splitWords } from "../text/shell_words.ts";
-import { writeFileAtomic } from "../os/fs.ts";
+import { statIfExists, writeFileAtomic } from "../os/fs.ts";
 import type { Env } from "./config.ts";
 
 /** Parses one template's text into QEMU arguments. Pure; throws ParseError (`<file>:<line>`). */
@@ -22,19 +23,6 @@ export function parseTemplate(text: string, file: string, env: Env): string[] {
   });
 }
 
-const encoder = new TextEncoder();
-
-/** Compares two names by their UTF-8 bytes (the order `ls` gives in the C locale). */
-export function byteOrder(a: string, b: string): number {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) {
-    const d = (x[i] ?? 0) - (y[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return x.length - y.length;
-}
 
 /** Names of the template files in directory `dir`, dotfiles skipped, in byte order. Reads `dir`. */
 export function templateNames(dir: string): string[] {
@@ -47,11 +35,7 @@ export function templateNames(dir: string): string[] {
 }
 
 function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
+  return statIfExists(path)?.isFile === true;
 }
 
 /** A template file and the arguments it gave. */

@@ -1,93 +1,11 @@
-// lib/completions.ts and `vm completions`: what usage and help texts complete
-// to (pure), and the generated scripts run by the real shells: bash -n,
+// `vm completions`: the generated scripts run by the real shells: bash -n,
 // zsh -n, fish -n accept them; bash, zsh and fish complete commands, VM names
-// (through `vm list -q`) and template names (through `vm __complete`).
+// (through `vm list -q`) and template names (through `vm __complete`). What
+// each command completes to is unit-tested in tests/unit/command_table_test.ts.
 
 import assert from "node:assert/strict";
-import {
-  commandSpec,
-  completionScript,
-  parseArgKinds,
-  parseArgOptions,
-  parseOptions,
-  SHELLS,
-} from "../../cli/completions.ts";
+import { SHELLS } from "../../cli/completions.ts";
 import { run, TestEnv } from "../support/harness.ts";
-
-Deno.test("parseArgKinds: placeholders, words, repetition; option groups skipped", () => {
-  assert.deepEqual(parseArgKinds("<vm>"), { positional: [{ type: "vm" }], repeats: false });
-  assert.deepEqual(parseArgKinds("<vm>... [--timeout S] [--force]"), {
-    positional: [{ type: "vm" }],
-    repeats: true,
-  });
-  assert.deepEqual(parseArgKinds("[--json | -q]"), { positional: [], repeats: false });
-  assert.deepEqual(parseArgKinds("<vm> [<iso>]"), {
-    positional: [{ type: "vm" }, { type: "file" }],
-    repeats: false,
-  });
-  assert.deepEqual(parseArgKinds("<vm> [on|off]").positional[1], {
-    type: "words",
-    words: ["on", "off"],
-  });
-  assert.deepEqual(parseArgKinds("bash|zsh|fish").positional, [
-    { type: "words", words: ["bash", "zsh", "fish"] },
-  ]);
-  assert.deepEqual(parseArgKinds("[<command>]").positional, [{ type: "command" }]);
-  assert.deepEqual(parseArgKinds("<vm> [<arg>...]"), {
-    positional: [{ type: "vm" }, { type: "none" }],
-    repeats: true,
-  });
-  assert.deepEqual(parseArgKinds("[--json] <vm>..."), {
-    positional: [{ type: "vm" }],
-    repeats: true,
-  });
-});
-
-Deno.test("parseOptions / parseArgOptions: options and whether they take a value", () => {
-  const make = parseOptions([
-    "options (each answers a question without asking it):",
-    "  --disk SIZE         disk image size (qemu-img syntax, e.g. 20G)",
-    "  --log, --no-log     log QEMU's output to log/main/current",
-    '  --templates "a b"   templates on top of the defaults',
-    "                      serial-console adds the console socket of vm console",
-    "  -y, --yes           take the default for every question not answered",
-  ].join("\n"));
-  assert.deepEqual(make, [
-    { name: "--disk", takesValue: true },
-    { name: "--log", takesValue: false },
-    { name: "--no-log", takesValue: false },
-    { name: "--templates", takesValue: true, value: "template" },
-    { name: "-y", takesValue: false },
-    { name: "--yes", takesValue: false },
-  ]);
-  assert.deepEqual(parseOptions("  -n, --lines N    last lines"), [
-    { name: "-n", takesValue: true },
-    { name: "--lines", takesValue: true },
-  ]);
-  assert.deepEqual(parseArgOptions("<vm>... [--timeout S] [--force] [--json | -q]"), [
-    { name: "--timeout", takesValue: true },
-    { name: "--force", takesValue: false },
-    { name: "--json", takesValue: false },
-    { name: "-q", takesValue: false },
-  ]);
-  const spec = commandSpec({ name: "stop", args: "<vm>... [--force]", summary: "stop" });
-  assert.deepEqual(spec.options.map((o) => o.name), ["--force", "--help"]);
-});
-
-Deno.test("completionScript: every command, VM names from vm list -q, templates from vm __complete", () => {
-  const cmds = [
-    { name: "start", args: "<vm>...", summary: "start VMs" },
-    { name: "help", args: "[<command>]", summary: "it's help" },
-  ];
-  for (const shell of SHELLS) {
-    const s = completionScript(shell, cmds);
-    for (const c of cmds) assert.match(s, new RegExp(`\\b${c.name}\\b`), `${shell}: ${c.name}`);
-    assert.ok(s.includes("list -q"), shell);
-    assert.ok(s.includes("__complete templates"), shell);
-  }
-  assert.ok(completionScript("zsh", cmds).includes(`'help:it'\\''s help'`));
-  assert.ok(completionScript("fish", cmds).includes(`'it\\'s help'`));
-});
 
 /** A TestEnv with VMs alpha and beta-2; runs `fn`, then cleans up. */
 async function withVms(fn: (t: TestEnv) => Promise<void>): Promise<void> {

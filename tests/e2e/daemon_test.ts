@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { findRunsvdir, readStatus } from "../../lib/runit/status.ts";
+import { readStatus } from "../../lib/runit/status.ts";
 import { procStat } from "../../lib/os/proc.ts";
 import { GUEST_POWERDOWN, GUEST_READY, testGuest, waitForText } from "../support/guest.ts";
 import { alive, readOr, run, sleep, TestEnv, waitFor } from "../support/harness.ts";
@@ -18,6 +18,7 @@ import {
   qemusIn,
   startDaemon,
 } from "../support/daemon.ts";
+import { findRunsvdir } from "../../lib/qemu/processes.ts";
 
 /** Counts the QEMU processes of each VM dir, after `settleMs` (longer than runsvdir's 5 s rescan). */
 async function qemuCounts(dirs: string[], settleMs: number): Promise<number[]> {

@@ -4,15 +4,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  failureExit,
-  killMessage,
-  lastLogLine,
-  restartMessage,
-  startMessage,
-  stopMessage,
-  type StopResult,
-} from "../../lib/actions/start_stop.ts";
+import { failureExit, type StopResult } from "../../lib/actions/start_stop.ts";
 import { readStatus } from "../../lib/runit/status.ts";
 import { humanDuration } from "../../lib/vm/state.ts";
 import { GUEST_POWERDOWN, GUEST_READY, testGuest, waitForText } from "../support/guest.ts";
@@ -28,6 +20,8 @@ import {
   type VmRun,
   waitFor,
 } from "../support/harness.ts";
+import { killMessage, restartMessage, startMessage, stopMessage } from "../../cli/start_stop.ts";
+import { lastLogLine } from "../../lib/vm/log.ts";
 
 const BOOT_MS = 60_000;
 

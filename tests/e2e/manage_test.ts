@@ -461,3 +461,26 @@ Deno.test("args/info/destroy/rename/clone/disk/snapshot: --help, usage errors, u
     await t.close();
   }
 });
+
+Deno.test("vm destroy refuses when it cannot check that no other VM uses its disks (no qemu-img)", async () => {
+  const t = TestEnv.create();
+  try {
+    for (const n of ["a", "b"]) {
+      const r = await t.vm(["make", n, "--disk", "1M", "--no-log", "--yes"]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // Without qemu-img, b's disk cannot be checked for a backing file in a: no delete.
+    const r = await t.vm(["destroy", "a", "--yes"], { env: { PATH: join(t.root, "empty-path") } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^vm: fatal: Cannot tell whether disk ".*\/b\/drive\.qcow2" of VM "b" depends on VM "a" .*qemu-img.*destroying it is refused until it can be checked\n$/,
+    );
+    assert.ok(Deno.statSync(t.dir("a")).isDirectory, "a is still there");
+    // With qemu-img, the check completes and a goes.
+    const ok = await t.vm(["destroy", "a", "--yes"]);
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await t.close();
+  }
+});

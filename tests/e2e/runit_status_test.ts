@@ -6,15 +6,10 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  encodeStatus,
-  parseStatus,
-  readStatus,
-  runsvdirTarget,
-  splitCmdline,
-  type Status,
-  svWait,
-} from "../../lib/runit/status.ts";
+import { encodeStatus, parseStatus, readStatus, type Status } from "../../lib/runit/status.ts";
+import { runsvdirTarget } from "../../lib/qemu/processes.ts";
+import { splitCmdline } from "../../lib/os/proc.ts";
+import { svWait } from "../../lib/runit/control.ts";
 
 /** TAI64 label of Unix time 0, as runit writes it: 2^62 + 10. */
 const TAI64_UNIX = 2n ** 62n + 10n;

@@ -12,10 +12,11 @@ import {
   OWN_MARK,
   serviceTarget,
 } from "../../lib/actions/service_install.ts";
-import { findRunsvdir, readStatus } from "../../lib/runit/status.ts";
+import { readStatus } from "../../lib/runit/status.ts";
 import { GUEST_POWERDOWN } from "../support/guest.ts";
 import { allReady, leftovers, makeAutostart } from "../support/daemon.ts";
 import { readOr, REPO, run, TestEnv, waitFor } from "../support/harness.ts";
+import { findRunsvdir } from "../../lib/qemu/processes.ts";
 
 Deno.test("renderUnit: the vm path as is, quoted when it needs it, % doubled", () => {
   const unit = "ExecStart=@VM@ daemon\n";

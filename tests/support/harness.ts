@@ -12,8 +12,9 @@ import { setupDefault } from "../../lib/actions/setup_default.ts";
 import { quoteWord, quoteWords } from "../../lib/text/shell_words.ts";
 import { allPids, descendants, isAlive, procStat } from "../../lib/os/proc.ts";
 import { sleep } from "../../lib/os/poll.ts";
-import { readStatus, splitCmdline } from "../../lib/runit/status.ts";
+import { readStatus } from "../../lib/runit/status.ts";
 import { guestArgs, type TestGuest } from "./guest.ts";
+import { splitCmdline } from "../../lib/os/proc.ts";
 
 /** The repository root. */
 export const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");

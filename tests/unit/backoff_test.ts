@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { encodeStatus, type Status } from "../../lib/runit/status.ts";
 import {
   backoffLine,
   isBackoffLine,
@@ -11,11 +12,9 @@ import {
   parseBackoff,
   QUICK_DEATH_S,
   readBackoff,
-  recordExit,
-  sleepBackoff,
   writeBackoff,
-} from "../../lib/service/backoff.ts";
-import { encodeStatus, type Status } from "../../lib/runit/status.ts";
+} from "../../lib/vm/backoff.ts";
+import { recordExit, sleepBackoff } from "../../lib/service/finish.ts";
 
 Deno.test("nextBackoff: 1, 2, 4 … capped at 60 s after quick deaths; forgotten after a long run", () => {
   let b = nextBackoff(undefined, 0.3, 1000);

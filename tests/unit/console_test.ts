@@ -3,22 +3,20 @@
 // QEMU is in access_test.ts).
 
 import assert from "node:assert/strict";
+import { connectUnix } from "../../lib/qemu/socket.ts";
 import { join } from "node:path";
 import {
   attachInteractive,
   attachPiped,
-  connectIn,
   connectVmSocket,
   DETACH_BYTE,
-  hmpAnswer,
-  hmpGreeting,
-  hmpSession,
-  type Reader,
   splitAtDetach,
 } from "../../lib/qemu/console.ts";
 import { CheckFailedError, SystemError } from "../../lib/errors.ts";
 import { encodeStatus } from "../../lib/runit/status.ts";
 import { collector } from "../support/harness.ts";
+import { hmpAnswer, hmpGreeting, hmpSession } from "../../lib/qemu/hmp.ts";
+import { type Reader } from "../../lib/os/io.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -105,7 +103,7 @@ Deno.test("hmpAnswer: drops QEMU's echo and prompt, waits for the prompt", () =>
   assert.equal(hmpAnswer("info sta"), undefined);
 });
 
-Deno.test("connectIn: a socket path relative to a directory longer than sun_path allows", async () => {
+Deno.test("connectUnix: a socket in a directory longer than sun_path allows", async () => {
   const root = Deno.makeTempDirSync({ prefix: "vm-console-" });
   const dir = join(root, "d".repeat(120));
   Deno.mkdirSync(join(dir, "supervise"), { recursive: true });
@@ -116,8 +114,8 @@ Deno.test("connectIn: a socket path relative to a directory longer than sun_path
   try {
     assert.ok(join(dir, "supervise/sock").length > 108);
     const accepted = listener.accept();
-    const conn = await connectIn(dir, "supervise/sock");
-    assert.equal(Deno.cwd(), cwd, "the current directory is restored");
+    const conn = await connectUnix(join(dir, "supervise/sock"));
+    assert.equal(Deno.cwd(), cwd, "the current directory is unchanged");
     (await accepted).close();
     conn.close();
   } finally {
@@ -170,7 +168,7 @@ Deno.test("attachPiped: sends the input, prints the answer, ends when quiet", as
     conn.close();
   }, async (dir) => {
     const out = collector();
-    const conn = await connectIn(dir, "supervise/sock");
+    const conn = await connectUnix(join(dir, "supervise/sock"));
     const t0 = performance.now();
     const how = await attachPiped(conn, chunks(["echo hi\n"], 0), out, 600);
     const ms = performance.now() - t0;
@@ -186,7 +184,7 @@ Deno.test("attachPiped: the socket closing ends it", async () => {
     conn.close();
   }, async (dir) => {
     const out = collector();
-    const conn = await connectIn(dir, "supervise/sock");
+    const conn = await connectUnix(join(dir, "supervise/sock"));
     assert.equal(await attachPiped(conn, chunks([]), out, 60_000), "closed");
     assert.equal(out.text, "bye\n");
   });
@@ -199,7 +197,7 @@ Deno.test("attachInteractive: Ctrl-] detaches; bytes before it are sent, after i
     conn.close();
   }, async (dir) => {
     const out = collector();
-    const conn = await connectIn(dir, "supervise/sock");
+    const conn = await connectUnix(join(dir, "supervise/sock"));
     const input = chunks(["root\r", new Uint8Array([0x6c, 0x73, DETACH_BYTE, 0x78])]);
     // Ctrl-] wins even though the input never ends.
     assert.equal(await attachInteractive(conn, input, out), "detached");
@@ -213,16 +211,16 @@ Deno.test("attachInteractive: ends on the socket closing, on end of input and on
     conn.close();
   }, async (dir) => {
     const out = collector();
-    const conn = await connectIn(dir, "supervise/sock");
+    const conn = await connectUnix(join(dir, "supervise/sock"));
     assert.equal(await attachInteractive(conn, chunks([]), out), "closed");
     assert.equal(out.text, "Power down.\r\n");
   });
   await withServer((conn) => readAll(conn).then(() => conn.close()), async (dir) => {
-    const conn = await connectIn(dir, "supervise/sock");
+    const conn = await connectUnix(join(dir, "supervise/sock"));
     assert.equal(await attachInteractive(conn, chunks(["a"], 0), collector()), "eof");
   });
   await withServer((conn) => readAll(conn).then(() => conn.close()), async (dir) => {
-    const conn = await connectIn(dir, "supervise/sock");
+    const conn = await connectUnix(join(dir, "supervise/sock"));
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 50);
     assert.equal(
@@ -261,7 +259,7 @@ async function fakeHmp(conn: Deno.Conn): Promise<void> {
 
 Deno.test("hmpSession: one answer per line, blank lines skipped, quit ends it", async () => {
   await withServer(fakeHmp, async (dir) => {
-    const conn = await connectIn(dir, "supervise/sock");
+    const conn = await connectUnix(join(dir, "supervise/sock"));
     const answers: string[] = [];
     async function* lines() {
       yield "info status";
@@ -280,7 +278,7 @@ Deno.test("hmpSession: one answer per line, blank lines skipped, quit ends it", 
 
 Deno.test("hmpGreeting: a monitor that does not greet (another client has it) is an error", async () => {
   await withServer((conn) => readAll(conn).then(() => conn.close()), async (dir) => {
-    const conn = await connectIn(dir, "supervise/sock");
+    const conn = await connectUnix(join(dir, "supervise/sock"));
     try {
       await assert.rejects(
         () => hmpGreeting(conn, "t1", 200),

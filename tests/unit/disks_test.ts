@@ -3,22 +3,21 @@
 // `vm args` and `vm info` text.
 
 import assert from "node:assert/strict";
-import {
-  checkSnapshotName,
-  chooseDisk,
-  formatBytes,
-  formatDate,
-  formatSnapshots,
-  parseNewSize,
-  sizeBytes,
-  snapshotRows,
-} from "../../lib/actions/disks.ts";
+import { formatBytes, parseNewSize, sizeBytes } from "../../lib/text/units.ts";
+import { chooseDisk } from "../../lib/actions/disks.ts";
 import { CheckFailedError, UsageError } from "../../lib/errors.ts";
 import type { ImageInfo } from "../../lib/qemu/img.ts";
-import { formatDestroyPlan, skipInClone } from "../../lib/actions/destroy.ts";
-import { formatArgv } from "../../lib/runit/run_env.ts";
+import { formatDestroyPlan } from "../../lib/actions/destroy.ts";
 import { splitWords } from "../../lib/text/shell_words.ts";
 import { diskLine, formatInfo, type VmInfo } from "../../lib/actions/info.ts";
+import {
+  checkSnapshotName,
+  formatDate,
+  formatSnapshots,
+  snapshotRows,
+} from "../../lib/actions/snapshots.ts";
+import { skipInClone } from "../../lib/actions/clone.ts";
+import { formatArgv } from "../../cli/args.ts";
 
 Deno.test("sizeBytes: qemu-img's units, powers of 1024, decimals", () => {
   assert.equal(sizeBytes("512"), 512);

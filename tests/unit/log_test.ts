@@ -2,6 +2,7 @@
 // following a file across svlogd-style rotation and truncation (real files).
 
 import assert from "node:assert/strict";
+import { parseLineCount } from "../../lib/text/units.ts";
 import { join } from "node:path";
 import { CheckFailedError, UsageError } from "../../lib/errors.ts";
 import { collector } from "../support/harness.ts";
@@ -10,7 +11,6 @@ import {
   followLog,
   lastLines,
   logFile,
-  parseLineCount,
   readTail,
   tailStart,
 } from "../../lib/vm/log.ts";

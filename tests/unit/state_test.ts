@@ -21,8 +21,9 @@ import {
   type VmState,
   vmState,
 } from "../../lib/vm/state.ts";
-import { autostartMessage, setAutostart } from "../../lib/vm/autostart.ts";
 import { JSON_STATE_FIELDS } from "../support/harness.ts";
+import { autostartMessage } from "../../cli/autostart.ts";
+import { setAutostart } from "../../lib/vm/dir.ts";
 
 const NOW = 1_700_000_000;
 

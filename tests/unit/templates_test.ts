@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   appendOnce,
-  byteOrder,
   chooseTemplates,
   parseTemplate,
   readTemplates,
@@ -17,6 +16,7 @@ import {
 } from "../../lib/vm/templates.ts";
 import { ParseError, UsageError } from "../../lib/errors.ts";
 import type { Env } from "../../lib/vm/config.ts";
+import { byteOrder } from "../../lib/text/byte_order.ts";
 
 const ENV: Env = { HOME: "/home/u", VMDIR: "/srv/vms", OPTS: "-m  4G", EMPTY: "" };
 

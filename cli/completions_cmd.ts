@@ -1,0 +1,45 @@
+/**
+ * `vm completions bash|zsh|fish` (the script, from the command table) and
+ * the hidden `vm __complete templates|snapshots <vm>|images` the scripts run
+ * for names that change.
+ * @module
+ */
+
+import { UsageError } from "../lib/errors.ts";
+import { availableTemplates } from "../lib/actions/make.ts";
+import { diskInfos, snapshotRows } from "../lib/actions/snapshots.ts";
+import { vmDisks } from "../lib/actions/disks.ts";
+import { loadConfig } from "../lib/vm/config.ts";
+import { requireVm } from "../lib/vm/dir.ts";
+import type { CommandModule } from "./command.ts";
+import { completionScript, type Shell, SHELLS } from "./completions.ts";
+import { print, write } from "./output.ts";
+import { COMMANDS } from "./table.ts";
+
+/** `vm completions`. */
+export const completions: CommandModule = {
+  run(inv) {
+    const shell = inv.args[0] ?? "";
+    if (!(SHELLS as readonly string[]).includes(shell)) {
+      throw new UsageError(`No completions for "${shell}"; say bash, zsh or fish`);
+    }
+    write(completionScript(shell as Shell, COMMANDS));
+    return 0;
+  },
+};
+
+/** `vm __complete templates|snapshots <vm>|images`: one name per line. */
+export const complete: CommandModule = {
+  async run(inv) {
+    const [what, vm] = inv.args;
+    const cfg = loadConfig();
+    let names: string[] = [];
+    if (what === "templates") names = availableTemplates(cfg.vmdir);
+    else if (what === "snapshots" && vm !== undefined) {
+      const dir = requireVm(cfg.vmdir, vm);
+      names = snapshotRows(await diskInfos(vmDisks(cfg, dir))).map((r) => r.name);
+    }
+    for (const n of names) print(n);
+    return 0;
+  },
+};

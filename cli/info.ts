@@ -1,0 +1,23 @@
+/**
+ * `vm info [--json] <vm>`: state, templates, disks and settings of one VM
+ * (lib/actions/info.ts).
+ * @module
+ */
+
+import { formatInfo, vmInfo } from "../lib/actions/info.ts";
+import { loadConfig } from "../lib/vm/config.ts";
+import { requireVm } from "../lib/vm/dir.ts";
+import type { CommandModule } from "./command.ts";
+import { print } from "./output.ts";
+import { optFlag } from "./parse.ts";
+
+/** `vm info`. */
+export const info: CommandModule = {
+  async run(inv) {
+    const name = inv.args[0] ?? "";
+    const cfg = loadConfig();
+    const v = await vmInfo(cfg, name, requireVm(cfg.vmdir, name));
+    print(optFlag(inv, "json") ? JSON.stringify(v, null, 2) : formatInfo(v));
+    return 0;
+  },
+};

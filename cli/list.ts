@@ -1,0 +1,44 @@
+/**
+ * `vm list` and `vm status`: the state of VMs, read from their service
+ * directories (lib/vm/state.ts), as a table, blocks or JSON.
+ * @module
+ */
+
+import { EXIT_CHECK } from "../lib/errors.ts";
+import { loadConfig } from "../lib/vm/config.ts";
+import { listVms, requireVm } from "../lib/vm/dir.ts";
+import { formatStatus, formatTable, isRunning, listStates, vmState } from "../lib/vm/state.ts";
+import type { CommandModule } from "./command.ts";
+import { print, useColor } from "./output.ts";
+import { exclusive, optFlag } from "./parse.ts";
+
+/** `vm list [--json | -q]`. */
+export const list: CommandModule = {
+  run(inv) {
+    exclusive(inv, "json", "quiet");
+    const cfg = loadConfig();
+    if (optFlag(inv, "quiet")) {
+      for (const name of listVms(cfg.vmdir)) print(name);
+      return 0;
+    }
+    const states = listStates(cfg.vmdir);
+    print(optFlag(inv, "json") ? JSON.stringify(states, null, 2) : formatTable(states, useColor()));
+    return 0;
+  },
+};
+
+/** `vm status [--json] <vm>...`: exit 1 unless all run. */
+export const status: CommandModule = {
+  run(inv) {
+    const cfg = loadConfig();
+    const dirs = inv.args.map((n) => requireVm(cfg.vmdir, n));
+    const states = inv.args.map((n, i) => vmState(n, dirs[i] ?? ""));
+    const color = useColor();
+    print(
+      optFlag(inv, "json")
+        ? JSON.stringify(states, null, 2)
+        : states.map((s) => formatStatus(s, color)).join("\n\n"),
+    );
+    return states.every(isRunning) ? 0 : EXIT_CHECK;
+  },
+};

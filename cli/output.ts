@@ -1,0 +1,32 @@
+/**
+ * Writing to the terminal or pipe: what `vm`'s commands print. Only cli/
+ * prints; lib/ returns values. Writes stdout and stderr synchronously, so
+ * lines are never lost when the process exits right after.
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Writes `text` to stdout as it is (no newline added). */
+export function write(text: string): void {
+  const bytes = encoder.encode(text);
+  let off = 0;
+  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+/** Writes `text` and a newline to stdout. */
+export function print(text = ""): void {
+  write(text + "\n");
+}
+
+/** Writes `text` and a newline to stderr. */
+export function printErr(text: string): void {
+  const bytes = encoder.encode(text + "\n");
+  let off = 0;
+  while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+}
+
+/** Whether to colour stdout: it is a terminal and NO_COLOR is unset or empty. */
+export function useColor(): boolean {
+  return Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+}

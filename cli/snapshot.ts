@@ -1,0 +1,51 @@
+/**
+ * `vm snapshot <vm> list|create|apply|delete [<name>]`: qcow2 internal
+ * snapshots of every disk of a VM (lib/actions/snapshots.ts).
+ * @module
+ */
+
+import { checkNoDependents } from "../lib/actions/dependents.ts";
+import { showDisk, vmDisks } from "../lib/actions/disks.ts";
+import {
+  diskInfos,
+  formatSnapshots,
+  snapshotDisks,
+  snapshotRows,
+} from "../lib/actions/snapshots.ts";
+import { checkStopped } from "../lib/qemu/processes.ts";
+import { loadConfig } from "../lib/vm/config.ts";
+import { requireVm } from "../lib/vm/dir.ts";
+import type { CommandModule } from "./command.ts";
+import { print } from "./output.ts";
+import { refuse, wrongArguments } from "./parse.ts";
+import { findCommand } from "./table.ts";
+
+const CHANGES = { create: "created", apply: "applied", delete: "deleted" } as const;
+
+/** `vm snapshot`. */
+export const snapshot: CommandModule = {
+  async run(inv) {
+    const [name = "", op = "", snap = ""] = inv.args;
+    const want = op === "list" ? 2 : 3;
+    if (op !== "list" && !(op in CHANGES)) refuse("snapshot", `Unknown snapshot operation "${op}"`);
+    const spec = findCommand("snapshot");
+    if (inv.args.length !== want && spec !== undefined) wrongArguments(spec);
+    const cfg = loadConfig();
+    const dir = requireVm(cfg.vmdir, name);
+    if (op === "list") {
+      const text = formatSnapshots(snapshotRows(await diskInfos(vmDisks(cfg, dir))), dir);
+      if (text !== "") print(text);
+      return 0;
+    }
+    const change = op as keyof typeof CHANGES;
+    checkStopped(name, dir, `${op} a snapshot`);
+    // Applying changes the data linked clones see through their overlays.
+    if (change === "apply") await checkNoDependents(cfg, name, "applying a snapshot");
+    const changed = await snapshotDisks(change, name, dir, vmDisks(cfg, dir), snap);
+    print(
+      `Snapshot "${snap}" ${CHANGES[change]} on ` +
+        `${changed.map((d) => `"${showDisk(dir, d)}"`).join(", ")} of VM "${name}"`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,176 @@
+/**
+ * The command table: every command of `vm`, in the order `vm help` lists
+ * them, each one record (cli/command.ts) from which come its parsing, its
+ * help and its completion. Loaded on every start, so it and the row files
+ * it gathers import types only; each row loads its command's module when
+ * that command runs.
+ * @module
+ */
+
+import type { ArgSpec, CommandSpec } from "./command.ts";
+import {
+  AUTOSTART_ROW,
+  KILL_ROW,
+  LIST_ROW,
+  RESTART_ROW,
+  START_ROW,
+  STATUS_ROW,
+  STOP_ROW,
+} from "./table_state.ts";
+import { ARGS_ROW, CONSOLE_ROW, INFO_ROW, LOG_ROW, MONITOR_ROW, QMP_ROW } from "./table_access.ts";
+import {
+  BOOT_ROW,
+  CLONE_ROW,
+  DESTROY_ROW,
+  DISK_ROW,
+  MAKE_ROW,
+  RENAME_ROW,
+  SNAPSHOT_ROW,
+  SV_ROW,
+} from "./table_manage.ts";
+
+/** `vm completions`. */
+const COMPLETIONS_ROW: CommandSpec = {
+  name: "completions",
+  summary: "print a shell completion script",
+  args: [{ name: "bash|zsh|fish", kind: ["bash", "zsh", "fish"] }],
+  options: [],
+  help: [
+    "completes commands, options, VM names and template names, e.g.",
+    "  bash: source <(vm completions bash)   or save it as",
+    "        ~/.local/share/bash-completion/completions/vm",
+    "  zsh:  vm completions zsh > ~/.zfunc/_vm   (a directory in $fpath, before compinit)",
+    "  fish: vm completions fish > ~/.config/fish/completions/vm.fish",
+  ],
+  load: () => import("./completions_cmd.ts").then((m) => m.completions),
+};
+
+/** `vm daemon`. */
+const DAEMON_ROW: CommandSpec = {
+  name: "daemon",
+  summary: "run vmd: supervise the VMs (runsvdir); TERM stops them all gracefully",
+  args: [],
+  options: [],
+  help: [
+    "runs runsvdir on VMDIR in the foreground (one vm daemon per VMDIR). On TERM, INT or",
+    "HUP it stops every VM in parallel, each within its wait, and exits 0 once all are",
+    "down (111 when some are still up after the largest wait + 10 s). Left-overs of a",
+    "vm daemon killed with SIGKILL (its runsvdir, or runsv processes) are adopted: their",
+    "VMs keep running, never twice. Messages go to stderr. Install it as a service with",
+    '"vm service install runit|systemd".',
+  ],
+  load: () => import("./daemon.ts").then((m) => m.daemon),
+};
+
+/** `vm service`. */
+const SERVICE_ROW: CommandSpec = {
+  name: "service",
+  summary: "install and enable vmd as a runit user service or systemd user unit",
+  args: [
+    { name: "install", kind: ["install"] },
+    { name: "runit|systemd", kind: ["runit", "systemd"] },
+  ],
+  options: [],
+  help: [
+    "runit:   creates ${SVDIR:-~/service}/vmd (run execs vm daemon) for your user's runsvdir",
+    "systemd: writes ${XDG_CONFIG_HOME:-~/.config}/systemd/user/vmd.service, then runs",
+    "         systemctl --user daemon-reload and enable (or says how, when it cannot)",
+    'A file there that vm did not write is never replaced. Needs ".default" (./install.sh).',
+  ],
+  load: () => import("./daemon.ts").then((m) => m.service),
+};
+
+/** `vm help`. */
+const HELP_ROW: CommandSpec = {
+  name: "help",
+  summary: "display this help",
+  args: [{ name: "<command>", kind: "command", optional: true }],
+  options: [],
+  load: () => import("./help.ts").then((m) => m.help),
+};
+
+const DIR = { name: "<dir>", kind: "file" } as const;
+
+/**
+ * The hidden commands: runit's entry points (cli/runit_entry.ts) and the
+ * helpers of install.sh and the completion scripts. No help, not listed.
+ */
+const HIDDEN_ROWS: [string, string, readonly ArgSpec[], CommandSpec["load"]][] = [
+  ["__run", "runit run: become QEMU", [DIR], () => import("./runit_entry.ts").then((m) => m.run)],
+  [
+    "__stop",
+    "runit control/t: graceful stop",
+    [DIR],
+    () => import("./runit_entry.ts").then((m) => m.stop),
+  ],
+  [
+    "__finish",
+    "runit finish",
+    [
+      { ...DIR, optional: true },
+      { name: "<code>", kind: "none", optional: true },
+      { name: "<signal>", kind: "none", optional: true },
+    ],
+    () => import("./runit_entry.ts").then((m) => m.finish),
+  ],
+  [
+    "__complete",
+    "names for the completion scripts",
+    [
+      { name: "templates|snapshots|images", kind: ["templates", "snapshots", "images"] },
+      { name: "<vm>", kind: "vm", optional: true },
+    ],
+    () => import("./completions_cmd.ts").then((m) => m.complete),
+  ],
+  [
+    "__setup",
+    "create $VMDIR/.default",
+    [{ name: "<default-src>", kind: "file" }, { name: "<vm-exe>", kind: "file" }],
+    () => import("./setup.ts").then((m) => m.setup),
+  ],
+];
+const HIDDEN: readonly CommandSpec[] = HIDDEN_ROWS.map(([name, summary, args, load]) => ({
+  name,
+  summary,
+  args,
+  options: [],
+  hidden: true,
+  // Runit's finish gets QEMU's exit code, -1 after a signal: never read as an option.
+  passThrough: name === "__finish",
+  load,
+}));
+
+/** Every command of `vm`. */
+export const COMMANDS: readonly CommandSpec[] = [
+  LIST_ROW,
+  MAKE_ROW,
+  BOOT_ROW,
+  SV_ROW,
+  STATUS_ROW,
+  START_ROW,
+  STOP_ROW,
+  RESTART_ROW,
+  KILL_ROW,
+  AUTOSTART_ROW,
+  CONSOLE_ROW,
+  MONITOR_ROW,
+  QMP_ROW,
+  LOG_ROW,
+  COMPLETIONS_ROW,
+  ARGS_ROW,
+  INFO_ROW,
+  DESTROY_ROW,
+  RENAME_ROW,
+  CLONE_ROW,
+  DISK_ROW,
+  SNAPSHOT_ROW,
+  DAEMON_ROW,
+  SERVICE_ROW,
+  HELP_ROW,
+  ...HIDDEN,
+];
+
+/** The row of command `name`, or undefined. */
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

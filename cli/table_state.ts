@@ -1,0 +1,112 @@
+/**
+ * Rows of the command table (cli/table.ts). State and lifecycle: list, status, start, stop, restart, kill, autostart.
+ * Imports types only: loaded on every start.
+ * @module
+ */
+
+import type { CommandSpec, OptionSpec } from "./command.ts";
+
+const VM = { name: "<vm>", kind: "vm" } as const;
+const VMS = { name: "<vm>", kind: "vm", repeat: true } as const;
+const TIMEOUT: OptionSpec = {
+  name: "timeout",
+  value: "S",
+  help: "when not down after S seconds (default: the VM's wait + 10), end QEMU:\n" +
+    "quit through its monitor, then SIGTERM, then SIGKILL; a hanging\n" +
+    "finish (cleanup hook) is ended too, so the VM is left down",
+};
+const FORCE: OptionSpec = { name: "force", help: "end QEMU at once that way (not graceful)" };
+const PARALLEL = [
+  "several VMs are handled in parallel; exit code: the number that failed (max 99), 100 for",
+  "an unknown VM, 111 when vmd does not supervise a VM (nothing is done then)",
+];
+
+/** `vm list`. */
+export const LIST_ROW: CommandSpec = {
+  name: "list",
+  summary: "list the VMs in VMDIR with their state",
+  args: [],
+  options: [
+    {
+      name: "json",
+      help: "an array of {name, state, pid, uptime_s, autostart, wait_s, want,\n" +
+        "paused, backoff_s}, null where unknown, sorted by name",
+    },
+    { name: "quiet", short: "q", help: "names only" },
+  ],
+  help: [
+    "columns: NAME, STATE (run, down, finish, backoff, unsupervised = no runsv; plus",
+    '  "want up"/"want down" when runsv wants otherwise), PID (QEMU\'s), UPTIME,',
+    "  AUTOSTART (on = starts with vmd), WAIT (seconds the guest gets to power off)",
+  ],
+  load: () => import("./list.ts").then((m) => m.list),
+};
+
+/** `vm status`. */
+export const STATUS_ROW: CommandSpec = {
+  name: "status",
+  summary: "show the state of VMs; exit 1 unless all run",
+  args: [VMS],
+  options: [{ name: "json", help: "an array of the objects vm list --json prints" }],
+  help: [
+    "fields as in vm list, one block per VM; exit 1 if any VM is not running (like sv check)",
+  ],
+  load: () => import("./list.ts").then((m) => m.status),
+};
+
+/** `vm start`. */
+export const START_ROW: CommandSpec = {
+  name: "start",
+  summary: "start VMs and wait until QEMU is up",
+  args: [VMS],
+  options: [{
+    name: "timeout",
+    value: "S",
+    help: "fail when QEMU is not up within S seconds (default 30)",
+  }],
+  help: PARALLEL,
+  load: () => import("./start_stop.ts").then((m) => m.start),
+};
+
+/** `vm stop`. */
+export const STOP_ROW: CommandSpec = {
+  name: "stop",
+  summary: "stop VMs gracefully (ACPI power-off) and say how long it took",
+  args: [VMS],
+  options: [TIMEOUT, FORCE],
+  help: [
+    "runsv runs control/t: the guest gets its wait seconds to power off, then QEMU quits",
+    ...PARALLEL,
+  ],
+  load: () => import("./start_stop.ts").then((m) => m.stop),
+};
+
+/** `vm restart`. */
+export const RESTART_ROW: CommandSpec = {
+  name: "restart",
+  summary: "stop VMs (as vm stop), then start them",
+  args: [VMS],
+  options: [TIMEOUT, FORCE],
+  help: PARALLEL,
+  load: () => import("./start_stop.ts").then((m) => m.restart),
+};
+
+/** `vm kill`. */
+export const KILL_ROW: CommandSpec = {
+  name: "kill",
+  summary: "kill QEMU at once (not graceful) and leave the VM down",
+  args: [VMS],
+  options: [],
+  help: ["the guest is not shut down: its disks may need a check at the next boot"],
+  load: () => import("./start_stop.ts").then((m) => m.kill),
+};
+
+/** `vm autostart`. */
+export const AUTOSTART_ROW: CommandSpec = {
+  name: "autostart",
+  summary: "whether vmd starts the VM (removes/creates its down file)",
+  args: [VM, { name: "on|off", kind: ["on", "off"], optional: true }],
+  options: [],
+  help: ["without on|off, shows the setting; it takes effect when vmd next starts the VM"],
+  load: () => import("./autostart.ts").then((m) => m.autostart),
+};

@@ -1,0 +1,147 @@
+/**
+ * `vm clone`: a new VM (down) from a stopped one, assembled in
+ * `$VMDIR/.clone-<new>-<pid>` (skipped by runsvdir and `vm list`) and renamed
+ * into place: every file but runit's run-time state; each disk a full copy
+ * (`qemu-img convert`) or, linked, a qcow2 overlay whose backing file name is
+ * relative (`../src/drive.qcow2`, so the whole VMDIR can move); every MAC
+ * address in the templates replaced by a fresh one. Reads `$VMDIR/<vm>/`
+ * and the templates of every VM; writes `$VMDIR/<new>/`.
+ * @module
+ */
+
+import { dirname, join, relative } from "../os/path.ts";
+import { removeTree, writeFileAtomic } from "../os/fs.ts";
+import type { Config } from "../vm/config.ts";
+import { CheckFailedError } from "../errors.ts";
+import { F } from "../vm/files.ts";
+import { macsIn, randomMac, replaceMacs } from "../vm/mac.ts";
+import { convertImage, createImage, imageInfo } from "../qemu/img.ts";
+import { checkStopped } from "../qemu/processes.ts";
+import { templateNames } from "../vm/templates.ts";
+import { freeVmPath, listVms, requireVm } from "../vm/dir.ts";
+import { checkRelocatable, showDisk } from "./disks.ts";
+
+export function skipInClone(rel: string): boolean {
+  if (rel === F.supervise || rel === `${F.log}/${F.supervise}`) return true;
+  if (rel === F.backoff || rel === F.down) return true;
+  // svlogd's files: current, rotated logs, lock, state; its config is kept.
+  return rel.startsWith(F.logMain + "/") && rel !== `${F.logMain}/config`;
+}
+
+/** Copies the tree `src` to `dst` (created): files, directories and symlinks as they are. */
+function copyTree(src: string, dst: string, skip: (rel: string, path: string) => boolean): void {
+  const walk = (rel: string) => {
+    for (const e of Deno.readDirSync(join(src, rel))) {
+      const r = rel === "" ? e.name : `${rel}/${e.name}`;
+      const from = join(src, r);
+      if (skip(r, from)) continue;
+      const to = join(dst, r);
+      if (e.isSymlink) Deno.symlinkSync(Deno.readLinkSync(from), to);
+      else if (e.isDirectory) {
+        Deno.mkdirSync(to, { mode: (Deno.statSync(from).mode ?? 0o755) & 0o7777 });
+        walk(r);
+      } else if (e.isFile) Deno.copyFileSync(from, to);
+      // Sockets and FIFOs are run-time state: never copied.
+    }
+  };
+  Deno.mkdirSync(dst, { mode: (Deno.statSync(src).mode ?? 0o755) & 0o7777 });
+  walk("");
+}
+
+/** The MAC addresses of the templates of every VM in `vmdir`. */
+function macsInVmdir(vmdir: string): string[] {
+  const out: string[] = [];
+  for (const vm of listVms(vmdir)) {
+    const t = join(vmdir, vm, F.templates);
+    try {
+      for (const n of templateNames(t)) out.push(...macsIn(Deno.readTextFileSync(join(t, n))));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e; // a VM without templates
+    }
+  }
+  return out;
+}
+
+/** One disk of a clone. */
+export interface ClonedDisk {
+  /** Path relative to the VM directory. */
+  rel: string;
+  /** For a linked clone: the backing file name written into the overlay. */
+  backing?: string;
+}
+
+/** What `vm clone` made. */
+export interface CloneResult {
+  dir: string;
+  disks: ClonedDisk[];
+  /** Old MAC → new MAC. */
+  macs: Map<string, string>;
+}
+
+/**
+ * Clones stopped VM `srcName` to a new VM `dstName` (down): every file of the
+ * VM but runit's run-time state; each disk a full copy (`qemu-img convert`,
+ * same format, no backing file, internal snapshots not copied) or, `linked`,
+ * a qcow2 overlay whose backing file is the source's disk by relative name;
+ * each MAC address in the templates replaced by a fresh one. Refused when the
+ * source runs, a disk lies outside the source's directory or is named by
+ * absolute path, or (linked) a disk is not qcow2. Writes
+ * `$VMDIR/.clone-<dst>-<pid>/`, renamed to `$VMDIR/<dst>`.
+ */
+export async function cloneVm(
+  cfg: Config,
+  srcName: string,
+  dstName: string,
+  linked: boolean,
+): Promise<CloneResult> {
+  const src = requireVm(cfg.vmdir, srcName);
+  const final = freeVmPath(cfg.vmdir, dstName);
+  checkStopped(srcName, src, "clone it (its disks are changing)");
+  const disks = checkRelocatable(cfg, srcName, src, final, true);
+  const formats = new Map<string, string>();
+  for (const d of disks) {
+    const info = await imageInfo(d);
+    if (linked && info.format !== "qcow2") {
+      throw new CheckFailedError(
+        `Disk "${showDisk(src, d)}" of VM "${srcName}" is ${info.format}; a linked clone ` +
+          `needs qcow2 disks: clone without --linked for a full copy`,
+      );
+    }
+    formats.set(d, info.format);
+  }
+  const avoid = macsInVmdir(cfg.vmdir);
+  const tmp = join(cfg.vmdir, `.clone-${dstName}-${Deno.pid}`);
+  const result: CloneResult = { dir: final, disks: [], macs: new Map() };
+  try {
+    copyTree(src, tmp, (rel, path) => skipInClone(rel) || disks.includes(path));
+    Deno.writeTextFileSync(join(tmp, F.down), "");
+    for (const d of disks) {
+      const rel = relative(src, d);
+      const to = join(tmp, rel);
+      Deno.mkdirSync(dirname(to), { recursive: true });
+      if (linked) {
+        // Relative to the overlay's directory, which has the same depth in tmp and final.
+        const backing = relative(dirname(join(final, rel)), d);
+        await createImage(to, undefined, backing);
+        result.disks.push({ rel, backing });
+      } else {
+        await convertImage(d, to, formats.get(d) ?? "qcow2");
+        result.disks.push({ rel });
+      }
+    }
+    const tdir = join(tmp, F.templates);
+    for (const n of templateNames(tdir)) {
+      const path = join(tdir, n);
+      const text = Deno.readTextFileSync(path);
+      const fresh = replaceMacs(text, result.macs, randomMac, avoid);
+      if (fresh !== text) writeFileAtomic(path, fresh);
+    }
+    freeVmPath(cfg.vmdir, dstName);
+    checkStopped(srcName, src, "clone it (its disks are changing)");
+    Deno.renameSync(tmp, final);
+  } catch (e) {
+    removeTree(tmp);
+    throw e;
+  }
+  return result;
+}
