@@ -35,7 +35,7 @@ case $service in
 *) echo "install.sh: fatal: unknown service manager \"$service\"; use runit or systemd" >&2; exit 100 ;;
 esac
 
-# shellcheck source=setup/packages.sh
+# shellcheck source-path=SCRIPTDIR source=setup/packages.sh
 . "$here/setup/packages.sh"
 
 # What vm needs to run: a command, then the package that has it for apt-get,
@@ -104,11 +104,15 @@ say() { printf 'install.sh: %s\n' "$*"; }
 if ! command -v deno >/dev/null 2>&1; then
 	if command -v npm >/dev/null 2>&1; then
 		say "Deno is missing; installing it with npm"
-		if [ "$(id -u)" -eq 0 ]; then
-			npm install -g deno >/dev/null
-		else
-			npm install -g --prefix "$HOME/.local" deno >/dev/null
+		npm_prefix=
+		if [ "$(id -u)" -ne 0 ]; then
+			npm_prefix="--prefix $HOME/.local"
 			PATH=$HOME/.local/bin:$PATH
+		fi
+		# shellcheck disable=SC2086 # npm_prefix is two words or none
+		if ! npm install -g $npm_prefix deno >/dev/null; then
+			echo "install.sh: fatal: \"npm install -g $npm_prefix deno\" failed (see above); fix that, or install Deno from https://deno.com, and run ./install.sh again" >&2
+			exit 111
 		fi
 	fi
 	if ! command -v deno >/dev/null 2>&1; then

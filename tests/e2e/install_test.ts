@@ -121,10 +121,15 @@ Deno.test("install.sh as root on a pipe without --yes: prints the exact command,
   assert.equal(r.installed, false);
 });
 
-Deno.test("install.sh --yes as root: apt-get update (empty lists) and install of the missing packages, then vm", async () => {
-  const r = await fakeInstall({ uid: 0, lists: "empty" }, ["--yes"]);
+Deno.test("install.sh --yes as root: apt-get update (empty lists), install of the missing packages, Deno with npm, then vm", async () => {
+  const r = await fakeInstall({ uid: 0, lists: "empty", denoFromNpm: true }, ["--yes"]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.deepEqual(r.calls, ["apt-get update", `apt-get install -y ${RUNTIME_DEBS}`]);
+  assert.deepEqual(r.calls, [
+    "apt-get update",
+    `apt-get install -y ${RUNTIME_DEBS}`,
+    "npm install -g deno",
+  ]);
+  assert.match(r.stdout, /\ninstall.sh: Deno is missing; installing it with npm\n/);
   assert.match(
     r.stdout,
     new RegExp(`^install.sh: running: apt-get update && apt-get install -y ${RUNTIME_DEBS}\n`),

@@ -42,6 +42,8 @@ export interface FakeSystemOptions {
   manager?: "apt-get" | "pacman" | "xbps-install";
   /** apt's lists: none, or updated just now. Default "fresh". */
   lists?: "empty" | "fresh";
+  /** No deno on PATH, but a stub `npm` whose `install -g deno` links the real one into `bin`. */
+  denoFromNpm?: boolean;
 }
 
 /** Output of one script run. */
@@ -76,8 +78,13 @@ export class FakeSystem {
     Deno.mkdirSync(f.lists);
     Deno.writeTextFileSync(f.log, "");
     for (const tool of TOOLS) Deno.symlinkSync(which(tool), join(f.bin, tool));
-    Deno.symlinkSync(Deno.execPath(), join(f.bin, "deno"));
     const logLine = `echo "\${0##*/} $*" >>'${f.log}'`;
+    if (opts.denoFromNpm) {
+      f.stub("npm", `${logLine}\nexec ln -s '${Deno.execPath()}' '${join(f.bin, "deno")}'\n`);
+      Deno.symlinkSync(which("ln"), join(f.bin, "ln"));
+    } else {
+      Deno.symlinkSync(Deno.execPath(), join(f.bin, "deno"));
+    }
     f.stub(opts.manager ?? "apt-get", `${logLine}\n`);
     if (opts.sudo) f.stub("sudo", `${logLine}\n[ "$1" = -n ] && shift\nexec "$@"\n`);
     if (opts.uid !== undefined) {
