@@ -153,8 +153,9 @@ Deno.test("install.sh not root and without sudo: the command to run as root, exi
 
 Deno.test("install.sh on a terminal asks once; 'n' installs nothing (exit 1)", async () => {
   const r = await fakeInstall({ uid: 1000, sudo: true }, [], { terminal: true, input: "n\n" });
-  assert.equal(r.code, 1, r.stdout);
-  const out = r.stdout.replaceAll("\r", "");
+  // script(1) merges stdout and stderr; its own errors (no pseudo-terminal) go to stderr.
+  const out = r.stdout.replaceAll("\r", "") + r.stderr;
+  assert.equal(r.code, 1, out);
   const cmd = `sudo apt-get install -y ${RUNTIME_DEBS}`;
   assert.ok(
     out.includes(`install.sh: vm needs ${RUNTIME_DEBS}; run "${cmd}" now? [y/N] `),

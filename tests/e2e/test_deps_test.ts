@@ -77,8 +77,9 @@ Deno.test("test_deps.ts not root and without sudo: the command to run as root, e
 
 Deno.test("test_deps.ts on a terminal asks once; 'n' installs nothing (exit 1)", async () => {
   const r = await fakeDeps({ uid: 0 }, [], { terminal: true, input: "n\n" });
-  assert.equal(r.code, 1, r.stdout);
-  const out = r.stdout.replaceAll("\r", "");
+  // script(1) merges stdout and stderr; its own errors (no pseudo-terminal) go to stderr.
+  const out = r.stdout.replaceAll("\r", "") + r.stderr;
+  assert.equal(r.code, 1, out);
   const list = neededList(out);
   assert.ok(
     out.includes(`the tests need ${list}; run "apt-get install -y ${list}" now? [y/N] `),

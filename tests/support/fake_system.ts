@@ -138,8 +138,13 @@ export class FakeSystem {
       stderr: "piped",
     }).spawn();
     const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.input ?? ""));
-    await w.close();
+    try {
+      await w.write(new TextEncoder().encode(opts.input ?? ""));
+      await w.close();
+    } catch (e) {
+      // The child exited before reading its input: its output says why.
+      if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+    }
     const out = await child.output();
     const dec = new TextDecoder();
     return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
