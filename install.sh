@@ -1,24 +1,32 @@
 #!/bin/sh
 # install.sh - install vm (runit-vm) for this user (or system-wide as root).
 #
-#   ./install.sh [--service runit|systemd]
+#   ./install.sh [--yes] [--service runit|systemd]
 #
-# Installs the `vm` executable into $BINDIR (default ~/.local/bin, or
-# /usr/local/bin as root): compiled with `deno compile` where that works,
-# otherwise a launcher that runs the same program with Deno. Creates
-# $VMDIR/.default from default/ without overwriting a template you edited.
-# With --service, also installs and enables vmd as a runit user service or a
-# systemd user unit. Safe to re-run: it changes only what is out of date.
+# First installs what vm needs to run and is missing: runit, QEMU
+# (qemu-system-<arch>, qemu-img) with the system's package manager, as root or
+# through sudo, asking first on a terminal (--yes or VM_SETUP_YES=1: do not
+# ask; no terminal and no --yes, or no way to become root: it prints the exact
+# command and exits 111); then Deno with npm. Then installs the `vm`
+# executable into $BINDIR (default ~/.local/bin, or /usr/local/bin as root):
+# compiled with `deno compile` where that works, otherwise a launcher that runs
+# the sources copied to $LIBDIR (~/.local/lib/vm, or /usr/local/lib/vm) with
+# Deno. Creates $VMDIR/.default from default/ without overwriting a template
+# you edited. With --service, also installs and enables vmd as a runit user
+# service or a systemd user unit. Safe to re-run: it changes only what is out
+# of date.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 service=
+yes=${VM_SETUP_YES:-0}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--service) [ $# -ge 2 ] || { echo "install.sh: fatal: --service needs runit or systemd" >&2; exit 100; }
 		service=$2; shift 2 ;;
 	--service=*) service=${1#--service=}; shift ;;
-	-h|--help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-y|--yes) yes=1; shift ;;
+	-h|--help) sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "install.sh: fatal: unknown argument \"$1\"; see ./install.sh --help" >&2; exit 100 ;;
 	esac
 done
@@ -26,6 +34,61 @@ case $service in
 '' | runit | systemd) ;;
 *) echo "install.sh: fatal: unknown service manager \"$service\"; use runit or systemd" >&2; exit 100 ;;
 esac
+
+# shellcheck source-path=SCRIPTDIR source=setup/packages.sh
+. "$here/setup/packages.sh"
+
+# What vm needs to run: a command, then the package that has it for apt-get,
+# xbps-install, pacman and dnf ("-": not in that manager's repositories). vm
+# runs qemu-system-<host arch>; npm is needed only to install Deno.
+RUNTIME_PACKAGES='
+runsvdir            runit           runit               -                   -
+qemu-img            qemu-utils      qemu-img            qemu-img            qemu-img
+qemu-system-x86_64  qemu-system-x86 qemu-system-amd64   qemu-system-x86     qemu-system-x86
+qemu-system-aarch64 qemu-system-arm qemu-system-aarch64 qemu-system-aarch64 qemu-system-aarch64
+npm                 npm             nodejs              npm                 npm
+'
+
+# Prints the package that has command $1 for package manager $2 ("-": none).
+runtime_package() {
+	printf '%s\n' "$RUNTIME_PACKAGES" | while read -r cmd apt xbps pacman dnf; do
+		[ "$cmd" = "$1" ] || continue
+		case $2 in
+		apt-get) echo "$apt" ;;
+		xbps-install) echo "$xbps" ;;
+		pacman) echo "$pacman" ;;
+		dnf) echo "$dnf" ;;
+		*) echo - ;;
+		esac
+	done
+}
+
+# Installs the missing runtime packages (or exits, see the header).
+install_runtime_packages() {
+	manager=$(pkg_manager) || manager=
+	needs="runsvdir qemu-img qemu-system-$(uname -m)"
+	command -v deno >/dev/null 2>&1 || needs="$needs npm"
+	packages='' unpackaged=''
+	for cmd in $needs; do
+		command -v "$cmd" >/dev/null 2>&1 && continue
+		package=$(runtime_package "$cmd" "$manager")
+		case $package in
+		'' | -) unpackaged="$unpackaged $cmd" ;;
+		*) packages="$packages $package" ;;
+		esac
+	done
+	if [ -n "$unpackaged" ]; then
+		echo "install.sh: fatal: vm needs$unpackaged, which ${manager:-no package manager known here} cannot install; install runit, QEMU or npm yourself (see README.md, \"Other systems\"), then run ./install.sh again" >&2
+		exit 111
+	fi
+	[ -n "$packages" ] || return 0
+	PKG_PROG=install.sh PKG_WHY="vm needs" PKG_HINT="./install.sh --yes"
+	PKG_YES=$yes PKG_LISTS=0 PKG_ONLY=
+	# shellcheck disable=SC2086 # one word per package
+	pkg_ensure $packages
+}
+
+install_runtime_packages
 
 if [ "$(id -u)" -eq 0 ]; then
 	BINDIR=${BINDIR:-/usr/local/bin}
@@ -37,15 +100,19 @@ fi
 
 say() { printf 'install.sh: %s\n' "$*"; }
 
-# Deno: the only thing vm needs to build or run.
+# Deno, to build or run vm: with npm (for this user only, unless root).
 if ! command -v deno >/dev/null 2>&1; then
 	if command -v npm >/dev/null 2>&1; then
 		say "Deno is missing; installing it with npm"
-		if [ "$(id -u)" -eq 0 ]; then
-			npm install -g deno >/dev/null
-		else
-			npm install -g --prefix "$HOME/.local" deno >/dev/null
+		npm_prefix=
+		if [ "$(id -u)" -ne 0 ]; then
+			npm_prefix="--prefix $HOME/.local"
 			PATH=$HOME/.local/bin:$PATH
+		fi
+		# shellcheck disable=SC2086 # npm_prefix is two words or none
+		if ! npm install -g $npm_prefix deno >/dev/null; then
+			echo "install.sh: fatal: \"npm install -g $npm_prefix deno\" failed (see above); fix that, or install Deno from https://deno.com, and run ./install.sh again" >&2
+			exit 111
 		fi
 	fi
 	if ! command -v deno >/dev/null 2>&1; then

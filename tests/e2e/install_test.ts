@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { REPO } from "../support/harness.ts";
+import { FakeSystem, type FakeSystemOptions } from "../support/fake_system.ts";
 
 interface Snapshot {
   [path: string]: string;
@@ -79,4 +80,99 @@ Deno.test("install.sh refuses unknown arguments with exit 100", async () => {
   });
   assert.equal(r.code, 100);
   assert.match(r.stderr, /unknown argument "--frobnicate"/);
+});
+
+// ./install.sh with stub package managers (tests/support/fake_system.ts): what
+// it asks, prints and runs when runit and QEMU are missing.
+
+/** The host's QEMU package on Debian (vm runs qemu-system-<host arch>). */
+const QEMU_DEB = Deno.build.arch === "aarch64" ? "qemu-system-arm" : "qemu-system-x86";
+const RUNTIME_DEBS = `runit qemu-utils ${QEMU_DEB}`;
+const INSTALL_SH = join(REPO, "install.sh");
+
+/** Runs install.sh on a fake system made with `opts`; returns the run and the stubs' calls. */
+async function fakeInstall(
+  opts: FakeSystemOptions,
+  args: string[],
+  run: { input?: string; terminal?: boolean; extra?: Record<string, string> } = {},
+) {
+  const f = FakeSystem.create(opts);
+  try {
+    const r = await f.run(INSTALL_SH, args, {
+      ...run,
+      extra: { BINDIR: join(f.root, "bin-vm"), LIBDIR: join(f.root, "lib-vm"), ...run.extra },
+    });
+    const installed = [...Deno.readDirSync(f.root)].some((e) => e.name.endsWith("-vm"));
+    return { ...r, calls: f.calls(), installed };
+  } finally {
+    f.remove();
+  }
+}
+
+Deno.test("install.sh as root on a pipe without --yes: prints the exact command, exit 111, installs nothing", async () => {
+  const r = await fakeInstall({ uid: 0 }, []);
+  assert.equal(r.code, 111, r.stdout + r.stderr);
+  assert.equal(
+    r.stderr,
+    `install.sh: fatal: vm needs ${RUNTIME_DEBS}; to install, run: ` +
+      `apt-get install -y ${RUNTIME_DEBS} (or: ./install.sh --yes)\n`,
+  );
+  assert.deepEqual(r.calls, []);
+  assert.equal(r.installed, false);
+});
+
+Deno.test("install.sh --yes as root: apt-get update (empty lists), install of the missing packages, Deno with npm, then vm", async () => {
+  const r = await fakeInstall({ uid: 0, lists: "empty", denoFromNpm: true }, ["--yes"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.deepEqual(r.calls, [
+    "apt-get update",
+    `apt-get install -y ${RUNTIME_DEBS}`,
+    "npm install -g deno",
+  ]);
+  assert.match(r.stdout, /\ninstall.sh: Deno is missing; installing it with npm\n/);
+  assert.match(
+    r.stdout,
+    new RegExp(`^install.sh: running: apt-get update && apt-get install -y ${RUNTIME_DEBS}\n`),
+  );
+  assert.match(r.stdout, /(compiled vm|vm launcher .*) installed: .*\/bin-vm\/vm/);
+  assert.match(r.stdout, /17 template\(s\) added/);
+  assert.equal(r.installed, true);
+});
+
+Deno.test("install.sh not root and without sudo: the command to run as root, exit 111, nothing installed", async () => {
+  const r = await fakeInstall({ uid: 1000 }, ["--yes"]);
+  assert.equal(r.code, 111, r.stdout + r.stderr);
+  assert.equal(
+    r.stderr,
+    `install.sh: fatal: vm needs ${RUNTIME_DEBS}; to install, run as root: ` +
+      `apt-get install -y ${RUNTIME_DEBS}\n`,
+  );
+  assert.deepEqual(r.calls, []);
+  assert.equal(r.installed, false);
+});
+
+Deno.test("install.sh on a terminal asks once; 'n' installs nothing (exit 1)", async () => {
+  const r = await fakeInstall({ uid: 1000, sudo: true }, [], { terminal: true, input: "n\n" });
+  // script(1) merges stdout and stderr; its own errors (no pseudo-terminal) go to stderr.
+  const out = r.stdout.replaceAll("\r", "") + r.stderr;
+  assert.equal(r.code, 1, out);
+  const cmd = `sudo apt-get install -y ${RUNTIME_DEBS}`;
+  assert.ok(
+    out.includes(`install.sh: vm needs ${RUNTIME_DEBS}; run "${cmd}" now? [y/N] `),
+    out,
+  );
+  assert.ok(out.includes(`install.sh: nothing installed; to install, run: ${cmd}\n`), out);
+  assert.deepEqual(r.calls, []);
+  assert.equal(r.installed, false);
+});
+
+Deno.test("install.sh names Void's and Arch's packages; runit, not in Arch's repositories, stops it", async () => {
+  const pkgs = Deno.build.arch === "aarch64" ? "qemu-system-aarch64" : "qemu-system-amd64";
+  const xbps = await fakeInstall({ uid: 0, manager: "xbps-install" }, []);
+  assert.equal(xbps.code, 111, xbps.stderr);
+  assert.match(xbps.stderr, new RegExp(`run: xbps-install -Sy runit qemu-img ${pkgs} \\(or:`));
+  const arch = await fakeInstall({ uid: 0, manager: "pacman" }, ["--yes"]);
+  assert.equal(arch.code, 111, arch.stderr);
+  assert.match(arch.stderr, /^install.sh: fatal: vm needs runsvdir, which pacman cannot install;/);
+  assert.deepEqual([...xbps.calls, ...arch.calls], []);
 });

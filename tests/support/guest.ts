@@ -437,7 +437,7 @@ async function readBusybox(): Promise<Uint8Array> {
 }
 
 /** Whether an ELF64 little-endian file has a PT_INTERP (is dynamically linked). */
-function hasInterpreter(elf: Uint8Array): boolean {
+export function hasInterpreter(elf: Uint8Array): boolean {
   const v = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
   if (elf.length < 64 || v.getUint32(0) !== 0x7f454c46) return false;
   const phoff = Number(v.getBigUint64(0x20, true));
