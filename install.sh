@@ -138,7 +138,8 @@ install_file() {
 	fi
 }
 
-if timeout 300 "$deno" compile --quiet --allow-all --output "$new" "$here/main.ts" >/dev/null 2>&1; then
+if timeout 300 "$deno" compile --quiet --allow-all --include "$here/cli" --include "$here/lib" \
+	--output "$new" "$here/main.ts" >/dev/null 2>&1; then
 	install_file "$new" "$vm" "compiled vm"
 else
 	rm -f "$new"

@@ -9,7 +9,7 @@
  */
 
 import { describe, EXIT_SYSTEM, EXIT_USAGE, UsageError, VmError } from "./lib/errors.ts";
-import type { CommandSpec } from "./cli/command.ts";
+import type { CommandModule, CommandSpec } from "./cli/command.ts";
 import { parseInvocation, wantsHelp } from "./cli/parse.ts";
 import { findCommand } from "./cli/table.ts";
 
@@ -17,8 +17,14 @@ function printErr(text: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(text + "\n"));
 }
 
+/** cli/help.ts, loaded when help is asked for (a computed specifier: see loadCommand). */
+function loadHelp(): Promise<typeof import("./cli/help.ts")> {
+  const file = "./cli/help.ts";
+  return import(file);
+}
+
 async function printHelp(spec: CommandSpec, name: string): Promise<number> {
-  const { commandHelp } = await import("./cli/help.ts");
+  const { commandHelp } = await loadHelp();
   Deno.stdout.writeSync(new TextEncoder().encode(commandHelp(spec, name) + "\n"));
   return 0;
 }
@@ -37,10 +43,27 @@ function subcommand(spec: CommandSpec, argv: string[]): [CommandSpec, string[]] 
   );
 }
 
+/**
+ * The module that runs `spec`, loaded now. The specifier is computed on
+ * purpose: Deno reads every module a literal `import("…")` names when the
+ * program starts, which would load every command's code for each one.
+ */
+async function loadCommand(spec: CommandSpec, full: string): Promise<CommandModule> {
+  const file = spec.module;
+  const entry = spec.entry;
+  if (file === undefined || entry === undefined) {
+    throw new UsageError(`"vm ${full}" cannot be run`);
+  }
+  const module = await import(`./cli/${file}`) as Record<string, CommandModule>;
+  const command = module[entry];
+  if (command === undefined) throw new Error(`cli/${file} has no command "${entry}"`);
+  return command;
+}
+
 async function dispatch(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
-    const { helpText } = await import("./cli/help.ts");
+    const { helpText } = await loadHelp();
     printErr(helpText());
     return EXIT_USAGE;
   }
@@ -58,9 +81,7 @@ async function dispatch(argv: string[]): Promise<number> {
   }
   if (!spec.hidden && wantsHelp(spec, words)) return printHelp(spec, full);
   const inv = parseInvocation(spec, words, full);
-  const module = await spec.load?.();
-  if (module === undefined) throw new UsageError(`"vm ${full}" cannot be run`);
-  return await module.run(inv);
+  return await (await loadCommand(spec, full)).run(inv);
 }
 
 /** Runs `vm` with `argv`; returns the exit code. */

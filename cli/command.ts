@@ -90,6 +90,11 @@ export interface CommandSpec {
   passThrough?: boolean;
   /** Subcommands (`vm image pull`): the first word picks one; this row has no run. */
   subcommands?: readonly CommandSpec[];
-  /** Loads the module that runs it (lazily: each command loads only what it uses). */
-  load?: () => Promise<CommandModule>;
+  /**
+   * The module under cli/ that runs it (`list.ts`), loaded only when the
+   * command runs; absent for a command with subcommands.
+   */
+  module?: string;
+  /** The module's export that runs it (a CommandModule). */
+  entry?: string;
 }

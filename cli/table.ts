@@ -2,8 +2,8 @@
  * The command table: every command of `vm`, in the order `vm help` lists
  * them, each one record (cli/command.ts) from which come its parsing, its
  * help and its completion. Loaded on every start, so it and the row files
- * it gathers import types only; each row loads its command's module when
- * that command runs.
+ * it gathers import types only; each row names the module main.ts loads
+ * when that command runs.
  * @module
  */
 
@@ -42,7 +42,8 @@ const COMPLETIONS_ROW: CommandSpec = {
     "  zsh:  vm completions zsh > ~/.zfunc/_vm   (a directory in $fpath, before compinit)",
     "  fish: vm completions fish > ~/.config/fish/completions/vm.fish",
   ],
-  load: () => import("./completions_cmd.ts").then((m) => m.completions),
+  module: "completions_cmd.ts",
+  entry: "completions",
 };
 
 /** `vm daemon`. */
@@ -59,7 +60,8 @@ const DAEMON_ROW: CommandSpec = {
     "VMs keep running, never twice. Messages go to stderr. Install it as a service with",
     '"vm service install runit|systemd".',
   ],
-  load: () => import("./daemon.ts").then((m) => m.daemon),
+  module: "daemon.ts",
+  entry: "daemon",
 };
 
 /** `vm service`. */
@@ -77,7 +79,8 @@ const SERVICE_ROW: CommandSpec = {
     "         systemctl --user daemon-reload and enable (or says how, when it cannot)",
     'A file there that vm did not write is never replaced. Needs ".default" (./install.sh).',
   ],
-  load: () => import("./daemon.ts").then((m) => m.service),
+  module: "daemon.ts",
+  entry: "service",
 };
 
 /** `vm help`. */
@@ -86,22 +89,23 @@ const HELP_ROW: CommandSpec = {
   summary: "display this help",
   args: [{ name: "<command>", kind: "command", optional: true }],
   options: [],
-  load: () => import("./help.ts").then((m) => m.help),
+  module: "help.ts",
+  entry: "help",
 };
 
 const DIR = { name: "<dir>", kind: "file" } as const;
 
 /**
- * The hidden commands: runit's entry points (cli/runit_entry.ts) and the
+ * The hidden commands: runit's entry points (cli/runit_*.ts) and the
  * helpers of install.sh and the completion scripts. No help, not listed.
  */
-const HIDDEN_ROWS: [string, string, readonly ArgSpec[], CommandSpec["load"]][] = [
-  ["__run", "runit run: become QEMU", [DIR], () => import("./runit_entry.ts").then((m) => m.run)],
+const HIDDEN_ROWS: [string, string, readonly ArgSpec[], [string, string]][] = [
+  ["__run", "runit run: become QEMU", [DIR], ["runit_run.ts", "run"]],
   [
     "__stop",
     "runit control/t: graceful stop",
     [DIR],
-    () => import("./runit_entry.ts").then((m) => m.stop),
+    ["runit_stop.ts", "stop"],
   ],
   [
     "__finish",
@@ -111,7 +115,7 @@ const HIDDEN_ROWS: [string, string, readonly ArgSpec[], CommandSpec["load"]][] =
       { name: "<code>", kind: "none", optional: true },
       { name: "<signal>", kind: "none", optional: true },
     ],
-    () => import("./runit_entry.ts").then((m) => m.finish),
+    ["runit_finish.ts", "finish"],
   ],
   [
     "__complete",
@@ -120,16 +124,18 @@ const HIDDEN_ROWS: [string, string, readonly ArgSpec[], CommandSpec["load"]][] =
       { name: "templates|snapshots|images", kind: ["templates", "snapshots", "images"] },
       { name: "<vm>", kind: "vm", optional: true },
     ],
-    () => import("./completions_cmd.ts").then((m) => m.complete),
+    ["completions_cmd.ts", "complete"],
   ],
   [
     "__setup",
     "create $VMDIR/.default",
     [{ name: "<default-src>", kind: "file" }, { name: "<vm-exe>", kind: "file" }],
-    () => import("./setup.ts").then((m) => m.setup),
+    ["setup.ts", "setup"],
   ],
 ];
-const HIDDEN: readonly CommandSpec[] = HIDDEN_ROWS.map(([name, summary, args, load]) => ({
+const HIDDEN: readonly CommandSpec[] = HIDDEN_ROWS.map((
+  [name, summary, args, [module, entry]],
+) => ({
   name,
   summary,
   args,
@@ -137,7 +143,8 @@ const HIDDEN: readonly CommandSpec[] = HIDDEN_ROWS.map(([name, summary, args, lo
   hidden: true,
   // Runit's finish gets QEMU's exit code, -1 after a signal: never read as an option.
   passThrough: name === "__finish",
-  load,
+  module,
+  entry,
 }));
 
 /** Every command of `vm`. */

@@ -27,7 +27,8 @@ export const CONSOLE_ROW: CommandSpec = {
     "exit: 0 detached or quiet, 1 the VM is not running, has no console socket, or the",
     "console closed (QEMU exited), 100 usage",
   ],
-  load: () => import("./console.ts").then((m) => m.console),
+  module: "console.ts",
+  entry: "console",
 };
 
 /** `vm monitor`. */
@@ -43,7 +44,8 @@ export const MONITOR_ROW: CommandSpec = {
     "QEMU serves one monitor client at a time.",
     "exit: 0 ok, 1 the VM is not running or the monitor closed, 100 usage, 111 no answer",
   ],
-  load: () => import("./console.ts").then((m) => m.monitor),
+  module: "console.ts",
+  entry: "monitor",
 };
 
 /** `vm qmp`. */
@@ -64,7 +66,8 @@ export const QMP_ROW: CommandSpec = {
     "exit: 0 ok, 1 QEMU answered with an error or the VM is not running, 100 usage",
     "(arguments not a JSON object), 111 no answer",
   ],
-  load: () => import("./qmp.ts").then((m) => m.qmp),
+  module: "qmp.ts",
+  entry: "qmp",
 };
 
 /** `vm log`. */
@@ -89,7 +92,8 @@ export const LOG_ROW: CommandSpec = {
     "exit: 0 ok, 1 the VM does not log (make VMs with vm make --log) or has no log yet,",
     "100 usage",
   ],
-  load: () => import("./log.ts").then((m) => m.log),
+  module: "log.ts",
+  entry: "log",
 };
 
 /** `vm args`. */
@@ -104,7 +108,8 @@ export const ARGS_ROW: CommandSpec = {
     "every word is shell-quoted; relative paths are relative to the VM's directory",
     "exit: 0 ok, 100 a template or the config cannot be parsed, 111 QEMU missing or a hook failed",
   ],
-  load: () => import("./args.ts").then((m) => m.args),
+  module: "args.ts",
+  entry: "args",
 };
 
 /** `vm info`. */
@@ -121,5 +126,6 @@ export const INFO_ROW: CommandSpec = {
     "templates are shown with the arguments they resolve to (hooks are not run; vm args",
     "runs pre_qemu); disks are the files the templates name, as qemu-img info sees them",
   ],
-  load: () => import("./info.ts").then((m) => m.info),
+  module: "info.ts",
+  entry: "info",
 };

@@ -33,7 +33,8 @@ export const MAKE_ROW: CommandSpec = {
     "on stdin; empty = the default); each option answers its question without asking it.",
     "The VM is made down; with an ISO it boots once from it when vmd runs",
   ],
-  load: () => import("./make.ts").then((m) => m.make),
+  module: "make.ts",
+  entry: "make",
 };
 
 /** `vm boot`. */
@@ -44,7 +45,8 @@ export const BOOT_ROW: CommandSpec = {
   options: [],
   passThrough: true,
   help: ["the arguments are kept in templates/once for that one start"],
-  load: () => import("./boot.ts").then((m) => m.boot),
+  module: "boot.ts",
+  entry: "boot",
 };
 
 /** `vm sv`. */
@@ -57,7 +59,8 @@ export const SV_ROW: CommandSpec = {
     { name: "wait", short: "w", value: "S", help: "how long -v waits (sv -w)" },
   ],
   help: ["runs runit's sv on the VMs; waits up to the largest wait + 5 s"],
-  load: () => import("./sv.ts").then((m) => m.sv),
+  module: "sv.ts",
+  entry: "sv",
 };
 
 /** `vm destroy`. */
@@ -72,7 +75,8 @@ export const DESTROY_ROW: CommandSpec = {
     "clones use its disks (they are named)",
     "exit: 0 deleted, 1 running, has linked clones, or not confirmed (nothing deleted)",
   ],
-  load: () => import("./destroy.ts").then((m) => m.destroy),
+  module: "destroy.ts",
+  entry: "destroy",
 };
 
 /** `vm rename`. */
@@ -86,7 +90,8 @@ export const RENAME_ROW: CommandSpec = {
     "runsv keeps supervising it. Refused while it runs, and while linked clones use its",
     "disks (their backing file names point to it)",
   ],
-  load: () => import("./rename_clone.ts").then((m) => m.rename),
+  module: "rename_clone.ts",
+  entry: "rename",
 };
 
 /** `vm clone`. */
@@ -106,7 +111,8 @@ export const CLONE_ROW: CommandSpec = {
     "templates gets a fresh one. Disks must be inside the VM's directory, named relative",
     "to it (./drive.qcow2 or $VM_DIR/...), so that the copy uses its own",
   ],
-  load: () => import("./rename_clone.ts").then((m) => m.clone),
+  module: "rename_clone.ts",
+  entry: "clone",
 };
 
 /** `vm disk`. */
@@ -127,7 +133,8 @@ export const DISK_ROW: CommandSpec = {
     "+10G grows the disk by 10 GiB, 40G makes it 40 GiB (qemu-img resize); grow the",
     "partition and file system in the guest afterwards",
   ],
-  load: () => import("./disk.ts").then((m) => m.disk),
+  module: "disk.ts",
+  entry: "disk",
 };
 
 /** `vm snapshot`. */
@@ -146,5 +153,6 @@ export const SNAPSHOT_ROW: CommandSpec = {
     "while the VM runs) shows each snapshot with its date and disks. apply is refused while",
     "linked clones use the disks (vm clone --linked)",
   ],
-  load: () => import("./snapshot.ts").then((m) => m.snapshot),
+  module: "snapshot.ts",
+  entry: "snapshot",
 };

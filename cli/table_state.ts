@@ -39,7 +39,8 @@ export const LIST_ROW: CommandSpec = {
     '  "want up"/"want down" when runsv wants otherwise), PID (QEMU\'s), UPTIME,',
     "  AUTOSTART (on = starts with vmd), WAIT (seconds the guest gets to power off)",
   ],
-  load: () => import("./list.ts").then((m) => m.list),
+  module: "list.ts",
+  entry: "list",
 };
 
 /** `vm status`. */
@@ -51,7 +52,8 @@ export const STATUS_ROW: CommandSpec = {
   help: [
     "fields as in vm list, one block per VM; exit 1 if any VM is not running (like sv check)",
   ],
-  load: () => import("./list.ts").then((m) => m.status),
+  module: "list.ts",
+  entry: "status",
 };
 
 /** `vm start`. */
@@ -65,7 +67,8 @@ export const START_ROW: CommandSpec = {
     help: "fail when QEMU is not up within S seconds (default 30)",
   }],
   help: PARALLEL,
-  load: () => import("./start_stop.ts").then((m) => m.start),
+  module: "start_stop.ts",
+  entry: "start",
 };
 
 /** `vm stop`. */
@@ -78,7 +81,8 @@ export const STOP_ROW: CommandSpec = {
     "runsv runs control/t: the guest gets its wait seconds to power off, then QEMU quits",
     ...PARALLEL,
   ],
-  load: () => import("./start_stop.ts").then((m) => m.stop),
+  module: "start_stop.ts",
+  entry: "stop",
 };
 
 /** `vm restart`. */
@@ -88,7 +92,8 @@ export const RESTART_ROW: CommandSpec = {
   args: [VMS],
   options: [TIMEOUT, FORCE],
   help: PARALLEL,
-  load: () => import("./start_stop.ts").then((m) => m.restart),
+  module: "start_stop.ts",
+  entry: "restart",
 };
 
 /** `vm kill`. */
@@ -98,7 +103,8 @@ export const KILL_ROW: CommandSpec = {
   args: [VMS],
   options: [],
   help: ["the guest is not shut down: its disks may need a check at the next boot"],
-  load: () => import("./start_stop.ts").then((m) => m.kill),
+  module: "start_stop.ts",
+  entry: "kill",
 };
 
 /** `vm autostart`. */
@@ -108,5 +114,6 @@ export const AUTOSTART_ROW: CommandSpec = {
   args: [VM, { name: "on|off", kind: ["on", "off"], optional: true }],
   options: [],
   help: ["without on|off, shows the setting; it takes effect when vmd next starts the VM"],
-  load: () => import("./autostart.ts").then((m) => m.autostart),
+  module: "autostart.ts",
+  entry: "autostart",
 };

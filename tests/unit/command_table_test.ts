@@ -29,11 +29,12 @@ function someArgs(spec: CommandSpec): string[] {
   return spec.args.filter((a) => !a.optional).map(() => "x");
 }
 
-/** The module file a row loads (from its `load` function's text), relative to cli/. */
-function moduleOf(spec: CommandSpec): string {
-  const m = /import\("\.\/([a-z_]+\.ts)"\)/.exec(String(spec.load));
-  assert.ok(m, `${spec.name}: load() imports a cli module`);
-  return m[1] ?? "";
+/** The module file a row runs, relative to cli/, checked to export the row's entry. */
+async function moduleOf(spec: CommandSpec): Promise<string> {
+  assert.ok(spec.module !== undefined && spec.entry !== undefined, `${spec.name}: module`);
+  const mod = await import(`../../cli/${spec.module}`);
+  assert.equal(typeof mod[spec.entry]?.run, "function", `${spec.name}: cli/${spec.module}`);
+  return spec.module;
 }
 
 /** The option names a cli module reads: opt*(inv, "x") and exclusive(inv, "a", "b"). */
@@ -83,11 +84,10 @@ Deno.test("every declared option is accepted, shown in help and completed; nothi
   }
 });
 
-Deno.test("each command's code reads exactly the options its row declares", () => {
+Deno.test("each command's code reads exactly the options its row declares", async () => {
   const byFile = new Map<string, Set<string>>();
   for (const [, spec] of rows()) {
-    if (spec.load === undefined) continue;
-    const file = moduleOf(spec);
+    const file = await moduleOf(spec);
     const declared = byFile.get(file) ?? new Set<string>();
     for (const o of spec.options) declared.add(o.name);
     byFile.set(file, declared);
