@@ -160,6 +160,14 @@ export function buildNomadJob(
     ports: nomadPorts(model),
     config,
   };
+  for (const p of model.ports) {
+    mappings.push({
+      at: "ports",
+      arg: `${p.proto} ${p.hostAddr}:${p.hostPort} ${p.guestPort}`,
+      to: `static port ${p.hostPort} on the node's addresses (the driver's hostfwd binds all of ` +
+        `them, tcp and udp), port_map to ${p.guestPort}`,
+    });
+  }
   if (disk.chain.length > 0 && opts.imageUrl === undefined) {
     mappings.push({
       at: "",

@@ -32,7 +32,8 @@ export function hclString(s: string): string {
     else if (c < 0x20 || c === 0x7f) out += `\\u${c.toString(16).padStart(4, "0")}`;
     else out += ch;
   }
-  return `"${out.replaceAll("${", "$${").replaceAll("%{", "%%{")}"`;
+  // (A function as replacement: in a replacement string "$$" would mean one "$".)
+  return `"${out.replace(/([$%])\{/g, (_m, c: string) => `${c}${c}{`)}"`;
 }
 
 function value(v: HclValue): string {
