@@ -320,6 +320,11 @@ export function leadWord(opts: readonly OptItem[], typeKey = "type"): string | u
   return first !== undefined && first.bare ? first.key : undefined;
 }
 
+/** `items` without a leading bare word (the kind) and without the keys `keys`. Pure. */
+export function withoutLead(items: readonly OptItem[], keys: readonly string[]): OptItem[] {
+  return items.filter((o, i) => !(i === 0 && o.bare) && !keys.includes(o.key));
+}
+
 /** A group made up here (not from a template), e.g. for an argument the exporter adds. Pure. */
 export function madeGroup(opt: string, value?: string): OptionGroup {
   const word = { value: opt, file: "", line: 0 };
