@@ -58,7 +58,10 @@ export function templateText(comment: string, lines: readonly string[][]): strin
 /** New names in the VM directory for disks copied in: their file names, made unique. Pure. */
 export function copyNames(disks: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
-  const used = new Set<string>(Object.values(F).map((f) => f.split("/")[0] ?? ""));
+  // The names vm gives to files of the VM directory, but for the disk's own name.
+  const used = new Set<string>(
+    Object.values(F).map((f) => f.split("/")[0] ?? "").filter((f) => f !== F.drive),
+  );
   for (const d of disks) {
     if (out.has(d)) continue;
     let name = basename(d);
