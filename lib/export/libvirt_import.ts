@@ -26,6 +26,7 @@ import { parseXml } from "./xml.ts";
 import { waitFromMetadata } from "./libvirt_xml.ts";
 import { importArgs, type ImportedArgs, splitNativeArgv } from "./libvirt_import_args.ts";
 import { assembleVm } from "./assemble.ts";
+import { interfaceBackends } from "./libvirt_import_net.ts";
 import { virsh } from "./virsh.ts";
 
 /** Choices of `vm import libvirt`. */
@@ -96,9 +97,10 @@ export async function importLibvirt(
   const argv = splitNativeArgv(
     await virsh(["domxml-to-native", "qemu-argv", "--domain", domain], opts.connect),
   );
-  const first = importArgs(argv);
+  const nets = interfaceBackends(xml);
+  const first = importArgs(argv, { nets });
   const copies = opts.copy ? copyNames(first.disks) : new Map<string, string>();
-  const args = opts.copy ? importArgs(argv, copies) : first;
+  const args = opts.copy ? importArgs(argv, { copies, nets }) : first;
   const dir = await assembleVm(cfg.vmdir, name, "import", async (tmp) => {
     Deno.mkdirSync(join(tmp, F.templates), { mode: 0o700 });
     let done = 0;

@@ -16,7 +16,8 @@
  * a `-device` become one `-drive file=…,format=…,if=none,id=<node>` that the
  * same device uses, so `vm info`, `vm clone` and snapshots see the disk;
  * sockets in libvirt's directories (guest agent channels) move to
- * `./supervise/<name>`. Refused: file descriptors passed by libvirt (`fd=`,
+ * `./supervise/<name>`; network backends are rebuilt from the domain's
+ * interfaces (libvirt_import_net.ts). Refused: file descriptors passed by libvirt (`fd=`,
  * `-add-fd`, `/dev/fdset/`) and other paths in libvirt's own directories.
  * Pure: no I/O. Level: vm.
  * @module
@@ -40,6 +41,7 @@ import {
   type VmArg,
 } from "./qemu_options.ts";
 import { idOf } from "./qemu_machine.ts";
+import type { NetBackend } from "./libvirt_import_net.ts";
 
 /** What becomes of a domain's QEMU command line. */
 export interface ImportedArgs {
@@ -191,6 +193,17 @@ function relocate(g: OptionGroup): OptionGroup {
   return rewritePaths(g, (p) => inLibvirt(p) ? `./supervise/${basename(p)}` : p);
 }
 
+/** A `-netdev` of libvirt's (`hostnet<k>`) with the backend rebuilt from the domain (libvirt_import_net.ts). */
+function withBackend(g: OptionGroup, nets: readonly NetBackend[]): OptionGroup {
+  if (g.opt !== "-netdev" || g.value === undefined) return g;
+  const id = json(g)?.id ?? optGet(optsOf(g), "id");
+  const k = /^hostnet([0-9]+)$/.exec(String(id))?.[1];
+  const b = k === undefined ? undefined : nets[Number(k)];
+  if (b === undefined) return g;
+  if ("refuse" in b) throw new CheckFailedError(b.refuse);
+  return { ...g, value: { ...g.value, value: b.netdev } };
+}
+
 /**
  * The template arguments of a domain's QEMU command line (see the module
  * doc); `copies` maps a disk's path to its new name when it is copied into
@@ -198,8 +211,9 @@ function relocate(g: OptionGroup): OptionGroup {
  */
 export function importArgs(
   argv: readonly string[],
-  copies = new Map<string, string>(),
+  with_: { copies?: ReadonlyMap<string, string>; nets?: readonly NetBackend[] } = {},
 ): ImportedArgs {
+  const copies = with_.copies ?? new Map<string, string>();
   const args: VmArg[] = argv.map((value) => ({ value, file: "qemu-argv", line: 1 }));
   const groups = blockdevsToDrives(groupOptions(args));
   const monitors = new Set(
@@ -212,7 +226,7 @@ export function importArgs(
       out.dropped.push({ arg: shown(g), why });
       continue;
     }
-    const kept = relocate(g);
+    const kept = relocate(withBackend(g, with_.nets ?? []));
     const isDrive = ["-drive", "-hda", "-hdb", "-hdc", "-hdd", "-cdrom"].includes(g.opt);
     if (!isDrive) {
       out.rest.push(groupWords(kept));

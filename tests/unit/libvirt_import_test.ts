@@ -7,6 +7,8 @@ import { importArgs, splitNativeArgv } from "../../lib/export/libvirt_import_arg
 import { copyNames, templateText } from "../../lib/export/libvirt_import.ts";
 import { parseTemplate } from "../../lib/vm/templates.ts";
 import { CheckFailedError } from "../../lib/errors.ts";
+import { interfaceBackends } from "../../lib/export/libvirt_import_net.ts";
+import { parseXml } from "../../lib/export/xml.ts";
 
 // As libvirt 9.0.0 (Debian 12) printed it for the exported test guest, with a CD-ROM and
 // a guest agent channel added, and one path with a space.
@@ -79,7 +81,9 @@ Deno.test("import libvirt: libvirt's own arguments removed, blockdev pairs becom
 Deno.test("import libvirt: --copy names, templates parse back to the same words", () => {
   const copies = copyNames(["/a/drive.qcow2", "/b/drive.qcow2", "/c/wait"]);
   assert.deepEqual([...copies.values()], ["./drive.qcow2", "./1-drive.qcow2", "./1-wait"]);
-  const r = importArgs(splitNativeArgv(NATIVE), new Map([["/vms/my disks/g.qcow2", "./g.qcow2"]]));
+  const r = importArgs(splitNativeArgv(NATIVE), {
+    copies: new Map([["/vms/my disks/g.qcow2", "./g.qcow2"]]),
+  });
   assert.equal(
     r.drives[0]?.[1],
     "file=./g.qcow2,format=qcow2,if=none,id=libvirt-2-format,discard=unmap",
@@ -100,4 +104,34 @@ Deno.test("import libvirt: file descriptors and libvirt's files are refused", ()
   ) {
     assert.throws(() => importArgs(splitNativeArgv(bad)), CheckFailedError, bad);
   }
+});
+
+Deno.test("import libvirt: network backends rebuilt from the domain's interfaces", () => {
+  const dom = parseXml(`<domain><devices>
+    <interface type='user'><mac address='52:54:00:11:22:33'/><backend type='passt'/>
+      <portForward proto='tcp' address='127.0.0.1'><range start='2222' to='22'/></portForward>
+    </interface>
+    <interface type='bridge'><source bridge='br0'/></interface>
+    <interface type='ethernet'><target dev='tap7' managed='no'/></interface>
+    <interface type='network'><mac address='52:54:00:00:00:09'/><source network='default'/></interface>
+  </devices></domain>`);
+  const nets = interfaceBackends(dom);
+  assert.deepEqual(nets.slice(0, 3), [
+    { netdev: "user,id=hostnet0,hostfwd=tcp:127.0.0.1:2222-:22" },
+    { netdev: "bridge,br=br0,id=hostnet1" },
+    { netdev: "tap,ifname=tap7,script=no,downscript=no,id=hostnet2" },
+  ]);
+  const argv = [
+    "-netdev",
+    '{"type":"tap","fd":"28","id":"hostnet0"}',
+    "-device",
+    '{"driver":"virtio-net-pci","netdev":"hostnet0","id":"net0","mac":"52:54:00:11:22:33"}',
+  ];
+  const r = importArgs(argv, { nets });
+  assert.deepEqual(r.rest[0], ["-netdev", "user,id=hostnet0,hostfwd=tcp:127.0.0.1:2222-:22"]);
+  const net3 = ["-netdev", '{"type":"tap","fd":"30","id":"hostnet3"}'];
+  assert.throws(
+    () => importArgs(net3, { nets }),
+    /52:54:00:00:00:09 uses libvirt network "default"/,
+  );
 });
