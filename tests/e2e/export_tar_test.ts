@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { qemuUp, run, TestEnv } from "../support/harness.ts";
-import { GUEST_READY, testGuest, waitForText } from "../support/guest.ts";
+import { GUEST_READY, type TestGuest, testGuest, waitForText } from "../support/guest.ts";
 import { exportCliCommand, vmx } from "../support/export_cli.ts";
 
 const DRIVE = "-drive file=./drive.qcow2,if=virtio,format=qcow2\n";
@@ -18,23 +18,34 @@ async function ok(cmd: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/**
+ * VM "lnk" in `t`: a linked clone of the test guest VM "src" (written to
+ * first), with data of its own in its overlay, a 64M sparse raw disk with
+ * 1M written at 32M, and a known_hosts file. Returns its directory.
+ */
+async function linkedCloneWithData(t: TestEnv, guest: TestGuest): Promise<string> {
+  await t.makeGuestVm("src", guest, { extra: DRIVE, log: false });
+  await ok("qemu-io", ["-c", "write -P 0xab 0 1M", join(t.dir("src"), "drive.qcow2")]);
+  assert.equal((await t.vm(["clone", "src", "lnk", "--linked"])).code, 0);
+  const lnk = t.dir("lnk");
+  await ok("qemu-io", ["-c", "write -P 0xcd 4M 1M", join(lnk, "drive.qcow2")]);
+  await ok("qemu-img", ["create", "-q", "-f", "raw", join(lnk, "data.raw"), "64M"]);
+  await ok("qemu-io", ["-f", "raw", "-c", "write -P 0x5a 32M 1M", join(lnk, "data.raw")]);
+  Deno.writeTextFileSync(
+    join(lnk, "templates", "data"),
+    "-drive file=./data.raw,format=raw,if=virtio\n",
+  );
+  Deno.writeTextFileSync(join(lnk, "known_hosts"), "[127.0.0.1]:2222 ssh-ed25519 AAAA\n");
+
+  return lnk;
+}
+
 Deno.test("export tar | import tar: linked clone and sparse disk move to another VMDIR and boot", async () => {
   const guest = await testGuest();
   const a = TestEnv.create();
   const b = TestEnv.create();
   try {
-    await a.makeGuestVm("src", guest, { extra: DRIVE, log: false });
-    await ok("qemu-io", ["-c", "write -P 0xab 0 1M", join(a.dir("src"), "drive.qcow2")]);
-    assert.equal((await a.vm(["clone", "src", "lnk", "--linked"])).code, 0);
-    const lnk = a.dir("lnk");
-    await ok("qemu-io", ["-c", "write -P 0xcd 4M 1M", join(lnk, "drive.qcow2")]);
-    await ok("qemu-img", ["create", "-q", "-f", "raw", join(lnk, "data.raw"), "64M"]);
-    await ok("qemu-io", ["-f", "raw", "-c", "write -P 0x5a 32M 1M", join(lnk, "data.raw")]);
-    Deno.writeTextFileSync(
-      join(lnk, "templates", "data"),
-      "-drive file=./data.raw,format=raw,if=virtio\n",
-    );
-    Deno.writeTextFileSync(join(lnk, "known_hosts"), "[127.0.0.1]:2222 ssh-ed25519 AAAA\n");
+    const lnk = await linkedCloneWithData(a, guest);
 
     // As `vm export tar lnk - | ssh host vm import tar - moved`, and once more to a file.
     const pipe = `VMDIR=${a.vmdir} ${exportCliCommand(["export", "tar", "lnk", "-"])} | ` +
