@@ -53,8 +53,9 @@ export const TASK_SEED = "local/seed.iso";
 /** The driver's allowed drive_interface values (allowedDriveInterfaces in driver.go). */
 export const DRIVE_INTERFACES = ["ide", "scsi", "sd", "mtd", "floppy", "pflash", "virtio", "none"];
 
-/** The driver's memory bounds in MB (StartTask refuses outside them). */
+/** The driver's smallest memory in MB (StartTask refuses less). */
 export const NOMAD_MEM_MIN_MB = 128;
+/** The driver's largest memory in MB (StartTask refuses more). */
 export const NOMAD_MEM_MAX_MB = 4_000_000;
 
 /** The qemu driver's `config` and the task's resources, from the arguments. */

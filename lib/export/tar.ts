@@ -30,8 +30,9 @@ import { MANIFEST, parseManifest, planExport, planRebases, VM_ROOT } from "./tar
 import { assembleVm, removeTree } from "./assemble.ts";
 import { pipeCounted, runTar } from "./tar_process.ts";
 
-/** Where an archive goes or comes from: a file, or a stream (stdout, stdin). */
+/** Where an archive goes: a file, or a stream (stdout). */
 export type ArchiveEnd = { file: string } | { stream: WritableStream<Uint8Array> };
+/** Where an archive comes from: a file, or a stream (stdin). */
 export type ArchiveSource = { file: string } | { stream: ReadableStream<Uint8Array> };
 
 /** Choices of `vm export tar`. */
