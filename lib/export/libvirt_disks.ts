@@ -2,7 +2,8 @@
  * A VM's drives as libvirt `<disk>` elements: `-drive` (with `if=` or with
  * `if=none` and its `-device`), `-hda`…`-hdd` and `-cdrom`, with the image
  * format, the backing chain as `<backingStore>`, cache/discard/aio, read-only
- * and CD-ROM media. Paths become absolute (libvirt does not run QEMU in the
+ * and CD-ROM media; the VM's cloud-init seed.iso as a CD-ROM when no
+ * template names it (as `vm export nomad` does). Paths become absolute (libvirt does not run QEMU in the
  * VM directory). A drive with options that have no XML form is left to
  * `<qemu:commandline>` whole, with its device. Pure: no I/O. Level: vm.
  * @module
@@ -151,6 +152,15 @@ export function mapDisks(ctx: LibvirtCtx): void {
       readonly: false,
       driver: {},
     }));
+  }
+  const seed = ctx.model.seed?.path;
+  const named = (d: XmlElement) =>
+    d.children.some((c) => typeof c !== "string" && c.attrs.file === seed);
+  if (seed !== undefined && !ctx.devices.some(named)) {
+    ctx.devices.push(
+      diskElement(ctx, { file: seed, iface: "ide", cdrom: true, readonly: true, driver: {} }),
+    );
+    ctx.notes.push("seed.iso: added as a CD-ROM (no template names it)");
   }
 }
 

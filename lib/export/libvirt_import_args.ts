@@ -16,7 +16,8 @@
  * a `-device` become one `-drive file=…,format=…,if=none,id=<node>` that the
  * same device uses, so `vm info`, `vm clone` and snapshots see the disk;
  * sockets in libvirt's directories (guest agent channels) move to
- * `./supervise/<name>`; network backends are rebuilt from the domain's
+ * `./supervise/<name>`; the first serial port's pty becomes vm's console
+ * socket `./supervise/console` (for `vm console`); network backends are rebuilt from the domain's
  * interfaces (libvirt_import_net.ts). Refused: file descriptors passed by libvirt (`fd=`,
  * `-add-fd`, `/dev/fdset/`) and other paths in libvirt's own directories.
  * Pure: no I/O. Level: vm.
@@ -41,6 +42,7 @@ import {
   type VmArg,
 } from "./qemu_options.ts";
 import { idOf } from "./qemu_machine.ts";
+import { F } from "../vm/files.ts";
 import type { NetBackend } from "./libvirt_import_net.ts";
 
 /** What becomes of a domain's QEMU command line. */
@@ -193,6 +195,19 @@ function relocate(g: OptionGroup): OptionGroup {
   return rewritePaths(g, (p) => inLibvirt(p) ? `./supervise/${basename(p)}` : p);
 }
 
+/** vm's console socket (for `vm console`) in place of the first serial port's pty. Pure. */
+function consoleSocket(g: OptionGroup, groups: readonly OptionGroup[]): OptionGroup {
+  if (g.opt !== "-chardev" || g.value === undefined || leadWord(optsOf(g)) !== "pty") return g;
+  const id = idOf(g);
+  const serials = groups.filter((d) =>
+    d.opt === "-device" && deviceKey(d, "driver") === "isa-serial" &&
+    deviceKey(d, "chardev") !== undefined
+  );
+  if (id === undefined || deviceKey(serials[0] ?? g, "chardev") !== id) return g;
+  const value = `socket,id=${id},path=./${F.console},server=on,wait=off`;
+  return { ...g, value: { ...g.value, value } };
+}
+
 /** A `-netdev` of libvirt's (`hostnet<k>`) with the backend rebuilt from the domain (libvirt_import_net.ts). */
 function withBackend(g: OptionGroup, nets: readonly NetBackend[]): OptionGroup {
   if (g.opt !== "-netdev" || g.value === undefined) return g;
@@ -226,7 +241,7 @@ export function importArgs(
       out.dropped.push({ arg: shown(g), why });
       continue;
     }
-    const kept = relocate(withBackend(g, with_.nets ?? []));
+    const kept = relocate(withBackend(consoleSocket(g, groups), with_.nets ?? []));
     const isDrive = ["-drive", "-hda", "-hdb", "-hdc", "-hdd", "-cdrom"].includes(g.opt);
     if (!isDrive) {
       out.rest.push(groupWords(kept));

@@ -135,3 +135,22 @@ Deno.test("import libvirt: network backends rebuilt from the domain's interfaces
     /52:54:00:00:00:09 uses libvirt network "default"/,
   );
 });
+
+Deno.test("import libvirt: the first serial pty becomes vm's console socket", () => {
+  const argv = [
+    "-chardev",
+    "pty,id=charserial0",
+    "-device",
+    '{"driver":"isa-serial","chardev":"charserial0","id":"serial0","index":0}',
+    "-chardev",
+    "pty,id=charserial1",
+    "-device",
+    '{"driver":"isa-serial","chardev":"charserial1","id":"serial1","index":1}',
+  ];
+  const r = importArgs(argv);
+  assert.deepEqual(r.rest[0], [
+    "-chardev",
+    "socket,id=charserial0,path=./supervise/console,server=on,wait=off",
+  ]);
+  assert.deepEqual(r.rest[2], ["-chardev", "pty,id=charserial1"]);
+});

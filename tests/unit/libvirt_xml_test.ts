@@ -146,6 +146,18 @@ Deno.test("libvirt XML: -nodefaults drops QEMU's default NIC, serial and VGA; a 
   assert.ok(d.notes.some((n) => /VNC/.test(n)));
 });
 
+Deno.test("libvirt XML: a seed.iso no template names is added as a CD-ROM", async () => {
+  const m = { ...model({ "templates/a": "-drive file=drive.qcow2,if=virtio\n" }) };
+  m.seed = { path: "/vms/web/seed.iso", sha256: "00" };
+  const d = libvirtDomain(m, "8b8c9a7e-1111-4222-8333-444455556666");
+  await validate(d.xml);
+  const cd = children(child(parseXml(d.xml), "devices"), "disk")[1];
+  assert.equal(cd?.attrs.device, "cdrom");
+  assert.equal(child(cd, "source")?.attrs.file, "/vms/web/seed.iso");
+  const again = libvirtDomain({ ...m, args: templateArgs("-cdrom ./seed.iso", "t", {}) }, "x");
+  assert.equal((again.xml.match(/seed\.iso/g) ?? []).length, 1, "named once: not added twice");
+});
+
 Deno.test("XML reader: entities, CDATA, comments, self-closing, attribute quotes", () => {
   const x = parseXml(
     `<?xml version="1.0"?>\n<!-- c --><a k="1 &amp; 2" j='x'><b/><c>t &lt;&#65;&#x42;<![CDATA[<raw>]]></c></a>`,
