@@ -5,7 +5,7 @@
  * `control/`, links to `.default`'s `run`, `finish`, `control/t`, and
  * `log/run` when it logs), and one rename puts it in place; on any failure
  * the dot-directory is removed, so nothing half-made is ever seen or left.
- * Writes `$VMDIR/.<label>-<vm>-<pid>/` and `$VMDIR/<vm>/`. Level: actions.
+ * Writes `$VMDIR/.<label>-<vm>-<pid>/` and `$VMDIR/<vm>/`. Area lib/export, at the level of actions.
  * @module
  */
 

@@ -7,7 +7,7 @@
  * line, `<name> <url> <checksum>` (`sha256:<hex>`, or `-` for none), `#`
  * comments; a cached image matches by the URL's file name, or by
  * `<name>.<ext>`. Parsing is pure; `catalogLookup` reads the catalog file.
- * Level: vm.
+ * Area lib/export, at the level of actions.
  * @module
  */
 

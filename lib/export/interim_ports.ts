@@ -4,7 +4,7 @@
  * module for that one (only `parsePorts` and `PortForward` are used). Format:
  * one forward per line, `<proto> <host-addr>:<host-port> <guest-port>`
  * (`tcp 127.0.0.1:2222 22`); blank lines and `#` comments skipped. Pure.
- * Level: vm.
+ * Area lib/export, at the level of actions.
  * @module
  */
 

@@ -5,7 +5,7 @@
  * (`-display none`/`-nographic`: none; `-vnc`, `-spice`, `-display sdl`),
  * the video card (`-vga`, QEMU's default VGA unless `-nodefaults`), the
  * guest agent's virtio channel, and a USB tablet. QEMU's default serial port
- * is written as a pty unless `-nodefaults`. Pure: no I/O. Level: vm.
+ * is written as a pty unless `-nodefaults`. Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

@@ -1,7 +1,7 @@
 /**
  * The state shared by the libvirt mappers while one VM's arguments become a
  * domain: the option groups, which of them an XML element took, the devices
- * made so far and the disk target names in use. Pure: no I/O. Level: vm.
+ * made so far and the disk target names in use. Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

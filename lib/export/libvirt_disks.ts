@@ -5,7 +5,7 @@
  * and CD-ROM media; the VM's cloud-init seed.iso as a CD-ROM when no
  * template names it (as `vm export nomad` does). Paths become absolute (libvirt does not run QEMU in the
  * VM directory). A drive with options that have no XML form is left to
- * `<qemu:commandline>` whole, with its device. Pure: no I/O. Level: vm.
+ * `<qemu:commandline>` whole, with its device. Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

@@ -9,7 +9,7 @@
  * (`qemu-img convert`, same format, backing chain flattened) and named
  * `./<file>`. The domain must be shut off: its disks must not be used twice.
  * The VM is assembled under a dot-name and made down (assemble.ts).
- * Runs `virsh` and `qemu-img`; writes `$VMDIR/<vm>/`. Level: actions.
+ * Runs `virsh` and `qemu-img`; writes `$VMDIR/<vm>/`. Area lib/export, at the level of actions.
  * @module
  */
 

@@ -20,7 +20,7 @@
  * socket `./supervise/console` (for `vm console`); network backends are rebuilt from the domain's
  * interfaces (libvirt_import_net.ts). Refused: file descriptors passed by libvirt (`fd=`,
  * `-add-fd`, `/dev/fdset/`) and other paths in libvirt's own directories.
- * Pure: no I/O. Level: vm.
+ * Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

@@ -8,7 +8,7 @@
  * helper (`bridge,br=…`); `ethernet` with a target device as a tap of that
  * name without scripts. A libvirt `network`, macvtap (`direct`) and the rest
  * exist only under libvirt and are refused with what to change.
- * Pure: no I/O. Level: vm.
+ * Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

@@ -7,7 +7,7 @@
  * user-mode backend with forwards in XML). QEMU's default NIC (a user-mode
  * e1000) is written when the arguments name no network and no
  * `-nodefaults`. What has no XML form (hostfwd, other user-mode options,
- * legacy `-net`) is left to `<qemu:commandline>`. Pure: no I/O. Level: vm.
+ * legacy `-net`) is left to `<qemu:commandline>`. Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

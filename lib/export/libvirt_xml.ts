@@ -9,7 +9,7 @@
  * of libvirt_disks.ts, libvirt_net.ts and libvirt_console.ts. Every argument
  * with no XML form goes into `<qemu:commandline>` (paths made absolute),
  * never dropped; they are returned so the caller can list them.
- * Pure but `domainUuid` (hashing). Level: vm.
+ * Pure but `domainUuid` (hashing). Area lib/export, at the level of actions.
  * @module
  */
 

@@ -21,7 +21,7 @@
  * blocks with `static` into ReservedPorts. A client caps kill_timeout at its
  * `max_kill_timeout` (default 30s, command/agent/config.go).
  * Not run against Nomad (no Nomad binary here): schema-tested only.
- * Pure: no I/O. Level: vm.
+ * Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

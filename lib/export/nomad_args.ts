@@ -23,7 +23,7 @@
  *   -enable-kvm                          when accelerator = "kvm"
  *   -smp <number of reserved cores>      with kvm, when args have no -smp
  * image_path is relative to the task directory (artifacts land in `local/`).
- * Pure: no I/O. Level: vm.
+ * Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

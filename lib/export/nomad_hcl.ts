@@ -2,7 +2,7 @@
  * A Nomad job (nomad.ts) written as an HCL job file, attributes aligned as
  * `nomad fmt` does. Strings are escaped for HCL: `\`, `"`, control
  * characters, and the template sequences `${` and `%{` (written `$${`,
- * `%%{`). Pure: no I/O. Level: vm.
+ * `%%{`). Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

@@ -4,7 +4,7 @@
  * CPUs and topology (`-smp`), machine type (`-machine`/`-M`), and which
  * devices are paired by id (`-netdev id=n0` with `-device …,netdev=n0`).
  * QEMU's own defaults apply when an option is missing (128 MiB, 1 CPU, tcg).
- * Pure: no I/O. Level: vm.
+ * Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

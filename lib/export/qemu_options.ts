@@ -2,8 +2,8 @@
  * QEMU arguments as the exporters see them: each word with the template file
  * and line it came from, grouped into options (`-m` with its value `1G`),
  * and the local paths an option names (`file=`, `path=`, `-kernel X`,
- * `-serial unix:X`), found and rewritten. Pure: no I/O. Level: vm (uses only
- * lib/qemu/drives.ts's option-list parser besides the bottom layers).
+ * `-serial unix:X`), found and rewritten. Pure: no I/O. Area lib/export, at
+ * the level of actions.
  * @module
  */
 

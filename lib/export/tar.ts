@@ -9,7 +9,7 @@
  * regular files and directories, sets modes (directories 0700, files 0600,
  * executables 0700), rebases each overlay onto its backing image, and
  * renames the VM into place (assemble.ts): a name that exists is refused and
- * a failure leaves nothing. Runs `tar` and `qemu-img`. Level: actions.
+ * a failure leaves nothing. Runs `tar` and `qemu-img`. Area lib/export, at the level of actions.
  * @module
  */
 

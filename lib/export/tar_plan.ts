@@ -10,7 +10,7 @@
  * -u`). With `--no-backing` a backing image is named as it was: relative to
  * `$VMDIR` when it was inside it (`.images/…`, another VM's disk), else
  * absolute; import finds it on the new host or refuses. Pure: no I/O.
- * Level: vm.
+ * Area lib/export, at the level of actions.
  * @module
  */
 

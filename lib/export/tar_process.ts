@@ -2,7 +2,7 @@
  * Running the system's GNU tar with its standard input or output streamed
  * through this process (to count bytes for progress, and to read from or
  * write to vm's own stdin/stdout). tar's error message, when it fails,
- * becomes a SystemError. Runs `tar`. Level: os.
+ * becomes a SystemError. Runs `tar`. Area lib/export, at the level of actions.
  * @module
  */
 

@@ -3,7 +3,7 @@
  * XML, read one back (`dumpxml`, `domxml-to-native`, `domstate`). The
  * connection is `connect` when given (`virsh -c URI`), else virsh's own
  * default (LIBVIRT_DEFAULT_URI, then libvirt's). Runs `virsh`; writes a
- * temporary XML file for `define` (removed after). Level: os.
+ * temporary XML file for `define` (removed after). Area lib/export, at the level of actions.
  * @module
  */
 

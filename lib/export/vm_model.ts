@@ -4,7 +4,7 @@
  * its `wait`, its disks with their formats and backing chains, its cloud-init
  * seed and forwarded ports. The templates are read as `vm start` reads them
  * (same environment, `templates/once` skipped as it is for one start only)
- * but the `pre_qemu` hook is not run. Level: actions (uses vm, qemu, service).
+ * but the `pre_qemu` hook is not run. Area lib/export, at the level of actions.
  * Reads `<vm>/templates/*`, `<vm>/wait`, `<vm>/ports`, `<vm>/seed.iso`; runs
  * `qemu-img info --backing-chain` on the disks.
  * @module

@@ -3,7 +3,7 @@
  * writing them indented with escaped text and attributes, and reading a
  * document (`virsh dumpxml`) into the same element tree. The reader knows
  * elements, attributes, text, comments, CDATA, the XML declaration and the
- * five predefined and numeric entities; no DTDs. Pure: no I/O. Level: text.
+ * five predefined and numeric entities; no DTDs. Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 
