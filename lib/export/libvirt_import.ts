@@ -14,8 +14,9 @@
  */
 
 import { basename, join } from "../os/path.ts";
-import { writeFileAtomic } from "../os/fs.ts";
-import { CheckFailedError } from "../errors.ts";
+import { exists, writeFileAtomic } from "../os/fs.ts";
+import { CheckFailedError, VmExistsError } from "../errors.ts";
+import { vmPath } from "../vm/dir.ts";
 import type { Config } from "../vm/config.ts";
 import { F } from "../vm/files.ts";
 import { checkName } from "../vm/name.ts";
@@ -91,6 +92,7 @@ export async function importLibvirt(
   opts: LibvirtImportOptions,
 ): Promise<LibvirtImportResult> {
   const name = checkName(opts.name ?? domain);
+  if (exists(vmPath(cfg.vmdir, name))) throw new VmExistsError(name, cfg.vmdir);
   await checkShutOff(domain, opts.connect);
   const xml = parseXml(await virsh(["dumpxml", domain], opts.connect));
   const wait = waitFromMetadata(xml) ?? Number(checkWait(cfg.defaultWait));
