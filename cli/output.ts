@@ -19,11 +19,16 @@ export function print(text = ""): void {
   write(text + "\n");
 }
 
-/** Writes `text` and a newline to stderr. */
-export function printErr(text: string): void {
-  const bytes = encoder.encode(text + "\n");
+/** Writes `text` to stderr as it is (no newline added). */
+export function writeErr(text: string): void {
+  const bytes = encoder.encode(text);
   let off = 0;
   while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+}
+
+/** Writes `text` and a newline to stderr. */
+export function printErr(text: string): void {
+  writeErr(text + "\n");
 }
 
 /** Whether to colour stdout: it is a terminal and NO_COLOR is unset or empty. */

@@ -8,6 +8,7 @@
  */
 
 import type { ArgSpec, CommandSpec } from "./command.ts";
+import { EXPORT_COMMANDS } from "./table_export.ts";
 import {
   AUTOSTART_ROW,
   KILL_ROW,
@@ -171,6 +172,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   CLONE_ROW,
   DISK_ROW,
   SNAPSHOT_ROW,
+  ...EXPORT_COMMANDS,
   DAEMON_ROW,
   SERVICE_ROW,
   HELP_ROW,

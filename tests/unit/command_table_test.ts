@@ -93,6 +93,8 @@ Deno.test("each command's code reads exactly the options its row declares", asyn
     byFile.set(file, declared);
   }
   for (const [file, declared] of byFile) {
+    const text = Deno.readTextFileSync(new URL(`../../cli/${file}`, import.meta.url));
+    assert.ok(!/inv\.opts\b/.test(text), `cli/${file} reads inv.opts: use optString/optFlag/optList`);
     const read = optionsRead(file);
     for (const name of read) {
       assert.ok(declared.has(name), `cli/${file} reads --${name}, which no row of it declares`);

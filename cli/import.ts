@@ -1,0 +1,54 @@
+/**
+ * `vm import libvirt <domain> [<vm>] [--copy]` and `vm import tar <FILE|->
+ * [<vm>]`: a new VM, down, from a libvirt domain or a `vm export tar`
+ * archive. What the libvirt import removed is said on stderr.
+ * @module
+ */
+
+import type { CommandModule, Invocation } from "./command.ts";
+import { loadConfig } from "../lib/vm/config.ts";
+import { importLibvirt } from "../lib/export/libvirt_import.ts";
+import { importTar } from "../lib/export/tar.ts";
+import { progress } from "./export.ts";
+import { print, printErr } from "./output.ts";
+import { optFlag, optString } from "./parse.ts";
+
+/** `vm import libvirt <domain> [<vm>]`. */
+export const libvirt: CommandModule = { run: importLibvirtCmd };
+
+async function importLibvirtCmd(inv: Invocation): Promise<number> {
+  const domain = inv.args[0] ?? "";
+  const name = inv.args[1];
+  const connect = optString(inv, "connect");
+  const r = await importLibvirt(loadConfig(), domain, {
+    copy: optFlag(inv, "copy"),
+    ...(name === undefined ? {} : { name }),
+    ...(connect === undefined ? {} : { connect }),
+    onProgress: (done, total) => printErr(`vm import libvirt: disk ${done} of ${total} copied`),
+  });
+  for (const d of r.dropped) printErr(`vm import libvirt: removed ${d.arg} (${d.why})`);
+  print(
+    `VM "${r.name}" made from domain "${domain}" (down, wait ${r.wait} s), disks: ` +
+      (r.disks.length === 0 ? "none" : r.disks.join(" ")) + `; start it with "vm start ${r.name}"`,
+  );
+  return 0;
+}
+
+/** `vm import tar <FILE|-> [<vm>]`. */
+export const tar: CommandModule = { run: importTarCmd };
+
+async function importTarCmd(inv: Invocation): Promise<number> {
+  const file = inv.args[0] ?? "";
+  const name = inv.args[1];
+  const onProgress = file === "-" ? undefined : progress();
+  const r = await importTar(
+    loadConfig(),
+    file === "-" ? { stream: Deno.stdin.readable } : { file },
+    {
+      ...(name === undefined ? {} : { name }),
+      ...(onProgress === undefined ? {} : { onProgress }),
+    },
+  );
+  print(`VM "${r.name}" imported into "${r.dir}" (down); start it with "vm start ${r.name}"`);
+  return 0;
+}

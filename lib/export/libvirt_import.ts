@@ -1,0 +1,126 @@
+/**
+ * `vm import libvirt <domain> [<vm>] [--copy]`: a VM from a defined libvirt
+ * domain. Reads the domain (`virsh dumpxml`: its `wait` from our
+ * `<metadata>` when present, else the configured default) and the QEMU
+ * command line libvirt would run (`virsh domxml-to-native qemu-argv`), which
+ * libvirt_import_args.ts turns into two templates: `templates/drive` (the
+ * drives) and `templates/libvirt` (the rest), one option per line. Disks
+ * stay where they are, or with `copy` are copied into the VM directory
+ * (`qemu-img convert`, same format, backing chain flattened) and named
+ * `./<file>`. The domain must be shut off: its disks must not be used twice.
+ * The VM is assembled under a dot-name and made down (assemble.ts).
+ * Runs `virsh` and `qemu-img`; writes `$VMDIR/<vm>/`. Area lib/export, at the level of actions.
+ * @module
+ */
+
+import { basename, join } from "../os/path.ts";
+import { exists, writeFileAtomic } from "../os/fs.ts";
+import { CheckFailedError, VmExistsError } from "../errors.ts";
+import { vmPath } from "../vm/dir.ts";
+import type { Config } from "../vm/config.ts";
+import { F } from "../vm/files.ts";
+import { checkName } from "../vm/name.ts";
+import { checkWait } from "../actions/make.ts";
+import { convertImage, imageInfo } from "../qemu/img.ts";
+import { quoteWords } from "../text/shell_words.ts";
+import { parseXml } from "./xml.ts";
+import { waitFromMetadata } from "./libvirt_xml.ts";
+import { importArgs, type ImportedArgs, splitNativeArgv } from "./libvirt_import_args.ts";
+import { assembleVm } from "./assemble.ts";
+import { interfaceBackends } from "./libvirt_import_net.ts";
+import { virsh } from "./virsh.ts";
+
+/** Choices of `vm import libvirt`. */
+export interface LibvirtImportOptions {
+  /** The new VM's name (default: the domain's). */
+  name?: string;
+  /** Copy the disks into the VM directory. */
+  copy: boolean;
+  /** libvirt connection URI (`virsh -c`). */
+  connect?: string;
+  /** Called after each disk copied. */
+  onProgress?: (done: number, total?: number) => void;
+}
+
+/** What `vm import libvirt` made. */
+export interface LibvirtImportResult {
+  name: string;
+  dir: string;
+  wait: number;
+  /** Disks as the templates name them (absolute, or `./file` when copied). */
+  disks: string[];
+  dropped: ImportedArgs["dropped"];
+}
+
+/** The text of a template holding `lines`, one option per line, under a comment. Pure. */
+export function templateText(comment: string, lines: readonly string[][]): string {
+  return `# ${comment}\n` + lines.map((l) => quoteWords(l) + "\n").join("");
+}
+
+/** New names in the VM directory for disks copied in: their file names, made unique. Pure. */
+export function copyNames(disks: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  // The names vm gives to files of the VM directory, but for the disk's own name.
+  const used = new Set<string>(
+    Object.values(F).map((f) => f.split("/")[0] ?? "").filter((f) => f !== F.drive),
+  );
+  for (const d of disks) {
+    if (out.has(d)) continue;
+    let name = basename(d);
+    for (let i = 1; used.has(name); i++) name = `${i}-${basename(d)}`;
+    used.add(name);
+    out.set(d, `./${name}`);
+  }
+  return out;
+}
+
+/** Throws unless domain `domain` is shut off. Runs `virsh domstate`. */
+async function checkShutOff(domain: string, connect?: string): Promise<void> {
+  const state = (await virsh(["domstate", domain], connect)).trim();
+  if (state !== "shut off") {
+    throw new CheckFailedError(
+      `Domain "${domain}" is ${state}; shut it down first ("virsh shutdown ${domain}"): ` +
+        "its disks must not be used by libvirt and vm at once",
+    );
+  }
+}
+
+/** Imports libvirt domain `domain` as a new VM (see the module doc). */
+export async function importLibvirt(
+  cfg: Config,
+  domain: string,
+  opts: LibvirtImportOptions,
+): Promise<LibvirtImportResult> {
+  const name = checkName(opts.name ?? domain);
+  if (exists(vmPath(cfg.vmdir, name))) throw new VmExistsError(name, cfg.vmdir);
+  await checkShutOff(domain, opts.connect);
+  const xml = parseXml(await virsh(["dumpxml", domain], opts.connect));
+  const wait = waitFromMetadata(xml) ?? Number(checkWait(cfg.defaultWait));
+  const argv = splitNativeArgv(
+    await virsh(["domxml-to-native", "qemu-argv", "--domain", domain], opts.connect),
+  );
+  const nets = interfaceBackends(xml);
+  const first = importArgs(argv, { nets });
+  const copies = opts.copy ? copyNames(first.disks) : new Map<string, string>();
+  const args = opts.copy ? importArgs(argv, { copies, nets }) : first;
+  const dir = await assembleVm(cfg.vmdir, name, "import", async (tmp) => {
+    Deno.mkdirSync(join(tmp, F.templates), { mode: 0o700 });
+    let done = 0;
+    for (const [from, to] of copies) {
+      await convertImage(from, join(tmp, to), (await imageInfo(from)).format);
+      opts.onProgress?.(++done, copies.size);
+    }
+    const what = `imported from libvirt domain "${domain}" (virsh domxml-to-native)`;
+    writeFileAtomic(join(tmp, F.templates, "drive"), templateText(what, args.drives), 0o600);
+    writeFileAtomic(join(tmp, F.templates, "libvirt"), templateText(what, args.rest), 0o600);
+    writeFileAtomic(join(tmp, F.wait), `${wait}\n`, 0o600);
+    return tmp;
+  });
+  return {
+    name,
+    dir,
+    wait,
+    disks: first.disks.map((d) => copies.get(d) ?? d),
+    dropped: args.dropped,
+  };
+}

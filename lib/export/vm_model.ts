@@ -1,0 +1,142 @@
+/**
+ * One VM as a plain description for the exporters (Nomad, libvirt, tar):
+ * its template arguments, each with the template file and line it came from,
+ * its `wait`, its disks with their formats and backing chains, its cloud-init
+ * seed and forwarded ports. The templates are read as `vm start` reads them
+ * (same environment, `templates/once` skipped as it is for one start only)
+ * but the `pre_qemu` hook is not run. Area lib/export, at the level of actions.
+ * Reads `<vm>/templates/*`, `<vm>/wait`, `<vm>/ports`, `<vm>/seed.iso`; runs
+ * `qemu-img info --backing-chain` on the disks.
+ * @module
+ */
+
+import { join, normalize, resolve } from "../os/path.ts";
+import type { Config, Env } from "../vm/config.ts";
+import { lexCommands } from "../text/shell_words.ts";
+import { diskPaths } from "../qemu/drives.ts";
+import { backingChain, type ImageInfo } from "../qemu/img.ts";
+import { F, ONCE_TEMPLATE } from "../vm/files.ts";
+import { templateNames } from "../vm/templates.ts";
+import { readWait, requireVm } from "../vm/dir.ts";
+import { exists, readTextIfExists } from "../os/fs.ts";
+import type { VmArg } from "./qemu_options.ts";
+import { parsePorts, type PortForward } from "./interim_ports.ts";
+import { vmEnv } from "../vm/dir.ts";
+
+/** The cloud-init seed image in a VM directory (the cloud-init work writes it). */
+export const SEED_FILE = "seed.iso";
+/** The forwarded-ports file in a VM directory (the cloud-init work writes it). */
+export const PORTS_FILE = "ports";
+
+/** One image of a disk's backing chain. */
+export interface ImageLayer {
+  /** Absolute, normalized. */
+  path: string;
+  format: string;
+}
+
+/** One disk of the VM. */
+export interface DiskModel {
+  /** Absolute, normalized (as QEMU opens it with the VM directory as its cwd). */
+  path: string;
+  format: string;
+  virtualSize: number;
+  /** The images below it, nearest first; empty when it has no backing file. */
+  chain: ImageLayer[];
+  /** The backing file it names when qemu-img could not open it (then `chain` is empty). */
+  missingBacking?: string;
+}
+
+/** The cloud-init seed. */
+export interface SeedModel {
+  path: string;
+  /** sha256 of its bytes, hex. */
+  sha256: string;
+}
+
+/** A VM as the exporters see it. */
+export interface VmModel {
+  name: string;
+  /** Absolute VM directory. */
+  dir: string;
+  /** QEMU's architecture (`x86_64`, `aarch64`): VMCONF_QEMU_ARCH or the host's. */
+  arch: string;
+  args: VmArg[];
+  /** Seconds the guest gets to power off. */
+  wait: number;
+  disks: DiskModel[];
+  seed?: SeedModel;
+  ports: PortForward[];
+}
+
+/**
+ * The arguments of one template with their lines; `file` is the name shown
+ * in messages (`templates/mem`). Pure. Throws ParseError as `vm start` would.
+ */
+export function templateArgs(text: string, file: string, env: Env): VmArg[] {
+  const lookup = (name: string) => Object.hasOwn(env, name) ? env[name] : undefined;
+  const out: VmArg[] = [];
+  for (const cmd of lexCommands(text, { file, lookup })) {
+    for (const w of cmd) out.push({ value: w.value, file, line: w.line });
+  }
+  return out;
+}
+
+/** A disk from `qemu-img info --backing-chain` output (top first). Pure. */
+export function diskFromChain(path: string, chain: readonly ImageInfo[]): DiskModel {
+  const top = chain[0];
+  const disk: DiskModel = {
+    path,
+    format: top?.format ?? "raw",
+    virtualSize: top?.["virtual-size"] ?? 0,
+    chain: chain.slice(1).map((i) => ({ path: normalize(resolve(i.filename)), format: i.format })),
+  };
+  const backing = top?.["full-backing-filename"] ?? top?.["backing-filename"];
+  if (backing !== undefined && chain.length === 1) disk.missingBacking = backing;
+  return disk;
+}
+
+/** Every template argument of the VM in `dir`, `once` skipped. Reads `<dir>/templates/*`. */
+export function readVmArgs(dir: string, env: Env): VmArg[] {
+  let names: string[];
+  try {
+    names = templateNames(join(dir, F.templates));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return names.filter((n) => n !== ONCE_TEMPLATE).flatMap((n) =>
+    templateArgs(Deno.readTextFileSync(join(dir, F.templates, n)), `${F.templates}/${n}`, env)
+  );
+}
+
+/** sha256 of a file's bytes, hex. Reads `path`. */
+export async function sha256File(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Reads VM `name` of `cfg.vmdir` into a VmModel (see the module doc). */
+export async function readVmModel(cfg: Config, name: string): Promise<VmModel> {
+  const dir = resolve(requireVm(cfg.vmdir, name));
+  const args = readVmArgs(dir, vmEnv(cfg, dir));
+  const disks: DiskModel[] = [];
+  for (const path of diskPaths(dir, args.map((a) => a.value))) {
+    disks.push(diskFromChain(path, await backingChain(path)));
+  }
+  const portsText = readTextIfExists(join(dir, PORTS_FILE));
+  const seedPath = join(dir, SEED_FILE);
+  const model: VmModel = {
+    name,
+    dir,
+    arch: cfg.qemuArch ?? (Deno.build.arch === "aarch64" ? "aarch64" : "x86_64"),
+    args,
+    wait: readWait(dir),
+    disks,
+    ports: portsText === undefined ? [] : parsePorts(portsText, PORTS_FILE),
+  };
+  if (exists(seedPath)) {
+    model.seed = { path: seedPath, sha256: await sha256File(seedPath) };
+  }
+  return model;
+}
