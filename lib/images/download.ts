@@ -1,0 +1,310 @@
+/**
+ * Downloading one image into the cache, never holding it in memory: the
+ * bytes stream into `<image>.part` (mode 0600) and through the hash as they
+ * come; a `.part` left by an earlier try is resumed with a Range request (its
+ * bytes hashed again first), or started over when the server ignores ranges,
+ * the file changed upstream or the `.part` came from another URL (the
+ * `onNotice` callback says so). When complete and verified the `.part` is
+ * flushed to disk, made read-only (0400) and renamed to `<image>`; a wrong
+ * checksum deletes it. Two downloads of one image cooperate: the `.part` is
+ * locked (flock) while written, the second waits for the lock, then finds the
+ * image done. On any failure only the `.part` is left (its expected size and
+ * URL in a `user.vm.download` extended attribute, for `vm image list` and the
+ * resume). Writes `$VMDIR/.images/<name>.<ext>{,.part}`.
+ * Level: vm (lib/images, no qemu).
+ * @module
+ */
+
+import { createHash, type Hash } from "node:crypto";
+import { exists } from "../os/fs.ts";
+import { SystemError, VmError } from "../errors.ts";
+import { getXattr, setXattr } from "../os/xattr.ts";
+import { type Checksum, type HashAlgo } from "./sums.ts";
+import { brokeOffLine, writeFailedLine } from "./fetch_errors.ts";
+import { fmtBytes } from "../text/progress.ts";
+import { openSource, type Source } from "./source.ts";
+import { PART_SUFFIX } from "./store.ts";
+
+/** Exit code of an interrupted download (as a shell reports SIGINT). */
+export const EXIT_INTERRUPTED = 130;
+
+/** The download was interrupted (Ctrl-C); the `.part` is kept for a resume. */
+export class InterruptedError extends VmError {
+  constructor(part: string) {
+    super(`Interrupted; "${part}" is kept: pull again to resume`, EXIT_INTERRUPTED);
+  }
+}
+
+/** What to download, and where. */
+export interface Transfer {
+  url: string;
+  /** The complete image's path; the download goes to this + ".part". */
+  path: string;
+  /** The checksum it must have; undefined (--insecure): its SHA-256 is computed and returned. */
+  expected?: Checksum;
+  /** The QEMU arch it is for, recorded with the image (for `vm image list`). */
+  arch?: string;
+}
+
+/** Callbacks of a download; all optional. */
+export interface TransferEvents {
+  /** Bytes in the `.part` so far, and the whole size when known. */
+  onProgress?: (done: number, total?: number) => void;
+  /** Something the user should know: waiting for another pull, starting over. */
+  onNotice?: (text: string) => void;
+  /** Aborts the download (Ctrl-C): InterruptedError, the `.part` kept. */
+  signal?: AbortSignal;
+}
+
+/** What a download did. */
+export interface TransferResult {
+  path: string;
+  /** Size of the image. */
+  bytes: number;
+  /** Bytes received from the source by this call. */
+  fetched: number;
+  /** Where this call started in the file (0, or the size of the resumed `.part`). */
+  resumedAt: number;
+  /** The image's checksum. */
+  checksum: Checksum;
+  /** It was compared with `expected` and matched (false: --insecure, nothing to compare with). */
+  verified: boolean;
+  /** Another download finished the image while this one waited for it. */
+  byOther: boolean;
+}
+
+/** The extended attribute a `.part` keeps its download's URL, size and validator in. */
+export const PART_XATTR = "user.vm.download";
+
+/** What a `.part` knows of its download. */
+export interface PartMeta {
+  url: string;
+  total?: number;
+  validator?: string;
+  arch?: string;
+}
+
+/** The download metadata of `part` (or of the image it became), or undefined. Reads its extended attribute. */
+export function readPartMeta(part: string): PartMeta | undefined {
+  const raw = getXattr(part, PART_XATTR);
+  if (raw === undefined) return undefined;
+  try {
+    const m = JSON.parse(raw) as PartMeta;
+    return typeof m.url === "string" ? m : undefined;
+  } catch (e) {
+    if (e instanceof SyntaxError) return undefined; // not ours: no metadata
+    throw e;
+  }
+}
+
+/** Locks `file` (flock, exclusive); `onWait` is called when that takes more than a moment. */
+async function lockWaiting(file: Deno.FsFile, onWait: () => void): Promise<void> {
+  let locked = false;
+  const timer = setTimeout(() => locked || onWait(), 200);
+  try {
+    await file.lock(true);
+    locked = true;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Opens and locks `<path>.part` (created 0600), or returns undefined when
+ * `path` exists (done, maybe by another download while this one waited). A
+ * `.part` renamed or deleted by another download while waiting is opened anew.
+ */
+async function lockPart(path: string, ev: TransferEvents): Promise<Deno.FsFile | undefined> {
+  const part = path + PART_SUFFIX;
+  for (let i = 0; i < 100; i++) {
+    if (exists(path)) return undefined;
+    const file = await Deno.open(part, { read: true, write: true, create: true, mode: 0o600 });
+    await lockWaiting(file, () => ev.onNotice?.(`Another pull is downloading "${path}"; waiting`));
+    let same = false;
+    try {
+      same = Deno.statSync(part).ino === (await file.stat()).ino;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (same && !exists(path)) return file;
+    file.close(); // done or replaced by the other download: look again
+  }
+  throw new SystemError(`Cannot lock "${part}": it keeps being replaced; try again`);
+}
+
+/** Feeds `n` bytes of `file` from its start into `hash`. */
+async function hashPrefix(file: Deno.FsFile, n: number, hash: Hash): Promise<void> {
+  await file.seek(0, Deno.SeekMode.Start);
+  const buf = new Uint8Array(1 << 20);
+  let left = n;
+  while (left > 0) {
+    const got = await file.read(buf.subarray(0, Math.min(buf.length, left)));
+    if (got === null) throw new SystemError("The partial download shrank while being read");
+    hash.update(buf.subarray(0, got));
+    left -= got;
+  }
+}
+
+/** Writes all of `data` to `file`. */
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await file.write(data.subarray(off));
+}
+
+/** Collects received chunks and writes them (and hashes them) in blocks of BLOCK bytes. */
+class Sink {
+  static readonly BLOCK = 1 << 20;
+  #buf = new Uint8Array(Sink.BLOCK);
+  #fill = 0;
+  /** Bytes written to the file, and pending. */
+  done: number;
+  constructor(
+    readonly file: Deno.FsFile,
+    readonly hash: Hash,
+    start: number,
+    readonly onBlock: (done: number) => void,
+  ) {
+    this.done = start;
+  }
+  async push(chunk: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < chunk.length) {
+      const n = Math.min(chunk.length - off, Sink.BLOCK - this.#fill);
+      this.#buf.set(chunk.subarray(off, off + n), this.#fill);
+      this.#fill += n;
+      off += n;
+      this.done += n;
+      if (this.#fill === Sink.BLOCK) await this.flush();
+    }
+  }
+  async flush(): Promise<void> {
+    if (this.#fill === 0) return;
+    const block = this.#buf.subarray(0, this.#fill);
+    await writeAll(this.file, block);
+    this.hash.update(block);
+    this.#fill = 0;
+    this.onBlock(this.done);
+  }
+}
+
+/** Streams `src` into `sink`; errors become one line (write, broke off, interrupted). */
+async function receive(src: Source, sink: Sink, t: Transfer, signal?: AbortSignal): Promise<void> {
+  const part = t.path + PART_SUFFIX;
+  const reader = src.body.getReader();
+  try {
+    for (;;) {
+      if (signal?.aborted) throw new InterruptedError(part);
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        if (signal?.aborted) throw new InterruptedError(part);
+        await sink.flush();
+        throw new SystemError(brokeOffLine(t.url, sink.done, src.total, e, part));
+      }
+      if (r.done) break;
+      await sink.push(r.value);
+    }
+    await sink.flush();
+  } catch (e) {
+    if (e instanceof VmError) {
+      await sink.flush().catch(() => {}); // keep what arrived; a second failure changes nothing
+      throw e;
+    }
+    throw new SystemError(writeFailedLine(part, e));
+  } finally {
+    reader.releaseLock();
+    await src.body.cancel().catch(() => {}); // already finished or broken: nothing to cancel
+  }
+  if (src.total !== undefined && sink.done !== src.total) {
+    const why = new Error(`${fmtBytes(sink.done)} received of ${fmtBytes(src.total)}`);
+    throw new SystemError(brokeOffLine(t.url, sink.done, src.total, why, part));
+  }
+}
+
+/** Checks the hash, then flushes, protects (0400) and renames the `.part` into place. */
+async function place(file: Deno.FsFile, t: Transfer, hash: Hash): Promise<Checksum> {
+  const part = t.path + PART_SUFFIX;
+  const algo: HashAlgo = t.expected?.algo ?? "sha256";
+  const got: Checksum = { algo, hex: hash.digest("hex") };
+  if (t.expected !== undefined && got.hex !== t.expected.hex) {
+    Deno.removeSync(part);
+    throw new SystemError(
+      `"${t.url}" has ${algo.toUpperCase()} ${got.hex}, not the expected ${t.expected.hex}; ` +
+        "the download was deleted: pull again (if it fails again, the source or the checksum is wrong)",
+    );
+  }
+  try {
+    await file.syncData();
+  } catch (e) {
+    throw new SystemError(writeFailedLine(part, e));
+  }
+  Deno.chmodSync(part, 0o400);
+  Deno.renameSync(part, t.path);
+  return got;
+}
+
+/** Removes `part` (still locked by this download) when nothing was written to it. */
+async function dropIfEmpty(file: Deno.FsFile, part: string): Promise<void> {
+  try {
+    if ((await file.stat()).size === 0) Deno.removeSync(part);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/**
+ * Downloads `t.url` to `t.path` as the module doc says. Throws SystemError
+ * (one line) for network, HTTP, write and checksum failures, InterruptedError
+ * when `ev.signal` aborts; the `.part` is kept but for a wrong checksum.
+ */
+export async function transfer(t: Transfer, ev: TransferEvents = {}): Promise<TransferResult> {
+  const part = t.path + PART_SUFFIX;
+  const file = await lockPart(t.path, ev);
+  const algo: HashAlgo = t.expected?.algo ?? "sha256";
+  if (file === undefined) {
+    const bytes = Deno.statSync(t.path).size;
+    const result = { path: t.path, bytes, fetched: 0, resumedAt: 0, byOther: true };
+    return {
+      ...result,
+      checksum: t.expected ?? { algo, hex: "" },
+      verified: t.expected !== undefined,
+    };
+  }
+  try {
+    const meta = readPartMeta(part);
+    const have = (await file.stat()).size;
+    const offset = meta?.url === t.url ? have : 0;
+    if (have > 0 && offset === 0) ev.onNotice?.(`"${part}" is from another URL; starting over`);
+    const src = await openSource(t.url, offset, meta?.validator, ev.signal);
+    if (offset > 0 && src.start === 0) {
+      ev.onNotice?.(`The server does not resume "${t.url}" (no Range support); starting over`);
+    }
+    const hash = createHash(algo);
+    if (src.start > 0) await hashPrefix(file, src.start, hash);
+    await file.truncate(src.start);
+    await file.seek(src.start, Deno.SeekMode.Start);
+    const keep: PartMeta = { url: t.url, total: src.total, validator: src.validator, arch: t.arch };
+    setXattr(part, PART_XATTR, JSON.stringify(keep));
+    const sink = new Sink(file, hash, src.start, (d) => ev.onProgress?.(d, src.total));
+    ev.onProgress?.(src.start, src.total);
+    await receive(src, sink, t, ev.signal);
+    const checksum = await place(file, t, hash);
+    const fetched = sink.done - src.start;
+    return {
+      path: t.path,
+      bytes: sink.done,
+      fetched,
+      resumedAt: src.start,
+      checksum,
+      verified: t.expected !== undefined,
+      byOther: false,
+    };
+  } catch (e) {
+    await dropIfEmpty(file, part);
+    if (e instanceof DOMException && e.name === "AbortError") throw new InterruptedError(part);
+    throw e;
+  } finally {
+    file.close();
+  }
+}
