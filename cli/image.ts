@@ -144,7 +144,7 @@ export function imageJson(rows: readonly ImageRow[]): unknown[] {
 
 async function list(inv: Invocation): Promise<number> {
   const cfg = loadConfig();
-  const rows = await imageRows(cfg, loadCatalog(cfg));
+  const rows = await imageRows(cfg, loadCatalog(cfg), imageArch(cfg, inv.opts.arch));
   out(inv.opts.json === true ? JSON.stringify(imageJson(rows), null, 2) : formatImageTable(rows));
   return 0;
 }

@@ -31,7 +31,8 @@ const CLEAR_LINE = "\r\x1b[K";
 
 function columns(): number {
   try {
-    return Deno.consoleSize().columns;
+    const c = Deno.consoleSize().columns;
+    return c > 0 ? c : 80; // a terminal that does not say its size
   } catch (e) {
     if (e instanceof Error) return 80; // no console to ask: a common width
     throw e;

@@ -69,7 +69,15 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
         name: "list",
         summary: "the catalog and the cache: NAME, ARCH, KIND, SIZE, CACHED, USED BY",
         args: [],
-        options: [{ name: "json", help: "a JSON array of objects instead of the table" }],
+        options: [
+          { name: "json", help: "a JSON array of objects instead of the table" },
+          {
+            name: "arch",
+            value: "A",
+            complete: ["x86_64", "aarch64"],
+            help: "the catalog for QEMU arch A (default: VMCONF_QEMU_ARCH or the host's)",
+          },
+        ],
         load,
       },
       {

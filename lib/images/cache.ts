@@ -117,14 +117,17 @@ function storedRow(f: StoredFile, users: Map<string, string[]>, base: Partial<Im
 }
 
 /**
- * Every catalog entry and every cached image, catalog order first: a cached
- * file counts for the entry of its name whose arch it was pulled for (or any,
- * when not recorded). Reads `$VMDIR/.images` and every VM's disks.
+ * The catalog entries for `arch` (and any arch) and every cached image,
+ * catalog order first: a cached file counts for the entry of its name whose
+ * arch it was pulled for (or any, when not recorded). Reads `$VMDIR/.images`
+ * and every VM's disks.
  */
 export async function imageRows(
   cfg: Config,
-  catalog: readonly CatalogEntry[],
+  allEntries: readonly CatalogEntry[],
+  arch: string,
 ): Promise<ImageRow[]> {
+  const catalog = allEntries.filter((e) => e.arch === arch || e.arch === "");
   const stored = scanStore(imagesDir(cfg.vmdir));
   const users = await backingUsers(cfg);
   const used = new Set<StoredFile>();
