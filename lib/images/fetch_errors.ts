@@ -24,7 +24,7 @@ export function errorText(e: unknown): string {
 export function networkReason(text: string): string | undefined {
   const t = text.toLowerCase();
   if (/certificate|tls|ssl|handshake/.test(t)) {
-    const detail = /invalid peer certificate: ([^)\n]+\)?)/i.exec(text)?.[1];
+    const detail = /invalid peer certificate: ([^\n]+?)(?:\n|$)/i.exec(text)?.[1];
     return `TLS error${detail ? ` (${detail.trim()})` : ""}: the server's certificate is not ` +
       "trusted or the connection is not TLS";
   }

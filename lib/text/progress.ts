@@ -45,7 +45,7 @@ export class RateMeter {
   /** Adds a sample. */
   add(t: number, n: number): void {
     this.#samples.push({ t, n });
-    while (this.#samples.length > 2 && t - (this.#samples[1]?.t ?? t) >= this.windowMs) {
+    while (this.#samples.length > 2 && (this.#samples[0]?.t ?? t) < t - this.windowMs) {
       this.#samples.shift();
     }
   }

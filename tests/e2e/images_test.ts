@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ImageEnv } from "../support/image_env.ts";
 import { sha256Hex } from "../support/image_server.ts";
-import { waitFor } from "../support/harness.ts";
+import { run, waitFor } from "../support/harness.ts";
 
 /** The one line an error run prints, checked to be one `vm: fatal:` line. */
 function oneFatalLine(stderr: string): string {
@@ -104,7 +104,7 @@ Deno.test("a wrong checksum: one line, exit 111, nothing left", () =>
     assert.deepEqual(t.listImages(), []);
   }));
 
-Deno.test("404 and connection refused: one line each, exit 111, nothing left", () =>
+Deno.test("404, connection refused, an untrusted TLS certificate: one line each, exit 111, nothing left", () =>
   withImages(async (t) => {
     t.server.mode.notFound = true;
     const r404 = await t.vm(["image", "pull", "tiny"]);
@@ -117,6 +117,31 @@ Deno.test("404 and connection refused: one line each, exit 111, nothing left", (
     const refused = await t.vm(["image", "pull", url, "--sha256", "a".repeat(64)]);
     assert.equal(refused.code, 111);
     assert.match(oneFatalLine(refused.stderr), /connection refused/);
+    assert.deepEqual(t.listImages(), []);
+    // A TLS server whose certificate nobody signed.
+    const key = join(t.env.root, "key.pem");
+    const cert = join(t.env.root, "cert.pem");
+    const args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert];
+    assert.equal((await run("openssl", [...args, "-days", "1", "-subj", "/CN=127.0.0.1"])).code, 0);
+    const tls = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: Deno.readTextFileSync(cert),
+      key: Deno.readTextFileSync(key),
+      onListen() {},
+    }, () => new Response("x"));
+    try {
+      const r = await t.vm([
+        "image",
+        "pull",
+        `https://127.0.0.1:${tls.addr.port}/x.qcow2`,
+        "--insecure",
+      ]);
+      assert.equal(r.code, 111);
+      assert.match(oneFatalLine(r.stderr), /TLS error .*certificate is not trusted/);
+    } finally {
+      await tls.shutdown();
+    }
     assert.deepEqual(t.listImages(), []);
     const unverified = await t.vm(["image", "pull", url]);
     assert.equal(unverified.code, 100);
