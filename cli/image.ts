@@ -2,7 +2,9 @@
  * `vm image pull|list|import|rm`: the image cache in `$VMDIR/.images` and
  * the catalog (default/images.conf, with `$VMDIR/.default/images.conf` over
  * it). Progress goes to stderr (a redrawn line on a terminal, the final line
- * only on a pipe); listings and what was removed go to stdout.
+ * only on a pipe); listings and what was removed go to stdout. The cache
+ * module (qemu-img, VM disks) is loaded only by list, import and rm, so a
+ * pull stays small.
  * @module
  */
 
@@ -144,6 +146,7 @@ export function imageJson(rows: readonly ImageRow[]): unknown[] {
 
 async function list(inv: Invocation): Promise<number> {
   const cfg = loadConfig();
+  const { imageRows } = await import("../lib/images/cache.ts");
   const rows = await imageRows(cfg, loadCatalog(cfg), imageArch(cfg, inv.opts.arch));
   out(inv.opts.json === true ? JSON.stringify(imageJson(rows), null, 2) : formatImageTable(rows));
   return 0;
@@ -152,6 +155,7 @@ async function list(inv: Invocation): Promise<number> {
 async function importCmd(inv: Invocation): Promise<number> {
   const [name = "", file = ""] = inv.args;
   const cfg = loadConfig();
+  const { importImage } = await import("../lib/images/cache.ts");
   const t0 = performance.now();
   await withProgress(name, async (p) => {
     const r = await importImage(cfg, name, file, p.update);
@@ -163,6 +167,7 @@ async function importCmd(inv: Invocation): Promise<number> {
 
 async function rm(inv: Invocation): Promise<number> {
   const cfg = loadConfig();
+  const { removeImage } = await import("../lib/images/cache.ts");
   for (const path of await removeImage(cfg, inv.args[0] ?? "")) out(`removed "${path}"`);
   return 0;
 }

@@ -20,7 +20,8 @@ import { exists } from "../os/fs.ts";
 import { SystemError, VmError } from "../errors.ts";
 import { getXattr, setXattr } from "../os/xattr.ts";
 import { type Checksum, type HashAlgo } from "./sums.ts";
-import { brokeOffLine, writeFailedLine } from "./fetch_errors.ts";
+import { brokeOffLine } from "./fetch_errors.ts";
+import { BlockSink, sinkReader } from "./sink.ts";
 import { fmtBytes } from "../text/progress.ts";
 import { openSource, type Source } from "./source.ts";
 import { PART_SUFFIX } from "./store.ts";
@@ -145,75 +146,36 @@ async function hashPrefix(file: Deno.FsFile, n: number, hash: Hash): Promise<voi
   }
 }
 
-/** Writes all of `data` to `file`. */
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await file.write(data.subarray(off));
-}
-
-/** Collects received chunks and writes them (and hashes them) in blocks of BLOCK bytes. */
-class Sink {
-  static readonly BLOCK = 1 << 20;
-  #buf = new Uint8Array(Sink.BLOCK);
-  #fill = 0;
-  /** Bytes written to the file, and pending. */
-  done: number;
-  constructor(
-    readonly file: Deno.FsFile,
-    readonly hash: Hash,
-    start: number,
-    readonly onBlock: (done: number) => void,
-  ) {
-    this.done = start;
-  }
-  async push(chunk: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < chunk.length) {
-      const n = Math.min(chunk.length - off, Sink.BLOCK - this.#fill);
-      this.#buf.set(chunk.subarray(off, off + n), this.#fill);
-      this.#fill += n;
-      off += n;
-      this.done += n;
-      if (this.#fill === Sink.BLOCK) await this.flush();
-    }
-  }
-  async flush(): Promise<void> {
-    if (this.#fill === 0) return;
-    const block = this.#buf.subarray(0, this.#fill);
-    await writeAll(this.file, block);
-    this.hash.update(block);
-    this.#fill = 0;
-    this.onBlock(this.done);
-  }
-}
-
-/** Streams `src` into `sink`; errors become one line (write, broke off, interrupted). */
-async function receive(src: Source, sink: Sink, t: Transfer, signal?: AbortSignal): Promise<void> {
+/** Streams `src` into `sink`; errors become one line (broke off, interrupted; writes: see BlockSink). */
+async function receive(
+  src: Source,
+  sink: BlockSink,
+  t: Transfer,
+  signal?: AbortSignal,
+): Promise<void> {
   const part = t.path + PART_SUFFIX;
-  const reader = src.body.getReader();
+  const reader = sinkReader(src.body, sink);
   try {
     for (;;) {
       if (signal?.aborted) throw new InterruptedError(part);
-      let r: ReadableStreamReadResult<Uint8Array>;
+      let more: boolean;
       try {
-        r = await reader.read();
+        more = await reader.read();
       } catch (e) {
+        if (e instanceof VmError) throw e;
         if (signal?.aborted) throw new InterruptedError(part);
-        await sink.flush();
         throw new SystemError(brokeOffLine(t.url, sink.done, src.total, e, part));
       }
-      if (r.done) break;
-      await sink.push(r.value);
+      if (!more) break;
     }
-    await sink.flush();
   } catch (e) {
-    if (e instanceof VmError) {
-      await sink.flush().catch(() => {}); // keep what arrived; a second failure changes nothing
-      throw e;
-    }
-    throw new SystemError(writeFailedLine(part, e));
+    if (!(e instanceof VmError)) throw e;
+    try {
+      sink.flush(); // keep what arrived, for a resume
+    } catch { /* the write failed too: the first error says more */ }
+    throw e;
   } finally {
-    reader.releaseLock();
+    reader.release();
     await src.body.cancel().catch(() => {}); // already finished or broken: nothing to cancel
   }
   if (src.total !== undefined && sink.done !== src.total) {
@@ -223,21 +185,17 @@ async function receive(src: Source, sink: Sink, t: Transfer, signal?: AbortSigna
 }
 
 /** Checks the hash, then flushes, protects (0400) and renames the `.part` into place. */
-async function place(file: Deno.FsFile, t: Transfer, hash: Hash): Promise<Checksum> {
+async function place(sink: BlockSink, t: Transfer): Promise<Checksum> {
   const part = t.path + PART_SUFFIX;
   const algo: HashAlgo = t.expected?.algo ?? "sha256";
-  const got: Checksum = { algo, hex: hash.digest("hex") };
+  await sink.settle();
+  const got: Checksum = { algo, hex: sink.hash.digest("hex") };
   if (t.expected !== undefined && got.hex !== t.expected.hex) {
     Deno.removeSync(part);
     throw new SystemError(
       `"${t.url}" has ${algo.toUpperCase()} ${got.hex}, not the expected ${t.expected.hex}; ` +
         "the download was deleted: pull again (if it fails again, the source or the checksum is wrong)",
     );
-  }
-  try {
-    await file.syncData();
-  } catch (e) {
-    throw new SystemError(writeFailedLine(part, e));
   }
   Deno.chmodSync(part, 0o400);
   Deno.renameSync(part, t.path);
@@ -253,6 +211,39 @@ async function dropIfEmpty(file: Deno.FsFile, part: string): Promise<void> {
   }
 }
 
+/** Downloads into the locked, open `.part` `file` (resuming it when it can) and places the image. */
+async function fetchInto(
+  file: Deno.FsFile,
+  t: Transfer,
+  ev: TransferEvents,
+): Promise<TransferResult> {
+  const part = t.path + PART_SUFFIX;
+  const meta = readPartMeta(part);
+  const have = (await file.stat()).size;
+  const offset = meta?.url === t.url ? have : 0;
+  if (have > 0 && offset === 0) ev.onNotice?.(`"${part}" is from another URL; starting over`);
+  const src = await openSource(t.url, offset, meta?.validator, ev.signal);
+  if (offset > 0 && src.start === 0) {
+    ev.onNotice?.(`The server does not resume "${t.url}" (no Range support); starting over`);
+  }
+  const hash = createHash(t.expected?.algo ?? "sha256");
+  if (src.start > 0) await hashPrefix(file, src.start, hash);
+  await file.truncate(src.start);
+  await file.seek(src.start, Deno.SeekMode.Start);
+  const keep: PartMeta = { url: t.url, total: src.total, validator: src.validator, arch: t.arch };
+  setXattr(part, PART_XATTR, JSON.stringify(keep));
+  const sink = new BlockSink(file, hash, src.start, part, (d) => ev.onProgress?.(d, src.total));
+  ev.onProgress?.(src.start, src.total);
+  try {
+    await receive(src, sink, t, ev.signal);
+    const checksum = await place(sink, t);
+    const result = { path: t.path, bytes: sink.done, fetched: sink.done - src.start };
+    return { ...result, resumedAt: src.start, checksum, verified: !!t.expected, byOther: false };
+  } finally {
+    await sink.quiesce();
+  }
+}
+
 /**
  * Downloads `t.url` to `t.path` as the module doc says. Throws SystemError
  * (one line) for network, HTTP, write and checksum failures, InterruptedError
@@ -261,45 +252,13 @@ async function dropIfEmpty(file: Deno.FsFile, part: string): Promise<void> {
 export async function transfer(t: Transfer, ev: TransferEvents = {}): Promise<TransferResult> {
   const part = t.path + PART_SUFFIX;
   const file = await lockPart(t.path, ev);
-  const algo: HashAlgo = t.expected?.algo ?? "sha256";
   if (file === undefined) {
-    const bytes = Deno.statSync(t.path).size;
-    const result = { path: t.path, bytes, fetched: 0, resumedAt: 0, byOther: true };
-    return {
-      ...result,
-      checksum: t.expected ?? { algo, hex: "" },
-      verified: t.expected !== undefined,
-    };
+    const result = { path: t.path, bytes: Deno.statSync(t.path).size, fetched: 0, resumedAt: 0 };
+    const checksum = t.expected ?? { algo: "sha256" as const, hex: "" };
+    return { ...result, checksum, verified: !!t.expected, byOther: true };
   }
   try {
-    const meta = readPartMeta(part);
-    const have = (await file.stat()).size;
-    const offset = meta?.url === t.url ? have : 0;
-    if (have > 0 && offset === 0) ev.onNotice?.(`"${part}" is from another URL; starting over`);
-    const src = await openSource(t.url, offset, meta?.validator, ev.signal);
-    if (offset > 0 && src.start === 0) {
-      ev.onNotice?.(`The server does not resume "${t.url}" (no Range support); starting over`);
-    }
-    const hash = createHash(algo);
-    if (src.start > 0) await hashPrefix(file, src.start, hash);
-    await file.truncate(src.start);
-    await file.seek(src.start, Deno.SeekMode.Start);
-    const keep: PartMeta = { url: t.url, total: src.total, validator: src.validator, arch: t.arch };
-    setXattr(part, PART_XATTR, JSON.stringify(keep));
-    const sink = new Sink(file, hash, src.start, (d) => ev.onProgress?.(d, src.total));
-    ev.onProgress?.(src.start, src.total);
-    await receive(src, sink, t, ev.signal);
-    const checksum = await place(file, t, hash);
-    const fetched = sink.done - src.start;
-    return {
-      path: t.path,
-      bytes: sink.done,
-      fetched,
-      resumedAt: src.start,
-      checksum,
-      verified: t.expected !== undefined,
-      byOther: false,
-    };
+    return await fetchInto(file, t, ev);
   } catch (e) {
     await dropIfEmpty(file, part);
     if (e instanceof DOMException && e.name === "AbortError") throw new InterruptedError(part);

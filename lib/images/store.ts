@@ -9,7 +9,7 @@
  */
 
 import { join } from "../os/path.ts";
-import { UsageError } from "../errors.ts";
+import { SystemError, UsageError } from "../errors.ts";
 import type { ImageKind } from "./catalog.ts";
 import { isValidName } from "../vm/name.ts";
 
@@ -32,14 +32,24 @@ export function imagesDir(vmdir: string): string {
   return join(vmdir, IMAGES_DIR);
 }
 
-/** Creates `$VMDIR/.images` (mode 0700) when missing; returns its path. Writes `$VMDIR/.images`. */
+/**
+ * Creates `$VMDIR/.images` (mode 0700) when missing; returns its path. Throws
+ * SystemError when VMDIR is missing or it cannot be made. Writes `$VMDIR/.images`.
+ */
 export function ensureImagesDir(vmdir: string): string {
   const dir = imagesDir(vmdir);
   try {
     Deno.mkdirSync(dir, { mode: 0o700 });
     Deno.chmodSync(dir, 0o700);
   } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new SystemError(
+        `VMDIR "${vmdir}" does not exist; run ./install.sh, or set VMDIR to your VMs' directory`,
+      );
+    }
+    if (!(e instanceof Deno.errors.AlreadyExists)) {
+      throw new SystemError(`Cannot create "${dir}": ${(e as Error).message}`);
+    }
   }
   return dir;
 }
