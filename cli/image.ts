@@ -13,7 +13,7 @@ import { type Progress, progress } from "./progress.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type Config, loadConfig } from "../lib/vm/config.ts";
 import { loadCatalog } from "../lib/images/catalog.ts";
-import { type ImageRow, imageRows, importImage, removeImage } from "../lib/images/cache.ts";
+import type { ImageRow } from "../lib/images/cache.ts";
 import { EXIT_INTERRUPTED } from "../lib/images/download.ts";
 import { pullImage, type PullOutcome, type PullRequest } from "../lib/images/pull.ts";
 import { checksumArg } from "../lib/images/sums.ts";

@@ -10,13 +10,8 @@
 /** Bytes with a binary unit and one decimal: `512 B`, `12.3 MiB`, `1.0 GiB`. Pure. */
 export function fmtBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${Math.round(n)} B` : `${v.toFixed(1)} ${units[i]}`;
+  const i = n < 1024 ? 0 : Math.min(units.length - 1, Math.floor(Math.log2(n) / 10));
+  return i === 0 ? `${Math.round(n)} B` : `${(n / 2 ** (10 * i)).toFixed(1)} ${units[i]}`;
 }
 
 /** A rate in bytes per second: `12.3 MiB/s`. Pure. */

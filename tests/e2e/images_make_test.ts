@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ImageEnv } from "../support/image_env.ts";
+import { ImageEnv, withImages } from "../support/image_env.ts";
 import { sha256Sums } from "../support/image_server.ts";
 import { bootDisk } from "../support/boot_disk.ts";
 import { GUEST_READY, testGuest, waitForText } from "../support/guest.ts";
@@ -20,15 +20,6 @@ import { convertImage, imageInfo } from "../../lib/qemu/img.ts";
 import { quoteWords } from "../../lib/text/shell_words.ts";
 
 const MIB = 1 << 20;
-
-async function withImages(fn: (t: ImageEnv) => Promise<void>): Promise<void> {
-  const t = await ImageEnv.create();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 /** Makes VM `name` (templates display-none and drive) and gives it a disk from image `image`. */
 async function vmFromImage(

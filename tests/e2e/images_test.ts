@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ImageEnv } from "../support/image_env.ts";
+import { withImages } from "../support/image_env.ts";
 import { sha256Hex } from "../support/image_server.ts";
 import { run, waitFor } from "../support/harness.ts";
 
@@ -18,15 +18,6 @@ function oneFatalLine(stderr: string): string {
   assert.equal(lines.length, 1, `expected one line, got: ${JSON.stringify(stderr)}`);
   assert.match(lines[0] ?? "", /^vm: fatal: /);
   return lines[0] ?? "";
-}
-
-async function withImages(fn: (t: ImageEnv) => Promise<void>): Promise<void> {
-  const t = await ImageEnv.create();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
 }
 
 Deno.test("pull downloads, verifies and stores the image read-only; a second pull fetches nothing", () =>
@@ -203,7 +194,7 @@ Deno.test("progress of a slow pull: a redrawn line on a terminal (script -qc), o
     const text = new TextDecoder().decode(out.stdout);
     assert.equal(out.code, 0, text + new TextDecoder().decode(out.stderr));
     const redraws = text.split("\r\x1b[K").filter((s) =>
-      /^tiny +\d+% .* MiB\/s  ETA \d+:\d\d/.test(s)
+      /^tiny +\d+% .* MiB\/s {2}ETA \d+:\d\d/.test(s)
     );
     assert.ok(redraws.length >= 2, `expected redrawn progress lines: ${JSON.stringify(text)}`);
     assert.match(text, /tiny: 3\.\d MiB in .*SHA256 verified/);

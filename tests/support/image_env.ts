@@ -113,3 +113,13 @@ export async function collect(child: Deno.ChildProcess): Promise<VmRun> {
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/** Runs `fn` with a fresh ImageEnv, closed afterwards whatever happens. */
+export async function withImages(fn: (t: ImageEnv) => Promise<void>): Promise<void> {
+  const t = await ImageEnv.create();
+  try {
+    await fn(t);
+  } finally {
+    await t.close();
+  }
+}
