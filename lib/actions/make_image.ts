@@ -13,7 +13,7 @@
 import { basename, resolve } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
-import { type CatalogEntry, type ImageKind } from "../images/catalog.ts";
+import { type CatalogEntry, findEntry, type ImageKind } from "../images/catalog.ts";
 import { importImage, type ImportResult } from "../images/cache.ts";
 import type { TransferEvents } from "../images/download.ts";
 import { createImageDisk, type ImageDisk, parseSize } from "../images/overlay.ts";
@@ -157,14 +157,15 @@ export async function resolveIso(
   arch: string,
   ev: TransferEvents = {},
 ): Promise<string | undefined> {
+  if (arg.includes("/") || isFile(arg)) return undefined;
   const cached = findStored(imagesDir(cfg.vmdir), arg);
-  const listed = catalog.some((e) => e.name === arg);
-  if (arg.includes("/") || isFile(arg) || (!listed && cached === undefined)) return undefined;
-  const img = await resolveImage(cfg, catalog, { image: arg, arch }, false, ev);
-  if (img.kind !== "iso") {
+  const entry = catalog.some((e) => e.name === arg) ? findEntry(catalog, arg, arch) : undefined;
+  if (entry === undefined && cached === undefined) return undefined;
+  if ((entry?.kind ?? (cached?.ext === "iso" ? "iso" : "disk")) !== "iso") {
     throw new UsageError(
       `"${arg}" is a disk image, not an ISO; make a VM from it with "vm make <vm> --image ${arg}"`,
     );
   }
+  const img = await resolveImage(cfg, catalog, { image: arg, arch }, false, ev);
   return img.path;
 }

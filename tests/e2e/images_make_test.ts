@@ -13,9 +13,10 @@ import { sha256Sums } from "../support/image_server.ts";
 import { bootDisk } from "../support/boot_disk.ts";
 import { GUEST_READY, testGuest, waitForText } from "../support/guest.ts";
 import { readOr, run } from "../support/harness.ts";
+import { UsageError } from "../../lib/errors.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { loadCatalog } from "../../lib/images/catalog.ts";
-import { makeImageDisk, resolveImage } from "../../lib/actions/make_image.ts";
+import { makeImageDisk, resolveImage, resolveIso } from "../../lib/actions/make_image.ts";
 import { convertImage, imageInfo } from "../../lib/qemu/img.ts";
 import { quoteWords } from "../../lib/text/shell_words.ts";
 
@@ -161,3 +162,34 @@ Deno.test("convertImage with onProgress reports qemu-img's percent up to 100", a
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("make <vm> <catalog-iso>: the ISO is pulled and its cached path returned; paths and disks are not ISOs", () =>
+  withImages(async (t) => {
+    const iso = new Uint8Array(2 * MIB).fill(1);
+    t.server.files.set("/cd/inst-1.2-amd64.iso", iso);
+    t.setSums(sha256Sums({ "inst-1.2-amd64.iso": iso }));
+    t.catalog(
+      `[inst]\nkind = iso\nurl = ${t.server.url("/cd/")}\nsums = ${t.server.url("/SHA256SUMS")}\n` +
+        `file = inst-*-amd64.iso\n[tiny]\nurl = ${t.server.url("/tiny.qcow2")}\nsha256 = ${
+          "0".repeat(64)
+        }\n`,
+    );
+    const cfg = loadConfig(t.env.env);
+    const catalog = loadCatalog(cfg);
+    const path = await resolveIso(cfg, catalog, "inst", "x86_64");
+    assert.equal(path, join(t.images, "inst.iso"));
+    assert.equal(Deno.statSync(path ?? "").size, iso.length);
+    assert.equal(
+      await resolveIso(cfg, catalog, "inst", "x86_64"),
+      path,
+      "cached: no second download",
+    );
+    assert.equal(t.server.served("/cd/inst-1.2-amd64.iso").length, 1);
+    assert.equal(await resolveIso(cfg, catalog, "./some.iso", "x86_64"), undefined);
+    assert.equal(await resolveIso(cfg, catalog, "unknown-name", "x86_64"), undefined);
+    // A disk image's name: refused before anything is fetched (its pinned checksum is wrong).
+    await assert.rejects(resolveIso(cfg, catalog, "tiny", "x86_64"), /is a disk image, not an ISO/);
+    assert.equal(t.server.served("/tiny.qcow2").length, 0);
+    const img = await resolveImage(cfg, catalog, { image: "inst", arch: "x86_64" }, false);
+    await assert.rejects(makeImageDisk(cfg, join(t.env.root, "d.qcow2"), img, {}), UsageError);
+  }));

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { withImages } from "../support/image_env.ts";
-import { sha256Hex } from "../support/image_server.ts";
+import { sha256Hex, sha256Sums } from "../support/image_server.ts";
 import { run, waitFor } from "../support/harness.ts";
 
 /** The one line an error run prints, checked to be one `vm: fatal:` line. */
@@ -206,4 +206,45 @@ Deno.test("progress of a slow pull: a redrawn line on a terminal (script -qc), o
     const piped = await t.vm(["image", "pull", "tiny2"]);
     assert.equal(piped.code, 0, piped.stderr);
     assert.match(piped.stderr, /^tiny2: 3\.\d MiB in [\d.]+ s \(.*\); SHA256 verified; .*\n$/);
+  }));
+
+Deno.test("a catalog `file` glob picks the newest dated file; file:// URLs with --sha256 or --insecure", () =>
+  withImages(async (t) => {
+    const old = t.tiny.slice(0, 1000);
+    t.server.files.set("/d/tiny-1.9.qcow2", old);
+    t.server.files.set("/d/tiny-1.10.qcow2", t.tiny);
+    const sums = sha256Sums({
+      "tiny-1.9.qcow2": old,
+      "tiny-1.10.qcow2": t.tiny,
+      "tiny-latest.qcow2": old,
+    });
+    t.server.files.set("/d/SHA256SUMS", new TextEncoder().encode(sums));
+    t.catalog(
+      `[dated]\nurl = ${t.server.url("/d/")}\nsums = ${t.server.url("/d/SHA256SUMS")}\n` +
+        "file = tiny-*.*.qcow2\n",
+    );
+    const r = await t.vm(["image", "pull", "dated"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(t.server.served("/d/tiny-1.10.qcow2").length, 1);
+    assert.equal(t.server.served("/d/tiny-1.9.qcow2").length, 0);
+    assert.equal(sha256Hex(Deno.readFileSync(join(t.images, "dated.qcow2"))), sha256Hex(t.tiny));
+
+    const local = join(t.env.root, "tiny.qcow2");
+    const url = `file://${local}`;
+    const ok = await t.vm(["image", "pull", url, "--sha256", sha256Hex(t.tiny)]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /^tiny: .*SHA256 verified; .*\/\.images\/tiny\.qcow2\n$/);
+    Deno.copyFileSync(local, join(t.env.root, "other.img"));
+    const insecure = await t.vm([
+      "image",
+      "pull",
+      `file://${join(t.env.root, "other.img")}`,
+      "--insecure",
+    ]);
+    assert.equal(insecure.code, 0, insecure.stderr);
+    assert.match(
+      insecure.stderr,
+      new RegExp(`not verified \\(--insecure\\); its SHA256 is ${sha256Hex(t.tiny)}`),
+    );
+    assert.deepEqual(t.listImages(), ["dated.qcow2", "other.img", "tiny.qcow2"]);
   }));
