@@ -220,11 +220,15 @@ async function fetchInto(
   const part = t.path + PART_SUFFIX;
   const meta = readPartMeta(part);
   const have = (await file.stat()).size;
-  const offset = meta?.url === t.url ? have : 0;
+  // Without metadata (a file system without user xattrs) the .part is trusted: the checksum decides.
+  const offset = meta === undefined || meta.url === t.url ? have : 0;
   if (have > 0 && offset === 0) ev.onNotice?.(`"${part}" is from another URL; starting over`);
   const src = await openSource(t.url, offset, meta?.validator, ev.signal);
   if (offset > 0 && src.start === 0) {
-    ev.onNotice?.(`The server does not resume "${t.url}" (no Range support); starting over`);
+    const why = meta?.validator === undefined
+      ? "the server does not support ranges"
+      : "changed upstream, or the server does not support ranges";
+    ev.onNotice?.(`"${t.url}" cannot be resumed (${why}); starting over`);
   }
   const hash = createHash(t.expected?.algo ?? "sha256");
   if (src.start > 0) await hashPrefix(file, src.start, hash);

@@ -19,7 +19,7 @@ export interface Source {
   start: number;
   /** Size of the whole file, when the server tells it. */
   total?: number;
-  /** ETag (strong) or Last-Modified of the answer, for a later If-Range. */
+  /** Last-Modified or strong ETag of the answer, for a later If-Range. */
   validator?: string;
   body: ReadableStream<Uint8Array>;
 }
@@ -34,11 +34,16 @@ export function parseContentRange(
   return total === undefined ? { start: Number(m[1]) } : { start: Number(m[1]), total };
 }
 
-/** The validator to send in If-Range: a strong ETag, else Last-Modified, else undefined. Pure. */
+/**
+ * The validator to send in If-Range: Last-Modified (mirrors copy files with
+ * their times, so it holds across a redirector's mirrors, where ETags often
+ * differ), else a strong ETag, else undefined. Pure.
+ */
 export function validatorOf(headers: Headers): string | undefined {
+  const modified = headers.get("last-modified");
+  if (modified !== null) return modified;
   const etag = headers.get("etag");
-  if (etag !== null && !etag.startsWith("W/")) return etag;
-  return headers.get("last-modified") ?? undefined;
+  return etag !== null && !etag.startsWith("W/") ? etag : undefined;
 }
 
 /** Runs fetch, turning a failure before the answer into SystemError with one line. */

@@ -78,12 +78,32 @@ Deno.test("a server that ignores Range: the pull says so and starts over", () =>
     t.server.mode = { ...t.server.mode, dropAfter: undefined, range: false };
     const r = await t.vm(["image", "pull", "tiny"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /does not resume .*starting over/);
+    assert.match(
+      r.stderr,
+      /cannot be resumed \(.*the server does not support ranges\); starting over/,
+    );
     const last = t.server.served("/tiny.qcow2").at(-1);
     assert.ok(last?.range !== undefined, "the pull asked for a range");
     assert.equal(last?.status, 200);
     assert.equal(last?.sent, t.tiny.length);
     assert.equal(sha256Hex(Deno.readFileSync(join(t.images, "tiny.qcow2"))), sha256Hex(t.tiny));
+  }));
+
+Deno.test("a file changed upstream since the .part: If-Range gets it whole, the pull starts over", () =>
+  withImages(async (t) => {
+    t.server.mode.dropAfter = Math.floor(t.tiny.length / 2);
+    assert.equal((await t.vm(["image", "pull", "tiny"])).code, 111);
+    const changed = t.tiny.slice();
+    changed[changed.length - 1] = (changed.at(-1) ?? 0) ^ 0xff;
+    t.server.files.set("/tiny.qcow2", changed);
+    t.setSums(sha256Sums({ "tiny.qcow2": changed }));
+    t.server.mode.dropAfter = undefined;
+    const r = await t.vm(["image", "pull", "tiny"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /cannot be resumed \(changed upstream, .*\); starting over/);
+    const last = t.server.served("/tiny.qcow2").at(-1);
+    assert.equal(last?.status, 200);
+    assert.equal(sha256Hex(Deno.readFileSync(join(t.images, "tiny.qcow2"))), sha256Hex(changed));
   }));
 
 Deno.test("a wrong checksum: one line, exit 111, nothing left", () =>
@@ -248,3 +268,32 @@ Deno.test("a catalog `file` glob picks the newest dated file; file:// URLs with 
     );
     assert.deepEqual(t.listImages(), ["dated.qcow2", "other.img", "tiny.qcow2"]);
   }));
+
+Deno.test({
+  name: "a full disk: one line, exit 111, the .part kept for a resume (a 1 MiB tmpfs as the cache)",
+  ignore: Deno.uid() !== 0, // mounting a tmpfs needs root
+  fn: () =>
+    withImages(async (t) => {
+      Deno.mkdirSync(t.images, { mode: 0o700 });
+      const mount = await run("mount", [
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=1m,mode=0700",
+        "tmpfs",
+        t.images,
+      ]);
+      assert.equal(mount.code, 0, mount.stderr);
+      try {
+        const r = await t.vm(["image", "pull", "tiny"]);
+        assert.equal(r.code, 111);
+        assert.match(
+          oneFatalLine(r.stderr),
+          /Disk full while writing ".*tiny\.qcow2\.part"; free some space there, then pull again/,
+        );
+        assert.deepEqual(t.listImages(), ["tiny.qcow2.part"]);
+      } finally {
+        assert.equal((await run("umount", [t.images])).code, 0);
+      }
+    }),
+});

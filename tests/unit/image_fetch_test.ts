@@ -79,8 +79,9 @@ Deno.test("parseContentRange and validatorOf", () => {
   assert.deepEqual(parseContentRange("bytes 100-199/*"), { start: 100 });
   assert.equal(parseContentRange("bytes */200"), undefined);
   assert.equal(parseContentRange(null), undefined);
-  assert.equal(validatorOf(new Headers({ etag: '"abc"', "last-modified": "x" })), '"abc"');
-  assert.equal(validatorOf(new Headers({ etag: 'W/"abc"', "last-modified": "Mon" })), "Mon");
+  assert.equal(validatorOf(new Headers({ etag: '"abc"', "last-modified": "Mon" })), "Mon");
+  assert.equal(validatorOf(new Headers({ etag: '"abc"' })), '"abc"');
+  assert.equal(validatorOf(new Headers({ etag: 'W/"abc"' })), undefined);
   assert.equal(validatorOf(new Headers()), undefined);
 });
 
