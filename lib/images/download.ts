@@ -29,11 +29,17 @@ import { PART_SUFFIX } from "./store.ts";
 /** Exit code of an interrupted download (as a shell reports SIGINT). */
 export const EXIT_INTERRUPTED = 130;
 
-/** The download was interrupted (Ctrl-C); the `.part` is kept for a resume. */
+/** The pull was interrupted (Ctrl-C); the `.part`, if any, is kept for a resume. */
 export class InterruptedError extends VmError {
-  constructor(part: string) {
-    super(`Interrupted; "${part}" is kept: pull again to resume`, EXIT_INTERRUPTED);
+  constructor(part?: string) {
+    const kept = part === undefined ? "" : `; "${part}" is kept: pull again to resume`;
+    super(`Interrupted${kept}`, EXIT_INTERRUPTED);
   }
+}
+
+/** Whether `e` is the AbortError of an aborted fetch or stream. Pure. */
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === "AbortError";
 }
 
 /** What to download, and where. */
@@ -265,7 +271,7 @@ export async function transfer(t: Transfer, ev: TransferEvents = {}): Promise<Tr
     return await fetchInto(file, t, ev);
   } catch (e) {
     await dropIfEmpty(file, part);
-    if (e instanceof DOMException && e.name === "AbortError") throw new InterruptedError(part);
+    if (isAbort(e)) throw new InterruptedError(part);
     throw e;
   } finally {
     file.close();

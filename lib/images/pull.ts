@@ -17,7 +17,14 @@ import {
   type ImageKind,
   isImageUrl,
 } from "./catalog.ts";
-import { readPartMeta, transfer, type TransferEvents, type TransferResult } from "./download.ts";
+import {
+  InterruptedError,
+  isAbort,
+  readPartMeta,
+  transfer,
+  type TransferEvents,
+  type TransferResult,
+} from "./download.ts";
 import { fetchText } from "./source.ts";
 import { type Checksum, findSum, newestMatch, parseSums } from "./sums.ts";
 import {
@@ -183,9 +190,12 @@ export async function pullImage(
     }
     return { name, kind: kindOfPath(stored.path), path: stored.path, cached: true };
   }
-  const plan = entry === undefined
-    ? planUrl(req, dir)
-    : await planEntry(entry, dir, req, ev.signal);
+  let plan: PullPlan;
+  try {
+    plan = entry === undefined ? planUrl(req, dir) : await planEntry(entry, dir, req, ev.signal);
+  } catch (e) {
+    throw isAbort(e) ? new InterruptedError() : e;
+  }
   const t = await transfer(
     {
       url: plan.url,

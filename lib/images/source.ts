@@ -51,7 +51,7 @@ async function request(url: string, init: RequestInit): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (e) {
-    if (e instanceof DOMException && e.name === "AbortError") throw e;
+    if (e instanceof DOMException && e.name === "AbortError") throw e; // the caller's Ctrl-C
     throw new SystemError(requestFailedLine(url, e));
   }
 }

@@ -16,6 +16,7 @@ import { readOr, run } from "../support/harness.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { loadCatalog } from "../../lib/images/catalog.ts";
+import { imageNames } from "../../lib/images/names.ts";
 import { makeImageDisk, resolveImage, resolveIso } from "../../lib/actions/make_image.ts";
 import { convertImage, imageInfo } from "../../lib/qemu/img.ts";
 import { quoteWords } from "../../lib/text/shell_words.ts";
@@ -186,6 +187,9 @@ Deno.test("make <vm> <catalog-iso>: the ISO is pulled and its cached path return
     );
     assert.equal(t.server.served("/cd/inst-1.2-amd64.iso").length, 1);
     assert.equal(await resolveIso(cfg, catalog, "./some.iso", "x86_64"), undefined);
+    const names = imageNames(cfg);
+    for (const n of ["debian-12", "inst", "tiny"]) assert.ok(names.includes(n), n);
+    assert.equal(new Set(names).size, names.length);
     assert.equal(await resolveIso(cfg, catalog, "unknown-name", "x86_64"), undefined);
     // A disk image's name: refused before anything is fetched (its pinned checksum is wrong).
     await assert.rejects(resolveIso(cfg, catalog, "tiny", "x86_64"), /is a disk image, not an ISO/);
