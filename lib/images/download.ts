@@ -5,8 +5,9 @@
  * bytes hashed again first), or started over when the server ignores ranges,
  * the file changed upstream or the `.part` came from another URL (the
  * `onNotice` callback says so). When complete and verified the `.part` is
- * flushed to disk, made read-only (0400) and renamed to `<image>`; a wrong
- * checksum deletes it. Two downloads of one image cooperate: the `.part` is
+ * made read-only (0400) and renamed to `<image>`; a wrong checksum deletes
+ * it. It is flushed to disk before its first use as a base (`readyForUse`),
+ * not here: a pull runs at the network's speed. Two downloads of one image cooperate: the `.part` is
  * locked (flock) while written, the second waits for the lock, then finds the
  * image done. On any failure only the `.part` is left (its expected size and
  * URL in a `user.vm.download` extended attribute, for `vm image list` and the
@@ -21,7 +22,7 @@ import { SystemError, VmError } from "../errors.ts";
 import { getXattr, setXattr } from "../os/xattr.ts";
 import { type Checksum, type HashAlgo } from "./sums.ts";
 import { brokeOffLine } from "./fetch_errors.ts";
-import { BlockSink, sinkReader } from "./sink.ts";
+import { BlockSink } from "./sink.ts";
 import { fmtBytes } from "../text/progress.ts";
 import { openSource, type Source } from "./source.ts";
 import { PART_SUFFIX } from "./store.ts";
@@ -152,7 +153,7 @@ async function hashPrefix(file: Deno.FsFile, n: number, hash: Hash): Promise<voi
   }
 }
 
-/** Streams `src` into `sink`; errors become one line (broke off, interrupted; writes: see BlockSink). */
+/** Reads `src` into `sink`; errors become one line (broke off, interrupted; writes: see BlockSink). */
 async function receive(
   src: Source,
   sink: BlockSink,
@@ -160,29 +161,25 @@ async function receive(
   signal?: AbortSignal,
 ): Promise<void> {
   const part = t.path + PART_SUFFIX;
-  const reader = sinkReader(src.body, sink);
   try {
     for (;;) {
       if (signal?.aborted) throw new InterruptedError(part);
-      let more: boolean;
+      let n: number | null;
       try {
-        more = await reader.read();
+        n = await src.read(sink.space());
       } catch (e) {
         if (e instanceof VmError) throw e;
         if (signal?.aborted) throw new InterruptedError(part);
         throw new SystemError(brokeOffLine(t.url, sink.done, src.total, e, part));
       }
-      if (!more) break;
+      if (n === null) break;
+      await sink.advance(n);
     }
   } catch (e) {
-    if (!(e instanceof VmError)) throw e;
-    try {
-      sink.flush(); // keep what arrived, for a resume
-    } catch { /* the write failed too: the first error says more */ }
+    await sink.drain().catch(() => {}); // keep what arrived, for a resume; a failed write adds nothing to `e`
     throw e;
   } finally {
-    reader.release();
-    await src.body.cancel().catch(() => {}); // already finished or broken: nothing to cancel
+    src.close();
   }
   if (src.total !== undefined && sink.done !== src.total) {
     const why = new Error(`${fmtBytes(sink.done)} received of ${fmtBytes(src.total)}`);
@@ -194,7 +191,7 @@ async function receive(
 async function place(sink: BlockSink, t: Transfer): Promise<Checksum> {
   const part = t.path + PART_SUFFIX;
   const algo: HashAlgo = t.expected?.algo ?? "sha256";
-  await sink.settle();
+  await sink.drain();
   const got: Checksum = { algo, hex: sink.hash.digest("hex") };
   if (t.expected !== undefined && got.hex !== t.expected.hex) {
     Deno.removeSync(part);
@@ -275,5 +272,29 @@ export async function transfer(t: Transfer, ev: TransferEvents = {}): Promise<Tr
     throw e;
   } finally {
     file.close();
+  }
+}
+
+/**
+ * Makes sure the cached image `path` is whole and on disk before a VM disk
+ * is based on it: its size must be the one its download recorded (a system
+ * that stopped before the image reached the disk leaves it short), then it
+ * is flushed to disk (fdatasync; nearly free once written back). Throws
+ * SystemError for a short image. Reads `path` and its extended attribute.
+ */
+export function readyForUse(path: string): void {
+  const total = readPartMeta(path)?.total;
+  const size = Deno.statSync(path).size;
+  if (total !== undefined && size !== total) {
+    throw new SystemError(
+      `Image "${path}" is ${fmtBytes(size)}, not the ${fmtBytes(total)} downloaded (the system ` +
+        `stopped before it reached the disk?); remove it with "vm image rm" and pull it again`,
+    );
+  }
+  const f = Deno.openSync(path, { read: true });
+  try {
+    f.syncDataSync();
+  } finally {
+    f.close();
   }
 }

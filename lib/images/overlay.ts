@@ -11,6 +11,7 @@
 
 import { resolve } from "../os/path.ts";
 import { sizeBytes } from "../actions/disks.ts";
+import { readyForUse } from "./download.ts";
 import { SystemError, UsageError } from "../errors.ts";
 import {
   checkSize,
@@ -92,7 +93,8 @@ export async function baseInfo(image: string): Promise<ImageInfo> {
 }
 
 /**
- * Creates `drive` (must not exist) from the cached `image`: an overlay, or
+ * Creates `drive` (must not exist) from the cached `image` (checked whole
+ * and flushed to disk first, see readyForUse): an overlay, or
  * with `copy` a standalone qcow2 (`onProgress` gets bytes of the image's
  * virtual size as qemu-img reports its percent). `asked` is the size wanted,
  * in bytes. Runs qemu-img; writes `drive`.
@@ -103,6 +105,7 @@ export async function createImageDisk(
   asked: number,
   opts: { copy?: boolean; onProgress?: (done: number, total?: number) => void } = {},
 ): Promise<ImageDisk> {
+  readyForUse(image);
   const info = await baseInfo(image);
   const imageBytes = info["virtual-size"];
   const size = diskSize(asked, imageBytes);

@@ -1,12 +1,12 @@
 /**
  * Writing a received byte stream into a file in 1 MiB blocks, hashing each
- * block as it is written, with little memory and few copies: the stream is
- * read into one reused buffer (a BYOB reader, when the stream offers one, as
- * fetch bodies and files do: no garbage per chunk), copied into the block,
- * which is written with one write(2); and
- * every 64 MiB the data written so far is flushed to disk in the background
- * (fdatasync on another thread) while the download goes on, so the final
- * flush before the rename is short. Writes the file it is given.
+ * block as it is written, with little memory and no copy: the source reads
+ * straight into the free part of a block; a full block is written with one
+ * write(2) on another thread while it is hashed here and the other block
+ * fills (two blocks take turns, the file is written in order). The file is
+ * not flushed to disk here: an image is flushed before its first use (see
+ * download.ts `readyForUse`), so a pull runs at the network's speed, not the
+ * disk's. Writes the file it is given.
  * Level: vm (lib/images, no qemu).
  * @module
  */
@@ -17,18 +17,15 @@ import { writeFailedLine } from "./fetch_errors.ts";
 
 /** Bytes per write. */
 export const BLOCK = 1 << 20;
-/** Bytes asked for by one read (a separate buffer: a read that fails loses only it, not the block). */
-export const READ_SIZE = 256 << 10;
-/** Bytes written between two background flushes. */
-export const SYNC_EVERY = 64 << 20;
 
 /** Blocks of a stream, written to a file and hashed. */
 export class BlockSink {
   #buf = new Uint8Array(BLOCK);
+  /** The other block: being written while `#buf` fills. */
+  #spare = new Uint8Array(BLOCK);
   #fill = 0;
-  #unsynced = 0;
-  #syncing: Promise<void> | undefined;
-  /** Bytes received so far (in the file, or in the block not yet written), from the file's start. */
+  #writing: Promise<void> | undefined;
+  /** Bytes received so far (in the file, or in a block not yet written), from the file's start. */
   done: number;
 
   constructor(
@@ -37,99 +34,65 @@ export class BlockSink {
     start: number,
     /** Path shown in errors. */
     readonly name: string,
-    /** Called after each block is written, with `done`. */
+    /** Called after each block is written, with the bytes in the file then. */
     readonly onBlock: (done: number) => void,
   ) {
     this.done = start;
   }
 
-  /** Takes a received chunk (copied into the block). */
-  push(chunk: Uint8Array): void {
-    let off = 0;
-    while (off < chunk.length) {
-      const n = Math.min(chunk.length - off, BLOCK - this.#fill);
-      this.#buf.set(chunk.subarray(off, off + n), this.#fill);
-      this.#fill += n;
-      off += n;
-      this.done += n;
-      if (this.#fill === BLOCK) this.flush();
-    }
+  /** The free part of the block, to read into. */
+  space(): Uint8Array {
+    return this.#buf.subarray(this.#fill);
   }
 
-  /** Writes and hashes the bytes of the block; throws SystemError (disk full…) naming the file. */
-  flush(): void {
+  /** Takes the `n` bytes just read into `space()`; a full block is flushed. */
+  async advance(n: number): Promise<void> {
+    this.#fill += n;
+    this.done += n;
+    if (this.#fill === BLOCK) await this.flush();
+  }
+
+  /**
+   * Starts writing the block (once the previous one is written: the file is
+   * written in order) on another thread, and hashes it meanwhile. A failed
+   * write is thrown by the next flush or drain.
+   */
+  async flush(): Promise<void> {
     if (this.#fill === 0) return;
+    await this.#wait();
     const block = this.#buf.subarray(0, this.#fill);
+    this.#writing = this.#write(block, this.done);
+    this.#writing.catch(() => {}); // thrown by #wait()
+    this.hash.update(block);
+    [this.#buf, this.#spare] = [this.#spare, this.#buf];
+    this.#fill = 0;
+  }
+
+  async #write(block: Uint8Array, upTo: number): Promise<void> {
     try {
       let off = 0;
-      while (off < block.length) off += this.file.writeSync(block.subarray(off));
+      while (off < block.length) off += await this.file.write(block.subarray(off));
     } catch (e) {
       throw new SystemError(writeFailedLine(this.name, e));
     }
-    this.hash.update(block);
-    this.#unsynced += block.length;
-    this.#fill = 0;
-    this.onBlock(this.done);
-    if (this.#unsynced >= SYNC_EVERY && this.#syncing === undefined) {
-      this.#unsynced = 0;
-      this.#syncing = this.file.syncData().finally(() => (this.#syncing = undefined));
-      this.#syncing.catch(() => {}); // seen again by settle(), which waits for it
-    }
+    this.onBlock(upTo);
   }
 
-  /** Writes what is left, waits for a background flush, and flushes the file to disk. */
-  async settle(): Promise<void> {
-    this.flush();
-    try {
-      await this.#syncing;
-      await this.file.syncData();
-    } catch (e) {
-      throw new SystemError(writeFailedLine(this.name, e));
-    }
+  /** Waits for the block being written; throws its SystemError. */
+  async #wait(): Promise<void> {
+    const w = this.#writing;
+    this.#writing = undefined;
+    await w;
   }
 
-  /** Waits for a background flush to end (before the file is closed); its failure does not matter then. */
+  /** Writes everything received so far into the file. Throws SystemError (disk full…). */
+  async drain(): Promise<void> {
+    await this.flush();
+    await this.#wait();
+  }
+
+  /** Waits for a write in flight (before the file is closed); its failure does not matter then. */
   async quiesce(): Promise<void> {
-    await this.#syncing?.catch(() => {}); // the download failed already: that error is reported
+    await this.#writing?.catch(() => {}); // the download failed already: that error is reported
   }
-}
-
-/** A reader of `body` feeding a BlockSink: BYOB when the stream allows, else chunk by chunk. */
-export interface SinkReader {
-  /** Reads once into the sink; false at the end of the stream. Read errors are thrown as they are. */
-  read(): Promise<boolean>;
-  release(): void;
-}
-
-/** Opens `body` for reading into `sink`. */
-export function sinkReader(body: ReadableStream<Uint8Array>, sink: BlockSink): SinkReader {
-  let byob: ReadableStreamBYOBReader | undefined;
-  try {
-    byob = body.getReader({ mode: "byob" });
-  } catch (e) {
-    if (!(e instanceof TypeError)) throw e; // not a byte stream: read chunks
-  }
-  if (byob !== undefined) {
-    const r = byob;
-    let scratch = new Uint8Array(READ_SIZE);
-    return {
-      async read() {
-        const { done, value } = await r.read(scratch);
-        if (value === undefined) return !done;
-        sink.push(value);
-        scratch = new Uint8Array(value.buffer as ArrayBuffer); // the read gave the buffer back
-        return !done;
-      },
-      release: () => r.releaseLock(),
-    };
-  }
-  const r = body.getReader();
-  return {
-    async read() {
-      const { done, value } = await r.read();
-      if (value !== undefined) sink.push(value);
-      return !done;
-    },
-    release: () => r.releaseLock(),
-  };
 }

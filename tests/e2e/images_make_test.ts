@@ -96,6 +96,14 @@ Deno.test("make --image: overlay on the cached image (absolute, -F), sizes never
     assert.equal(i4["virtual-size"], 32 * MIB);
     assert.equal(seen.at(-1), 3 * MIB);
     assert.equal((await run("qemu-img", ["compare", cached, d4])).code, 0);
+    // A cached image shorter than its download (the system stopped before it reached the disk).
+    Deno.chmodSync(cached, 0o600);
+    Deno.truncateSync(cached, MIB);
+    Deno.chmodSync(cached, 0o400);
+    await assert.rejects(
+      makeImageDisk(cfg, join(t.env.root, "d5.qcow2"), img, {}),
+      /is 1\.0 MiB, not the 3\.\d MiB downloaded .*pull it again/,
+    );
   }));
 
 Deno.test("image rm is refused while a VM's disk is backed by it; destroy keeps the base; then rm works", () =>
