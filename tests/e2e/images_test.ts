@@ -297,3 +297,34 @@ Deno.test({
       }
     }),
 });
+
+Deno.test("redirects are followed, chunked bodies read; behind HTTP_PROXY the pull goes through the proxy", () =>
+  withImages(async (t) => {
+    t.server.redirects.set("/r/tiny.qcow2", "/tiny.qcow2");
+    t.server.mode.noLength = true;
+    t.catalog(
+      `[tiny]\nurl = ${t.server.url("/r/tiny.qcow2")}\nsums = ${t.server.url("/SHA256SUMS")}\n`,
+    );
+    const r = await t.vm(["image", "pull", "tiny"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(t.server.served("/r/tiny.qcow2")[0]?.status, 302);
+    assert.equal(sha256Hex(Deno.readFileSync(join(t.images, "tiny.qcow2"))), sha256Hex(t.tiny));
+    // A forwarding proxy: fetch sends it absolute URLs.
+    const seen: string[] = [];
+    const proxy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+      seen.push(req.url);
+      return fetch(req.url, { headers: req.headers });
+    });
+    try {
+      t.server.files.set("/p/copy.qcow2", t.tiny);
+      const url = t.server.url("/p/copy.qcow2");
+      const proxied = await t.vm(["image", "pull", url, "--sha256", sha256Hex(t.tiny)], {
+        HTTP_PROXY: `http://127.0.0.1:${proxy.addr.port}`,
+      });
+      assert.equal(proxied.code, 0, proxied.stderr);
+      assert.deepEqual(seen, [url]);
+      assert.equal(sha256Hex(Deno.readFileSync(join(t.images, "copy.qcow2"))), sha256Hex(t.tiny));
+    } finally {
+      await proxy.shutdown();
+    }
+  }));

@@ -82,12 +82,12 @@ export class ImageEnv {
     return quoteWords(this.argv(args));
   }
 
-  /** Starts `vm <args>` (stdin null, output piped). */
-  spawn(args: string[]): Deno.ChildProcess {
+  /** Starts `vm <args>` (stdin null, output piped), with `env` added to the environment. */
+  spawn(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
     const [cmd = "", ...rest] = this.argv(args);
     return new Deno.Command(cmd, {
       args: rest,
-      env: this.env.env,
+      env: { ...this.env.env, ...env },
       clearEnv: true,
       stdin: "null",
       stdout: "piped",
@@ -95,9 +95,9 @@ export class ImageEnv {
     }).spawn();
   }
 
-  /** Runs `vm <args>` to completion. */
-  async vm(args: string[]): Promise<VmRun> {
-    return await collect(this.spawn(args));
+  /** Runs `vm <args>` to completion, with `env` added to the environment. */
+  async vm(args: string[], env: Record<string, string> = {}): Promise<VmRun> {
+    return await collect(this.spawn(args, env));
   }
 
   /** Stops the server and removes the VMDIR (and its processes). */

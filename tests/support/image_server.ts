@@ -21,6 +21,8 @@ export interface ServeMode {
   trickleMs: number;
   /** Answer 404 for every path. */
   notFound: boolean;
+  /** Send no Content-Length (the body goes chunked). */
+  noLength?: boolean;
 }
 
 /** One request the server answered. */
@@ -36,6 +38,8 @@ export interface Served {
 export class ImageServer {
   readonly files = new Map<string, Uint8Array>();
   readonly requests: Served[] = [];
+  /** Paths answered with a 302 to another path. */
+  readonly redirects = new Map<string, string>();
   mode: ServeMode = { range: true, chunk: 64 * 1024, trickleMs: 0, notFound: false };
   #server: Deno.HttpServer<Deno.NetAddr>;
 
@@ -68,6 +72,11 @@ export class ImageServer {
 
   #answer(req: Request): Response {
     const path = new URL(req.url).pathname;
+    const to = this.redirects.get(path);
+    if (to !== undefined) {
+      this.requests.push({ path, status: 302, sent: 0 });
+      return new Response(null, { status: 302, headers: { location: to } });
+    }
     const data = this.files.get(path);
     const range = req.headers.get("range") ?? undefined;
     const rec: Served = { path, status: 200, sent: 0, ...(range === undefined ? {} : { range }) };
@@ -92,7 +101,7 @@ export class ImageServer {
       rec.status = 206;
     }
     const headers: Record<string, string> = {
-      "content-length": String(data.length - start),
+      ...(this.mode.noLength ? {} : { "content-length": String(data.length - start) }),
       etag,
       ...(this.mode.range ? { "accept-ranges": "bytes" } : {}),
       ...(rec.status === 206

@@ -6,7 +6,8 @@ import {
   requestFailedLine,
   writeFailedLine,
 } from "../../lib/images/fetch_errors.ts";
-import { parseContentRange, validatorOf } from "../../lib/images/source.ts";
+import { parseContentRange, usesProxy, validatorOf } from "../../lib/images/source.ts";
+import { parseHead, requestText } from "../../lib/images/http.ts";
 import { lastPercent } from "../../lib/qemu/img.ts";
 
 /** Errors as Deno's fetch throws them (a TypeError with the cause's text). */
@@ -89,4 +90,33 @@ Deno.test("lastPercent reads qemu-img -p output", () => {
   assert.equal(lastPercent("    (0.00/100%)\r    (1.01/100%)\r"), 1.01);
   assert.equal(lastPercent("    (100.00/100%)\r\n"), 100);
   assert.equal(lastPercent("nothing"), undefined);
+});
+
+Deno.test("parseHead and requestText (the HTTP/1.1 client's text)", () => {
+  const h = parseHead(
+    "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 5-9/10\r\nX-A: 1\r\nx-a: 2",
+  );
+  assert.equal(h?.status, 206);
+  assert.equal(h?.statusText, "Partial Content");
+  assert.equal(h?.headers.get("content-range"), "bytes 5-9/10");
+  assert.equal(h?.headers.get("x-a"), "1, 2");
+  assert.equal(parseHead("HTTP/1.0 404")?.status, 404);
+  assert.equal(parseHead("SSH-2.0-OpenSSH"), undefined);
+  assert.equal(
+    requestText(new URL("https://[::1]:8443/a/b.img?x=1"), { range: "bytes=5-" }),
+    "GET /a/b.img?x=1 HTTP/1.1\r\nHost: [::1]:8443\r\nUser-Agent: vm-image-pull\r\nAccept: */*\r\n" +
+      "Accept-Encoding: identity\r\nConnection: close\r\nrange: bytes=5-\r\n\r\n",
+  );
+});
+
+Deno.test("usesProxy reads http(s)_proxy, all_proxy and no_proxy as fetch does", () => {
+  const u = new URL("https://cloud.debian.org/x");
+  assert.equal(usesProxy(u, {}), false);
+  assert.equal(usesProxy(u, { HTTPS_PROXY: "http://p:3128" }), true);
+  assert.equal(usesProxy(u, { http_proxy: "http://p:3128" }), false);
+  assert.equal(usesProxy(new URL("http://x/y"), { http_proxy: "http://p:3128" }), true);
+  assert.equal(usesProxy(u, { ALL_PROXY: "socks5://p" }), true);
+  assert.equal(usesProxy(u, { HTTPS_PROXY: "http://p", NO_PROXY: ".debian.org" }), false);
+  assert.equal(usesProxy(u, { HTTPS_PROXY: "http://p", no_proxy: "example.com, *" }), false);
+  assert.equal(usesProxy(u, { HTTPS_PROXY: "http://p", NO_PROXY: "ian.org" }), true);
 });
