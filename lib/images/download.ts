@@ -187,7 +187,7 @@ async function receive(
   }
 }
 
-/** Checks the hash, then flushes, protects (0400) and renames the `.part` into place. */
+/** Writes what is left, checks the hash, then protects (0400) and renames the `.part` into place. */
 async function place(sink: BlockSink, t: Transfer): Promise<Checksum> {
   const part = t.path + PART_SUFFIX;
   const algo: HashAlgo = t.expected?.algo ?? "sha256";
