@@ -7,22 +7,68 @@
 
 import { SystemError } from "../errors.ts";
 
+/** The error for qemu-img that could not be started: SystemError when it is missing, else `e`. */
+function notStarted(e: unknown): unknown {
+  return e instanceof Deno.errors.NotFound
+    ? new SystemError('"qemu-img" is not installed; install the "qemu-utils" package')
+    : e;
+}
+
+/** The error for a failed qemu-img run, with the first line of its stderr. */
+function failed(args: readonly string[], stderr: Uint8Array): SystemError {
+  const err = new TextDecoder().decode(stderr).trim().replace(/^qemu-img: /, "");
+  return new SystemError(`qemu-img ${args[0] ?? ""} failed: ${err.split("\n")[0] ?? ""}`);
+}
+
 /** Runs qemu-img with `args`; returns its stdout. Throws SystemError naming its error. */
 export async function qemuImg(args: readonly string[]): Promise<string> {
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command("qemu-img", { args: [...args], stdin: "null" }).output();
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new SystemError('"qemu-img" is not installed; install the "qemu-utils" package');
-    }
-    throw e;
+    throw notStarted(e);
   }
-  if (!out.success) {
-    const err = new TextDecoder().decode(out.stderr).trim().replace(/^qemu-img: /, "");
-    throw new SystemError(`qemu-img ${args[0] ?? ""} failed: ${err.split("\n")[0] ?? ""}`);
-  }
+  if (!out.success) throw failed(args, out.stderr);
   return new TextDecoder().decode(out.stdout);
+}
+
+/** The last `(n.nn/100%)` of qemu-img's `-p` output in `text`, as a number, or undefined. Pure. */
+export function lastPercent(text: string): number | undefined {
+  const all = [...text.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
+  const last = all.at(-1)?.[1];
+  return last === undefined ? undefined : Number(last);
+}
+
+/**
+ * Runs qemu-img with `args` (which include `-p`), calling `onProgress(percent,
+ * 100)` as its progress output comes. Throws SystemError naming its error.
+ */
+export async function qemuImgProgress(
+  args: readonly string[],
+  onProgress: (done: number, total?: number) => void,
+): Promise<void> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("qemu-img", {
+      args: [...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .spawn();
+  } catch (e) {
+    throw notStarted(e);
+  }
+  const stderr = new Response(child.stderr).bytes();
+  const dec = new TextDecoder();
+  let tail = "";
+  for await (const chunk of child.stdout) {
+    tail = (tail + dec.decode(chunk, { stream: true })).slice(-64);
+    const pct = lastPercent(tail);
+    if (pct !== undefined) onProgress(pct, 100);
+  }
+  const status = await child.status;
+  if (!status.success) throw failed(args, await stderr);
 }
 
 /** Creates a qcow2 image `path` of `size`, optionally backed by `backing` (a qcow2). */
@@ -65,9 +111,21 @@ export async function backingChain(path: string): Promise<ImageInfo[]> {
   }
 }
 
-/** Copies image `src` (format `format`) into a new, independent image `dst` of the same format. */
-export async function convertImage(src: string, dst: string, format: string): Promise<void> {
-  await qemuImg(["convert", "-q", "-f", format, "-O", format, src, dst]);
+/**
+ * Copies image `src` (format `format`) into a new, independent image `dst` of
+ * the same format; with `onProgress`, reports qemu-img's percent as it goes.
+ */
+export async function convertImage(
+  src: string,
+  dst: string,
+  format: string,
+  onProgress?: (done: number, total?: number) => void,
+): Promise<void> {
+  if (onProgress === undefined) {
+    await qemuImg(["convert", "-q", "-f", format, "-O", format, src, dst]);
+  } else {
+    await qemuImgProgress(["convert", "-p", "-f", format, "-O", format, src, dst], onProgress);
+  }
 }
 
 /** Resizes image `path` (format `format`) to `size` (qemu-img syntax, `+10G` grows). */

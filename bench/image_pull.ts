@@ -1,0 +1,143 @@
+// Benchmark of `vm image pull` (streaming download, SHA-256 while streaming)
+// against `curl -o` of the same URL, in
+// the same run, from a local server (Deno.serve on 127.0.0.1 sending 1 GiB
+// from memory, as tests/support/image_server.ts serves images).
+// Targets: throughput of the pull >= 0.9 x curl's; peak RSS of the pulling
+// process (VmHWM of /proc/<pid>/status, polled) < 80 MB.
+// The pull runs through tests/support/run_cli.ts (the `vm image` entry point
+// until main.ts dispatches it). Run: deno run -A bench/image_pull.ts
+
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+
+const SIZE = 1 << 30;
+const ROUNDS = 5;
+const RUN_CLI = new URL("../tests/support/run_cli.ts", import.meta.url).pathname;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+/** Peak RSS (VmHWM) of `pid` in kB, or undefined when it is gone. */
+function vmHwm(pid: number): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined; // exited between two polls
+  }
+}
+
+/** Runs a command to completion; returns wall ms and the peak RSS seen (kB). */
+async function timed(cmd: string, args: string[], env: Record<string, string>) {
+  const t0 = performance.now();
+  const child = new Deno.Command(cmd, { args, env, stdin: "null", stdout: "null", stderr: "piped" })
+    .spawn();
+  let peak = 0;
+  let done = false;
+  const status = child.output().finally(() => (done = true));
+  while (!done) {
+    peak = Math.max(peak, vmHwm(child.pid) ?? 0);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const out = await status;
+  const ms = performance.now() - t0;
+  if (!out.success) throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr)}`);
+  return { ms, peakKb: peak };
+}
+
+const root = Deno.makeTempDirSync({ prefix: "vm-bench-pull-" });
+let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+try {
+  // 1 GiB of pseudo-random bytes (a 1 MiB block 1024 times), served from memory in 1 MiB
+  // chunks so that the server costs little CPU: the two clients are what is compared.
+  const block = new Uint8Array(1 << 20);
+  for (let i = 0; i < block.length; i += 65536) {
+    crypto.getRandomValues(block.subarray(i, i + 65536));
+  }
+  const hash = createHash("sha256");
+  for (let i = 0; i < SIZE / block.length; i++) hash.update(block);
+  const sha = hash.digest("hex");
+  server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= SIZE) return c.close();
+        c.enqueue(block);
+        sent += block.length;
+      },
+    });
+    return new Response(body, { headers: { "content-length": String(SIZE) } });
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/big.img`;
+  const vmdir = join(root, "vms");
+  Deno.mkdirSync(vmdir);
+  const env = {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: root,
+    VMDIR: vmdir,
+    VMCONF: "/dev/null",
+  };
+  const pullArgs = [
+    "run",
+    "--allow-all",
+    "--quiet",
+    RUN_CLI,
+    "image",
+    "pull",
+    url,
+    "--sha256",
+    sha,
+  ];
+  const curl: number[] = [];
+  const pull: number[] = [];
+  let peakKb = 0;
+  const verified: number[] = [];
+  const runCurl = async () => {
+    curl.push((await timed("curl", ["-sS", "-o", join(root, "curl.img"), url], env)).ms);
+    // For reference: the same download checked as vm checks it, by sha256sum afterwards.
+    verified.push(curl.at(-1)! + (await timed("sha256sum", [join(root, "curl.img")], env)).ms);
+    Deno.removeSync(join(root, "curl.img"));
+  };
+  const runPull = async () => {
+    const r = await timed(Deno.execPath(), pullArgs, env);
+    pull.push(r.ms);
+    peakKb = Math.max(peakKb, r.peakKb);
+    Deno.removeSync(join(vmdir, ".images"), { recursive: true });
+  };
+  for (let i = 0; i < ROUNDS; i++) {
+    // Each run starts with no dirty pages from the one before; the order alternates.
+    for (const run of i % 2 === 0 ? [runCurl, runPull] : [runPull, runCurl]) {
+      await new Deno.Command("sync").output();
+      await run();
+    }
+  }
+  const mibs = (ms: number) => (SIZE / (1 << 20)) / (ms / 1000);
+  const ratio = mibs(median(pull)) / mibs(median(curl));
+  const peakMb = peakKb / 1024;
+  console.log(
+    `curl -o:                ${mibs(median(curl)).toFixed(0)} MiB/s (median of ${ROUNDS})`,
+  );
+  console.log(`curl -o, then sha256sum: ${mibs(median(verified)).toFixed(0)} MiB/s (reference)`);
+  console.log(
+    `vm image pull:          ${mibs(median(pull)).toFixed(0)} MiB/s (with its start and SHA-256)`,
+  );
+  console.log(
+    `throughput ratio pull/curl: ${ratio.toFixed(2)} (target >= 0.9: ${
+      ratio >= 0.9 ? "met" : "NOT met"
+    })`,
+  );
+  console.log(
+    `ratio pull/(curl + sha256sum): ${(mibs(median(pull)) / mibs(median(verified))).toFixed(2)}`,
+  );
+  console.log(
+    `peak RSS of the pull: ${peakMb.toFixed(1)} MB (target < 80 MB: ${
+      peakMb < 80 ? "met" : "NOT met"
+    })`,
+  );
+  if (ratio < 0.9 || peakMb >= 80) Deno.exitCode = 1;
+} finally {
+  await server?.shutdown();
+  Deno.removeSync(root, { recursive: true });
+}

@@ -1,0 +1,190 @@
+/**
+ * `vm image pull|list|import|rm`: the image cache in `$VMDIR/.images` and
+ * the catalog (default/images.conf, with `$VMDIR/.default/images.conf` over
+ * it). Progress goes to stderr (a redrawn line on a terminal, the final line
+ * only on a pipe); listings and what was removed go to stdout. The cache
+ * module (qemu-img, VM disks) is loaded only by list, import and rm, so a
+ * pull stays small.
+ * @module
+ */
+
+import type { Invocation } from "./command.ts";
+import { type Progress, progress } from "./progress.ts";
+import { UsageError } from "../lib/errors.ts";
+import { type Config, loadConfig } from "../lib/vm/config.ts";
+import { loadCatalog } from "../lib/images/catalog.ts";
+import type { ImageRow } from "../lib/images/cache.ts";
+import { EXIT_INTERRUPTED } from "../lib/images/download.ts";
+import { pullImage, type PullOutcome, type PullRequest } from "../lib/images/pull.ts";
+import { checksumArg } from "../lib/images/sums.ts";
+import { fmtBytes, summaryLine } from "../lib/text/progress.ts";
+
+const enc = new TextEncoder();
+
+function out(text: string): void {
+  Deno.stdout.writeSync(enc.encode(text + "\n"));
+}
+
+/** The QEMU arch images are for: --arch, else VMCONF_QEMU_ARCH, else the host's. */
+export function imageArch(cfg: Config, opt: unknown): string {
+  return typeof opt === "string" && opt !== "" ? opt : cfg.qemuArch ?? Deno.build.arch;
+}
+
+/** The pull request of `vm image pull` (and `vm make --image`) from its options. */
+export function pullRequest(cfg: Config, what: string, opts: Invocation["opts"]): PullRequest {
+  if (opts.sha256 !== undefined && opts.sha512 !== undefined) {
+    throw new UsageError("Give --sha256 or --sha512, not both");
+  }
+  const req: PullRequest = { what, arch: imageArch(cfg, opts.arch) };
+  if (typeof opts.sha256 === "string") req.checksum = checksumArg("sha256", opts.sha256);
+  if (typeof opts.sha512 === "string") req.checksum = checksumArg("sha512", opts.sha512);
+  if (opts.insecure === true) req.insecure = true;
+  return req;
+}
+
+/**
+ * Runs `work` with an AbortSignal that Ctrl-C (SIGINT) aborts; should the
+ * work not stop within 2 s of it (waiting for another pull's lock cannot be
+ * cancelled), exits 130 at once: only the `.part` is left either way.
+ */
+export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctl = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onInt = () => {
+    ctl.abort();
+    timer = setTimeout(() => {
+      Deno.stderr.writeSync(enc.encode("\nvm: fatal: Interrupted\n"));
+      Deno.exit(EXIT_INTERRUPTED);
+    }, 2000);
+  };
+  Deno.addSignalListener("SIGINT", onInt);
+  try {
+    return await work(ctl.signal);
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    clearTimeout(timer);
+  }
+}
+
+/** The final line of a pull. Pure. */
+export function pullSummary(o: PullOutcome, ms: number): string {
+  const t = o.transfer;
+  if (o.cached || t === undefined) return `${o.name}: already in the cache: ${o.path}`;
+  if (t.byOther) return `${o.name}: downloaded by another pull: ${o.path}`;
+  const algo = t.checksum.algo.toUpperCase();
+  const check = t.verified
+    ? `${algo} verified`
+    : `not verified (--insecure); its ${algo} is ${t.checksum.hex}`;
+  const resumed = t.resumedAt > 0 ? `resumed at ${fmtBytes(t.resumedAt)}; ` : "";
+  return summaryLine(o.name, t.fetched, ms, `${resumed}${check}; ${o.path}`);
+}
+
+/** Runs a progress-reporting job, clearing the bar when it fails. */
+async function withProgress<T>(label: string, job: (p: Progress) => Promise<T>): Promise<T> {
+  const p = progress(label);
+  try {
+    return await job(p);
+  } catch (e) {
+    p.clear();
+    throw e;
+  }
+}
+
+async function pull(inv: Invocation): Promise<number> {
+  const what = inv.args[0] ?? "";
+  const cfg = loadConfig();
+  const req = pullRequest(cfg, what, inv.opts);
+  const catalog = loadCatalog(cfg);
+  const t0 = performance.now();
+  await withProgress(what, async (p) => {
+    const o = await interruptible((signal) =>
+      pullImage(cfg.vmdir, catalog, req, {
+        signal,
+        onProgress: p.update,
+        onNotice: (text) => p.notice(`vm: ${text}`),
+      })
+    );
+    p.finish(pullSummary(o, performance.now() - t0));
+  });
+  return 0;
+}
+
+/** `vm image list` as a table. Pure. */
+export function formatImageTable(rows: readonly ImageRow[]): string {
+  const table = [
+    ["NAME", "ARCH", "KIND", "SIZE", "CACHED", "USED BY"],
+    ...rows.map((r) => [
+      r.name,
+      r.arch || "-",
+      r.kind,
+      r.size === undefined ? "-" : fmtBytes(r.size),
+      r.cached === "partial" ? `partial ${r.percent === undefined ? "?" : r.percent}%` : r.cached,
+      r.usedBy.length === 0 ? "-" : r.usedBy.join(","),
+    ]),
+  ];
+  const widths = table[0]?.map((_, i) => Math.max(...table.map((r) => (r[i] ?? "").length))) ?? [];
+  return table.map((r) =>
+    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")
+  )
+    .join("\n");
+}
+
+/** `vm image list --json` objects. Pure. */
+export function imageJson(rows: readonly ImageRow[]): unknown[] {
+  return rows.map((r) => ({
+    name: r.name,
+    arch: r.arch,
+    kind: r.kind,
+    size_bytes: r.size ?? null,
+    cached: r.cached,
+    percent: r.cached === "yes" ? 100 : r.percent ?? (r.cached === "no" ? 0 : null),
+    used_by: r.usedBy,
+    path: r.path ?? null,
+    in_catalog: r.inCatalog,
+  }));
+}
+
+async function list(inv: Invocation): Promise<number> {
+  const cfg = loadConfig();
+  const { imageRows } = await import("../lib/images/cache.ts");
+  const rows = await imageRows(cfg, loadCatalog(cfg), imageArch(cfg, inv.opts.arch));
+  out(inv.opts.json === true ? JSON.stringify(imageJson(rows), null, 2) : formatImageTable(rows));
+  return 0;
+}
+
+async function importCmd(inv: Invocation): Promise<number> {
+  const [name = "", file = ""] = inv.args;
+  const cfg = loadConfig();
+  const { importImage } = await import("../lib/images/cache.ts");
+  const t0 = performance.now();
+  await withProgress(name, async (p) => {
+    const r = await importImage(cfg, name, file, p.update);
+    const size = Deno.statSync(r.path).size;
+    p.finish(summaryLine(name, size, performance.now() - t0, `imported from ${r.from}: ${r.path}`));
+  });
+  return 0;
+}
+
+async function rm(inv: Invocation): Promise<number> {
+  const cfg = loadConfig();
+  const { removeImage } = await import("../lib/images/cache.ts");
+  for (const path of await removeImage(cfg, inv.args[0] ?? "")) out(`removed "${path}"`);
+  return 0;
+}
+
+const SUBCOMMANDS: Record<string, (inv: Invocation) => Promise<number>> = {
+  pull,
+  list,
+  import: importCmd,
+  rm,
+};
+
+/** Runs `vm image <sub>`; `inv.command` is `image <sub>`. */
+export async function run(inv: Invocation): Promise<number> {
+  const sub = inv.command.split(" ")[1] ?? "";
+  const f = SUBCOMMANDS[sub];
+  if (f === undefined) {
+    throw new UsageError(`"${sub}" is not an image command; use pull, list, import or rm`);
+  }
+  return await f(inv);
+}
