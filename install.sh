@@ -139,6 +139,7 @@ install_file() {
 }
 
 if timeout 300 "$deno" compile --quiet --allow-all --include "$here/cli" --include "$here/lib" \
+	--include "$here/default/images.conf" \
 	--output "$new" "$here/main.ts" >/dev/null 2>&1; then
 	install_file "$new" "$vm" "compiled vm"
 else
@@ -148,6 +149,7 @@ else
 	src=$LIBDIR.new.$$
 	mkdir -p "$src"
 	cp -R "$here/main.ts" "$here/deno.json" "$here/lib" "$here/cli" "$src/"
+	mkdir -p "$src/default" && cp "$here/default/images.conf" "$src/default/"
 	if [ -d "$LIBDIR" ] && diff -r "$src" "$LIBDIR" >/dev/null 2>&1; then
 		rm -rf "$src"
 	else

@@ -89,6 +89,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await dispatch(argv);
   } catch (e) {
+    // The reader of our output went away (`vm list | head`): stop quietly, as sh tools do.
+    if (e instanceof Deno.errors.BrokenPipe) return 128 + 13;
     if (e instanceof VmError) {
       printErr(`vm: fatal: ${e.message}`);
       return e.exitCode;

@@ -8,13 +8,14 @@
 import { UsageError } from "../lib/errors.ts";
 import { availableTemplates } from "../lib/actions/make.ts";
 import { diskInfos, snapshotRows } from "../lib/actions/snapshots.ts";
-import { vmDisks } from "../lib/actions/disks.ts";
 import { loadConfig } from "../lib/vm/config.ts";
+import { imageNames } from "../lib/images/names.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import type { CommandModule } from "./command.ts";
 import { completionScript, type Shell, SHELLS } from "./completions.ts";
 import { print, write } from "./output.ts";
 import { COMMANDS } from "./table.ts";
+import { vmDisks } from "../lib/vm/disk_paths.ts";
 
 /** `vm completions`. */
 export const completions: CommandModule = {
@@ -35,6 +36,7 @@ export const complete: CommandModule = {
     const cfg = loadConfig();
     let names: string[] = [];
     if (what === "templates") names = availableTemplates(cfg.vmdir);
+    else if (what === "images") names = imageNames(cfg);
     else if (what === "snapshots" && vm !== undefined) {
       const dir = requireVm(cfg.vmdir, vm);
       names = snapshotRows(await diskInfos(vmDisks(cfg, dir))).map((r) => r.name);

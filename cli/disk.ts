@@ -4,7 +4,7 @@
  * @module
  */
 
-import { chooseDisk, resizeDisk, showDisk, vmDisks } from "../lib/actions/disks.ts";
+import { chooseDisk, resizeDisk } from "../lib/actions/disks.ts";
 import { checkStopped } from "../lib/qemu/processes.ts";
 import { formatBytes, parseNewSize } from "../lib/text/units.ts";
 import { loadConfig } from "../lib/vm/config.ts";
@@ -12,6 +12,7 @@ import { requireVm } from "../lib/vm/dir.ts";
 import type { CommandModule } from "./command.ts";
 import { print } from "./output.ts";
 import { optFlag, optString, refuse } from "./parse.ts";
+import { showDisk, vmDisks } from "../lib/vm/disk_paths.ts";
 
 /** `vm disk`. */
 export const disk: CommandModule = {

@@ -8,9 +8,10 @@
  * @module
  */
 
-import type { Invocation } from "./command.ts";
+import type { CommandModule, Invocation } from "./command.ts";
+import { print, printErr } from "./output.ts";
+import { exclusive, optFlag, optString } from "./parse.ts";
 import { type Progress, progress } from "./progress.ts";
-import { UsageError } from "../lib/errors.ts";
 import { type Config, loadConfig } from "../lib/vm/config.ts";
 import { loadCatalog } from "../lib/images/catalog.ts";
 import type { ImageRow } from "../lib/images/cache.ts";
@@ -19,26 +20,21 @@ import { pullImage, type PullOutcome, type PullRequest } from "../lib/images/pul
 import { checksumArg } from "../lib/images/sums.ts";
 import { fmtBytes, summaryLine } from "../lib/text/progress.ts";
 
-const enc = new TextEncoder();
-
-function out(text: string): void {
-  Deno.stdout.writeSync(enc.encode(text + "\n"));
-}
-
 /** The QEMU arch images are for: --arch, else VMCONF_QEMU_ARCH, else the host's. */
-export function imageArch(cfg: Config, opt: unknown): string {
-  return typeof opt === "string" && opt !== "" ? opt : cfg.qemuArch ?? Deno.build.arch;
+export function imageArch(cfg: Config, inv: Invocation): string {
+  const opt = optString(inv, "arch");
+  return opt !== undefined && opt !== "" ? opt : cfg.qemuArch ?? Deno.build.arch;
 }
 
 /** The pull request of `vm image pull` (and `vm make --image`) from its options. */
-export function pullRequest(cfg: Config, what: string, opts: Invocation["opts"]): PullRequest {
-  if (opts.sha256 !== undefined && opts.sha512 !== undefined) {
-    throw new UsageError("Give --sha256 or --sha512, not both");
-  }
-  const req: PullRequest = { what, arch: imageArch(cfg, opts.arch) };
-  if (typeof opts.sha256 === "string") req.checksum = checksumArg("sha256", opts.sha256);
-  if (typeof opts.sha512 === "string") req.checksum = checksumArg("sha512", opts.sha512);
-  if (opts.insecure === true) req.insecure = true;
+export function pullRequest(cfg: Config, what: string, inv: Invocation): PullRequest {
+  exclusive(inv, "sha256", "sha512");
+  const req: PullRequest = { what, arch: imageArch(cfg, inv) };
+  const sha256 = optString(inv, "sha256");
+  const sha512 = optString(inv, "sha512");
+  if (sha256 !== undefined) req.checksum = checksumArg("sha256", sha256);
+  if (sha512 !== undefined) req.checksum = checksumArg("sha512", sha512);
+  if (optFlag(inv, "insecure")) req.insecure = true;
   return req;
 }
 
@@ -53,7 +49,7 @@ export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>
   const onInt = () => {
     ctl.abort();
     timer = setTimeout(() => {
-      Deno.stderr.writeSync(enc.encode("\nvm: fatal: Interrupted\n"));
+      printErr("\nvm: fatal: Interrupted");
       Deno.exit(EXIT_INTERRUPTED);
     }, 2000);
   };
@@ -93,7 +89,7 @@ async function withProgress<T>(label: string, job: (p: Progress) => Promise<T>):
 async function pull(inv: Invocation): Promise<number> {
   const what = inv.args[0] ?? "";
   const cfg = loadConfig();
-  const req = pullRequest(cfg, what, inv.opts);
+  const req = pullRequest(cfg, what, inv);
   const catalog = loadCatalog(cfg);
   const t0 = performance.now();
   await withProgress(what, async (p) => {
@@ -147,8 +143,8 @@ export function imageJson(rows: readonly ImageRow[]): unknown[] {
 async function list(inv: Invocation): Promise<number> {
   const cfg = loadConfig();
   const { imageRows } = await import("../lib/images/cache.ts");
-  const rows = await imageRows(cfg, loadCatalog(cfg), imageArch(cfg, inv.opts.arch));
-  out(inv.opts.json === true ? JSON.stringify(imageJson(rows), null, 2) : formatImageTable(rows));
+  const rows = await imageRows(cfg, loadCatalog(cfg), imageArch(cfg, inv));
+  print(optFlag(inv, "json") ? JSON.stringify(imageJson(rows), null, 2) : formatImageTable(rows));
   return 0;
 }
 
@@ -168,23 +164,15 @@ async function importCmd(inv: Invocation): Promise<number> {
 async function rm(inv: Invocation): Promise<number> {
   const cfg = loadConfig();
   const { removeImage } = await import("../lib/images/cache.ts");
-  for (const path of await removeImage(cfg, inv.args[0] ?? "")) out(`removed "${path}"`);
+  for (const path of await removeImage(cfg, inv.args[0] ?? "")) print(`removed "${path}"`);
   return 0;
 }
 
-const SUBCOMMANDS: Record<string, (inv: Invocation) => Promise<number>> = {
-  pull,
-  list,
-  import: importCmd,
-  rm,
-};
-
-/** Runs `vm image <sub>`; `inv.command` is `image <sub>`. */
-export async function run(inv: Invocation): Promise<number> {
-  const sub = inv.command.split(" ")[1] ?? "";
-  const f = SUBCOMMANDS[sub];
-  if (f === undefined) {
-    throw new UsageError(`"${sub}" is not an image command; use pull, list, import or rm`);
-  }
-  return await f(inv);
-}
+/** `vm image pull <name|url>`. */
+export const pullCommand: CommandModule = { run: pull };
+/** `vm image list`. */
+export const listCommand: CommandModule = { run: list };
+/** `vm image import <name> <file>`. */
+export const importCommand: CommandModule = { run: importCmd };
+/** `vm image rm <name>`. */
+export const rmCommand: CommandModule = { run: rm };

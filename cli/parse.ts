@@ -26,6 +26,8 @@ export function optionLabel(o: OptionSpec): string {
 
 /** The usage line of a command: `usage: vm log <vm> [-f] [-n N]`. Pure. */
 export function usage(spec: CommandSpec, name = spec.name): string {
+  const subs = spec.subcommands?.map((s) => s.name).join("|");
+  if (subs !== undefined) return `usage: vm ${name} ${subs} …`;
   const args = spec.args.map((a) => {
     const word = a.repeat ? `${a.name}...` : a.name;
     return a.optional ? `[${word}]` : word;

@@ -5,7 +5,6 @@
  */
 
 import { checkNoDependents } from "../lib/actions/dependents.ts";
-import { showDisk, vmDisks } from "../lib/actions/disks.ts";
 import {
   diskInfos,
   formatSnapshots,
@@ -19,6 +18,7 @@ import type { CommandModule } from "./command.ts";
 import { print } from "./output.ts";
 import { refuse, wrongArguments } from "./parse.ts";
 import { findCommand } from "./table.ts";
+import { showDisk, vmDisks } from "../lib/vm/disk_paths.ts";
 
 const CHANGES = { create: "created", apply: "applied", delete: "deleted" } as const;
 

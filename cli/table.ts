@@ -9,6 +9,7 @@
 
 import type { ArgSpec, CommandSpec } from "./command.ts";
 import { EXPORT_COMMANDS } from "./table_export.ts";
+import { IMAGE_COMMANDS } from "./table_images.ts";
 import {
   AUTOSTART_ROW,
   KILL_ROW,
@@ -172,6 +173,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   CLONE_ROW,
   DISK_ROW,
   SNAPSHOT_ROW,
+  ...IMAGE_COMMANDS,
   ...EXPORT_COMMANDS,
   DAEMON_ROW,
   SERVICE_ROW,

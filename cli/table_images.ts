@@ -8,8 +8,6 @@
 
 import type { CommandSpec, OptionSpec } from "./command.ts";
 
-const load = () => import("./image.ts");
-
 /** Options choosing and checking an image, shared by `vm image pull` and `vm make --image`. */
 const CHECK_OPTIONS: readonly OptionSpec[] = [
   { name: "sha256", value: "H", help: "the image's SHA-256 (overrides the catalog's SUMS file)" },
@@ -63,7 +61,8 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
           "$VMDIR/.images; pulling again resumes it. Exit 111 when the download or its",
           "checksum fails.",
         ],
-        load,
+        module: "image.ts",
+        entry: "pullCommand",
       },
       {
         name: "list",
@@ -78,7 +77,8 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
             help: "the catalog for QEMU arch A (default: VMCONF_QEMU_ARCH or the host's)",
           },
         ],
-        load,
+        module: "image.ts",
+        entry: "listCommand",
       },
       {
         name: "import",
@@ -86,14 +86,16 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
         args: [{ name: "<name>", kind: "none" }, { name: "<file>", kind: "file" }],
         options: [],
         help: ["A raw image is converted; a qcow2 is copied standalone (no backing file)."],
-        load,
+        module: "image.ts",
+        entry: "importCommand",
       },
       {
         name: "rm",
         summary: "removes an image from the cache (refused while a VM's disk is backed by it)",
         args: [{ name: "<name>", kind: "image" }],
         options: [],
-        load,
+        module: "image.ts",
+        entry: "rmCommand",
       },
     ],
   },

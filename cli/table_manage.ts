@@ -5,6 +5,7 @@
  */
 
 import type { CommandSpec } from "./command.ts";
+import { MAKE_IMAGE_OPTIONS } from "./table_images.ts";
 
 const VM = { name: "<vm>", kind: "vm" } as const;
 const VMS = { name: "<vm>", kind: "vm", repeat: true } as const;
@@ -27,11 +28,14 @@ export const MAKE_ROW: CommandSpec = {
         "serial-console adds the console socket of vm console",
     },
     { name: "yes", short: "y", help: "take the default for every question not answered" },
+    ...MAKE_IMAGE_OPTIONS,
   ],
   help: [
     "asks for the disk size, the power-off wait, logging and templates (one answer per line",
     "on stdin; empty = the default); each option answers its question without asking it.",
-    "The VM is made down; with an ISO it boots once from it when vmd runs",
+    "The VM is made down; with an ISO (a file, or an ISO of the image catalog: vm image",
+    "list) it boots once from it when vmd runs. With --image the disk is a qcow2 overlay on",
+    "the cloud image (pulled into $VMDIR/.images first), --disk SIZE at least its size",
   ],
   module: "make.ts",
   entry: "make",

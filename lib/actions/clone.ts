@@ -19,7 +19,8 @@ import { convertImage, createImage, imageInfo } from "../qemu/img.ts";
 import { checkStopped } from "../qemu/processes.ts";
 import { templateNames } from "../vm/templates.ts";
 import { freeVmPath, listVms, requireVm } from "../vm/dir.ts";
-import { checkRelocatable, showDisk } from "./disks.ts";
+import { checkRelocatable } from "./disks.ts";
+import { showDisk } from "../vm/disk_paths.ts";
 
 export function skipInClone(rel: string): boolean {
   if (rel === F.supervise || rel === `${F.log}/${F.supervise}`) return true;

@@ -15,8 +15,8 @@ import { CheckFailedError, SystemError, VmError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
 import { listVms, vmPath } from "../vm/dir.ts";
 import { backingChain } from "../qemu/img.ts";
-import { isInside, showDisk, vmDisks } from "./disks.ts";
 import { join } from "../os/path.ts";
+import { isInside, showDisk, vmDisks } from "../vm/disk_paths.ts";
 
 /** The canonical path of `path`, or `path` normalized when it cannot be resolved (missing). */
 export function realOr(path: string): string {

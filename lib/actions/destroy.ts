@@ -19,7 +19,7 @@ import { checkStopped, qemuPidsIn } from "../qemu/processes.ts";
 import { formatBytes } from "../text/units.ts";
 import { requireVm } from "../vm/dir.ts";
 import { checkNoDependents, realOr } from "./dependents.ts";
-import { isInside, showDisk, vmDisks } from "./disks.ts";
+import { isInside, showDisk, vmDisks } from "../vm/disk_paths.ts";
 
 export function diskUsage(path: string): number {
   const st = Deno.lstatSync(path);

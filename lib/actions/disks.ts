@@ -15,26 +15,9 @@ import { formatBytes, type NewSize } from "../text/units.ts";
 import { imageInfo, resizeImage } from "../qemu/img.ts";
 import { readTemplates } from "../vm/templates.ts";
 import { vmEnv } from "../vm/dir.ts";
-
-/**
- * Absolute paths of the disks of the VM in `vmDir`, in template order.
- * Throws ParseError for a template that cannot be parsed.
- */
-export function vmDisks(cfg: Config, vmDir: string): string[] {
-  const args = readTemplates(vmDir, vmEnv(cfg, vmDir)).flatMap((t) => t.args);
-  return diskPaths(vmDir, args);
-}
-
-/** How a disk is shown: relative to the VM directory when inside it, else absolute. Pure. */
-export function showDisk(vmDir: string, path: string): string {
-  const rel = relative(vmDir, path);
-  return rel.startsWith("..") || rel === "" ? path : rel;
-}
-
-/** Whether `path` lies inside directory `dir` (both absolute, normalized). Pure. */
-export function isInside(dir: string, path: string): boolean {
-  return path.startsWith(dir.endsWith("/") ? dir : dir + "/");
-}
+import { showDisk } from "../vm/disk_paths.ts";
+import { vmDisks } from "../vm/disk_paths.ts";
+import { isInside } from "../vm/disk_paths.ts";
 
 /**
  * The disk `vm disk` works on: the one given by `want` (a path as in the

@@ -18,9 +18,9 @@ import { quoteWords } from "../text/shell_words.ts";
 import { humanDuration, stateLabel, type VmState, vmState } from "../vm/state.ts";
 import { parseTemplate, templateNames } from "../vm/templates.ts";
 import { hasAutostart, hasHooks, hasLog, readWait } from "../vm/dir.ts";
-import { showDisk } from "./disks.ts";
 import { formatBytes } from "../text/units.ts";
 import { vmEnv } from "../vm/dir.ts";
+import { showDisk } from "../vm/disk_paths.ts";
 
 /** One template of `vm info`: its arguments, or why they cannot be read. */
 export interface TemplateInfo {

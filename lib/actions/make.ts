@@ -35,6 +35,8 @@ export interface MakeSpec {
   defaults: string[];
   /** ISO to boot from once, if any. */
   iso?: string;
+  /** Makes the disk at the path given (default: an empty qcow2 of `disk`). */
+  makeDisk?: (path: string) => Promise<void>;
 }
 
 /** What makeVm did. */
@@ -120,7 +122,8 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
       Deno.mkdirSync(join(tmp, F.log));
       linkScript(tmp, vmdir, join(F.log, F.run));
     }
-    await createImage(join(tmp, F.drive), spec.disk);
+    const drive = join(tmp, F.drive);
+    await (spec.makeDisk ?? ((path) => createImage(path, spec.disk)))(drive);
     try {
       Deno.renameSync(tmp, final);
     } catch (e) {

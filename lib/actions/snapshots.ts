@@ -8,7 +8,7 @@
 
 import { CheckFailedError, UsageError } from "../errors.ts";
 import { type ImageInfo, imageInfo, snapshotImage, type SnapshotOp } from "../qemu/img.ts";
-import { showDisk } from "./disks.ts";
+import { showDisk } from "../vm/disk_paths.ts";
 
 /** One internal snapshot, with the disks that have it. */
 export interface SnapshotRow {

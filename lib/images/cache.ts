@@ -6,7 +6,7 @@
  * `vm image rm` (refused while a VM disk's backing chain uses the image).
  * Reads `$VMDIR/*` (VM templates and disks, through `qemu-img info
  * --backing-chain`); writes `$VMDIR/.images/`. Level: actions (lib/images,
- * uses lib/qemu and lib/actions/disks.ts).
+ * uses lib/qemu and lib/vm/disk_paths.ts).
  * @module
  */
 
@@ -16,10 +16,10 @@ import { CheckFailedError, ParseError, SystemError, UsageError } from "../errors
 import type { Config } from "../vm/config.ts";
 import { listVms, vmPath } from "../vm/dir.ts";
 import { backingChain, imageInfo, qemuImgProgress } from "../qemu/img.ts";
-import { vmDisks } from "../actions/disks.ts";
 import { type CatalogEntry, checkImageName, type ImageKind } from "./catalog.ts";
 import { readPartMeta } from "./download.ts";
 import { ensureImagesDir, imageFile, imagesDir, scanStore, type StoredFile } from "./store.ts";
+import { vmDisks } from "../vm/disk_paths.ts";
 
 /** The disks of the VM in `dir` to look at: those its templates name and its top-level *.qcow2 files. */
 function diskCandidates(cfg: Config, dir: string): string[] {

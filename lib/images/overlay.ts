@@ -10,17 +10,10 @@
  */
 
 import { resolve } from "../os/path.ts";
-import { sizeBytes } from "../actions/disks.ts";
 import { readyForUse } from "./download.ts";
 import { SystemError, UsageError } from "../errors.ts";
-import {
-  checkSize,
-  type ImageInfo,
-  imageInfo,
-  qemuImg,
-  qemuImgProgress,
-  resizeImage,
-} from "../qemu/img.ts";
+import { type ImageInfo, imageInfo, qemuImg, qemuImgProgress, resizeImage } from "../qemu/img.ts";
+import { checkSize, sizeBytes } from "../text/units.ts";
 
 /** The size a new disk gets. */
 export interface DiskSize {

@@ -23,22 +23,21 @@ import { quoteWords } from "../../lib/text/shell_words.ts";
 
 const MIB = 1 << 20;
 
-/** Makes VM `name` (templates display-none and drive) and gives it a disk from image `image`. */
+/** `vm make name --image image --disk disk` (templates display-none and drive); its disk. */
 async function vmFromImage(
   t: ImageEnv,
   name: string,
   image: string,
   disk: string,
 ): Promise<string> {
-  const r = await t.env.vm(["make", name, "--disk", "16M", "--wait", "1", "--no-log", "--yes"], {
-    env: { VMCONF_DEFAULT_TEMPLATES: "display-none drive" },
-  });
+  const r = await t.env.vm(
+    ["make", name, "--image", image, "--disk", disk, "--wait", "1", "--no-log", "--yes"],
+    { env: { VMCONF_DEFAULT_TEMPLATES: "display-none drive" } },
+  );
   assert.equal(r.code, 0, r.stderr);
-  const cfg = loadConfig(t.env.env);
-  const img = await resolveImage(cfg, loadCatalog(cfg), { image, arch: "x86_64" }, false);
   const drive = join(t.env.dir(name), "drive.qcow2");
-  Deno.removeSync(drive);
-  await makeImageDisk(cfg, drive, img, { disk });
+  const info = await imageInfo(drive);
+  assert.equal(info["backing-filename"], join(t.images, `${image}.qcow2`), "an overlay on it");
   return drive;
 }
 

@@ -3,7 +3,7 @@
  * verify, resume after a dropped connection, start over when the server
  * ignores Range, a wrong checksum, 404 and connection refused, two pulls at
  * once, Ctrl-C, and the progress line on a terminal and on a pipe. `vm image`
- * runs as a subprocess through tests/support/run_cli.ts.
+ * runs as the real `vm` subprocess.
  */
 
 import assert from "node:assert/strict";

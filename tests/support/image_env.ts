@@ -2,17 +2,16 @@
  * Test support for image tests: a TestEnv (temp VMDIR) with an ImageServer
  * serving a small generated qcow2 (`/tiny.qcow2`, 3 MiB of random data) and
  * its SHA256SUMS, a user catalog entry `tiny` for it, and `vm image …` run
- * as a subprocess through tests/support/run_cli.ts. Not a test file.
+ * as the real `vm` subprocess. Not a test file.
  * @module
  */
 
 import { join } from "node:path";
-import { REPO, TestEnv, type VmRun } from "./harness.ts";
+import { TestEnv, type VmRun } from "./harness.ts";
 import { ImageServer, sha256Sums } from "./image_server.ts";
 import { quoteWords } from "../../lib/text/shell_words.ts";
 
 /** The test-only `vm image` entry point. */
-export const RUN_CLI = join(REPO, "tests/support/run_cli.ts");
 
 /** Makes a qcow2 holding `mib` MiB of random data at `path`; returns its bytes. */
 export async function randomQcow2(path: string, mib: number): Promise<Uint8Array> {
@@ -72,9 +71,9 @@ export class ImageEnv {
     Deno.writeTextFileSync(join(this.env.vmdir, ".default", "images.conf"), text);
   }
 
-  /** The argv that runs `vm <args>` (image commands only) through run_cli.ts. */
+  /** The argv that runs `vm <args>`. */
   argv(args: string[]): string[] {
-    return [Deno.execPath(), "run", "--allow-all", "--quiet", RUN_CLI, ...args];
+    return [this.env.vmExe, ...args];
   }
 
   /** A shell command line for `vm <args>`. */
