@@ -17,6 +17,7 @@ import { GUEST_POWERDOWN } from "../support/guest.ts";
 import { allReady, leftovers, makeAutostart } from "../support/daemon.ts";
 import { readOr, REPO, run, TestEnv, waitFor } from "../support/harness.ts";
 import { findRunsvdir } from "../../lib/qemu/processes.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 Deno.test("renderUnit: the vm path as is, quoted when it needs it, % doubled", () => {
   const unit = "ExecStart=@VM@ daemon\n";
@@ -277,8 +278,7 @@ Deno.test("the runit user service: vmd under runsvdir runs the VMs; sv down vmd 
 });
 
 Deno.test("install.sh --service runit installs vmd in a fresh HOME", async () => {
-  const home = Deno.makeTempDirSync({ prefix: "vm-install-svc-" });
-  try {
+  await withTempDir(async (home) => {
     const env = {
       HOME: home,
       PATH: `${Deno.execPath().replace(/\/[^/]*$/, "")}:/usr/bin:/bin`,
@@ -298,7 +298,5 @@ Deno.test("install.sh --service runit installs vmd in a fresh HOME", async () =>
       Deno.readTextFileSync(join(home, "service/vmd/run")).split("\n").at(-2),
       `exec ${home}/.local/bin/vm daemon`,
     );
-  } finally {
-    Deno.removeSync(home, { recursive: true });
-  }
+  });
 });

@@ -16,33 +16,15 @@ import {
   SYSTEM_CONF,
 } from "../../lib/vm/config.ts";
 import { ParseError, UsageError } from "../../lib/errors.ts";
-
-/** Asserts `fn` throws a ParseError for `file` at `line`, exit 100; returns its message. */
-function parseFails(fn: () => unknown, line: number, file = "conf"): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ParseError, `expected a ParseError, got ${String(caught)}`);
-  assert.ok(caught instanceof UsageError);
-  assert.equal(caught.exitCode, 100);
-  assert.equal(caught.file, file);
-  assert.equal(caught.line, line);
-  assert.ok(
-    caught.message.startsWith(`${file}:${line}: `),
-    `message ${JSON.stringify(caught.message)} should start with "${file}:${line}: "`,
-  );
-  return caught.message;
-}
+import { parseFails } from "../support/fails.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 function parse(text: string, env: Env = {}): Env {
   return parseConfig(text, "conf", env);
 }
 
 function configFails(text: string, line: number, env: Env = {}): string {
-  return parseFails(() => parse(text, env), line);
+  return parseFails(() => parse(text, env), "conf", line);
 }
 
 // ---------------------------------------------------------------------------
@@ -230,7 +212,7 @@ Deno.test("parseConfig: unterminated quotes are refused at the line they start",
 });
 
 Deno.test("parseConfig: the error names the file given", () => {
-  parseFails(() => parseConfig("X=$(y)", "/etc/runit-vm/conf", {}), 1, "/etc/runit-vm/conf");
+  parseFails(() => parseConfig("X=$(y)", "/etc/runit-vm/conf", {}), "/etc/runit-vm/conf", 1);
 });
 
 Deno.test("parseConfig: nothing after an error is used (the error is thrown)", () => {
@@ -389,17 +371,8 @@ Deno.test("settingsFrom: neither VMDIR nor HOME is a UsageError (exit 100)", () 
 // ---------------------------------------------------------------------------
 // loadConfig (reads a real file through VMCONF)
 
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-config-test-" });
-  try {
-    fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
-Deno.test("loadConfig: the file's values override the environment; unset keys fall back", () => {
-  withTempDir((dir) => {
+Deno.test("loadConfig: the file's values override the environment; unset keys fall back", async () => {
+  await withTempDir((dir) => {
     const file = join(dir, "conf");
     Deno.writeTextFileSync(
       file,
@@ -424,8 +397,8 @@ Deno.test("loadConfig: the file's values override the environment; unset keys fa
   });
 });
 
-Deno.test("loadConfig: an empty file leaves environment and defaults", () => {
-  withTempDir((dir) => {
+Deno.test("loadConfig: an empty file leaves environment and defaults", async () => {
+  await withTempDir((dir) => {
     const file = join(dir, "conf");
     Deno.writeTextFileSync(file, "");
     const cfg = loadConfig({ VMCONF: file, HOME: dir });
@@ -436,18 +409,18 @@ Deno.test("loadConfig: an empty file leaves environment and defaults", () => {
   });
 });
 
-Deno.test("loadConfig: a bad file is a ParseError naming the file and line", () => {
-  withTempDir((dir) => {
+Deno.test("loadConfig: a bad file is a ParseError naming the file and line", async () => {
+  await withTempDir((dir) => {
     const file = join(dir, "conf");
     Deno.writeTextFileSync(file, "A=1\nB=2\nC=$(touch " + join(dir, "pwned") + ")\n");
-    parseFails(() => loadConfig({ VMCONF: file, HOME: dir }), 3, file);
+    parseFails(() => loadConfig({ VMCONF: file, HOME: dir }), file, 3);
     // Never executed.
     assert.throws(() => Deno.statSync(join(dir, "pwned")), Deno.errors.NotFound);
   });
 });
 
-Deno.test("loadConfig: VMCONF naming a missing file is a UsageError (exit 100)", () => {
-  withTempDir((dir) => {
+Deno.test("loadConfig: VMCONF naming a missing file is a UsageError (exit 100)", async () => {
+  await withTempDir((dir) => {
     const file = join(dir, "missing");
     assert.throws(
       () => loadConfig({ VMCONF: file, HOME: dir }),
