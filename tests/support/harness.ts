@@ -13,18 +13,15 @@ import { quoteWord, quoteWords } from "../../lib/text/shell_words.ts";
 import { allPids, descendants, isAlive, procStat } from "../../lib/os/proc.ts";
 import { sleep } from "../../lib/os/poll.ts";
 import { readStatus } from "../../lib/runit/status.ts";
-import { guestArgs, type TestGuest } from "./guest.ts";
+import { guestArgs, testGuest } from "./guest.ts";
 import { splitCmdline } from "../../lib/os/proc.ts";
+import { type Output, runPiped } from "./piped.ts";
 
 /** The repository root. */
 export const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
 /** Output of one `vm` run. */
-export interface VmRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type VmRun = Output;
 
 /** A temp VMDIR with `.default`, a launcher, and the env to run `vm` against it. */
 export class TestEnv {
@@ -37,7 +34,8 @@ export class TestEnv {
   readonly conf: string;
   /** Environment for `vm` runs and runsvdir. */
   readonly env: Record<string, string>;
-  #runsvdir?: Deno.ChildProcess;
+  /** What {@link spawn} started, stopped by {@link close}. */
+  #children: Deno.ChildProcess[] = [];
 
   private constructor(root: string, vmdir: string) {
     this.root = root;
@@ -84,24 +82,8 @@ export class TestEnv {
   }
 
   /** Runs `vm <args>` with this env; `stdin` text is piped in. */
-  async vm(
-    args: string[],
-    opts: { stdin?: string; env?: Record<string, string> } = {},
-  ): Promise<VmRun> {
-    const child = new Deno.Command(this.vmExe, {
-      args,
-      env: { ...this.env, ...opts.env },
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    if (opts.stdin !== undefined) await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  vm(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<VmRun> {
+    return runPiped(this.vmExe, args, { ...this.env, ...opts.env }, opts.stdin);
   }
 
   /**
@@ -113,7 +95,6 @@ export class TestEnv {
    */
   async makeGuestVm(
     name: string,
-    guest: TestGuest,
     opts: {
       wait?: number;
       deaf?: boolean;
@@ -138,7 +119,7 @@ export class TestEnv {
     if (r.code !== 0) throw new Error(`vm make ${name} failed: ${r.stderr}`);
     const dir = this.dir(name);
     const args = [
-      ...guestArgs(guest, { deaf: opts.deaf ?? false, mem: opts.mem ?? "128M" }),
+      ...guestArgs(await testGuest(), { deaf: opts.deaf ?? false, mem: opts.mem ?? "128M" }),
       ...(socket
         ? []
         : ["-chardev", "file,id=ser0,path=guest.log,append=on", "-serial", "chardev:ser0"]),
@@ -150,28 +131,39 @@ export class TestEnv {
     return dir;
   }
 
-  /** Starts `runsvdir` on the VMDIR (stopped by `close`). */
-  startRunsvdir(): Deno.ChildProcess {
-    this.#runsvdir = new Deno.Command("runsvdir", {
-      args: [this.vmdir],
+  /**
+   * Spawns `cmd` with this env (nothing inherited; stdio null unless `opts`
+   * says otherwise); {@link close} kills it and everything under it by PID.
+   */
+  spawn(cmd: string, opts: Deno.CommandOptions = {}): Deno.ChildProcess {
+    const child = new Deno.Command(cmd, {
       env: this.env,
       clearEnv: true,
       stdin: "null",
       stdout: "null",
       stderr: "null",
+      ...opts,
     }).spawn();
-    return this.#runsvdir;
+    this.#children.push(child);
+    return child;
   }
 
-  /** Kills runsvdir and every process of this VMDIR by PID, then removes the temp dir. */
+  /** Starts `runsvdir` on the VMDIR (stopped by `close`). */
+  startRunsvdir(): Deno.ChildProcess {
+    return this.spawn("runsvdir", { args: [this.vmdir] });
+  }
+
+  /**
+   * Kills what {@link spawn} started, with every process under it, and every
+   * process working in this env's temp dir, by PID; then removes the temp dir.
+   */
   async close(): Promise<void> {
-    const rsd = this.#runsvdir;
-    if (rsd !== undefined) {
-      const tree = descendants(rsd.pid);
+    for (const child of this.#children) {
+      const tree = descendants(child.pid);
       try {
-        rsd.kill("SIGKILL");
+        child.kill("SIGKILL");
       } catch { /* gone */ }
-      await rsd.status;
+      await child.status;
       killAll(tree);
     }
     // Anything else still working in this VMDIR (QEMU orphaned by a killed runsv, hooks).
@@ -183,6 +175,27 @@ export class TestEnv {
     }
     Deno.removeSync(this.root, { recursive: true });
   }
+}
+
+/**
+ * Runs `fn` with a new {@link TestEnv} (created with `opts`), closed
+ * afterwards whether `fn` passed or failed.
+ */
+export async function withEnv(
+  opts: { minPathLength?: number },
+  fn: (t: TestEnv) => Promise<void>,
+): Promise<void> {
+  const t = TestEnv.create(opts);
+  try {
+    await fn(t);
+  } finally {
+    await t.close();
+  }
+}
+
+/** Registers the Deno test `name`, which runs `fn` {@link withEnv} a default TestEnv. */
+export function test(name: string, fn: (t: TestEnv) => Promise<void>): void {
+  Deno.test(name, () => withEnv({}, fn));
 }
 
 /** The fields of `vm list --json` / `vm status --json` objects, in order (issue 4, plus backoff_s). */
@@ -259,6 +272,18 @@ export async function qemuUp(dir: string, notPid = 0, timeoutMs = 20_000): Promi
   }, timeoutMs);
   assert.ok(ok, `QEMU did not start for ${dir}: ${readOr(join(dir, "log/main/current"))}`);
   return pid;
+}
+
+/**
+ * `sv down <dir>`, then waits until runsv reports it down (finish done);
+ * returns the ms that took. Fails with the VM's log after `ms`.
+ */
+export async function svDown(dir: string, ms: number): Promise<number> {
+  await sv("down", dir);
+  const t0 = performance.now();
+  const ok = await waitFor(() => readStatus(dir)?.state === "down", ms);
+  assert.ok(ok, `not down within ${ms} ms: ${readOr(join(dir, "log/main/current"))}`);
+  return performance.now() - t0;
 }
 
 /** Every descendant of `root` (not `root` itself). */

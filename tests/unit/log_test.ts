@@ -10,6 +10,7 @@ import {
   followAction,
   followLog,
   lastLines,
+  lastLogLine,
   logFile,
   readTail,
   tailStart,
@@ -152,4 +153,23 @@ Deno.test("logFile: a VM without log/ gets a message saying how to enable it", a
     Deno.mkdirSync(join(dir, "log"));
     assert.equal(logFile("t1", dir), join(dir, "log/main/current"));
   });
+});
+
+Deno.test("lastLogLine: the last line of a svlogd log without its timestamp", () => {
+  assert.equal(
+    lastLogLine("2024-05-01_10:00:00.12345 a\n2024-05-01_10:00:01.00001 vm: fatal: x\n\n"),
+    "vm: fatal: x",
+  );
+  assert.equal(lastLogLine("@400000006630f1a20a3b2c1c vm: fatal: y\n"), "vm: fatal: y");
+  assert.equal(
+    lastLogLine(
+      "2024-05-01_10:00:00.1 vm: fatal: templates/evil:1: no\n" +
+        "2024-05-01_10:00:00.2 vm: QEMU ended after 0.1 s (exit 111); next start in 1 s " +
+        "(crash-loop backoff, 1 quick exit(s) in a row)\n",
+    ),
+    "vm: fatal: templates/evil:1: no",
+    "a backoff line says when, not why",
+  );
+  assert.equal(lastLogLine("plain\n"), "plain");
+  assert.equal(lastLogLine(""), undefined);
 });
