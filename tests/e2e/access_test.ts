@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readStatus } from "../../lib/runit/status.ts";
 import { descendants, exeOf, readOr, run, test, waitFor, withEnv } from "../support/harness.ts";
+import { spawnPiped } from "../support/piped.ts";
 
 const BOOT_MS = 60_000;
 const enc = new TextEncoder();
@@ -20,14 +21,7 @@ class Proc {
   readonly #reading: Promise<unknown>;
 
   constructor(cmd: string, args: string[], env: Record<string, string>) {
-    this.child = new Deno.Command(cmd, {
-      args,
-      env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    this.child = spawnPiped(cmd, args, env);
     this.#writer = this.child.stdin.getWriter();
     const collect = async (s: ReadableStream<Uint8Array>, to: "out" | "err") => {
       const dec = new TextDecoder();

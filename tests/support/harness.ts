@@ -16,9 +16,10 @@ import { readStatus } from "../../lib/runit/status.ts";
 import { guestArgs, testGuest } from "./guest.ts";
 import { splitCmdline } from "../../lib/os/proc.ts";
 import { type Output, runPiped } from "./piped.ts";
+import { REPO } from "./repo.ts";
 
 /** The repository root. */
-export const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+export { REPO } from "./repo.ts";
 
 /** Output of one `vm` run. */
 export type VmRun = Output;

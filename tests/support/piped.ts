@@ -11,6 +11,22 @@ export interface Output {
   stderr: string;
 }
 
+/** Spawns `cmd args` with exactly the environment `env` (nothing inherited) and piped stdio. */
+export function spawnPiped(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+): Deno.ChildProcess {
+  return new Deno.Command(cmd, {
+    args,
+    env,
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 /**
  * Runs `cmd args` with exactly the environment `env` (nothing inherited),
  * `input` written to its stdin through a pipe, and returns its exit code and
@@ -23,14 +39,7 @@ export async function runPiped(
   env: Record<string, string>,
   input = "",
 ): Promise<Output> {
-  const child = new Deno.Command(cmd, {
-    args,
-    env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnPiped(cmd, args, env);
   const w = child.stdin.getWriter();
   try {
     await w.write(new TextEncoder().encode(input));

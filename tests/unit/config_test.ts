@@ -135,81 +135,94 @@ Deno.test("parseConfig: the shipped example.conf parses", () => {
 // ---------------------------------------------------------------------------
 // parseConfig: what is refused, with its line
 
-Deno.test("parseConfig: command substitution $(…) is refused with its line", () => {
-  assert.equal(
-    configFails("A=1\n# c\nB=$(hostname)\n", 3),
+/** A refused config text, the line its error names, and the environment to parse it with. */
+type Refusal = [text: string, line: number, env?: Env];
+
+/**
+ * Tests of what parseConfig refuses: every case fails at its line; the first
+ * case's message is the one given (or matches it).
+ */
+const REFUSALS: [name: string, message: string | RegExp | undefined, cases: Refusal[]][] = [
+  [
+    "parseConfig: command substitution $(…) is refused with its line",
     `conf:3: Command substitution "$(…)" is not allowed; write the value itself`,
-  );
-  configFails('A=1\nB="x $(id -u)"', 2);
-});
-
-Deno.test("parseConfig: backticks are refused with their line", () => {
-  assert.equal(
-    configFails("A=1\nB=2\nC=`hostname`", 3),
+    [["A=1\n# c\nB=$(hostname)\n", 3], ['A=1\nB="x $(id -u)"', 2]],
+  ],
+  [
+    "parseConfig: backticks are refused with their line",
     "conf:3: Command substitution (backquote) is not allowed; write the value itself",
-  );
-  configFails('A="\n\n`x`"', 3);
-});
-
-Deno.test("parseConfig: arithmetic $((…)) is refused", () => {
-  assert.match(configFails("A=$((1+2))", 1), /^conf:1: Arithmetic expansion/);
-});
-
-Deno.test("parseConfig: a line that is not an assignment is refused", () => {
-  assert.equal(
-    configFails("A=1\necho hello\n", 2),
+    [["A=1\nB=2\nC=`hostname`", 3], ['A="\n\n`x`"', 3]],
+  ],
+  [
+    "parseConfig: arithmetic $((…)) is refused",
+    /^conf:1: Arithmetic expansion/,
+    [["A=$((1+2))", 1]],
+  ],
+  [
+    "parseConfig: a line that is not an assignment is refused",
     `conf:2: "echo" is not an assignment; only KEY=value lines are allowed (the file is not run)`,
-  );
-  configFails("A=1\n\nrm", 3);
-  configFails("1A=x", 1);
-  configFails("A+=x", 1);
-  configFails("A-B=x", 1);
-  configFails("'A'=x", 1);
-  configFails(". /etc/other.conf", 1);
-  configFails("export", 1);
-  configFails("export -p", 1);
-  configFails("readonly A=1", 1);
-  configFails("$CMD", 1, { CMD: "A=1" });
-});
-
-Deno.test("parseConfig: an assignment followed by another word is refused", () => {
-  assert.equal(
-    configFails("A=1\nVMCONF_DEFAULT_TEMPLATES=mem kvm\n", 2),
+    [
+      ["A=1\necho hello\n", 2],
+      ["A=1\n\nrm", 3],
+      ["1A=x", 1],
+      ["A+=x", 1],
+      ["A-B=x", 1],
+      ["'A'=x", 1],
+      [". /etc/other.conf", 1],
+      ["export", 1],
+      ["export -p", 1],
+      ["readonly A=1", 1],
+      ["$CMD", 1, { CMD: "A=1" }],
+    ],
+  ],
+  [
+    "parseConfig: an assignment followed by another word is refused",
     "conf:2: More than one word on a line; quote values that contain spaces",
-  );
-  configFails("A=1 cmd", 1);
-});
-
-Deno.test("parseConfig: if, functions, ; | & and redirections are refused", () => {
-  configFails("A=1\nif [ -x /bin/sh ]; then A=2; fi", 2);
-  configFails("if true\nthen\nA=1\nfi", 1);
-  configFails("A=1\nf() { A=2; }", 2);
-  configFails("function f {\nA=1\n}", 1);
-  configFails("A=1; B=2", 1);
-  configFails("A=1 | B=2", 1);
-  configFails("A=1 && B=2", 1);
-  configFails("A=1 &", 1);
-  configFails("A=1 >/tmp/x", 1);
-  configFails("A=1 </tmp/x", 1);
-  configFails("(A=1)", 1);
-  configFails("while true\ndo :\ndone", 1);
-  configFails("case x in\nx) A=1;;\nesac", 1);
-});
-
-Deno.test("parseConfig: unsupported expansions are refused", () => {
-  configFails("A=${B:-x}", 1);
-  configFails("A=1\nB=$1", 2);
-  configFails("A=$$", 1);
-  configFails("A=${B", 1);
-});
-
-Deno.test("parseConfig: unterminated quotes are refused at the line they start", () => {
-  assert.equal(
-    configFails("A=1\nB='x\nC=2\n", 2),
+    [["A=1\nVMCONF_DEFAULT_TEMPLATES=mem kvm\n", 2], ["A=1 cmd", 1]],
+  ],
+  [
+    "parseConfig: if, functions, ; | & and redirections are refused",
+    undefined,
+    [
+      ["A=1\nif [ -x /bin/sh ]; then A=2; fi", 2],
+      ["if true\nthen\nA=1\nfi", 1],
+      ["A=1\nf() { A=2; }", 2],
+      ["function f {\nA=1\n}", 1],
+      ["A=1; B=2", 1],
+      ["A=1 | B=2", 1],
+      ["A=1 && B=2", 1],
+      ["A=1 &", 1],
+      ["A=1 >/tmp/x", 1],
+      ["A=1 </tmp/x", 1],
+      ["(A=1)", 1],
+      ["while true\ndo :\ndone", 1],
+      ["case x in\nx) A=1;;\nesac", 1],
+    ],
+  ],
+  [
+    "parseConfig: unsupported expansions are refused",
+    undefined,
+    [
+      ["A=${B:-x}", 1],
+      ["A=1\nB=$1", 2],
+      ["A=$$", 1],
+      ["A=${B", 1],
+    ],
+  ],
+  [
+    "parseConfig: unterminated quotes are refused at the line they start",
     "conf:2: Unterminated single quote; add the closing '",
-  );
-  configFails('A=1\nB=2\nC="x\n', 3);
-});
+    [["A=1\nB='x\nC=2\n", 2], ['A=1\nB=2\nC="x\n', 3]],
+  ],
+];
+
+for (const [name, message, cases] of REFUSALS) {
+  Deno.test(name, () => {
+    const messages = cases.map(([text, line, env]) => configFails(text, line, env));
+    if (typeof message === "string") assert.equal(messages[0], message);
+    else if (message !== undefined) assert.match(messages[0] ?? "", message);
+  });
+}
 
 Deno.test("parseConfig: the error names the file given", () => {
   parseFails(() => parseConfig("X=$(y)", "/etc/runit-vm/conf", {}), "/etc/runit-vm/conf", 1);

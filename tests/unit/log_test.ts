@@ -17,7 +17,8 @@ import {
 } from "../../lib/vm/log.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
-const enc = new TextEncoder();
+/** `text` as UTF-8 bytes. */
+const bytes = (text: string) => new TextEncoder().encode(text);
 const dec = new TextDecoder();
 
 async function until(pred: () => boolean, ms = 5000): Promise<boolean> {
@@ -30,7 +31,7 @@ async function until(pred: () => boolean, ms = 5000): Promise<boolean> {
 }
 
 Deno.test("tailStart: where the last n lines begin", () => {
-  const b = enc.encode("a\nbb\nccc\n");
+  const b = bytes("a\nbb\nccc\n");
   assert.equal(tailStart(b, 1, true), 5);
   assert.equal(tailStart(b, 2, true), 2);
   assert.equal(tailStart(b, 3, true), 0);
@@ -40,9 +41,9 @@ Deno.test("tailStart: where the last n lines begin", () => {
   assert.equal(tailStart(b, 3, false), undefined);
   assert.equal(tailStart(b, 2, false), 2);
   // A last line without its newline counts.
-  assert.equal(tailStart(enc.encode("a\nbb"), 1, true), 2);
-  assert.equal(tailStart(enc.encode(""), 1, true), 0);
-  assert.equal(tailStart(enc.encode("\n\n"), 1, true), 1, "empty lines are lines");
+  assert.equal(tailStart(bytes("a\nbb"), 1, true), 2);
+  assert.equal(tailStart(bytes(""), 1, true), 0);
+  assert.equal(tailStart(bytes("\n\n"), 1, true), 1, "empty lines are lines");
 });
 
 Deno.test("lastLines and parseLineCount", () => {

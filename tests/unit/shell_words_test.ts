@@ -13,6 +13,7 @@ import {
   type Word,
 } from "../../lib/text/shell_words.ts";
 import { parseFails } from "../support/fails.ts";
+import { isFile } from "../support/files.ts";
 
 type Vars = Record<string, string>;
 
@@ -266,14 +267,8 @@ Deno.test("splitWords: line numbers count newlines in quotes, comments and conti
 });
 
 Deno.test("splitWords: quoted or escaped $( and backticks are literal, not refused", () => {
-  assert.deepEqual(split("'$(ls)' \\$\\(ls\\) \"\\$(ls)\" '`x`' \\`x\\` \"\\`x\\`\""), [
-    "$(ls)",
-    "$(ls)",
-    "$(ls)",
-    "`x`",
-    "`x`",
-    "`x`",
-  ]);
+  const literal = ["$(ls)", "$(ls)", "$(ls)", "`x`", "`x`", "`x`"];
+  assert.deepEqual(split("'$(ls)' \\$\\(ls\\) \"\\$(ls)\" '`x`' \\`x\\` \"\\`x\\`\""), literal);
 });
 
 Deno.test("splitWords: ${…} other than a plain name is refused", () => {
@@ -605,13 +600,7 @@ Deno.test("quoteWords: round trip over 300 seeded random lists", () => {
 // Against a real POSIX shell
 
 const SH = "/bin/sh";
-const haveSh = (() => {
-  try {
-    return Deno.statSync(SH).isFile;
-  } catch {
-    return false;
-  }
-})();
+const haveSh = isFile(SH);
 
 /**
  * Runs `/bin/sh` on `lines` (each is the text after `set -- `) and returns,

@@ -103,26 +103,14 @@ Deno.test("deriveState: a status file without runsv is stale: unsupervised, noth
 });
 
 Deno.test("deriveState: down and finish have no pid and no uptime (in finish the pid is finish's)", () => {
-  const down = deriveState(
-    "a",
-    status({ state: "down", pid: 0, want: "down" }),
-    true,
-    false,
-    10,
-    NOW,
-  );
+  const downStatus = status({ state: "down", pid: 0, want: "down" });
+  const down = deriveState("a", downStatus, true, false, 10, NOW);
   assert.deepEqual(
     down,
     vm({ name: "a", state: "down", pid: null, uptime_s: null, autostart: false, want: "down" }),
   );
-  const fin = deriveState(
-    "a",
-    status({ state: "finish", pid: 777, want: "down" }),
-    true,
-    true,
-    10,
-    NOW,
-  );
+  const finStatus = status({ state: "finish", pid: 777, want: "down" });
+  const fin = deriveState("a", finStatus, true, true, 10, NOW);
   assert.equal(fin.state, "finish");
   assert.equal(fin.pid, null);
   assert.equal(fin.uptime_s, null);
