@@ -2,7 +2,8 @@
  * Test support for integration tests: a temp VMDIR with `.default` set up,
  * the `vm` CLI run as a real subprocess (through a launcher, as install.sh
  * would install it), a real `runsvdir`, and cleanup that stops every process
- * by PID. Not a test file.
+ * by PID; `test(name, async (t) => …)` gives each e2e test such an env.
+ * Not a test file.
  * @module
  */
 
@@ -13,7 +14,7 @@ import { quoteWord, quoteWords } from "../../lib/text/shell_words.ts";
 import { allPids, descendants, isAlive, procStat } from "../../lib/os/proc.ts";
 import { sleep } from "../../lib/os/poll.ts";
 import { readStatus } from "../../lib/runit/status.ts";
-import { guestArgs, testGuest } from "./guest.ts";
+import { guestArgs, type TestGuest, testGuest } from "./guest.ts";
 import { splitCmdline } from "../../lib/os/proc.ts";
 import { type Output, runPiped } from "./piped.ts";
 import { REPO } from "./repo.ts";
@@ -23,6 +24,22 @@ export { REPO } from "./repo.ts";
 
 /** Output of one `vm` run. */
 export type VmRun = Output;
+
+/** How {@link TestEnv.makeGuestVm} makes a guest VM. */
+export interface GuestVmOptions {
+  /** Seconds of `wait` (default 10). */
+  wait?: number;
+  /** A guest that ignores the ACPI power button. */
+  deaf?: boolean;
+  /** `--log` (the default) or `--no-log`. */
+  log?: boolean;
+  /** Guest memory (default 128M). */
+  mem?: string;
+  /** More template text, after the guest's arguments. */
+  extra?: string;
+  /** Where the serial console goes (default: guest.log). */
+  console?: "file" | "socket";
+}
 
 /** A temp VMDIR with `.default`, a launcher, and the env to run `vm` against it. */
 export class TestEnv {
@@ -89,22 +106,22 @@ export class TestEnv {
 
   /**
    * Makes VM `name` without asking (disk 16M, down), whose templates are the
-   * test guest's instead of the defaults: QEMU boots the test guest under TCG
-   * with its serial console appended to `<vm>/guest.log`, or, with
+   * test guest's instead of the defaults: QEMU boots the test guest (built
+   * or found by testGuest(), unless `guest` is given) under TCG with its
+   * serial console appended to `<vm>/guest.log`, or, with
    * `console: "socket"`, on `supervise/console` through the shipped
    * `serial-console` template (for `vm console`; no guest.log then).
    */
+  makeGuestVm(name: string, opts?: GuestVmOptions): Promise<string>;
+  makeGuestVm(name: string, guest: TestGuest, opts?: GuestVmOptions): Promise<string>;
   async makeGuestVm(
     name: string,
-    opts: {
-      wait?: number;
-      deaf?: boolean;
-      log?: boolean;
-      mem?: string;
-      extra?: string;
-      console?: "file" | "socket";
-    } = {},
+    guestOrOpts: TestGuest | GuestVmOptions = {},
+    guestOpts: GuestVmOptions = {},
   ): Promise<string> {
+    const given = "kernel" in guestOrOpts ? guestOrOpts : undefined;
+    const opts = given === undefined ? guestOrOpts as GuestVmOptions : guestOpts;
+    const guest = given ?? await testGuest();
     const socket = opts.console === "socket";
     const r = await this.vm([
       "make",
@@ -120,7 +137,7 @@ export class TestEnv {
     if (r.code !== 0) throw new Error(`vm make ${name} failed: ${r.stderr}`);
     const dir = this.dir(name);
     const args = [
-      ...guestArgs(await testGuest(), { deaf: opts.deaf ?? false, mem: opts.mem ?? "128M" }),
+      ...guestArgs(guest, { deaf: opts.deaf ?? false, mem: opts.mem ?? "128M" }),
       ...(socket
         ? []
         : ["-chardev", "file,id=ser0,path=guest.log,append=on", "-serial", "chardev:ser0"]),
@@ -194,7 +211,11 @@ export async function withEnv(
   }
 }
 
-/** Registers the Deno test `name`, which runs `fn` {@link withEnv} a default TestEnv. */
+/**
+ * Registers the Deno test `name`, which runs `fn` with a default TestEnv
+ * ({@link withEnv}). Named like a test library's `test` so that `deno fmt`
+ * keeps `test("a long name", async (t) => {` on one line, as `Deno.test`.
+ */
 export function test(name: string, fn: (t: TestEnv) => Promise<void>): void {
   Deno.test(name, () => withEnv({}, fn));
 }
