@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readStatus } from "../../lib/runit/status.ts";
-import { testGuest } from "../support/guest.ts";
-import { descendants, exeOf, readOr, run, TestEnv, waitFor } from "../support/harness.ts";
+import { descendants, exeOf, readOr, run, test, waitFor, withEnv } from "../support/harness.ts";
+import { spawnPiped } from "../support/piped.ts";
 
 const BOOT_MS = 60_000;
 const enc = new TextEncoder();
@@ -21,14 +21,7 @@ class Proc {
   readonly #reading: Promise<unknown>;
 
   constructor(cmd: string, args: string[], env: Record<string, string>) {
-    this.child = new Deno.Command(cmd, {
-      args,
-      env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    this.child = spawnPiped(cmd, args, env);
     this.#writer = this.child.stdin.getWriter();
     const collect = async (s: ReadableStream<Uint8Array>, to: "out" | "err") => {
       const dec = new TextDecoder();
@@ -96,10 +89,8 @@ function sttyBeforeAfter(out: string): { before: string; after: string } {
 }
 
 Deno.test("vm console, monitor, qmp and log on a running guest", async (tc) => {
-  const guest = await testGuest();
-  const t = TestEnv.create();
-  try {
-    const dir = await t.makeGuestVm("t1", guest, { console: "socket", log: true });
+  await withEnv({}, async (t) => {
+    const dir = await t.makeGuestVm("t1", { console: "socket", log: true });
     // A second serial port (ttyS1 in the guest) writes into QEMU's stdout, so the
     // guest can put lines into the VM's log (svlogd's log/main/current).
     Deno.writeTextFileSync(
@@ -111,7 +102,7 @@ Deno.test("vm console, monitor, qmp and log on a running guest", async (tc) => {
       readOr(join(dir, "templates", "serial-console")),
       "-serial unix:./supervise/console,server=on,wait=off\n",
     );
-    await t.makeGuestVm("quiet", guest, { log: false });
+    await t.makeGuestVm("quiet", { log: false });
     t.startRunsvdir();
     assert.ok(await waitFor(() => readStatus(dir) !== undefined, 8000));
     const up = await t.vm(["start", "t1"]);
@@ -312,32 +303,25 @@ Deno.test("vm console, monitor, qmp and log on a running guest", async (tc) => {
       assert.equal(missing.code, 100);
       assert.match(missing.stderr, /No VM "nope"/);
     });
-  } finally {
-    await t.close();
-  }
+  });
 });
 
-Deno.test("vm console/monitor/qmp/log/completions --help: usage, plain text", async () => {
-  const t = TestEnv.create();
-  try {
-    for (
-      const [cmd, usage] of [
-        ["console", "usage: vm console <vm> [--idle S]"],
-        ["monitor", "usage: vm monitor <vm>"],
-        ["qmp", "usage: vm qmp <vm> <command> [<json-arguments>]"],
-        ["log", "usage: vm log <vm> [-f] [-n N]"],
-        ["completions", "usage: vm completions bash|zsh|fish"],
-      ] as const
-    ) {
-      const r = await t.vm([cmd, "--help"]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout.split("\n")[0], usage);
-      assert.match(r.stdout, /exit|complet/);
-      assert.ok(!r.stdout.includes("\x1b"), "no escape sequences");
-    }
-    const make = await t.vm(["make", "--help"]);
-    assert.match(make.stdout, /serial-console/);
-  } finally {
-    await t.close();
+test("vm console/monitor/qmp/log/completions --help: usage, plain text", async (t) => {
+  for (
+    const [cmd, usage] of [
+      ["console", "usage: vm console <vm> [--idle S]"],
+      ["monitor", "usage: vm monitor <vm>"],
+      ["qmp", "usage: vm qmp <vm> <command> [<json-arguments>]"],
+      ["log", "usage: vm log <vm> [-f] [-n N]"],
+      ["completions", "usage: vm completions bash|zsh|fish"],
+    ] as const
+  ) {
+    const r = await t.vm([cmd, "--help"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split("\n")[0], usage);
+    assert.match(r.stdout, /exit|complet/);
+    assert.ok(!r.stdout.includes("\x1b"), "no escape sequences");
   }
+  const make = await t.vm(["make", "--help"]);
+  assert.match(make.stdout, /serial-console/);
 });

@@ -13,6 +13,7 @@ import {
   testGuest,
   waitForText,
 } from "../support/guest.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 const QEMU = "qemu-system-x86_64";
 const BOOT_TIMEOUT_MS = 60_000;
@@ -135,25 +136,6 @@ class Qmp {
   }
 }
 
-/** Boots a guest with serial to a file and a QMP socket. */
-async function bootGuest(
-  dir: string,
-  opts: { deaf?: boolean },
-): Promise<{ qemu: Qemu; serial: string; qmpPath: string; start: number }> {
-  const g = await testGuest();
-  const serial = `${dir}/serial.log`;
-  const qmpPath = `${dir}/qmp`;
-  const start = performance.now();
-  const qemu = startQemu([
-    ...guestArgs(g, opts),
-    "-serial",
-    `file:${serial}`,
-    "-qmp",
-    `unix:${qmpPath},server=on,wait=off`,
-  ]);
-  return { qemu, serial, qmpPath, start };
-}
-
 /** Waits for GUEST-READY; fails with the serial log and QEMU's stderr. */
 async function assertReady(
   qemu: Qemu,
@@ -179,6 +161,47 @@ async function assertReady(
     `guest init reported an error:\n${log}`,
   );
   return ms;
+}
+
+/** A guest booted by {@link withReadyGuest}, its serial log and how long it took to boot. */
+interface ReadyGuest {
+  qemu: Qemu;
+  qmp: Qmp;
+  serial: string;
+  bootMs: number;
+}
+
+/**
+ * Boots the test guest in a temp dir (serial console to a file, a QMP
+ * socket), waits for GUEST-READY, connects QMP and runs `fn`; then QEMU is
+ * killed by PID if it still runs and the dir is removed.
+ */
+async function withReadyGuest(
+  opts: { deaf?: boolean },
+  fn: (g: ReadyGuest) => Promise<void>,
+): Promise<void> {
+  const g = await testGuest();
+  await withTempDir(async (dir) => {
+    const serial = `${dir}/serial.log`;
+    const qmpPath = `${dir}/qmp`;
+    const start = performance.now();
+    const qemu = startQemu([
+      ...guestArgs(g, opts),
+      "-serial",
+      `file:${serial}`,
+      "-qmp",
+      `unix:${qmpPath},server=on,wait=off`,
+    ]);
+    let qmp: Qmp | undefined;
+    try {
+      const bootMs = await assertReady(qemu, serial, start);
+      qmp = await Qmp.connect(qmpPath);
+      await fn({ qemu, qmp, serial, bootMs });
+    } finally {
+      qmp?.close();
+      await stopQemu(qemu);
+    }
+  });
 }
 
 Deno.test("guestAppend and guestArgs", () => {
@@ -225,102 +248,80 @@ Deno.test("testGuest builds a kernel and a newc initramfs, cached", async () => 
 });
 
 Deno.test("guest powers off on ACPI system_powerdown", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "vm-guest-test-" });
-  let qemu: Qemu | undefined;
-  let qmp: Qmp | undefined;
-  try {
-    const b = await bootGuest(dir, {});
-    qemu = b.qemu;
-    const ms = await assertReady(qemu, b.serial, b.start);
-    console.log(`boot to ${GUEST_READY}: ${ms} ms`);
-    qmp = await Qmp.connect(b.qmpPath);
+  await withReadyGuest({}, async ({ qemu, qmp, serial, bootMs }) => {
+    console.log(`boot to ${GUEST_READY}: ${bootMs} ms`);
     assert.ok(!qemu.exited(), "QEMU exited before system_powerdown");
     await qmp.execute("system_powerdown");
     const out = await within(qemu.done, 15_000);
     assert.notEqual(out, "timeout", "QEMU still running 15 s after powerdown");
-    const log = await Deno.readTextFile(b.serial);
+    const log = await Deno.readTextFile(serial);
     assert.ok(log.includes(GUEST_POWERDOWN), `no ${GUEST_POWERDOWN}:\n${log}`);
-  } finally {
-    qmp?.close();
-    await stopQemu(qemu);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("deaf guest ignores ACPI system_powerdown", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "vm-guest-test-" });
-  let qemu: Qemu | undefined;
-  let qmp: Qmp | undefined;
-  try {
-    const b = await bootGuest(dir, { deaf: true });
-    qemu = b.qemu;
-    await assertReady(qemu, b.serial, b.start);
-    qmp = await Qmp.connect(b.qmpPath);
+  await withReadyGuest({ deaf: true }, async ({ qemu, qmp, serial }) => {
     await qmp.execute("system_powerdown");
     await sleep(3_000);
     assert.ok(!qemu.exited(), "deaf guest exited after system_powerdown");
-    const log = await Deno.readTextFile(b.serial);
+    const log = await Deno.readTextFile(serial);
     assert.ok(!log.includes(GUEST_POWERDOWN), `deaf guest obeyed:\n${log}`);
     await qmp.send("quit");
     const out = await within(qemu.done, 15_000);
     assert.notEqual(out, "timeout", "QEMU still running 15 s after quit");
-  } finally {
-    qmp?.close();
-    await stopQemu(qemu);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("guest runs a shell on the serial console", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "vm-guest-test-" });
-  let qemu: Qemu | undefined;
-  let conn: Deno.UnixConn | undefined;
-  let draining: Promise<void> | undefined;
-  try {
-    const g = await testGuest();
-    const sock = `${dir}/serial.sock`;
-    const serial = `${dir}/serial.log`;
-    const start = performance.now();
-    qemu = startQemu([
-      ...guestArgs(g),
-      "-chardev",
-      `socket,id=ser0,path=${sock},server=on,wait=off,logfile=${serial}`,
-      "-serial",
-      "chardev:ser0",
-    ]);
-    for (let i = 0; !conn; i++) {
-      try {
-        conn = await Deno.connect({ transport: "unix", path: sock });
-      } catch (e) {
-        if (i >= 200 || qemu.exited()) throw e;
-        await sleep(50);
-      }
-    }
-    // Drain the socket: QEMU's serial writes it a byte at a time, and a unix
-    // socket nobody reads fills up after a few hundred of those (each byte is
-    // its own skb), which stalls the guest's console output.
-    const c = conn;
-    draining = (async () => {
-      const buf = new Uint8Array(4096);
-      while (await c.read(buf) !== null) { /* the log file has it all */ }
-    })().catch(() => {});
-    await assertReady(qemu, serial, start);
-    const cmd = new TextEncoder().encode("echo hi-$((6*7))\n");
-    for (let off = 0; off < cmd.length;) {
-      off += await conn.write(cmd.subarray(off));
-    }
-    assert.ok(
-      await waitForText(serial, "hi-42", 15_000),
-      `no hi-42 from the shell:\n${await Deno.readTextFile(serial)}`,
-    );
-  } finally {
+  await withTempDir(async (dir) => {
+    let qemu: Qemu | undefined;
+    let conn: Deno.UnixConn | undefined;
+    let draining: Promise<void> | undefined;
     try {
-      conn?.close();
-    } catch {
-      // Already closed.
+      const g = await testGuest();
+      const sock = `${dir}/serial.sock`;
+      const serial = `${dir}/serial.log`;
+      const start = performance.now();
+      qemu = startQemu([
+        ...guestArgs(g),
+        "-chardev",
+        `socket,id=ser0,path=${sock},server=on,wait=off,logfile=${serial}`,
+        "-serial",
+        "chardev:ser0",
+      ]);
+      for (let i = 0; !conn; i++) {
+        try {
+          conn = await Deno.connect({ transport: "unix", path: sock });
+        } catch (e) {
+          if (i >= 200 || qemu.exited()) throw e;
+          await sleep(50);
+        }
+      }
+      // Drain the socket: QEMU's serial writes it a byte at a time, and a unix
+      // socket nobody reads fills up after a few hundred of those (each byte is
+      // its own skb), which stalls the guest's console output.
+      const c = conn;
+      draining = (async () => {
+        const buf = new Uint8Array(4096);
+        while (await c.read(buf) !== null) { /* the log file has it all */ }
+      })().catch(() => {});
+      await assertReady(qemu, serial, start);
+      const cmd = new TextEncoder().encode("echo hi-$((6*7))\n");
+      for (let off = 0; off < cmd.length;) {
+        off += await conn.write(cmd.subarray(off));
+      }
+      assert.ok(
+        await waitForText(serial, "hi-42", 15_000),
+        `no hi-42 from the shell:\n${await Deno.readTextFile(serial)}`,
+      );
+    } finally {
+      try {
+        conn?.close();
+      } catch {
+        // Already closed.
+      }
+      await stopQemu(qemu);
+      await draining;
     }
-    await stopQemu(qemu);
-    await draining;
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { REPO } from "../support/harness.ts";
 import { FakeSystem, type FakeSystemOptions } from "../support/fake_system.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 interface Snapshot {
   [path: string]: string;
@@ -27,8 +28,7 @@ async function sh(cmd: string, args: string[], env: Record<string, string>) {
 }
 
 Deno.test("install.sh in a fresh HOME installs vm and .default; re-running changes nothing", async () => {
-  const home = Deno.makeTempDirSync({ prefix: "vm-install-" });
-  try {
+  await withTempDir(async (home) => {
     const env = {
       HOME: home,
       PATH: `${dirname(Deno.execPath())}:/usr/bin:/bin`,
@@ -68,9 +68,7 @@ Deno.test("install.sh in a fresh HOME installs vm and .default; re-running chang
     assert.match(second.stdout, /kept your edited template "mem"/);
     assert.equal(Deno.readTextFileSync(mem), "-m 3G\n");
     assert.deepEqual(snapshot(join(home, ".local")), before);
-  } finally {
-    Deno.removeSync(home, { recursive: true });
-  }
+  });
 });
 
 Deno.test("install.sh refuses unknown arguments with exit 100", async () => {

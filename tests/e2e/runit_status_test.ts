@@ -10,6 +10,8 @@ import { encodeStatus, parseStatus, readStatus, type Status } from "../../lib/ru
 import { runsvdirTarget } from "../../lib/qemu/processes.ts";
 import { splitCmdline } from "../../lib/os/proc.ts";
 import { svWait } from "../../lib/runit/control.ts";
+import { isFile } from "../support/files.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 /** TAI64 label of Unix time 0, as runit writes it: 2^62 + 10. */
 const TAI64_UNIX = 2n ** 62n + 10n;
@@ -277,13 +279,7 @@ Deno.test("svWait: the largest wait plus 5 seconds", () => {
 // A real runsv
 
 const RUNSV = "/usr/bin/runsv";
-const haveRunsv = (() => {
-  try {
-    return Deno.statSync(RUNSV).isFile;
-  } catch {
-    return false;
-  }
-})();
+const haveRunsv = isFile(RUNSV);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -309,78 +305,78 @@ Deno.test({
   name: "parseStatus: decodes the supervise/status of a real runsv (run, then down)",
   ignore: !haveRunsv,
   fn: async () => {
-    const tmp = Deno.makeTempDirSync({ prefix: "vm-runsv-test-" });
-    const svc = join(tmp, "svc");
-    Deno.mkdirSync(svc);
-    Deno.writeTextFileSync(join(svc, "run"), "#!/bin/sh\nexec sleep 30\n");
-    Deno.chmodSync(join(svc, "run"), 0o755);
-    const runsv = new Deno.Command(RUNSV, {
-      args: [svc],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    let servicePid = 0;
-    try {
-      // Wait for runsv to start the service and record it.
-      let up: Status | undefined;
-      for (let i = 0; i < 100; i++) {
-        up = readRecord(svc);
-        if (up?.state === "run" && up.pid > 0) break;
-        await sleep(50);
-      }
-      assert.ok(up !== undefined, "supervise/status was written");
-      servicePid = up.pid;
-      assert.equal(up.state, "run");
-      assert.equal(up.want, "up");
-      assert.equal(up.paused, false);
-      assert.equal(up.gotTerm, false);
-      const pidFile = Number(Deno.readTextFileSync(join(svc, "supervise/pid")).trim());
-      assert.equal(up.pid, pidFile);
-      assert.ok(Math.abs(up.since - Date.now() / 1000) < 2, `since ${up.since} is now`);
-      // The pid is the service's process: `run` exec'ed sleep.
-      assert.deepEqual(splitCmdline(Deno.readTextFileSync(`/proc/${up.pid}/cmdline`)), [
-        "sleep",
-        "30",
-      ]);
-      assert.deepEqual(readStatus(svc), up);
-
-      const sv = await new Deno.Command("sv", {
-        args: ["-w", "5", "down", svc],
+    await withTempDir(async (tmp) => {
+      const svc = join(tmp, "svc");
+      Deno.mkdirSync(svc);
+      Deno.writeTextFileSync(join(svc, "run"), "#!/bin/sh\nexec sleep 30\n");
+      Deno.chmodSync(join(svc, "run"), 0o755);
+      const runsv = new Deno.Command(RUNSV, {
+        args: [svc],
         stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const svOut = new TextDecoder().decode(sv.stdout) + new TextDecoder().decode(sv.stderr);
-      assert.equal(sv.code, 0, svOut);
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      let servicePid = 0;
+      try {
+        // Wait for runsv to start the service and record it.
+        let up: Status | undefined;
+        for (let i = 0; i < 100; i++) {
+          up = readRecord(svc);
+          if (up?.state === "run" && up.pid > 0) break;
+          await sleep(50);
+        }
+        assert.ok(up !== undefined, "supervise/status was written");
+        servicePid = up.pid;
+        assert.equal(up.state, "run");
+        assert.equal(up.want, "up");
+        assert.equal(up.paused, false);
+        assert.equal(up.gotTerm, false);
+        const pidFile = Number(Deno.readTextFileSync(join(svc, "supervise/pid")).trim());
+        assert.equal(up.pid, pidFile);
+        assert.ok(Math.abs(up.since - Date.now() / 1000) < 2, `since ${up.since} is now`);
+        // The pid is the service's process: `run` exec'ed sleep.
+        assert.deepEqual(splitCmdline(Deno.readTextFileSync(`/proc/${up.pid}/cmdline`)), [
+          "sleep",
+          "30",
+        ]);
+        assert.deepEqual(readStatus(svc), up);
 
-      const down = readRecord(svc);
-      assert.ok(down !== undefined);
-      assert.equal(down.state, "down");
-      assert.equal(down.want, "down");
-      assert.equal(down.pid, 0);
-      assert.ok(Math.abs(down.since - Date.now() / 1000) < 2, `since ${down.since} is now`);
-      assert.equal(alive(servicePid), false, "the service process is gone");
-    } finally {
-      // runsv exits on TERM once the service is down; make sure it is.
-      Deno.kill(runsv.pid, "SIGTERM");
-      if (servicePid > 0 && alive(servicePid)) {
-        try {
-          Deno.kill(servicePid, "SIGKILL");
-        } catch {
-          // Already gone.
+        const sv = await new Deno.Command("sv", {
+          args: ["-w", "5", "down", svc],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const svOut = new TextDecoder().decode(sv.stdout) + new TextDecoder().decode(sv.stderr);
+        assert.equal(sv.code, 0, svOut);
+
+        const down = readRecord(svc);
+        assert.ok(down !== undefined);
+        assert.equal(down.state, "down");
+        assert.equal(down.want, "down");
+        assert.equal(down.pid, 0);
+        assert.ok(Math.abs(down.since - Date.now() / 1000) < 2, `since ${down.since} is now`);
+        assert.equal(alive(servicePid), false, "the service process is gone");
+      } finally {
+        // runsv exits on TERM once the service is down; make sure it is.
+        Deno.kill(runsv.pid, "SIGTERM");
+        if (servicePid > 0 && alive(servicePid)) {
+          try {
+            Deno.kill(servicePid, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
         }
+        const timer = setTimeout(() => {
+          try {
+            Deno.kill(runsv.pid, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
+        }, 5000);
+        await runsv.status;
+        clearTimeout(timer);
       }
-      const timer = setTimeout(() => {
-        try {
-          Deno.kill(runsv.pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }, 5000);
-      await runsv.status;
-      clearTimeout(timer);
-      Deno.removeSync(tmp, { recursive: true });
-    }
+    });
   },
 });

@@ -15,8 +15,9 @@ import {
 import { readStatus } from "../../lib/runit/status.ts";
 import { GUEST_POWERDOWN } from "../support/guest.ts";
 import { allReady, leftovers, makeAutostart } from "../support/daemon.ts";
-import { readOr, REPO, run, TestEnv, waitFor } from "../support/harness.ts";
+import { readOr, REPO, run, test, waitFor } from "../support/harness.ts";
 import { findRunsvdir } from "../../lib/qemu/processes.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 Deno.test("renderUnit: the vm path as is, quoted when it needs it, % doubled", () => {
   const unit = "ExecStart=@VM@ daemon\n";
@@ -83,42 +84,37 @@ async function verifyUnit(root: string, unit: string): Promise<{ code: number; s
   return { code: r.code, stderr: r.stderr.trim() };
 }
 
-Deno.test("vmd.service: systemd-analyze verify accepts the installed unit (no systemd running)", async () => {
-  const t = TestEnv.create();
-  try {
-    const unit = Deno.readTextFileSync(join(t.vmdir, ".default/vmd.service"));
-    assert.ok(unit.includes(OWN_MARK));
-    for (
-      const line of [
-        `ExecStart=${t.vmExe} daemon`,
-        "Type=simple",
-        "KillMode=mixed",
-        "TimeoutStopSec=300",
-        "Restart=on-failure",
-        "EnvironmentFile=-/etc/runit-vm/conf",
-        "EnvironmentFile=-%h/.config/runit-vm/conf",
-        "EnvironmentFile=-%E/runit-vm/conf",
-        "WantedBy=default.target",
-      ]
-    ) {
-      assert.ok(unit.split("\n").includes(line), `missing "${line}" in\n${unit}`);
-    }
-    const dir = join(t.root, "units");
-    Deno.mkdirSync(dir);
-    Deno.writeTextFileSync(join(dir, "vmd.service"), unit);
-    const ok = await verifyUnit(t.root, join(dir, "vmd.service"));
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.equal(ok.stderr, "", "no warning either");
-    // verify would complain (with exit 0!) about a bad line: the empty stderr means something.
-    Deno.writeTextFileSync(
-      join(dir, "vmd.service"),
-      unit.replace("KillMode=mixed", "KillMode=mixd"),
-    );
-    const bad = await verifyUnit(t.root, join(dir, "vmd.service"));
-    assert.match(bad.stderr, /kill mode/i);
-  } finally {
-    await t.close();
+test("vmd.service: systemd-analyze verify accepts the installed unit (no systemd running)", async (t) => {
+  const unit = Deno.readTextFileSync(join(t.vmdir, ".default/vmd.service"));
+  assert.ok(unit.includes(OWN_MARK));
+  for (
+    const line of [
+      `ExecStart=${t.vmExe} daemon`,
+      "Type=simple",
+      "KillMode=mixed",
+      "TimeoutStopSec=300",
+      "Restart=on-failure",
+      "EnvironmentFile=-/etc/runit-vm/conf",
+      "EnvironmentFile=-%h/.config/runit-vm/conf",
+      "EnvironmentFile=-%E/runit-vm/conf",
+      "WantedBy=default.target",
+    ]
+  ) {
+    assert.ok(unit.split("\n").includes(line), `missing "${line}" in\n${unit}`);
   }
+  const dir = join(t.root, "units");
+  Deno.mkdirSync(dir);
+  Deno.writeTextFileSync(join(dir, "vmd.service"), unit);
+  const ok = await verifyUnit(t.root, join(dir, "vmd.service"));
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stderr, "", "no warning either");
+  // verify would complain (with exit 0!) about a bad line: the empty stderr means something.
+  Deno.writeTextFileSync(
+    join(dir, "vmd.service"),
+    unit.replace("KillMode=mixed", "KillMode=mixd"),
+  );
+  const bad = await verifyUnit(t.root, join(dir, "vmd.service"));
+  assert.match(bad.stderr, /kill mode/i);
 });
 
 /** A fake `systemctl` that records its arguments and exits `code`, in `<root>/fakebin`. */
@@ -136,149 +132,119 @@ function fakeSystemctl(root: string, code: number): string {
   return bin;
 }
 
-Deno.test("vm service install systemd: writes the unit, reloads and enables it; never replaces a foreign file", async () => {
-  const t = TestEnv.create();
-  try {
-    const home = join(t.root, "home");
-    const xdg = join(t.root, "xdg");
-    Deno.mkdirSync(home);
-    const env = (code: number) => ({
-      HOME: home,
-      XDG_CONFIG_HOME: xdg,
-      PATH: `${fakeSystemctl(t.root, code)}:${t.env.PATH}`,
-    });
-    const unitPath = join(xdg, "systemd/user/vmd.service");
-    const r = await t.vm(["service", "install", "systemd"], { env: env(0) });
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^vmd systemd user unit created: ${unitPath}\n`));
-    assert.match(r.stdout, /Enabled vmd\.service/);
-    assert.match(r.stdout, /Start it now: systemctl --user start vmd/);
-    assert.equal(
-      Deno.readTextFileSync(unitPath),
-      Deno.readTextFileSync(join(t.vmdir, ".default/vmd.service")),
-    );
-    assert.equal(
-      readOr(join(t.root, "systemctl.calls")),
-      "--user daemon-reload\n--user enable vmd.service\n",
-    );
-    assert.deepEqual([...Deno.readDirSync(home)].map((e) => e.name), [], "nothing in HOME");
+test("vm service install systemd: writes the unit, reloads and enables it; never replaces a foreign file", async (t) => {
+  const home = join(t.root, "home");
+  const xdg = join(t.root, "xdg");
+  Deno.mkdirSync(home);
+  const env = (code: number) => ({
+    HOME: home,
+    XDG_CONFIG_HOME: xdg,
+    PATH: `${fakeSystemctl(t.root, code)}:${t.env.PATH}`,
+  });
+  const unitPath = join(xdg, "systemd/user/vmd.service");
+  const r = await t.vm(["service", "install", "systemd"], { env: env(0) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^vmd systemd user unit created: ${unitPath}\n`));
+  assert.match(r.stdout, /Enabled vmd\.service/);
+  assert.match(r.stdout, /Start it now: systemctl --user start vmd/);
+  assert.equal(
+    Deno.readTextFileSync(unitPath),
+    Deno.readTextFileSync(join(t.vmdir, ".default/vmd.service")),
+  );
+  assert.equal(
+    readOr(join(t.root, "systemctl.calls")),
+    "--user daemon-reload\n--user enable vmd.service\n",
+  );
+  assert.deepEqual([...Deno.readDirSync(home)].map((e) => e.name), [], "nothing in HOME");
 
-    // Again, with systemctl failing (no user systemd): unchanged, and it says what to run.
-    const again = await t.vm(["service", "install", "systemd"], { env: env(1) });
-    assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /unit unchanged/);
-    assert.match(again.stdout, /Could not enable it \(.*Failed to connect to bus/);
-    assert.match(
-      again.stdout,
-      /systemctl --user daemon-reload && systemctl --user enable vmd\.service/,
-    );
+  // Again, with systemctl failing (no user systemd): unchanged, and it says what to run.
+  const again = await t.vm(["service", "install", "systemd"], { env: env(1) });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /unit unchanged/);
+  assert.match(again.stdout, /Could not enable it \(.*Failed to connect to bus/);
+  assert.match(
+    again.stdout,
+    /systemctl --user daemon-reload && systemctl --user enable vmd\.service/,
+  );
 
-    // A unit the user wrote is left alone.
-    const mine = "[Service]\nExecStart=/bin/true\n";
-    Deno.writeTextFileSync(unitPath, mine);
-    const refused = await t.vm(["service", "install", "systemd"], { env: env(0) });
-    assert.equal(refused.code, 1);
-    assert.match(
-      refused.stderr,
-      /^vm: fatal: ".*vmd\.service" exists and was not written by "vm service install"/,
-    );
-    assert.equal(Deno.readTextFileSync(unitPath), mine);
+  // A unit the user wrote is left alone.
+  const mine = "[Service]\nExecStart=/bin/true\n";
+  Deno.writeTextFileSync(unitPath, mine);
+  const refused = await t.vm(["service", "install", "systemd"], { env: env(0) });
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    /^vm: fatal: ".*vmd\.service" exists and was not written by "vm service install"/,
+  );
+  assert.equal(Deno.readTextFileSync(unitPath), mine);
 
-    const usage = await t.vm(["service", "install", "upstart"], { env: env(0) });
-    assert.equal(usage.code, 100);
-    assert.match(usage.stderr, /Unknown service manager "upstart"/);
-  } finally {
-    await t.close();
-  }
+  const usage = await t.vm(["service", "install", "upstart"], { env: env(0) });
+  assert.equal(usage.code, 100);
+  assert.match(usage.stderr, /Unknown service manager "upstart"/);
 });
 
-Deno.test("vm service install runit: creates ${SVDIR}/vmd; never replaces a foreign service", async () => {
-  const t = TestEnv.create();
-  try {
-    const svdir = join(t.root, "service");
-    const r = await t.vm(["service", "install", "runit"], { env: { SVDIR: svdir } });
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^vmd runit service created: ${svdir}/vmd\n`));
-    assert.match(r.stdout, /No runsvdir watches/);
-    const run = join(svdir, "vmd/run");
-    assert.equal(
-      Deno.readTextFileSync(run),
-      Deno.readTextFileSync(join(t.vmdir, ".default/vmd/run")),
-    );
-    assert.match(Deno.readTextFileSync(run), new RegExp(`\nexec ${t.vmExe} daemon\n$`));
-    assert.equal((Deno.statSync(run).mode ?? 0) & 0o777, 0o755);
-    assert.deepEqual([...Deno.readDirSync(svdir)].map((e) => e.name), ["vmd"], "no temp dir left");
-    assert.deepEqual([...Deno.readDirSync(join(svdir, "vmd"))].map((e) => e.name), ["run"]);
-    const again = await t.vm(["service", "install", "runit"], { env: { SVDIR: svdir } });
-    assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /runit service unchanged/);
+test("vm service install runit: creates ${SVDIR}/vmd; never replaces a foreign service", async (t) => {
+  const svdir = join(t.root, "service");
+  const r = await t.vm(["service", "install", "runit"], { env: { SVDIR: svdir } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^vmd runit service created: ${svdir}/vmd\n`));
+  assert.match(r.stdout, /No runsvdir watches/);
+  const run = join(svdir, "vmd/run");
+  assert.equal(
+    Deno.readTextFileSync(run),
+    Deno.readTextFileSync(join(t.vmdir, ".default/vmd/run")),
+  );
+  assert.match(Deno.readTextFileSync(run), new RegExp(`\nexec ${t.vmExe} daemon\n$`));
+  assert.equal((Deno.statSync(run).mode ?? 0) & 0o777, 0o755);
+  assert.deepEqual([...Deno.readDirSync(svdir)].map((e) => e.name), ["vmd"], "no temp dir left");
+  assert.deepEqual([...Deno.readDirSync(join(svdir, "vmd"))].map((e) => e.name), ["run"]);
+  const again = await t.vm(["service", "install", "runit"], { env: { SVDIR: svdir } });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /runit service unchanged/);
 
-    const other = join(t.root, "service2");
-    Deno.mkdirSync(join(other, "vmd"), { recursive: true });
-    Deno.writeTextFileSync(join(other, "vmd/run"), "#!/bin/sh\nexec runsvdir /somewhere\n");
-    const refused = await t.vm(["service", "install", "runit"], { env: { SVDIR: other } });
-    assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /was not written by "vm service install"/);
-    assert.equal(readOr(join(other, "vmd/run")), "#!/bin/sh\nexec runsvdir /somewhere\n");
-  } finally {
-    await t.close();
-  }
+  const other = join(t.root, "service2");
+  Deno.mkdirSync(join(other, "vmd"), { recursive: true });
+  Deno.writeTextFileSync(join(other, "vmd/run"), "#!/bin/sh\nexec runsvdir /somewhere\n");
+  const refused = await t.vm(["service", "install", "runit"], { env: { SVDIR: other } });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /was not written by "vm service install"/);
+  assert.equal(readOr(join(other, "vmd/run")), "#!/bin/sh\nexec runsvdir /somewhere\n");
 });
 
-Deno.test("the runit user service: vmd under runsvdir runs the VMs; sv down vmd stops them all gracefully", async () => {
-  const t = TestEnv.create();
-  let rsd: Deno.ChildProcess | undefined;
-  try {
-    const dirs = await makeAutostart(t, [{ name: "a" }, { name: "b" }, {
-      name: "c",
-      wait: 3,
-      deaf: true,
-    }]);
-    const svdir = join(t.root, "service");
-    Deno.mkdirSync(svdir);
-    rsd = new Deno.Command("runsvdir", {
-      args: [svdir],
-      env: t.env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const inst = await t.vm(["service", "install", "runit"], { env: { SVDIR: svdir } });
-    assert.equal(inst.code, 0, inst.stderr);
-    assert.match(inst.stdout, new RegExp(`runsvdir PID ${rsd.pid} watches`));
-    const svc = join(svdir, "vmd");
-    assert.ok(await waitFor(() => readStatus(svc)?.state === "run", 10_000), "vmd did not start");
-    await allReady(dirs);
-    assert.equal(findRunsvdir(t.vmdir).length, 1);
+test("the runit user service: vmd under runsvdir runs the VMs; sv down vmd stops them all gracefully", async (t) => {
+  const dirs = await makeAutostart(t, [{ name: "a" }, { name: "b" }, {
+    name: "c",
+    wait: 3,
+    deaf: true,
+  }]);
+  const svdir = join(t.root, "service");
+  Deno.mkdirSync(svdir);
+  const rsd = t.spawn("runsvdir", { args: [svdir] });
+  const inst = await t.vm(["service", "install", "runit"], { env: { SVDIR: svdir } });
+  assert.equal(inst.code, 0, inst.stderr);
+  assert.match(inst.stdout, new RegExp(`runsvdir PID ${rsd.pid} watches`));
+  const svc = join(svdir, "vmd");
+  assert.ok(await waitFor(() => readStatus(svc)?.state === "run", 10_000), "vmd did not start");
+  await allReady(dirs);
+  assert.equal(findRunsvdir(t.vmdir).length, 1);
 
-    const t0 = performance.now();
-    const down = await run("sv", ["-w", "30", "down", svc]);
-    const secs = (performance.now() - t0) / 1000;
-    assert.equal(down.code, 0, down.stdout + down.stderr);
-    assert.match(down.stdout, /^ok: down: /);
-    assert.ok(secs < 3 + 3, `${secs} s`);
-    const status = await run("sv", ["status", svc]);
-    assert.match(status.stdout, /^down: /);
-    assert.deepEqual(leftovers(t.vmdir), []);
-    for (const dir of dirs.slice(0, 2)) {
-      assert.ok(readOr(join(dir, "guest.log")).includes(GUEST_POWERDOWN), dir);
-    }
-    assert.match(readOr(join(dirs[2] ?? "", "log/main/current")), /did not power off within 3 s/);
-  } finally {
-    if (rsd !== undefined) {
-      try {
-        rsd.kill("SIGKILL");
-      } catch { /* gone */ }
-      await rsd.status;
-    }
-    await t.close();
+  const t0 = performance.now();
+  const down = await run("sv", ["-w", "30", "down", svc]);
+  const secs = (performance.now() - t0) / 1000;
+  assert.equal(down.code, 0, down.stdout + down.stderr);
+  assert.match(down.stdout, /^ok: down: /);
+  assert.ok(secs < 3 + 3, `${secs} s`);
+  const status = await run("sv", ["status", svc]);
+  assert.match(status.stdout, /^down: /);
+  assert.deepEqual(leftovers(t.vmdir), []);
+  for (const dir of dirs.slice(0, 2)) {
+    assert.ok(readOr(join(dir, "guest.log")).includes(GUEST_POWERDOWN), dir);
   }
+  assert.match(readOr(join(dirs[2] ?? "", "log/main/current")), /did not power off within 3 s/);
 });
 
 Deno.test("install.sh --service runit installs vmd in a fresh HOME", async () => {
-  const home = Deno.makeTempDirSync({ prefix: "vm-install-svc-" });
-  try {
+  await withTempDir(async (home) => {
     const env = {
       HOME: home,
       PATH: `${Deno.execPath().replace(/\/[^/]*$/, "")}:/usr/bin:/bin`,
@@ -298,7 +264,5 @@ Deno.test("install.sh --service runit installs vmd in a fresh HOME", async () =>
       Deno.readTextFileSync(join(home, "service/vmd/run")).split("\n").at(-2),
       `exec ${home}/.local/bin/vm daemon`,
     );
-  } finally {
-    Deno.removeSync(home, { recursive: true });
-  }
+  });
 });

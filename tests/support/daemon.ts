@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { GUEST_READY, testGuest, waitForText } from "./guest.ts";
+import { GUEST_READY, waitForText } from "./guest.ts";
 import { exeOf, processesIn, readOr, type TestEnv } from "./harness.ts";
 
 /** How long all guests of one test get to boot (TCG, 2 cores shared with other tests). */
@@ -23,16 +23,9 @@ export interface DaemonProc {
   status: Promise<Deno.CommandStatus>;
 }
 
-/** Starts `vm daemon` with the env of `t` (stopped by the caller by PID). */
+/** Starts `vm daemon` with the env of `t` (killed by PID in `t.close()` if still running). */
 export function startDaemon(t: TestEnv): DaemonProc {
-  const child = new Deno.Command(t.vmExe, {
-    args: ["daemon"],
-    env: t.env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = t.spawn(t.vmExe, { args: ["daemon"], stderr: "piped" });
   let text = "";
   (async () => {
     const dec = new TextDecoder();
@@ -72,10 +65,9 @@ export async function makeAutostart(
   t: TestEnv,
   specs: { name: string; wait?: number; deaf?: boolean; mem?: string }[],
 ): Promise<string[]> {
-  const guest = await testGuest();
   const dirs: string[] = [];
   for (const s of specs) {
-    const dir = await t.makeGuestVm(s.name, guest, s);
+    const dir = await t.makeGuestVm(s.name, s);
     Deno.removeSync(join(dir, "down"));
     dirs.push(dir);
   }

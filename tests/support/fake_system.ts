@@ -10,6 +10,7 @@
 
 import { join } from "node:path";
 import { quoteWords } from "../../lib/text/shell_words.ts";
+import { type Output, runPiped } from "./piped.ts";
 
 /** Real tools the scripts run, linked into the fake `bin`. */
 const TOOLS = [
@@ -47,11 +48,7 @@ export interface FakeSystemOptions {
 }
 
 /** Output of one script run. */
-export interface ScriptRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type ScriptRun = Output;
 
 /** A temp HOME, a PATH of real tools and stubs, and the stubs' log. */
 export class FakeSystem {
@@ -123,31 +120,19 @@ export class FakeSystem {
    * Runs `cmd args` with {@link env} and `extra`; stdin is `input` through a
    * pipe, or, with `terminal`, a pseudo-terminal (script(1)) fed `input`.
    */
-  async run(
+  run(
     cmd: string,
     args: string[],
     opts: { extra?: Record<string, string>; input?: string; terminal?: boolean } = {},
   ): Promise<ScriptRun> {
-    const line = quoteWords([cmd, ...args]);
-    const child = new Deno.Command(opts.terminal ? which("script") : cmd, {
-      args: opts.terminal ? ["-qec", line, "/dev/null"] : args,
-      env: this.env(opts.extra),
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    try {
-      await w.write(new TextEncoder().encode(opts.input ?? ""));
-      await w.close();
-    } catch (e) {
-      // The child exited before reading its input: its output says why.
-      if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
-    }
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    const env = this.env(opts.extra);
+    if (!opts.terminal) return runPiped(cmd, args, env, opts.input);
+    return runPiped(
+      which("script"),
+      ["-qec", quoteWords([cmd, ...args]), "/dev/null"],
+      env,
+      opts.input,
+    );
   }
 
   /** Removes the temp dir. */

@@ -2,7 +2,8 @@
  * Test support for integration tests: a temp VMDIR with `.default` set up,
  * the `vm` CLI run as a real subprocess (through a launcher, as install.sh
  * would install it), a real `runsvdir`, and cleanup that stops every process
- * by PID. Not a test file.
+ * by PID; `test(name, async (t) => …)` gives each e2e test such an env.
+ * Not a test file.
  * @module
  */
 
@@ -13,17 +14,31 @@ import { quoteWord, quoteWords } from "../../lib/text/shell_words.ts";
 import { allPids, descendants, isAlive, procStat } from "../../lib/os/proc.ts";
 import { sleep } from "../../lib/os/poll.ts";
 import { readStatus } from "../../lib/runit/status.ts";
-import { guestArgs, type TestGuest } from "./guest.ts";
+import { guestArgs, type TestGuest, testGuest } from "./guest.ts";
 import { splitCmdline } from "../../lib/os/proc.ts";
+import { type Output, runPiped } from "./piped.ts";
+import { REPO } from "./repo.ts";
 
 /** The repository root. */
-export const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+export { REPO } from "./repo.ts";
 
 /** Output of one `vm` run. */
-export interface VmRun {
-  code: number;
-  stdout: string;
-  stderr: string;
+export type VmRun = Output;
+
+/** How {@link TestEnv.makeGuestVm} makes a guest VM. */
+export interface GuestVmOptions {
+  /** Seconds of `wait` (default 10). */
+  wait?: number;
+  /** A guest that ignores the ACPI power button. */
+  deaf?: boolean;
+  /** `--log` (the default) or `--no-log`. */
+  log?: boolean;
+  /** Guest memory (default 128M). */
+  mem?: string;
+  /** More template text, after the guest's arguments. */
+  extra?: string;
+  /** Where the serial console goes (default: guest.log). */
+  console?: "file" | "socket";
 }
 
 /** A temp VMDIR with `.default`, a launcher, and the env to run `vm` against it. */
@@ -37,7 +52,8 @@ export class TestEnv {
   readonly conf: string;
   /** Environment for `vm` runs and runsvdir. */
   readonly env: Record<string, string>;
-  #runsvdir?: Deno.ChildProcess;
+  /** What {@link spawn} started, stopped by {@link close}. */
+  #children: Deno.ChildProcess[] = [];
 
   private constructor(root: string, vmdir: string) {
     this.root = root;
@@ -84,45 +100,28 @@ export class TestEnv {
   }
 
   /** Runs `vm <args>` with this env; `stdin` text is piped in. */
-  async vm(
-    args: string[],
-    opts: { stdin?: string; env?: Record<string, string> } = {},
-  ): Promise<VmRun> {
-    const child = new Deno.Command(this.vmExe, {
-      args,
-      env: { ...this.env, ...opts.env },
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    if (opts.stdin !== undefined) await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  vm(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<VmRun> {
+    return runPiped(this.vmExe, args, { ...this.env, ...opts.env }, opts.stdin);
   }
 
   /**
    * Makes VM `name` without asking (disk 16M, down), whose templates are the
-   * test guest's instead of the defaults: QEMU boots the test guest under TCG
-   * with its serial console appended to `<vm>/guest.log`, or, with
+   * test guest's instead of the defaults: QEMU boots the test guest (built
+   * or found by testGuest(), unless `guest` is given) under TCG with its
+   * serial console appended to `<vm>/guest.log`, or, with
    * `console: "socket"`, on `supervise/console` through the shipped
    * `serial-console` template (for `vm console`; no guest.log then).
    */
+  makeGuestVm(name: string, opts?: GuestVmOptions): Promise<string>;
+  makeGuestVm(name: string, guest: TestGuest, opts?: GuestVmOptions): Promise<string>;
   async makeGuestVm(
     name: string,
-    guest: TestGuest,
-    opts: {
-      wait?: number;
-      deaf?: boolean;
-      log?: boolean;
-      mem?: string;
-      extra?: string;
-      console?: "file" | "socket";
-    } = {},
+    guestOrOpts: TestGuest | GuestVmOptions = {},
+    guestOpts: GuestVmOptions = {},
   ): Promise<string> {
+    const given = "kernel" in guestOrOpts ? guestOrOpts : undefined;
+    const opts = given === undefined ? guestOrOpts as GuestVmOptions : guestOpts;
+    const guest = given ?? await testGuest();
     const socket = opts.console === "socket";
     const r = await this.vm([
       "make",
@@ -150,28 +149,39 @@ export class TestEnv {
     return dir;
   }
 
-  /** Starts `runsvdir` on the VMDIR (stopped by `close`). */
-  startRunsvdir(): Deno.ChildProcess {
-    this.#runsvdir = new Deno.Command("runsvdir", {
-      args: [this.vmdir],
+  /**
+   * Spawns `cmd` with this env (nothing inherited; stdio null unless `opts`
+   * says otherwise); {@link close} kills it and everything under it by PID.
+   */
+  spawn(cmd: string, opts: Deno.CommandOptions = {}): Deno.ChildProcess {
+    const child = new Deno.Command(cmd, {
       env: this.env,
       clearEnv: true,
       stdin: "null",
       stdout: "null",
       stderr: "null",
+      ...opts,
     }).spawn();
-    return this.#runsvdir;
+    this.#children.push(child);
+    return child;
   }
 
-  /** Kills runsvdir and every process of this VMDIR by PID, then removes the temp dir. */
+  /** Starts `runsvdir` on the VMDIR (stopped by `close`). */
+  startRunsvdir(): Deno.ChildProcess {
+    return this.spawn("runsvdir", { args: [this.vmdir] });
+  }
+
+  /**
+   * Kills what {@link spawn} started, with every process under it, and every
+   * process working in this env's temp dir, by PID; then removes the temp dir.
+   */
   async close(): Promise<void> {
-    const rsd = this.#runsvdir;
-    if (rsd !== undefined) {
-      const tree = descendants(rsd.pid);
+    for (const child of this.#children) {
+      const tree = descendants(child.pid);
       try {
-        rsd.kill("SIGKILL");
+        child.kill("SIGKILL");
       } catch { /* gone */ }
-      await rsd.status;
+      await child.status;
       killAll(tree);
     }
     // Anything else still working in this VMDIR (QEMU orphaned by a killed runsv, hooks).
@@ -183,6 +193,31 @@ export class TestEnv {
     }
     Deno.removeSync(this.root, { recursive: true });
   }
+}
+
+/**
+ * Runs `fn` with a new {@link TestEnv} (created with `opts`), closed
+ * afterwards whether `fn` passed or failed.
+ */
+export async function withEnv(
+  opts: { minPathLength?: number },
+  fn: (t: TestEnv) => Promise<void>,
+): Promise<void> {
+  const t = TestEnv.create(opts);
+  try {
+    await fn(t);
+  } finally {
+    await t.close();
+  }
+}
+
+/**
+ * Registers the Deno test `name`, which runs `fn` with a default TestEnv
+ * ({@link withEnv}). Named like a test library's `test` so that `deno fmt`
+ * keeps `test("a long name", async (t) => {` on one line, as `Deno.test`.
+ */
+export function test(name: string, fn: (t: TestEnv) => Promise<void>): void {
+  Deno.test(name, () => withEnv({}, fn));
 }
 
 /** The fields of `vm list --json` / `vm status --json` objects, in order (issue 4, plus backoff_s). */
@@ -259,6 +294,18 @@ export async function qemuUp(dir: string, notPid = 0, timeoutMs = 20_000): Promi
   }, timeoutMs);
   assert.ok(ok, `QEMU did not start for ${dir}: ${readOr(join(dir, "log/main/current"))}`);
   return pid;
+}
+
+/**
+ * `sv down <dir>`, then waits until runsv reports it down (finish done);
+ * returns the ms that took. Fails with the VM's log after `ms`.
+ */
+export async function svDown(dir: string, ms: number): Promise<number> {
+  await sv("down", dir);
+  const t0 = performance.now();
+  const ok = await waitFor(() => readStatus(dir)?.state === "down", ms);
+  assert.ok(ok, `not down within ${ms} ms: ${readOr(join(dir, "log/main/current"))}`);
+  return performance.now() - t0;
 }
 
 /** Every descendant of `root` (not `root` itself). */

@@ -15,6 +15,7 @@ import {
   writeBackoff,
 } from "../../lib/vm/backoff.ts";
 import { recordExit, sleepBackoff } from "../../lib/service/finish.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 Deno.test("nextBackoff: 1, 2, 4 … capped at 60 s after quick deaths; forgotten after a long run", () => {
   let b = nextBackoff(undefined, 0.3, 1000);
@@ -58,9 +59,8 @@ function writeStatus(dir: string, s: Partial<Status>): void {
   );
 }
 
-Deno.test("recordExit: backs off only a quick death while wanted up; a long run resets", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-backoff-" });
-  try {
+Deno.test("recordExit: backs off only a quick death while wanted up; a long run resets", async () => {
+  await withTempDir((dir) => {
     writeStatus(dir, { since: 1000, want: "up" });
     assert.deepEqual(recordExit(dir, 1000.5), {
       ran: 0.5,
@@ -78,14 +78,11 @@ Deno.test("recordExit: backs off only a quick death while wanted up; a long run 
     assert.equal(readBackoff(dir)?.delay, 1);
     assert.equal(recordExit(dir, 1000 + QUICK_DEATH_S).backoff, undefined);
     assert.equal(readBackoff(dir), undefined);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("sleepBackoff: sleeps while wanted up; ends within 200 ms and forgets when not", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-backoff-" });
-  try {
+  await withTempDir(async (dir) => {
     writeStatus(dir, { want: "up" });
     let t0 = performance.now();
     assert.equal(await sleepBackoff(dir, Date.now() / 1000 + 0.5), true);
@@ -99,9 +96,7 @@ Deno.test("sleepBackoff: sleeps while wanted up; ends within 200 ms and forgets 
     const ms = performance.now() - t0;
     assert.ok(ms >= 300 && ms < 300 + 400, `${ms} ms`);
     assert.equal(readBackoff(dir), undefined, "a later start backs off from 1 s again");
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("backoffLine: how long QEMU ran, how it ended, the delay; isBackoffLine knows it", () => {

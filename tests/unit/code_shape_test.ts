@@ -5,20 +5,10 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-
-const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-
-function sources(dir: string, out: string[] = []): string[] {
-  for (const e of Deno.readDirSync(join(ROOT, dir))) {
-    const rel = `${dir}/${e.name}`;
-    if (e.isDirectory) sources(rel, out);
-    else if (e.name.endsWith(".ts")) out.push(rel);
-  }
-  return out;
-}
+import { REPO, sources } from "../support/repo.ts";
 
 const FILES = [...sources("cli"), ...sources("lib")];
-const text = (file: string) => Deno.readTextFileSync(join(ROOT, file));
+const text = (file: string) => Deno.readTextFileSync(join(REPO, file));
 
 /** Opening lines of functions, methods and block-bodied arrows, with their indentation. */
 const OPENS =

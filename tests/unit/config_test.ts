@@ -16,33 +16,15 @@ import {
   SYSTEM_CONF,
 } from "../../lib/vm/config.ts";
 import { ParseError, UsageError } from "../../lib/errors.ts";
-
-/** Asserts `fn` throws a ParseError for `file` at `line`, exit 100; returns its message. */
-function parseFails(fn: () => unknown, line: number, file = "conf"): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ParseError, `expected a ParseError, got ${String(caught)}`);
-  assert.ok(caught instanceof UsageError);
-  assert.equal(caught.exitCode, 100);
-  assert.equal(caught.file, file);
-  assert.equal(caught.line, line);
-  assert.ok(
-    caught.message.startsWith(`${file}:${line}: `),
-    `message ${JSON.stringify(caught.message)} should start with "${file}:${line}: "`,
-  );
-  return caught.message;
-}
+import { parseFails } from "../support/fails.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 function parse(text: string, env: Env = {}): Env {
   return parseConfig(text, "conf", env);
 }
 
 function configFails(text: string, line: number, env: Env = {}): string {
-  return parseFails(() => parse(text, env), line);
+  return parseFails(() => parse(text, env), "conf", line);
 }
 
 // ---------------------------------------------------------------------------
@@ -153,84 +135,97 @@ Deno.test("parseConfig: the shipped example.conf parses", () => {
 // ---------------------------------------------------------------------------
 // parseConfig: what is refused, with its line
 
-Deno.test("parseConfig: command substitution $(…) is refused with its line", () => {
-  assert.equal(
-    configFails("A=1\n# c\nB=$(hostname)\n", 3),
+/** A refused config text, the line its error names, and the environment to parse it with. */
+type Refusal = [text: string, line: number, env?: Env];
+
+/**
+ * Tests of what parseConfig refuses: every case fails at its line; the first
+ * case's message is the one given (or matches it).
+ */
+const REFUSALS: [name: string, message: string | RegExp | undefined, cases: Refusal[]][] = [
+  [
+    "parseConfig: command substitution $(…) is refused with its line",
     `conf:3: Command substitution "$(…)" is not allowed; write the value itself`,
-  );
-  configFails('A=1\nB="x $(id -u)"', 2);
-});
-
-Deno.test("parseConfig: backticks are refused with their line", () => {
-  assert.equal(
-    configFails("A=1\nB=2\nC=`hostname`", 3),
+    [["A=1\n# c\nB=$(hostname)\n", 3], ['A=1\nB="x $(id -u)"', 2]],
+  ],
+  [
+    "parseConfig: backticks are refused with their line",
     "conf:3: Command substitution (backquote) is not allowed; write the value itself",
-  );
-  configFails('A="\n\n`x`"', 3);
-});
-
-Deno.test("parseConfig: arithmetic $((…)) is refused", () => {
-  assert.match(configFails("A=$((1+2))", 1), /^conf:1: Arithmetic expansion/);
-});
-
-Deno.test("parseConfig: a line that is not an assignment is refused", () => {
-  assert.equal(
-    configFails("A=1\necho hello\n", 2),
+    [["A=1\nB=2\nC=`hostname`", 3], ['A="\n\n`x`"', 3]],
+  ],
+  [
+    "parseConfig: arithmetic $((…)) is refused",
+    /^conf:1: Arithmetic expansion/,
+    [["A=$((1+2))", 1]],
+  ],
+  [
+    "parseConfig: a line that is not an assignment is refused",
     `conf:2: "echo" is not an assignment; only KEY=value lines are allowed (the file is not run)`,
-  );
-  configFails("A=1\n\nrm", 3);
-  configFails("1A=x", 1);
-  configFails("A+=x", 1);
-  configFails("A-B=x", 1);
-  configFails("'A'=x", 1);
-  configFails(". /etc/other.conf", 1);
-  configFails("export", 1);
-  configFails("export -p", 1);
-  configFails("readonly A=1", 1);
-  configFails("$CMD", 1, { CMD: "A=1" });
-});
-
-Deno.test("parseConfig: an assignment followed by another word is refused", () => {
-  assert.equal(
-    configFails("A=1\nVMCONF_DEFAULT_TEMPLATES=mem kvm\n", 2),
+    [
+      ["A=1\necho hello\n", 2],
+      ["A=1\n\nrm", 3],
+      ["1A=x", 1],
+      ["A+=x", 1],
+      ["A-B=x", 1],
+      ["'A'=x", 1],
+      [". /etc/other.conf", 1],
+      ["export", 1],
+      ["export -p", 1],
+      ["readonly A=1", 1],
+      ["$CMD", 1, { CMD: "A=1" }],
+    ],
+  ],
+  [
+    "parseConfig: an assignment followed by another word is refused",
     "conf:2: More than one word on a line; quote values that contain spaces",
-  );
-  configFails("A=1 cmd", 1);
-});
-
-Deno.test("parseConfig: if, functions, ; | & and redirections are refused", () => {
-  configFails("A=1\nif [ -x /bin/sh ]; then A=2; fi", 2);
-  configFails("if true\nthen\nA=1\nfi", 1);
-  configFails("A=1\nf() { A=2; }", 2);
-  configFails("function f {\nA=1\n}", 1);
-  configFails("A=1; B=2", 1);
-  configFails("A=1 | B=2", 1);
-  configFails("A=1 && B=2", 1);
-  configFails("A=1 &", 1);
-  configFails("A=1 >/tmp/x", 1);
-  configFails("A=1 </tmp/x", 1);
-  configFails("(A=1)", 1);
-  configFails("while true\ndo :\ndone", 1);
-  configFails("case x in\nx) A=1;;\nesac", 1);
-});
-
-Deno.test("parseConfig: unsupported expansions are refused", () => {
-  configFails("A=${B:-x}", 1);
-  configFails("A=1\nB=$1", 2);
-  configFails("A=$$", 1);
-  configFails("A=${B", 1);
-});
-
-Deno.test("parseConfig: unterminated quotes are refused at the line they start", () => {
-  assert.equal(
-    configFails("A=1\nB='x\nC=2\n", 2),
+    [["A=1\nVMCONF_DEFAULT_TEMPLATES=mem kvm\n", 2], ["A=1 cmd", 1]],
+  ],
+  [
+    "parseConfig: if, functions, ; | & and redirections are refused",
+    undefined,
+    [
+      ["A=1\nif [ -x /bin/sh ]; then A=2; fi", 2],
+      ["if true\nthen\nA=1\nfi", 1],
+      ["A=1\nf() { A=2; }", 2],
+      ["function f {\nA=1\n}", 1],
+      ["A=1; B=2", 1],
+      ["A=1 | B=2", 1],
+      ["A=1 && B=2", 1],
+      ["A=1 &", 1],
+      ["A=1 >/tmp/x", 1],
+      ["A=1 </tmp/x", 1],
+      ["(A=1)", 1],
+      ["while true\ndo :\ndone", 1],
+      ["case x in\nx) A=1;;\nesac", 1],
+    ],
+  ],
+  [
+    "parseConfig: unsupported expansions are refused",
+    undefined,
+    [
+      ["A=${B:-x}", 1],
+      ["A=1\nB=$1", 2],
+      ["A=$$", 1],
+      ["A=${B", 1],
+    ],
+  ],
+  [
+    "parseConfig: unterminated quotes are refused at the line they start",
     "conf:2: Unterminated single quote; add the closing '",
-  );
-  configFails('A=1\nB=2\nC="x\n', 3);
-});
+    [["A=1\nB='x\nC=2\n", 2], ['A=1\nB=2\nC="x\n', 3]],
+  ],
+];
+
+for (const [name, message, cases] of REFUSALS) {
+  Deno.test(name, () => {
+    const messages = cases.map(([text, line, env]) => configFails(text, line, env));
+    if (typeof message === "string") assert.equal(messages[0], message);
+    else if (message !== undefined) assert.match(messages[0] ?? "", message);
+  });
+}
 
 Deno.test("parseConfig: the error names the file given", () => {
-  parseFails(() => parseConfig("X=$(y)", "/etc/runit-vm/conf", {}), 1, "/etc/runit-vm/conf");
+  parseFails(() => parseConfig("X=$(y)", "/etc/runit-vm/conf", {}), "/etc/runit-vm/conf", 1);
 });
 
 Deno.test("parseConfig: nothing after an error is used (the error is thrown)", () => {
@@ -389,17 +384,8 @@ Deno.test("settingsFrom: neither VMDIR nor HOME is a UsageError (exit 100)", () 
 // ---------------------------------------------------------------------------
 // loadConfig (reads a real file through VMCONF)
 
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-config-test-" });
-  try {
-    fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
-Deno.test("loadConfig: the file's values override the environment; unset keys fall back", () => {
-  withTempDir((dir) => {
+Deno.test("loadConfig: the file's values override the environment; unset keys fall back", async () => {
+  await withTempDir((dir) => {
     const file = join(dir, "conf");
     Deno.writeTextFileSync(
       file,
@@ -424,8 +410,8 @@ Deno.test("loadConfig: the file's values override the environment; unset keys fa
   });
 });
 
-Deno.test("loadConfig: an empty file leaves environment and defaults", () => {
-  withTempDir((dir) => {
+Deno.test("loadConfig: an empty file leaves environment and defaults", async () => {
+  await withTempDir((dir) => {
     const file = join(dir, "conf");
     Deno.writeTextFileSync(file, "");
     const cfg = loadConfig({ VMCONF: file, HOME: dir });
@@ -436,18 +422,18 @@ Deno.test("loadConfig: an empty file leaves environment and defaults", () => {
   });
 });
 
-Deno.test("loadConfig: a bad file is a ParseError naming the file and line", () => {
-  withTempDir((dir) => {
+Deno.test("loadConfig: a bad file is a ParseError naming the file and line", async () => {
+  await withTempDir((dir) => {
     const file = join(dir, "conf");
     Deno.writeTextFileSync(file, "A=1\nB=2\nC=$(touch " + join(dir, "pwned") + ")\n");
-    parseFails(() => loadConfig({ VMCONF: file, HOME: dir }), 3, file);
+    parseFails(() => loadConfig({ VMCONF: file, HOME: dir }), file, 3);
     // Never executed.
     assert.throws(() => Deno.statSync(join(dir, "pwned")), Deno.errors.NotFound);
   });
 });
 
-Deno.test("loadConfig: VMCONF naming a missing file is a UsageError (exit 100)", () => {
-  withTempDir((dir) => {
+Deno.test("loadConfig: VMCONF naming a missing file is a UsageError (exit 100)", async () => {
+  await withTempDir((dir) => {
     const file = join(dir, "missing");
     assert.throws(
       () => loadConfig({ VMCONF: file, HOME: dir }),

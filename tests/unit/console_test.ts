@@ -17,6 +17,7 @@ import { encodeStatus } from "../../lib/runit/status.ts";
 import { collector } from "../support/harness.ts";
 import { hmpAnswer, hmpGreeting, hmpSession } from "../../lib/qemu/hmp.ts";
 import { type Reader } from "../../lib/os/io.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -38,30 +39,46 @@ function chunks(list: (string | Uint8Array)[], endMs?: number): Reader {
   };
 }
 
-/** A unix socket server in a temp dir; `serve` handles each connection. */
+/**
+ * A unix socket server in a temp dir (`serve` handles each connection), and
+ * `test` with a client connection to it, made through connectUnix.
+ */
 async function withServer(
   serve: (conn: Deno.Conn) => Promise<void>,
-  test: (dir: string) => Promise<void>,
+  test: (conn: Deno.Conn) => Promise<void>,
 ): Promise<void> {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-console-" });
-  Deno.mkdirSync(join(dir, "supervise"));
-  const listener = Deno.listen({ transport: "unix", path: join(dir, "supervise", "sock") });
-  const handlers: Promise<void>[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) handlers.push(serve(conn).catch(() => {}));
-  })().catch(() => {});
-  try {
-    await test(dir);
-    // Every test connects once: let the server take that connection before closing.
-    for (let i = 0; i < 200 && handlers.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
+  await withTempDir(async (dir) => {
+    Deno.mkdirSync(join(dir, "supervise"));
+    const listener = Deno.listen({ transport: "unix", path: join(dir, "supervise", "sock") });
+    const handlers: Promise<void>[] = [];
+    const accepting = (async () => {
+      for await (const conn of listener) handlers.push(serve(conn).catch(() => {}));
+    })().catch(() => {});
+    try {
+      await test(await connectUnix(join(dir, "supervise/sock")));
+      // The test connected once: let the server take that connection before closing.
+      for (let i = 0; i < 200 && handlers.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      listener.close();
+      await accepting;
+      await Promise.all(handlers);
     }
-  } finally {
-    listener.close();
-    await accepting;
-    await Promise.all(handlers);
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
+}
+
+/** A server for withServer that writes `text` and closes. */
+function sayAndClose(text: string): (conn: Deno.Conn) => Promise<void> {
+  return async (conn) => {
+    await conn.write(enc.encode(text));
+    conn.close();
+  };
+}
+
+/** A server for withServer that reads until the client closes, then closes. */
+function drainAndClose(conn: Deno.Conn): Promise<void> {
+  return readAll(conn).then(() => conn.close());
 }
 
 /** Reads everything from `conn` until it closes; returns it. */
@@ -104,29 +121,28 @@ Deno.test("hmpAnswer: drops QEMU's echo and prompt, waits for the prompt", () =>
 });
 
 Deno.test("connectUnix: a socket in a directory longer than sun_path allows", async () => {
-  const root = Deno.makeTempDirSync({ prefix: "vm-console-" });
-  const dir = join(root, "d".repeat(120));
-  Deno.mkdirSync(join(dir, "supervise"), { recursive: true });
-  const cwd = Deno.cwd();
-  Deno.chdir(dir);
-  const listener = Deno.listen({ transport: "unix", path: "supervise/sock" });
-  Deno.chdir(cwd);
-  try {
-    assert.ok(join(dir, "supervise/sock").length > 108);
-    const accepted = listener.accept();
-    const conn = await connectUnix(join(dir, "supervise/sock"));
-    assert.equal(Deno.cwd(), cwd, "the current directory is unchanged");
-    (await accepted).close();
-    conn.close();
-  } finally {
-    listener.close();
-    Deno.removeSync(root, { recursive: true });
-  }
+  await withTempDir(async (root) => {
+    const dir = join(root, "d".repeat(120));
+    Deno.mkdirSync(join(dir, "supervise"), { recursive: true });
+    const cwd = Deno.cwd();
+    Deno.chdir(dir);
+    const listener = Deno.listen({ transport: "unix", path: "supervise/sock" });
+    Deno.chdir(cwd);
+    try {
+      assert.ok(join(dir, "supervise/sock").length > 108);
+      const accepted = listener.accept();
+      const conn = await connectUnix(join(dir, "supervise/sock"));
+      assert.equal(Deno.cwd(), cwd, "the current directory is unchanged");
+      (await accepted).close();
+      conn.close();
+    } finally {
+      listener.close();
+    }
+  });
 });
 
 Deno.test("connectVmSocket: clear errors when the VM is not running or has no console", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-console-" });
-  try {
+  await withTempDir(async (dir) => {
     await assert.rejects(
       () => connectVmSocket("t1", dir, "console"),
       (e: unknown) =>
@@ -149,9 +165,7 @@ Deno.test("connectVmSocket: clear errors when the VM is not running or has no co
         e instanceof CheckFailedError && e.exitCode === 1 &&
         /has no serial console socket .*serial-console/.test(e.message),
     );
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("attachPiped: sends the input, prints the answer, ends when quiet", async () => {
@@ -166,9 +180,8 @@ Deno.test("attachPiped: sends the input, prints the answer, ends when quiet", as
     await conn.write(enc.encode(got.toUpperCase()));
     await readAll(conn);
     conn.close();
-  }, async (dir) => {
+  }, async (conn) => {
     const out = collector();
-    const conn = await connectUnix(join(dir, "supervise/sock"));
     const t0 = performance.now();
     const how = await attachPiped(conn, chunks(["echo hi\n"], 0), out, 600);
     const ms = performance.now() - t0;
@@ -179,12 +192,8 @@ Deno.test("attachPiped: sends the input, prints the answer, ends when quiet", as
 });
 
 Deno.test("attachPiped: the socket closing ends it", async () => {
-  await withServer(async (conn) => {
-    await conn.write(enc.encode("bye\n"));
-    conn.close();
-  }, async (dir) => {
+  await withServer(sayAndClose("bye\n"), async (conn) => {
     const out = collector();
-    const conn = await connectUnix(join(dir, "supervise/sock"));
     assert.equal(await attachPiped(conn, chunks([]), out, 60_000), "closed");
     assert.equal(out.text, "bye\n");
   });
@@ -195,9 +204,8 @@ Deno.test("attachInteractive: Ctrl-] detaches; bytes before it are sent, after i
   await withServer(async (conn) => {
     received = await readAll(conn);
     conn.close();
-  }, async (dir) => {
+  }, async (conn) => {
     const out = collector();
-    const conn = await connectUnix(join(dir, "supervise/sock"));
     const input = chunks(["root\r", new Uint8Array([0x6c, 0x73, DETACH_BYTE, 0x78])]);
     // Ctrl-] wins even though the input never ends.
     assert.equal(await attachInteractive(conn, input, out), "detached");
@@ -206,21 +214,15 @@ Deno.test("attachInteractive: Ctrl-] detaches; bytes before it are sent, after i
 });
 
 Deno.test("attachInteractive: ends on the socket closing, on end of input and on abort", async () => {
-  await withServer(async (conn) => {
-    await conn.write(enc.encode("Power down.\r\n"));
-    conn.close();
-  }, async (dir) => {
+  await withServer(sayAndClose("Power down.\r\n"), async (conn) => {
     const out = collector();
-    const conn = await connectUnix(join(dir, "supervise/sock"));
     assert.equal(await attachInteractive(conn, chunks([]), out), "closed");
     assert.equal(out.text, "Power down.\r\n");
   });
-  await withServer((conn) => readAll(conn).then(() => conn.close()), async (dir) => {
-    const conn = await connectUnix(join(dir, "supervise/sock"));
+  await withServer(drainAndClose, async (conn) => {
     assert.equal(await attachInteractive(conn, chunks(["a"], 0), collector()), "eof");
   });
-  await withServer((conn) => readAll(conn).then(() => conn.close()), async (dir) => {
-    const conn = await connectUnix(join(dir, "supervise/sock"));
+  await withServer(drainAndClose, async (conn) => {
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 50);
     assert.equal(
@@ -258,8 +260,7 @@ async function fakeHmp(conn: Deno.Conn): Promise<void> {
 }
 
 Deno.test("hmpSession: one answer per line, blank lines skipped, quit ends it", async () => {
-  await withServer(fakeHmp, async (dir) => {
-    const conn = await connectUnix(join(dir, "supervise/sock"));
+  await withServer(fakeHmp, async (conn) => {
     const answers: string[] = [];
     async function* lines() {
       yield "info status";
@@ -277,8 +278,7 @@ Deno.test("hmpSession: one answer per line, blank lines skipped, quit ends it", 
 });
 
 Deno.test("hmpGreeting: a monitor that does not greet (another client has it) is an error", async () => {
-  await withServer((conn) => readAll(conn).then(() => conn.close()), async (dir) => {
-    const conn = await connectUnix(join(dir, "supervise/sock"));
+  await withServer(drainAndClose, async (conn) => {
     try {
       await assert.rejects(
         () => hmpGreeting(conn, "t1", 200),

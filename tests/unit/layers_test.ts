@@ -5,8 +5,7 @@
 
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
-
-const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+import { REPO, sources } from "../support/repo.ts";
 
 /** The rank of each folder: a file may import files of its own rank or lower. */
 const RANK: Record<string, number> = {
@@ -33,21 +32,12 @@ function layerOf(path: string): string {
   return parts[0] === "lib" ? `lib/${parts[1]}` : parts[0] ?? "";
 }
 
-function sources(dir: string, out: string[] = []): string[] {
-  for (const e of Deno.readDirSync(join(ROOT, dir))) {
-    const rel = `${dir}/${e.name}`;
-    if (e.isDirectory) sources(rel, out);
-    else if (e.name.endsWith(".ts")) out.push(rel);
-  }
-  return out;
-}
-
 /** The relative module specifiers a file imports (static and dynamic). */
 function importsOf(file: string): string[] {
-  const text = Deno.readTextFileSync(join(ROOT, file));
+  const text = Deno.readTextFileSync(join(REPO, file));
   const out: string[] = [];
   for (const m of text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {
-    out.push(relative(ROOT, resolve(dirname(join(ROOT, file)), m[1] ?? "")));
+    out.push(relative(REPO, resolve(dirname(join(REPO, file)), m[1] ?? "")));
   }
   return out;
 }
@@ -70,7 +60,7 @@ Deno.test("imports point down the layers only", () => {
 
 Deno.test("lib/ never prints and never exits", () => {
   const offenders = sources("lib").filter((file) => {
-    const code = Deno.readTextFileSync(join(ROOT, file)).split("\n")
+    const code = Deno.readTextFileSync(join(REPO, file)).split("\n")
       .filter((l) => !/^\s*(\*|\/\/|\/\*\*)/.test(l)).join("\n");
     return /\bconsole\.|Deno\.exit\(|Deno\.std(out|err)\.write/.test(code);
   });

@@ -10,12 +10,15 @@ import {
   followAction,
   followLog,
   lastLines,
+  lastLogLine,
   logFile,
   readTail,
   tailStart,
 } from "../../lib/vm/log.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
-const enc = new TextEncoder();
+/** `text` as UTF-8 bytes. */
+const bytes = (text: string) => new TextEncoder().encode(text);
 const dec = new TextDecoder();
 
 async function until(pred: () => boolean, ms = 5000): Promise<boolean> {
@@ -28,7 +31,7 @@ async function until(pred: () => boolean, ms = 5000): Promise<boolean> {
 }
 
 Deno.test("tailStart: where the last n lines begin", () => {
-  const b = enc.encode("a\nbb\nccc\n");
+  const b = bytes("a\nbb\nccc\n");
   assert.equal(tailStart(b, 1, true), 5);
   assert.equal(tailStart(b, 2, true), 2);
   assert.equal(tailStart(b, 3, true), 0);
@@ -38,9 +41,9 @@ Deno.test("tailStart: where the last n lines begin", () => {
   assert.equal(tailStart(b, 3, false), undefined);
   assert.equal(tailStart(b, 2, false), 2);
   // A last line without its newline counts.
-  assert.equal(tailStart(enc.encode("a\nbb"), 1, true), 2);
-  assert.equal(tailStart(enc.encode(""), 1, true), 0);
-  assert.equal(tailStart(enc.encode("\n\n"), 1, true), 1, "empty lines are lines");
+  assert.equal(tailStart(bytes("a\nbb"), 1, true), 2);
+  assert.equal(tailStart(bytes(""), 1, true), 0);
+  assert.equal(tailStart(bytes("\n\n"), 1, true), 1, "empty lines are lines");
 });
 
 Deno.test("lastLines and parseLineCount", () => {
@@ -62,9 +65,8 @@ Deno.test("followAction: read, idle, truncated, rotated, missing", () => {
   assert.equal(followAction({ ino: 5, offset: 10 }, undefined), "missing");
 });
 
-Deno.test("readTail: the last lines of a file larger than one read block", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-log-" });
-  try {
+Deno.test("readTail: the last lines of a file larger than one read block", async () => {
+  await withTempDir((dir) => {
     const path = join(dir, "current");
     const lines = Array.from({ length: 5000 }, (_, i) => `line ${i} ${"x".repeat(40)}`);
     Deno.writeTextFileSync(path, lines.join("\n") + "\n");
@@ -77,74 +79,71 @@ Deno.test("readTail: the last lines of a file larger than one read block", () =>
     assert.equal(all.data.length, size);
     // 2000 lines span several 64 KiB blocks backwards.
     assert.equal(dec.decode(readTail(path, 2000).data), lines.slice(-2000).join("\n") + "\n");
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("followLog: prints the tail, then appends, across rotation and truncation", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-log-" });
-  const path = join(dir, "current");
-  const abort = new AbortController();
-  const out = collector();
-  try {
-    Deno.writeTextFileSync(path, "old 1\nold 2\nold 3\n");
-    const following = followLog("t1", path, 2, true, out, { signal: abort.signal, pollMs: 20 });
-    assert.ok(await until(() => out.text === "old 2\nold 3\n"), out.text);
-    Deno.writeTextFileSync(path, "new 4\n", { append: true });
-    assert.ok(await until(() => out.text.endsWith("old 3\nnew 4\n")), out.text);
-    // svlogd's rotation: a last line into the old file, rename it, create a new current.
-    Deno.writeTextFileSync(path, "last of old\n", { append: true });
-    Deno.renameSync(path, join(dir, "@4000000000000001.s"));
-    Deno.writeTextFileSync(path, "first of new\n");
-    assert.ok(await until(() => out.text.endsWith("last of old\nfirst of new\n")), out.text);
-    // Truncation: read again from the start.
-    Deno.truncateSync(path, 0);
-    await new Promise((r) => setTimeout(r, 100));
-    Deno.writeTextFileSync(path, "after truncation\n", { append: true });
-    assert.ok(await until(() => out.text.endsWith("first of new\nafter truncation\n")), out.text);
-    assert.equal(
-      out.text,
-      "old 2\nold 3\nnew 4\nlast of old\nfirst of new\nafter truncation\n",
-      "nothing printed twice, nothing lost",
-    );
-    abort.abort();
-    await following;
-  } finally {
-    abort.abort();
-    Deno.removeSync(dir, { recursive: true });
-  }
+  await withTempDir(async (dir) => {
+    const path = join(dir, "current");
+    const abort = new AbortController();
+    const out = collector();
+    try {
+      Deno.writeTextFileSync(path, "old 1\nold 2\nold 3\n");
+      const following = followLog("t1", path, 2, true, out, { signal: abort.signal, pollMs: 20 });
+      assert.ok(await until(() => out.text === "old 2\nold 3\n"), out.text);
+      Deno.writeTextFileSync(path, "new 4\n", { append: true });
+      assert.ok(await until(() => out.text.endsWith("old 3\nnew 4\n")), out.text);
+      // svlogd's rotation: a last line into the old file, rename it, create a new current.
+      Deno.writeTextFileSync(path, "last of old\n", { append: true });
+      Deno.renameSync(path, join(dir, "@4000000000000001.s"));
+      Deno.writeTextFileSync(path, "first of new\n");
+      assert.ok(await until(() => out.text.endsWith("last of old\nfirst of new\n")), out.text);
+      // Truncation: read again from the start.
+      Deno.truncateSync(path, 0);
+      await new Promise((r) => setTimeout(r, 100));
+      Deno.writeTextFileSync(path, "after truncation\n", { append: true });
+      assert.ok(await until(() => out.text.endsWith("first of new\nafter truncation\n")), out.text);
+      assert.equal(
+        out.text,
+        "old 2\nold 3\nnew 4\nlast of old\nfirst of new\nafter truncation\n",
+        "nothing printed twice, nothing lost",
+      );
+      abort.abort();
+      await following;
+    } finally {
+      abort.abort();
+    }
+  });
 });
 
 Deno.test("followLog: a missing log is an error, or waited for when following", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-log-" });
-  const path = join(dir, "current");
-  const abort = new AbortController();
-  try {
-    await assert.rejects(
-      () => followLog("t1", path, 10, false, collector()),
-      (e: unknown) => e instanceof CheckFailedError && /VM "t1" has no log yet/.test(e.message),
-    );
-    const out = collector();
-    const following = followLog("t1", path, 10, true, out, { signal: abort.signal, pollMs: 20 });
-    await new Promise((r) => setTimeout(r, 100));
-    Deno.writeTextFileSync(path, "hello\n");
-    assert.ok(await until(() => out.text === "hello\n"), out.text);
-    abort.abort();
-    await following;
-    // Without -f: the tail only, and done.
-    const once = collector();
-    await followLog("t1", path, 10, false, once);
-    assert.equal(once.text, "hello\n");
-  } finally {
-    abort.abort();
-    Deno.removeSync(dir, { recursive: true });
-  }
+  await withTempDir(async (dir) => {
+    const path = join(dir, "current");
+    const abort = new AbortController();
+    try {
+      await assert.rejects(
+        () => followLog("t1", path, 10, false, collector()),
+        (e: unknown) => e instanceof CheckFailedError && /VM "t1" has no log yet/.test(e.message),
+      );
+      const out = collector();
+      const following = followLog("t1", path, 10, true, out, { signal: abort.signal, pollMs: 20 });
+      await new Promise((r) => setTimeout(r, 100));
+      Deno.writeTextFileSync(path, "hello\n");
+      assert.ok(await until(() => out.text === "hello\n"), out.text);
+      abort.abort();
+      await following;
+      // Without -f: the tail only, and done.
+      const once = collector();
+      await followLog("t1", path, 10, false, once);
+      assert.equal(once.text, "hello\n");
+    } finally {
+      abort.abort();
+    }
+  });
 });
 
-Deno.test("logFile: a VM without log/ gets a message saying how to enable it", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-log-" });
-  try {
+Deno.test("logFile: a VM without log/ gets a message saying how to enable it", async () => {
+  await withTempDir((dir) => {
     assert.throws(
       () => logFile("t1", dir),
       (e: unknown) =>
@@ -154,7 +153,24 @@ Deno.test("logFile: a VM without log/ gets a message saying how to enable it", (
     );
     Deno.mkdirSync(join(dir, "log"));
     assert.equal(logFile("t1", dir), join(dir, "log/main/current"));
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
+});
+
+Deno.test("lastLogLine: the last line of a svlogd log without its timestamp", () => {
+  assert.equal(
+    lastLogLine("2024-05-01_10:00:00.12345 a\n2024-05-01_10:00:01.00001 vm: fatal: x\n\n"),
+    "vm: fatal: x",
+  );
+  assert.equal(lastLogLine("@400000006630f1a20a3b2c1c vm: fatal: y\n"), "vm: fatal: y");
+  assert.equal(
+    lastLogLine(
+      "2024-05-01_10:00:00.1 vm: fatal: templates/evil:1: no\n" +
+        "2024-05-01_10:00:00.2 vm: QEMU ended after 0.1 s (exit 111); next start in 1 s " +
+        "(crash-loop backoff, 1 quick exit(s) in a row)\n",
+    ),
+    "vm: fatal: templates/evil:1: no",
+    "a backoff line says when, not why",
+  );
+  assert.equal(lastLogLine("plain\n"), "plain");
+  assert.equal(lastLogLine(""), undefined);
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO } from "../support/harness.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 /** Runs `script` in sh after sourcing setup/packages.sh; returns its stdout. */
 async function sh(script: string, env: Record<string, string> = {}): Promise<string> {
@@ -35,8 +36,7 @@ Deno.test("pkg_command: each manager's install command, sudo prefix, apt-get upd
 });
 
 Deno.test("pkg_apt_lists: empty without a Packages file, fresh when updated today, old after a day", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-apt-lists-" });
-  try {
+  await withTempDir(async (dir) => {
     const lists = async () => (await sh("pkg_apt_lists", { VM_APT_LISTS: dir })).trim();
     Deno.writeTextFileSync(join(dir, "lock"), "");
     assert.equal(await lists(), "empty");
@@ -49,7 +49,5 @@ Deno.test("pkg_apt_lists: empty without a Packages file, fresh when updated toda
       (await sh("pkg_apt_lists", { VM_APT_LISTS: join(dir, "nosuch") })).trim(),
       "empty",
     );
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
 });

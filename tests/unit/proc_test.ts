@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { environValue, envOf, findByCwd, isAlive, parseStat, procStat } from "../../lib/os/proc.ts";
 import { flockHolder, lockVmdir, STOP_MARGIN_S, stopBoundS } from "../../lib/actions/daemon.ts";
 import { DaemonRunningError } from "../../lib/errors.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 Deno.test("parseStat: fields around a name with spaces and parentheses", () => {
   const text = "4242 (qemu (x) y) S 17 4242 4242 0 -1 4194560 " +
@@ -52,24 +53,24 @@ Deno.test("environValue / envOf: one variable of an environment", async () => {
 });
 
 Deno.test("findByCwd: processes by name in a directory, or directly below it", async () => {
-  const root = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "vm-proc-" }));
-  Deno.mkdirSync(`${root}/a/deeper`, { recursive: true });
-  const spawn = (cwd: string) =>
-    new Deno.Command("sleep", { args: ["30"], cwd, stdin: "null" }).spawn();
-  const kids = [spawn(root), spawn(`${root}/a`), spawn(`${root}/a/deeper`)];
-  try {
-    const pids = (found: { pid: number }[]) => found.map((p) => p.pid).sort();
-    const [inRoot, inA] = kids;
-    assert.deepEqual(pids(findByCwd("sleep", root, { children: false })), [inRoot?.pid]);
-    assert.deepEqual(pids(findByCwd("sleep", root, { children: true })), [inA?.pid]);
-    assert.deepEqual(findByCwd("runsv", root, { children: true }), []);
-  } finally {
-    for (const k of kids) {
-      k.kill("SIGKILL");
-      await k.status;
+  await withTempDir(async (root) => {
+    Deno.mkdirSync(`${root}/a/deeper`, { recursive: true });
+    const spawn = (cwd: string) =>
+      new Deno.Command("sleep", { args: ["30"], cwd, stdin: "null" }).spawn();
+    const kids = [spawn(root), spawn(`${root}/a`), spawn(`${root}/a/deeper`)];
+    try {
+      const pids = (found: { pid: number }[]) => found.map((p) => p.pid).sort();
+      const [inRoot, inA] = kids;
+      assert.deepEqual(pids(findByCwd("sleep", root, { children: false })), [inRoot?.pid]);
+      assert.deepEqual(pids(findByCwd("sleep", root, { children: true })), [inA?.pid]);
+      assert.deepEqual(findByCwd("runsv", root, { children: true }), []);
+    } finally {
+      for (const k of kids) {
+        k.kill("SIGKILL");
+        await k.status;
+      }
     }
-    Deno.removeSync(root, { recursive: true });
-  }
+  });
 });
 
 Deno.test("flockHolder: the PID of a write flock on an inode in /proc/locks", () => {
@@ -86,8 +87,7 @@ Deno.test("flockHolder: the PID of a write flock on an inode in /proc/locks", ()
 });
 
 Deno.test("lockVmdir: one holder at a time; another process is refused, naming the holder", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-lock-" });
-  try {
+  await withTempDir(async (dir) => {
     const lock = lockVmdir(dir);
     try {
       const other = await new Deno.Command(Deno.execPath(), {
@@ -113,9 +113,7 @@ Deno.test("lockVmdir: one holder at a time; another process is refused, naming t
     // Released: it can be taken again.
     lockVmdir(dir).close();
     assert.ok(new DaemonRunningError("x").exitCode === 1);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("stopBoundS: the largest wait plus the margin", () => {

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { CheckFailedError, UsageError } from "../../lib/errors.ts";
 import { parseQmpArguments, runQmp } from "../../lib/qemu/qmp_command.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 Deno.test("parseQmpArguments: a JSON object, anything else is a usage error", () => {
   assert.deepEqual(parseQmpArguments('{"device": "ide1-cd0", "force": true}'), {
@@ -22,15 +23,12 @@ Deno.test("parseQmpArguments: a JSON object, anything else is a usage error", ()
 });
 
 Deno.test("runQmp: a VM that is not running is a failed check, not a hang", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-qmp-" });
-  try {
+  await withTempDir(async (dir) => {
     await assert.rejects(
       () => runQmp("t1", dir, "query-status", undefined, 1000),
       (e: unknown) =>
         e instanceof CheckFailedError &&
         e.message === 'VM "t1" is not running; start it with "vm start t1"',
     );
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { CheckFailedError, SystemError } from "../../lib/errors.ts";
 import { qmpAnswers, QmpClient } from "../../lib/qemu/qmp.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 const GREETING = {
   QMP: { version: { qemu: { micro: 0, minor: 2, major: 9 }, package: "" }, capabilities: [] },
@@ -71,25 +72,40 @@ async function withServer(
   serve: (peer: Peer) => Promise<void>,
   body: (path: string) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "qmp_test_" });
-  const path = `${dir}/qmp`;
-  const listener = Deno.listen({ transport: "unix", path });
-  const served = (async () => {
-    const peer = new Peer(await listener.accept());
+  await withTempDir(async (dir) => {
+    const path = `${dir}/qmp`;
+    const listener = Deno.listen({ transport: "unix", path });
+    const served = (async () => {
+      const peer = new Peer(await listener.accept());
+      try {
+        await serve(peer);
+      } finally {
+        peer.close();
+      }
+    })();
     try {
-      await serve(peer);
+      await body(path);
+      await served;
     } finally {
-      peer.close();
+      listener.close();
+      await served.catch(() => {});
     }
-  })();
-  try {
-    await body(path);
-    await served;
-  } finally {
-    listener.close();
-    await served.catch(() => {});
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
+}
+
+/** withServer, with `body` given a client connected to it (2 s timeout), closed afterwards. */
+async function withClient(
+  serve: (peer: Peer) => Promise<void>,
+  body: (client: QmpClient) => Promise<void>,
+): Promise<void> {
+  await withServer(serve, async (path) => {
+    const client = await QmpClient.connect(path, { timeoutMs: 2000 });
+    try {
+      await body(client);
+    } finally {
+      client.close();
+    }
+  });
 }
 
 Deno.test("qmp: handshake reads the greeting and negotiates capabilities", async () => {
@@ -110,7 +126,7 @@ Deno.test("qmp: handshake reads the greeting and negotiates capabilities", async
 });
 
 Deno.test("qmp: replies are matched by id, events are recorded in between", async () => {
-  await withServer(async (peer) => {
+  await withClient(async (peer) => {
     await peer.handshake();
     const a = await peer.read();
     const b = await peer.read();
@@ -128,31 +144,26 @@ Deno.test("qmp: replies are matched by id, events are recorded in between", asyn
       { return: { status: "running", running: true }, id: a?.id },
     );
     await peer.read();
-  }, async (path) => {
-    const client = await QmpClient.connect(path, { timeoutMs: 2000 });
-    try {
-      const before = performance.now();
-      const [a, b] = await Promise.all([
-        client.execute("query-status"),
-        client.execute("query-name", { x: 1 }),
-      ]);
-      assert.deepEqual(a, { status: "running", running: true });
-      assert.deepEqual(b, { name: "b" });
-      assert.equal(client.events.length, 1);
-      const event = client.events[0];
-      assert.equal(event?.event, "POWERDOWN");
-      assert.deepEqual(event?.timestamp, { seconds: 1700000000, microseconds: 123456 });
-      assert.ok(event !== undefined && event.receivedAt >= before);
-      assert.equal(await client.waitForEvent("POWERDOWN", 0), event);
-      assert.equal(await client.waitForEvent("POWERDOWN", 10, 1), undefined);
-    } finally {
-      client.close();
-    }
+  }, async (client) => {
+    const before = performance.now();
+    const [a, b] = await Promise.all([
+      client.execute("query-status"),
+      client.execute("query-name", { x: 1 }),
+    ]);
+    assert.deepEqual(a, { status: "running", running: true });
+    assert.deepEqual(b, { name: "b" });
+    assert.equal(client.events.length, 1);
+    const event = client.events[0];
+    assert.equal(event?.event, "POWERDOWN");
+    assert.deepEqual(event?.timestamp, { seconds: 1700000000, microseconds: 123456 });
+    assert.ok(event !== undefined && event.receivedAt >= before);
+    assert.equal(await client.waitForEvent("POWERDOWN", 0), event);
+    assert.equal(await client.waitForEvent("POWERDOWN", 10, 1), undefined);
   });
 });
 
 Deno.test("qmp: messages split across chunks (even inside UTF-8) are parsed", async () => {
-  await withServer(async (peer) => {
+  await withClient(async (peer) => {
     await peer.handshake();
     const cmd = await peer.read();
     const text = JSON.stringify({ event: "X", data: { s: "é€😀" } }) + "\r\n" +
@@ -163,19 +174,14 @@ Deno.test("qmp: messages split across chunks (even inside UTF-8) are parsed", as
       await new Promise((r) => setTimeout(r, 1));
     }
     await peer.read();
-  }, async (path) => {
-    const client = await QmpClient.connect(path, { timeoutMs: 2000 });
-    try {
-      assert.deepEqual(await client.execute("x", undefined, { timeoutMs: 5000 }), { s: "ünïcödé" });
-      assert.deepEqual(client.events[0]?.data, { s: "é€😀" });
-    } finally {
-      client.close();
-    }
+  }, async (client) => {
+    assert.deepEqual(await client.execute("x", undefined, { timeoutMs: 5000 }), { s: "ünïcödé" });
+    assert.deepEqual(client.events[0]?.data, { s: "é€😀" });
   });
 });
 
 Deno.test("qmp: an error reply throws CheckFailedError", async () => {
-  await withServer(async (peer) => {
+  await withClient(async (peer) => {
     await peer.handshake();
     const cmd = await peer.read();
     await peer.send({
@@ -183,44 +189,34 @@ Deno.test("qmp: an error reply throws CheckFailedError", async () => {
       id: cmd?.id,
     });
     await peer.read();
-  }, async (path) => {
-    const client = await QmpClient.connect(path, { timeoutMs: 2000 });
-    try {
-      await assert.rejects(client.execute("nope"), (e: unknown) => {
-        assert.ok(e instanceof CheckFailedError);
-        assert.equal(e.message, `QMP "nope" failed: The command nope has not been found`);
-        assert.equal(e.exitCode, 1);
-        return true;
-      });
-      assert.equal(client.closed, false);
-    } finally {
-      client.close();
-    }
+  }, async (client) => {
+    await assert.rejects(client.execute("nope"), (e: unknown) => {
+      assert.ok(e instanceof CheckFailedError);
+      assert.equal(e.message, `QMP "nope" failed: The command nope has not been found`);
+      assert.equal(e.exitCode, 1);
+      return true;
+    });
+    assert.equal(client.closed, false);
   });
 });
 
 Deno.test("qmp: a command without reply times out; the connection stays usable", async () => {
-  await withServer(async (peer) => {
+  await withClient(async (peer) => {
     await peer.handshake();
     await peer.read(); // never answered
     const second = await peer.read();
     await peer.send({ return: 42, id: second?.id });
     await peer.read();
-  }, async (path) => {
-    const client = await QmpClient.connect(path, { timeoutMs: 2000 });
-    try {
-      const start = performance.now();
-      await assert.rejects(client.execute("slow", undefined, { timeoutMs: 200 }), (e: unknown) => {
-        assert.ok(e instanceof SystemError);
-        assert.match(e.message, /^QMP "slow" got no reply within 200 ms on ".*"; is QEMU hung\?$/);
-        return true;
-      });
-      const elapsed = performance.now() - start;
-      assert.ok(elapsed >= 190 && elapsed < 1000, `timed out after ${elapsed} ms`);
-      assert.equal(await client.execute("fast", undefined, { timeoutMs: 2000 }), 42);
-    } finally {
-      client.close();
-    }
+  }, async (client) => {
+    const start = performance.now();
+    await assert.rejects(client.execute("slow", undefined, { timeoutMs: 200 }), (e: unknown) => {
+      assert.ok(e instanceof SystemError);
+      assert.match(e.message, /^QMP "slow" got no reply within 200 ms on ".*"; is QEMU hung\?$/);
+      return true;
+    });
+    const elapsed = performance.now() - start;
+    assert.ok(elapsed >= 190 && elapsed < 1000, `timed out after ${elapsed} ms`);
+    assert.equal(await client.execute("fast", undefined, { timeoutMs: 2000 }), 42);
   });
 });
 
@@ -243,53 +239,43 @@ Deno.test("qmp: connect times out when the server never greets", async () => {
 });
 
 Deno.test("qmp: server close ends waits, fails pending commands, send returns false", async () => {
-  await withServer(async (peer) => {
+  await withClient(async (peer) => {
     await peer.handshake();
     await peer.read(); // "hang"
     await new Promise((r) => setTimeout(r, 50));
-  }, async (path) => {
-    const client = await QmpClient.connect(path, { timeoutMs: 2000 });
-    try {
-      assert.equal(await client.waitClosed(20), false);
-      const hang = client.execute("hang", undefined, { timeoutMs: 5000 });
-      const event = client.waitForEvent("SHUTDOWN", 5000);
-      const start = performance.now();
-      assert.equal(await client.waitClosed(5000), true);
-      assert.ok(performance.now() - start < 1000);
-      assert.equal(client.closed, true);
-      await assert.rejects(hang, (e: unknown) => {
-        assert.ok(e instanceof SystemError);
-        assert.match(e.message, /^QMP socket ".*" closed before the reply to "hang" \(QEMU closed/);
-        return true;
-      });
-      assert.equal(await event, undefined);
-      assert.equal(await client.send("system_powerdown"), false);
-      await assert.rejects(client.execute("x"), SystemError);
-      assert.equal(await client.waitClosed(0), true);
-    } finally {
-      client.close();
-    }
+  }, async (client) => {
+    assert.equal(await client.waitClosed(20), false);
+    const hang = client.execute("hang", undefined, { timeoutMs: 5000 });
+    const event = client.waitForEvent("SHUTDOWN", 5000);
+    const start = performance.now();
+    assert.equal(await client.waitClosed(5000), true);
+    assert.ok(performance.now() - start < 1000);
+    assert.equal(client.closed, true);
+    await assert.rejects(hang, (e: unknown) => {
+      assert.ok(e instanceof SystemError);
+      assert.match(e.message, /^QMP socket ".*" closed before the reply to "hang" \(QEMU closed/);
+      return true;
+    });
+    assert.equal(await event, undefined);
+    assert.equal(await client.send("system_powerdown"), false);
+    await assert.rejects(client.execute("x"), SystemError);
+    assert.equal(await client.waitClosed(0), true);
   });
 });
 
 Deno.test("qmp: a reset connection (unread data at close) counts as closed", async () => {
-  await withServer(async (peer) => {
+  await withClient(async (peer) => {
     await peer.handshake();
     await new Promise((r) => setTimeout(r, 100)); // leaves the sent command unread
-  }, async (path) => {
-    const client = await QmpClient.connect(path, { timeoutMs: 2000 });
-    try {
-      assert.equal(await client.send("system_powerdown", undefined, { timeoutMs: 1000 }), true);
-      assert.equal(await client.waitClosed(5000), true);
-      await assert.rejects(client.execute("x"), /\(QEMU reset it\)/);
-    } finally {
-      client.close();
-    }
+  }, async (client) => {
+    assert.equal(await client.send("system_powerdown", undefined, { timeoutMs: 1000 }), true);
+    assert.equal(await client.waitClosed(5000), true);
+    await assert.rejects(client.execute("x"), /\(QEMU reset it\)/);
   });
 });
 
 Deno.test("qmp: waitForEvent waits for a later event; send ignores the reply", async () => {
-  await withServer(async (peer) => {
+  await withClient(async (peer) => {
     await peer.handshake();
     const cmd = await peer.read();
     assert.equal(cmd?.execute, "system_powerdown");
@@ -299,28 +285,22 @@ Deno.test("qmp: waitForEvent waits for a later event; send ignores the reply", a
     await new Promise((r) => setTimeout(r, 50));
     await peer.send({ event: "SHUTDOWN", data: { guest: true, reason: "guest-shutdown" } });
     await peer.read();
-  }, async (path) => {
-    const client = await QmpClient.connect(path, { timeoutMs: 2000 });
-    try {
-      const from = client.events.length;
-      assert.equal(await client.send("system_powerdown"), true);
-      const powerdown = await client.waitForEvent("POWERDOWN", 5000, from);
-      assert.equal(powerdown?.event, "POWERDOWN");
-      const shutdown = await client.waitForEvent("SHUTDOWN", 5000, from);
-      assert.deepEqual(shutdown?.data, { guest: true, reason: "guest-shutdown" });
-      assert.ok(shutdown !== undefined && powerdown !== undefined);
-      assert.ok(shutdown.receivedAt >= powerdown.receivedAt + 30);
-      assert.equal(await client.waitForEvent("RESET", 50), undefined);
-      assert.equal(client.events.length, 2);
-    } finally {
-      client.close();
-    }
+  }, async (client) => {
+    const from = client.events.length;
+    assert.equal(await client.send("system_powerdown"), true);
+    const powerdown = await client.waitForEvent("POWERDOWN", 5000, from);
+    assert.equal(powerdown?.event, "POWERDOWN");
+    const shutdown = await client.waitForEvent("SHUTDOWN", 5000, from);
+    assert.deepEqual(shutdown?.data, { guest: true, reason: "guest-shutdown" });
+    assert.ok(shutdown !== undefined && powerdown !== undefined);
+    assert.ok(shutdown.receivedAt >= powerdown.receivedAt + 30);
+    assert.equal(await client.waitForEvent("RESET", 50), undefined);
+    assert.equal(client.events.length, 2);
   });
 });
 
 Deno.test("qmp: a missing socket or stale socket file fails with a clear message", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "qmp_test_" });
-  try {
+  await withTempDir(async (dir) => {
     const missing = `${dir}/nothing`;
     await assert.rejects(QmpClient.connect(missing, { timeoutMs: 1000 }), (e: unknown) => {
       assert.ok(e instanceof SystemError);
@@ -341,9 +321,7 @@ Deno.test("qmp: a missing socket or stale socket file fails with a clear message
       assert.match(e.message, /^Cannot connect to QMP socket ".*\/stale": .*refused/i);
       return true;
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("qmp: qmpAnswers is true when the handshake succeeds", async () => {
@@ -356,87 +334,87 @@ Deno.test("qmp: qmpAnswers is true when the handshake succeeds", async () => {
 });
 
 Deno.test("qmp: real QEMU (query-status, stop, cont, relative path, quit)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "qmp_test_" });
-  const path = `${dir}/q`;
-  const child = new Deno.Command("qemu-system-x86_64", {
-    args: [
-      "-machine",
-      "none",
-      "-display",
-      "none",
-      "-nodefaults",
-      "-qmp",
-      `unix:${path},server=on,wait=off`,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = child.output();
-  let exited = false;
-  void child.status.then(() => exited = true);
-  const cwd = Deno.cwd();
-  let client: QmpClient | undefined;
-  try {
-    const deadline = performance.now() + 10_000;
-    while (!(await qmpAnswers(path, 500))) {
-      if (performance.now() > deadline) {
-        Deno.kill(child.pid, "SIGKILL");
-        const { stderr } = await output;
-        assert.fail(`QEMU did not answer on "${path}": ${new TextDecoder().decode(stderr)}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-
-    client = await QmpClient.connect(path, { timeoutMs: 5000 });
-    const status = await client.execute("query-status", undefined, { timeoutMs: 5000 });
-    assert.equal(typeof (status as { status?: unknown }).status, "string");
-    assert.equal((status as { running?: unknown }).running, true);
-
-    await client.execute("stop", undefined, { timeoutMs: 5000 });
-    const paused = await client.execute("query-status", undefined, { timeoutMs: 5000 });
-    assert.equal((paused as { status?: unknown }).status, "paused");
-    assert.equal((paused as { running?: unknown }).running, false);
-    assert.equal((await client.waitForEvent("STOP", 5000))?.event, "STOP");
-
-    await assert.rejects(client.execute("no-such-command"), CheckFailedError);
-
-    // QEMU serves one QMP client at a time: a second one is connected (the
-    // kernel queues it) but gets no greeting until the first one leaves.
-    await assert.rejects(QmpClient.connect(path, { timeoutMs: 300 }), /sent no greeting/);
-    assert.equal(await qmpAnswers(path, 300), false);
-    client.close();
-
-    // Next client through a path relative to the VM directory.
-    Deno.chdir(dir);
+  await withTempDir(async (dir) => {
+    const path = `${dir}/q`;
+    const child = new Deno.Command("qemu-system-x86_64", {
+      args: [
+        "-machine",
+        "none",
+        "-display",
+        "none",
+        "-nodefaults",
+        "-qmp",
+        `unix:${path},server=on,wait=off`,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.output();
+    let exited = false;
+    void child.status.then(() => exited = true);
+    const cwd = Deno.cwd();
+    let client: QmpClient | undefined;
     try {
-      const relative = await QmpClient.connect("q", { timeoutMs: 5000 });
-      try {
-        assert.equal(relative.path, "q");
-        const status = await relative.execute("query-status", undefined, { timeoutMs: 5000 });
-        assert.equal((status as { running?: unknown }).running, false);
-        await relative.execute("cont", undefined, { timeoutMs: 5000 });
-      } finally {
-        relative.close();
+      const deadline = performance.now() + 10_000;
+      while (!(await qmpAnswers(path, 500))) {
+        if (performance.now() > deadline) {
+          Deno.kill(child.pid, "SIGKILL");
+          const { stderr } = await output;
+          assert.fail(`QEMU did not answer on "${path}": ${new TextDecoder().decode(stderr)}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
       }
+
+      client = await QmpClient.connect(path, { timeoutMs: 5000 });
+      const status = await client.execute("query-status", undefined, { timeoutMs: 5000 });
+      assert.equal(typeof (status as { status?: unknown }).status, "string");
+      assert.equal((status as { running?: unknown }).running, true);
+
+      await client.execute("stop", undefined, { timeoutMs: 5000 });
+      const paused = await client.execute("query-status", undefined, { timeoutMs: 5000 });
+      assert.equal((paused as { status?: unknown }).status, "paused");
+      assert.equal((paused as { running?: unknown }).running, false);
+      assert.equal((await client.waitForEvent("STOP", 5000))?.event, "STOP");
+
+      await assert.rejects(client.execute("no-such-command"), CheckFailedError);
+
+      // QEMU serves one QMP client at a time: a second one is connected (the
+      // kernel queues it) but gets no greeting until the first one leaves.
+      await assert.rejects(QmpClient.connect(path, { timeoutMs: 300 }), /sent no greeting/);
+      assert.equal(await qmpAnswers(path, 300), false);
+      client.close();
+
+      // Next client through a path relative to the VM directory.
+      Deno.chdir(dir);
+      try {
+        const relative = await QmpClient.connect("q", { timeoutMs: 5000 });
+        try {
+          assert.equal(relative.path, "q");
+          const status = await relative.execute("query-status", undefined, { timeoutMs: 5000 });
+          assert.equal((status as { running?: unknown }).running, false);
+          await relative.execute("cont", undefined, { timeoutMs: 5000 });
+        } finally {
+          relative.close();
+        }
+      } finally {
+        Deno.chdir(cwd);
+      }
+
+      client = await QmpClient.connect(path, { timeoutMs: 5000 });
+      const running = await client.execute("query-status", undefined, { timeoutMs: 5000 });
+      assert.equal((running as { running?: unknown }).running, true);
+
+      assert.equal(await client.send("quit"), true);
+      assert.equal(await client.waitClosed(10_000), true);
+      assert.equal((await client.waitForEvent("SHUTDOWN", 1000))?.event, "SHUTDOWN");
+      const { code } = await output;
+      assert.equal(code, 0);
     } finally {
       Deno.chdir(cwd);
+      client?.close();
+      if (!exited) Deno.kill(child.pid, "SIGKILL");
+      await output;
     }
-
-    client = await QmpClient.connect(path, { timeoutMs: 5000 });
-    const running = await client.execute("query-status", undefined, { timeoutMs: 5000 });
-    assert.equal((running as { running?: unknown }).running, true);
-
-    assert.equal(await client.send("quit"), true);
-    assert.equal(await client.waitClosed(10_000), true);
-    assert.equal((await client.waitForEvent("SHUTDOWN", 1000))?.event, "SHUTDOWN");
-    const { code } = await output;
-    assert.equal(code, 0);
-  } finally {
-    Deno.chdir(cwd);
-    client?.close();
-    if (!exited) Deno.kill(child.pid, "SIGKILL");
-    await output;
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -12,7 +12,8 @@ import {
   splitWords,
   type Word,
 } from "../../lib/text/shell_words.ts";
-import { EXIT_USAGE, ParseError, UsageError } from "../../lib/errors.ts";
+import { parseFails } from "../support/fails.ts";
+import { isFile } from "../support/files.ts";
 
 type Vars = Record<string, string>;
 
@@ -37,29 +38,8 @@ function split(text: string, env: Vars = ENV): string[] {
   return splitWords(text, { file: "t", lookup: lookupIn(env) });
 }
 
-/** Asserts `fn` throws a ParseError for file `t` at `line`, exit 100; returns its message. */
-function parseFails(fn: () => unknown, line: number, file = "t"): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ParseError, `expected a ParseError, got ${String(caught)}`);
-  assert.ok(caught instanceof UsageError);
-  assert.equal(caught.exitCode, 100);
-  assert.equal(caught.exitCode, EXIT_USAGE);
-  assert.equal(caught.file, file);
-  assert.equal(caught.line, line);
-  assert.ok(
-    caught.message.startsWith(`${file}:${line}: `),
-    `message ${JSON.stringify(caught.message)} should start with "${file}:${line}: "`,
-  );
-  return caught.message;
-}
-
 function splitFails(text: string, line: number): string {
-  return parseFails(() => split(text), line);
+  return parseFails(() => split(text), "t", line);
 }
 
 // ---------------------------------------------------------------------------
@@ -237,7 +217,7 @@ Deno.test("splitWords: ~ and ~/ at the start of a word are $HOME, elsewhere lite
 });
 
 Deno.test("splitWords: ~ without HOME is refused", () => {
-  const msg = parseFails(() => split("a\n~/x", {}), 2);
+  const msg = parseFails(() => split("a\n~/x", {}), "t", 2);
   assert.match(msg, /HOME/);
 });
 
@@ -287,14 +267,8 @@ Deno.test("splitWords: line numbers count newlines in quotes, comments and conti
 });
 
 Deno.test("splitWords: quoted or escaped $( and backticks are literal, not refused", () => {
-  assert.deepEqual(split("'$(ls)' \\$\\(ls\\) \"\\$(ls)\" '`x`' \\`x\\` \"\\`x\\`\""), [
-    "$(ls)",
-    "$(ls)",
-    "$(ls)",
-    "`x`",
-    "`x`",
-    "`x`",
-  ]);
+  const literal = ["$(ls)", "$(ls)", "$(ls)", "`x`", "`x`", "`x`"];
+  assert.deepEqual(split("'$(ls)' \\$\\(ls\\) \"\\$(ls)\" '`x`' \\`x\\` \"\\`x\\`\""), literal);
 });
 
 Deno.test("splitWords: ${…} other than a plain name is refused", () => {
@@ -350,8 +324,8 @@ Deno.test("splitWords: an unterminated quote is refused at the line it starts", 
 Deno.test("splitWords: the file name given is the one in the message", () => {
   parseFails(
     () => splitWords("x\n$(y)", { file: "templates/mem", lookup: () => undefined }),
-    2,
     "templates/mem",
+    2,
   );
 });
 
@@ -626,13 +600,7 @@ Deno.test("quoteWords: round trip over 300 seeded random lists", () => {
 // Against a real POSIX shell
 
 const SH = "/bin/sh";
-const haveSh = (() => {
-  try {
-    return Deno.statSync(SH).isFile;
-  } catch {
-    return false;
-  }
-})();
+const haveSh = isFile(SH);
 
 /**
  * Runs `/bin/sh` on `lines` (each is the text after `set -- `) and returns,

@@ -24,6 +24,7 @@ import {
 import { JSON_STATE_FIELDS } from "../support/harness.ts";
 import { autostartMessage } from "../../cli/autostart.ts";
 import { setAutostart } from "../../lib/vm/dir.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 const NOW = 1_700_000_000;
 
@@ -102,26 +103,14 @@ Deno.test("deriveState: a status file without runsv is stale: unsupervised, noth
 });
 
 Deno.test("deriveState: down and finish have no pid and no uptime (in finish the pid is finish's)", () => {
-  const down = deriveState(
-    "a",
-    status({ state: "down", pid: 0, want: "down" }),
-    true,
-    false,
-    10,
-    NOW,
-  );
+  const downStatus = status({ state: "down", pid: 0, want: "down" });
+  const down = deriveState("a", downStatus, true, false, 10, NOW);
   assert.deepEqual(
     down,
     vm({ name: "a", state: "down", pid: null, uptime_s: null, autostart: false, want: "down" }),
   );
-  const fin = deriveState(
-    "a",
-    status({ state: "finish", pid: 777, want: "down" }),
-    true,
-    true,
-    10,
-    NOW,
-  );
+  const finStatus = status({ state: "finish", pid: 777, want: "down" });
+  const fin = deriveState("a", finStatus, true, true, 10, NOW);
   assert.equal(fin.state, "finish");
   assert.equal(fin.pid, null);
   assert.equal(fin.uptime_s, null);
@@ -258,72 +247,71 @@ async function serviceDir(
 }
 
 Deno.test("vmState/listStates: read from the service directories; a FIFO without reader is unsupervised", async () => {
-  const vmdir = Deno.makeTempDirSync({ prefix: "vm-state-" });
-  const fds: number[] = [];
-  try {
-    const now = Date.now() / 1000;
-    const running = await serviceDir(vmdir, "b-run", status({ since: now - 65, pid: 31337 }), {
-      wait: "30\n",
-    });
-    await serviceDir(vmdir, "a-down", status({ state: "down", pid: 0, want: "down" }), {
-      down: "",
-    });
-    await serviceDir(vmdir, "c-stale", status({ since: now - 5, pid: 31338 }));
-    await serviceDir(vmdir, "d-backoff", status({ state: "finish", pid: 99 }), {
-      backoff: `4 ${(now + 3.5).toFixed(3)} 3\n`,
-    });
-    // Not VMs: a dot-name, an invalid name, a directory without run, a file.
-    Deno.mkdirSync(join(vmdir, ".default"));
-    Deno.writeTextFileSync(join(vmdir, ".default", "run"), "");
-    Deno.mkdirSync(join(vmdir, "bad name"));
-    Deno.writeTextFileSync(join(vmdir, "bad name", "run"), "");
-    Deno.mkdirSync(join(vmdir, "norun"));
-    Deno.writeTextFileSync(join(vmdir, "file"), "");
-    // runsv holds its ok FIFO open for reading: do so for all but c-stale.
-    for (const n of ["a-down", "b-run", "d-backoff"]) {
-      fds.push(
-        openSync(join(vmdir, n, "supervise", "ok"), constants.O_RDONLY | constants.O_NONBLOCK),
-      );
+  await withTempDir(async (vmdir) => {
+    const fds: number[] = [];
+    try {
+      const now = Date.now() / 1000;
+      const running = await serviceDir(vmdir, "b-run", status({ since: now - 65, pid: 31337 }), {
+        wait: "30\n",
+      });
+      await serviceDir(vmdir, "a-down", status({ state: "down", pid: 0, want: "down" }), {
+        down: "",
+      });
+      await serviceDir(vmdir, "c-stale", status({ since: now - 5, pid: 31338 }));
+      await serviceDir(vmdir, "d-backoff", status({ state: "finish", pid: 99 }), {
+        backoff: `4 ${(now + 3.5).toFixed(3)} 3\n`,
+      });
+      // Not VMs: a dot-name, an invalid name, a directory without run, a file.
+      Deno.mkdirSync(join(vmdir, ".default"));
+      Deno.writeTextFileSync(join(vmdir, ".default", "run"), "");
+      Deno.mkdirSync(join(vmdir, "bad name"));
+      Deno.writeTextFileSync(join(vmdir, "bad name", "run"), "");
+      Deno.mkdirSync(join(vmdir, "norun"));
+      Deno.writeTextFileSync(join(vmdir, "file"), "");
+      // runsv holds its ok FIFO open for reading: do so for all but c-stale.
+      for (const n of ["a-down", "b-run", "d-backoff"]) {
+        fds.push(
+          openSync(join(vmdir, n, "supervise", "ok"), constants.O_RDONLY | constants.O_NONBLOCK),
+        );
+      }
+
+      const states = listStates(vmdir, now);
+      assert.deepEqual(states.map((s) => s.name), ["a-down", "b-run", "c-stale", "d-backoff"]);
+      const [down, run, stale, backoff] = states;
+      assert.deepEqual(down, {
+        name: "a-down",
+        state: "down",
+        pid: null,
+        uptime_s: null,
+        autostart: false,
+        want: "down",
+        wait_s: 10,
+        paused: false,
+        backoff_s: null,
+      });
+      assert.equal(run?.state, "run");
+      assert.equal(run?.pid, 31337);
+      assert.equal(run?.uptime_s, 65);
+      assert.equal(run?.wait_s, 30);
+      assert.equal(run?.autostart, true);
+      assert.equal(stale?.state, "unsupervised");
+      assert.equal(stale?.pid, null);
+      assert.equal(backoff?.state, "backoff");
+      assert.equal(backoff?.backoff_s, 4);
+      assert.deepEqual(vmState("b-run", running, now), run);
+
+      // The reader goes away (runsv killed): the status file stays, the VM is unsupervised.
+      closeSync(fds.splice(1, 1)[0] ?? -1);
+      assert.equal(vmState("b-run", running, now).state, "unsupervised");
+      assert.deepEqual(listStates(join(vmdir, "missing")), []);
+    } finally {
+      for (const fd of fds) closeSync(fd);
     }
-
-    const states = listStates(vmdir, now);
-    assert.deepEqual(states.map((s) => s.name), ["a-down", "b-run", "c-stale", "d-backoff"]);
-    const [down, run, stale, backoff] = states;
-    assert.deepEqual(down, {
-      name: "a-down",
-      state: "down",
-      pid: null,
-      uptime_s: null,
-      autostart: false,
-      want: "down",
-      wait_s: 10,
-      paused: false,
-      backoff_s: null,
-    });
-    assert.equal(run?.state, "run");
-    assert.equal(run?.pid, 31337);
-    assert.equal(run?.uptime_s, 65);
-    assert.equal(run?.wait_s, 30);
-    assert.equal(run?.autostart, true);
-    assert.equal(stale?.state, "unsupervised");
-    assert.equal(stale?.pid, null);
-    assert.equal(backoff?.state, "backoff");
-    assert.equal(backoff?.backoff_s, 4);
-    assert.deepEqual(vmState("b-run", running, now), run);
-
-    // The reader goes away (runsv killed): the status file stays, the VM is unsupervised.
-    closeSync(fds.splice(1, 1)[0] ?? -1);
-    assert.equal(vmState("b-run", running, now).state, "unsupervised");
-    assert.deepEqual(listStates(join(vmdir, "missing")), []);
-  } finally {
-    for (const fd of fds) closeSync(fd);
-    Deno.removeSync(vmdir, { recursive: true });
-  }
+  });
 });
 
-Deno.test("setAutostart: off creates down, on removes it; both idempotent", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-autostart-" });
-  try {
+Deno.test("setAutostart: off creates down, on removes it; both idempotent", async () => {
+  await withTempDir((dir) => {
     const down = join(dir, "down");
     setAutostart(dir, false);
     assert.ok(Deno.statSync(down).isFile);
@@ -339,7 +327,5 @@ Deno.test("setAutostart: off creates down, on removes it; both idempotent", () =
       autostartMessage("x", false),
       'x: autostart off (vmd leaves it down; "vm start x" starts it)',
     );
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
 });

@@ -14,7 +14,8 @@ import {
   templateNames,
   templatePrefix,
 } from "../../lib/vm/templates.ts";
-import { ParseError, UsageError } from "../../lib/errors.ts";
+import { parseFails, usageFails } from "../support/fails.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 import type { Env } from "../../lib/vm/config.ts";
 import { byteOrder } from "../../lib/text/byte_order.ts";
 
@@ -22,46 +23,6 @@ const ENV: Env = { HOME: "/home/u", VMDIR: "/srv/vms", OPTS: "-m  4G", EMPTY: ""
 
 function tpl(text: string, env: Env = ENV): string[] {
   return parseTemplate(text, "templates/t", env);
-}
-
-/** Asserts `fn` throws a ParseError for `file` at `line`, exit 100; returns its message. */
-function parseFails(fn: () => unknown, file: string, line: number): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ParseError, `expected a ParseError, got ${String(caught)}`);
-  assert.equal(caught.exitCode, 100);
-  assert.equal(caught.file, file);
-  assert.equal(caught.line, line);
-  assert.ok(
-    caught.message.startsWith(`${file}:${line}: `),
-    `message ${JSON.stringify(caught.message)} should start with "${file}:${line}: "`,
-  );
-  return caught.message;
-}
-
-function usageFails(fn: () => unknown): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof UsageError, `expected a UsageError, got ${String(caught)}`);
-  assert.equal(caught.exitCode, 100);
-  return caught.message;
-}
-
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-templates-test-" });
-  try {
-    fn(dir);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -191,8 +152,8 @@ Deno.test("byteOrder: differs from UTF-16 order for characters beyond the BMP", 
   assert.deepEqual(["😀", "\uFF21"].sort(), ["😀", "\uFF21"]);
 });
 
-Deno.test("templateNames: files in byte order, dotfiles, directories and broken links skipped", () => {
-  withTempDir((dir) => {
+Deno.test("templateNames: files in byte order, dotfiles, directories and broken links skipped", async () => {
+  await withTempDir((dir) => {
     for (const n of ["mem", "kvm", "B-upper", "audio-pa", ".hidden", ".default", "mem-4g", "é"]) {
       Deno.writeTextFileSync(join(dir, n), "-x\n");
     }
@@ -214,8 +175,8 @@ Deno.test("templateNames: files in byte order, dotfiles, directories and broken 
   });
 });
 
-Deno.test("templateNames: an empty directory gives no names; a missing one throws NotFound", () => {
-  withTempDir((dir) => {
+Deno.test("templateNames: an empty directory gives no names; a missing one throws NotFound", async () => {
+  await withTempDir((dir) => {
     assert.deepEqual(templateNames(dir), []);
     assert.throws(() => templateNames(join(dir, "missing")), Deno.errors.NotFound);
   });
@@ -224,8 +185,8 @@ Deno.test("templateNames: an empty directory gives no names; a missing one throw
 // ---------------------------------------------------------------------------
 // readTemplates, appendOnce
 
-Deno.test("readTemplates: every template, in byte order, parsed with the environment", () => {
-  withTempDir((vm) => {
+Deno.test("readTemplates: every template, in byte order, parsed with the environment", async () => {
+  await withTempDir((vm) => {
     const t = join(vm, "templates");
     Deno.mkdirSync(t);
     Deno.writeTextFileSync(join(t, "mem"), "-m 2G\n");
@@ -240,14 +201,14 @@ Deno.test("readTemplates: every template, in byte order, parsed with the environ
   });
 });
 
-Deno.test("readTemplates: no templates directory gives no templates", () => {
-  withTempDir((vm) => {
+Deno.test("readTemplates: no templates directory gives no templates", async () => {
+  await withTempDir((vm) => {
     assert.deepEqual(readTemplates(vm, {}), []);
   });
 });
 
-Deno.test("readTemplates: an error names the template relative to the VM (templates/mem:3)", () => {
-  withTempDir((vm) => {
+Deno.test("readTemplates: an error names the template relative to the VM (templates/mem:3)", async () => {
+  await withTempDir((vm) => {
     const t = join(vm, "templates");
     Deno.mkdirSync(t);
     Deno.writeTextFileSync(join(t, "kvm"), "-enable-kvm\n");
@@ -256,8 +217,8 @@ Deno.test("readTemplates: an error names the template relative to the VM (templa
   });
 });
 
-Deno.test("appendOnce: the arguments parse back exactly, nothing is evaluated", () => {
-  withTempDir((vm) => {
+Deno.test("appendOnce: the arguments parse back exactly, nothing is evaluated", async () => {
+  await withTempDir((vm) => {
     Deno.mkdirSync(join(vm, "templates"));
     const args = [
       "-cdrom",
@@ -279,8 +240,8 @@ Deno.test("appendOnce: the arguments parse back exactly, nothing is evaluated", 
   });
 });
 
-Deno.test("appendOnce: adds a newline to an existing text that lacks one", () => {
-  withTempDir((vm) => {
+Deno.test("appendOnce: adds a newline to an existing text that lacks one", async () => {
+  await withTempDir((vm) => {
     Deno.mkdirSync(join(vm, "templates"));
     Deno.writeTextFileSync(join(vm, "templates", "once"), "-a # comment");
     appendOnce(vm, ["-b c"]);

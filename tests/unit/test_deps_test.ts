@@ -13,6 +13,7 @@ import {
   searchDirs,
   TEST_PACKAGES,
 } from "../support/test_deps.ts";
+import { withTempDir } from "../support/temp_dir.ts";
 
 Deno.test("missingPackages: each missing package once, in table order", () => {
   const table = { b: "pkg-b", a: "pkg-a", a2: "pkg-a", c: "pkg-c" };
@@ -64,27 +65,27 @@ Deno.test("packagesArgs: --lists, apt-get only, --yes when asked, the packages a
   assert.equal(packagesArgs([], false).at(-1), "--");
 });
 
-Deno.test("isPresent: a command on PATH counts; busybox only when statically linked", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-test-deps-" });
-  const path = Deno.env.get("PATH");
-  try {
-    Deno.env.set("PATH", dir);
-    assert.equal(isPresent("busybox"), false);
-    // A dynamically linked ELF (the shell) named busybox does not count.
-    Deno.copyFileSync(Deno.realPathSync("/bin/sh"), join(dir, "busybox"));
-    assert.equal(isPresent("busybox"), false);
-    // Debian's busybox-static (test_deps.ts installs it before the tests) does.
-    Deno.copyFileSync("/bin/busybox", join(dir, "busybox"));
-    assert.equal(isPresent("busybox"), true);
-    Deno.writeTextFileSync(join(dir, "zsh"), "#!/bin/sh\n", { mode: 0o755 });
-    assert.equal(isPresent("zsh"), true);
-    Deno.writeTextFileSync(join(dir, "fish"), "not executable\n", { mode: 0o644 });
-    assert.equal(isPresent("fish"), false);
-    assert.equal(isPresent(join(dir, "fish")), true, "a file path only has to exist");
-    assert.equal(isPresent(join(dir, "nosuch")), false);
-  } finally {
-    if (path === undefined) Deno.env.delete("PATH");
-    else Deno.env.set("PATH", path);
-    Deno.removeSync(dir, { recursive: true });
-  }
+Deno.test("isPresent: a command on PATH counts; busybox only when statically linked", async () => {
+  await withTempDir((dir) => {
+    const path = Deno.env.get("PATH");
+    try {
+      Deno.env.set("PATH", dir);
+      assert.equal(isPresent("busybox"), false);
+      // A dynamically linked ELF (the shell) named busybox does not count.
+      Deno.copyFileSync(Deno.realPathSync("/bin/sh"), join(dir, "busybox"));
+      assert.equal(isPresent("busybox"), false);
+      // Debian's busybox-static (test_deps.ts installs it before the tests) does.
+      Deno.copyFileSync("/bin/busybox", join(dir, "busybox"));
+      assert.equal(isPresent("busybox"), true);
+      Deno.writeTextFileSync(join(dir, "zsh"), "#!/bin/sh\n", { mode: 0o755 });
+      assert.equal(isPresent("zsh"), true);
+      Deno.writeTextFileSync(join(dir, "fish"), "not executable\n", { mode: 0o644 });
+      assert.equal(isPresent("fish"), false);
+      assert.equal(isPresent(join(dir, "fish")), true, "a file path only has to exist");
+      assert.equal(isPresent(join(dir, "nosuch")), false);
+    } finally {
+      if (path === undefined) Deno.env.delete("PATH");
+      else Deno.env.set("PATH", path);
+    }
+  });
 });
