@@ -13,7 +13,7 @@ import { loadConfig } from "../lib/vm/config.ts";
 import { readVmModel } from "../lib/export/vm_model.ts";
 import { buildNomadJob, nomadPayload } from "../lib/export/nomad.ts";
 import { nomadHcl } from "../lib/export/nomad_hcl.ts";
-import { catalogLookup } from "../lib/export/interim_catalog.ts";
+import { cacheLookup } from "../lib/export/image_source.ts";
 import { domainUuid, libvirtDomain } from "../lib/export/libvirt_xml.ts";
 import { shown, where } from "../lib/export/qemu_options.ts";
 import { defineDomain } from "../lib/export/virsh.ts";
@@ -41,7 +41,7 @@ async function exportNomad(inv: Invocation): Promise<number> {
   const seedUrl = optString(inv, "seed-url");
   const { job, mappings } = buildNomadJob(model, {
     datacenter: optString(inv, "datacenter") ?? "dc1",
-    lookup: catalogLookup(cfg.vmdir),
+    lookup: cacheLookup(cfg.vmdir),
     ...(imageUrl === undefined ? {} : { imageUrl }),
     ...(seedUrl === undefined ? {} : { seedUrl }),
   });

@@ -22,6 +22,7 @@ import { freeVmPath, listVms, requireVm } from "../vm/dir.ts";
 import { checkRelocatable } from "./disks.ts";
 import { showDisk } from "../vm/disk_paths.ts";
 
+/** Paths (relative to the VM directory) a clone never copies: runit's and svlogd's run-time state. */
 export function skipInClone(rel: string): boolean {
   if (rel === F.supervise || rel === `${F.log}/${F.supervise}`) return true;
   if (rel === F.backoff || rel === F.down) return true;

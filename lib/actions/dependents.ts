@@ -68,7 +68,6 @@ function qcow2Files(dir: string): string[] {
 }
 
 /** A disk of another VM that is, or is backed by, a file in a VM's directory. */
-
 export interface Dependent {
   /** The other VM. */
   vm: string;
@@ -135,5 +134,3 @@ export async function checkNoDependents(cfg: Config, name: string, what: string)
       `full copy ("vm clone ${vms[0]} <new>") and destroy the linked one`,
   );
 }
-
-/** Size on disk of everything under `path` (blocks actually used), not following symlinks. */

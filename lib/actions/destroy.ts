@@ -21,6 +21,7 @@ import { requireVm } from "../vm/dir.ts";
 import { checkNoDependents, realOr } from "./dependents.ts";
 import { isInside, showDisk, vmDisks } from "../vm/disk_paths.ts";
 
+/** Size on disk of everything under `path` (blocks actually used), not following symlinks. */
 export function diskUsage(path: string): number {
   const st = Deno.lstatSync(path);
   let total = (st.blocks ?? 0) * 512;

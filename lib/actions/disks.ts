@@ -110,5 +110,3 @@ export function checkRelocatable(
   });
   return src;
 }
-
-/** What `vm rename` did. */

@@ -15,6 +15,24 @@ import { freeVmPath, requireVm } from "../vm/dir.ts";
 import { checkNoDependents } from "./dependents.ts";
 import { checkRelocatable } from "./disks.ts";
 
+/**
+ * The directories of stopped VM `source` and of new VM `target`: throws when
+ * `source` is missing or runs (`what` completes "stop it first … to <what>"),
+ * or `target` is invalid or taken. For rename and clone.
+ */
+export function stoppedAndFree(
+  cfg: Config,
+  source: string,
+  target: string,
+  what: string,
+): [string, string] {
+  const src = requireVm(cfg.vmdir, source);
+  const dst = freeVmPath(cfg.vmdir, target);
+  checkStopped(source, src, what);
+  return [src, dst];
+}
+
+/** What `vm rename` did. */
 export interface RenameResult {
   from: string;
   to: string;
@@ -33,9 +51,7 @@ export async function renameVm(
   oldName: string,
   newName: string,
 ): Promise<RenameResult> {
-  const from = requireVm(cfg.vmdir, oldName);
-  const to = freeVmPath(cfg.vmdir, newName);
-  checkStopped(oldName, from, "rename it");
+  const [from, to] = stoppedAndFree(cfg, oldName, newName, "rename it");
   await checkNoDependents(cfg, oldName, "renaming it");
   checkRelocatable(cfg, oldName, from, to, false);
   // Again, right before the rename: the dependents scan above takes a while.
@@ -44,5 +60,3 @@ export async function renameVm(
   Deno.renameSync(from, to);
   return { from, to, supervised: isSupervised(to) };
 }
-
-/** Paths (relative to the VM directory) a clone never copies: runit's and svlogd's run-time state. */

@@ -10,9 +10,10 @@
  */
 
 import { el, type XmlElement } from "./xml.ts";
-import { leadWord, optGet, type OptionGroup, optsOf, withoutLead } from "./qemu_options.ts";
+import { leadWord, type OptionGroup, optsOf, withoutLead } from "./qemu_options.ts";
 import { abs, type LibvirtCtx, open, take } from "./libvirt_ctx.ts";
 import { idOf } from "./qemu_machine.ts";
+import { optGet } from "../qemu/opt_list.ts";
 
 const GUEST_AGENT = "org.qemu.guest_agent.0";
 const VGA: Record<string, string> = {

@@ -10,17 +10,11 @@
  */
 
 import { el, type XmlElement } from "./xml.ts";
-import {
-  leadWord,
-  optGet,
-  type OptionGroup,
-  type OptItem,
-  optsOf,
-  withoutLead,
-} from "./qemu_options.ts";
+import { leadWord, type OptionGroup, optsOf, withoutLead } from "./qemu_options.ts";
 import { abs, type LibvirtCtx, nextTarget, open, take } from "./libvirt_ctx.ts";
 import type { ImageLayer } from "./vm_model.ts";
 import { localFile } from "../qemu/drives.ts";
+import { optGet, type OptItem } from "../qemu/opt_list.ts";
 
 /** `-drive` keys the XML can say. */
 const DRIVE_KEYS = new Set([

@@ -30,11 +30,8 @@ import { lexCommands } from "../text/shell_words.ts";
 import {
   groupOptions,
   groupWords,
-  joinOpts,
   leadWord,
-  optGet,
   type OptionGroup,
-  type OptItem,
   optsOf,
   pathsIn,
   rewritePaths,
@@ -44,6 +41,7 @@ import {
 import { idOf } from "./qemu_machine.ts";
 import { F } from "../vm/files.ts";
 import type { NetBackend } from "./libvirt_import_net.ts";
+import { joinOpts, optGet, type OptItem } from "../qemu/opt_list.ts";
 
 /** What becomes of a domain's QEMU command line. */
 export interface ImportedArgs {

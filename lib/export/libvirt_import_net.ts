@@ -13,7 +13,7 @@
  */
 
 import { child, children, type XmlElement } from "./xml.ts";
-import { joinOpts, type OptItem } from "./qemu_options.ts";
+import { joinOpts, type OptItem } from "../qemu/opt_list.ts";
 
 /** The backend of one interface: a `-netdev` value, or why it cannot be imported. */
 export type NetBackend = { netdev: string } | { refuse: string };

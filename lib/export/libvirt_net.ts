@@ -12,16 +12,10 @@
  */
 
 import { el, type XmlElement } from "./xml.ts";
-import {
-  leadWord,
-  optGet,
-  type OptionGroup,
-  type OptItem,
-  optsOf,
-  withoutLead,
-} from "./qemu_options.ts";
+import { leadWord, type OptionGroup, optsOf, withoutLead } from "./qemu_options.ts";
 import { type LibvirtCtx, open, take } from "./libvirt_ctx.ts";
 import { usersOf } from "./qemu_machine.ts";
+import { optGet, type OptItem } from "../qemu/opt_list.ts";
 
 /** NIC models as libvirt names them. */
 const MODELS: Record<string, string> = {

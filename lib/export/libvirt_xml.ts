@@ -17,9 +17,7 @@ import { el, xmlDocument, type XmlElement } from "./xml.ts";
 import {
   groupOptions,
   groupWords,
-  joinOpts,
   madeGroup,
-  optGet,
   type OptionGroup,
   optsOf,
   optWithout,
@@ -31,6 +29,7 @@ import { bootOrder, mapDisks } from "./libvirt_disks.ts";
 import { mapNetwork } from "./libvirt_net.ts";
 import { mapConsoles } from "./libvirt_console.ts";
 import type { VmModel } from "./vm_model.ts";
+import { joinOpts, optGet } from "../qemu/opt_list.ts";
 
 /** libvirt's namespace for `<qemu:commandline>`. */
 export const QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0";

@@ -33,10 +33,8 @@ import type { VmModel } from "./vm_model.ts";
 import {
   groupOptions,
   groupWords,
-  joinOpts,
   leadWord,
   madeGroup,
-  optGet,
   type OptionGroup,
   optsOf,
   optWithout,
@@ -46,6 +44,7 @@ import {
   where,
 } from "./qemu_options.ts";
 import { acceleratorOf, idOf, machineTypeOf, memoryOf, smpOf, usersOf } from "./qemu_machine.ts";
+import { joinOpts, optGet } from "../qemu/opt_list.ts";
 
 /** Where an exported seed lands in the task directory (artifact destination). */
 export const TASK_SEED = "local/seed.iso";

@@ -9,7 +9,8 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { leadWord, optGet, type OptionGroup, optsOf, shown, where } from "./qemu_options.ts";
+import { leadWord, type OptionGroup, optsOf, shown, where } from "./qemu_options.ts";
+import { optGet } from "../qemu/opt_list.ts";
 
 /** QEMU's default memory in MiB when `-m` is not given. */
 export const QEMU_DEFAULT_MEM_MIB = 128;

@@ -7,6 +7,7 @@
  */
 
 import { isAbsolute, join, normalize } from "../os/path.ts";
+import { optGet, parseOpts } from "./opt_list.ts";
 
 /** One `key=value` of a QEMU option list; a bare word is `key` with value "on". */
 export interface Opt {
@@ -16,37 +17,15 @@ export interface Opt {
 
 /**
  * Splits a QEMU option list (`file=a,,b.img,if=virtio`) into its options:
- * `,` separates, `,,` is a literal comma. Pure.
+ * `,` separates, `,,` is a literal comma (lib/qemu/opt_list.ts). Pure.
  */
 export function splitOptList(text: string): Opt[] {
-  const parts: string[] = [];
-  let cur = "";
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === ",") {
-      if (text[i + 1] === ",") {
-        cur += ",";
-        i++;
-        continue;
-      }
-      parts.push(cur);
-      cur = "";
-      continue;
-    }
-    cur += c;
-  }
-  parts.push(cur);
-  return parts.filter((p) => p !== "").map((p) => {
-    const eq = p.indexOf("=");
-    return eq < 0 ? { key: p, value: "on" } : { key: p.slice(0, eq), value: p.slice(eq + 1) };
-  });
+  return parseOpts(text).map(({ key, value }) => ({ key, value }));
 }
 
 /** The last value of `key` in an option list (QEMU takes the last), or undefined. Pure. */
 export function optValue(opts: readonly Opt[], key: string): string | undefined {
-  let v: string | undefined;
-  for (const o of opts) if (o.key === key) v = o.value;
-  return v;
+  return optGet(opts, key);
 }
 
 /** A disk named in QEMU arguments. */

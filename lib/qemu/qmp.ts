@@ -21,6 +21,7 @@ import { closeQuietly } from "../os/io.ts";
 import { connectRetrying } from "./socket.ts";
 import { encodeCommand, parseQmpLine, type QmpEvent } from "./qmp_message.ts";
 
+/** An asynchronous QMP event (lib/qemu/qmp_message.ts). */
 export type { QmpEvent };
 
 /** Default timeout, in milliseconds, of connecting and of each command's reply. */

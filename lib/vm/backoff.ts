@@ -94,4 +94,3 @@ export function backoffLine(step: Required<BackoffStep>, code: string, signal: s
 export function isBackoffLine(line: string): boolean {
   return line.startsWith(BACKOFF_LINE);
 }
-

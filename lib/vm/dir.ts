@@ -16,13 +16,7 @@ import { DEFAULT_VM, F, SOCKETS } from "./files.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { pathExists, readSmallFile } from "../os/libc.ts";
 import { checkName, isValidName } from "./name.ts";
-import {
-  exists,
-  readTextIfExists,
-  removeIfExists,
-  statIfExists,
-  writeFileAtomic,
-} from "../os/fs.ts";
+import { exists, removeIfExists, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import { parseWholeSeconds } from "../text/units.ts";
 import type { Config, Env } from "./config.ts";
 

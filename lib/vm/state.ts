@@ -7,14 +7,10 @@
  * @module
  */
 
-import { join } from "../os/path.ts";
-import { exists } from "../os/fs.ts";
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { pathExists } from "../os/libc.ts";
 import { listVms, readWait } from "./dir.ts";
-import { describe, SystemError } from "../errors.ts";
 import { F } from "./files.ts";
-import { isValidName } from "./name.ts";
 import { readBackoff } from "./backoff.ts";
 
 /** What `vm list` and `vm status` show of one VM (the `--json` object, fields in this order). */

@@ -23,7 +23,6 @@ export function parseTemplate(text: string, file: string, env: Env): string[] {
   });
 }
 
-
 /** Names of the template files in directory `dir`, dotfiles skipped, in byte order. Reads `dir`. */
 export function templateNames(dir: string): string[] {
   const names: string[] = [];

@@ -1,9 +1,9 @@
 /**
  * From a cached image to a VM disk: `vm image import`, the overlay that
- * `vm make --image` creates (lib/actions/make_image.ts, called in-process
- * until `vm make` is wired to it), `vm image rm` refused while a VM's disk is
- * backed by the image, the test guest booting from a VM made this way, and
- * qemu-img convert's progress.
+ * `vm make --image` creates (lib/actions/make_image.ts), `vm image rm`
+ * refused while a VM's disk is backed by the image, the test guest booting
+ * from a VM made this way, `vm export nomad` fetching such a disk from the
+ * image's URL, and qemu-img convert's progress.
  */
 
 import assert from "node:assert/strict";
@@ -203,4 +203,20 @@ Deno.test("make <vm> <catalog-iso>: the ISO is pulled and its cached path return
     assert.equal(t.server.served("/tiny.qcow2").length, 0);
     const img = await resolveImage(cfg, catalog, { image: "inst", arch: "x86_64" }, false);
     await assert.rejects(makeImageDisk(cfg, join(t.env.root, "d.qcow2"), img, {}), UsageError);
+  }));
+
+Deno.test("export nomad: an overlay on a pulled image is fetched from the image's URL, with its checksum", () =>
+  withImages(async (t) => {
+    await vmFromImage(t, "web", "tiny", "32M");
+    const r = await t.env.vm(["export", "nomad", "web", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const job = JSON.parse(r.stdout) as {
+      Job: { TaskGroups: { Tasks: { Artifacts: Record<string, unknown>[] }[] }[] };
+    };
+    const artifacts = job.Job.TaskGroups[0]?.Tasks[0]?.Artifacts ?? [];
+    const hex = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(t.tiny)))]
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const disk = artifacts.find((a) => a.GetterSource === t.server.url("/tiny.qcow2"));
+    assert.ok(disk, JSON.stringify(artifacts));
+    assert.deepEqual(disk.GetterOptions, { checksum: `sha256:${hex}` });
   }));
