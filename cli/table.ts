@@ -19,7 +19,15 @@ import {
   STATUS_ROW,
   STOP_ROW,
 } from "./table_state.ts";
-import { ARGS_ROW, CONSOLE_ROW, INFO_ROW, LOG_ROW, MONITOR_ROW, QMP_ROW } from "./table_access.ts";
+import {
+  ARGS_ROW,
+  CONSOLE_ROW,
+  INFO_ROW,
+  LOG_ROW,
+  MONITOR_ROW,
+  QMP_ROW,
+  VNC_ROW,
+} from "./table_access.ts";
 import {
   BOOT_ROW,
   CLONE_ROW,
@@ -162,6 +170,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   KILL_ROW,
   AUTOSTART_ROW,
   CONSOLE_ROW,
+  VNC_ROW,
   MONITOR_ROW,
   QMP_ROW,
   LOG_ROW,

@@ -31,6 +31,23 @@ export const CONSOLE_ROW: CommandSpec = {
   entry: "console",
 };
 
+/** `vm vnc`. */
+export const VNC_ROW: CommandSpec = {
+  name: "vnc",
+  summary: "show the VM's screen (template vnc): run a viewer, or print how to reach it",
+  args: [VM],
+  options: [{ name: "print", help: "print the recipe even when a viewer could be run" }],
+  help: [
+    "the vnc template (a default) makes QEMU serve VNC on the unix socket supervise/vnc,",
+    "which only the VM's user can open. With DISPLAY set and remote-viewer or TigerVNC's",
+    "vncviewer installed, that viewer is run on it; otherwise the ssh -L and socat command",
+    "lines that reach it from a laptop or as a local TCP port are printed",
+    "exit: 0 ok, 1 the VM is not running or has no VNC socket, 100 usage",
+  ],
+  module: "vnc.ts",
+  entry: "vnc",
+};
+
 /** `vm monitor`. */
 export const MONITOR_ROW: CommandSpec = {
   name: "monitor",

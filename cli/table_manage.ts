@@ -24,18 +24,23 @@ export const MAKE_ROW: CommandSpec = {
       name: "templates",
       value: '"a b"',
       complete: "templates",
-      help: "templates on top of the defaults (mem-4g replaces mem);\n" +
-        "serial-console adds the console socket of vm console",
+      help: "templates on top of the defaults (mem-4g replaces mem); -name drops\n" +
+        'a default, -* all of them: "-vnc +serial-console"; serial-console\n' +
+        "adds the console socket of vm console",
     },
+    { name: "no-default-templates", help: "start from no template (VMCONF_DEFAULT_TEMPLATES)" },
     { name: "yes", short: "y", help: "take the default for every question not answered" },
     ...MAKE_IMAGE_OPTIONS,
   ],
   help: [
     "asks for the disk size, the power-off wait, logging and templates (one answer per line",
-    "on stdin; empty = the default); each option answers its question without asking it.",
+    "on stdin; empty = the default shown in brackets); each option answers its question",
+    "without asking it. Input that ends before the last answer makes nothing (exit 100).",
     "The VM is made down; with an ISO (a file, or an ISO of the image catalog: vm image",
-    "list) it boots once from it when vmd runs. With --image the disk is a qcow2 overlay on",
-    "the cloud image (pulled into $VMDIR/.images first), --disk SIZE at least its size",
+    "list) it boots once from it when vmd runs, and vm make waits until QEMU runs (vm vnc",
+    "shows the installer). Without an ISO it stays down: start it with vm start. With",
+    "--image the disk is a qcow2 overlay on the cloud image (pulled into $VMDIR/.images",
+    "first), --disk SIZE at least its size",
   ],
   module: "make.ts",
   entry: "make",

@@ -38,7 +38,7 @@ export interface Config {
 
 /** Defaults used when neither the file nor the environment sets a key. */
 export const DEFAULTS = {
-  VMCONF_DEFAULT_TEMPLATES: "audio-pa cpu-host drive kvm mem",
+  VMCONF_DEFAULT_TEMPLATES: "display-none drive kvm mem vnc",
   VMCONF_DEFAULT_DRIVE: "20G",
   VMCONF_DEFAULT_WAIT: "10",
 } as const;
