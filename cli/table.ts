@@ -74,6 +74,23 @@ const DAEMON_ROW: CommandSpec = {
   entry: "daemon",
 };
 
+/** `vm config`. */
+const CONFIG_ROW: CommandSpec = {
+  name: "config",
+  summary: "show the config files read and every VM* setting with its origin",
+  args: [],
+  options: [],
+  help: [
+    "the config file is $VMCONF when set; otherwise the first found of",
+    "$XDG_CONFIG_HOME/runit-vm/conf (when set), ~/.config/runit-vm/conf, /etc/runit-vm/conf",
+    "(for every user, root too). Each file looked for is shown (read, not found, not read),",
+    "then each setting as KEY=value with its origin: file (overrides the environment), env",
+    "or default",
+  ],
+  module: "config.ts",
+  entry: "config",
+};
+
 /** `vm service`. */
 const SERVICE_ROW: CommandSpec = {
   name: "service",
@@ -186,6 +203,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...EXPORT_COMMANDS,
   DAEMON_ROW,
   SERVICE_ROW,
+  CONFIG_ROW,
   HELP_ROW,
   ...HIDDEN,
 ];

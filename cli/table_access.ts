@@ -118,9 +118,13 @@ export const ARGS_ROW: CommandSpec = {
   name: "args",
   summary: "print the QEMU command line the VM's next start runs",
   args: [VM],
-  options: [{ name: "lines", help: "one argument per line" }],
+  options: [
+    { name: "lines", help: "one argument per line" },
+    { name: "json", help: "a JSON array of the words (argv[0] first)" },
+  ],
   help: [
-    "works it out as vm __run does (pre_qemu hook run, templates/once included but kept),",
+    "works it out as vm __run does (pre_qemu hook run, templates/once included but kept;",
+    "KVM asked for but not usable by you: TCG instead, said on stderr),",
     "with the environment of the vmd (runsvdir) supervising VMDIR when there is one;",
     "every word is shell-quoted; relative paths are relative to the VM's directory",
     "exit: 0 ok, 100 a template or the config cannot be parsed, 111 QEMU missing or a hook failed",

@@ -118,7 +118,8 @@ export const CLONE_ROW: CommandSpec = {
     "copies every file of the VM (not runit's state nor its log); each disk is copied with",
     "qemu-img convert (internal snapshots are not copied); every mac= address in the",
     "templates gets a fresh one. Disks must be inside the VM's directory, named relative",
-    "to it (./drive.qcow2 or $VM_DIR/...), so that the copy uses its own",
+    "to it (./drive.qcow2 or $VM_DIR/...), so that the copy's templates name the copy's",
+    "disks and not the source's. On a terminal each full copy shows a progress bar",
   ],
   module: "rename_clone.ts",
   entry: "clone",
@@ -155,7 +156,10 @@ export const SNAPSHOT_ROW: CommandSpec = {
     { name: "list|create|apply|delete", kind: ["list", "create", "apply", "delete"] },
     { name: "<name>", kind: "snapshot", optional: true },
   ],
-  options: [],
+  options: [{
+    name: "json",
+    help: "list: an array of {name, date_s, disks} (disks as the templates name them)",
+  }],
   help: [
     "each operation works on every disk of the VM (qemu-img snapshot): create adds the",
     "named snapshot to all, apply takes all back to it, delete removes it; list (also",

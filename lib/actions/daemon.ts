@@ -44,7 +44,7 @@
  */
 
 import { join } from "../os/path.ts";
-import { isMissing } from "../os/fs.ts";
+import { isMissing, statIfExists } from "../os/fs.ts";
 import { DaemonRunningError, describe, SystemError } from "../errors.ts";
 import { type Config } from "../vm/config.ts";
 import { envOf, isAlive, procStat, signal } from "../os/proc.ts";
@@ -118,6 +118,17 @@ interface RunsvdirHandle {
   since: number;
 }
 
+/**
+ * Creates `vmdir` with mode 0700 whatever the umask (its parents as
+ * needed), when it does not exist; returns whether it did.
+ */
+export function createVmdir(vmdir: string): boolean {
+  if (statIfExists(vmdir) !== undefined) return false;
+  Deno.mkdirSync(vmdir, { recursive: true, mode: 0o700 });
+  Deno.chmodSync(vmdir, 0o700);
+  return true;
+}
+
 /** What the daemon reports while it runs (one line each, for its log). */
 export type DaemonLog = (line: string) => void;
 
@@ -141,7 +152,7 @@ export class Daemon {
     this.#cfg = cfg;
     this.#log = log;
     try {
-      Deno.mkdirSync(cfg.vmdir, { recursive: true });
+      if (createVmdir(cfg.vmdir)) log(`created VMDIR "${cfg.vmdir}" (mode 0700): it did not exist`);
       this.vmdir = Deno.realPathSync(cfg.vmdir);
     } catch (e) {
       throw new SystemError(`Cannot use VMDIR "${cfg.vmdir}": ${describe(e)}`);

@@ -21,7 +21,7 @@ export interface AccelChoice {
 
 /** `-x` and `--x` are the same QEMU option; the option's name without dashes, or undefined. */
 function optionName(word: string): string | undefined {
-  const m = /^--?([a-z][a-z0-9-]*)$/.exec(word);
+  const m = /^--?([A-Za-z][a-z0-9-]*)$/.exec(word);
   return m?.[1];
 }
 

@@ -44,6 +44,9 @@ export const F = {
   console: "supervise/console",
   /** QEMU's VNC server (template `vnc`), private like the monitor. */
   vnc: "supervise/vnc",
+  /** Held (flock) by the one `vm console` / `vm monitor` attached: QEMU serves one client. */
+  consoleLock: "supervise/console-lock",
+  monitorLock: "supervise/monitor-lock",
   /** Crash-loop backoff state, written by `vm __finish`. */
   backoff: "backoff",
 } as const;
