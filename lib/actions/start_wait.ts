@@ -90,8 +90,10 @@ export async function waitUp(
   while (performance.now() < end) {
     const st = readStatus(dir);
     if (st !== undefined) {
+      // Gone after this start: another state (or PID) than the run seen, or a
+      // finish or down that began after it.
       const died = (seenRun !== undefined && (st.state !== "run" || st.pid !== seenRun)) ||
-        (st.state === "finish" && st.since >= since.unix);
+        (st.state !== "run" && st.since >= since.unix);
       if (died) {
         if (since.leaveDown) control(dir, "d");
         const left = since.leaveDown ? " (it is left down)" : "";

@@ -406,7 +406,7 @@ test("several VMs at once: in parallel, the exit code counts failures; vm kill",
   assert.match(r.stdout, new RegExp(`^Started "b" in \\d+\\.\\d s \\(pid ${pb}\\)$`, "m"));
   assert.match(
     r.stderr,
-    /^vm: fatal: VM "bad1" did not start: QEMU exited at once; its log ends: vm: fatal: templates\/evil:1: Command substitution/m,
+    /^vm: fatal: VM "bad1" did not start: QEMU exited at once \(it is left down\); its log ends: bad1: fatal: templates\/evil:1: Command substitution/m,
   );
   r = await t.vm(["start", "bad1", "bad2"]);
   assert.equal(r.code, 2, show(r));
