@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readStatus } from "../../lib/runit/status.ts";
-import { cmdlineOf, readOr, REPO, run, test, type TestEnv, waitFor } from "../support/harness.ts";
+import { cmdlineOf, readOr, REPO, run, test, TestEnv, waitFor } from "../support/harness.ts";
 
 /** `vm daemon` with `env` over the test env; its stderr collected (stopped by t.close). */
 function daemonWith(t: TestEnv, env: Record<string, string>) {
