@@ -144,6 +144,7 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     want: "down",
     paused: false,
     backoff_s: null,
+    linked_clones: [],
   });
   assert.deepEqual(unsup, {
     name: "unsup",
@@ -155,6 +156,7 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     want: null,
     paused: null,
     backoff_s: null,
+    linked_clones: [],
   });
 
   // The human table shows the same (plain: not a TTY, NO_COLOR).
