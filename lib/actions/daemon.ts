@@ -38,6 +38,7 @@
  * in a row that each lived less than {@link QUICK_RUNSVDIR_S} seconds, it
  * stops every VM and exits 111.
  *
+ * Creates `$VMDIR` (mode 0700) when it does not exist, and says so.
  * Reads `/proc`, `$VMDIR/*` (`supervise/ok`, `wait`); locks `$VMDIR`;
  * signals runsvdir (HUP) and runsv (TERM) processes of the VMDIR.
  * @module
