@@ -116,6 +116,8 @@ test("point 6: --version, did you mean, snapshot list --json, the base of a link
   assert.equal(snaps[0].name, "s1");
   assert.deepEqual(snaps[0].disks, ["drive.qcow2"]);
   assert.ok(Math.abs(snaps[0].date_s - Date.now() / 1000) < 60);
+  // What the bash, zsh and fish scripts complete "vm snapshot base apply " with.
+  assert.equal((await t.vm(["__complete", "snapshots", "base"])).stdout, "s1\n");
 
   r = await t.vm(["clone", "base", "lc", "--linked"]);
   assert.equal(r.code, 0, r.stderr);
