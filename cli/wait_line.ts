@@ -29,7 +29,7 @@ export function waitText(waits: ReadonlyMap<string, Waited>): string {
   return `waiting for ${entries.map(([n, w]) => `${n} (${of(w)})`).join(", ")} to power off…`;
 }
 
-/** The redrawn line; `out` says whether stderr is a terminal. */
+/** The redrawn line, drawn on stderr only when `tty` (default: stderr is a terminal). */
 export class WaitLine {
   readonly #waits = new Map<string, Waited>();
   readonly #tty: boolean;
