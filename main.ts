@@ -8,13 +8,17 @@
  * @module
  */
 
-import { describe, EXIT_SYSTEM, EXIT_USAGE, UsageError, VmError } from "./lib/errors.ts";
+import { EXIT_SYSTEM, EXIT_USAGE, UsageError, VmError } from "./lib/errors.ts";
 import type { CommandModule, CommandSpec } from "./cli/command.ts";
 import { parseInvocation, wantsHelp } from "./cli/parse.ts";
-import { findCommand } from "./cli/table.ts";
+import { COMMANDS, findCommand } from "./cli/table.ts";
+import { VERSION } from "./cli/version.ts";
+import { fatalText, print, printErr } from "./cli/output.ts";
 
-function printErr(text: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(text + "\n"));
+/** cli/suggest.ts, loaded for an unknown command only (a computed specifier: see loadCommand). */
+function loadSuggest(): Promise<typeof import("./cli/suggest.ts")> {
+  const file = "./cli/suggest.ts";
+  return import(file);
 }
 
 /** cli/help.ts, loaded when help is asked for (a computed specifier: see loadCommand). */
@@ -25,7 +29,7 @@ function loadHelp(): Promise<typeof import("./cli/help.ts")> {
 
 async function printHelp(spec: CommandSpec, name: string): Promise<number> {
   const { commandHelp } = await loadHelp();
-  Deno.stdout.writeSync(new TextEncoder().encode(commandHelp(spec, name) + "\n"));
+  print(commandHelp(spec, name));
   return 0;
 }
 
@@ -68,9 +72,16 @@ async function dispatch(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   if (name === "--help" || name === "-h") return dispatch(["help"]);
+  if (name === "--version" || name === "-V") {
+    print(`vm ${VERSION}`);
+    return 0;
+  }
   let spec = findCommand(name);
   if (spec === undefined) {
-    throw new UsageError(`"${name}" is not a vm command; see "vm help"`);
+    const { unknownCommand } = await loadSuggest();
+    throw new UsageError(
+      unknownCommand(name, COMMANDS.filter((c) => !c.hidden).map((c) => c.name)),
+    );
   }
   let full = name;
   let words = rest;
@@ -91,12 +102,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     // The reader of our output went away (`vm list | head`): stop quietly, as sh tools do.
     if (e instanceof Deno.errors.BrokenPipe) return 128 + 13;
-    if (e instanceof VmError) {
-      printErr(`vm: fatal: ${e.message}`);
-      return e.exitCode;
-    }
-    printErr(`vm: fatal: ${describe(e)}`);
-    return EXIT_SYSTEM;
+    printErr(fatalText(e));
+    return e instanceof VmError ? e.exitCode : EXIT_SYSTEM;
   }
 }
 

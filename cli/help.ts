@@ -10,6 +10,8 @@ import type { CommandModule, CommandSpec } from "./command.ts";
 import { print } from "./output.ts";
 import { optionLabel, usage } from "./parse.ts";
 import { COMMANDS, findCommand } from "./table.ts";
+import { unknownCommand } from "./suggest.ts";
+import { VERSION } from "./version.ts";
 
 /** The help of one command (or subcommand, named `name`): usage, summary, lines, options. Pure. */
 export function commandHelp(spec: CommandSpec, name = spec.name): string {
@@ -41,7 +43,7 @@ export function helpText(): string {
     return [usage({ ...c, options: [] }).slice("usage: vm ".length), c.summary] as [string, string];
   });
   return [
-    "vm - QEMU virtual machines as runit services",
+    `vm ${VERSION} - QEMU virtual machines as runit services`,
     "",
     "usage: vm <command> [<args>]   (vm <command> --help: its options)",
     "",
@@ -50,15 +52,16 @@ export function helpText(): string {
     "",
     "environment:",
     "  VMCONF    config file, read (never run) by vm; its KEY=value lines override the",
-    "            environment. Default: $XDG_CONFIG_HOME/runit-vm/conf, then",
-    "            ~/.config/runit-vm/conf (when not root), finally /etc/runit-vm/conf",
+    "            environment. Default: the first found of $XDG_CONFIG_HOME/runit-vm/conf,",
+    "            ~/.config/runit-vm/conf, /etc/runit-vm/conf (vm config shows which)",
     "  VMDIR     directory of the VMs; default ~/.local/share/runit-vm",
     "  VMCONF_DEFAULT_TEMPLATES, VMCONF_DEFAULT_DRIVE, VMCONF_DEFAULT_WAIT",
-    "            what vm make offers (default: audio-pa cpu-host drive kvm mem, 20G, 10)",
+    "            what vm make offers (default: display-none drive kvm mem vnc, 20G, 10)",
     "  VMCONF_QEMU, VMCONF_QEMU_ARCH",
     "            the QEMU binary, or qemu-system-<arch> (default: the host's arch)",
     "",
     "exit codes: 0 ok, 1 check failed, 100 usage, 111 system failure",
+    "vm --version prints the version",
   ].join("\n");
 }
 
@@ -72,7 +75,9 @@ export const help: CommandModule = {
     }
     const spec = findCommand(name);
     if (spec === undefined || spec.hidden) {
-      throw new UsageError(`"${name}" is not a vm command; see "vm help"`);
+      throw new UsageError(
+        unknownCommand(name, COMMANDS.filter((c) => !c.hidden).map((c) => c.name)),
+      );
     }
     print(commandHelp(spec));
     return 0;

@@ -7,9 +7,17 @@
 import { EXIT_CHECK } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { listVms, requireVm } from "../lib/vm/dir.ts";
-import { formatStatus, formatTable, isRunning, listStates, vmState } from "../lib/vm/state.ts";
+import {
+  formatStatus,
+  formatTable,
+  isRunning,
+  listStates,
+  markBases,
+  vmState,
+} from "../lib/vm/state.ts";
 import type { CommandModule } from "./command.ts";
-import { print, useColor } from "./output.ts";
+import { print, printErr, useColor } from "./output.ts";
+import { pathExists } from "../lib/os/libc.ts";
 import { exclusive, optFlag } from "./parse.ts";
 
 /** `vm list [--json | -q]`. */
@@ -17,6 +25,12 @@ export const list: CommandModule = {
   run(inv) {
     exclusive(inv, "json", "quiet");
     const cfg = loadConfig();
+    if (!pathExists(cfg.vmdir)) {
+      printErr(
+        `vm: VMDIR "${cfg.vmdir}" does not exist, so there are no VMs; "vm daemon" creates it ` +
+          `(see "vm config" for where VMDIR comes from)`,
+      );
+    }
     if (optFlag(inv, "quiet")) {
       for (const name of listVms(cfg.vmdir)) print(name);
       return 0;
@@ -32,7 +46,7 @@ export const status: CommandModule = {
   run(inv) {
     const cfg = loadConfig();
     const dirs = inv.args.map((n) => requireVm(cfg.vmdir, n));
-    const states = inv.args.map((n, i) => vmState(n, dirs[i] ?? ""));
+    const states = markBases(inv.args.map((n, i) => vmState(n, dirs[i] ?? "")), cfg.vmdir);
     const color = useColor();
     print(
       optFlag(inv, "json")

@@ -34,10 +34,19 @@ import { imageArch, interruptible, pullRequest } from "./image.ts";
 import { print } from "./output.ts";
 import { exclusive, optFlag, optString } from "./parse.ts";
 import { progress } from "./progress.ts";
-import { ask, confirm } from "./prompt.ts";
+import { askOrAbort } from "./prompt.ts";
+import { START_TIMEOUT_S, startVm } from "../lib/actions/start_stop.ts";
+import { applyTemplateWords, DROP_ALL, type TemplateChoice } from "../lib/vm/template_choice.ts";
 
 function words(text: string): string[] {
   return text.split(/\s+/).filter((t) => t !== "");
+}
+
+/** The defaults left and templates added by `--templates` (and `--no-default-templates`). */
+function templateChoice(inv: Invocation, cfg: Config, answer?: string): TemplateChoice {
+  const defaults = optFlag(inv, "no-default-templates") ? [] : cfg.defaultTemplates;
+  const given = words(optString(inv, "templates") ?? answer ?? "");
+  return applyTemplateWords(defaults, given, availableTemplates(cfg.vmdir));
 }
 
 /** The spec the options give, checked; questions not asked yet. */
@@ -47,13 +56,14 @@ function specOf(inv: Invocation, cfg: Config, iso: string | undefined): MakeSpec
   exclusive(inv, "log", "no-log");
   const disk = optString(inv, "disk");
   const wait = optString(inv, "wait");
+  const choice = templateChoice(inv, cfg);
   const spec: MakeSpec = {
     name,
     disk: disk ?? cfg.defaultDrive,
     wait: wait ?? cfg.defaultWait,
     log: optFlag(inv, "log"),
-    templates: words(optString(inv, "templates") ?? ""),
-    defaults: cfg.defaultTemplates,
+    templates: choice.chosen,
+    defaults: choice.defaults,
   };
   if (iso !== undefined) spec.iso = iso;
   if (disk !== undefined) checkSize(disk);
@@ -62,23 +72,36 @@ function specOf(inv: Invocation, cfg: Config, iso: string | undefined): MakeSpec
   return spec;
 }
 
-/** Asks what the options did not answer (nothing with `-y`). */
+/**
+ * Asks what the options did not answer (nothing with `-y`), each question
+ * with its default; the end of input aborts (UsageError) before anything is
+ * made.
+ */
 async function askRest(inv: Invocation, cfg: Config, spec: MakeSpec): Promise<void> {
   if (optFlag(inv, "yes")) return;
   const { name } = spec;
+  const abort = `VM "${name}" was not created`;
   if (optString(inv, "disk") === undefined) {
-    spec.disk = (await ask(`Disk image size for ${name}? `)) || cfg.defaultDrive;
+    spec.disk = await askOrAbort(`Disk image size for ${name}?`, spec.disk, abort) || spec.disk;
     checkSize(spec.disk);
   }
   if (optString(inv, "wait") === undefined) {
-    spec.wait = (await ask(`Safe poweroff wait time for ${name}? `)) || cfg.defaultWait;
+    const q = `Safe poweroff wait time for ${name}?`;
+    spec.wait = await askOrAbort(q, `${spec.wait} s`, abort) || spec.wait;
     checkWait(spec.wait);
   }
-  if (!optFlag(inv, "log") && !optFlag(inv, "no-log")) spec.log = await confirm(`Log ${name}?`);
+  if (!optFlag(inv, "log") && !optFlag(inv, "no-log")) {
+    spec.log = /^y(es)?$/i.test(await askOrAbort(`Log ${name}?`, "y/N", abort));
+  }
   if (optString(inv, "templates") === undefined) {
-    print(`Default templates: ${cfg.defaultTemplates.join(" ")}`);
     print(`Available templates: ${availableTemplates(cfg.vmdir).join(" ")}`);
-    spec.templates = words(await ask(`Templates for ${name}? `));
+    print(`(name or +name adds one, -name drops a default, ${DROP_ALL} drops every default)`);
+    const shown = spec.defaults.length > 0 ? spec.defaults.join(" ") : "no defaults";
+    const answer = await askOrAbort(`Templates for ${name}?`, shown, abort);
+    const choice = templateChoice(inv, cfg, answer);
+    spec.templates = choice.chosen;
+    spec.defaults = choice.defaults;
+    checkSpec(cfg.vmdir, spec);
   }
 }
 
@@ -117,18 +140,39 @@ function imageOf(inv: Invocation, cfg: Config): Promise<ResolvedImage> | undefin
   );
 }
 
-/** What `vm make` says after making the VM. */
-function report(cfg: Config, spec: MakeSpec, result: MakeResult): void {
+/** How to watch a VM that boots an installer: its VNC or serial console, by its templates. Pure. */
+export function watchHint(name: string, templates: readonly string[]): string {
+  const ways = [
+    ...(templates.includes("vnc") ? [`"vm vnc ${name}" shows its screen`] : []),
+    ...(templates.includes("serial-console") ? [`"vm console ${name}" its serial console`] : []),
+  ];
+  return ways.length > 0 ? `; ${ways.join(", ")}` : "";
+}
+
+/**
+ * What `vm make` says after making the VM, and, with an ISO and vmd
+ * running, the one start from the ISO (waited for until QEMU is up).
+ */
+async function startOrSay(cfg: Config, spec: MakeSpec, result: MakeResult): Promise<void> {
   const { name } = spec;
   print(`Created VM "${name}" in "${result.dir}" (templates: ${result.templates.join(" ")})`);
-  if (result.started) {
-    print(`Started "${name}" once; "vm sv status ${name}" shows it`);
-  } else if (result.vmdRunning) {
-    print(`vmd did not pick up "${name}" within 7 s; start it with "vm sv once ${name}"`);
-  } else {
+  const start = spec.iso === undefined
+    ? `"vm start ${name}"`
+    : `"vm start ${name}" (boots the ISO once)`;
+  if (!result.vmdRunning) {
     print(
-      `vmd is not running for "${cfg.vmdir}"; start it with "vm daemon" ` +
-        `(or "runsvdir ${cfg.vmdir}"), then "vm sv once ${name}"`,
+      `It is down: vmd is not running for "${cfg.vmdir}"; start it with "vm daemon" ` +
+        `(or "runsvdir ${cfg.vmdir}"), then ${start}`,
+    );
+  } else if (spec.iso === undefined) {
+    print(`It is down; start it with ${start}`);
+  } else if (!result.supervised) {
+    print(`vmd did not pick up "${name}" within 7 s; start it with ${start}`);
+  } else {
+    const r = await startVm(name, result.dir, START_TIMEOUT_S, "o");
+    print(
+      `Started "${name}" once from the ISO in ${r.seconds.toFixed(1)} s (pid ${r.pid})` +
+        watchHint(name, result.templates),
     );
   }
 }
@@ -153,7 +197,7 @@ export const make: CommandModule = {
         p.clear();
       };
     }
-    report(cfg, spec, await makeVm(cfg.vmdir, spec));
+    await startOrSay(cfg, spec, await makeVm(cfg.vmdir, spec));
     return 0;
   },
 };

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { describe, StartFailedError } from "../lib/errors.ts";
+
 const encoder = new TextEncoder();
 
 /** Writes `text` to stdout as it is (no newline added). */
@@ -34,4 +36,16 @@ export function printErr(text: string): void {
 /** Whether to colour stdout: it is a terminal and NO_COLOR is unset or empty. */
 export function useColor(): boolean {
   return Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+}
+
+/**
+ * The `vm: fatal: …` text of an error: one line, and for a start that
+ * failed the last lines of the VM's log under it, indented, when they say
+ * more than the line does. Pure.
+ */
+export function fatalText(e: unknown): string {
+  const head = `vm: fatal: ${describe(e)}`;
+  const lines = e instanceof StartFailedError ? e.lines : [];
+  const more = lines.some((l) => !head.endsWith(l));
+  return more ? [head, ...lines.map((l) => `    ${l}`)].join("\n") : head;
 }

@@ -11,6 +11,7 @@ import { checkName } from "../lib/vm/name.ts";
 import type { CommandModule, Invocation } from "./command.ts";
 import { print } from "./output.ts";
 import { optFlag } from "./parse.ts";
+import { type Progress, progress } from "./progress.ts";
 
 /** The two VM names of the command, both checked. */
 function twoNames(inv: Invocation): [string, string] {
@@ -32,7 +33,20 @@ export const rename: CommandModule = {
 export const clone: CommandModule = {
   async run(inv) {
     const [src, dst] = twoNames(inv);
-    const r = await cloneVm(loadConfig(), src, dst, optFlag(inv, "linked"));
+    const bars = new Map<string, Progress>();
+    const onProgress = Deno.stderr.isTerminal()
+      ? (disk: string, done: number, total: number) => {
+        const bar = bars.get(disk) ?? progress(`copying ${disk}`);
+        bars.set(disk, bar);
+        bar.update(done, total);
+      }
+      : undefined;
+    let r;
+    try {
+      r = await cloneVm(loadConfig(), src, dst, optFlag(inv, "linked"), onProgress);
+    } finally {
+      for (const bar of bars.values()) bar.clear();
+    }
     print(
       `Cloned VM "${src}" to "${dst}" ("${r.dir}"); it is down: start it with "vm start ${dst}"`,
     );

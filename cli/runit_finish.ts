@@ -9,18 +9,17 @@ import { finishVm, sleepBackoff } from "../lib/service/finish.ts";
 import { backoffLine } from "../lib/vm/backoff.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import type { CommandModule } from "./command.ts";
-import { printErr } from "./output.ts";
 import { entry } from "./runit_entry.ts";
 
 /** `vm __finish <dir> <code> <signal>`: cleanup hook, sockets, crash-loop backoff. */
 export const finish: CommandModule = {
   run(inv) {
-    return entry(EXIT_SYSTEM, async () => {
-      const [dir = ".", code = "", signal = ""] = inv.args;
-      const vmDir = resolve(dir);
+    const [dir = ".", code = "", signal = ""] = inv.args;
+    const vmDir = resolve(dir);
+    return entry(EXIT_SYSTEM, vmDir, async (say) => {
       const r = await finishVm(loadConfig(), vmDir, code, signal);
       if (r.backoff !== undefined) {
-        printErr(backoffLine({ ran: r.ran, backoff: r.backoff }, code, signal));
+        say(backoffLine({ ran: r.ran, backoff: r.backoff }, code, signal));
         await sleepBackoff(vmDir, r.backoff.until);
       }
       return r.status;

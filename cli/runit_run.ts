@@ -13,6 +13,7 @@ import { entry } from "./runit_entry.ts";
 /** `vm __run <dir>`: becomes QEMU (returns only on failure). */
 export const run: CommandModule = {
   run(inv) {
-    return entry(EXIT_SYSTEM, () => runVm(loadConfig(), resolve(inv.args[0] ?? ".")));
+    const dir = resolve(inv.args[0] ?? ".");
+    return entry(EXIT_SYSTEM, dir, (say) => runVm(loadConfig(), dir, say));
   },
 };

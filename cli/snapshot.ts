@@ -10,13 +10,14 @@ import {
   formatSnapshots,
   snapshotDisks,
   snapshotRows,
+  snapshotsJson,
 } from "../lib/actions/snapshots.ts";
 import { checkStopped } from "../lib/qemu/processes.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import type { CommandModule } from "./command.ts";
 import { print } from "./output.ts";
-import { refuse, wrongArguments } from "./parse.ts";
+import { optFlag, refuse, wrongArguments } from "./parse.ts";
 import { findCommand } from "./table.ts";
 import { showDisk, vmDisks } from "../lib/vm/disk_paths.ts";
 
@@ -33,10 +34,15 @@ export const snapshot: CommandModule = {
     const cfg = loadConfig();
     const dir = requireVm(cfg.vmdir, name);
     if (op === "list") {
-      const text = formatSnapshots(snapshotRows(await diskInfos(vmDisks(cfg, dir))), dir);
-      if (text !== "") print(text);
+      const rows = snapshotRows(await diskInfos(vmDisks(cfg, dir)));
+      print(
+        optFlag(inv, "json")
+          ? JSON.stringify(snapshotsJson(rows, dir), null, 2)
+          : formatSnapshots(rows, dir),
+      );
       return 0;
     }
+    if (optFlag(inv, "json")) refuse("snapshot", '"--json" is for "list" only');
     const change = op as keyof typeof CHANGES;
     checkStopped(name, dir, `${op} a snapshot`);
     // Applying changes the data linked clones see through their overlays.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describe } from "../lib/errors.ts";
+import { CheckFailedError } from "../lib/errors.ts";
 import {
   failureExit,
   killVm,
@@ -18,11 +18,13 @@ import {
   type StopOptions,
   type StopResult,
 } from "../lib/actions/start_stop.ts";
-import { loadConfig } from "../lib/vm/config.ts";
+import { type Config, loadConfig } from "../lib/vm/config.ts";
+import { linkedClones } from "../lib/vm/linked.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { parseSeconds } from "../lib/text/units.ts";
 import type { CommandModule, Invocation } from "./command.ts";
-import { print, printErr } from "./output.ts";
+import { fatalText, print, printErr } from "./output.ts";
+import { WaitLine } from "./wait_line.ts";
 import { exclusive, optFlag, optString } from "./parse.ts";
 
 /** Seconds with one decimal, as stop and start report them. Pure. */
@@ -70,10 +72,11 @@ export function stopMessage(r: StopResult): string {
   return `Stopped "${r.name}" in ${secondsText(r.seconds)} (${stopReason(r)})`;
 }
 
-/** The line `vm start` prints for one VM. Pure. */
+/** The line `vm start` prints for one VM: its state too, when QEMU waits (`-S`). Pure. */
 export function startMessage(r: StartResult): string {
   if (r.already) return `"${r.name}" is already running (pid ${r.pid})`;
-  return `Started "${r.name}" in ${secondsText(r.seconds)} (pid ${r.pid})`;
+  const state = r.status === "running" ? "" : `, ${r.status} as its arguments ask`;
+  return `Started "${r.name}" in ${secondsText(r.seconds)} (pid ${r.pid}${state})`;
 }
 
 /** The line `vm restart` prints for one VM. Pure. */
@@ -94,30 +97,53 @@ export function killMessage(r: StopResult): string {
     `(not graceful: QEMU got SIGKILL, the guest did not shut down${extra})`;
 }
 
-/** The exit code of an action on several VMs: the number of failures, at most 99 (like sv). Pure. */
 /**
  * Runs `act` on each named VM in parallel, printing its line or its error as
- * each ends. Unknown VMs (100) and unsupervised ones (111) fail before any is
- * touched; otherwise the exit code is the number of VMs that failed (max 99).
+ * each ends (above the wait line, when there is one). Unknown VMs (100),
+ * unsupervised ones (111) and, unless `check` allows them, refused ones fail
+ * before any is touched; otherwise the exit code is the number of VMs that
+ * failed (max 99).
  */
 async function eachVm(
   names: readonly string[],
   act: (name: string, dir: string) => Promise<string>,
+  opts: { line?: WaitLine; check?: (cfg: Config, names: readonly string[]) => void } = {},
 ): Promise<number> {
   const cfg = loadConfig();
   const unique = [...new Set(names)];
   for (const n of unique) requireVm(cfg.vmdir, n);
+  opts.check?.(cfg, unique);
   const dirs = await Promise.all(unique.map((n) => requireSupervised(cfg.vmdir, n)));
+  const line = opts.line ?? new WaitLine(false);
   let failures = 0;
   await Promise.all(unique.map(async (n, i) => {
     try {
-      print(await act(n, dirs[i] ?? ""));
+      const text = await act(n, dirs[i] ?? "");
+      line.done(n, () => print(text));
     } catch (e) {
       failures++;
-      printErr(`vm: fatal: ${describe(e)}`);
+      line.done(n, () => printErr(fatalText(e)));
     }
   }));
   return failureExit(failures);
+}
+
+/**
+ * Throws CheckFailedError when one of `names` is the base of linked clones
+ * (lib/vm/linked.ts): running it would corrupt them.
+ */
+function refuseBases(cfg: Config, names: readonly string[]): void {
+  const clones = linkedClones(cfg.vmdir);
+  for (const n of names) {
+    const of = clones.get(n);
+    if (of === undefined) continue;
+    throw new CheckFailedError(
+      `VM "${n}" is the base of linked clones (${of.map((c) => `"${c}"`).join(", ")}): ` +
+        `running it changes the disks they are built on and corrupts them; start a clone, ` +
+        `or make the clones full copies first ("vm clone ${of[0]} <new>"); ` +
+        `"vm start --force ${n}" starts it anyway`,
+    );
+  }
 }
 
 /** `--timeout S` in seconds, or undefined. */
@@ -126,37 +152,51 @@ function timeoutOf(inv: Invocation): number | undefined {
   return t === undefined ? undefined : parseSeconds(t, "--timeout");
 }
 
-/** The stop options of `vm stop`/`vm restart`. */
-function stopOptions(inv: Invocation): StopOptions {
+/** The stop options of `vm stop`/`vm restart`, the wait shown on `line`. */
+function stopOptions(inv: Invocation, line: WaitLine): (name: string) => StopOptions {
   exclusive(inv, "timeout", "force");
   const timeoutS = timeoutOf(inv);
-  return { force: optFlag(inv, "force"), ...(timeoutS === undefined ? {} : { timeoutS }) };
+  const force = optFlag(inv, "force");
+  return (name) => ({
+    force,
+    ...(timeoutS === undefined ? {} : { timeoutS }),
+    onWait: (waitedS, capS) => line.update(name, waitedS, capS),
+  });
 }
 
-/** `vm start <vm>... [--timeout S]`. */
+/** `vm start <vm>... [--timeout S] [--force]`. */
 export const start: CommandModule = {
   run(inv) {
     const timeout = timeoutOf(inv);
-    return eachVm(inv.args, async (n, dir) => startMessage(await startVm(n, dir, timeout)));
+    const check = optFlag(inv, "force") ? undefined : refuseBases;
+    return eachVm(
+      inv.args,
+      async (n, dir) => startMessage(await startVm(n, dir, timeout)),
+      check === undefined ? {} : { check },
+    );
   },
 };
 
 /** `vm stop <vm>... [--timeout S] [--force]`. */
 export const stop: CommandModule = {
   run(inv) {
-    const opts = stopOptions(inv);
-    return eachVm(inv.args, async (n, dir) => stopMessage(await shutdownVm(n, dir, opts)));
+    const line = new WaitLine();
+    const opts = stopOptions(inv, line);
+    return eachVm(inv.args, async (n, dir) => stopMessage(await shutdownVm(n, dir, opts(n))), {
+      line,
+    });
   },
 };
 
 /** `vm restart <vm>... [--timeout S] [--force]`. */
 export const restart: CommandModule = {
   run(inv) {
-    const opts = stopOptions(inv);
+    const line = new WaitLine();
+    const opts = stopOptions(inv, line);
     return eachVm(inv.args, async (n, dir) => {
-      const r = await restartVm(n, dir, opts);
+      const r = await restartVm(n, dir, opts(n));
       return restartMessage(r.stop, r.start);
-    });
+    }, { line });
   },
 };
 

@@ -19,7 +19,15 @@ import {
   STATUS_ROW,
   STOP_ROW,
 } from "./table_state.ts";
-import { ARGS_ROW, CONSOLE_ROW, INFO_ROW, LOG_ROW, MONITOR_ROW, QMP_ROW } from "./table_access.ts";
+import {
+  ARGS_ROW,
+  CONSOLE_ROW,
+  INFO_ROW,
+  LOG_ROW,
+  MONITOR_ROW,
+  QMP_ROW,
+  VNC_ROW,
+} from "./table_access.ts";
 import {
   BOOT_ROW,
   CLONE_ROW,
@@ -64,6 +72,23 @@ const DAEMON_ROW: CommandSpec = {
   ],
   module: "daemon.ts",
   entry: "daemon",
+};
+
+/** `vm config`. */
+const CONFIG_ROW: CommandSpec = {
+  name: "config",
+  summary: "show the config files read and every VM* setting with its origin",
+  args: [],
+  options: [],
+  help: [
+    "the config file is $VMCONF when set; otherwise the first found of",
+    "$XDG_CONFIG_HOME/runit-vm/conf (when set), ~/.config/runit-vm/conf, /etc/runit-vm/conf",
+    "(for every user, root too). Each file looked for is shown (read, not found, not read),",
+    "then each setting as KEY=value with its origin: file (overrides the environment), env",
+    "or default",
+  ],
+  module: "config.ts",
+  entry: "config",
 };
 
 /** `vm service`. */
@@ -162,6 +187,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   KILL_ROW,
   AUTOSTART_ROW,
   CONSOLE_ROW,
+  VNC_ROW,
   MONITOR_ROW,
   QMP_ROW,
   LOG_ROW,
@@ -177,6 +203,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...EXPORT_COMMANDS,
   DAEMON_ROW,
   SERVICE_ROW,
+  CONFIG_ROW,
   HELP_ROW,
   ...HIDDEN,
 ];

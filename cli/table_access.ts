@@ -31,6 +31,23 @@ export const CONSOLE_ROW: CommandSpec = {
   entry: "console",
 };
 
+/** `vm vnc`. */
+export const VNC_ROW: CommandSpec = {
+  name: "vnc",
+  summary: "show the VM's screen (template vnc): run a viewer, or print how to reach it",
+  args: [VM],
+  options: [{ name: "print", help: "print the recipe even when a viewer could be run" }],
+  help: [
+    "the vnc template (a default) makes QEMU serve VNC on the unix socket supervise/vnc,",
+    "which only the VM's user can open. With DISPLAY set and remote-viewer or TigerVNC's",
+    "vncviewer installed, that viewer is run on it; otherwise the ssh -L and socat command",
+    "lines that reach it from a laptop or as a local TCP port are printed",
+    "exit: 0 ok, 1 the VM is not running or has no VNC socket, 100 usage",
+  ],
+  module: "vnc.ts",
+  entry: "vnc",
+};
+
 /** `vm monitor`. */
 export const MONITOR_ROW: CommandSpec = {
   name: "monitor",
@@ -101,9 +118,13 @@ export const ARGS_ROW: CommandSpec = {
   name: "args",
   summary: "print the QEMU command line the VM's next start runs",
   args: [VM],
-  options: [{ name: "lines", help: "one argument per line" }],
+  options: [
+    { name: "lines", help: "one argument per line" },
+    { name: "json", help: "a JSON array of the words (argv[0] first)" },
+  ],
   help: [
-    "works it out as vm __run does (pre_qemu hook run, templates/once included but kept),",
+    "works it out as vm __run does (pre_qemu hook run, templates/once included but kept;",
+    "KVM asked for but not usable by you: TCG instead, said on stderr),",
     "with the environment of the vmd (runsvdir) supervising VMDIR when there is one;",
     "every word is shell-quoted; relative paths are relative to the VM's directory",
     "exit: 0 ok, 100 a template or the config cannot be parsed, 111 QEMU missing or a hook failed",

@@ -30,13 +30,14 @@ export const LIST_ROW: CommandSpec = {
     {
       name: "json",
       help: "an array of {name, state, pid, uptime_s, autostart, wait_s, want,\n" +
-        "paused, backoff_s}, null where unknown, sorted by name",
+        "paused, backoff_s, linked_clones}, null where unknown, sorted by name",
     },
     { name: "quiet", short: "q", help: "names only" },
   ],
   help: [
     "columns: NAME, STATE (run, down, finish, backoff, unsupervised = no runsv; plus",
-    '  "want up"/"want down" when runsv wants otherwise), PID (QEMU\'s), UPTIME,',
+    '  "want up"/"want down" when runsv wants otherwise, ", base" when linked clones use',
+    "  its disks: vm start refuses it without --force), PID (QEMU's), UPTIME,",
     "  AUTOSTART (on = starts with vmd), WAIT (seconds the guest gets to power off)",
   ],
   module: "list.ts",
@@ -61,12 +62,24 @@ export const START_ROW: CommandSpec = {
   name: "start",
   summary: "start VMs and wait until QEMU is up",
   args: [VMS],
-  options: [{
-    name: "timeout",
-    value: "S",
-    help: "fail when QEMU is not up within S seconds (default 30)",
-  }],
-  help: PARALLEL,
+  options: [
+    {
+      name: "timeout",
+      value: "S",
+      help: "fail when QEMU is not up within S seconds (default 30)",
+    },
+    {
+      name: "force",
+      help: "start a VM even when it is the base of linked clones (vm clone --linked):\n" +
+        "writing its disks corrupts what the clones see",
+    },
+  ],
+  help: [
+    'up means QEMU answers on QMP with the state "running" (or "prelaunch"/"paused" when',
+    "its arguments ask for it: -S, -incoming); when QEMU exits first, the last lines of the",
+    "VM's log are shown and the VM is left down (exit 1)",
+    ...PARALLEL,
+  ],
   module: "start_stop.ts",
   entry: "start",
 };

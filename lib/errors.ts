@@ -37,6 +37,19 @@ export class CheckFailedError extends VmError {
   }
 }
 
+/**
+ * A VM that did not come up (exit 1): QEMU exited, or never reached a
+ * running state. `lines` are the last lines its log got since the start,
+ * shown under the one-line message.
+ */
+export class StartFailedError extends CheckFailedError {
+  readonly lines: readonly string[];
+  constructor(message: string, lines: readonly string[] = []) {
+    super(message);
+    this.lines = lines;
+  }
+}
+
 /** A system failure (exit 111): a file, a process, QEMU or runit misbehaved. */
 export class SystemError extends VmError {
   constructor(message: string) {

@@ -87,7 +87,9 @@ export interface CloneResult {
  * a qcow2 overlay whose backing file is the source's disk by relative name;
  * each MAC address in the templates replaced by a fresh one. Refused when the
  * source runs, a disk lies outside the source's directory or is named by
- * absolute path, or (linked) a disk is not qcow2. Writes
+ * absolute path, or (linked) a disk is not qcow2. `onProgress` hears each
+ * full copy's progress (the disk relative to the VM, bytes of its virtual
+ * size done and that size). Writes
  * `$VMDIR/.clone-<dst>-<pid>/`, renamed to `$VMDIR/<dst>`.
  */
 export async function cloneVm(
@@ -95,12 +97,14 @@ export async function cloneVm(
   srcName: string,
   dstName: string,
   linked: boolean,
+  onProgress?: (disk: string, done: number, total: number) => void,
 ): Promise<CloneResult> {
   const src = requireVm(cfg.vmdir, srcName);
   const final = freeVmPath(cfg.vmdir, dstName);
   checkStopped(srcName, src, "clone it (its disks are changing)");
   const disks = checkRelocatable(cfg, srcName, src, final, true);
   const formats = new Map<string, string>();
+  const sizes = new Map<string, number>();
   for (const d of disks) {
     const info = await imageInfo(d);
     if (linked && info.format !== "qcow2") {
@@ -110,6 +114,7 @@ export async function cloneVm(
       );
     }
     formats.set(d, info.format);
+    sizes.set(d, info["virtual-size"]);
   }
   const avoid = macsInVmdir(cfg.vmdir);
   const tmp = join(cfg.vmdir, `.clone-${dstName}-${Deno.pid}`);
@@ -127,7 +132,9 @@ export async function cloneVm(
         await createImage(to, undefined, backing);
         result.disks.push({ rel, backing });
       } else {
-        await convertImage(d, to, formats.get(d) ?? "qcow2");
+        const size = sizes.get(d) ?? 0;
+        const report = onProgress && ((pct: number) => onProgress(rel, (pct / 100) * size, size));
+        await convertImage(d, to, formats.get(d) ?? "qcow2", report);
         result.disks.push({ rel });
       }
     }

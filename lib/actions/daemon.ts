@@ -38,13 +38,14 @@
  * in a row that each lived less than {@link QUICK_RUNSVDIR_S} seconds, it
  * stops every VM and exits 111.
  *
+ * Creates `$VMDIR` (mode 0700) when it does not exist, and says so.
  * Reads `/proc`, `$VMDIR/*` (`supervise/ok`, `wait`); locks `$VMDIR`;
  * signals runsvdir (HUP) and runsv (TERM) processes of the VMDIR.
  * @module
  */
 
 import { join } from "../os/path.ts";
-import { isMissing } from "../os/fs.ts";
+import { isMissing, statIfExists } from "../os/fs.ts";
 import { DaemonRunningError, describe, SystemError } from "../errors.ts";
 import { type Config } from "../vm/config.ts";
 import { envOf, isAlive, procStat, signal } from "../os/proc.ts";
@@ -118,6 +119,17 @@ interface RunsvdirHandle {
   since: number;
 }
 
+/**
+ * Creates `vmdir` with mode 0700 whatever the umask (its parents as
+ * needed), when it does not exist; returns whether it did.
+ */
+export function createVmdir(vmdir: string): boolean {
+  if (statIfExists(vmdir) !== undefined) return false;
+  Deno.mkdirSync(vmdir, { recursive: true, mode: 0o700 });
+  Deno.chmodSync(vmdir, 0o700);
+  return true;
+}
+
 /** What the daemon reports while it runs (one line each, for its log). */
 export type DaemonLog = (line: string) => void;
 
@@ -141,7 +153,7 @@ export class Daemon {
     this.#cfg = cfg;
     this.#log = log;
     try {
-      Deno.mkdirSync(cfg.vmdir, { recursive: true });
+      if (createVmdir(cfg.vmdir)) log(`created VMDIR "${cfg.vmdir}" (mode 0700): it did not exist`);
       this.vmdir = Deno.realPathSync(cfg.vmdir);
     } catch (e) {
       throw new SystemError(`Cannot use VMDIR "${cfg.vmdir}": ${describe(e)}`);

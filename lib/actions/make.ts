@@ -1,8 +1,9 @@
 /**
  * Creating a VM (`vm make`). The VM is assembled under a dot-name in `$VMDIR`
  * (runsvdir and `vm list` skip dot-names) and renamed into place only when
- * complete, so no half-made VM is ever seen or left behind. Then it is made
- * known to runit and asked to run once when vmd is running.
+ * complete, so no half-made VM is ever seen or left behind. Then, when it
+ * boots an ISO and vmd is running, it waits until vmd supervises it (the
+ * caller starts it once: lib/actions/start_stop.ts).
  * Writes `$VMDIR/<vm>/` (down, wait, drive.qcow2, templates/, run, finish,
  * control/t, log/); reads `$VMDIR/.default/templates/`.
  * @module
@@ -17,7 +18,7 @@ import { checkSize, parseWholeSeconds } from "../text/units.ts";
 import { quoteWords } from "../text/shell_words.ts";
 import { chooseTemplates, templateNames } from "../vm/templates.ts";
 import { defaultDir, freeVmPath, vmPath } from "../vm/dir.ts";
-import { control, waitSupervised } from "../runit/control.ts";
+import { waitSupervised } from "../runit/control.ts";
 import { findRunsvdir } from "../qemu/processes.ts";
 
 /** Everything `vm make` needs to create a VM. */
@@ -45,8 +46,8 @@ export interface MakeResult {
   templates: string[];
   /** Whether a runsvdir supervises VMDIR. */
   vmdRunning: boolean;
-  /** Whether the VM was asked to run once. */
-  started: boolean;
+  /** Whether vmd picked the VM up (a runsv supervises it), when made with an ISO. */
+  supervised: boolean;
 }
 
 /** Returns `wait` when it is whole seconds >= 0; throws UsageError otherwise. Pure. */
@@ -137,10 +138,7 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
     throw e;
   }
   const vmdRunning = findRunsvdir(vmdir).length > 0;
-  let started = false;
-  if (vmdRunning && await waitSupervised(final, 7000)) {
-    control(final, "o");
-    started = true;
-  }
-  return { dir: final, templates, vmdRunning, started };
+  // Only a VM that boots an ISO is started (once, by the caller); it waits for its runsv.
+  const supervised = vmdRunning && iso !== undefined && await waitSupervised(final, 7000);
+  return { dir: final, templates, vmdRunning, supervised };
 }

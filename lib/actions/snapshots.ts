@@ -129,9 +129,17 @@ export function formatDate(unix: number): string {
     `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }
 
-/** The `vm snapshot list` table (NAME, CREATED, DISKS); "" when there is none. Pure. */
+/** The `vm snapshot list --json` objects: name, date_s (Unix time), disks as shown. Pure. */
+export function snapshotsJson(rows: readonly SnapshotRow[], vmDir: string): object[] {
+  return rows.map((r) => ({
+    name: r.name,
+    date_s: r.date,
+    disks: r.disks.map((d) => showDisk(vmDir, d)),
+  }));
+}
+
+/** The `vm snapshot list` table (NAME, CREATED, DISKS); only the header when there is none. Pure. */
 export function formatSnapshots(rows: readonly SnapshotRow[], vmDir: string): string {
-  if (rows.length === 0) return "";
   const table = [
     ["NAME", "CREATED", "DISKS"],
     ...rows.map((

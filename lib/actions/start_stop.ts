@@ -12,21 +12,17 @@
  */
 
 import { join } from "../os/path.ts";
-import { exists, lstatIfExists, readTextIfExists } from "../os/fs.ts";
-import { NotSupervisedError, SystemError } from "../errors.ts";
-import { F } from "../vm/files.ts";
-import { isSupervised, readStatus, type Status } from "../runit/status.ts";
+import { NotSupervisedError, StartFailedError } from "../errors.ts";
+import { isSupervised, readStatus } from "../runit/status.ts";
 import { vmState } from "../vm/state.ts";
 import { readWait } from "../vm/dir.ts";
 import { isAlive, procStat, signal } from "../os/proc.ts";
-import { pollUntil, sleep } from "../os/poll.ts";
-import { lastLogLine } from "../vm/log.ts";
+import { pollUntil } from "../os/poll.ts";
+import { logHint, waitUp } from "./start_wait.ts";
 import { forceQemu, settleDown } from "./force_stop.ts";
 import { control } from "../runit/control.ts";
 import { findRunsvdir } from "../qemu/processes.ts";
 
-/** How often the status file is read while waiting (ms). */
-const POLL_MS = 50;
 /** How long a just-made VM may take to get its runsv (runsvdir scans every 5 s). */
 const PICKUP_MS = 6000;
 /** A stop without --timeout waits the VM's wait plus this (control/t's own bound) before forcing. */
@@ -74,6 +70,8 @@ export interface StartResult {
   pid: number;
   /** Seconds until QEMU was up. */
   seconds: number;
+  /** QEMU's run state then (QMP): `running`, or `prelaunch`/`paused` when its arguments ask. */
+  status: string;
 }
 
 /** The exit code of an action on several VMs: the number of failures, at most 99 (like sv). Pure. */
@@ -81,10 +79,15 @@ export function failureExit(failures: number): number {
   return Math.min(99, Math.max(0, failures));
 }
 
-/** A stop's options: `--timeout S` caps the graceful wait; `--force` skips it. */
+/**
+ * A stop's options: `--timeout S` caps the graceful wait; `--force` skips
+ * it; `onWait` hears, while the graceful stop is awaited, the seconds waited
+ * so far and the cap (for a progress line).
+ */
 export interface StopOptions {
   timeoutS?: number;
   force?: boolean;
+  onWait?: (waitedS: number, capS: number) => void;
 }
 
 /**
@@ -102,68 +105,33 @@ export async function requireSupervised(vmdir: string, name: string): Promise<st
 }
 
 /**
- * Whether QEMU is up for the run `st`: its monitor socket exists and was
- * made after runsv started the run (`vm __run` removes stale sockets first).
- */
-function qemuUp(dir: string, st: Status): boolean {
-  if (st.state !== "run" || st.pid === 0 || !isAlive(st.pid)) return false;
-  const s = lstatIfExists(join(dir, F.monitor));
-  return s?.isSocket === true && (s.mtime?.getTime() ?? 0) / 1000 >= st.since - 0.05;
-}
-
-/** Why a start failed, with the last line of the VM's log when it has one. */
-function logHint(dir: string): string {
-  if (!exists(join(dir, F.log))) {
-    return "the VM has no log (make it with --log to keep QEMU's output)";
-  }
-  const line = lastLogLine(readTextIfExists(join(dir, F.logCurrent)) ?? "");
-  return line === undefined ? "its log is empty" : `its log ends: ${line}`;
-}
-
-/**
- * `vm start`: tells runsv `u` and waits until QEMU is up (pid and monitor
- * socket there). Throws SystemError when QEMU exits, the VM is in crash-loop
- * backoff, or it is not up within `timeoutS`.
+ * `vm start` (`letter` "u"), or the one start `vm make` does with an ISO
+ * ("o"): tells runsv `letter` and waits until QEMU is up (lib/actions/
+ * start_wait.ts: QMP answers `running`). Throws StartFailedError when QEMU
+ * exits (a `u` start is then left down), the VM is in crash-loop backoff,
+ * or it is not up within `timeoutS`.
  */
 export async function startVm(
   name: string,
   dir: string,
   timeoutS = START_TIMEOUT_S,
+  letter: "u" | "o" = "u",
 ): Promise<StartResult> {
-  const t0 = performance.now();
-  const tUnix = Date.now() / 1000;
+  const since = { t0: performance.now(), unix: Date.now() / 1000, leaveDown: letter === "u" };
   const first = readStatus(dir);
-  if (first !== undefined && first.want === "up" && qemuUp(dir, first)) {
-    return { name, already: true, pid: first.pid, seconds: 0 };
+  if (first !== undefined && first.want === "up" && first.state === "run" && isAlive(first.pid)) {
+    return { name, already: true, pid: first.pid, seconds: 0, status: "running" };
   }
   const before = vmState(name, dir);
   if (before.state === "backoff") {
-    throw new SystemError(
+    throw new StartFailedError(
       `VM "${name}" keeps exiting at once and waits ${before.backoff_s} s in crash-loop backoff ` +
-        `before its next start; ${logHint(dir)}`,
+        `before its next start; ${logHint(dir).hint}`,
     );
   }
-  control(dir, "u");
-  let seenRun: number | undefined;
-  const end = t0 + timeoutS * 1000;
-  while (performance.now() < end) {
-    const st = readStatus(dir);
-    if (st !== undefined) {
-      if (qemuUp(dir, st)) {
-        return { name, already: false, pid: st.pid, seconds: (performance.now() - t0) / 1000 };
-      }
-      const died = (seenRun !== undefined && (st.state !== "run" || st.pid !== seenRun)) ||
-        (st.state === "finish" && st.since >= tUnix);
-      if (died) {
-        throw new SystemError(`VM "${name}" did not start: QEMU exited at once; ${logHint(dir)}`);
-      }
-      if (st.state === "run") seenRun = st.pid;
-    }
-    await sleep(POLL_MS);
-  }
-  throw new SystemError(
-    `VM "${name}" did not start within ${timeoutS} s (QEMU not up); ${logHint(dir)}`,
-  );
+  control(dir, letter);
+  const up = await waitUp(name, dir, since, timeoutS);
+  return { name, already: false, ...up };
 }
 
 /**
@@ -189,7 +157,10 @@ export async function shutdownVm(
   const runsv = qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined;
   control(dir, "d");
   const capS = opts.force ? 0 : opts.timeoutS ?? wait + DEFAULT_EXTRA_S;
-  const isDown = () => readStatus(dir)?.state === "down";
+  const isDown = () => {
+    opts.onWait?.((performance.now() - t0) / 1000, capS);
+    return readStatus(dir)?.state === "down";
+  };
   if (await pollUntil(isDown, capS * 1000)) {
     const seconds = (performance.now() - t0) / 1000;
     return { name, already: false, seconds, how: seconds < wait ? "poweroff" : "wait", wait };

@@ -17,6 +17,7 @@ import { execve } from "../os/exec.ts";
 import { type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
 import { DEFAULT_VM, F, ONCE_TEMPLATE } from "../vm/files.ts";
 import { findQemu, qemuArgs, qemuProgram } from "../qemu/program.ts";
+import { chooseAccel, kvmProblem } from "../qemu/accel.ts";
 import { readTemplates } from "../vm/templates.ts";
 import { orphanQemu } from "../qemu/processes.ts";
 import { hasHooks, removeSockets, vmEnv } from "../vm/dir.ts";
@@ -34,6 +35,8 @@ export interface StartPlan {
   usesOnce: boolean;
   /** Hook functions the VM's hooks file defines. */
   hooks: Set<HookName>;
+  /** Set when KVM was asked for but is not usable: TCG instead (lib/qemu/accel.ts). */
+  accelNote?: string;
 }
 
 /**
@@ -57,9 +60,12 @@ export async function planStart(cfg: Config, vmDir: string): Promise<StartPlan> 
   }
   const templates = readTemplates(vmDir, env);
   const qemu = findQemu(qemuProgram(env), env, vmDir);
-  const argv = [qemu, ...qemuArgs(templates.flatMap((t) => t.args))];
+  const accel = chooseAccel(qemuArgs(templates.flatMap((t) => t.args)), kvmProblem());
+  const argv = [qemu, ...accel.args];
   const usesOnce = templates.some((t) => t.name === ONCE_TEMPLATE);
-  return { qemu, argv, env, usesOnce, hooks };
+  const plan: StartPlan = { qemu, argv, env, usesOnce, hooks };
+  if (accel.note !== undefined) plan.accelNote = accel.note;
+  return plan;
 }
 
 /**
@@ -80,12 +86,17 @@ export function checkNoOtherQemu(vmDir: string): void {
 /**
  * `vm __run`: refuses when a QEMU already runs for the VM, plans the start,
  * consumes `once`, removes stale sockets, starts the post_qemu watcher, then
- * replaces this process with QEMU (cwd `vmDir`, umask 077). Returns only by
- * throwing.
+ * replaces this process with QEMU (cwd `vmDir`, umask 077); `note` gets the
+ * line saying KVM fell back to TCG, when it did. Returns only by throwing.
  */
-export async function runVm(cfg: Config, vmDir: string): Promise<never> {
+export async function runVm(
+  cfg: Config,
+  vmDir: string,
+  note: (line: string) => void = () => {},
+): Promise<never> {
   checkNoOtherQemu(vmDir);
   const plan = await planStart(cfg, vmDir);
+  if (plan.accelNote !== undefined) note(plan.accelNote);
   if (plan.usesOnce) removeIfExists(join(vmDir, F.once));
   removeSockets(vmDir);
   Deno.umask(0o077);

@@ -76,7 +76,7 @@ export interface BackoffStep {
   backoff?: Backoff;
 }
 
-const BACKOFF_LINE = "vm: QEMU ended after ";
+const BACKOFF_LINE = "QEMU ended after ";
 
 /**
  * The log line `vm __finish` writes before it sleeps a backoff: how long QEMU
@@ -90,7 +90,11 @@ export function backoffLine(step: Required<BackoffStep>, code: string, signal: s
     `(crash-loop backoff, ${step.backoff.failures} quick exit(s) in a row)`;
 }
 
-/** Whether a log line (without timestamp) is one of {@link backoffLine}'s. Pure. */
+/**
+ * Whether a log line (without timestamp) is one of {@link backoffLine}'s, as
+ * `vm __finish` prints it: after the VM's name (`web: QEMU ended after …`). Pure.
+ */
 export function isBackoffLine(line: string): boolean {
-  return line.startsWith(BACKOFF_LINE);
+  const i = line.indexOf(": ");
+  return line.startsWith(BACKOFF_LINE) || (i > 0 && line.startsWith(BACKOFF_LINE, i + 2));
 }

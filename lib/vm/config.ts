@@ -3,8 +3,8 @@
  * it), and the resulting settings. The file is a list of `KEY=value` lines as a
  * shell would read them (optional `export`, comments, quoting, `$VAR`), and
  * its values override the environment, as when the seed sourced it.
- * Reads: the config file (`$VMCONF`, `/etc/runit-vm/conf`, `~/.config/runit-vm/conf`,
- * `$XDG_CONFIG_HOME/runit-vm/conf`).
+ * Reads: the config file (`$VMCONF`, else the first found of
+ * `$XDG_CONFIG_HOME/runit-vm/conf`, `~/.config/runit-vm/conf`, `/etc/runit-vm/conf`).
  * @module
  */
 
@@ -38,7 +38,7 @@ export interface Config {
 
 /** Defaults used when neither the file nor the environment sets a key. */
 export const DEFAULTS = {
-  VMCONF_DEFAULT_TEMPLATES: "audio-pa cpu-host drive kvm mem",
+  VMCONF_DEFAULT_TEMPLATES: "display-none drive kvm mem vnc",
   VMCONF_DEFAULT_DRIVE: "20G",
   VMCONF_DEFAULT_WAIT: "10",
 } as const;
@@ -85,29 +85,31 @@ export function parseConfig(text: string, file: string, env: Env): Env {
 }
 
 /**
- * Chooses the config file as the seed did: `$VMCONF` when set, else the last
- * existing of `/etc/runit-vm/conf`, and (not as root) `~/.config/runit-vm/conf`
- * and `$XDG_CONFIG_HOME/runit-vm/conf`. `exists` tells whether a path exists.
- * Returns undefined when no file applies. Pure.
+ * The config files looked for when `$VMCONF` is not set, in order, for
+ * every user (root too): `$XDG_CONFIG_HOME/runit-vm/conf` when
+ * XDG_CONFIG_HOME is set, `~/.config/runit-vm/conf` when HOME is, then
+ * `/etc/runit-vm/conf`. Pure.
+ */
+export function configCandidates(env: Env): string[] {
+  const out: string[] = [];
+  if (env.XDG_CONFIG_HOME) out.push(join(env.XDG_CONFIG_HOME, "runit-vm/conf"));
+  if (env.HOME) out.push(join(env.HOME, ".config/runit-vm/conf"));
+  out.push(SYSTEM_CONF);
+  return [...new Set(out)];
+}
+
+/**
+ * Chooses the config file: `$VMCONF` when set (even when missing: reading it
+ * then fails), else the first of {@link configCandidates} that exists.
+ * `exists` tells whether a path exists. Returns undefined when no file
+ * applies. Pure.
  */
 export function chooseConfigFile(
   env: Env,
-  isRoot: boolean,
   exists: (path: string) => boolean,
 ): string | undefined {
   if (env.VMCONF !== undefined && env.VMCONF !== "") return env.VMCONF;
-  let chosen: string | undefined = exists(SYSTEM_CONF) ? SYSTEM_CONF : undefined;
-  if (!isRoot) {
-    if (env.HOME) {
-      const home = join(env.HOME, ".config/runit-vm/conf");
-      if (exists(home)) chosen = home;
-    }
-    if (env.XDG_CONFIG_HOME) {
-      const xdg = join(env.XDG_CONFIG_HOME, "runit-vm/conf");
-      if (exists(xdg)) chosen = xdg;
-    }
-  }
-  return chosen;
+  return configCandidates(env).find(exists);
 }
 
 /** Builds the settings from the environment with the file's values applied. Pure. */
@@ -134,19 +136,16 @@ export function settingsFrom(env: Env, file?: string): Config {
   return cfg;
 }
 
-function fileExists(path: string): boolean {
+/** Whether `path` exists (a config file candidate). Reads its metadata. */
+export function fileExists(path: string): boolean {
   return statIfExists(path) !== undefined;
 }
 
 /**
- * Loads the configuration of this process: chooses and parses the config file,
- * applies it over the environment, fills defaults. Reads the config file.
- * Throws ParseError for a bad file, UsageError when `$VMCONF` names a missing file.
+ * Reads and parses config file `file` (see parseConfig). Throws ParseError
+ * for a bad file, UsageError when it cannot be read (a missing `$VMCONF`).
  */
-export function loadConfig(env: Env = Deno.env.toObject()): Config {
-  const isRoot = Deno.uid() === 0;
-  const file = chooseConfigFile(env, isRoot, fileExists);
-  if (file === undefined) return settingsFrom(env);
+export function readConfigFile(file: string, env: Env): Env {
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
@@ -158,6 +157,16 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     }
     throw new UsageError(`Cannot read config file "${file}": ${(e as Error).message}`);
   }
-  const vars = parseConfig(text, file, env);
-  return settingsFrom({ ...env, ...vars }, file);
+  return parseConfig(text, file, env);
+}
+
+/**
+ * Loads the configuration of this process: chooses and parses the config file,
+ * applies it over the environment, fills defaults. Reads the config file.
+ * Throws ParseError for a bad file, UsageError when `$VMCONF` names a missing file.
+ */
+export function loadConfig(env: Env = Deno.env.toObject()): Config {
+  const file = chooseConfigFile(env, fileExists);
+  if (file === undefined) return settingsFrom(env);
+  return settingsFrom({ ...env, ...readConfigFile(file, env) }, file);
 }

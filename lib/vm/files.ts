@@ -42,12 +42,17 @@ export const F = {
   monitor: "supervise/monitor",
   qmp: "supervise/qmp",
   console: "supervise/console",
+  /** QEMU's VNC server (template `vnc`), private like the monitor. */
+  vnc: "supervise/vnc",
+  /** Held (flock) by the one `vm console` / `vm monitor` attached: QEMU serves one client. */
+  consoleLock: "supervise/console-lock",
+  monitorLock: "supervise/monitor-lock",
   /** Crash-loop backoff state, written by `vm __finish`. */
   backoff: "backoff",
 } as const;
 
 /** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */
-export const SOCKETS = [F.monitor, F.qmp, F.console] as const;
+export const SOCKETS = [F.monitor, F.qmp, F.console, F.vnc] as const;
 
 /** Directory layout of `default/` (the `.default` tree) for the service scripts. */
 export const SCRIPTS = [F.run, F.finish, F.controlT, "log/run"] as const;

@@ -253,13 +253,39 @@ class Follower {
   }
 }
 
+/** svlogd's timestamps: `-t` (TAI64N, `@4000…`) or `-tt` (UTC, `2024-05-01_10:00:00.12345`). */
+const STAMP = /^(@[0-9a-f]{24}|\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d\.\d+)\s+/;
+
+/** Unix seconds of a svlogd timestamp (TAI64N label minus 2^62 + 10, or UTC). Pure. */
+function stampSeconds(stamp: string): number {
+  if (stamp.startsWith("@")) {
+    return Number(BigInt(`0x${stamp.slice(1, 17)}`) - (1n << 62n) - 10n);
+  }
+  const [date = "", time = ""] = stamp.split("_");
+  return Date.parse(`${date}T${time.slice(0, 12)}Z`) / 1000;
+}
+
 /**
  * The last line of a svlogd log without its timestamp, backoff lines skipped
  * (they say when, not why: the line before one does). Pure.
  */
 export function lastLogLine(text: string): string | undefined {
-  return text.split("\n")
-    .map((l) => l.trim().replace(/^(@[0-9a-f]{24}|\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d\.\d+)\s+/, ""))
-    .filter((l) => l !== "" && !isBackoffLine(l))
-    .at(-1);
+  return logLinesSince(text, -Infinity, 1)[0];
+}
+
+/**
+ * The last `n` lines of a svlogd log written at Unix time `since` or later
+ * (0.2 s of slack; lines without a timestamp count), timestamps removed,
+ * empty and backoff lines skipped: why a start just failed. Pure.
+ */
+export function logLinesSince(text: string, since: number, n: number): string[] {
+  const out: string[] = [];
+  for (const raw of text.split("\n")) {
+    const l = raw.trim();
+    const stamp = STAMP.exec(l);
+    if (stamp !== null && stampSeconds(stamp[1] ?? "") < since - 0.2) continue;
+    const line = stamp === null ? l : l.slice(stamp[0].length);
+    if (line !== "" && !isBackoffLine(line)) out.push(line);
+  }
+  return out.slice(-n);
 }

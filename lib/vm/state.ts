@@ -12,6 +12,7 @@ import { pathExists } from "../os/libc.ts";
 import { listVms, readWait } from "./dir.ts";
 import { F } from "./files.ts";
 import { readBackoff } from "./backoff.ts";
+import { linkedClones } from "./linked.ts";
 
 /** What `vm list` and `vm status` show of one VM (the `--json` object, fields in this order). */
 export interface VmState {
@@ -32,6 +33,8 @@ export interface VmState {
   paused: boolean | null;
   /** Seconds until the next restart attempt, in backoff. */
   backoff_s: number | null;
+  /** VMs whose disks are overlays on this VM's disks (its linked clones): see {@link markBases}. */
+  linked_clones: string[];
 }
 
 /**
@@ -60,6 +63,7 @@ export function deriveState(
       want: null,
       paused: null,
       backoff_s: null,
+      linked_clones: [],
     };
   }
   const running = status.state === "run";
@@ -82,6 +86,7 @@ export function deriveState(
     want: status.want,
     paused: status.paused,
     backoff_s: backoff,
+    linked_clones: [],
   };
 }
 
@@ -98,9 +103,25 @@ export function vmState(name: string, dir: string, now = Date.now() / 1000): VmS
   return deriveState(name, status, supervised, autostart, readWait(dir), now, backoff);
 }
 
-/** The states of every VM in `vmdir` (those of listVms), sorted by name. See vmState. */
+/** The states of every VM in `vmdir` (those of listVms), sorted by name. See vmState, markBases. */
 export function listStates(vmdir: string, now = Date.now() / 1000): VmState[] {
-  return listVms(vmdir).map((name) => vmState(name, `${vmdir}/${name}`, now));
+  return markBases(listVms(vmdir).map((name) => vmState(name, `${vmdir}/${name}`, now)), vmdir);
+}
+
+/**
+ * Fills `linked_clones` of each state: the VMs of `vmdir` whose disks are
+ * overlays on its disks (lib/vm/linked.ts). Returns `states`. Reads every
+ * VM directory's top-level files.
+ */
+export function markBases(states: VmState[], vmdir: string): VmState[] {
+  const clones = linkedClones(vmdir);
+  for (const s of states) s.linked_clones = clones.get(s.name) ?? [];
+  return states;
+}
+
+/** What the STATE column adds for the base of linked clones: `, base`. Pure. */
+export function baseLabel(s: VmState): string {
+  return s.linked_clones.length > 0 ? ", base" : "";
 }
 
 /** Whether the VM is running (what `vm status` checks, like `sv check`). Pure. */
@@ -155,7 +176,7 @@ function paint(text: string, color: string, on: boolean): string {
 export function tableRow(s: VmState): string[] {
   return [
     s.name,
-    stateLabel(s),
+    stateLabel(s) + baseLabel(s),
     s.pid === null ? "-" : String(s.pid),
     s.uptime_s === null ? "-" : humanDuration(s.uptime_s),
     s.autostart ? "on" : "off",
@@ -201,5 +222,11 @@ export function formatStatus(s: VmState, color = false): string {
     ["wait", `${s.wait_s} s`],
   ];
   if (s.want !== null) lines.push(["want", s.want]);
+  if (s.linked_clones.length > 0) {
+    lines.push([
+      "base of",
+      `${s.linked_clones.join(", ")} (linked clones: start it with --force only)`,
+    ]);
+  }
   return [s.name, ...lines.map(([k, v]) => `  ${(k + ":").padEnd(11)}${v}`)].join("\n");
 }

@@ -76,7 +76,7 @@ Deno.test("bash completion: commands, VM names, sv commands, options, templates"
     assert.deepEqual(await bashComplete(t, script, "vm console alpha "), []);
     assert.deepEqual(await bashComplete(t, script, "vm log -n 5 a"), ["alpha"]);
     assert.deepEqual(await bashComplete(t, script, "vm log -n "), []);
-    assert.deepEqual(await bashComplete(t, script, "vm co"), ["console", "completions"]);
+    assert.deepEqual(await bashComplete(t, script, "vm co"), ["console", "completions", "config"]);
     assert.deepEqual(await bashComplete(t, script, "vm sv stat"), ["status"]);
     assert.deepEqual(await bashComplete(t, script, "vm sv up "), ["alpha", "beta-2"]);
     assert.deepEqual(await bashComplete(t, script, "vm log --"), ["--follow", "--lines", "--help"]);

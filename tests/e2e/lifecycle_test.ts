@@ -144,6 +144,7 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     want: "down",
     paused: false,
     backoff_s: null,
+    linked_clones: [],
   });
   assert.deepEqual(unsup, {
     name: "unsup",
@@ -155,6 +156,7 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     want: null,
     paused: null,
     backoff_s: null,
+    linked_clones: [],
   });
 
   // The human table shows the same (plain: not a TTY, NO_COLOR).
@@ -406,7 +408,7 @@ test("several VMs at once: in parallel, the exit code counts failures; vm kill",
   assert.match(r.stdout, new RegExp(`^Started "b" in \\d+\\.\\d s \\(pid ${pb}\\)$`, "m"));
   assert.match(
     r.stderr,
-    /^vm: fatal: VM "bad1" did not start: QEMU exited at once; its log ends: vm: fatal: templates\/evil:1: Command substitution/m,
+    /^vm: fatal: VM "bad1" did not start: QEMU exited at once \(it is left down\); its log ends: bad1: fatal: templates\/evil:1: Command substitution/m,
   );
   r = await t.vm(["start", "bad1", "bad2"]);
   assert.equal(r.code, 2, show(r));

@@ -17,16 +17,15 @@ function templatesOf(t: TestEnv, name: string): string[] {
 test("vm make with piped answers creates a complete, down VM that vm list shows", async (t) => {
   const r = await t.vm(["make", "t1"], { stdin: "1G\n3\n\n\n" });
   assert.equal(r.code, 0, r.stderr);
-  // The seed's questions, in the seed's order.
+  // The seed's questions, in the seed's order, each with its default (issue 10).
   const asked = [
-    "Disk image size for t1? ",
-    "Safe poweroff wait time for t1? ",
+    "Disk image size for t1? [20G] ",
+    "Safe poweroff wait time for t1? [10 s] ",
     "Log t1? [y/N] ",
-    "Templates for t1? ",
+    "Templates for t1? [display-none drive kvm mem vnc] ",
   ]
     .map((q) => r.stdout.indexOf(q));
   assert.ok(asked.every((i, k) => i >= 0 && (k === 0 || i > (asked[k - 1] ?? 0))), r.stdout);
-  assert.match(r.stdout, /Default templates: audio-pa cpu-host drive kvm mem/);
   assert.match(r.stdout, /Available templates: .*mem-4g/);
   assert.match(r.stdout, /vmd is not running/);
   const dir = t.dir("t1");
@@ -37,7 +36,7 @@ test("vm make with piped answers creates a complete, down VM that vm list shows"
   assert.equal(info["virtual-size"], 1024 ** 3);
   assert.equal(Deno.readTextFileSync(join(dir, "wait")).trim(), "3");
   assert.ok(Deno.statSync(join(dir, "down")).isFile);
-  assert.deepEqual(templatesOf(t, "t1"), ["audio-pa", "cpu-host", "drive", "kvm", "mem"]);
+  assert.deepEqual(templatesOf(t, "t1"), ["display-none", "drive", "kvm", "mem", "vnc"]);
   assert.equal(Deno.readTextFileSync(join(dir, "templates", "mem")), "-m 2G\n");
   assert.throws(() => Deno.lstatSync(join(dir, "log")), Deno.errors.NotFound);
   assert.equal(Deno.readLinkSync(join(dir, "run")), "../.default/run");
@@ -64,14 +63,7 @@ test("vm make flags answer the questions; a chosen template replaces its prefix"
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout, /\?/); // nothing asked
-  assert.deepEqual(templatesOf(t, "t2"), [
-    "audio-pa",
-    "cpu-host",
-    "display-none",
-    "drive",
-    "kvm",
-    "mem-4g",
-  ]);
+  assert.deepEqual(templatesOf(t, "t2"), ["display-none", "drive", "kvm", "mem-4g", "vnc"]);
   assert.equal(Deno.readTextFileSync(join(t.dir("t2"), "wait")).trim(), "5");
   assert.equal(Deno.readLinkSync(join(t.dir("t2"), "log", "run")), "../../.default/log/run");
 });
@@ -192,7 +184,11 @@ test("vm boot quotes every argument into once so it parses back unchanged", asyn
   assert.equal((await t.vm(["boot", "nosuch"])).code, 100);
 });
 
-test("with runsvdir running: vm sv passes sv through, vm make runs the new VM once", async (t) => {
+// Issue 10 changed this: vm make used to start every new VM once when vmd ran.
+// Only a VM made with an ISO (an installer to boot) starts now; without one
+// it stays down and vm make says how to start it. The stand-in QEMU exits at
+// once, so that start is also reported as the failure it is.
+test("with runsvdir running: vm sv passes sv through; vm make starts a VM once only with an ISO", async (t) => {
   // A stand-in QEMU that records each start and exits at once.
   const fake = join(t.root, "bin", "fake-qemu");
   Deno.writeTextFileSync(fake, `#!/bin/sh\necho "run $$" >> "$VM_DIR/runs"\n`, { mode: 0o755 });
@@ -206,13 +202,22 @@ test("with runsvdir running: vm sv passes sv through, vm make runs the new VM on
   assert.equal((await t.vm(["sv", "status", "../x"])).code, 100);
   assert.equal((await t.vm(["sv", "status", "nosuch"])).code, 100);
 
-  const r = await t.vm(["make", "t2", "--disk", "1M", "--yes"]);
+  let r = await t.vm(["make", "t2", "--disk", "1M", "--yes"]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /Started "t2" once/);
-  assert.ok(await waitFor(() => readOr(join(t.dir("t2"), "runs")) !== "", 8000));
+  assert.match(r.stdout, /^It is down; start it with "vm start t2"$/m);
+  assert.doesNotMatch(r.stdout, /Started/);
+
+  const iso = join(t.root, "disc.iso");
+  Deno.writeTextFileSync(iso, "");
+  r = await t.vm(["make", "t3", iso, "--disk", "1M", "--yes"]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^Created VM "t3"/m);
+  assert.match(r.stderr, /^vm: fatal: VM "t3" did not start: QEMU exited at once; /);
+  assert.ok(await waitFor(() => readOr(join(t.dir("t3"), "runs")) !== "", 8000));
   await new Promise((res) => setTimeout(res, 2500)); // would it run again?
-  assert.equal(readOr(join(t.dir("t2"), "runs")).trim().split("\n").length, 1);
+  assert.equal(readOr(join(t.dir("t3"), "runs")).trim().split("\n").length, 1);
   assert.equal(readOr(join(t.dir("t1"), "runs")), "");
+  assert.equal(readOr(join(t.dir("t2"), "runs")), "");
 });
 
 test("vm help, --help, and usage errors", async (t) => {

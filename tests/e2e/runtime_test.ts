@@ -147,7 +147,7 @@ test("a killed runsv: runsvdir starts a new one, which does not start a second Q
   assert.equal(r.code, 111, r.stderr);
   assert.match(
     r.stderr,
-    new RegExp(`^vm: fatal: QEMU of "g9" already runs without runsv \\(PID ${pid};.*\n$`),
+    new RegExp(`^g9: fatal: QEMU of "g9" already runs without runsv \\(PID ${pid};.*\n$`),
   );
   assert.ok(alive(pid), "the first QEMU keeps running");
   const qemus = processesIn(dir).filter((p) => (exeOf(p) ?? "").includes("qemu-system"));
@@ -169,7 +169,7 @@ test("graceful stop: an obeying guest powers off and the VM is down long before 
   );
   assert.match(
     readOr(join(dir, "log/main/current")),
-    /vm: stop: the guest powered off in \d+\.\d s/,
+    /g2: stop: the guest powered off in \d+\.\d s/,
   );
   // Our sockets are removed after the stop.
   assert.throws(() => Deno.lstatSync(join(dir, "supervise", "qmp")), Deno.errors.NotFound);
@@ -249,11 +249,11 @@ test("errors before exec: one line naming file:line or the binary, QEMU never st
   await sleep(1500);
   assert.match(
     readOr(badLog).split("\n")[0] ?? "",
-    /^\S+ vm: fatal: templates\/evil:2: Command substitution "\$\(…\)" is not allowed; write the value itself$/,
+    /^\S+ bad: fatal: templates\/evil:2: Command substitution "\$\(…\)" is not allowed; write the value itself$/,
   );
   assert.match(
     readOr(noqLog).split("\n")[0] ?? "",
-    /^\S+ vm: fatal: QEMU binary "\/nonexistent" does not exist or is not executable; fix VMCONF_QEMU$/,
+    /^\S+ noqemu: fatal: QEMU binary "\/nonexistent" does not exist or is not executable; fix VMCONF_QEMU$/,
   );
   assert.equal(Deno.readTextFileSync(join(bad, "templates", "once")), "-name once\n");
   for (const d of [bad, noq]) {

@@ -104,9 +104,12 @@ Deno.test("backoffLine: how long QEMU ran, how it ended, the delay; isBackoffLin
   const exit = backoffLine(step, "1", "0");
   assert.equal(
     exit,
-    "vm: QEMU ended after 0.3 s (exit 1); next start in 4 s (crash-loop backoff, 3 quick exit(s) in a row)",
+    "QEMU ended after 0.3 s (exit 1); next start in 4 s (crash-loop backoff, 3 quick exit(s) in a row)",
   );
   assert.match(backoffLine(step, "-1", "9"), /\(signal 9\)/);
   assert.ok(isBackoffLine(exit));
+  // As vm __finish prints it: after the VM's name.
+  assert.ok(isBackoffLine(`web: ${exit}`));
+  assert.ok(!isBackoffLine("web: fatal: QEMU ended after a while"));
   assert.ok(!isBackoffLine("vm: fatal: templates/evil:1: Command substitution"));
 });

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   chooseConfigFile,
+  configCandidates,
   DEFAULTS,
   type Env,
   loadConfig,
@@ -246,68 +247,76 @@ function existing(...paths: string[]): (path: string) => boolean {
 Deno.test("chooseConfigFile: VMCONF wins over every other file, even a missing one", () => {
   const env = { VMCONF: "/my/conf", HOME: "/home/u", XDG_CONFIG_HOME: "/xdg" };
   const all = existing(SYSTEM_CONF, HOME_CONF, XDG_CONF);
-  assert.equal(chooseConfigFile(env, false, all), "/my/conf");
-  assert.equal(chooseConfigFile(env, true, all), "/my/conf");
-  assert.equal(chooseConfigFile(env, false, existing()), "/my/conf");
+  assert.equal(chooseConfigFile(env, all), "/my/conf");
+  assert.equal(chooseConfigFile(env, existing()), "/my/conf");
 });
 
 Deno.test("chooseConfigFile: an empty VMCONF counts as unset", () => {
-  assert.equal(chooseConfigFile({ VMCONF: "" }, true, existing(SYSTEM_CONF)), SYSTEM_CONF);
+  assert.equal(chooseConfigFile({ VMCONF: "" }, existing(SYSTEM_CONF)), SYSTEM_CONF);
 });
 
 Deno.test("chooseConfigFile: without VMCONF the system file is /etc/runit-vm/conf", () => {
   assert.equal(SYSTEM_CONF, "/etc/runit-vm/conf");
-  assert.equal(chooseConfigFile({ HOME: "/home/u" }, false, existing(SYSTEM_CONF)), SYSTEM_CONF);
-  assert.equal(chooseConfigFile({ HOME: "/root" }, true, existing(SYSTEM_CONF)), SYSTEM_CONF);
+  assert.equal(chooseConfigFile({ HOME: "/home/u" }, existing(SYSTEM_CONF)), SYSTEM_CONF);
+  assert.equal(chooseConfigFile({ HOME: "/root" }, existing(SYSTEM_CONF)), SYSTEM_CONF);
 });
 
 Deno.test("chooseConfigFile: no file at all gives undefined", () => {
   const env = { HOME: "/home/u", XDG_CONFIG_HOME: "/xdg" };
-  assert.equal(chooseConfigFile(env, false, existing()), undefined);
-  assert.equal(chooseConfigFile({}, false, existing()), undefined);
+  assert.equal(chooseConfigFile(env, existing()), undefined);
+  assert.equal(chooseConfigFile({}, existing()), undefined);
 });
 
-Deno.test("chooseConfigFile: not root, ~/.config/runit-vm/conf replaces the system file", () => {
+Deno.test("chooseConfigFile: the first found of XDG, ~/.config, /etc is read, for every user", () => {
   const env = { HOME: "/home/u", XDG_CONFIG_HOME: "/xdg" };
-  assert.equal(chooseConfigFile(env, false, existing(SYSTEM_CONF, HOME_CONF)), HOME_CONF);
-  assert.equal(chooseConfigFile(env, false, existing(HOME_CONF)), HOME_CONF);
-});
-
-Deno.test("chooseConfigFile: not root, $XDG_CONFIG_HOME/runit-vm/conf is the last and wins", () => {
-  const env = { HOME: "/home/u", XDG_CONFIG_HOME: "/xdg" };
-  assert.equal(chooseConfigFile(env, false, existing(SYSTEM_CONF, HOME_CONF, XDG_CONF)), XDG_CONF);
-  assert.equal(chooseConfigFile(env, false, existing(SYSTEM_CONF, XDG_CONF)), XDG_CONF);
-  assert.equal(chooseConfigFile(env, false, existing(XDG_CONF)), XDG_CONF);
-});
-
-Deno.test("chooseConfigFile: a missing later file does not replace an existing earlier one", () => {
-  const env = { HOME: "/home/u", XDG_CONFIG_HOME: "/xdg" };
-  assert.equal(chooseConfigFile(env, false, existing(SYSTEM_CONF, HOME_CONF)), HOME_CONF);
+  assert.equal(chooseConfigFile(env, existing(SYSTEM_CONF, HOME_CONF, XDG_CONF)), XDG_CONF);
+  assert.equal(chooseConfigFile(env, existing(SYSTEM_CONF, XDG_CONF)), XDG_CONF);
+  assert.equal(chooseConfigFile(env, existing(SYSTEM_CONF, HOME_CONF)), HOME_CONF);
+  assert.equal(chooseConfigFile(env, existing(HOME_CONF)), HOME_CONF);
+  // Root too: its XDG_CONFIG_HOME and ~/.config are not ignored (issue 10).
+  const root = { HOME: "/root", XDG_CONFIG_HOME: "/xdg" };
+  assert.equal(chooseConfigFile(root, existing(SYSTEM_CONF, XDG_CONF)), XDG_CONF);
+  assert.equal(
+    chooseConfigFile(root, existing(SYSTEM_CONF, "/root/.config/runit-vm/conf")),
+    "/root/.config/runit-vm/conf",
+  );
 });
 
 Deno.test("chooseConfigFile: XDG_CONFIG_HOME is used even when HOME is unset", () => {
   assert.equal(
-    chooseConfigFile({ XDG_CONFIG_HOME: "/xdg" }, false, existing(SYSTEM_CONF, XDG_CONF)),
+    chooseConfigFile({ XDG_CONFIG_HOME: "/xdg" }, existing(SYSTEM_CONF, XDG_CONF)),
     XDG_CONF,
   );
 });
 
-Deno.test("chooseConfigFile: root ignores the user's files", () => {
-  const env = { HOME: "/home/u", XDG_CONFIG_HOME: "/xdg" };
-  assert.equal(
-    chooseConfigFile(env, true, existing(SYSTEM_CONF, HOME_CONF, XDG_CONF)),
+Deno.test("configCandidates: in order, only the set ones, each once", () => {
+  assert.deepEqual(configCandidates({ HOME: "/home/u", XDG_CONFIG_HOME: "/xdg" }), [
+    XDG_CONF,
+    HOME_CONF,
     SYSTEM_CONF,
+  ]);
+  assert.deepEqual(configCandidates({ HOME: "/home/u" }), [HOME_CONF, SYSTEM_CONF]);
+  assert.deepEqual(configCandidates({}), [SYSTEM_CONF]);
+  assert.deepEqual(
+    configCandidates({ HOME: "/home/u", XDG_CONFIG_HOME: "/home/u/.config" }),
+    [HOME_CONF, SYSTEM_CONF],
   );
-  assert.equal(chooseConfigFile(env, true, existing(HOME_CONF, XDG_CONF)), undefined);
 });
 
-Deno.test("chooseConfigFile: only asks about the candidate paths", () => {
+Deno.test("chooseConfigFile: asks about the candidates in order and stops at the first found", () => {
   const asked: string[] = [];
-  chooseConfigFile({ HOME: "/home/u", XDG_CONFIG_HOME: "/xdg" }, false, (p) => {
+  const env = { HOME: "/home/u", XDG_CONFIG_HOME: "/xdg" };
+  chooseConfigFile(env, (p) => {
     asked.push(p);
     return false;
   });
-  assert.deepEqual(asked, [SYSTEM_CONF, HOME_CONF, XDG_CONF]);
+  assert.deepEqual(asked, [XDG_CONF, HOME_CONF, SYSTEM_CONF]);
+  asked.length = 0;
+  chooseConfigFile(env, (p) => {
+    asked.push(p);
+    return p === HOME_CONF;
+  });
+  assert.deepEqual(asked, [XDG_CONF, HOME_CONF]);
 });
 
 // ---------------------------------------------------------------------------
@@ -315,13 +324,13 @@ Deno.test("chooseConfigFile: only asks about the candidate paths", () => {
 
 Deno.test("settingsFrom: defaults when nothing is set", () => {
   assert.deepEqual(DEFAULTS, {
-    VMCONF_DEFAULT_TEMPLATES: "audio-pa cpu-host drive kvm mem",
+    VMCONF_DEFAULT_TEMPLATES: "display-none drive kvm mem vnc",
     VMCONF_DEFAULT_DRIVE: "20G",
     VMCONF_DEFAULT_WAIT: "10",
   });
   assert.deepEqual(settingsFrom({ HOME: "/home/u" }), {
     vmdir: "/home/u/.local/share/runit-vm",
-    defaultTemplates: ["audio-pa", "cpu-host", "drive", "kvm", "mem"],
+    defaultTemplates: ["display-none", "drive", "kvm", "mem", "vnc"],
     defaultDrive: "20G",
     defaultWait: "10",
     env: { HOME: "/home/u", VMDIR: "/home/u/.local/share/runit-vm" },
@@ -362,7 +371,7 @@ Deno.test("settingsFrom: empty values count as unset", () => {
   assert.equal(cfg.vmdir, "/home/u/.local/share/runit-vm");
   assert.equal(cfg.defaultDrive, "20G");
   assert.equal(cfg.defaultWait, "10");
-  assert.deepEqual(cfg.defaultTemplates, ["audio-pa", "cpu-host", "drive", "kvm", "mem"]);
+  assert.deepEqual(cfg.defaultTemplates, ["display-none", "drive", "kvm", "mem", "vnc"]);
   assert.equal(cfg.qemu, undefined);
   assert.equal("qemu" in cfg, false);
   assert.equal("file" in cfg, false);

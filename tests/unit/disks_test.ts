@@ -15,6 +15,7 @@ import {
   formatDate,
   formatSnapshots,
   snapshotRows,
+  snapshotsJson,
 } from "../../lib/actions/snapshots.ts";
 import { skipInClone } from "../../lib/actions/clone.ts";
 import { formatArgv } from "../../cli/args.ts";
@@ -95,7 +96,11 @@ Deno.test("snapshotRows and formatSnapshots: the union over the disks, oldest fi
   assert.equal(text.length, 4);
   assert.match(text[0] ?? "", /^NAME {6}CREATED {14}DISKS$/);
   assert.equal(text[1], `base      ${formatDate(1000)}  drive.qcow2 two.qcow2`);
-  assert.equal(formatSnapshots([], "/vms/a"), "");
+  // No snapshot: the header alone, so an empty list still says what it is.
+  assert.equal(formatSnapshots([], "/vms/a"), "NAME  CREATED  DISKS");
+  assert.deepEqual(snapshotsJson(rows.slice(0, 1), "/vms/a"), [
+    { name: "base", date_s: 1000, disks: ["drive.qcow2", "two.qcow2"] },
+  ]);
   assert.match(formatDate(0), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
 });
 
@@ -173,6 +178,7 @@ Deno.test("formatInfo: every field, templates with their arguments, disk lines",
       want: "up",
       paused: false,
       backoff_s: null,
+      linked_clones: [],
     },
     autostart: false,
     wait_s: 10,

@@ -42,19 +42,30 @@ Deno.test("stopMessage: how long and why, graceful or not", () => {
 
 Deno.test("start, restart and kill messages; the exit code counts failures up to 99", () => {
   assert.equal(
-    startMessage({ name: "x", already: false, pid: 42, seconds: 0.84 }),
+    startMessage({ name: "x", already: false, pid: 42, seconds: 0.84, status: "running" }),
     'Started "x" in 0.8 s (pid 42)',
   );
+  // QEMU asked to wait (-S): started, and the message says so.
   assert.equal(
-    startMessage({ name: "x", already: true, pid: 42, seconds: 0 }),
+    startMessage({ name: "x", already: false, pid: 42, seconds: 0.3, status: "prelaunch" }),
+    'Started "x" in 0.3 s (pid 42, prelaunch as its arguments ask)',
+  );
+  assert.equal(
+    startMessage({ name: "x", already: true, pid: 42, seconds: 0, status: "running" }),
     '"x" is already running (pid 42)',
   );
   assert.equal(
-    restartMessage(stop(), { name: "x", already: false, pid: 43, seconds: 0.5 }),
+    restartMessage(stop(), { name: "x", already: false, pid: 43, seconds: 0.5, status: "running" }),
     'Restarted "x" (stopped in 1.2 s, guest powered off; started in 0.5 s, pid 43)',
   );
   assert.equal(
-    restartMessage(stop({ already: true }), { name: "x", already: false, pid: 43, seconds: 0.5 }),
+    restartMessage(stop({ already: true }), {
+      name: "x",
+      already: false,
+      pid: 43,
+      seconds: 0.5,
+      status: "running",
+    }),
     'Restarted "x" (it was down; started in 0.5 s, pid 43)',
   );
   assert.equal(

@@ -110,8 +110,12 @@ Deno.test("parseTemplate: every shipped default template parses to what it says"
   assert.deepEqual(got["drive"], ["-drive", "file=./drive.qcow2"]);
   assert.deepEqual(got["drive-virtio"], ["-drive", "file=./drive.qcow2,if=virtio"]);
   assert.deepEqual(got["mem"], ["-m", "2G"]);
-  assert.deepEqual(got["kvm"], ["-enable-kvm"]);
+  // KVM, or TCG when QEMU cannot use KVM (vm __run also says so: lib/qemu/accel.ts).
+  assert.deepEqual(got["kvm"], ["-accel", "kvm", "-accel", "tcg"]);
   assert.deepEqual(got["cpu-host"], ["-cpu", "host"]);
+  assert.deepEqual(got["display-none"], ["-display", "none"]);
+  // VNC on a unix socket in runit's private supervise/ (vm vnc).
+  assert.deepEqual(got["vnc"], ["-vnc", "unix:./supervise/vnc"]);
   for (const [name, args] of Object.entries(got)) {
     assert.ok(args.length > 0, `${name} gives arguments`);
     assert.ok(args[0]?.startsWith("-"), `${name} starts with an option`);
