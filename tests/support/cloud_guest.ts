@@ -46,6 +46,10 @@ const PACKAGES = [
   "linux-image-cloud-amd64",
   "udev",
   "kmod",
+  // cloud-init's network renderers need `ip`; the user's sudo rule needs sudo.
+  "iproute2",
+  "sudo",
+  // A listener for the port-forward test (python3 -m http.server).
   "python3",
 ];
 
