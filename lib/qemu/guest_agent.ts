@@ -17,9 +17,10 @@
 
 import { CheckFailedError, describe, SystemError } from "../errors.ts";
 import { connectIn } from "./console.ts";
+import { F } from "../vm/files.ts";
 
 /** The agent's socket in a VM directory (inside runit's 0700 `supervise/`). */
-export const AGENT_SOCKET = "supervise/agent";
+export const AGENT_SOCKET = F.agent;
 
 /** The virtio-serial port name qemu-ga opens in the guest. */
 export const AGENT_PORT = "org.qemu.guest_agent.0";
@@ -277,4 +278,45 @@ export function parseInterfaces(reply: unknown): GuestInterface[] {
 /** The guest's interfaces (through `guest-network-get-interfaces`). */
 export async function guestInterfaces(agent: GuestAgent): Promise<GuestInterface[]> {
   return parseInterfaces(await agent.execute("guest-network-get-interfaces"));
+}
+
+/** The template file adding the agent channel (name in `templates/`). */
+export const GUEST_AGENT_TEMPLATE_NAME = "guest-agent";
+
+/**
+ * The `guest-agent` template: a virtio-serial port `org.qemu.guest_agent.0`
+ * on its own controller, backed by the socket `supervise/agent` (QEMU's
+ * working directory is the VM directory; `supervise/` is runit's, mode 0700).
+ */
+export const GUEST_AGENT_TEMPLATE =
+  "-chardev socket,id=vmagent,path=./supervise/agent,server=on,wait=off\n" +
+  "-device virtio-serial-pci,id=vmagent-serial\n" +
+  `-device virtserialport,bus=vmagent-serial.0,chardev=vmagent,name=${AGENT_PORT}\n`;
+
+/** How long after the first ACPI press `__stop` turns to the agent: min(wait/2, 10 s). Pure. */
+export function agentDelayMs(waitSeconds: number): number {
+  return Math.min((waitSeconds * 1000) / 2, 10_000);
+}
+
+/**
+ * `__stop`'s second way down: when VM `dir` has an agent socket and an
+ * agent answers within `timeoutMs`, sends it `guest-shutdown`. Returns
+ * whether it was sent; never throws (no agent, or it failed: the caller
+ * goes on waiting, then quits QEMU).
+ */
+export async function agentPowerdown(
+  dir: string,
+  name: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  let agent: GuestAgent | undefined;
+  try {
+    agent = await GuestAgent.connect(dir, name, Math.max(1, timeoutMs));
+    return await agent.shutdown(Math.max(1, timeoutMs));
+  } catch (e) {
+    if (e instanceof Error) return false; // no agent, or it stopped answering: not our way down
+    throw e;
+  } finally {
+    agent?.close();
+  }
 }

@@ -1,15 +1,19 @@
 /**
  * Graceful stop of a running VM (`vm __stop`, runit's `control/t`): press the
  * ACPI power button through QMP, repeatedly, and return as soon as QEMU has
- * exited; after `wait` seconds quit QEMU. runsv blocks while this runs, so
- * every step is bounded: the whole takes at most `wait` + a few seconds.
+ * exited; after min(wait/2, 10 s) also ask the guest agent (when one answers
+ * on `supervise/agent`) to shut down; after `wait` seconds quit QEMU. runsv
+ * blocks while this runs, so every step is bounded: the whole takes at most
+ * `wait` + a few seconds.
  * Connects to `<vm>/supervise/qmp` (relative to the VM directory).
  * @module
  */
 
 import { SystemError } from "../errors.ts";
+import { basename } from "../os/path.ts";
 import { F } from "../vm/files.ts";
 import { QmpClient } from "../qemu/qmp.ts";
+import { agentDelayMs, agentPowerdown } from "../qemu/guest_agent.ts";
 
 /** How a stop ended. */
 export interface StopResult {
@@ -17,6 +21,8 @@ export interface StopResult {
   how: "poweroff" | "quit";
   /** Milliseconds from the first power-button press to QEMU's exit. */
   ms: number;
+  /** Whether the guest agent was asked to shut down (the guest ignored ACPI for a while). */
+  agent?: boolean;
 }
 
 /** Seconds between power-button presses (for guests that missed one while booting). */
@@ -42,11 +48,17 @@ export async function stopVm(waitSeconds: number): Promise<StopResult> {
     };
     if (status.running === false) await qmp.send("cont");
     let shutdownSeenAt: number | undefined;
+    let agent: boolean | undefined;
     while (performance.now() < deadline) {
+      if (agent === undefined && performance.now() - t0 >= agentDelayMs(waitSeconds)) {
+        // Still up: a second way down through the guest agent, if one answers.
+        const left = Math.min(2000, deadline - performance.now());
+        agent = await agentPowerdown(".", basename(Deno.cwd()), left);
+      }
       await qmp.send("system_powerdown").catch(() => {}); // closed: seen just below
       const slice = Math.min(PRESS_INTERVAL_MS, deadline - performance.now());
       if (await qmp.waitClosed(Math.max(0, slice))) {
-        return { how: "poweroff", ms: Math.round(performance.now() - t0) };
+        return { how: "poweroff", ms: Math.round(performance.now() - t0), agent: agent === true };
       }
       const shutdown = qmp.events.find((e) => e.event === "SHUTDOWN");
       if (shutdown !== undefined) {
@@ -58,7 +70,7 @@ export async function stopVm(waitSeconds: number): Promise<StopResult> {
     if (!qmp.closed) await qmp.send("quit").catch(() => {});
     if (await qmp.waitClosed(QUIT_GRACE_MS)) {
       const how = shutdownSeenAt !== undefined ? "poweroff" : "quit";
-      return { how, ms: Math.round(performance.now() - t0) };
+      return { how, ms: Math.round(performance.now() - t0), agent: agent === true };
     }
     throw new SystemError(`QEMU did not exit after "quit"; runsv will send TERM`);
   } finally {

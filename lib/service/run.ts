@@ -5,7 +5,9 @@
  * `templates/once` (only after everything parsed), removes stale sockets and
  * executes QEMU in the VM directory under umask 077 — unless a QEMU already
  * runs there.
- * Reads `<vm>/hooks`, `<vm>/templates/*`; deletes `<vm>/templates/once` and
+ * The `ports` file's forwards become `$VM_HOSTFWD`; a start whose host port
+ * is taken is refused, naming the port and its holder.
+ * Reads `<vm>/hooks`, `<vm>/templates/*`, `<vm>/ports`; deletes `<vm>/templates/once` and
  * `<vm>/supervise/{monitor,qmp,console}`.
  * @module
  */
@@ -21,6 +23,8 @@ import { findQemu, qemuArgs, qemuProgram } from "../qemu/program.ts";
 import { readTemplates } from "../vm/templates.ts";
 import { qemuPidsIn } from "../qemu/processes.ts";
 import { hasHooks } from "../vm/dir.ts";
+import { portsEnv, readPorts } from "../vm/ports.ts";
+import { checkPortsFree } from "../vm/port_check.ts";
 
 /** The environment hooks, templates and QEMU of a VM see: the config's plus VM_NAME and VM_DIR. Pure. */
 export function vmEnv(cfg: Config, vmDir: string): Env {
@@ -53,7 +57,7 @@ export async function planStart(cfg: Config, vmDir: string): Promise<StartPlan> 
       `"${DEFAULT_VM}" holds the defaults and is never run; run a VM made by "vm make"`,
     );
   }
-  let env = vmEnv(cfg, vmDir);
+  let env = { ...vmEnv(cfg, vmDir), ...portsEnv(vmDir) };
   let hooks = new Set<HookName>();
   if (hasHooks(vmDir)) {
     const r = await runPreQemu(vmDir, env);
@@ -115,6 +119,7 @@ export function checkNoOtherQemu(vmDir: string): void {
 export async function runVm(cfg: Config, vmDir: string): Promise<never> {
   Deno.chdir(vmDir);
   checkNoOtherQemu(vmDir);
+  checkPortsFree(basename(vmDir), readPorts(vmDir));
   const plan = await planStart(cfg, vmDir);
   if (plan.usesOnce) removeIfExists(join(vmDir, F.once));
   removeSockets(vmDir);

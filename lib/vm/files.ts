@@ -42,12 +42,14 @@ export const F = {
   monitor: "supervise/monitor",
   qmp: "supervise/qmp",
   console: "supervise/console",
+  /** The guest agent's channel (the guest-agent template). */
+  agent: "supervise/agent",
   /** Crash-loop backoff state, written by `vm __finish`. */
   backoff: "backoff",
 } as const;
 
 /** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */
-export const SOCKETS = [F.monitor, F.qmp, F.console] as const;
+export const SOCKETS = [F.monitor, F.qmp, F.console, F.agent] as const;
 
 /** Directory layout of `default/` (the `.default` tree) for the service scripts. */
 export const SCRIPTS = [F.run, F.finish, F.controlT, "log/run"] as const;
