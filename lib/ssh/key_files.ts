@@ -51,6 +51,15 @@ export function ensurePrivateDir(dir: string): void {
   Deno.chmodSync(dir, 0o700);
 }
 
+/** Removes `path` recursively; gone already is fine. */
+function removeTree(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
 /** The known_hosts line pinning `publicLine` for SSH on 127.0.0.1:`port`. Pure. */
 export function knownHostsLine(port: number, publicLine: string): string {
   const key = keyWithoutComment(parsePublicKey(publicLine, "host key"));
@@ -92,11 +101,7 @@ export async function clientKey(vmdir: string): Promise<ClientKey> {
       if (!(e instanceof Deno.errors.AlreadyExists || /not empty/i.test(String(e)))) throw e;
     }
   } finally {
-    try {
-      Deno.removeSync(tmp, { recursive: true });
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e; // renamed into place
-    }
+    removeTree(tmp);
   }
   const made = read();
   if (made === undefined) {
