@@ -1,0 +1,93 @@
+/**
+ * The cloud-init options of `vm make --image` (`--user`, `--ssh-key`
+ * repeatable, `--hostname`, `--password`, `--cloud-init FILE`,
+ * `--packages "a b"`) turned into lib's CloudMakeOptions; `--password`
+ * asks for the password twice (without echo on a terminal) and keeps only
+ * its SHA-512 crypt hash. The lead's `vm make` calls
+ * {@link cloudMakeOptions}, then lib/cloud_init/provision.ts.
+ * @module
+ */
+
+import { UsageError } from "../lib/errors.ts";
+import { LineReader } from "../lib/os/line_reader.ts";
+import { randomSalt, sha512Crypt } from "../lib/text/sha_crypt.ts";
+import type { CloudMakeOptions } from "../lib/cloud_init/provision.ts";
+import type { Invocation } from "./command.ts";
+import { optFlag, optList, optString } from "./cloud_io.ts";
+
+const encoder = new TextEncoder();
+let stdinLines: LineReader | undefined;
+
+/** Reads a line from a terminal without echoing it (raw mode, always restored). */
+async function readHidden(): Promise<string | undefined> {
+  Deno.stdin.setRaw(true);
+  try {
+    let line = "";
+    const buf = new Uint8Array(1);
+    for (;;) {
+      const n = await Deno.stdin.read(buf);
+      const c = buf[0];
+      if (n === null || c === 4) return line === "" ? undefined : line; // end, Ctrl-D
+      if (c === 3) throw new UsageError("Cancelled"); // Ctrl-C
+      if (c === 13 || c === 10) return line;
+      if (c === 127 || c === 8) line = line.slice(0, -1);
+      else line += String.fromCharCode(c ?? 0);
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    Deno.stderr.writeSync(encoder.encode("\n"));
+  }
+}
+
+/**
+ * Asks `question` on stderr; the answer without echo on a terminal, else
+ * the next line of standard input (`readLine`, default a reader of its own:
+ * pass the make prompt's, so piped answers stay in order).
+ */
+export async function askSecret(
+  question: string,
+  readLine?: () => Promise<string | undefined>,
+): Promise<string | undefined> {
+  Deno.stderr.writeSync(encoder.encode(question));
+  if (Deno.stdin.isTerminal()) return await readHidden();
+  const read = readLine ?? (() => (stdinLines ??= new LineReader(Deno.stdin)).readLine());
+  const answer = await read();
+  Deno.stderr.writeSync(encoder.encode("\n"));
+  return answer;
+}
+
+/** Asks for the password twice; returns its `$6$` hash. Throws UsageError when empty or different. */
+export async function askPasswordHash(
+  user: string,
+  readLine?: () => Promise<string | undefined>,
+): Promise<string> {
+  const a = await askSecret(`Password of "${user}" in the guest: `, readLine);
+  if (a === undefined || a === "") {
+    throw new UsageError("No password given; leave out --password to keep it locked");
+  }
+  const b = await askSecret("The same again: ", readLine);
+  if (a !== b) throw new UsageError("The two passwords differ; nothing was made");
+  return sha512Crypt(a, randomSalt());
+}
+
+/** The cloud-init options of `inv` (asking for the password when --password is given). */
+export async function cloudMakeOptions(
+  inv: Invocation,
+  readLine?: () => Promise<string | undefined>,
+): Promise<CloudMakeOptions> {
+  const o: CloudMakeOptions = {};
+  const user = optString(inv, "user");
+  if (user !== undefined) o.user = user;
+  const keys = optList(inv, "ssh-key");
+  if (keys !== undefined) o.sshKeys = keys;
+  const host = optString(inv, "hostname");
+  if (host !== undefined) o.hostname = host;
+  const ci = optString(inv, "cloud-init");
+  if (ci !== undefined) o.cloudInit = ci;
+  const pk = optString(inv, "packages");
+  if (pk !== undefined) o.packages = pk.split(/[\s,]+/).filter((p) => p !== "");
+  if (optFlag(inv, "password")) {
+    o.passwordHash = await askPasswordHash(user ?? "the user", readLine);
+  }
+  return o;
+}
