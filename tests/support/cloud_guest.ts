@@ -115,11 +115,19 @@ function readSources(): string[] {
 async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command(cmd, { args, cwd, stdin: "null", stdout: "piped", stderr: "piped" })
+    out = await new Deno.Command(cmd, {
+      args,
+      cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    })
       .output();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`cloud guest: "${cmd}" not found; apt-get install mmdebstrap e2fsprogs qemu-utils`);
+      throw new Error(
+        `cloud guest: "${cmd}" not found; apt-get install mmdebstrap e2fsprogs qemu-utils`,
+      );
     }
     throw e;
   }
@@ -169,7 +177,9 @@ function only(dir: string, prefix: string): string {
 /** Builds the guest into the empty directory `out`. */
 async function buildInto(out: string, args: string[]): Promise<void> {
   const mirror = debianMirror(readSources());
-  if (mirror === undefined) throw new Error("cloud guest: no Debian mirror in /etc/apt/sources.list*");
+  if (mirror === undefined) {
+    throw new Error("cloud guest: no Debian mirror in /etc/apt/sources.list*");
+  }
   const tar = `${out}/root.tar`;
   await run("mmdebstrap", ["--quiet", ...args, tar, mirror]);
   const root = `${out}/root`;
@@ -232,11 +242,7 @@ async function findOrBuild(dir: string, args: string[]): Promise<CloudGuest> {
       if (!complete(guest)) throw e; // else: another process won the race
     }
   } finally {
-    try {
-      Deno.removeSync(tmp, { recursive: true });
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+    await Deno.remove(tmp, { recursive: true }).catch(() => {}); // renamed into place, or a failed build's leftovers
   }
   return guest;
 }
