@@ -72,7 +72,7 @@ export class GuestAgent {
   static async connect(dir: string, name: string, timeoutMs = AGENT_SYNC_MS): Promise<GuestAgent> {
     const none = (why: string) =>
       new NoAgentError(
-        `No guest agent of VM "${name}" answers (${why}); it needs the guest-agent template ` +
+        `VM "${name}": no agent answers (${why}); it needs the guest-agent template ` +
           `and qemu-guest-agent running in the guest`,
       );
     let conn: Deno.UnixConn;
