@@ -11,6 +11,7 @@
 import { describe, EXIT_USAGE, VmError } from "../../lib/errors.ts";
 import type { CommandModule, CommandSpec, Invocation, OptionSpec } from "../../cli/command.ts";
 import { CLOUD_COMMANDS, START_SSH_OPTIONS } from "../../cli/table_cloud.ts";
+import type { TestEnv, VmRun } from "./harness.ts";
 
 const START: CommandSpec = {
   name: "start",
@@ -46,6 +47,27 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): Invocatio
     else set(o, m?.[2] ?? argv[++i] ?? "");
   }
   return inv;
+}
+
+/**
+ * Runs this dispatcher as a subprocess with the env of `t` (its VMDIR, its
+ * config): as `vm <args>` will once the rows are in the table.
+ */
+export async function cloudCli(
+  t: TestEnv,
+  args: string[],
+  opts: { env?: Record<string, string> } = {},
+): Promise<VmRun> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", new URL(import.meta.url).pathname, ...args],
+    env: { ...t.env, ...opts.env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
 if (import.meta.main) {
