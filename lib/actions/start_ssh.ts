@@ -9,7 +9,7 @@ import { readStatus } from "../runit/status.ts";
 import { isAlive } from "../os/proc.ts";
 import { sshTarget } from "../ssh/ssh_args.ts";
 import { waitForSsh } from "../ssh/ssh_ready.ts";
-import { secondsText, startVm } from "./start_stop.ts";
+import { requireSupervised, secondsText, startVm } from "./start_stop.ts";
 
 /** Default seconds to wait for SSH after QEMU is up (a first boot under TCG takes ~2 minutes). */
 export const SSH_TIMEOUT_S = 300;
@@ -28,7 +28,7 @@ export interface SshStartResult {
 /**
  * Starts VM `name` (in `dir` of `vmdir`) and waits until SSH answers with
  * the pinned key, within `sshTimeoutS` after QEMU is up. Throws what
- * startVm throws, CheckFailedError for a wrong host key, SystemError when
+ * requireSupervised and startVm throw, CheckFailedError for a wrong host key, SystemError when
  * SSH does not answer in time or QEMU exits first.
  */
 export async function startWithSsh(
@@ -38,6 +38,7 @@ export async function startWithSsh(
   opts: { timeoutS?: number; sshTimeoutS?: number } = {},
 ): Promise<SshStartResult> {
   const target = sshTarget(vmdir, name, dir);
+  await requireSupervised(vmdir, name);
   const t0 = performance.now();
   const started = await startVm(name, dir, opts.timeoutS);
   const pid = started.pid;

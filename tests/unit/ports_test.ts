@@ -29,6 +29,7 @@ import {
   socketInode,
 } from "../../lib/vm/port_check.ts";
 import { parseTemplate } from "../../lib/vm/templates.ts";
+import { cloudInfo } from "../../lib/vm/cloud_info.ts";
 
 const SSH: PortRule = { proto: "tcp", hostAddr: "127.0.0.1", hostPort: 2222, guestPort: 22 };
 
@@ -160,5 +161,20 @@ Deno.test("a port held by a listener: not bindable, its holder named, start refu
     try {
       l.close();
     } catch { /* closed above */ }
+  }
+});
+
+Deno.test("cloud info: agent template present or not, SSH port or null", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "cloud-info-test-" });
+  try {
+    assert.deepEqual(cloudInfo(dir), { agent: false, ssh_port: null });
+    Deno.mkdirSync(`${dir}/templates`);
+    Deno.writeTextFileSync(`${dir}/templates/guest-agent`, "");
+    writePorts(dir, [{ ...SSH, guestPort: 80 }, { ...SSH, hostPort: 2230 }]);
+    assert.deepEqual(cloudInfo(dir), { agent: true, ssh_port: 2230 });
+    Deno.writeTextFileSync(`${dir}/ports`, "nonsense\n");
+    assert.deepEqual(cloudInfo(dir), { agent: true, ssh_port: null });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });

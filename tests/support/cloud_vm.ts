@@ -1,0 +1,66 @@
+/**
+ * Test support: a VM directory booting the cached cloud-init guest
+ * (./cloud_guest.ts) from a qcow2 overlay, with cloud-init set up by
+ * lib/cloud_init/provision.ts as `vm make --image` will. Shared by
+ * tests/e2e/cloud_init_test.ts and bench/boot_ssh.ts. Not a test file.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type CloudMakeOptions, provisionCloud } from "../../lib/cloud_init/provision.ts";
+import { quoteWords } from "../../lib/text/shell_words.ts";
+import { type CloudGuest, cloudGuest, cloudGuestArgs } from "./cloud_guest.ts";
+import { run, type TestEnv } from "./harness.ts";
+
+/** A cloud VM made for a test. */
+export interface CloudVm {
+  dir: string;
+  sshPort: number;
+  guest: CloudGuest;
+}
+
+/** An overlay on the guest's disk at `path` (qcow2, backing file the cached image). */
+export async function overlay(g: CloudGuest, path: string): Promise<void> {
+  const r = await run("qemu-img", [
+    "create",
+    "-q",
+    "-f",
+    "qcow2",
+    "-b",
+    g.disk,
+    "-F",
+    "qcow2",
+    path,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/**
+ * Makes VM `name` (down, logging, `wait` seconds) whose `boot` template
+ * boots the guest (`dbus` variant or not) from an overlay, serial console
+ * appended to `<vm>/guest.log`; then provisionCloud with user `vm` and only
+ * vm's own key unless `cloud` says otherwise.
+ */
+export async function makeCloudVm(
+  t: TestEnv,
+  name: string,
+  opts: { dbus?: boolean; wait?: number; cloud?: CloudMakeOptions } = {},
+): Promise<CloudVm> {
+  const guest = await cloudGuest({ dbus: opts.dbus ?? false });
+  const r = await t.vm(
+    ["make", name, "--disk", "16M", "--wait", String(opts.wait ?? 30), "--log", "--yes"],
+    { env: { VMCONF_DEFAULT_TEMPLATES: "display-none" } },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const dir = t.dir(name);
+  Deno.removeSync(`${dir}/drive.qcow2`);
+  await overlay(guest, `${dir}/drive.qcow2`);
+  // "boot" sorts before "cloud-init": the root disk is the first virtio disk, /dev/vda.
+  const serial = ["-chardev", "file,id=ser0,path=guest.log,append=on", "-serial", "chardev:ser0"];
+  Deno.writeTextFileSync(
+    `${dir}/templates/boot`,
+    quoteWords([...cloudGuestArgs(guest, "./drive.qcow2"), ...serial]) + "\n",
+  );
+  const p = await provisionCloud(t.vmdir, dir, name, { user: "vm", sshKeys: [], ...opts.cloud });
+  return { dir, sshPort: p.sshPort, guest };
+}
