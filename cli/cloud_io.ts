@@ -81,7 +81,9 @@ export function findProgram(program: string, pkg: string): string {
   throw new UsageError(`"${program}" is not in PATH; install ${pkg}`);
 }
 
-/** Replaces this process with `argv` (argv[0] looked up in PATH); its exit code is the command's. */
+/**
+ * Replaces this process with `argv` (argv[0] looked up in PATH); its exit code is the command's.
+ */
 export function execProgram(argv: readonly string[], pkg: string): never {
   const path = findProgram(argv[0] ?? "", pkg);
   return execve(path, argv, Deno.env.toObject());

@@ -56,7 +56,9 @@ export async function askSecret(
   return answer;
 }
 
-/** Asks for the password twice; returns its `$6$` hash. Throws UsageError when empty or different. */
+/**
+ * Asks for the password twice; returns its `$6$` hash. Throws UsageError when empty or different.
+ */
 export async function askPasswordHash(
   user: string,
   readLine?: () => Promise<string | undefined>,

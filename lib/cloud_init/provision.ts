@@ -48,13 +48,17 @@ import {
 export interface CloudMakeOptions {
   /** `--user NAME`; default: the invoking user's name, or `vm` for root. */
   user?: string;
-  /** `--ssh-key FILE` (repeatable); default: every `~/.ssh/id_*.pub`. vm's own key is always added. */
+  /**
+   * `--ssh-key FILE` (repeatable); default: every `~/.ssh/id_*.pub`. vm's own key is always added.
+   */
   sshKeys?: readonly string[];
   /** `--hostname`; default: the VM name (characters a host name cannot have become "-"). */
   hostname?: string;
   /** The `$6$` hash of `--password` (the CLI prompts twice and hashes); default: locked. */
   passwordHash?: string;
-  /** `--cloud-init FILE`: the user's own user-data, merged (their keys win) or run as a second part. */
+  /**
+   * `--cloud-init FILE`: the user's own user-data, merged (their keys win) or run as a second part.
+   */
   cloudInit?: string;
   /** `--packages "a b"`. */
   packages?: readonly string[];
@@ -84,7 +88,9 @@ export function defaultUser(env: Record<string, string | undefined>, uid: number
   }
 }
 
-/** The public key lines of a `.pub` (or authorized_keys-like) file's text. Pure; throws UsageError. */
+/**
+ * The public key lines of a `.pub` (or authorized_keys-like) file's text. Pure; throws UsageError.
+ */
 export function keyLines(text: string, file: string): string[] {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
   if (lines.length === 0) {

@@ -128,7 +128,10 @@ export function cloudConfig(s: CloudConfigSpec): string {
   });
 }
 
-/** The MIME type cloud-init gives user-data by its first line, or "multipart" for a MIME message. Pure. */
+/**
+ * The MIME type cloud-init gives user-data by its first line, or "multipart" for a MIME message.
+ * Pure.
+ */
 export function userDataType(text: string): string | undefined {
   const starts: [string, string][] = [
     ["#cloud-config-archive", "text/cloud-config-archive"],

@@ -90,7 +90,10 @@ export function readSeedSources(vmDir: string): SeedSources {
   return s;
 }
 
-/** The ISO's files from the sources (user-data composed with the extra part). Pure but for the boundary. */
+/**
+ * The ISO's files from the sources (user-data composed with the extra part). Pure but for the
+ * boundary.
+ */
 export function seedIsoFiles(s: SeedSources, extraSource = SEED_FILES.extraUserData): IsoFile[] {
   const enc = new TextEncoder();
   const userData = composeUserData(s.userData, s.extraUserData, extraSource, newBoundary());

@@ -34,7 +34,9 @@ function scalar(v: string | number | boolean): string {
   return String(v);
 }
 
-/** The header (`|`, `|-`, `|+`, with an indentation indicator when needed) and lines of a literal. */
+/**
+ * The header (`|`, `|-`, `|+`, with an indentation indicator when needed) and lines of a literal.
+ */
 function literal(text: string, pad: string): string {
   const body = text.replace(/\n+$/, "");
   const trailing = text.length - body.length;

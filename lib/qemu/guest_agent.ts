@@ -31,7 +31,9 @@ export const AGENT_SYNC_MS = 2000;
 /** How long one agent command may take, by default. */
 export const AGENT_COMMAND_MS = 10_000;
 
-/** No guest agent answers (none configured, the guest is booting, or it is not installed). Exit 1. */
+/**
+ * No guest agent answers (none configured, the guest is booting, or it is not installed). Exit 1.
+ */
 export class NoAgentError extends CheckFailedError {}
 
 const TIMEOUT = Symbol("timeout");

@@ -7,8 +7,8 @@
  * runs there.
  * The `ports` file's forwards become `$VM_HOSTFWD`; a start whose host port
  * is taken is refused, naming the port and its holder.
- * Reads `<vm>/hooks`, `<vm>/templates/*`, `<vm>/ports`; deletes `<vm>/templates/once` and
- * `<vm>/supervise/{monitor,qmp,console}`.
+ * Reads `<vm>/hooks`, `<vm>/templates/*`, `<vm>/ports`; deletes
+ * `<vm>/templates/once` and `<vm>/supervise/{monitor,qmp,console,agent}`.
  * @module
  */
 

@@ -84,7 +84,10 @@ export function sshArgv(
 /** A `vm cp` operand: a local path, or `<vm>:<path>` in the guest. */
 export type CpOperand = { vm: string; path: string } | { local: string };
 
-/** Splits a `vm cp` operand: `<vm>:<path>` when the part before the first `:` is a VM in `vms`. Pure. */
+/**
+ * Splits a `vm cp` operand: `<vm>:<path>` when the part before the first `:` is a VM in `vms`.
+ * Pure.
+ */
 export function parseCpOperand(word: string, vms: readonly string[]): CpOperand {
   const i = word.indexOf(":");
   if (i > 0 && !word.slice(0, i).includes("/") && vms.includes(word.slice(0, i))) {

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { randomSalt, sha512Crypt } from "../../lib/text/sha_crypt.ts";
 
-/** Runs `cmd args` with `input` on stdin; returns its trimmed stdout, failing on a non-zero exit. */
+/**
+ * Runs `cmd args` with `input` on stdin; returns its trimmed stdout, failing on a non-zero exit.
+ */
 async function hashBy(cmd: string, args: string[], input: string): Promise<string> {
   const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "piped" })
     .spawn();
