@@ -15,7 +15,7 @@ import { startWithSsh } from "../lib/actions/start_ssh.ts";
 import { sshTarget } from "../lib/ssh/ssh_args.ts";
 import { waitForSsh } from "../lib/ssh/ssh_ready.ts";
 import { writeKnownHosts } from "../lib/ssh/key_files.ts";
-import { makeCloudVm, overlay } from "../tests/support/cloud_vm.ts";
+import { freePort, makeCloudVm, overlay } from "../tests/support/cloud_vm.ts";
 import { cloudGuest, cloudGuestArgs } from "../tests/support/cloud_guest.ts";
 import { run, TestEnv } from "../tests/support/harness.ts";
 
@@ -38,9 +38,7 @@ async function bareBoot(t: TestEnv, dir: string, i: number): Promise<number> {
     join(dir, SEED_FILES.metaData),
   ]);
   if (seed.code !== 0) throw new Error(`cloud-localds failed: ${seed.stderr}`);
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const port = freePort();
   writeKnownHosts(dir, port); // the same pinned key, for the bare boot's port
   const target = { ...sshTarget(t.vmdir, "web", dir), port };
   const t0 = performance.now();

@@ -11,7 +11,12 @@
 import { UsageError } from "../lib/errors.ts";
 import { LineReader } from "../lib/os/line_reader.ts";
 import { randomSalt, sha512Crypt } from "../lib/text/sha_crypt.ts";
-import type { CloudMakeOptions } from "../lib/cloud_init/provision.ts";
+import {
+  type CloudMakeOptions,
+  defaultKeyFiles,
+  defaultUser,
+} from "../lib/cloud_init/provision.ts";
+import { hostnameFor } from "../lib/cloud_init/seed.ts";
 import type { Invocation } from "./command.ts";
 import { optFlag, optList, optString } from "./cloud_io.ts";
 
@@ -90,6 +95,47 @@ export async function cloudMakeOptions(
   if (pk !== undefined) o.packages = pk.split(/[\s,]+/).filter((p) => p !== "");
   if (optFlag(inv, "password")) {
     o.passwordHash = await askPasswordHash(user ?? "the user", readLine);
+  }
+  return o;
+}
+
+/**
+ * The interactive part of `vm make <vm> --image` without `-y`: asks for
+ * each cloud-init option not given on the command line (empty answer: the
+ * default shown in brackets) through `ask` (the make prompt's), the
+ * password (when wanted) through {@link askPasswordHash}. Returns the
+ * options with the answers filled in.
+ */
+export async function askCloudOptions(
+  name: string,
+  given: CloudMakeOptions,
+  ask: (question: string) => Promise<string>,
+  readLine?: () => Promise<string | undefined>,
+): Promise<CloudMakeOptions> {
+  const o: CloudMakeOptions = { ...given };
+  const env = Deno.env.toObject();
+  if (o.user === undefined) {
+    const def = defaultUser(env, Deno.uid() ?? 0);
+    o.user = (await ask(`User in the guest (with sudo) [${def}]: `)) || def;
+  }
+  if (o.sshKeys === undefined) {
+    const def = defaultKeyFiles(env.HOME);
+    const a = await ask(`SSH public keys that may log in, besides vm's own [${def.join(" ")}]: `);
+    o.sshKeys = a === "" ? def : a.split(/\s+/);
+  }
+  if (o.hostname === undefined) {
+    const def = hostnameFor(name);
+    o.hostname = (await ask(`Host name [${def}]: `)) || def;
+  }
+  if (
+    o.passwordHash === undefined &&
+    /^y(es)?$/i.test(await ask("Set a password for the user? [y/N] "))
+  ) {
+    o.passwordHash = await askPasswordHash(o.user, readLine);
+  }
+  if (o.packages === undefined) {
+    const a = await ask("Debian packages to install at first boot []: ");
+    if (a !== "") o.packages = a.split(/[\s,]+/).filter((p) => p !== "");
   }
   return o;
 }

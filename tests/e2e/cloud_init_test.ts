@@ -15,19 +15,11 @@
 
 import assert from "node:assert/strict";
 import { newKeyFiles } from "../../lib/ssh/keys.ts";
-import { makeCloudVm } from "../support/cloud_vm.ts";
+import { freePort, makeCloudVm } from "../support/cloud_vm.ts";
 import { cloudCli } from "../support/cloud_cli.ts";
 import { readOr, run, sleep, TestEnv } from "../support/harness.ts";
 
 const WAIT_S = 30;
-
-/** A port nothing listens on now. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** The body of http://127.0.0.1:port/, retried for `ms` while the listener comes up. */
 async function httpGet(port: number, ms: number): Promise<string | undefined> {

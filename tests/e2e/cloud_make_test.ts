@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { type CloudMakeOptions, provisionCloud } from "../../lib/cloud_init/provision.ts";
 import { instanceIdOf } from "../../lib/cloud_init/seed.ts";
 import { cloudCli } from "../support/cloud_cli.ts";
+import { freePort } from "../support/cloud_vm.ts";
 import { readOr, run, TestEnv, waitFor } from "../support/harness.ts";
 
 /** Makes VM `name` (16M disk, down, logging) and sets up cloud-init in it. */
@@ -30,14 +31,6 @@ async function isoFile(iso: string, name: string): Promise<string> {
   const r = await run("isoinfo", ["-i", iso, "-R", "-x", `/${name}`]);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout;
-}
-
-/** A port nothing listens on now. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 Deno.test("two VMs in a row: different SSH ports; keys, known_hosts, seed, ports, templates", async () => {

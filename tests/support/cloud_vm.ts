@@ -64,3 +64,11 @@ export async function makeCloudVm(
   const p = await provisionCloud(t.vmdir, dir, name, { user: "vm", sshKeys: [], ...opts.cloud });
   return { dir, sshPort: p.sshPort, guest };
 }
+
+/** A TCP port on 127.0.0.1 that nothing listens on now. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
