@@ -15,7 +15,7 @@
  * @module
  */
 
-import { CheckFailedError, describe, SystemError } from "../errors.ts";
+import { CheckFailedError, describe, SystemError, VmError } from "../errors.ts";
 import { connectIn } from "./console.ts";
 import { F } from "../vm/files.ts";
 
@@ -144,12 +144,22 @@ export class GuestAgent {
     }
   }
 
+  /** Writes all of `bytes` by `deadline`; false on timeout. Throws SystemError when the channel closed. */
   async #write(bytes: Uint8Array, deadline: number): Promise<boolean> {
     let off = 0;
-    while (off < bytes.length) {
-      const n = await within(this.#conn.write(bytes.subarray(off)), deadline - performance.now());
-      if (n === TIMEOUT) return false;
-      off += n;
+    try {
+      while (off < bytes.length) {
+        const n = await within(this.#conn.write(bytes.subarray(off)), deadline - performance.now());
+        if (n === TIMEOUT) return false;
+        off += n;
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.BrokenPipe || e instanceof Deno.errors.ConnectionReset) {
+        throw new SystemError(
+          `The guest agent channel of VM "${this.#name}" closed; is QEMU stopping?`,
+        );
+      }
+      throw e;
     }
     return true;
   }
@@ -316,7 +326,7 @@ export async function agentPowerdown(
     agent = await GuestAgent.connect(dir, name, Math.max(1, timeoutMs));
     return await agent.shutdown(Math.max(1, timeoutMs));
   } catch (e) {
-    if (e instanceof Error) return false; // no agent, or it stopped answering: not our way down
+    if (e instanceof VmError) return false; // no agent, or its channel closed: not our way down
     throw e;
   } finally {
     agent?.close();

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { SystemError } from "../errors.ts";
+import { CheckFailedError, SystemError } from "../errors.ts";
 import type { GuestAgent } from "./guest_agent.ts";
 import { sleep } from "../os/poll.ts";
 
@@ -58,8 +58,8 @@ class Follower {
           mode: "r",
         }) as number;
       } catch (e) {
-        if (e instanceof SystemError) throw e;
-        return 0; // not created yet (the shell opens it right after the start)
+        if (!(e instanceof CheckFailedError)) throw e;
+        return 0; // the agent could not open it: not created yet (the shell does right after the start)
       }
     }
     let total = 0;
@@ -145,9 +145,10 @@ export async function guestExec(
   try {
     return await startAndWait(agent, argv, files, opts, followers);
   } finally {
-    for (const f of followers) await f.close().catch(() => {}); // the agent may be gone: nothing to close
-    await agent.execute("guest-exec", { path: "/bin/rm", arg: ["-f", files.out, files.err] }).catch(
-      () => {},
-    );
+    // Cleanup is best effort: when the agent is gone, so is the guest's /tmp use of it.
+    const ignore = () => {};
+    for (const f of followers) await f.close().catch(ignore);
+    const rm = { path: "/bin/rm", arg: ["-f", files.out, files.err] };
+    await agent.execute("guest-exec", rm).catch(ignore);
   }
 }
