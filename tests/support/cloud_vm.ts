@@ -39,7 +39,8 @@ export async function overlay(g: CloudGuest, path: string): Promise<void> {
  * Makes VM `name` (down, logging, `wait` seconds) whose `boot` template
  * boots the guest (`dbus` variant or not) from an overlay, serial console
  * appended to `<vm>/guest.log`; then provisionCloud with user `vm` and only
- * vm's own key unless `cloud` says otherwise.
+ * vm's own key unless `cloud` says otherwise. Call it while no runsvdir
+ * runs on the VMDIR: with a vmd, `vm make` starts the new VM once at once.
  */
 export async function makeCloudVm(
   t: TestEnv,
