@@ -9,7 +9,8 @@
  * id -un` prints root → `vm ip` lists 10.0.2.15 → a live `vm port add` to
  * a listener started in the guest, and `rm` → `vm ssh-config` and `vm cp`
  * → a replaced known_hosts line makes ssh fail with its host-key error →
- * `vm stop` powers the guest off through the agent after min(wait/2, 10 s).
+ * an ACPI press the guest ignores → `vm stop` powers the guest off through
+ * the agent after min(wait/2, 10 s).
  * Takes about 3-4 minutes (boot to SSH ~2 minutes under TCG on 2 busy cores).
  */
 
@@ -139,6 +140,10 @@ Deno.test({
       await checkLivePort(t);
       await checkConfigAndCp(t);
       await checkPinning(t, dir, sshPort);
+      // This guest ignores the ACPI power button: still up well after a press.
+      assert.equal((await t.vm(["qmp", "web", "system_powerdown"])).code, 0);
+      await sleep(30_000);
+      assert.equal((await cloudCli(t, ["ssh", "web", "--", "true"])).code, 0);
       const s0 = performance.now();
       const stop = await t.vm(["stop", "web"]);
       const stopS = (performance.now() - s0) / 1000;
