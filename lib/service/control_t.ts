@@ -30,6 +30,8 @@ const PRESS_INTERVAL_MS = 1000;
 /** How long QEMU gets to exit after `quit`, and to connect. */
 const QUIT_GRACE_MS = 3000;
 const CONNECT_MS = 2000;
+/** How long one attempt to reach the guest agent may take (a loaded guest answers slowly). */
+const AGENT_TRY_MS = 3000;
 
 /**
  * Stops the VM whose directory is the current directory (QEMU's cwd, so the
@@ -48,17 +50,17 @@ export async function stopVm(waitSeconds: number): Promise<StopResult> {
     };
     if (status.running === false) await qmp.send("cont");
     let shutdownSeenAt: number | undefined;
-    let agent: boolean | undefined;
+    let agent = false;
     while (performance.now() < deadline) {
-      if (agent === undefined && performance.now() - t0 >= agentDelayMs(waitSeconds)) {
-        // Still up: a second way down through the guest agent, if one answers.
-        const left = Math.min(2000, deadline - performance.now());
+      if (!agent && performance.now() - t0 >= agentDelayMs(waitSeconds)) {
+        // Still up: a second way down through the guest agent, tried until one answers.
+        const left = Math.min(AGENT_TRY_MS, deadline - performance.now());
         agent = await agentPowerdown(".", basename(Deno.cwd()), left);
       }
       await qmp.send("system_powerdown").catch(() => {}); // closed: seen just below
       const slice = Math.min(PRESS_INTERVAL_MS, deadline - performance.now());
       if (await qmp.waitClosed(Math.max(0, slice))) {
-        return { how: "poweroff", ms: Math.round(performance.now() - t0), agent: agent === true };
+        return { how: "poweroff", ms: Math.round(performance.now() - t0), agent };
       }
       const shutdown = qmp.events.find((e) => e.event === "SHUTDOWN");
       if (shutdown !== undefined) {
@@ -70,7 +72,7 @@ export async function stopVm(waitSeconds: number): Promise<StopResult> {
     if (!qmp.closed) await qmp.send("quit").catch(() => {});
     if (await qmp.waitClosed(QUIT_GRACE_MS)) {
       const how = shutdownSeenAt !== undefined ? "poweroff" : "quit";
-      return { how, ms: Math.round(performance.now() - t0), agent: agent === true };
+      return { how, ms: Math.round(performance.now() - t0), agent };
     }
     throw new SystemError(`QEMU did not exit after "quit"; runsv will send TERM`);
   } finally {
