@@ -312,23 +312,26 @@ export function agentDelayMs(waitSeconds: number): number {
 
 /**
  * `__stop`'s second way down: when VM `dir` has an agent socket and an
- * agent answers within `timeoutMs`, sends it `guest-shutdown`. Returns
- * whether it was sent; never throws (no agent, or it failed: the caller
- * goes on waiting, then quits QEMU).
+ * agent answers within `timeoutMs`, sends it `guest-shutdown` and returns
+ * the connection, still open: qemu-ga blocks on any write while no client
+ * is connected (e.g. the error reply of a shutdown command killed while the
+ * guest stops its services), and a blocked qemu-ga holds up the guest's
+ * power-off for systemd's 90 s stop timeout. The caller closes it once QEMU
+ * has exited (or it gives up). Returns undefined when no agent answered
+ * (or its channel closed); never throws those.
  */
 export async function agentPowerdown(
   dir: string,
   name: string,
   timeoutMs: number,
-): Promise<boolean> {
+): Promise<GuestAgent | undefined> {
   let agent: GuestAgent | undefined;
   try {
     agent = await GuestAgent.connect(dir, name, Math.max(1, timeoutMs));
-    return await agent.shutdown(Math.max(1, timeoutMs));
+    if (await agent.shutdown(Math.max(1, timeoutMs))) return agent;
   } catch (e) {
-    if (e instanceof VmError) return false; // no agent, or its channel closed: not our way down
-    throw e;
-  } finally {
-    agent?.close();
+    if (!(e instanceof VmError)) throw e; // else: no agent, or its channel closed: not our way down
   }
+  agent?.close();
+  return undefined;
 }

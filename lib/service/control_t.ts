@@ -13,7 +13,7 @@ import { SystemError } from "../errors.ts";
 import { basename } from "../os/path.ts";
 import { F } from "../vm/files.ts";
 import { QmpClient } from "../qemu/qmp.ts";
-import { agentDelayMs, agentPowerdown } from "../qemu/guest_agent.ts";
+import { agentDelayMs, agentPowerdown, type GuestAgent } from "../qemu/guest_agent.ts";
 
 /** How a stop ended. */
 export interface StopResult {
@@ -42,6 +42,7 @@ const AGENT_TRY_MS = 3000;
  */
 export async function stopVm(waitSeconds: number): Promise<StopResult> {
   const qmp = await QmpClient.connect(F.qmp, { timeoutMs: CONNECT_MS });
+  let agent: GuestAgent | undefined;
   try {
     const t0 = performance.now();
     const deadline = t0 + waitSeconds * 1000;
@@ -50,9 +51,8 @@ export async function stopVm(waitSeconds: number): Promise<StopResult> {
     };
     if (status.running === false) await qmp.send("cont");
     let shutdownSeenAt: number | undefined;
-    let agent = false;
     while (performance.now() < deadline) {
-      if (!agent && performance.now() - t0 >= agentDelayMs(waitSeconds)) {
+      if (agent === undefined && performance.now() - t0 >= agentDelayMs(waitSeconds)) {
         // Still up: a second way down through the guest agent, tried until one answers.
         const left = Math.min(AGENT_TRY_MS, deadline - performance.now());
         agent = await agentPowerdown(".", basename(Deno.cwd()), left);
@@ -60,7 +60,11 @@ export async function stopVm(waitSeconds: number): Promise<StopResult> {
       await qmp.send("system_powerdown").catch(() => {}); // closed: seen just below
       const slice = Math.min(PRESS_INTERVAL_MS, deadline - performance.now());
       if (await qmp.waitClosed(Math.max(0, slice))) {
-        return { how: "poweroff", ms: Math.round(performance.now() - t0), agent };
+        return {
+          how: "poweroff",
+          ms: Math.round(performance.now() - t0),
+          agent: agent !== undefined,
+        };
       }
       const shutdown = qmp.events.find((e) => e.event === "SHUTDOWN");
       if (shutdown !== undefined) {
@@ -72,10 +76,11 @@ export async function stopVm(waitSeconds: number): Promise<StopResult> {
     if (!qmp.closed) await qmp.send("quit").catch(() => {});
     if (await qmp.waitClosed(QUIT_GRACE_MS)) {
       const how = shutdownSeenAt !== undefined ? "poweroff" : "quit";
-      return { how, ms: Math.round(performance.now() - t0), agent };
+      return { how, ms: Math.round(performance.now() - t0), agent: agent !== undefined };
     }
     throw new SystemError(`QEMU did not exit after "quit"; runsv will send TERM`);
   } finally {
     qmp.close();
+    agent?.close();
   }
 }
