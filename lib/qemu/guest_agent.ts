@@ -9,8 +9,13 @@
  * and the sync request; the agent answers with 0xFF followed by the sync's
  * id. A guest without a running agent accepts the connection (QEMU holds
  * the socket) but never answers: every wait here is bounded, and that case
- * is {@link NoAgentError}. Connects to `<vm>/supervise/agent` relative to
- * the VM directory (sun_path limit).
+ * is {@link NoAgentError}. qemu-ga spins on a reply while no client is
+ * connected (seen with qemu-ga of Debian 13: a `guest-info` whose reply was
+ * not read left it at full CPU and `systemctl stop qemu-guest-agent` hung
+ * until systemd's timeout); the next client's handshake drains it. So a
+ * client reads every reply it asked for, and `__stop` keeps its connection
+ * open after `guest-shutdown` ({@link agentPowerdown}). Connects to
+ * `<vm>/supervise/agent` relative to the VM directory (sun_path limit).
  * Level: qemu.
  * @module
  */
