@@ -65,6 +65,7 @@ export class GuestAgent {
   #data = new Uint8Array(0);
   #eof = false;
   #queue: Promise<unknown> = Promise.resolve();
+  #nextId = 1;
 
   private constructor(conn: Deno.UnixConn, name: string) {
     this.#conn = conn;
@@ -149,6 +150,17 @@ export class GuestAgent {
     }
   }
 
+  /**
+   * The reply to request `id` by `deadline`, or undefined. qemu-ga echoes
+   * the id: a reply with another one is late, to a request that timed out.
+   */
+  async #reply(id: number, deadline: number): Promise<Record<string, unknown> | undefined> {
+    for (;;) {
+      const m = await this.#nextObject(deadline);
+      if (m === undefined || !("id" in m) || m.id === id) return m;
+    }
+  }
+
   /** Writes all of `bytes` by `deadline`; false on timeout. Throws SystemError when the channel closed. */
   async #write(bytes: Uint8Array, deadline: number): Promise<boolean> {
     let off = 0;
@@ -206,15 +218,16 @@ export class GuestAgent {
   ): Promise<unknown> {
     const run = this.#queue.then(async () => {
       const deadline = performance.now() + timeoutMs;
+      const id = this.#nextId++;
       const msg = JSON.stringify(
-        args === undefined ? { execute: command } : { execute: command, arguments: args },
+        args === undefined ? { execute: command, id } : { execute: command, arguments: args, id },
       );
       if (!await this.#write(new TextEncoder().encode(msg + "\n"), deadline)) {
         throw new SystemError(
           `Cannot send "${command}" to the guest agent of VM "${this.#name}" in time`,
         );
       }
-      const m = await this.#nextObject(deadline);
+      const m = await this.#reply(id, deadline);
       if (m === undefined) {
         throw new SystemError(
           `The guest agent of VM "${this.#name}" did not answer "${command}" within ${timeoutMs} ms`,

@@ -66,8 +66,14 @@ class FakeAgent {
           );
           continue;
         }
-        const r = handler(msg.execute, msg.arguments ?? {});
-        if (r !== undefined) await conn.write(enc.encode(JSON.stringify(r) + "\n"));
+        let r = handler(msg.execute, msg.arguments ?? {}) as Record<string, unknown> | undefined;
+        if (r !== undefined && typeof r.later === "number") {
+          await new Promise((ok) => setTimeout(ok, r!.later as number));
+          r = r.reply as Record<string, unknown>;
+        }
+        // As qemu-ga, echo the request's id.
+        const reply = r === undefined || msg.id === undefined ? r : { ...r, id: msg.id };
+        if (reply !== undefined) await conn.write(enc.encode(JSON.stringify(reply) + "\n"));
       }
     }
   }
@@ -103,6 +109,8 @@ const IFACES = [
 Deno.test("handshake past stale bytes, then replies and errors", async () => {
   const fake = new FakeAgent((cmd) => {
     if (cmd === "guest-ping") return { return: {} };
+    if (cmd === "guest-slow") return undefined; // never answered: the caller times out
+    if (cmd === "guest-late") return { later: 300, reply: { return: "late" } };
     if (cmd === "guest-network-get-interfaces") return { return: IFACES };
     return { error: { class: "CommandNotFound", desc: `The command ${cmd} has not been found` } };
   }, { stale: '{"return": 99}\n{"retu' });
@@ -119,6 +127,13 @@ Deno.test("handshake past stale bytes, then replies and errors", async () => {
           { family: "ipv6", address: "fe80::1", prefix: 64 },
         ],
       });
+      await assert.rejects(
+        () => a.execute("guest-slow", undefined, 200),
+        /did not answer "guest-slow"/,
+      );
+      // A reply that comes after its request timed out is not taken for the next one's.
+      await assert.rejects(() => a.execute("guest-late", undefined, 100), /did not answer/);
+      assert.deepEqual(await a.execute("guest-ping"), {});
       await assert.rejects(
         () => a.execute("guest-nope"),
         (e) =>
