@@ -54,13 +54,15 @@ function subcommand(spec: CommandSpec, argv: string[]): [CommandSpec, string[]] 
  */
 async function loadCommand(spec: CommandSpec, full: string): Promise<CommandModule> {
   const file = spec.module;
-  const entry = spec.entry;
-  if (file === undefined || entry === undefined) {
-    throw new UsageError(`"vm ${full}" cannot be run`);
-  }
+  if (file === undefined) throw new UsageError(`"vm ${full}" cannot be run`);
   const module = await import(`./cli/${file}`) as Record<string, CommandModule>;
-  const command = module[entry];
-  if (command === undefined) throw new Error(`cli/${file} has no command "${entry}"`);
+  // No entry: the module itself is the command (it exports run).
+  const command = spec.entry === undefined
+    ? module as unknown as CommandModule
+    : module[spec.entry];
+  if (typeof command?.run !== "function") {
+    throw new Error(`cli/${file} has no command "${spec.entry}"`);
+  }
   return command;
 }
 

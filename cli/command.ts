@@ -95,6 +95,6 @@ export interface CommandSpec {
    * command runs; absent for a command with subcommands.
    */
   module?: string;
-  /** The module's export that runs it (a CommandModule). */
+  /** The module's export that runs it (a CommandModule); absent: the module itself exports `run`. */
   entry?: string;
 }

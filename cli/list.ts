@@ -13,12 +13,19 @@ import {
   isRunning,
   listStates,
   markBases,
+  type VmState,
   vmState,
 } from "../lib/vm/state.ts";
+import { cloudInfo } from "../lib/vm/cloud_info.ts";
 import type { CommandModule } from "./command.ts";
 import { print, printErr, useColor } from "./output.ts";
 import { pathExists } from "../lib/os/libc.ts";
 import { exclusive, optFlag } from "./parse.ts";
+
+/** The `--json` text: each state with its cloud fields (agent, ssh_port). */
+function jsonOf(vmdir: string, states: readonly VmState[]): string {
+  return JSON.stringify(states.map((s) => ({ ...s, ...cloudInfo(`${vmdir}/${s.name}`) })), null, 2);
+}
 
 /** `vm list [--json | -q]`. */
 export const list: CommandModule = {
@@ -36,7 +43,9 @@ export const list: CommandModule = {
       return 0;
     }
     const states = listStates(cfg.vmdir);
-    print(optFlag(inv, "json") ? JSON.stringify(states, null, 2) : formatTable(states, useColor()));
+    print(
+      optFlag(inv, "json") ? jsonOf(cfg.vmdir, states) : formatTable(states, useColor()),
+    );
     return 0;
   },
 };
@@ -50,7 +59,7 @@ export const status: CommandModule = {
     const color = useColor();
     print(
       optFlag(inv, "json")
-        ? JSON.stringify(states, null, 2)
+        ? jsonOf(cfg.vmdir, states)
         : states.map((s) => formatStatus(s, color)).join("\n\n"),
     );
     return states.every(isRunning) ? 0 : EXIT_CHECK;

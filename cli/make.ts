@@ -34,7 +34,13 @@ import { imageArch, interruptible, pullRequest } from "./image.ts";
 import { print } from "./output.ts";
 import { exclusive, optFlag, optString } from "./parse.ts";
 import { progress } from "./progress.ts";
-import { askOrAbort } from "./prompt.ts";
+import { askOrAbort, askText, nextLine } from "./prompt.ts";
+import { cloudOptionsFor } from "./make_cloud.ts";
+import {
+  type CloudProvision,
+  provisionCloud,
+  provisionMessage,
+} from "../lib/cloud_init/provision.ts";
 import { START_TIMEOUT_S, startVm } from "../lib/actions/start_stop.ts";
 import { applyTemplateWords, DROP_ALL, type TemplateChoice } from "../lib/vm/template_choice.ts";
 
@@ -188,6 +194,20 @@ export const make: CommandModule = {
     const spec = specOf(inv, cfg, await isoOf(inv, cfg));
     const image = await imageOf(inv, cfg);
     await askRest(inv, cfg, spec);
+    const interactive = !optFlag(inv, "yes");
+    const cloud = await cloudOptionsFor(
+      inv,
+      spec.name,
+      image !== undefined,
+      interactive ? (q) => askText(q, "nothing was made") : undefined,
+      interactive ? nextLine : undefined,
+    );
+    let provisioned: CloudProvision | undefined;
+    if (cloud !== undefined) {
+      spec.populate = async (dir) => {
+        provisioned = await provisionCloud(cfg.vmdir, dir, spec.name, cloud);
+      };
+    }
     if (image !== undefined) {
       const disk = spec.disk;
       const copy = optFlag(inv, "copy");
@@ -197,7 +217,9 @@ export const make: CommandModule = {
         p.clear();
       };
     }
-    await startOrSay(cfg, spec, await makeVm(cfg.vmdir, spec));
+    const result = await makeVm(cfg.vmdir, spec);
+    if (provisioned !== undefined) print(provisionMessage(spec.name, provisioned));
+    await startOrSay(cfg, spec, result);
     return 0;
   },
 };

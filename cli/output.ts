@@ -21,6 +21,13 @@ export function print(text = ""): void {
   write(text + "\n");
 }
 
+/** Writes `bytes` to stdout or stderr as they are. */
+export function writeBytes(to: "stdout" | "stderr", bytes: Uint8Array): void {
+  const f = to === "stdout" ? Deno.stdout : Deno.stderr;
+  let off = 0;
+  while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+}
+
 /** Writes `text` to stderr as it is (no newline added). */
 export function writeErr(text: string): void {
   const bytes = encoder.encode(text);

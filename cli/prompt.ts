@@ -12,6 +12,12 @@ import { print, write } from "./output.ts";
 
 let input: LineReader | undefined;
 
+/** The next line of standard input (shared with the questions), or undefined at its end. */
+export function nextLine(): Promise<string | undefined> {
+  input ??= new LineReader(Deno.stdin);
+  return input.readLine();
+}
+
 /** Asks `question` and returns the answer, trimmed; undefined at the end of input. */
 export async function askLine(question: string): Promise<string | undefined> {
   input ??= new LineReader(Deno.stdin);
@@ -31,15 +37,16 @@ export function questionText(question: string, shownDefault: string): string {
  * default). The end of input (Ctrl-D, or piped answers that ran out) is not
  * an answer: throws UsageError, before anything was made (`what`).
  */
-export async function askOrAbort(
-  question: string,
-  shownDefault: string,
-  what: string,
-): Promise<string> {
-  const answer = await askLine(questionText(question, shownDefault));
+export function askOrAbort(question: string, shownDefault: string, what: string): Promise<string> {
+  return askText(questionText(question, shownDefault), what);
+}
+
+/** Asks `text` as it is (it shows its default itself); the end of input aborts as askOrAbort. */
+export async function askText(text: string, what: string): Promise<string> {
+  const answer = await askLine(text);
   if (answer === undefined) {
     throw new UsageError(
-      `Input ended before the question "${question}" was answered; ${what} (answer each ` +
+      `Input ended before the question "${text.trim()}" was answered; ${what} (answer each ` +
         `question on its own line, an empty line takes the default, or use -y)`,
     );
   }

@@ -21,16 +21,12 @@ import {
 import { type Config, loadConfig } from "../lib/vm/config.ts";
 import { linkedClones } from "../lib/vm/linked.ts";
 import { requireVm } from "../lib/vm/dir.ts";
-import { parseSeconds } from "../lib/text/units.ts";
+import { parseSeconds, secondsText } from "../lib/text/units.ts";
 import type { CommandModule, Invocation } from "./command.ts";
+import { run as startSshCommand } from "./start_ssh.ts";
 import { fatalText, print, printErr } from "./output.ts";
 import { WaitLine } from "./wait_line.ts";
 import { exclusive, optFlag, optString } from "./parse.ts";
-
-/** Seconds with one decimal, as stop and start report them. Pure. */
-export function secondsText(s: number): string {
-  return `${s.toFixed(1)} s`;
-}
 
 /** Why the stop took what it took, in words (the part in parentheses). Pure. */
 export function stopReason(r: StopResult): string {
@@ -169,6 +165,10 @@ export const start: CommandModule = {
   run(inv) {
     const timeout = timeoutOf(inv);
     const check = optFlag(inv, "force") ? undefined : refuseBases;
+    if (optFlag(inv, "ssh")) {
+      check?.(loadConfig(), inv.args);
+      return startSshCommand(inv);
+    }
     return eachVm(
       inv.args,
       async (n, dir) => startMessage(await startVm(n, dir, timeout)),

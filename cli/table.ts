@@ -9,6 +9,7 @@
 
 import type { ArgSpec, CommandSpec } from "./command.ts";
 import { EXPORT_COMMANDS } from "./table_export.ts";
+import { CLOUD_COMMANDS } from "./table_cloud.ts";
 import { IMAGE_COMMANDS } from "./table_images.ts";
 import {
   AUTOSTART_ROW,
@@ -200,6 +201,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   DISK_ROW,
   SNAPSHOT_ROW,
   ...IMAGE_COMMANDS,
+  ...CLOUD_COMMANDS,
   ...EXPORT_COMMANDS,
   DAEMON_ROW,
   SERVICE_ROW,

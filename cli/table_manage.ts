@@ -6,6 +6,7 @@
 
 import type { CommandSpec } from "./command.ts";
 import { MAKE_IMAGE_OPTIONS } from "./table_images.ts";
+import { CLOUD_MAKE_OPTIONS } from "./table_cloud.ts";
 
 const VM = { name: "<vm>", kind: "vm" } as const;
 const VMS = { name: "<vm>", kind: "vm", repeat: true } as const;
@@ -31,6 +32,7 @@ export const MAKE_ROW: CommandSpec = {
     { name: "no-default-templates", help: "start from no template (VMCONF_DEFAULT_TEMPLATES)" },
     { name: "yes", short: "y", help: "take the default for every question not answered" },
     ...MAKE_IMAGE_OPTIONS,
+    ...CLOUD_MAKE_OPTIONS,
   ],
   help: [
     "asks for the disk size, the power-off wait, logging and templates (one answer per line",

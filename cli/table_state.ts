@@ -5,6 +5,7 @@
  */
 
 import type { CommandSpec, OptionSpec } from "./command.ts";
+import { START_SSH_OPTIONS } from "./table_cloud.ts";
 
 const VM = { name: "<vm>", kind: "vm" } as const;
 const VMS = { name: "<vm>", kind: "vm", repeat: true } as const;
@@ -73,6 +74,7 @@ export const START_ROW: CommandSpec = {
       help: "start a VM even when it is the base of linked clones (vm clone --linked):\n" +
         "writing its disks corrupts what the clones see",
     },
+    ...START_SSH_OPTIONS,
   ],
   help: [
     'up means QEMU answers on QMP with the state "running" (or "prelaunch"/"paused" when',

@@ -10,12 +10,13 @@
 
 import { CheckFailedError } from "../lib/errors.ts";
 import { join } from "../lib/os/path.ts";
-import { lstatIfExists, readTextIfExists, statIfExists } from "../lib/os/fs.ts";
+import { lstatIfExists, readTextIfExists } from "../lib/os/fs.ts";
 import { readStatus } from "../lib/runit/status.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { F } from "../lib/vm/files.ts";
 import type { CommandModule } from "./command.ts";
+import { findExecutable } from "../lib/os/exec.ts";
 import { print, printErr } from "./output.ts";
 import { optFlag } from "./parse.ts";
 
@@ -43,12 +44,7 @@ export const VIEWERS: readonly { program: string; args: (socket: string) => stri
 
 /** The first of VIEWERS found in `path` (a PATH value), or undefined. */
 function findViewer(path: string): (typeof VIEWERS)[number] | undefined {
-  for (const v of VIEWERS) {
-    for (const dir of path.split(":")) {
-      if (dir !== "" && statIfExists(join(dir, v.program))?.isFile === true) return v;
-    }
-  }
-  return undefined;
+  return VIEWERS.find((v) => findExecutable(v.program, path, "/") !== undefined);
 }
 
 /** This user's login name: $USER, $LOGNAME, else from /etc/passwd by uid. */

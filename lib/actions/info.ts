@@ -8,6 +8,7 @@
  */
 
 import { join } from "../os/path.ts";
+import { cloudInfo } from "../vm/cloud_info.ts";
 import { isMissing } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
 import { diskPaths } from "../qemu/drives.ts";
@@ -47,6 +48,9 @@ export interface VmInfo {
   wait_s: number;
   log: boolean;
   hooks: boolean;
+  /** The guest agent channel (template guest-agent) and the SSH host port (ports file). */
+  agent: boolean;
+  ssh_port: number | null;
   templates: TemplateInfo[];
   disks: DiskInfo[];
 }
@@ -86,6 +90,7 @@ export async function vmInfo(cfg: Config, name: string, dir: string): Promise<Vm
     wait_s: readWait(dir),
     log: hasLog(dir),
     hooks: hasHooks(dir),
+    ...cloudInfo(dir),
     templates,
     disks,
   };
@@ -116,6 +121,8 @@ export function formatInfo(v: VmInfo): string {
     `wait:       ${v.wait_s} s`,
     `log:        ${v.log ? `on (${F.logCurrent})` : "off"}`,
     `hooks:      ${v.hooks ? `yes (${F.hooks}; not run here: "vm args" runs pre_qemu)` : "no"}`,
+    `agent:      ${v.agent ? 'yes (guest-agent template: "vm ip", "vm exec")' : "no"}`,
+    `ssh:        ${v.ssh_port === null ? "no" : `127.0.0.1:${v.ssh_port} ("vm ssh ${v.name}")`}`,
     "templates:",
   ];
   const width = Math.max(0, ...v.templates.map((t) => t.name.length));

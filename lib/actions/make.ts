@@ -38,6 +38,8 @@ export interface MakeSpec {
   iso?: string;
   /** Makes the disk at the path given (default: an empty qcow2 of `disk`). */
   makeDisk?: (path: string) => Promise<void>;
+  /** Adds more to the VM directory being assembled (cloud-init), before it is renamed into place. */
+  populate?: (dir: string) => Promise<void>;
 }
 
 /** What makeVm did. */
@@ -125,6 +127,7 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
     }
     const drive = join(tmp, F.drive);
     await (spec.makeDisk ?? ((path) => createImage(path, spec.disk)))(drive);
+    await spec.populate?.(tmp);
     try {
       Deno.renameSync(tmp, final);
     } catch (e) {

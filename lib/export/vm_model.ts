@@ -20,7 +20,7 @@ import { templateNames } from "../vm/templates.ts";
 import { readWait, requireVm } from "../vm/dir.ts";
 import { exists, readTextIfExists } from "../os/fs.ts";
 import type { VmArg } from "./qemu_options.ts";
-import { parsePorts, type PortForward } from "./interim_ports.ts";
+import { parsePorts, type PortRule as PortForward } from "../vm/ports.ts";
 import { vmEnv } from "../vm/dir.ts";
 
 /** The cloud-init seed image in a VM directory (the cloud-init work writes it). */

@@ -6,6 +6,7 @@
  */
 
 import { SystemError } from "../errors.ts";
+import { join, resolve } from "./path.ts";
 import { cString, lastError, libc } from "./libc.ts";
 
 const SIG_SETMASK = 2;
@@ -49,4 +50,31 @@ export function execve(
   void a.keep;
   void e.keep;
   throw new SystemError(`Cannot execute "${path}": ${message}`);
+}
+
+/** Whether `path` is an executable regular file (missing or unreadable: false). */
+export function isExecutableFile(path: string): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
+    if (e instanceof Deno.errors.PermissionDenied) return false;
+    throw e;
+  }
+}
+
+/**
+ * `program` found as the shell finds it: as given when it contains a `/`,
+ * else in the directories of `pathVar` (a PATH value); relative paths are
+ * relative to `cwd`. Returns the path as found (relative when the PATH entry
+ * is), or undefined. Reads the file system.
+ */
+export function findExecutable(program: string, pathVar: string, cwd: string): string | undefined {
+  if (program.includes("/")) return isExecutableFile(resolve(cwd, program)) ? program : undefined;
+  for (const dir of pathVar.split(":")) {
+    const path = join(dir || ".", program);
+    if (isExecutableFile(resolve(cwd, path))) return path;
+  }
+  return undefined;
 }

@@ -179,3 +179,19 @@ export function findByCwd(comm: string, dir: string, opts: { children: boolean }
   }
   return out;
 }
+
+/**
+ * The process holding socket `inode` (its PID and name), or undefined when
+ * none visible to us does. Reads `/proc/<pid>/fd` of every process.
+ */
+export function socketHolder(inode: number): { pid: number; comm: string } | undefined {
+  const link = `socket:[${inode}]`;
+  for (const pid of allPids()) {
+    const fds = procRead(() => [...Deno.readDirSync(`/proc/${pid}/fd`)]) ?? [];
+    const held = fds.some((fd) =>
+      procRead(() => Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`)) === link
+    );
+    if (held) return { pid, comm: procStat(pid)?.comm ?? "?" };
+  }
+  return undefined;
+}

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join, resolve } from "../os/path.ts";
+import { findExecutable } from "../os/exec.ts";
 import { SystemError } from "../errors.ts";
 import { F } from "../vm/files.ts";
 import type { Env } from "../vm/config.ts";
@@ -28,32 +28,18 @@ export function qemuArgs(templateArgs: readonly string[]): string[] {
   ];
 }
 
-function isExecutableFile(path: string): boolean {
-  try {
-    const st = Deno.statSync(path);
-    return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
-    if (e instanceof Deno.errors.PermissionDenied) return false;
-    throw e;
-  }
-}
-
 /**
  * Resolves `program` to an executable path: as given when it contains a
  * `/`, otherwise through `PATH` of `env`; relative paths are relative to
  * `cwd`, where QEMU runs. Throws SystemError naming the binary.
  */
 export function findQemu(program: string, env: Env, cwd: string): string {
+  const found = findExecutable(program, env.PATH ?? "/usr/local/bin:/usr/bin:/bin", cwd);
+  if (found !== undefined) return found;
   if (program.includes("/")) {
-    if (isExecutableFile(resolve(cwd, program))) return program;
     throw new SystemError(
       `QEMU binary "${program}" does not exist or is not executable; fix VMCONF_QEMU`,
     );
-  }
-  for (const dir of (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":")) {
-    const path = join(dir || ".", program);
-    if (isExecutableFile(resolve(cwd, path))) return path;
   }
   throw new SystemError(
     `QEMU binary "${program}" not found in PATH; install QEMU or set VMCONF_QEMU`,

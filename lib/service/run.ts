@@ -5,8 +5,10 @@
  * `templates/once` (only after everything parsed), removes stale sockets and
  * executes QEMU in the VM directory under umask 077 — unless a QEMU already
  * runs there.
- * Reads `<vm>/hooks`, `<vm>/templates/*`; deletes `<vm>/templates/once` and
- * `<vm>/supervise/{monitor,qmp,console}`.
+ * The `ports` file's forwards become `$VM_HOSTFWD`; a start whose host port
+ * is taken is refused, naming the port and its holder.
+ * Reads `<vm>/hooks`, `<vm>/templates/*`, `<vm>/ports`; deletes
+ * `<vm>/templates/once` and `<vm>/supervise/{monitor,qmp,console,agent}`.
  * @module
  */
 
@@ -22,6 +24,8 @@ import { readTemplates } from "../vm/templates.ts";
 import { orphanQemu } from "../qemu/processes.ts";
 import { hasHooks, removeSockets, vmEnv } from "../vm/dir.ts";
 import { removeIfExists } from "../os/fs.ts";
+import { portsEnv, readPorts } from "../vm/ports.ts";
+import { checkPortsFree } from "../vm/port_check.ts";
 
 /** Everything needed to execute QEMU for a VM. */
 export interface StartPlan {
@@ -51,7 +55,7 @@ export async function planStart(cfg: Config, vmDir: string): Promise<StartPlan> 
       `"${DEFAULT_VM}" holds the defaults and is never run; run a VM made by "vm make"`,
     );
   }
-  let env = vmEnv(cfg, vmDir);
+  let env = { ...vmEnv(cfg, vmDir), ...portsEnv(vmDir) };
   let hooks = new Set<HookName>();
   if (hasHooks(vmDir)) {
     const r = await runPreQemu(vmDir, env);
@@ -95,6 +99,7 @@ export async function runVm(
   note: (line: string) => void = () => {},
 ): Promise<never> {
   checkNoOtherQemu(vmDir);
+  checkPortsFree(basename(vmDir), readPorts(vmDir));
   const plan = await planStart(cfg, vmDir);
   if (plan.accelNote !== undefined) note(plan.accelNote);
   if (plan.usesOnce) removeIfExists(join(vmDir, F.once));

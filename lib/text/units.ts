@@ -94,3 +94,8 @@ export function parseLineCount(text: string): number {
   }
   return Number(text.trim());
 }
+
+/** Seconds with one decimal, as vm reports how long something took: `2.4 s`. Pure. */
+export function secondsText(s: number): string {
+  return `${s.toFixed(1)} s`;
+}

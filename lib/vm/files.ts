@@ -44,6 +44,8 @@ export const F = {
   console: "supervise/console",
   /** QEMU's VNC server (template `vnc`), private like the monitor. */
   vnc: "supervise/vnc",
+  /** The guest agent's channel (the guest-agent template). */
+  agent: "supervise/agent",
   /** Held (flock) by the one `vm console` / `vm monitor` attached: QEMU serves one client. */
   consoleLock: "supervise/console-lock",
   monitorLock: "supervise/monitor-lock",
@@ -52,7 +54,7 @@ export const F = {
 } as const;
 
 /** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */
-export const SOCKETS = [F.monitor, F.qmp, F.console, F.vnc] as const;
+export const SOCKETS = [F.monitor, F.qmp, F.console, F.vnc, F.agent] as const;
 
 /** Directory layout of `default/` (the `.default` tree) for the service scripts. */
 export const SCRIPTS = [F.run, F.finish, F.controlT, "log/run"] as const;
@@ -72,4 +74,14 @@ export const VMD = {
   run: "vmd/run",
   /** The systemd user unit, at the source root and in `.default/`. */
   unit: "vmd.service",
+} as const;
+
+/** The templates `vm make --image` writes for cloud-init (lib/cloud_init, lib/qemu/guest_agent.ts). */
+export const CLOUD_TEMPLATES = {
+  /** Attaches `seed.iso`, the NoCloud seed. */
+  seed: "cloud-init",
+  /** The guest agent's virtio-serial channel to `supervise/agent`. */
+  agent: "guest-agent",
+  /** User-mode network with the `ports` file's forwards. */
+  net: "net-user-fwd",
 } as const;

@@ -11,7 +11,7 @@ import { GUEST_POWERDOWN, GUEST_READY, waitForText } from "../support/guest.ts";
 import {
   alive,
   exeOf,
-  JSON_STATE_FIELDS,
+  JSON_LIST_FIELDS,
   ppidOf,
   qemuUp,
   readOr,
@@ -114,7 +114,7 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
   assert.deepEqual(states.map((s) => s.name), ["auto", "running", "stopped", "unsup"]);
   const [auto, running, stopped, unsup] = states as [JsonState, JsonState, JsonState, JsonState];
   for (const s of states) {
-    assert.deepEqual(Object.keys(s), JSON_STATE_FIELDS);
+    assert.deepEqual(Object.keys(s), JSON_LIST_FIELDS);
   }
   // Running VMs: QEMU's pid, uptime within 1 s of the process's own start time.
   for (const [s, pid] of [[running, runPid], [auto, autoPid]] as const) {

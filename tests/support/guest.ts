@@ -98,7 +98,7 @@ done
 `;
 
 /** Returns the cache directory ($VM_TEST_CACHE or ~/.cache/vm-test-guest). */
-function cacheRoot(): string {
+export function cacheRoot(): string {
   const env = Deno.env.get("VM_TEST_CACHE");
   if (env) return env;
   const home = Deno.env.get("HOME") || homedir();

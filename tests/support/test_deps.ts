@@ -36,6 +36,15 @@ export const TEST_PACKAGES: Readonly<Record<string, string>> = {
   "cloud-init": "cloud-init",
   mmdebstrap: "mmdebstrap",
   "mkfs.ext4": "e2fsprogs",
+  mkpasswd: "whois",
+  file: "file",
+  python3: "python3",
+  tar: "tar",
+  // a bootable FAT disk for the image tests (SYSLINUX)
+  syslinux: "syslinux",
+  "/usr/lib/syslinux/modules/bios/ldlinux.c32": "syslinux-common",
+  mcopy: "mtools",
+  "mkfs.fat": "dosfstools",
   // libvirt domain XML checks
   "/etc/libvirt/libvirtd.conf": "libvirt-daemon-system",
   "virt-xml-validate": "libvirt-clients",
@@ -44,6 +53,7 @@ export const TEST_PACKAGES: Readonly<Record<string, string>> = {
   ssh: "openssh-client",
   "ssh-keygen": "openssh-client",
   curl: "curl",
+  openssl: "openssl",
   // unit files, shell completions, pseudo-terminals, networking, processes
   "systemd-analyze": "systemd",
   zsh: "zsh",

@@ -31,9 +31,10 @@ function someArgs(spec: CommandSpec): string[] {
 
 /** The module file a row runs, relative to cli/, checked to export the row's entry. */
 async function moduleOf(spec: CommandSpec): Promise<string> {
-  assert.ok(spec.module !== undefined && spec.entry !== undefined, `${spec.name}: module`);
+  assert.ok(spec.module !== undefined, `${spec.name}: module`);
   const mod = await import(`../../cli/${spec.module}`);
-  assert.equal(typeof mod[spec.entry]?.run, "function", `${spec.name}: cli/${spec.module}`);
+  const command = spec.entry === undefined ? mod : mod[spec.entry];
+  assert.equal(typeof command?.run, "function", `${spec.name}: cli/${spec.module}`);
   return spec.module;
 }
 
@@ -60,7 +61,11 @@ Deno.test("every declared option is accepted, shown in help and completed; nothi
       const argv = [...someArgs(spec), word, ...(o.value === undefined ? [] : ["v"])];
       if (spec.passThrough) continue; // boot: everything after the VM goes to QEMU
       const inv = parseInvocation(spec, argv, name);
-      assert.equal(inv.opts[o.name], o.value === undefined ? true : o.repeat ? ["v"] : "v", name);
+      assert.deepEqual(
+        inv.opts[o.name],
+        o.value === undefined ? true : o.repeat ? ["v"] : "v",
+        name,
+      );
       if (o.short !== undefined) {
         const short = [...someArgs(spec), `-${o.short}`, ...(o.value === undefined ? [] : ["v"])];
         assert.ok(

@@ -184,6 +184,8 @@ Deno.test("formatInfo: every field, templates with their arguments, disk lines",
     wait_s: 10,
     log: true,
     hooks: false,
+    agent: true,
+    ssh_port: 2222,
     templates: [
       { name: "mem", args: ["-m", "2G"] },
       { name: "once", args: ["-name", "x y"] },
@@ -212,6 +214,8 @@ Deno.test("formatInfo: every field, templates with their arguments, disk lines",
   assert.match(text, /^wait: {7}10 s$/m);
   assert.match(text, /^log: {8}on \(log\/main\/current\)$/m);
   assert.match(text, /^hooks: {6}no$/m);
+  assert.match(text, /^agent: {6}yes /m);
+  assert.match(text, /^ssh: {8}127\.0\.0\.1:2222 \("vm ssh a"\)$/m);
   assert.match(text, /^ {2}mem {3}-m 2G$/m);
   assert.match(text, /^ {2}once {2}-name 'x y' {2}\(next start only\)$/m);
   assert.match(text, /^ {2}zz {4}error: templates\/zz:1: bad$/m);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { domainUuid, libvirtDomain, waitFromMetadata } from "../../lib/export/libvirt_xml.ts";
 import { templateArgs, type VmModel } from "../../lib/export/vm_model.ts";
-import { parsePorts } from "../../lib/export/interim_ports.ts";
+import { parsePorts } from "../../lib/vm/ports.ts";
 import { child, children, parseXml, textOf, type XmlElement } from "../../lib/export/xml.ts";
 import { shown, where } from "../../lib/export/qemu_options.ts";
 
@@ -22,7 +22,7 @@ function model(templates: Record<string, string>, ports = ""): VmModel {
       virtualSize: 2 ** 30,
       chain: [{ path: "/vms/.images/base.qcow2", format: "qcow2" }],
     }],
-    ports: parsePorts(ports),
+    ports: parsePorts(ports, "ports"),
   };
 }
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { buildNomadJob, type ImageLookup, nomadPayload } from "../../lib/export/nomad.ts";
 import { hclString, nomadHcl } from "../../lib/export/nomad_hcl.ts";
 import { templateArgs, type VmModel } from "../../lib/export/vm_model.ts";
-import { parsePorts } from "../../lib/export/interim_ports.ts";
+import { parsePorts } from "../../lib/vm/ports.ts";
 import { type HclBody, type HclValue, parseHcl } from "../support/hcl_reader.ts";
 import { CheckFailedError } from "../../lib/errors.ts";
 
@@ -45,7 +45,7 @@ function model(extra: Record<string, string> = {}): VmModel {
       chain: [{ path: BASE, format: "qcow2" }],
     }],
     seed: { path: "/vms/web/seed.iso", sha256: SEED_SUM },
-    ports: parsePorts("tcp 127.0.0.1:2222 22\ntcp 127.0.0.1:8080 80\n"),
+    ports: parsePorts("tcp 127.0.0.1:2222 22\ntcp 127.0.0.1:8080 80\n", "ports"),
   };
 }
 

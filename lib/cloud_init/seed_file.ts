@@ -1,0 +1,138 @@
+/**
+ * A VM's NoCloud seed on disk. Its sources are plain files the user may
+ * edit in `<vm>/cloud-init/` (0700): `meta-data`, `user-data` (vm's
+ * cloud-config), optionally `extra-user-data` (the user's own, from
+ * `--cloud-init`) and `network-config`. {@link writeSeed} builds
+ * `<vm>/seed.iso` (volume `cidata`, 0600, written atomically) from them;
+ * the `cloud-init` template attaches it read-only. Regenerating keeps the
+ * instance-id unless a new one is asked for (cloud-init runs its
+ * once-per-instance modules — users, keys — again only for a new one).
+ * Level: vm (reads and writes files of one VM directory).
+ * @module
+ */
+
+import { join } from "../os/path.ts";
+import { UsageError } from "../errors.ts";
+import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
+import { ensurePrivateDir } from "../ssh/key_files.ts";
+import { buildIso, type IsoFile } from "./iso9660.ts";
+import {
+  composeUserData,
+  instanceIdOf,
+  newBoundary,
+  newInstanceId,
+  withInstanceId,
+} from "./seed.ts";
+
+/** Names inside a VM directory. */
+export const SEED_FILES = {
+  iso: "seed.iso",
+  dir: "cloud-init",
+  metaData: "cloud-init/meta-data",
+  userData: "cloud-init/user-data",
+  extraUserData: "cloud-init/extra-user-data",
+  networkConfig: "cloud-init/network-config",
+} as const;
+
+/** The template file attaching the seed (name in `templates/`). */
+export const CLOUD_INIT_TEMPLATE_NAME = "cloud-init";
+
+/**
+ * The `cloud-init` template: the seed as a read-only virtio disk
+ * (`media=cdrom` keeps vm's disk commands — snapshot, clone, resize — off it).
+ */
+export const CLOUD_INIT_TEMPLATE =
+  "-drive file=./seed.iso,if=virtio,format=raw,media=cdrom,readonly=on\n";
+
+/** The volume id NoCloud looks for. */
+export const SEED_VOLUME_ID = "cidata";
+
+/** The seed's sources as texts (undefined: that file is absent). */
+export interface SeedSources {
+  metaData: string;
+  userData: string;
+  extraUserData?: string;
+  networkConfig?: string;
+}
+
+/**
+ * Writes the sources into `<vmDir>/cloud-init/` (0700; files 0600);
+ * absent optional ones are not written. Does not build the ISO.
+ */
+export function writeSeedSources(vmDir: string, s: SeedSources): void {
+  ensurePrivateDir(join(vmDir, SEED_FILES.dir));
+  writeFileAtomic(join(vmDir, SEED_FILES.metaData), s.metaData, 0o600);
+  writeFileAtomic(join(vmDir, SEED_FILES.userData), s.userData, 0o600);
+  if (s.extraUserData !== undefined) {
+    writeFileAtomic(join(vmDir, SEED_FILES.extraUserData), s.extraUserData, 0o600);
+  }
+  if (s.networkConfig !== undefined) {
+    writeFileAtomic(join(vmDir, SEED_FILES.networkConfig), s.networkConfig, 0o600);
+  }
+}
+
+/** Reads the sources; throws UsageError when meta-data or user-data is missing. */
+export function readSeedSources(vmDir: string): SeedSources {
+  const read = (f: string) => readTextIfExists(join(vmDir, f));
+  const metaData = read(SEED_FILES.metaData);
+  const userData = read(SEED_FILES.userData);
+  if (metaData === undefined || userData === undefined) {
+    throw new UsageError(
+      `VM "${vmDir}" has no cloud-init sources ("${SEED_FILES.metaData}", "${SEED_FILES.userData}"); ` +
+        `it was not made with --image`,
+    );
+  }
+  const s: SeedSources = { metaData, userData };
+  const extra = read(SEED_FILES.extraUserData);
+  if (extra !== undefined) s.extraUserData = extra;
+  const net = read(SEED_FILES.networkConfig);
+  if (net !== undefined) s.networkConfig = net;
+  return s;
+}
+
+/**
+ * The ISO's files from the sources (user-data composed with the extra part). Pure but for the
+ * boundary.
+ */
+export function seedIsoFiles(s: SeedSources, extraSource = SEED_FILES.extraUserData): IsoFile[] {
+  const enc = new TextEncoder();
+  const userData = composeUserData(s.userData, s.extraUserData, extraSource, newBoundary());
+  const files: IsoFile[] = [
+    { name: "meta-data", data: enc.encode(s.metaData) },
+    { name: "user-data", data: enc.encode(userData) },
+  ];
+  if (s.networkConfig !== undefined) {
+    files.push({ name: "network-config", data: enc.encode(s.networkConfig) });
+  }
+  return files;
+}
+
+/** Builds `<vmDir>/seed.iso` from the sources (0600, atomic). Throws UsageError for bad sources. */
+export function writeSeed(vmDir: string): void {
+  const iso = buildIso(SEED_VOLUME_ID, seedIsoFiles(readSeedSources(vmDir)));
+  writeFileAtomic(join(vmDir, SEED_FILES.iso), iso, 0o600);
+}
+
+/** What a regeneration did. */
+export interface RegenerateResult {
+  instanceId: string;
+  /** Whether the instance-id is new. */
+  newInstanceId: boolean;
+}
+
+/**
+ * `vm cloud-init <vm> regenerate`: rebuilds `seed.iso` from the edited
+ * sources; with `newId` (or when meta-data has none) writes a new
+ * instance-id into `cloud-init/meta-data` first.
+ */
+export function regenerateSeed(vmDir: string, newId: boolean): RegenerateResult {
+  const s = readSeedSources(vmDir);
+  let id = instanceIdOf(s.metaData);
+  const fresh = newId || id === undefined;
+  if (fresh) {
+    id = newInstanceId();
+    writeFileAtomic(join(vmDir, SEED_FILES.metaData), withInstanceId(s.metaData, id), 0o600);
+  }
+  writeSeed(vmDir);
+  return { instanceId: id ?? "", newInstanceId: fresh };
+}

@@ -1,0 +1,187 @@
+/**
+ * Port forwards of a VM's user-mode network: the `ports` file in the VM
+ * directory, one rule per line — `tcp 127.0.0.1:2222 22` (protocol, host
+ * address and port, guest port); `#` comments and blank lines allowed. It
+ * is parsed, never executed. `vm __run` turns it into `hostfwd=` options
+ * (`$VM_HOSTFWD` in the `net-user-fwd` template), `vm port` edits it and
+ * applies a change to a running VM with the HMP commands built here.
+ * Pure, except {@link readPorts}, {@link writePorts} and {@link portsInUse},
+ * which read or write `<vm>/ports`.
+ * Level: vm.
+ * @module
+ */
+
+import { join } from "../os/path.ts";
+import { ParseError, UsageError } from "../errors.ts";
+import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
+import { listVms } from "./dir.ts";
+
+/** The file in a VM directory. */
+export const PORTS_FILE = "ports";
+
+/** The id of the user-mode netdev the forwards belong to. */
+export const NETDEV_ID = "vmnet";
+
+/** The environment variable `__run` sets to the `,hostfwd=…` options. */
+export const HOSTFWD_VAR = "VM_HOSTFWD";
+
+/** The first host port tried for a new VM's SSH forward. */
+export const FIRST_SSH_PORT = 2222;
+
+/** One forward: host `addr:hostPort` to the guest's `guestPort`. */
+export interface PortRule {
+  proto: "tcp" | "udp";
+  hostAddr: string;
+  hostPort: number;
+  guestPort: number;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** A port number 1–65535 from text, or undefined. Pure. */
+function portNumber(text: string): number | undefined {
+  if (!/^[0-9]{1,5}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= 1 && n <= 65535 ? n : undefined;
+}
+
+/**
+ * Parses the words of one rule: `[tcp|udp] [ADDR:]HOSTPORT GUESTPORT`
+ * (protocol tcp and address 127.0.0.1 by default). Pure. Returns the rule
+ * or a reason it is not one.
+ */
+export function parseRuleWords(words: readonly string[]): PortRule | string {
+  const w = [...words];
+  const proto = w[0] === "tcp" || w[0] === "udp" ? w.shift() as "tcp" | "udp" : "tcp";
+  if (w.length !== 2) return "expected [tcp|udp] [ADDR:]HOSTPORT GUESTPORT";
+  const host = w[0] ?? "";
+  const colon = host.lastIndexOf(":");
+  const hostAddr = colon < 0 ? "127.0.0.1" : host.slice(0, colon);
+  const hostPort = portNumber(colon < 0 ? host : host.slice(colon + 1));
+  const guestPort = portNumber(w[1] ?? "");
+  if (!IPV4.test(hostAddr)) return `"${hostAddr}" is not an IPv4 address`;
+  if (hostPort === undefined) return `"${host}" has no host port 1-65535`;
+  if (guestPort === undefined) return `"${w[1]}" is not a guest port 1-65535`;
+  return { proto, hostAddr, hostPort, guestPort };
+}
+
+/** A rule as one line of the file (no newline). Pure. */
+export function formatRule(r: PortRule): string {
+  return `${r.proto} ${r.hostAddr}:${r.hostPort} ${r.guestPort}`;
+}
+
+/** Whether two rules take the same host socket (protocol, address, port). Pure. */
+export function sameHostSide(a: PortRule, b: PortRule): boolean {
+  return a.proto === b.proto && a.hostPort === b.hostPort &&
+    (a.hostAddr === b.hostAddr || a.hostAddr === "0.0.0.0" || b.hostAddr === "0.0.0.0");
+}
+
+/** Parses a `ports` file's text. Pure. Throws ParseError (`<file>:<line>: …`). */
+export function parsePorts(text: string, file: string): PortRule[] {
+  const rules: PortRule[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.replace(/#.*/, "").trim();
+    if (line === "") return;
+    const r = parseRuleWords(line.split(/\s+/));
+    if (typeof r === "string") throw new ParseError(file, i + 1, r);
+    const clash = rules.find((o) => sameHostSide(o, r));
+    if (clash !== undefined) {
+      throw new ParseError(file, i + 1, `host port ${r.hostPort} is forwarded twice`);
+    }
+    rules.push(r);
+  });
+  return rules;
+}
+
+/** The text of a `ports` file holding `rules`. Pure. */
+export function formatPorts(rules: readonly PortRule[]): string {
+  return rules.map((r) => formatRule(r) + "\n").join("");
+}
+
+/** One `hostfwd=` option value: `tcp:127.0.0.1:2222-:22`. Pure. */
+export function hostfwd(r: PortRule): string {
+  return `${r.proto}:${r.hostAddr}:${r.hostPort}-:${r.guestPort}`;
+}
+
+/** The `,hostfwd=…` suffix of a `-netdev user` option (empty for no rules). Pure. */
+export function hostfwdOptions(rules: readonly PortRule[]): string {
+  return rules.map((r) => `,hostfwd=${hostfwd(r)}`).join("");
+}
+
+/** The HMP command adding `r` to a running VM. Pure. */
+export function hmpAdd(r: PortRule): string {
+  return `hostfwd_add ${NETDEV_ID} ${hostfwd(r)}`;
+}
+
+/** The HMP command removing `r` from a running VM. Pure. */
+export function hmpRemove(r: PortRule): string {
+  return `hostfwd_remove ${NETDEV_ID} ${r.proto}:${r.hostAddr}:${r.hostPort}`;
+}
+
+/** The SSH forward: the first tcp rule to guest port 22, if any. Pure. */
+export function sshRule(rules: readonly PortRule[]): PortRule | undefined {
+  return rules.find((r) => r.proto === "tcp" && r.guestPort === 22);
+}
+
+/**
+ * The first port from `from` up that `used` does not hold and `free`
+ * accepts (e.g. nothing listens there on the host). Pure given `free`.
+ * Throws UsageError when none is left below 65536.
+ */
+export function firstFreePort(
+  used: ReadonlySet<number>,
+  free: (port: number) => boolean,
+  from = FIRST_SSH_PORT,
+): number {
+  for (let p = from; p <= 65535; p++) if (!used.has(p) && free(p)) return p;
+  throw new UsageError(`No free host port from ${from} up; remove forwards with "vm port"`);
+}
+
+/** The VM's rules (none when it has no `ports` file). Reads `<vmDir>/ports`. */
+export function readPorts(vmDir: string): PortRule[] {
+  const text = readTextIfExists(join(vmDir, PORTS_FILE));
+  return text === undefined ? [] : parsePorts(text, join(vmDir, PORTS_FILE));
+}
+
+/** Whether the VM has a `ports` file. */
+export function hasPorts(vmDir: string): boolean {
+  return readTextIfExists(join(vmDir, PORTS_FILE)) !== undefined;
+}
+
+/** Writes the VM's rules atomically (mode 0600). Writes `<vmDir>/ports`. */
+export function writePorts(vmDir: string, rules: readonly PortRule[]): void {
+  writeFileAtomic(join(vmDir, PORTS_FILE), formatPorts(rules), 0o600);
+}
+
+/**
+ * Host ports the VMs of `vmdir` forward (all of them, except VM `except`),
+ * skipping `ports` files that do not parse. Reads `$VMDIR/<vm>/ports`.
+ */
+export function portsInUse(vmdir: string, except?: string): Set<number> {
+  const used = new Set<number>();
+  for (const name of listVms(vmdir)) {
+    if (name === except) continue;
+    try {
+      for (const r of readPorts(join(vmdir, name))) used.add(r.hostPort);
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e; // a broken file is reported when that VM starts
+    }
+  }
+  return used;
+}
+
+/** The environment `__run` adds for the `net-user-fwd` template: VM_HOSTFWD. Reads `<vmDir>/ports`. */
+export function portsEnv(vmDir: string): Record<string, string> {
+  return hasPorts(vmDir) ? { [HOSTFWD_VAR]: hostfwdOptions(readPorts(vmDir)) } : {};
+}
+
+/** The template file of the user-mode network with the forwards (name in `templates/`). */
+export const NET_TEMPLATE_NAME = "net-user-fwd";
+
+/**
+ * The `net-user-fwd` template: a user-mode netdev `vmnet` whose forwards
+ * `__run` fills in from `ports` (`$VM_HOSTFWD`), on a virtio NIC with `mac`. Pure.
+ */
+export function netTemplate(mac: string): string {
+  return `-netdev "user,id=${NETDEV_ID}$${HOSTFWD_VAR}"\n-device virtio-net-pci,netdev=${NETDEV_ID},mac=${mac}\n`;
+}

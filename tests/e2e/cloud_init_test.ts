@@ -1,0 +1,201 @@
+/**
+ * First boot to SSH with a real Debian cloud-init guest (tests/support/
+ * cloud_guest.ts, the variant without dbus, which ignores the ACPI power
+ * button), ONE boot under runsvdir. The image is served over HTTP on
+ * 127.0.0.1 and `vm image pull` fetches it; `vm make --image --ssh-key`
+ * makes the overlay and the cloud-init seed (our ISO writer, vm's client key
+ * and the user's, the host key handed over in user-data, ports → hostfwd,
+ * the guest-agent template); then:
+ * `vm start --ssh` → `vm ssh web -- hostname` prints web → `vm exec web --
+ * id -un` prints root → `vm ip` lists 10.0.2.15 → a live `vm port add` to
+ * a listener started in the guest, and `rm` → `vm ssh-config` and `vm cp`
+ * → a replaced known_hosts line makes ssh fail with its host-key error →
+ * an ACPI press the guest ignores → `vm stop` powers the guest off through
+ * the agent after min(wait/2, 10 s).
+ * Takes about 3-4 minutes (boot to SSH ~2 minutes under TCG on 2 busy cores).
+ */
+
+import assert from "node:assert/strict";
+import { newKeyFiles } from "../../lib/ssh/keys.ts";
+import { freePort, withPulledCloudVm } from "../support/cloud_vm.ts";
+import { readOr, run, sleep, TestEnv } from "../support/harness.ts";
+
+/** The VM's wait: the agent is asked after min(wait/2, 10 s) = 10 s; the guest then has 50 s. */
+const WAIT_S = 60;
+
+/** The end of the guest's console log, without systemd's progress spinner lines. */
+function consoleTail(dir: string): string {
+  const lines = readOr(`${dir}/guest.log`).split("\n");
+  return lines.filter((l) => !/\] Job .* running \(/.test(l)).slice(-40).join("\n");
+}
+
+/** The body of http://127.0.0.1:port/, retried for `ms` while the listener comes up. */
+async function httpGet(port: number, ms: number): Promise<string | undefined> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
+      return await res.text();
+    } catch (e) {
+      if (Date.now() > end) return `failed: ${e}`;
+      await sleep(500);
+    }
+  }
+}
+
+async function checkAccess(t: TestEnv) {
+  const ssh = await t.vm(["ssh", "web", "--", "hostname"]);
+  assert.equal(ssh.code, 0, ssh.stderr);
+  assert.equal(ssh.stdout, "web\n");
+  const exec = await t.vm(["exec", "web", "--", "id", "-un"]);
+  assert.equal(exec.code, 0, exec.stderr);
+  assert.equal(exec.stdout, "root\n");
+  const fail = await t.vm([
+    "exec",
+    "web",
+    "--",
+    "sh",
+    "-c",
+    "echo out; echo err >&2; exit 7",
+  ]);
+  assert.deepEqual([fail.code, fail.stdout, fail.stderr], [7, "out\n", "err\n"]);
+  const ip = await t.vm(["ip", "web", "--json"]);
+  assert.equal(ip.code, 0, ip.stderr);
+  const addrs = (JSON.parse(ip.stdout) as { addresses: { address: string }[] }[]).flatMap((i) =>
+    i.addresses
+  );
+  assert.ok(addrs.some((a) => a.address === "10.0.2.15"), ip.stdout);
+  assert.match((await t.vm(["ip", "web"])).stdout, /^en\w+ 10\.0\.2\.15\/24/m);
+}
+
+async function checkLivePort(t: TestEnv) {
+  const start = await t.vm([
+    "exec",
+    "web",
+    "--",
+    "sh",
+    "-c",
+    "cd /tmp && echo hello-from-the-guest > index.html && (python3 -m http.server 80 >/dev/null 2>&1 &)",
+  ]);
+  assert.equal(start.code, 0, start.stderr);
+  const hp = freePort();
+  const add = await t.vm(["port", "web", "add", String(hp), "80"]);
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stdout, /now and at every start/);
+  assert.equal(await httpGet(hp, 30_000), "hello-from-the-guest\n");
+  const rm = await t.vm(["port", "web", "rm", String(hp)]);
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.match(rm.stdout, /also from the running VM/);
+  await assert.rejects(() =>
+    fetch(`http://127.0.0.1:${hp}/`, { signal: AbortSignal.timeout(5000) })
+  );
+}
+
+async function checkConfigAndCp(t: TestEnv) {
+  const conf = await t.vm(["ssh-config", "web"]);
+  Deno.writeTextFileSync(`${t.root}/ssh_config`, conf.stdout);
+  const viaConfig = await run("ssh", [
+    "-F",
+    `${t.root}/ssh_config`,
+    "-o",
+    "BatchMode=yes",
+    "web",
+    "hostname",
+  ]);
+  assert.equal(viaConfig.stdout, "web\n", viaConfig.stderr);
+  const down = await t.vm(["cp", "web:/etc/hostname", `${t.root}/hostname`]);
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(Deno.readTextFileSync(`${t.root}/hostname`), "web\n");
+  Deno.writeTextFileSync(`${t.root}/up`, "up and over\n");
+  const up = await t.vm(["cp", `${t.root}/up`, "web:/tmp/up"]);
+  assert.equal(up.code, 0, up.stderr);
+  assert.equal((await t.vm(["ssh", "web", "--", "cat", "/tmp/up"])).stdout, "up and over\n");
+}
+
+async function checkPinning(t: TestEnv, dir: string, port: number) {
+  const kh = `${dir}/ssh/known_hosts`;
+  const good = Deno.readTextFileSync(kh);
+  const other = (await newKeyFiles("impostor")).public.split(" ").slice(0, 2).join(" ");
+  Deno.writeTextFileSync(kh, `[127.0.0.1]:${port} ${other}\n`);
+  const ssh = await t.vm(["ssh", "web", "--", "true"]);
+  assert.equal(ssh.code, 255);
+  assert.match(ssh.stderr, /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+  const wait = await t.vm(["start", "web", "--ssh"]);
+  assert.equal(wait.code, 1);
+  assert.match(wait.stderr, /answers SSH with a host key that is not the one pinned/);
+  Deno.writeTextFileSync(kh, good);
+}
+
+Deno.test({
+  name: "one boot: start --ssh, ssh, exec, ip, live port, ssh-config, cp, pinning, agent shutdown",
+  sanitizeResources: false,
+  fn: async () => {
+    const t = TestEnv.create();
+    try {
+      // The user's own key (--ssh-key), besides vm's, may log in too.
+      const mine = await newKeyFiles("tester");
+      Deno.writeTextFileSync(`${t.root}/id_tester`, mine.private, { mode: 0o600 });
+      Deno.writeTextFileSync(`${t.root}/id_tester.pub`, mine.public);
+      const sshKey = `${t.root}/id_tester.pub`;
+      await withPulledCloudVm(
+        t,
+        "web",
+        { dbus: false, wait: WAIT_S, sshKey },
+        (vm) => oneBoot(t, vm.dir, vm.sshPort),
+      );
+    } finally {
+      await t.close();
+    }
+  },
+});
+
+/** The whole walk on the VM made from the pulled image (see the module doc). */
+async function oneBoot(t: TestEnv, dir: string, sshPort: number): Promise<void> {
+  t.startRunsvdir();
+  const t0 = performance.now();
+  const start = await t.vm(["start", "web", "--ssh", "--ssh-timeout", "420"]);
+  const bootS = (performance.now() - t0) / 1000;
+  assert.equal(start.code, 0, `${start.stderr}\n${consoleTail(dir)}`);
+  assert.match(
+    start.stdout,
+    /^web: booted \(QEMU up in [\d.]+ s\); SSH answered with the pinned host key/,
+  );
+  console.log(`boot to SSH: ${bootS.toFixed(1)} s`);
+  await checkAccess(t);
+  await checkOwnKey(t, dir, sshPort);
+  await checkLivePort(t);
+  await checkConfigAndCp(t);
+  await checkPinning(t, dir, sshPort);
+  // This guest ignores the ACPI power button: still up well after a press.
+  assert.equal((await t.vm(["qmp", "web", "system_powerdown"])).code, 0);
+  await sleep(30_000);
+  assert.equal((await t.vm(["ssh", "web", "--", "true"])).code, 0);
+  const s0 = performance.now();
+  const stop = await t.vm(["stop", "web"]);
+  const stopS = (performance.now() - s0) / 1000;
+  console.log(`stop through the agent: ${stopS.toFixed(1)} s (${stop.stdout.trim()})`);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.match(stop.stdout, /guest powered off/, consoleTail(dir));
+  // ACPI is ignored by this guest: it went down only after __stop turned to the agent.
+  assert.ok(stopS >= 10 && stopS < WAIT_S, `${stopS} s`);
+}
+
+/** The key given with --ssh-key logs in with plain ssh, the host key pinned by the VM's known_hosts. */
+async function checkOwnKey(t: TestEnv, dir: string, port: number) {
+  const r = await run("ssh", [
+    "-i",
+    `${t.root}/id_tester`,
+    "-p",
+    String(port),
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    `UserKnownHostsFile=${dir}/ssh/known_hosts`,
+    "vm@127.0.0.1",
+    "hostname",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "web\n");
+}
