@@ -1,6 +1,7 @@
 /**
  * `vm list` and `vm status`: the state of VMs, read from their service
- * directories (lib/vm/state.ts), as a table, blocks or JSON.
+ * directories (lib/vm/state.ts), as a table, blocks or JSON; `vm list` adds
+ * one line on stderr when interrupted operations left directories behind.
  * @module
  */
 
@@ -9,7 +10,8 @@ import { loadConfig } from "../lib/vm/config.ts";
 import { listVms, requireVm } from "../lib/vm/dir.ts";
 import { formatStatus, formatTable, isRunning, listStates, vmState } from "../lib/vm/state.ts";
 import type { CommandModule } from "./command.ts";
-import { print, useColor } from "./output.ts";
+import { print, printErr, useColor } from "./output.ts";
+import { findLeftovers, leftoversLine } from "../lib/vm/leftovers.ts";
 import { exclusive, optFlag } from "./parse.ts";
 
 /** `vm list [--json | -q]`. */
@@ -23,6 +25,8 @@ export const list: CommandModule = {
     }
     const states = listStates(cfg.vmdir);
     print(optFlag(inv, "json") ? JSON.stringify(states, null, 2) : formatTable(states, useColor()));
+    const leftovers = leftoversLine(findLeftovers(cfg.vmdir));
+    if (leftovers !== undefined) printErr(leftovers);
     return 0;
   },
 };

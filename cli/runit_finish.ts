@@ -19,6 +19,7 @@ export const finish: CommandModule = {
       const [dir = ".", code = "", signal = ""] = inv.args;
       const vmDir = resolve(dir);
       const r = await finishVm(loadConfig(), vmDir, code, signal);
+      if (r.cleanupEnded !== undefined) printErr(`vm: ${r.cleanupEnded}`);
       if (r.backoff !== undefined) {
         printErr(backoffLine({ ran: r.ran, backoff: r.backoff }, code, signal));
         await sleepBackoff(vmDir, r.backoff.until);

@@ -9,10 +9,11 @@ import { runVm } from "../lib/service/run.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import type { CommandModule } from "./command.ts";
 import { entry } from "./runit_entry.ts";
+import { printErr } from "./output.ts";
 
 /** `vm __run <dir>`: becomes QEMU (returns only on failure). */
 export const run: CommandModule = {
   run(inv) {
-    return entry(EXIT_SYSTEM, () => runVm(loadConfig(), resolve(inv.args[0] ?? ".")));
+    return entry(EXIT_SYSTEM, () => runVm(loadConfig(), resolve(inv.args[0] ?? "."), printErr));
   },
 };

@@ -6,24 +6,29 @@
 
 import { EXIT_CHECK } from "../lib/errors.ts";
 import { resolve } from "../lib/os/path.ts";
-import { stopVm } from "../lib/service/control_t.ts";
-import { readWait } from "../lib/vm/dir.ts";
+import { endPreQemu, qemuRuns, stopLine, stopVm } from "../lib/service/control_t.ts";
+import { waitOf } from "../lib/vm/dir.ts";
 import type { CommandModule } from "./command.ts";
 import { printErr } from "./output.ts";
 import { entry } from "./runit_entry.ts";
 
-/** `vm __stop <dir>`: powers the guest off within its wait. */
+/**
+ * `vm __stop <dir>`: powers the guest off within its wait. When QEMU is not
+ * running (pre_qemu hangs) it ends the hook and exits 1, so that runsv also
+ * sends `vm __run` TERM.
+ */
 export const stop: CommandModule = {
   run(inv) {
     return entry(EXIT_CHECK, async () => {
       const dir = resolve(inv.args[0] ?? ".");
-      const wait = readWait(dir);
-      const r = await stopVm(dir, wait);
-      printErr(
-        r.how === "poweroff"
-          ? `vm: stop: the guest powered off in ${(r.ms / 1000).toFixed(1)} s`
-          : `vm: stop: the guest did not power off within ${wait} s (wait); QEMU was told to quit`,
-      );
+      const { wait, problem } = waitOf(dir);
+      if (problem !== undefined) printErr(`vm: ${problem}`);
+      if (!qemuRuns(dir)) {
+        const ended = await endPreQemu(dir);
+        printErr(`vm: stop: QEMU was not running${ended > 0 ? "; its pre_qemu was ended" : ""}`);
+        return EXIT_CHECK;
+      }
+      printErr(stopLine(await stopVm(dir, wait), wait));
       return 0;
     });
   },

@@ -12,6 +12,7 @@ import { EXPORT_COMMANDS } from "./table_export.ts";
 import { IMAGE_COMMANDS } from "./table_images.ts";
 import {
   AUTOSTART_ROW,
+  DOCTOR_ROW,
   KILL_ROW,
   LIST_ROW,
   RESTART_ROW,
@@ -161,6 +162,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   RESTART_ROW,
   KILL_ROW,
   AUTOSTART_ROW,
+  DOCTOR_ROW,
   CONSOLE_ROW,
   MONITOR_ROW,
   QMP_ROW,

@@ -44,7 +44,7 @@
  */
 
 import { join } from "../os/path.ts";
-import { isMissing } from "../os/fs.ts";
+import { isMissing, makeDir, MODE } from "../os/fs.ts";
 import { DaemonRunningError, describe, SystemError } from "../errors.ts";
 import { type Config } from "../vm/config.ts";
 import { envOf, isAlive, procStat, signal } from "../os/proc.ts";
@@ -141,7 +141,7 @@ export class Daemon {
     this.#cfg = cfg;
     this.#log = log;
     try {
-      Deno.mkdirSync(cfg.vmdir, { recursive: true });
+      makeDir(cfg.vmdir, MODE.dir, true); // a VMDIR vm makes is private (0700)
       this.vmdir = Deno.realPathSync(cfg.vmdir);
     } catch (e) {
       throw new SystemError(`Cannot use VMDIR "${cfg.vmdir}": ${describe(e)}`);

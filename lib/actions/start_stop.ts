@@ -23,7 +23,8 @@ import { pollUntil, sleep } from "../os/poll.ts";
 import { lastLogLine } from "../vm/log.ts";
 import { forceQemu, settleDown } from "./force_stop.ts";
 import { control } from "../runit/control.ts";
-import { findRunsvdir } from "../qemu/processes.ts";
+import { findRunsvdir, isQemuPid, strayQemu } from "../qemu/processes.ts";
+import { killOrphan, stopOrphan } from "./orphan.ts";
 
 /** How often the status file is read while waiting (ms). */
 const POLL_MS = 50;
@@ -47,7 +48,9 @@ export type StopHow =
   /** Forced: QEMU got SIGKILL (also `vm kill`). */
   | "kill"
   /** QEMU was already gone when forcing began; only runsv had to catch up. */
-  | "gone";
+  | "gone"
+  /** QEMU was not running (crash-loop backoff, a hanging pre_qemu): only its restart was stopped. */
+  | "restart";
 
 /** What a stop did. */
 export interface StopResult {
@@ -63,6 +66,8 @@ export interface StopResult {
   hungKilled?: "finish" | "control/t";
   /** The VM's wait (seconds). */
   wait: number;
+  /** PID of the QEMU that ran without its runsv (lib/actions/orphan.ts). */
+  orphan?: number;
 }
 
 /** What a start did. */
@@ -181,23 +186,28 @@ export async function shutdownVm(
   const wait = readWait(dir);
   const t0 = performance.now();
   const st = readStatus(dir);
-  if (st === undefined || st.state === "down") {
-    control(dir, "d"); // between restarts runsv may want it up: keep it down
+  const orphan = strayQemu(dir, st);
+  if (orphan !== undefined) return await stopOrphan(name, dir, orphan, opts);
+  if (st === undefined || (st.state === "down" && st.want === "down")) {
+    if (isSupervised(dir)) control(dir, "d");
     return { name, already: true, seconds: 0, how: "poweroff", wait };
   }
-  const qemuPid = st.state === "run" ? st.pid : 0;
+  const qemuPid = st.state === "run" && isQemuPid(st.pid) ? st.pid : 0;
   const runsv = qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined;
+  // Without QEMU, what runsv wanted tells a restart (backoff, pre_qemu) from a stop under way.
+  const notUp: StopHow = st.want === "up" ? "restart" : "gone";
   control(dir, "d");
   const capS = opts.force ? 0 : opts.timeoutS ?? wait + DEFAULT_EXTRA_S;
   const isDown = () => readStatus(dir)?.state === "down";
   if (await pollUntil(isDown, capS * 1000)) {
     const seconds = (performance.now() - t0) / 1000;
-    return { name, already: false, seconds, how: seconds < wait ? "poweroff" : "wait", wait };
+    const how = qemuPid === 0 ? notUp : seconds < wait ? "poweroff" : "wait";
+    return { name, already: false, seconds, how, wait };
   }
   const forced = opts.force ? { by: "force" as const } : { by: "timeout" as const, seconds: capS };
   const now = readStatus(dir);
-  let how: StopHow = "gone";
-  if (now?.state === "run" && isAlive(now.pid)) how = await forceQemu(dir, now.pid);
+  let how: StopHow = qemuPid === 0 ? notUp : "gone";
+  if (now?.state === "run" && isQemuPid(now.pid)) how = await forceQemu(dir, now.pid);
   const hung = await settleDown(name, dir, now?.state === "run" ? now.pid : qemuPid, runsv);
   const result: StopResult = {
     name,
@@ -231,11 +241,13 @@ export async function killVm(name: string, dir: string): Promise<StopResult> {
   const wait = readWait(dir);
   const t0 = performance.now();
   const st = readStatus(dir);
-  if (st === undefined || st.state === "down") {
-    control(dir, "d");
+  const orphan = strayQemu(dir, st);
+  if (orphan !== undefined) return await killOrphan(name, dir, orphan);
+  if (st === undefined || (st.state === "down" && st.want === "down")) {
+    if (isSupervised(dir)) control(dir, "d");
     return { name, already: true, seconds: 0, how: "kill", wait };
   }
-  const qemuPid = st.state === "run" ? st.pid : 0;
+  const qemuPid = st.state === "run" && isQemuPid(st.pid) ? st.pid : 0;
   const runsv = qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined;
   control(dir, "d");
   if (qemuPid !== 0) signal(qemuPid, "SIGKILL");
@@ -244,7 +256,7 @@ export async function killVm(name: string, dir: string): Promise<StopResult> {
     name,
     already: false,
     seconds: (performance.now() - t0) / 1000,
-    how: "kill",
+    how: qemuPid === 0 ? "restart" : "kill",
     wait,
   };
   if (hung !== undefined) result.hungKilled = hung;

@@ -1,12 +1,15 @@
 /**
  * Starting a VM: what `vm __run` (runit's `run`) does before it becomes QEMU,
  * and what `vm args` shows without doing it. Reads the config, runs the
- * `pre_qemu` hook, parses the templates, resolves QEMU; `__run` then deletes
- * `templates/once` (only after everything parsed), removes stale sockets and
- * executes QEMU in the VM directory under umask 077 — unless a QEMU already
- * runs there.
- * Reads `<vm>/hooks`, `<vm>/templates/*`; deletes `<vm>/templates/once` and
- * `<vm>/supervise/{monitor,qmp,console}`.
+ * `pre_qemu` hook (bounded by the VM's wait, at least 10 s), parses the
+ * templates, resolves QEMU; `__run` then deletes `templates/once` (only after
+ * everything parsed), removes stale sockets and executes QEMU in the VM
+ * directory under umask 077 — unless a QEMU already runs there, or the VM is
+ * unsafe (lib/vm/safety.ts: a file others may write). First it ends an svlogd
+ * left behind by a killed runsv, so that the VM's log works again.
+ * Reads `<vm>/hooks`, `<vm>/templates/*`, `<vm>/wait`; deletes
+ * `<vm>/templates/once` and `<vm>/supervise/{monitor,qmp,console}`; signals
+ * stray svlogd processes of `<vm>/log`.
  * @module
  */
 
@@ -14,13 +17,15 @@ import { basename, join } from "../os/path.ts";
 import type { Config, Env } from "../vm/config.ts";
 import { SystemError } from "../errors.ts";
 import { execve } from "../os/exec.ts";
-import { type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
+import { HOOK_MIN_S, type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
 import { DEFAULT_VM, F, ONCE_TEMPLATE } from "../vm/files.ts";
 import { findQemu, qemuArgs, qemuProgram } from "../qemu/program.ts";
 import { readTemplates } from "../vm/templates.ts";
-import { orphanQemu } from "../qemu/processes.ts";
-import { hasHooks, removeSockets, vmEnv } from "../vm/dir.ts";
+import { orphanQemu, strayLoggers } from "../qemu/processes.ts";
+import { hasHooks, readWait, removeSockets, vmEnv, waitOf } from "../vm/dir.ts";
 import { removeIfExists } from "../os/fs.ts";
+import { signal } from "../os/proc.ts";
+import { problemLine, vmProblems } from "../vm/safety.ts";
 
 /** Everything needed to execute QEMU for a VM. */
 export interface StartPlan {
@@ -51,7 +56,7 @@ export async function planStart(cfg: Config, vmDir: string): Promise<StartPlan> 
   let env = vmEnv(cfg, vmDir);
   let hooks = new Set<HookName>();
   if (hasHooks(vmDir)) {
-    const r = await runPreQemu(vmDir, env);
+    const r = await runPreQemu(vmDir, env, Math.max(readWait(vmDir), HOOK_MIN_S));
     env = r.env;
     hooks = r.defined;
   }
@@ -72,19 +77,41 @@ export function checkNoOtherQemu(vmDir: string): void {
   const name = basename(vmDir);
   throw new SystemError(
     `QEMU of "${name}" already runs without runsv (PID ${pid}; was its runsv killed?); ` +
-      `not starting a second one: power it off with "vm qmp ${name} system_powerdown" ` +
-      `or end it with "kill ${pid}"`,
+      `not starting a second one: power it off with "vm stop ${name}" (or "kill ${pid}")`,
   );
 }
 
 /**
- * `vm __run`: refuses when a QEMU already runs for the VM, plans the start,
- * consumes `once`, removes stale sockets, starts the post_qemu watcher, then
- * replaces this process with QEMU (cwd `vmDir`, umask 077). Returns only by
- * throwing.
+ * Throws SystemError when the VM in `vmDir` is unsafe to run (lib/vm/safety.ts):
+ * one line naming the first file and the command that fixes it.
  */
-export async function runVm(cfg: Config, vmDir: string): Promise<never> {
+export function checkSafe(vmDir: string): void {
+  const problems = vmProblems(vmDir);
+  const first = problems[0];
+  if (first === undefined) return;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more: see "vm doctor")` : "";
+  throw new SystemError(`Not starting "${basename(vmDir)}": ${problemLine(first)}${more}`);
+}
+
+/**
+ * `vm __run`: ends a stray svlogd, refuses an unsafe VM or one whose QEMU
+ * already runs, plans the start, consumes `once`, removes stale sockets,
+ * starts the post_qemu watcher, then replaces this process with QEMU (cwd
+ * `vmDir`, umask 077). `warn` gets a line for the log (an unusable `wait`
+ * file). Returns only by throwing.
+ */
+export async function runVm(
+  cfg: Config,
+  vmDir: string,
+  warn: (line: string) => void = () => {},
+): Promise<never> {
+  for (const pid of strayLoggers(vmDir)) {
+    if (signal(pid, "SIGTERM")) warn(`vm: ended svlogd (PID ${pid}) left by a killed runsv`);
+  }
+  checkSafe(vmDir);
   checkNoOtherQemu(vmDir);
+  const wait = waitOf(vmDir).problem;
+  if (wait !== undefined) warn(`vm: ${wait}`);
   const plan = await planStart(cfg, vmDir);
   if (plan.usesOnce) removeIfExists(join(vmDir, F.once));
   removeSockets(vmDir);

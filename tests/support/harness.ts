@@ -220,7 +220,7 @@ export function test(name: string, fn: (t: TestEnv) => Promise<void>): void {
   Deno.test(name, () => withEnv({}, fn));
 }
 
-/** The fields of `vm list --json` / `vm status --json` objects, in order (issue 4, plus backoff_s). */
+/** The fields of `vm list --json` / `vm status --json` objects, in order (issue 4, plus backoff_s, problem). */
 export const JSON_STATE_FIELDS = [
   "name",
   "state",
@@ -231,6 +231,7 @@ export const JSON_STATE_FIELDS = [
   "want",
   "paused",
   "backoff_s",
+  "problem",
 ];
 
 /** A Writer (as lib/console.ts's) collecting what is written to it as text, in `text`. */

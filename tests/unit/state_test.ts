@@ -51,6 +51,7 @@ function vm(over: Partial<VmState> = {}): VmState {
     want: "up",
     paused: false,
     backoff_s: null,
+    problem: null,
     ...over,
   };
 }
@@ -86,7 +87,7 @@ Deno.test("deriveState: the JSON object has exactly the documented fields, in or
   assert.equal(
     JSON.stringify(u),
     '{"name":"a","state":"unsupervised","pid":null,"uptime_s":null,"autostart":false,' +
-      '"wait_s":7,"want":null,"paused":null,"backoff_s":null}',
+      '"wait_s":7,"want":null,"paused":null,"backoff_s":null,"problem":null}',
   );
 });
 
@@ -288,6 +289,7 @@ Deno.test("vmState/listStates: read from the service directories; a FIFO without
         wait_s: 10,
         paused: false,
         backoff_s: null,
+        problem: null,
       });
       assert.equal(run?.state, "run");
       assert.equal(run?.pid, 31337);

@@ -73,7 +73,13 @@ Deno.test("parseTemplate: unquoted expansions are field-split, quoted ones are n
 });
 
 Deno.test('parseTemplate: an unquoted empty expansion yields no argument, "" one', () => {
-  assert.deepEqual(tpl(`-a $EMPTY $UNSET -b "" "$EMPTY"`), ["-a", "-b", "", ""]);
+  assert.deepEqual(tpl(`-nographic $EMPTY $UNSET -b "" "$EMPTY"`), [
+    "-nographic",
+    "-b",
+    "",
+    "",
+  ]);
+  assert.deepEqual(tpl(`-m 1G $UNSET -S $UNSET`), ["-m", "1G", "-S"]);
 });
 
 Deno.test("parseTemplate: Object.prototype member names are just unset variables", () => {
