@@ -18,6 +18,7 @@ import { guestArgs, type TestGuest, testGuest } from "./guest.ts";
 import { splitCmdline } from "../../lib/os/proc.ts";
 import { type Output, runPiped } from "./piped.ts";
 import { REPO } from "./repo.ts";
+import { recordTestRoot } from "./roots.ts";
 
 /** The repository root. */
 export { REPO } from "./repo.ts";
@@ -76,6 +77,7 @@ export class TestEnv {
    */
   static create(opts: { minPathLength?: number } = {}): TestEnv {
     const root = Deno.makeTempDirSync({ prefix: "vm-test-" });
+    recordTestRoot(root);
     let vmdir = join(root, "vms");
     if (opts.minPathLength !== undefined && vmdir.length < opts.minPathLength) {
       vmdir = join(root, "d".repeat(opts.minPathLength - root.length - 1));

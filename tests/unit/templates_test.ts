@@ -356,3 +356,16 @@ Deno.test("chooseTemplates: two chosen with the same prefix is a UsageError", ()
   );
   usageFails(() => chooseTemplates([], ["display-none", "display-sdl"], AVAILABLE));
 });
+
+Deno.test("parseTemplate: a word that expands to nothing where a value belongs is an error at file:line", () => {
+  const msg = parseFails(() => tpl(`-m 1G\n-name $UNSET -cpu host`), "templates/t", 2);
+  assert.equal(
+    msg,
+    `templates/t:2: "$UNSET" expands to nothing, so "-name" would take the next word as its ` +
+      `value; set what it names, or quote it ("$UNSET") for an empty value`,
+  );
+  parseFails(() => tpl(`-name \${EMPTY}\n`), "templates/t", 1);
+  parseFails(() => tpl(`--drive $UNSET$EMPTY`), "templates/t", 1);
+  // Quoted, it is an empty value; after a flag or a value, nothing shifts.
+  assert.deepEqual(tpl(`-name "$UNSET" -S $UNSET -m 1G $UNSET`), ["-name", "", "-S", "-m", "1G"]);
+});
