@@ -5,7 +5,7 @@
 // such a process.
 
 import assert from "node:assert/strict";
-import { recordedRoots, ROOTS_DIR, rootsFile, stragglers } from "../support/roots.ts";
+import { pruneRecords, recordedRoots, rootsFile, stragglers } from "../support/roots.ts";
 import { alive, TestEnv, waitFor } from "../support/harness.ts";
 import { signal } from "../../lib/os/proc.ts";
 
@@ -37,11 +37,6 @@ Deno.test("after the suite, no process works in any test's temp dir", async () =
     for (const s of left) signal(s.pid, "SIGKILL");
     await waitFor(() => left.every((s) => !alive(s.pid)), 5000);
     Deno.removeSync(rootsFile(), { recursive: true });
-    // Records of earlier runs that ended without this test (one file test):
-    for (const e of Deno.readDirSync(ROOTS_DIR)) {
-      if (/^[0-9]+$/.test(e.name) && !alive(Number(e.name))) {
-        Deno.removeSync(rootsFile(Number(e.name)));
-      }
-    }
+    pruneRecords();
   }
 });

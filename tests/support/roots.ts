@@ -17,9 +17,29 @@ export function rootsFile(pid = Deno.pid): string {
   return join(ROOTS_DIR, String(pid));
 }
 
+let pruned = false;
+
+/** Removes the records of test processes that are gone (runs without the final check). */
+export function pruneRecords(): void {
+  for (const e of Deno.readDirSync(ROOTS_DIR)) {
+    const pid = Number(e.name);
+    if (!/^[0-9]+$/.test(e.name) || pid === Deno.pid) continue;
+    try {
+      Deno.statSync(`/proc/${pid}`);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      Deno.removeSync(rootsFile(pid));
+    }
+  }
+}
+
 /** Records `root`, a temp directory this test process made. */
 export function recordTestRoot(root: string): void {
   Deno.mkdirSync(ROOTS_DIR, { recursive: true, mode: 0o700 });
+  if (!pruned) {
+    pruned = true;
+    pruneRecords();
+  }
   Deno.writeTextFileSync(rootsFile(), root + "\n", { append: true, mode: 0o600 });
 }
 
