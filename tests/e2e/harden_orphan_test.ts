@@ -6,11 +6,27 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { qemuPidsIn, strayLoggers } from "../../lib/qemu/processes.ts";
+import { qemuPidsIn } from "../../lib/qemu/processes.ts";
+import { procStat } from "../../lib/os/proc.ts";
 import { isSupervised, readStatus } from "../../lib/runit/status.ts";
-import { alive, ppidOf, readOr, test, type TestEnv, waitFor } from "../support/harness.ts";
+import {
+  alive,
+  ppidOf,
+  processesIn,
+  readOr,
+  test,
+  type TestEnv,
+  waitFor,
+} from "../support/harness.ts";
 
 const BOOT_MS = 90_000;
+
+/** The svlogd processes logging in `dir`'s log/ whose runsv is gone (their parent is not one). */
+function strayLoggers(dir: string): number[] {
+  return processesIn(join(dir, "log")).filter((pid) =>
+    procStat(pid)?.comm === "svlogd" && procStat(procStat(pid)?.ppid ?? 0)?.comm !== "runsv"
+  );
+}
 
 /** Types into the guest's console until its shell answers; returns whether it did. */
 async function guestAnswers(t: TestEnv, vm: string, ms: number): Promise<boolean> {
