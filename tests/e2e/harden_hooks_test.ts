@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cmdlineOf, procStat } from "../../lib/os/proc.ts";
+import { cmdlineOf, procStat, signal } from "../../lib/os/proc.ts";
 import { isSupervised } from "../../lib/runit/status.ts";
 import { processesIn, qemuUp, readOr, test, type TestEnv, waitFor } from "../support/harness.ts";
 import { spawnPiped } from "../support/piped.ts";
@@ -47,9 +47,17 @@ test("point 4: vm args with a hanging pre_qemu ends it after the bound; nothing 
   const child = spawnPiped(t.vmExe, ["args", "h"], t.env);
   await child.stdin.close();
   const t0 = performance.now();
-  const guard = setTimeout(() => child.kill("SIGKILL"), 25_000);
-  const out = await child.output();
+  const output = child.output();
+  let hung = false;
+  const guard = setTimeout(() => {
+    // Unbounded: end vm and the hook by PID (they hold the pipes), so the test can fail.
+    hung = true;
+    child.kill("SIGKILL");
+    for (const pid of processesIn(dir)) signal(pid, "SIGKILL");
+  }, 25_000);
+  const out = await output;
   clearTimeout(guard);
+  assert.ok(!hung, "vm args still ran after 25 s: pre_qemu was not bounded");
   const s = (performance.now() - t0) / 1000;
   const stderr = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 111, `after ${s.toFixed(1)} s: ${stderr}`);
