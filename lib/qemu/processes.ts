@@ -66,13 +66,13 @@ export function orphanQemu(vmDir: string): number | undefined {
 
 /**
  * The PID of a QEMU working in `dir` that runsv does not run: its runsv was
- * killed (`status` is what the runsv there now reports, undefined without
- * one). While runsv reports `run` that is the VM's QEMU (`__run` never
+ * killed (`status` is `supervise/status`, possibly left by that dead runsv).
+ * While a live runsv reports `run`, that is the VM's QEMU (`__run` never
  * starts a second one), so nothing is scanned; nor when no socket of QEMU is
- * left in `supervise/`. Reads `/proc`.
+ * left in `supervise/`. Reads `/proc`; opens `supervise/ok`.
  */
 export function strayQemu(dir: string, status: Status | undefined): number | undefined {
-  if (status?.state === "run") return undefined;
+  if (status?.state === "run" && isSupervised(dir)) return undefined;
   return orphanQemu(dir);
 }
 

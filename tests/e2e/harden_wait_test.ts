@@ -11,7 +11,7 @@ import { qemuUp, readOr, test, type TestEnv, waitFor } from "../support/harness.
 
 const HUGE = "99999999999999999999";
 
-async function made(t: TestEnv): Promise<string[]> {
+function made(t: TestEnv): string[] {
   const names = [...Deno.readDirSync(t.vmdir)].map((e) => e.name);
   return names.filter((n) => n !== ".default").sort();
 }
@@ -36,7 +36,7 @@ test("point 5: make refuses a wait out of 0…86400 and an invalid disk size; no
     conf.stderr,
     /Wait "99999999999999999999" is not a number of seconds from 0 to 86400/,
   );
-  assert.deepEqual(await made(t), []);
+  assert.deepEqual(made(t), []);
   Deno.writeTextFileSync(t.conf, "");
   const max = await t.vm(["make", "day", "--disk", "1M", "--wait", "86400", "-y"]);
   assert.equal(max.code, 0, max.stderr);
