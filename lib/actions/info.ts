@@ -107,7 +107,12 @@ export function diskLine(d: DiskInfo): string {
 export function formatInfo(v: VmInfo): string {
   const s = v.state;
   let state = stateLabel(s);
-  if (s.pid !== null) state += ` (PID ${s.pid}, up ${humanDuration(s.uptime_s ?? 0)})`;
+  if (s.pid !== null) {
+    state += s.uptime_s === null
+      ? ` (PID ${s.pid})`
+      : ` (PID ${s.pid}, up ${humanDuration(s.uptime_s)})`;
+  }
+  if (s.problem !== null) state += `: ${s.problem}`;
   const lines = [
     `name:       ${v.name}`,
     `directory:  ${v.dir}`,

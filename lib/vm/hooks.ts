@@ -17,7 +17,7 @@ import { F } from "./files.ts";
 import { parseEnviron } from "../os/proc.ts";
 import { SystemError } from "../errors.ts";
 import { checkInside } from "../os/fs.ts";
-import { endGroup } from "../os/process_group.ts";
+import { endGroup, groupAlive } from "../os/process_group.ts";
 import type { Env } from "./config.ts";
 
 /** Hook functions a hooks file may define. */
@@ -91,9 +91,12 @@ async function runBounded(
   const out = opts.pipe ? new Response(child.stdout).bytes() : Promise.resolve(new Uint8Array());
   let exited = false;
   let ended: HookOutcome["ended"];
+  let ending: Promise<boolean> | undefined;
+  // The group is gone once its shell is reaped and nothing else of it is left.
+  const gone = () => exited && !groupAlive(child.pid);
   const end = (why: "bound" | Deno.Signal) => {
     ended ??= why;
-    void endGroup(child.pid, HOOK_GRACE_MS, () => exited);
+    ending ??= endGroup(child.pid, HOOK_GRACE_MS, gone);
   };
   const timer = setTimeout(() => end("bound"), opts.boundS * 1000);
   const listeners = STOP_SIGNALS.map((sig) => [sig, () => end(sig)] as const);
@@ -101,6 +104,7 @@ async function runBounded(
   try {
     const status = await child.status;
     exited = true;
+    if (ending !== undefined) await ending; // TERM, then KILL for what ignored it
     const stdout = await out;
     return ended === undefined
       ? { code: status.code, stdout }
