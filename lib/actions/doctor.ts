@@ -11,7 +11,7 @@
  */
 
 import { join } from "../os/path.ts";
-import { statIfExists } from "../os/fs.ts";
+import { fileMode } from "../os/libc.ts";
 import { formatBytes } from "../text/units.ts";
 import { strayLoggers, strayQemu } from "../qemu/processes.ts";
 import { readStatus } from "../runit/status.ts";
@@ -34,7 +34,7 @@ export interface DoctorReport {
 function dirProblems(vmdir: string, uid: number): string[] {
   const out: string[] = [];
   for (const dir of [vmdir, join(vmdir, DEFAULT_VM), join(vmdir, DEFAULT_VM, F.templates)]) {
-    const st = statIfExists(dir);
+    const st = fileMode(dir);
     const p = st === undefined ? undefined : modeProblem(dir, st, uid);
     if (p !== undefined) out.push(problemLine(p));
   }

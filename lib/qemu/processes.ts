@@ -11,7 +11,7 @@
 import { basename, join, resolve } from "../os/path.ts";
 import { CheckFailedError, VmRunningError } from "../errors.ts";
 import { realPathOrUndefined } from "../os/fs.ts";
-import { pathExists } from "../os/libc.ts";
+import { fileMode, pathExists } from "../os/libc.ts";
 import {
   allPids,
   cmdlineOf,
@@ -73,7 +73,9 @@ export function orphanQemu(vmDir: string): number | undefined {
  */
 export function strayQemu(dir: string, status: Status | undefined): number | undefined {
   if (status?.state === "run" && isSupervised(dir)) return undefined;
-  return orphanQemu(dir);
+  // One lookup for a listing: QEMU always has its QMP socket (__run gives -qmp).
+  if (fileMode(`${dir}/${F.qmp}`, false) === undefined) return undefined;
+  return qemuPidsIn(dir)[0];
 }
 
 /** Why a VM counts as running, or undefined when it is stopped. */

@@ -12,12 +12,11 @@
  * @module
  */
 
-import { dirname, join } from "../os/path.ts";
-import { isInsideDir, lstatIfExists, realPathOrUndefined, statIfExists } from "../os/fs.ts";
-import { pathExists } from "../os/libc.ts";
+import { dirname } from "../os/path.ts";
+import { isInsideDir } from "../os/fs.ts";
+import { type FileMode, fileMode, realPathOf, S_IFDIR, S_IFLNK, S_IFMT } from "../os/libc.ts";
 import { quoteWord } from "../text/shell_words.ts";
 import { F } from "./files.ts";
-import { templateNames } from "./templates.ts";
 
 /** One reason a VM is unsafe to run. */
 export interface Problem {
@@ -39,100 +38,129 @@ function octal(mode: number): string {
   return "0" + (mode & 0o7777).toString(8).padStart(3, "0");
 }
 
+/** What the check needs of a file: its mode (type and permission bits) and owner. */
+export type Owned = Pick<FileMode, "mode" | "uid">;
+
 /**
- * The problem of one existing file or directory `st` (at `file`) run by
+ * The problem of one existing file or directory (`st`, at `file`) run by
  * `uid`, or undefined: writable by group or others, or owned by someone
  * else but root. Pure.
  */
-export function modeProblem(file: string, st: Deno.FileInfo, uid: number): Problem | undefined {
-  const mode = st.mode ?? 0;
-  const owner = st.uid ?? uid;
-  if (owner !== uid && owner !== 0) {
+export function modeProblem(file: string, st: Owned, uid: number): Problem | undefined {
+  if (st.uid !== uid && st.uid !== 0) {
     return {
       file,
-      why: `is owned by uid ${owner}, not by uid ${uid} who runs the VM`,
+      why: `is owned by uid ${st.uid}, not by uid ${uid} who runs the VM`,
       fix: `chown ${uid} ${quoteWord(file)}`,
     };
   }
-  if ((mode & 0o022) !== 0) {
-    const who = (mode & 0o002) !== 0 ? "others" : "its group";
+  if ((st.mode & 0o022) !== 0) {
+    const who = (st.mode & 0o002) !== 0 ? "others" : "its group";
     return {
       file,
-      why: `is writable by ${who} (mode ${octal(mode)})`,
+      why: `is writable by ${who} (mode ${octal(st.mode)})`,
       fix: `chmod go-w ${quoteWord(file)}`,
     };
   }
   return undefined;
 }
 
-/** The problem of `file` (stat follows links), pushed to `out` when there is one. */
-function checkMode(out: Problem[], file: string, uid: number): void {
-  const st = statIfExists(file);
-  if (st === undefined) return;
-  const p = modeProblem(file, st, uid);
-  if (p !== undefined) out.push(p);
-}
+/** One VM's check under way: its problems, the runner, and what is shared between VMs. */
+class Check {
+  readonly out: Problem[] = [];
+  #realDir?: string;
+  constructor(readonly vmDir: string, readonly uid: number, readonly seen: Set<string>) {}
 
-/** A symlink `file` whose target leaves `realDir` (the VM directory, canonical), pushed to `out`. */
-function checkLink(out: Problem[], realDir: string, file: string): void {
-  if (lstatIfExists(file)?.isSymlink !== true) return;
-  const target = realPathOrUndefined(file);
-  if (target === undefined || isInsideDir(realDir, target)) return;
-  out.push({
-    file,
-    why: `is a symbolic link to "${target}", outside the VM's directory`,
-    fix: `cp --remove-destination ${quoteWord(target)} ${quoteWord(file)}`,
-  });
-}
+  /** The mode problem of `file` whose mode and owner are `st`. */
+  judge(file: string, st: FileMode): void {
+    const p = modeProblem(file, st, this.uid);
+    if (p !== undefined) this.out.push(p);
+  }
 
-/**
- * The problems of the script a VM's `run`, `finish` or `control/t` is (a
- * link into `.default`): the script itself and the directory holding it.
- */
-function checkScript(out: Problem[], file: string, uid: number, seen: Set<string>): void {
-  const real = realPathOrUndefined(file);
-  if (real === undefined) return;
-  for (const f of [real, dirname(real)]) {
-    if (seen.has(f)) continue;
-    seen.add(f);
-    checkMode(out, f, uid);
+  /** The mode problem of `file` (a symlink followed), if it exists. */
+  mode(file: string): void {
+    const st = fileMode(file);
+    if (st !== undefined) this.judge(file, st);
+  }
+
+  /** `file`, a symlink: a problem when its target lies outside the VM directory. */
+  link(file: string): void {
+    const target = realPathOf(file);
+    if (target === undefined) return; // dangling: nothing is read through it
+    this.#realDir ??= realPathOf(this.vmDir) ?? this.vmDir;
+    if (isInsideDir(this.#realDir, target)) return;
+    this.out.push({
+      file,
+      why: `is a symbolic link to "${target}", outside the VM's directory`,
+      fix: `cp --remove-destination ${quoteWord(target)} ${quoteWord(file)}`,
+    });
+  }
+
+  /** A file a user may replace: a link only within the VM, and (with `mode`) private. */
+  replaceable(file: string, mode: boolean): void {
+    const st = fileMode(file, false);
+    if (st === undefined) return;
+    if ((st.mode & S_IFMT) !== S_IFLNK) {
+      if (mode) this.judge(file, st);
+      return;
+    }
+    this.link(file);
+    if (mode) this.mode(file);
+  }
+
+  /**
+   * A runit script (`run`, `finish`, `control/t`): a link into `.default`,
+   * whose script and directory are judged once for all VMs; else the file.
+   */
+  script(file: string): void {
+    const target = fileMode(file);
+    if (target === undefined || this.seen.has(target.id)) return;
+    this.seen.add(target.id);
+    if (((fileMode(file, false)?.mode ?? 0) & S_IFMT) !== S_IFLNK) {
+      return this.judge(file, target);
+    }
+    const path = realPathOf(file) ?? file;
+    this.judge(path, target);
+    const dir = dirname(path);
+    if (!this.seen.has(dir)) {
+      this.seen.add(dir);
+      this.mode(dir);
+    }
+  }
+
+  /** `templates/` and every template in it. */
+  templates(): void {
+    const dir = `${this.vmDir}/${F.templates}`;
+    const st = fileMode(dir);
+    if (st === undefined || (st.mode & S_IFMT) !== S_IFDIR) return;
+    this.judge(dir, st);
+    const names: string[] = [];
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.name.startsWith(".") && (e.isFile || e.isSymlink)) names.push(e.name);
+    }
+    for (const n of names.sort()) this.replaceable(`${dir}/${n}`, true);
   }
 }
 
 /**
  * Every problem that makes the VM in `vmDir` unsafe to run by `uid` (see
  * the module), in a fixed order; empty when it is safe. `seen` lets a
- * caller checking many VMs judge each shared `.default` script once.
+ * caller checking many VMs judge each shared `.default` script once. No
+ * lookup throws (one system call each: `vm list` checks every stopped VM).
  */
 export function vmProblems(
   vmDir: string,
   uid: number = Deno.uid() ?? 0,
   seen = new Set<string>(),
 ): Problem[] {
-  const out: Problem[] = [];
-  const realDir = realPathOrUndefined(vmDir);
-  if (realDir === undefined) return out;
-  checkMode(out, vmDir, uid);
-  for (const rel of [F.hooks, F.wait]) {
-    const file = join(vmDir, rel);
-    if (!pathExists(file) && lstatIfExists(file) === undefined) continue;
-    checkLink(out, realDir, file);
-    if (rel === F.hooks) checkMode(out, file, uid);
-  }
-  for (const rel of [F.run, F.finish, F.controlT]) checkScript(out, join(vmDir, rel), uid, seen);
-  checkMode(out, join(vmDir, F.control), uid);
-  const tdir = join(vmDir, F.templates);
-  checkMode(out, tdir, uid);
-  let names: string[] = [];
-  try {
-    names = templateNames(tdir);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e; // no templates: nothing to check
-  }
-  for (const n of names) {
-    const file = join(tdir, n);
-    checkLink(out, realDir, file);
-    checkMode(out, file, uid);
-  }
-  return out;
+  const c = new Check(vmDir, uid, seen);
+  const st = fileMode(vmDir);
+  if (st === undefined) return c.out;
+  c.judge(vmDir, st);
+  c.replaceable(`${vmDir}/${F.hooks}`, true);
+  c.replaceable(`${vmDir}/${F.wait}`, false);
+  for (const rel of [F.run, F.finish, F.controlT]) c.script(`${vmDir}/${rel}`);
+  c.mode(`${vmDir}/${F.control}`);
+  c.templates();
+  return c.out;
 }

@@ -8,7 +8,7 @@ import { modeProblem, problemLine, vmProblems } from "../../lib/vm/safety.ts";
 import { deriveState, formatStatus, formatTable, vmState } from "../../lib/vm/state.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
-const info = (mode: number, uid = 1000) => ({ mode, uid } as Deno.FileInfo);
+const info = (mode: number, uid = 1000) => ({ mode, uid });
 
 Deno.test("modeProblem: group/other-writable or someone else's is a problem; root's is not", () => {
   assert.equal(modeProblem("/v/a", info(0o40700), 1000), undefined);
