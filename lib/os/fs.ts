@@ -96,6 +96,22 @@ export function makeDir(path: string, mode: number = MODE.dir, parents = false):
   Deno.chmodSync(path, mode);
 }
 
+/**
+ * Makes the tree `root` private whatever modes its files came with (a
+ * copy, an archive, qemu-img under the caller's umask): directories 0700,
+ * files their owner's bits only, at least 0600; symlinks are not followed.
+ */
+export function makePrivate(root: string): void {
+  const st = Deno.lstatSync(root);
+  if (st.isSymlink) return;
+  if (!st.isDirectory) {
+    Deno.chmodSync(root, ((st.mode ?? 0) & 0o700) | MODE.file);
+    return;
+  }
+  Deno.chmodSync(root, MODE.dir);
+  for (const e of Deno.readDirSync(root)) makePrivate(`${root}/${e.name}`);
+}
+
 /** Whether `path` is `dir` or inside it (both canonical paths). Pure. */
 export function isInsideDir(dir: string, path: string): boolean {
   return path === dir || path.startsWith(dir === "/" ? "/" : dir + "/");

@@ -3,7 +3,8 @@
 // makes it, .default, the VM directory, templates/, disks, log/, once, down,
 // clones, snapshots' disks — and a VM others may change is refused by
 // `vm __run` with one line naming the file and the chmod that fixes it,
-// shown as `unsafe` by list, status and info, and listed by `vm doctor`.
+// shown as `unsafe` by list, status and info, and listed by `vm doctor`
+// (also a VM brought in by `vm import tar`).
 // As root the unprivileged user is made with useradd (and removed after);
 // run as a user, the root half is skipped and says why (a skip is no pass).
 
@@ -104,7 +105,10 @@ async function checkPrivate(who: Runner, mask: string): Promise<void> {
   await ok(["autostart", "um", "off"]);
   await ok(["snapshot", "um", "create", "s1"]);
   await ok(["clone", "um", "um2"]);
-  for (const d of [dir, join(vmdir, "um2")]) {
+  const archive = join(who.home, `um-${mask}.tar`);
+  await ok(["export", "tar", "um", archive]);
+  await ok(["import", "tar", archive, "um3"]);
+  for (const d of [dir, join(vmdir, "um2"), join(vmdir, "um3")]) {
     modes([
       [d, "0700"],
       [join(d, "templates"), "0700"],
@@ -122,7 +126,7 @@ async function checkPrivate(who: Runner, mask: string): Promise<void> {
     assert.equal(Deno.statSync(d).uid, who.uid, `${why}: ${d} is the runner's`);
   }
   const list = JSON.parse((await ok(["list", "--json"])).stdout) as { state: string }[];
-  assert.deepEqual(list.map((s) => s.state), ["unsupervised", "unsupervised"], why);
+  assert.deepEqual(list.map((s) => s.state), ["unsupervised", "unsupervised", "unsupervised"], why);
   assert.equal((await ok(["doctor"])).stdout.trim(), `No problems in "${vmdir}"`);
   await checkRefused(who, why, vm, dir);
 }
