@@ -171,29 +171,56 @@ export async function startVm(
   );
 }
 
+/** Where a stop or kill begins: the VM's wait, runsv's record, QEMU (0 when not up) and its runsv. */
+interface Begun {
+  wait: number;
+  t0: number;
+  st: Status;
+  qemuPid: number;
+  runsv: number | undefined;
+}
+
+/**
+ * Reads what a stop or kill of the VM in `dir` starts from; or the PID of a
+ * QEMU running there without runsv (`orphan`); or, when it is down and
+ * wanted down, the result `already` (runsv told `d` again, if any).
+ */
+function begin(
+  name: string,
+  dir: string,
+  how: StopHow,
+): Begun | { orphan: number } | { done: StopResult } {
+  const wait = readWait(dir);
+  const t0 = performance.now();
+  const st = readStatus(dir);
+  const orphan = strayQemu(dir, st);
+  if (orphan !== undefined) return { orphan };
+  if (st === undefined || (st.state === "down" && st.want === "down")) {
+    if (isSupervised(dir)) control(dir, "d");
+    return { done: { name, already: true, seconds: 0, how, wait } };
+  }
+  const qemuPid = st.state === "run" && isQemuPid(st.pid) ? st.pid : 0;
+  return { wait, t0, st, qemuPid, runsv: qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined };
+}
+
 /**
  * `vm stop`: tells runsv `d` (runsv runs control/t, the graceful stop) and
  * waits until the VM is down. After `timeoutS` (default: the VM's wait plus
  * 10 s), or at once with `force`, QEMU is made to go (HMP quit, TERM, KILL)
- * and a hanging finish is ended. Throws SystemError when the VM does not go
- * down even then.
+ * and a hanging finish is ended. A QEMU that runs without runsv is stopped
+ * through its sockets (lib/actions/orphan.ts); when QEMU is not up (backoff,
+ * a hanging pre_qemu) only its restart is stopped (`how` "restart"). Throws
+ * SystemError when the VM does not go down even then.
  */
 export async function shutdownVm(
   name: string,
   dir: string,
   opts: StopOptions = {},
 ): Promise<StopResult> {
-  const wait = readWait(dir);
-  const t0 = performance.now();
-  const st = readStatus(dir);
-  const orphan = strayQemu(dir, st);
-  if (orphan !== undefined) return await stopOrphan(name, dir, orphan, opts);
-  if (st === undefined || (st.state === "down" && st.want === "down")) {
-    if (isSupervised(dir)) control(dir, "d");
-    return { name, already: true, seconds: 0, how: "poweroff", wait };
-  }
-  const qemuPid = st.state === "run" && isQemuPid(st.pid) ? st.pid : 0;
-  const runsv = qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined;
+  const b = begin(name, dir, "poweroff");
+  if ("orphan" in b) return await stopOrphan(name, dir, b.orphan, opts);
+  if ("done" in b) return b.done;
+  const { wait, t0, st, qemuPid, runsv } = b;
   // Without QEMU, what runsv wanted tells a restart (backoff, pre_qemu) from a stop under way.
   const notUp: StopHow = st.want === "up" ? "restart" : "gone";
   control(dir, "d");
@@ -235,20 +262,14 @@ export async function restartVm(
 
 /**
  * `vm kill`: tells runsv `d`, then SIGKILLs QEMU at once (not graceful), and
- * waits until the VM is down, ending a hanging finish.
+ * waits until the VM is down, ending a hanging finish; a QEMU without runsv
+ * is killed by its PID (lib/actions/orphan.ts).
  */
 export async function killVm(name: string, dir: string): Promise<StopResult> {
-  const wait = readWait(dir);
-  const t0 = performance.now();
-  const st = readStatus(dir);
-  const orphan = strayQemu(dir, st);
-  if (orphan !== undefined) return await killOrphan(name, dir, orphan);
-  if (st === undefined || (st.state === "down" && st.want === "down")) {
-    if (isSupervised(dir)) control(dir, "d");
-    return { name, already: true, seconds: 0, how: "kill", wait };
-  }
-  const qemuPid = st.state === "run" && isQemuPid(st.pid) ? st.pid : 0;
-  const runsv = qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined;
+  const b = begin(name, dir, "kill");
+  if ("orphan" in b) return await killOrphan(name, dir, b.orphan);
+  if ("done" in b) return b.done;
+  const { wait, t0, qemuPid, runsv } = b;
   control(dir, "d");
   if (qemuPid !== 0) signal(qemuPid, "SIGKILL");
   const hung = await settleDown(name, dir, qemuPid, runsv);
