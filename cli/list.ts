@@ -1,6 +1,7 @@
 /**
  * `vm list` and `vm status`: the state of VMs, read from their service
- * directories (lib/vm/state.ts), as a table, blocks or JSON.
+ * directories (lib/vm/state.ts), as a table, blocks or JSON; `vm list` adds
+ * one line on stderr when interrupted operations left directories behind.
  * @module
  */
 
@@ -20,6 +21,7 @@ import { cloudInfo } from "../lib/vm/cloud_info.ts";
 import type { CommandModule } from "./command.ts";
 import { print, printErr, useColor } from "./output.ts";
 import { pathExists } from "../lib/os/libc.ts";
+import { findLeftovers, leftoversLine } from "../lib/vm/leftovers.ts";
 import { exclusive, optFlag } from "./parse.ts";
 
 /** The `--json` text: each state with its cloud fields (agent, ssh_port). */
@@ -46,6 +48,8 @@ export const list: CommandModule = {
     print(
       optFlag(inv, "json") ? jsonOf(cfg.vmdir, states) : formatTable(states, useColor()),
     );
+    const leftovers = leftoversLine(findLeftovers(cfg.vmdir));
+    if (leftovers !== undefined) printErr(leftovers);
     return 0;
   },
 };

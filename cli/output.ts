@@ -1,17 +1,18 @@
 /**
  * Writing to the terminal or pipe: what `vm`'s commands print. Only cli/
  * prints; lib/ returns values. Writes stdout and stderr synchronously, so
- * lines are never lost when the process exits right after.
+ * lines are never lost when the process exits right after. Text is encoded
+ * as lib/text/raw_text.ts does: bytes of a template that are not UTF-8 are
+ * printed as those bytes (`vm args`), never as U+FFFD.
  * @module
  */
 
 import { describe, StartFailedError } from "../lib/errors.ts";
-
-const encoder = new TextEncoder();
+import { encodeRaw } from "../lib/text/raw_text.ts";
 
 /** Writes `text` to stdout as it is (no newline added). */
 export function write(text: string): void {
-  const bytes = encoder.encode(text);
+  const bytes = encodeRaw(text);
   let off = 0;
   while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
@@ -30,7 +31,7 @@ export function writeBytes(to: "stdout" | "stderr", bytes: Uint8Array): void {
 
 /** Writes `text` to stderr as it is (no newline added). */
 export function writeErr(text: string): void {
-  const bytes = encoder.encode(text);
+  const bytes = encodeRaw(text);
   let off = 0;
   while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
 }

@@ -18,6 +18,7 @@ export const finish: CommandModule = {
     const vmDir = resolve(dir);
     return entry(EXIT_SYSTEM, vmDir, async (say) => {
       const r = await finishVm(loadConfig(), vmDir, code, signal);
+      if (r.cleanupEnded !== undefined) say(r.cleanupEnded);
       if (r.backoff !== undefined) {
         say(backoffLine({ ran: r.ran, backoff: r.backoff }, code, signal));
         await sleepBackoff(vmDir, r.backoff.until);

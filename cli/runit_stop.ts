@@ -8,8 +8,8 @@ import { EXIT_CHECK, SystemError } from "../lib/errors.ts";
 import { resolve } from "../lib/os/path.ts";
 import { isAlive } from "../lib/os/proc.ts";
 import { readStatus } from "../lib/runit/status.ts";
-import { stopVm } from "../lib/service/control_t.ts";
-import { readWait } from "../lib/vm/dir.ts";
+import { endPreQemu, qemuRuns, stopLine, stopVm } from "../lib/service/control_t.ts";
+import { waitOf } from "../lib/vm/dir.ts";
 import type { CommandModule } from "./command.ts";
 import { entry } from "./runit_entry.ts";
 
@@ -23,12 +23,22 @@ function qemuGone(dir: string): boolean {
   return st === undefined || st.state !== "run" || st.pid === 0 || !isAlive(st.pid);
 }
 
-/** `vm __stop <dir>`: powers the guest off within its wait. */
+/**
+ * `vm __stop <dir>`: powers the guest off within its wait. When QEMU is not
+ * running (pre_qemu hangs) it ends the hook and exits 1, so that runsv also
+ * sends `vm __run` TERM.
+ */
 export const stop: CommandModule = {
   run(inv) {
     const dir = resolve(inv.args[0] ?? ".");
     return entry(EXIT_CHECK, dir, async (say) => {
-      const wait = readWait(dir);
+      const { wait, problem } = waitOf(dir);
+      if (problem !== undefined) say(problem);
+      if (!qemuRuns(dir)) {
+        const ended = await endPreQemu(dir);
+        say(`stop: QEMU was not running${ended > 0 ? "; its pre_qemu was ended" : ""}`);
+        return EXIT_CHECK;
+      }
       let r;
       try {
         r = await stopVm(dir, wait);
@@ -36,11 +46,7 @@ export const stop: CommandModule = {
         if (e instanceof SystemError && qemuGone(dir)) return 0;
         throw e;
       }
-      say(
-        r.how === "poweroff"
-          ? `stop: the guest powered off in ${(r.ms / 1000).toFixed(1)} s`
-          : `stop: the guest did not power off within ${wait} s (wait); QEMU was told to quit`,
-      );
+      say(stopLine(r, wait));
       return 0;
     });
   },

@@ -22,6 +22,9 @@ import { type Config, loadConfig } from "../lib/vm/config.ts";
 import { linkedClones } from "../lib/vm/linked.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { parseSeconds, secondsText } from "../lib/text/units.ts";
+import { join } from "../lib/os/path.ts";
+import { isSupervised } from "../lib/runit/status.ts";
+import { orphanQemu } from "../lib/qemu/processes.ts";
 import type { CommandModule, Invocation } from "./command.ts";
 import { run as startSshCommand } from "./start_ssh.ts";
 import { fatalText, print, printErr } from "./output.ts";
@@ -50,7 +53,11 @@ export function stopReason(r: StopResult): string {
     case "gone":
       why = "QEMU was gone";
       break;
+    case "restart":
+      why = "QEMU was not running";
+      break;
   }
+  if (r.orphan !== undefined) why += `; QEMU (PID ${r.orphan}) ran without its runsv`;
   if (r.forced !== undefined) {
     const cause = r.forced.by === "force"
       ? "--force"
@@ -65,6 +72,9 @@ export function stopReason(r: StopResult): string {
 /** The line `vm stop` prints for one VM. Pure. */
 export function stopMessage(r: StopResult): string {
   if (r.already) return `"${r.name}" is already down`;
+  if (r.how === "restart" && r.forced === undefined) {
+    return `"${r.name}" was not running; stopped its restart`;
+  }
   return `Stopped "${r.name}" in ${secondsText(r.seconds)} (${stopReason(r)})`;
 }
 
@@ -88,7 +98,9 @@ export function restartMessage(stop: StopResult, start: StartResult): string {
 /** The line `vm kill` prints for one VM. Pure. */
 export function killMessage(r: StopResult): string {
   if (r.already) return `"${r.name}" is already down`;
-  const extra = r.hungKilled !== undefined ? `; its hanging ${r.hungKilled} was ended` : "";
+  if (r.how === "restart") return `"${r.name}" was not running; stopped its restart`;
+  let extra = r.hungKilled !== undefined ? `; its hanging ${r.hungKilled} was ended` : "";
+  if (r.orphan !== undefined) extra += `; it ran without its runsv`;
   return `Killed "${r.name}" in ${secondsText(r.seconds)} ` +
     `(not graceful: QEMU got SIGKILL, the guest did not shut down${extra})`;
 }
@@ -103,13 +115,20 @@ export function killMessage(r: StopResult): string {
 async function eachVm(
   names: readonly string[],
   act: (name: string, dir: string) => Promise<string>,
-  opts: { line?: WaitLine; check?: (cfg: Config, names: readonly string[]) => void } = {},
+  opts: {
+    line?: WaitLine;
+    check?: (cfg: Config, names: readonly string[]) => void;
+    /** Reach a QEMU that runs without its runsv too (stop, kill). */
+    orphans?: boolean;
+  } = {},
 ): Promise<number> {
   const cfg = loadConfig();
   const unique = [...new Set(names)];
   for (const n of unique) requireVm(cfg.vmdir, n);
   opts.check?.(cfg, unique);
-  const dirs = await Promise.all(unique.map((n) => requireSupervised(cfg.vmdir, n)));
+  const dirs = await Promise.all(
+    unique.map((n) => supervisedOrOrphan(cfg.vmdir, n, opts.orphans === true)),
+  );
   const line = opts.line ?? new WaitLine(false);
   let failures = 0;
   await Promise.all(unique.map(async (n, i) => {
@@ -140,6 +159,16 @@ function refuseBases(cfg: Config, names: readonly string[]): void {
         `"vm start --force ${n}" starts it anyway`,
     );
   }
+}
+
+/**
+ * The directory of VM `name` when a runsv supervises it, or, with `orphans`,
+ * when a QEMU of it runs without one (stop and kill reach that one too).
+ */
+async function supervisedOrOrphan(vmdir: string, name: string, orphans: boolean): Promise<string> {
+  const dir = join(vmdir, name);
+  if (orphans && !isSupervised(dir) && orphanQemu(dir) !== undefined) return dir;
+  return await requireSupervised(vmdir, name);
 }
 
 /** `--timeout S` in seconds, or undefined. */
@@ -184,6 +213,7 @@ export const stop: CommandModule = {
     const opts = stopOptions(inv, line);
     return eachVm(inv.args, async (n, dir) => stopMessage(await shutdownVm(n, dir, opts(n))), {
       line,
+      orphans: true,
     });
   },
 };
@@ -203,6 +233,8 @@ export const restart: CommandModule = {
 /** `vm kill <vm>...`. */
 export const kill: CommandModule = {
   run(inv) {
-    return eachVm(inv.args, async (n, dir) => killMessage(await killVm(n, dir)));
+    return eachVm(inv.args, async (n, dir) => killMessage(await killVm(n, dir)), {
+      orphans: true,
+    });
   },
 };

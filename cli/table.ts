@@ -13,6 +13,7 @@ import { CLOUD_COMMANDS } from "./table_cloud.ts";
 import { IMAGE_COMMANDS } from "./table_images.ts";
 import {
   AUTOSTART_ROW,
+  DOCTOR_ROW,
   KILL_ROW,
   LIST_ROW,
   RESTART_ROW,
@@ -187,6 +188,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   RESTART_ROW,
   KILL_ROW,
   AUTOSTART_ROW,
+  DOCTOR_ROW,
   CONSOLE_ROW,
   VNC_ROW,
   MONITOR_ROW,

@@ -1,5 +1,5 @@
 /**
- * Rows of the command table (cli/table.ts). State and lifecycle: list, status, start, stop, restart, kill, autostart.
+ * Rows of the command table (cli/table.ts). State and lifecycle: list, status, start, stop, restart, kill, autostart, doctor.
  * Imports types only: loaded on every start.
  * @module
  */
@@ -31,15 +31,18 @@ export const LIST_ROW: CommandSpec = {
     {
       name: "json",
       help: "an array of {name, state, pid, uptime_s, autostart, wait_s, want,\n" +
-        "paused, backoff_s, linked_clones}, null where unknown, sorted by name",
+        "paused, backoff_s, linked_clones, problem, agent, ssh_port}, null where\n" +
+        "unknown, sorted by name",
     },
     { name: "quiet", short: "q", help: "names only" },
   ],
   help: [
-    "columns: NAME, STATE (run, down, finish, backoff, unsupervised = no runsv; plus",
-    '  "want up"/"want down" when runsv wants otherwise, ", base" when linked clones use',
-    "  its disks: vm start refuses it without --force), PID (QEMU's), UPTIME,",
+    "columns: NAME, STATE (run, down, finish, backoff, unsupervised = no runsv, orphan =",
+    "  QEMU runs without its runsv, unsafe = others may change its files: see vm doctor;",
+    '  plus "want up"/"want down" when runsv wants otherwise, ", base" when linked clones',
+    "  use its disks: vm start refuses it without --force), PID (QEMU's), UPTIME,",
     "  AUTOSTART (on = starts with vmd), WAIT (seconds the guest gets to power off)",
+    "one line on stderr when interrupted operations left directories behind",
   ],
   module: "list.ts",
   entry: "list",
@@ -131,4 +134,24 @@ export const AUTOSTART_ROW: CommandSpec = {
   help: ["without on|off, shows the setting; it takes effect when vmd next starts the VM"],
   module: "autostart.ts",
   entry: "autostart",
+};
+
+/** `vm doctor`. */
+export const DOCTOR_ROW: CommandSpec = {
+  name: "doctor",
+  summary: "list every problem in VMDIR (unsafe files, orphan QEMU, leftovers); exit 1 if any",
+  args: [],
+  options: [{
+    name: "fix",
+    help: "remove what interrupted make, destroy, clone or import left behind\n" +
+      "(.make-*, .destroy-*, .clone-*, .import-*) when their process is gone",
+  }],
+  help: [
+    "one line per problem, naming the file and the command that fixes it: VMDIR, .default",
+    "or a VM's files writable by group or others or owned by another user (vm refuses to",
+    "start such a VM), symlinks out of a VM's directory, an unusable wait file, a QEMU",
+    "whose runsv was killed, an svlogd left by one, and leftovers of interrupted operations",
+  ],
+  module: "doctor.ts",
+  entry: "doctorCommand",
 };

@@ -4,20 +4,23 @@
  * into place: every file but runit's run-time state; each disk a full copy
  * (`qemu-img convert`) or, linked, a qcow2 overlay whose backing file name is
  * relative (`../src/drive.qcow2`, so the whole VMDIR can move); every MAC
- * address in the templates replaced by a fresh one. Reads `$VMDIR/<vm>/`
- * and the templates of every VM; writes `$VMDIR/<new>/`.
+ * address in the templates replaced by a fresh one. The copy is private
+ * whatever the umask: directories 0700, files keep only their owner's bits
+ * (at least 0600), disks 0600. Reads `$VMDIR/<vm>/` and the templates of
+ * every VM; writes `$VMDIR/<new>/`.
  * @module
  */
 
 import { dirname, join, relative } from "../os/path.ts";
-import { removeTree, writeFileAtomic } from "../os/fs.ts";
+import { makeDir, MODE, removeTree, writeFileAtomic } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
 import { CheckFailedError } from "../errors.ts";
+import { SymlinkError } from "../os/libc.ts";
 import { F } from "../vm/files.ts";
 import { macsIn, randomMac, replaceMacs } from "../vm/mac.ts";
 import { convertImage, createImage, imageInfo } from "../qemu/img.ts";
 import { checkStopped } from "../qemu/processes.ts";
-import { templateNames } from "../vm/templates.ts";
+import { readTemplateText, templateNames } from "../vm/templates.ts";
 import { freeVmPath, listVms, requireVm } from "../vm/dir.ts";
 import { checkRelocatable } from "./disks.ts";
 import { showDisk } from "../vm/disk_paths.ts";
@@ -30,7 +33,10 @@ export function skipInClone(rel: string): boolean {
   return rel.startsWith(F.logMain + "/") && rel !== `${F.logMain}/config`;
 }
 
-/** Copies the tree `src` to `dst` (created): files, directories and symlinks as they are. */
+/**
+ * Copies the tree `src` to `dst` (created): files, directories and symlinks;
+ * directories 0700, files with their owner's bits only (at least 0600).
+ */
 function copyTree(src: string, dst: string, skip: (rel: string, path: string) => boolean): void {
   const walk = (rel: string) => {
     for (const e of Deno.readDirSync(join(src, rel))) {
@@ -40,13 +46,16 @@ function copyTree(src: string, dst: string, skip: (rel: string, path: string) =>
       const to = join(dst, r);
       if (e.isSymlink) Deno.symlinkSync(Deno.readLinkSync(from), to);
       else if (e.isDirectory) {
-        Deno.mkdirSync(to, { mode: (Deno.statSync(from).mode ?? 0o755) & 0o7777 });
+        makeDir(to);
         walk(r);
-      } else if (e.isFile) Deno.copyFileSync(from, to);
+      } else if (e.isFile) {
+        Deno.copyFileSync(from, to);
+        Deno.chmodSync(to, ((Deno.statSync(from).mode ?? 0) & 0o700) | MODE.file);
+      }
       // Sockets and FIFOs are run-time state: never copied.
     }
   };
-  Deno.mkdirSync(dst, { mode: (Deno.statSync(src).mode ?? 0o755) & 0o7777 });
+  makeDir(dst);
   walk("");
 }
 
@@ -56,9 +65,12 @@ function macsInVmdir(vmdir: string): string[] {
   for (const vm of listVms(vmdir)) {
     const t = join(vmdir, vm, F.templates);
     try {
-      for (const n of templateNames(t)) out.push(...macsIn(Deno.readTextFileSync(join(t, n))));
+      for (const n of templateNames(t)) {
+        out.push(...macsIn(readTemplateText(join(vmdir, vm), n) ?? ""));
+      }
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e; // a VM without templates
+      // A VM without templates, or with one vm does not follow (a link out of it; unsafe).
+      if (!(e instanceof Deno.errors.NotFound) && !(e instanceof SymlinkError)) throw e;
     }
   }
   return out;
@@ -121,11 +133,11 @@ export async function cloneVm(
   const result: CloneResult = { dir: final, disks: [], macs: new Map() };
   try {
     copyTree(src, tmp, (rel, path) => skipInClone(rel) || disks.includes(path));
-    Deno.writeTextFileSync(join(tmp, F.down), "");
+    writeFileAtomic(join(tmp, F.down), "");
     for (const d of disks) {
       const rel = relative(src, d);
       const to = join(tmp, rel);
-      Deno.mkdirSync(dirname(to), { recursive: true });
+      makeDir(dirname(to), MODE.dir, true);
       if (linked) {
         // Relative to the overlay's directory, which has the same depth in tmp and final.
         const backing = relative(dirname(join(final, rel)), d);
@@ -137,13 +149,13 @@ export async function cloneVm(
         await convertImage(d, to, formats.get(d) ?? "qcow2", report);
         result.disks.push({ rel });
       }
+      Deno.chmodSync(to, MODE.file);
     }
     const tdir = join(tmp, F.templates);
     for (const n of templateNames(tdir)) {
-      const path = join(tdir, n);
-      const text = Deno.readTextFileSync(path);
+      const text = readTemplateText(tmp, n) ?? "";
       const fresh = replaceMacs(text, result.macs, randomMac, avoid);
-      if (fresh !== text) writeFileAtomic(path, fresh);
+      if (fresh !== text) writeFileAtomic(join(tdir, n), fresh);
     }
     freeVmPath(cfg.vmdir, dstName);
     checkStopped(srcName, src, "clone it (its disks are changing)");

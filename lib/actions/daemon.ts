@@ -45,7 +45,7 @@
  */
 
 import { join } from "../os/path.ts";
-import { isMissing, statIfExists } from "../os/fs.ts";
+import { isMissing, makeDir, MODE, statIfExists } from "../os/fs.ts";
 import { DaemonRunningError, describe, SystemError } from "../errors.ts";
 import { type Config } from "../vm/config.ts";
 import { envOf, isAlive, procStat, signal } from "../os/proc.ts";
@@ -125,8 +125,7 @@ interface RunsvdirHandle {
  */
 export function createVmdir(vmdir: string): boolean {
   if (statIfExists(vmdir) !== undefined) return false;
-  Deno.mkdirSync(vmdir, { recursive: true, mode: 0o700 });
-  Deno.chmodSync(vmdir, 0o700);
+  makeDir(vmdir, MODE.dir, true); // a VMDIR vm makes is private (0700)
   return true;
 }
 

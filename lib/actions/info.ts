@@ -17,7 +17,7 @@ import { F, ONCE_TEMPLATE } from "../vm/files.ts";
 import { type ImageInfo, imageInfo } from "../qemu/img.ts";
 import { quoteWords } from "../text/shell_words.ts";
 import { humanDuration, stateLabel, type VmState, vmState } from "../vm/state.ts";
-import { parseTemplate, templateNames } from "../vm/templates.ts";
+import { parseTemplate, readTemplateText, templateNames } from "../vm/templates.ts";
 import { hasAutostart, hasHooks, hasLog, readWait } from "../vm/dir.ts";
 import { formatBytes } from "../text/units.ts";
 import { vmEnv } from "../vm/dir.ts";
@@ -67,7 +67,7 @@ export async function vmInfo(cfg: Config, name: string, dir: string): Promise<Vm
   }
   for (const t of names) {
     try {
-      const text = Deno.readTextFileSync(join(dir, F.templates, t));
+      const text = readTemplateText(dir, t) ?? "";
       templates.push({ name: t, args: parseTemplate(text, `${F.templates}/${t}`, env) });
     } catch (e) {
       templates.push({ name: t, args: null, error: describe(e) });
@@ -112,7 +112,12 @@ export function diskLine(d: DiskInfo): string {
 export function formatInfo(v: VmInfo): string {
   const s = v.state;
   let state = stateLabel(s);
-  if (s.pid !== null) state += ` (PID ${s.pid}, up ${humanDuration(s.uptime_s ?? 0)})`;
+  if (s.pid !== null) {
+    state += s.uptime_s === null
+      ? ` (PID ${s.pid})`
+      : ` (PID ${s.pid}, up ${humanDuration(s.uptime_s)})`;
+  }
+  if (s.problem !== null) state += `: ${s.problem}`;
   const lines = [
     `name:       ${v.name}`,
     `directory:  ${v.dir}`,

@@ -5,16 +5,17 @@
  * boots an ISO and vmd is running, it waits until vmd supervises it (the
  * caller starts it once: lib/actions/start_stop.ts).
  * Writes `$VMDIR/<vm>/` (down, wait, drive.qcow2, templates/, run, finish,
- * control/t, log/); reads `$VMDIR/.default/templates/`.
+ * control/t, log/), private whatever the umask (directories 0700, files
+ * 0600); reads `$VMDIR/.default/templates/`.
  * @module
  */
 
 import { join, relative, resolve } from "../os/path.ts";
-import { removeTree, statIfExists, writeFileAtomic } from "../os/fs.ts";
+import { makeDir, MODE, removeTree, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import { UsageError, VmExistsError } from "../errors.ts";
 import { DEFAULT_VM, F, SCRIPTS } from "../vm/files.ts";
 import { createImage } from "../qemu/img.ts";
-import { checkSize, parseWholeSeconds } from "../text/units.ts";
+import { checkSize, MAX_WAIT_S, parseWholeSeconds } from "../text/units.ts";
 import { quoteWords } from "../text/shell_words.ts";
 import { chooseTemplates, templateNames } from "../vm/templates.ts";
 import { defaultDir, freeVmPath, vmPath } from "../vm/dir.ts";
@@ -52,12 +53,13 @@ export interface MakeResult {
   supervised: boolean;
 }
 
-/** Returns `wait` when it is whole seconds >= 0; throws UsageError otherwise. Pure. */
+/** Returns `wait` when it is whole seconds 0…MAX_WAIT_S; throws UsageError otherwise. Pure. */
 export function checkWait(wait: string): string {
   const seconds = parseWholeSeconds(wait);
   if (seconds === undefined) {
     throw new UsageError(
-      `Wait "${wait}" is not a number of seconds; give whole seconds, e.g. 10 (--wait 10)`,
+      `Wait "${wait}" is not a number of seconds from 0 to ${MAX_WAIT_S} (one day); ` +
+        `give whole seconds, e.g. 10 (--wait 10)`,
     );
   }
   return String(seconds);
@@ -109,12 +111,12 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
   const tmp = join(vmdir, `.make-${spec.name}-${Deno.pid}`);
   const src = defaultDir(vmdir);
   try {
-    Deno.mkdirSync(join(tmp, F.templates), { recursive: true });
-    Deno.mkdirSync(join(tmp, F.control));
-    Deno.writeTextFileSync(join(tmp, F.down), "");
+    for (const d of ["", F.templates, F.control]) makeDir(join(tmp, d));
+    writeFileAtomic(join(tmp, F.down), "");
     writeFileAtomic(join(tmp, F.wait), checkWait(spec.wait) + "\n");
     for (const t of templates) {
       Deno.copyFileSync(join(src, F.templates, t), join(tmp, F.templates, t));
+      Deno.chmodSync(join(tmp, F.templates, t), MODE.file);
     }
     if (iso !== undefined) writeFileAtomic(join(tmp, F.once), isoOnce(iso));
     for (const script of SCRIPTS) {
@@ -122,11 +124,12 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
       linkScript(tmp, vmdir, script);
     }
     if (spec.log) {
-      Deno.mkdirSync(join(tmp, F.log));
+      for (const d of [F.log, F.logMain]) makeDir(join(tmp, d));
       linkScript(tmp, vmdir, join(F.log, F.run));
     }
     const drive = join(tmp, F.drive);
     await (spec.makeDisk ?? ((path) => createImage(path, spec.disk)))(drive);
+    Deno.chmodSync(drive, MODE.file);
     await spec.populate?.(tmp);
     try {
       Deno.renameSync(tmp, final);

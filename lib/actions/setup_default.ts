@@ -4,13 +4,15 @@
  * edited it); the service scripts are (re)written with the absolute path of
  * the `vm` executable, so they work whatever runsvdir's PATH is; so are
  * vmd's service files (`.default/vmd/run`, `.default/vmd.service`), which
- * `vm service install` copies into place.
+ * `vm service install` copies into place. Whatever the umask, what it
+ * creates is private: `$VMDIR` (when it makes it) and its directories 0700,
+ * templates and the unit 0600, scripts 0700.
  * Writes `$VMDIR/.default/**`.
  * @module
  */
 
 import { dirname, join } from "../os/path.ts";
-import { writeFileAtomic } from "../os/fs.ts";
+import { makeDir, MODE, writeFileAtomic } from "../os/fs.ts";
 import { SystemError } from "../errors.ts";
 import { DEFAULT_VM, F, SCRIPTS, VMD } from "../vm/files.ts";
 import { quoteWord } from "../text/shell_words.ts";
@@ -66,7 +68,7 @@ export function setupDefault(srcDir: string, vmdir: string, vmExe: string): Setu
       `Cannot read the shipped templates in "${srcTemplates}": ${(e as Error).message}`,
     );
   }
-  Deno.mkdirSync(join(dir, F.templates), { recursive: true });
+  makeDir(join(dir, F.templates), MODE.dir, true);
   for (const name of names) {
     const want = Deno.readTextFileSync(join(srcTemplates, name));
     const path = join(dir, F.templates, name);
@@ -90,22 +92,22 @@ export function setupDefault(srcDir: string, vmdir: string, vmExe: string): Setu
     ...SCRIPTS.map((script) => ({
       name: script as string,
       want: renderScript(Deno.readTextFileSync(join(srcDir, script)), vmExe),
-      mode: 0o755,
+      mode: MODE.script,
     })),
     {
       name: VMD.run,
       want: renderScript(Deno.readTextFileSync(join(srcDir, VMD.run)), vmExe),
-      mode: 0o755,
+      mode: MODE.script,
     },
     {
       name: VMD.unit,
       want: renderUnit(Deno.readTextFileSync(join(srcDir, "..", VMD.unit)), vmExe),
-      mode: 0o644,
+      mode: MODE.file,
     },
   ];
   for (const { name: script, want, mode } of files) {
     const path = join(dir, script);
-    Deno.mkdirSync(dirname(path), { recursive: true });
+    makeDir(dirname(path), MODE.dir, true);
     let have: string | undefined;
     try {
       have = Deno.readTextFileSync(path);

@@ -13,7 +13,7 @@
 
 import { join } from "../os/path.ts";
 import { NotSupervisedError, StartFailedError } from "../errors.ts";
-import { isSupervised, readStatus } from "../runit/status.ts";
+import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { vmState } from "../vm/state.ts";
 import { readWait } from "../vm/dir.ts";
 import { isAlive, procStat, signal } from "../os/proc.ts";
@@ -21,7 +21,8 @@ import { pollUntil } from "../os/poll.ts";
 import { logHint, waitUp } from "./start_wait.ts";
 import { forceQemu, settleDown } from "./force_stop.ts";
 import { control } from "../runit/control.ts";
-import { findRunsvdir } from "../qemu/processes.ts";
+import { findRunsvdir, isQemuPid, strayQemu } from "../qemu/processes.ts";
+import { killOrphan, stopOrphan } from "./orphan.ts";
 
 /** How long a just-made VM may take to get its runsv (runsvdir scans every 5 s). */
 const PICKUP_MS = 6000;
@@ -43,7 +44,9 @@ export type StopHow =
   /** Forced: QEMU got SIGKILL (also `vm kill`). */
   | "kill"
   /** QEMU was already gone when forcing began; only runsv had to catch up. */
-  | "gone";
+  | "gone"
+  /** QEMU was not running (crash-loop backoff, a hanging pre_qemu): only its restart was stopped. */
+  | "restart";
 
 /** What a stop did. */
 export interface StopResult {
@@ -59,6 +62,8 @@ export interface StopResult {
   hungKilled?: "finish" | "control/t";
   /** The VM's wait (seconds). */
   wait: number;
+  /** PID of the QEMU that ran without its runsv (lib/actions/orphan.ts). */
+  orphan?: number;
 }
 
 /** What a start did. */
@@ -134,27 +139,58 @@ export async function startVm(
   return { name, already: false, ...up };
 }
 
+/** Where a stop or kill begins: the VM's wait, runsv's record, QEMU (0 when not up) and its runsv. */
+interface Begun {
+  wait: number;
+  t0: number;
+  st: Status;
+  qemuPid: number;
+  runsv: number | undefined;
+}
+
+/**
+ * Reads what a stop or kill of the VM in `dir` starts from; or the PID of a
+ * QEMU running there without runsv (`orphan`); or, when it is down and
+ * wanted down, the result `already` (runsv told `d` again, if any).
+ */
+function begin(
+  name: string,
+  dir: string,
+  how: StopHow,
+): Begun | { orphan: number } | { done: StopResult } {
+  const wait = readWait(dir);
+  const t0 = performance.now();
+  const st = readStatus(dir);
+  const orphan = strayQemu(dir, st);
+  if (orphan !== undefined) return { orphan };
+  if (st === undefined || (st.state === "down" && st.want === "down")) {
+    if (isSupervised(dir)) control(dir, "d");
+    return { done: { name, already: true, seconds: 0, how, wait } };
+  }
+  const qemuPid = st.state === "run" && isQemuPid(st.pid) ? st.pid : 0;
+  return { wait, t0, st, qemuPid, runsv: qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined };
+}
+
 /**
  * `vm stop`: tells runsv `d` (runsv runs control/t, the graceful stop) and
  * waits until the VM is down. After `timeoutS` (default: the VM's wait plus
  * 10 s), or at once with `force`, QEMU is made to go (HMP quit, TERM, KILL)
- * and a hanging finish is ended. Throws SystemError when the VM does not go
- * down even then.
+ * and a hanging finish is ended. A QEMU that runs without runsv is stopped
+ * through its sockets (lib/actions/orphan.ts); when QEMU is not up (backoff,
+ * a hanging pre_qemu) only its restart is stopped (`how` "restart"). Throws
+ * SystemError when the VM does not go down even then.
  */
 export async function shutdownVm(
   name: string,
   dir: string,
   opts: StopOptions = {},
 ): Promise<StopResult> {
-  const wait = readWait(dir);
-  const t0 = performance.now();
-  const st = readStatus(dir);
-  if (st === undefined || st.state === "down") {
-    control(dir, "d"); // between restarts runsv may want it up: keep it down
-    return { name, already: true, seconds: 0, how: "poweroff", wait };
-  }
-  const qemuPid = st.state === "run" ? st.pid : 0;
-  const runsv = qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined;
+  const b = begin(name, dir, "poweroff");
+  if ("orphan" in b) return await stopOrphan(name, dir, b.orphan, opts);
+  if ("done" in b) return b.done;
+  const { wait, t0, st, qemuPid, runsv } = b;
+  // Without QEMU, what runsv wanted tells a restart (backoff, pre_qemu) from a stop under way.
+  const notUp: StopHow = st.want === "up" ? "restart" : "gone";
   control(dir, "d");
   const capS = opts.force ? 0 : opts.timeoutS ?? wait + DEFAULT_EXTRA_S;
   const isDown = () => {
@@ -163,12 +199,13 @@ export async function shutdownVm(
   };
   if (await pollUntil(isDown, capS * 1000)) {
     const seconds = (performance.now() - t0) / 1000;
-    return { name, already: false, seconds, how: seconds < wait ? "poweroff" : "wait", wait };
+    const how = qemuPid === 0 ? notUp : seconds < wait ? "poweroff" : "wait";
+    return { name, already: false, seconds, how, wait };
   }
   const forced = opts.force ? { by: "force" as const } : { by: "timeout" as const, seconds: capS };
   const now = readStatus(dir);
-  let how: StopHow = "gone";
-  if (now?.state === "run" && isAlive(now.pid)) how = await forceQemu(dir, now.pid);
+  let how: StopHow = qemuPid === 0 ? notUp : "gone";
+  if (now?.state === "run" && isQemuPid(now.pid)) how = await forceQemu(dir, now.pid);
   const hung = await settleDown(name, dir, now?.state === "run" ? now.pid : qemuPid, runsv);
   const result: StopResult = {
     name,
@@ -196,18 +233,14 @@ export async function restartVm(
 
 /**
  * `vm kill`: tells runsv `d`, then SIGKILLs QEMU at once (not graceful), and
- * waits until the VM is down, ending a hanging finish.
+ * waits until the VM is down, ending a hanging finish; a QEMU without runsv
+ * is killed by its PID (lib/actions/orphan.ts).
  */
 export async function killVm(name: string, dir: string): Promise<StopResult> {
-  const wait = readWait(dir);
-  const t0 = performance.now();
-  const st = readStatus(dir);
-  if (st === undefined || st.state === "down") {
-    control(dir, "d");
-    return { name, already: true, seconds: 0, how: "kill", wait };
-  }
-  const qemuPid = st.state === "run" ? st.pid : 0;
-  const runsv = qemuPid !== 0 ? procStat(qemuPid)?.ppid : undefined;
+  const b = begin(name, dir, "kill");
+  if ("orphan" in b) return await killOrphan(name, dir, b.orphan);
+  if ("done" in b) return b.done;
+  const { wait, t0, qemuPid, runsv } = b;
   control(dir, "d");
   if (qemuPid !== 0) signal(qemuPid, "SIGKILL");
   const hung = await settleDown(name, dir, qemuPid, runsv);
@@ -215,7 +248,7 @@ export async function killVm(name: string, dir: string): Promise<StopResult> {
     name,
     already: false,
     seconds: (performance.now() - t0) / 1000,
-    how: "kill",
+    how: qemuPid === 0 ? "restart" : "kill",
     wait,
   };
   if (hung !== undefined) result.hungKilled = hung;

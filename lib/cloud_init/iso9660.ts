@@ -16,6 +16,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { concatBytes } from "../text/bytes.ts";
 
 /** One file of the volume. */
 export interface IsoFile {
@@ -48,16 +49,6 @@ function ucs2(s: string): Uint8Array {
   return out;
 }
 
-function cat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** `n` as the given width of bytes: little-endian, big-endian or both ("733"). */
 function num(n: number, width: 2 | 4, order: "le" | "be" | "both"): Uint8Array {
   const one = (le: boolean) => {
@@ -67,17 +58,17 @@ function num(n: number, width: 2 | 4, order: "le" | "be" | "both"): Uint8Array {
     else v.setUint32(0, n, le);
     return b;
   };
-  if (order === "both") return cat([one(true), one(false)]);
+  if (order === "both") return concatBytes([one(true), one(false)]);
   return one(order === "le");
 }
 
 /** A SUSP entry: signature, length, version 1, body. */
 function susp(sig: string, body: Uint8Array): Uint8Array {
-  return cat([ascii(sig), new Uint8Array([body.length + 4, 1]), body]);
+  return concatBytes([ascii(sig), new Uint8Array([body.length + 4, 1]), body]);
 }
 
 const px = (mode: number, links: number) =>
-  susp("PX", cat([mode, links, 0, 0].map((n) => num(n, 4, "both"))));
+  susp("PX", concatBytes([mode, links, 0, 0].map((n) => num(n, 4, "both"))));
 const rr = (flags: number) => susp("RR", new Uint8Array([flags]));
 
 /** The ER entry naming RRIP 1.09 (goes in the continuation area). */
@@ -87,7 +78,10 @@ function erEntry(): Uint8Array {
     Uint8Array,
     Uint8Array,
   ];
-  return susp("ER", cat([new Uint8Array([id.length, des.length, src.length, 1]), id, des, src]));
+  return susp(
+    "ER",
+    concatBytes([new Uint8Array([id.length, des.length, src.length, 1]), id, des, src]),
+  );
 }
 
 /** The 7-byte date of a directory record (UTC). */
@@ -105,11 +99,11 @@ function recordDate(d: Date): Uint8Array {
 
 /** The 17-byte date of a volume descriptor (UTC), "YYYYMMDDHHMMSScc" and offset 0. */
 function volumeDate(d: Date | undefined): Uint8Array {
-  if (d === undefined) return cat([ascii("0".repeat(16)), new Uint8Array([0])]);
+  if (d === undefined) return concatBytes([ascii("0".repeat(16)), new Uint8Array([0])]);
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
   const s = `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` +
     `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}00`;
-  return cat([ascii(s), new Uint8Array([0])]);
+  return concatBytes([ascii(s), new Uint8Array([0])]);
 }
 
 interface RecordSpec {
@@ -151,7 +145,7 @@ function packSectors(records: readonly Uint8Array[]): Uint8Array {
     used += r.length;
   }
   if (used > 0) chunks.push(new Uint8Array(SECTOR - used));
-  return cat(chunks);
+  return concatBytes(chunks);
 }
 
 /**
@@ -220,14 +214,14 @@ function volumeDescriptor(
 /** The L (little-endian) and M path tables of a volume with only a root directory. */
 function pathTables(rootExtent: number): Uint8Array {
   const entry = (order: "le" | "be") =>
-    cat([
+    concatBytes([
       new Uint8Array([1, 0]),
       num(rootExtent, 4, order),
       num(1, 2, order),
       new Uint8Array([0, 0]),
     ]);
-  const sector = (e: Uint8Array) => cat([e, new Uint8Array(SECTOR - e.length)]);
-  return cat([sector(entry("le")), sector(entry("be"))]);
+  const sector = (e: Uint8Array) => concatBytes([e, new Uint8Array(SECTOR - e.length)]);
+  return concatBytes([sector(entry("le")), sector(entry("be"))]);
 }
 
 /** Checks the volume id (1–32 bytes of printable ASCII) and file names. Throws UsageError. */
@@ -279,9 +273,9 @@ const ROOT_ID = new Uint8Array([0]);
 
 /** The Rock Ridge fields of "." and "..": in the root's ".", SP first and the CE to the ER. */
 function dotSu(first: boolean): Uint8Array {
-  const ce = cat([CE_AT, 0, erEntry().length].map((n) => num(n, 4, "both")));
+  const ce = concatBytes([CE_AT, 0, erEntry().length].map((n) => num(n, 4, "both")));
   const sp = first ? [susp("SP", new Uint8Array([0xbe, 0xef, 0])), susp("CE", ce)] : [];
-  return cat([...sp, rr(RR_PX), px(DIR_MODE, 2)]);
+  return concatBytes([...sp, rr(RR_PX), px(DIR_MODE, 2)]);
 }
 
 const RR_PX = 1;
@@ -306,10 +300,10 @@ function rootRecords(files: readonly IsoFile[], joliet: boolean, l: Layout): Rec
     size: f.data.length,
     dir: false,
     ...(joliet ? {} : {
-      su: cat([
+      su: concatBytes([
         rr(RR_PX | RR_NM),
         px(FILE_MODE, 1),
-        susp("NM", cat([ROOT_ID, enc.encode(f.name)])),
+        susp("NM", concatBytes([ROOT_ID, enc.encode(f.name)])),
       ]),
     }),
   }));
@@ -372,7 +366,7 @@ export function buildIso(
   };
   put(FIRST_VD, vd(false));
   put(FIRST_VD + 1, vd(true));
-  put(FIRST_VD + 2, cat([new Uint8Array([255]), ascii("CD001"), new Uint8Array([1])]));
+  put(FIRST_VD + 2, concatBytes([new Uint8Array([255]), ascii("CD001"), new Uint8Array([1])]));
   put(PT_L, pathTables(l.pRoot));
   put(PT_L + 2, pathTables(l.jRoot));
   put(CE_AT, erEntry());

@@ -10,7 +10,7 @@
  */
 
 import { dirname, join, relative } from "../os/path.ts";
-import { exists } from "../os/fs.ts";
+import { exists, makePrivate } from "../os/fs.ts";
 import { VmExistsError } from "../errors.ts";
 import { DEFAULT_VM, F, SCRIPTS } from "../vm/files.ts";
 import { defaultDir, vmPath } from "../vm/dir.ts";
@@ -55,7 +55,7 @@ export async function assembleVm(
   Deno.mkdirSync(tmp, { mode: 0o700 });
   try {
     const dir = await build(tmp, final);
-    Deno.chmodSync(dir, 0o700);
+    makePrivate(dir); // disks and files are private whatever the umask (issue 9)
     addServiceFiles(dir, final, vmdir);
     if (exists(final)) throw new VmExistsError(name, vmdir);
     try {

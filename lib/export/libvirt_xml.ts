@@ -14,6 +14,7 @@
  */
 
 import { el, xmlDocument, type XmlElement } from "./xml.ts";
+import { parseWholeSeconds } from "../text/units.ts";
 import {
   groupOptions,
   groupWords,
@@ -201,8 +202,8 @@ export function waitFromMetadata(domain: XmlElement): number | undefined {
   for (const c of meta?.children ?? []) {
     if (typeof c === "string") continue;
     const ns = Object.entries(c.attrs).find(([k, v]) => k.startsWith("xmlns") && v === VM_NS);
-    const wait = c.attrs.wait;
-    if (ns !== undefined && wait !== undefined && /^[0-9]+$/.test(wait)) return Number(wait);
+    const wait = c.attrs.wait === undefined ? undefined : parseWholeSeconds(c.attrs.wait);
+    if (ns !== undefined && wait !== undefined) return wait; // 0…86400, else the default
   }
   return undefined;
 }

@@ -8,11 +8,15 @@
  */
 
 import { localFile } from "../qemu/drives.ts";
+import { FLAG_OPTIONS } from "../qemu/flags.ts";
 import { quoteWords } from "../text/shell_words.ts";
 import { OptItem } from "../qemu/opt_list.ts";
 import { parseOpts } from "../qemu/opt_list.ts";
 import { joinOpts } from "../qemu/opt_list.ts";
 import { optGet } from "../qemu/opt_list.ts";
+
+/** QEMU options that take no value (now in lib/qemu/flags.ts). */
+export { FLAG_OPTIONS };
 
 /** One argument of a VM and where it was written. */
 export interface VmArg {
@@ -30,40 +34,6 @@ export interface OptionGroup {
   word: VmArg;
   value?: VmArg;
 }
-
-/** QEMU options that take no value (qemu-options.hx, QEMU 7.2 to 9.x). */
-export const FLAG_OPTIONS: ReadonlySet<string> = new Set([
-  "-nographic",
-  "-enable-kvm",
-  "-no-reboot",
-  "-no-shutdown",
-  "-S",
-  "-s",
-  "-nodefaults",
-  "-no-user-config",
-  "-snapshot",
-  "-no-acpi",
-  "-no-hpet",
-  "-usb",
-  "-full-screen",
-  "-daemonize",
-  "-no-fd-bootchk",
-  "-alt-grab",
-  "-ctrl-grab",
-  "-no-quit",
-  "-portrait",
-  "-win2k-hack",
-  "-singlestep",
-  "-preconfig",
-  "-only-migratable",
-  "-enable-sync-profile",
-  "-version",
-  "-h",
-  "-help",
-  "-old-param",
-  "-no-frame",
-  "-semihosting",
-]);
 
 /** Groups `args` into options with their values, in order. Pure. */
 export function groupOptions(args: readonly VmArg[]): OptionGroup[] {

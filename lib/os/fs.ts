@@ -1,24 +1,160 @@
 /**
- * Writing files atomically: the data goes to `<path>.new`, which is then
- * renamed over `<path>`, so a reader sees the old or the new file, never a
- * partial one. Also the lookups that take a missing file as an answer.
+ * Writing files atomically and privately: the data goes to `<path>.new`,
+ * created with O_CREAT|O_EXCL|O_NOFOLLOW (a planted symlink is refused, a
+ * stale regular `.new` removed first) and the exact mode asked for, whatever
+ * the umask; then it is renamed over `<path>`, so a reader sees the old or the
+ * new file, never a partial one. Directories made with an exact mode too;
+ * reads that refuse a symlink leading out of a directory; and the lookups
+ * that take a missing file as an answer.
  * @module
  */
+
+import { SystemError } from "../errors.ts";
+import { encodeRaw } from "../text/raw_text.ts";
+import {
+  closeFd,
+  createExclusive,
+  EEXIST,
+  readFileNoFollow,
+  SymlinkError,
+  writeAllFd,
+} from "./libc.ts";
+import { dirname } from "./path.ts";
 
 /** Suffix of the temporary file an atomic write uses. */
 export const NEW_SUFFIX = ".new";
 
-/** Writes `data` to `path` atomically (`<path>.new`, then rename). Writes `path`. */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+/** Modes of what vm creates, whatever the umask: directories, files, scripts. */
+export const MODE = { dir: 0o700, file: 0o600, script: 0o700 } as const;
+
+/** Creates `tmp` exclusively with `mode`, removing a stale regular file first; refuses a symlink. */
+function createNew(tmp: string, mode: number): number {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const r = createExclusive(tmp, mode);
+    if ("fd" in r) return r.fd;
+    if (r.errno !== EEXIST) break;
+    const st = lstatIfExists(tmp);
+    if (st?.isSymlink) {
+      throw new SystemError(
+        `"${tmp}" is a symbolic link (planted?); vm never writes through one: remove it`,
+      );
+    }
+    if (st !== undefined && !st.isFile) {
+      throw new SystemError(`"${tmp}" is in the way and is not a file; remove it`);
+    }
+    removeIfExists(tmp); // a stale regular file of an interrupted write
+  }
+  // Report the real error (or EEXIST again: another writer raced us).
+  const again = createExclusive(tmp, mode);
+  if ("fd" in again) return again.fd;
+  throw new SystemError(`Cannot create "${tmp}" (errno ${again.errno}); check "${dirname(tmp)}"`);
+}
+
+/**
+ * Writes `data` to `path` atomically (`<path>.new`, created exclusively with
+ * exactly `mode`, then renamed over `path`, which is replaced even when it is
+ * a symlink: never followed). Strings are written as lib/text/raw_text.ts
+ * encodes them. Writes `path`.
+ */
+export function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode: number = MODE.file,
+): void {
   const tmp = path + NEW_SUFFIX;
+  const fd = createNew(tmp, mode);
   try {
-    if (typeof data === "string") Deno.writeTextFileSync(tmp, data, { mode });
-    else Deno.writeFileSync(tmp, data, { mode });
-    Deno.chmodSync(tmp, mode);
+    try {
+      writeAllFd(fd, typeof data === "string" ? encodeRaw(data) : data, tmp);
+    } finally {
+      closeFd(fd);
+    }
     Deno.renameSync(tmp, path);
   } catch (e) {
     removeIfExists(tmp);
     throw e;
+  }
+}
+
+/**
+ * Creates directory `path` with exactly `mode` (chmod after mkdir: the umask
+ * does not count), and, with `parents`, every missing directory above it
+ * with the same mode (those already there are left as they are). An
+ * existing `path` is fine when it is a directory; its mode is not changed.
+ */
+export function makeDir(path: string, mode: number = MODE.dir, parents = false): void {
+  if (parents) {
+    const up = dirname(path);
+    if (up !== path && lstatIfExists(up) === undefined) makeDir(up, mode, true);
+  }
+  try {
+    Deno.mkdirSync(path, { mode });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists && statIfExists(path)?.isDirectory) return;
+    throw e;
+  }
+  Deno.chmodSync(path, mode);
+}
+
+/**
+ * Makes the tree `root` private whatever modes its files came with (a
+ * copy, an archive, qemu-img under the caller's umask): directories 0700,
+ * files their owner's bits only, at least 0600; symlinks are not followed.
+ */
+export function makePrivate(root: string): void {
+  const st = Deno.lstatSync(root);
+  if (st.isSymlink) return;
+  if (!st.isDirectory) {
+    Deno.chmodSync(root, ((st.mode ?? 0) & 0o700) | MODE.file);
+    return;
+  }
+  Deno.chmodSync(root, MODE.dir);
+  for (const e of Deno.readDirSync(root)) makePrivate(`${root}/${e.name}`);
+}
+
+/** Whether `path` is `dir` or inside it (both canonical paths). Pure. */
+export function isInsideDir(dir: string, path: string): boolean {
+  return path === dir || path.startsWith(dir === "/" ? "/" : dir + "/");
+}
+
+/**
+ * Throws LeavingLinkError when `path` is a symlink whose target lies outside
+ * directory `root`; a file, a missing path, a dangling link or a link within
+ * `root` are fine. Reads (lstat, realpath) `path`.
+ */
+export function checkInside(root: string, path: string): void {
+  if (lstatIfExists(path)?.isSymlink !== true) return;
+  const real = realPathOrUndefined(path);
+  if (real === undefined) return; // dangling: nothing is read through it
+  const realRoot = realPathOrUndefined(root);
+  if (realRoot === undefined || !isInsideDir(realRoot, real)) {
+    throw new LeavingLinkError(path, real);
+  }
+}
+
+/**
+ * The bytes of `path`, which must lie in directory `root`: a symlink is
+ * followed only when its target is inside `root` too; undefined when it does
+ * not exist. Throws LeavingLinkError (a SystemError) naming the link and
+ * where it leads when it leaves `root`.
+ */
+export function readFileInside(root: string, path: string): Uint8Array | undefined {
+  try {
+    return readFileNoFollow(path);
+  } catch (e) {
+    if (!(e instanceof SymlinkError)) throw e;
+  }
+  checkInside(root, path);
+  const real = realPathOrUndefined(path);
+  return real === undefined ? undefined : readFileNoFollow(real);
+}
+
+/** A symlink whose target lies outside the directory it must stay in. */
+export class LeavingLinkError extends SymlinkError {
+  constructor(path: string, target: string) {
+    super(path);
+    this.message = `"${path}" is a symbolic link to "${target}", outside its VM's directory; ` +
+      `vm does not follow it: replace it with a copy of the file`;
   }
 }
 

@@ -3,20 +3,36 @@
  * opening a FIFO without blocking (runit's `supervise/ok` and
  * `supervise/control`), execve(2), and access(2) and open/read of small files
  * (lookups that fail without the cost of a thrown error, for the many files of
- * a listing). libc is opened on first use only.
+ * a listing), and the safe opens Deno's API cannot ask for: O_CREAT|O_EXCL|
+ * O_NOFOLLOW for a new file with an exact mode (fchmod, whatever the umask),
+ * O_NOFOLLOW for a read. libc is opened on first use only.
  * (node:fs could open with O_NONBLOCK too, but loading it costs ~25 ms at
  * every start of `vm`, which runit's `run` would pay on each VM start.)
  * @module
  */
 
 import { SystemError } from "../errors.ts";
+import { encodeRaw } from "../text/raw_text.ts";
+import { concatBytes } from "../text/bytes.ts";
 
 const O_WRONLY = 0o1;
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+/** O_NOFOLLOW differs between Linux's x86 and arm ABIs. */
+const O_NOFOLLOW = Deno.build.arch === "aarch64" ? 0o100000 : 0o400000;
 
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
+  // open(2) with its third (variadic) argument, the mode of a created file.
+  openMode: { name: "open", parameters: ["buffer", "i32", "u32"], result: "i32" },
+  fchmod: { parameters: ["i32", "u32"], result: "i32" },
+  fsync: { parameters: ["i32"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  // fstatat(2) through syscall(2): glibc before 2.33 exports no stat symbol.
+  syscall: { parameters: ["i64", "i64", "buffer", "buffer", "i64"], result: "i64" },
+  realpath: { parameters: ["buffer", "buffer"], result: "pointer" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
@@ -39,9 +55,12 @@ export function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
 
 const encoder = new TextEncoder();
 
-/** `s` as a NUL-terminated C string. */
+/**
+ * `s` as a NUL-terminated C string; bytes kept as U+DC80…U+DCFF by
+ * lib/text/raw_text.ts are written back as those bytes.
+ */
 export function cString(s: string): Uint8Array<ArrayBuffer> {
-  const bytes = encoder.encode(s);
+  const bytes = encodeRaw(s);
   const out = new Uint8Array(bytes.length + 1);
   out.set(bytes);
   return out;
@@ -68,6 +87,10 @@ const smallBuf = new Uint8Array(SMALL);
 
 const ENOENT = 2;
 const ENOTDIR = 20;
+/** errno of O_EXCL finding the file there. */
+export const EEXIST = 17;
+/** errno of O_NOFOLLOW finding a symlink. */
+export const ELOOP = 40;
 
 /**
  * The first bytes (at most 256) of the file at `path`, or undefined when it
@@ -76,12 +99,13 @@ const ENOTDIR = 20;
  * nothing is allocated but the result. Throws SystemError when the file
  * exists but cannot be read.
  */
-export function readSmallFile(path: string): Uint8Array | undefined {
+export function readSmallFile(path: string, noFollow = false): Uint8Array | undefined {
   const c = libc();
-  const fd = c.open(cPath(path), O_RDONLY | O_CLOEXEC);
+  const fd = c.open(cPath(path), O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0));
   if (fd < 0) {
     const { errno, message } = lastError();
     if (errno === ENOENT || errno === ENOTDIR) return undefined;
+    if (errno === ELOOP && noFollow) throw new SymlinkError(path);
     throw new SystemError(`Cannot read "${path}": ${message}`);
   }
   try {
@@ -126,4 +150,129 @@ export function writeFd(fd: number, data: string): boolean {
 /** Closes `fd`. */
 export function closeFd(fd: number): void {
   libc().close(fd);
+}
+
+/** A path vm will not follow is a symbolic link (O_NOFOLLOW said ELOOP). */
+export class SymlinkError extends SystemError {
+  /** The path that is a symlink. */
+  readonly path: string;
+  constructor(path: string) {
+    super(`"${path}" is a symbolic link; vm does not follow it here: replace it with a file`);
+    this.path = path;
+  }
+}
+
+/**
+ * Reads the whole file at `path` without following a final symlink
+ * (O_NOFOLLOW); undefined when it does not exist. Throws SymlinkError for a
+ * symlink, SystemError when it cannot be read.
+ */
+export function readFileNoFollow(path: string): Uint8Array | undefined {
+  const c = libc();
+  const fd = c.open(cString(path), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    const { errno, message } = lastError();
+    if (errno === ENOENT || errno === ENOTDIR) return undefined;
+    if (errno === ELOOP) throw new SymlinkError(path);
+    throw new SystemError(`Cannot read "${path}": ${message}`);
+  }
+  try {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = new Uint8Array(65536);
+      const n = Number(c.read(fd, buf, BigInt(buf.length)));
+      if (n < 0) throw new SystemError(`Cannot read "${path}": ${lastError().message}`);
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      total += n;
+    }
+    return concatBytes(chunks);
+  } finally {
+    c.close(fd);
+  }
+}
+
+/**
+ * Creates `path` for writing with O_CREAT|O_EXCL|O_NOFOLLOW (never an
+ * existing file, never through a symlink) and sets its mode to exactly
+ * `mode` (fchmod: whatever the umask). Returns the fd, or the errno when
+ * open fails (EEXIST: something is there).
+ */
+export function createExclusive(path: string, mode: number): { fd: number } | { errno: number } {
+  const c = libc();
+  const fd = c.openMode(cString(path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return { errno: lastError().errno };
+  if (c.fchmod(fd, mode) !== 0) {
+    const { message } = lastError();
+    c.close(fd);
+    throw new SystemError(`Cannot set the mode of "${path}": ${message}`);
+  }
+  return { fd };
+}
+
+/** Writes all of `bytes` to `fd` and flushes it to disk; throws SystemError naming `path`. */
+export function writeAllFd(fd: number, bytes: Uint8Array, path: string): void {
+  const c = libc();
+  let at = 0;
+  while (at < bytes.length) {
+    const rest = at === 0 ? bytes : bytes.slice(at);
+    const n = Number(c.write(fd, rest, BigInt(rest.length)));
+    if (n < 0) throw new SystemError(`Cannot write "${path}": ${lastError().message}`);
+    at += n;
+  }
+  if (c.fsync(fd) !== 0) throw new SystemError(`Cannot write "${path}": ${lastError().message}`);
+}
+
+const ARM = Deno.build.arch === "aarch64";
+/** fstatat's number, and where fields lie in the kernel's struct stat. */
+const SYS_NEWFSTATAT = ARM ? 79n : 262n;
+const ST_MODE = ARM ? 16 : 24;
+const ST_UID = ARM ? 24 : 28;
+const AT_FDCWD = -100n;
+const AT_SYMLINK_NOFOLLOW = 0x100n;
+const statBuf = new Uint8Array(256);
+const statView = new DataView(statBuf.buffer);
+
+/** File type bits of a mode (S_IFMT) and the types vm asks about. */
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+
+/** What fileMode tells of a file. */
+export interface FileMode {
+  /** Type and permission bits (st_mode). */
+  mode: number;
+  /** The owner's uid. */
+  uid: number;
+  /** Device and inode: the same for two paths of one file. */
+  id: string;
+}
+
+/**
+ * The mode (type and permission bits), owner and identity of `path`,
+ * following a final symlink unless `follow` is false; undefined when it
+ * cannot be looked up (missing, no access). One system call and no thrown
+ * error: for the many files a listing checks.
+ */
+export function fileMode(path: string, follow = true): FileMode | undefined {
+  const flags = follow ? 0n : AT_SYMLINK_NOFOLLOW;
+  const r = libc().syscall(SYS_NEWFSTATAT, AT_FDCWD, cPath(path), statBuf, flags);
+  if (Number(r) !== 0) return undefined;
+  return {
+    mode: statView.getUint32(ST_MODE, true),
+    uid: statView.getUint32(ST_UID, true),
+    id: `${statView.getBigUint64(0, true)}:${statView.getBigUint64(8, true)}`,
+  };
+}
+
+const realBuf = new Uint8Array(4097);
+
+/** The canonical path of `path` (realpath(3)), or undefined when it cannot be resolved. */
+export function realPathOf(path: string): string | undefined {
+  const p = libc().realpath(cPath(path), realBuf);
+  if (p === null) return undefined;
+  const end = realBuf.indexOf(0);
+  return new TextDecoder().decode(realBuf.subarray(0, end < 0 ? realBuf.length : end));
 }

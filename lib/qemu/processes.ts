@@ -11,15 +11,30 @@
 import { basename, join, resolve } from "../os/path.ts";
 import { CheckFailedError, VmRunningError } from "../errors.ts";
 import { realPathOrUndefined } from "../os/fs.ts";
-import { pathExists } from "../os/libc.ts";
-import { allPids, cmdlineOf, cwdOf, descendants, environOf, exeOf, findByCwd } from "../os/proc.ts";
-import { isSupervised, readStatus } from "../runit/status.ts";
+import { fileMode, pathExists } from "../os/libc.ts";
+import {
+  allPids,
+  cmdlineOf,
+  cwdOf,
+  descendants,
+  environOf,
+  exeOf,
+  findByCwd,
+  procStat,
+} from "../os/proc.ts";
+import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { listVms } from "../vm/dir.ts";
-import { SOCKETS } from "../vm/files.ts";
+import { F, SOCKETS } from "../vm/files.ts";
 
 /** Whether a program path or argv[0] names QEMU (`qemu-system-x86_64`, `qemu-kvm`…). Pure. */
 export function isQemuProgram(path: string): boolean {
   return /^qemu(-|$)/.test(basename(path));
+}
+
+/** Whether process `pid` is a QEMU (by its executable, or argv[0] when that is not readable). */
+export function isQemuPid(pid: number): boolean {
+  if (pid <= 0) return false;
+  return isQemuProgram(exeOf(pid) ?? "") || isQemuProgram(cmdlineOf(pid)?.[0] ?? "");
 }
 
 /**
@@ -47,6 +62,20 @@ export function qemuPidsIn(dir: string): number[] {
 export function orphanQemu(vmDir: string): number | undefined {
   if (!SOCKETS.some((s) => pathExists(join(vmDir, s)))) return undefined;
   return qemuPidsIn(vmDir)[0];
+}
+
+/**
+ * The PID of a QEMU working in `dir` that runsv does not run: its runsv was
+ * killed (`status` is `supervise/status`, possibly left by that dead runsv).
+ * While a live runsv reports `run`, that is the VM's QEMU (`__run` never
+ * starts a second one), so nothing is scanned; nor when no socket of QEMU is
+ * left in `supervise/`. Reads `/proc`; opens `supervise/ok`.
+ */
+export function strayQemu(dir: string, status: Status | undefined): number | undefined {
+  if (status?.state === "run" && isSupervised(dir)) return undefined;
+  // One lookup for a listing: QEMU always has its QMP socket (__run gives -qmp).
+  if (fileMode(`${dir}/${F.qmp}`, false) === undefined) return undefined;
+  return qemuPidsIn(dir)[0];
 }
 
 /** Why a VM counts as running, or undefined when it is stopped. */
@@ -147,4 +176,29 @@ export function runsvdirEnv(vmdir: string, realDir: string, own: Record<string, 
     if (env !== undefined) return { env: { ...env, PWD: realDir }, runsvdir: pid };
   }
   return { env: { ...own, PWD: realDir } };
+}
+
+/**
+ * The svlogd processes logging for the VM in `vmDir` that no runsv owns any
+ * more (their runsv was killed): while one holds `log/main`'s lock, the
+ * svlogd of the VM's new runsv cannot log. Reads `/proc`.
+ */
+export function strayLoggers(vmDir: string): number[] {
+  const logDir = realPathOrUndefined(join(vmDir, F.log));
+  if (logDir === undefined) return [];
+  return findByCwd("svlogd", logDir, { children: false })
+    .filter((p) => procStat(p.ppid)?.comm !== "runsv")
+    .map((p) => p.pid);
+}
+
+/**
+ * The process groups of the hooks (`$0` `<argv0><hook>`, see lib/vm/hooks.ts)
+ * working in `vmDir`: each hook shell leads its own group. Reads `/proc`.
+ */
+export function hookGroups(vmDir: string, argv0: string): number[] {
+  const want = realPathOrUndefined(vmDir);
+  if (want === undefined) return [];
+  return findByCwd("sh", want, { children: false })
+    .filter((p) => p.pgrp === p.pid && (cmdlineOf(p.pid)?.[3] ?? "").startsWith(argv0))
+    .map((p) => p.pid);
 }

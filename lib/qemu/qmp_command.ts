@@ -1,7 +1,7 @@
 /**
  * One QMP command on a VM's `supervise/qmp` socket, for `vm qmp`: the
  * arguments checked as a JSON object, the `return` value handed back.
- * Reads `<vm>/supervise/{qmp,status}`.
+ * Reads `<vm>/supervise/{qmp,status}` (and /proc, for a QEMU without runsv).
  * @module
  */
 
@@ -9,6 +9,7 @@ import { CheckFailedError, UsageError } from "../errors.ts";
 import { F } from "../vm/files.ts";
 import { QMP_DEFAULT_TIMEOUT_MS, QmpClient } from "./qmp.ts";
 import { readStatus } from "../runit/status.ts";
+import { orphanQemu } from "./processes.ts";
 import { exists } from "../os/fs.ts";
 import { join } from "../os/path.ts";
 
@@ -49,7 +50,9 @@ export async function runQmp(
   args: Record<string, unknown> | undefined,
   timeoutMs: number = QMP_DEFAULT_TIMEOUT_MS,
 ): Promise<unknown> {
-  if (!exists(join(dir, F.qmp)) || readStatus(dir)?.state !== "run") {
+  // An orphan (a QEMU whose runsv was killed) still answers on its socket.
+  const up = readStatus(dir)?.state === "run" || orphanQemu(dir) !== undefined;
+  if (!exists(join(dir, F.qmp)) || !up) {
     throw new CheckFailedError(`VM "${name}" is not running; start it with "vm start ${name}"`);
   }
   const client = await QmpClient.connect(join(dir, F.qmp), { timeoutMs });

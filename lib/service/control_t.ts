@@ -4,25 +4,56 @@
  * exited; after min(wait/2, 10 s) also ask the guest agent (when one answers
  * on `supervise/agent`) to shut down; after `wait` seconds quit QEMU. runsv
  * blocks while this runs, so every step is bounded: the whole takes at most
- * `wait` + a few seconds.
- * Connects to `<vm>/supervise/qmp` and `<vm>/supervise/agent`.
+ * `wait` + a few seconds. When QEMU never came up (a pre_qemu hook hangs),
+ * the hook's process group is ended instead. Connects to
+ * `<vm>/supervise/qmp` and `<vm>/supervise/agent`; reads
+ * `<vm>/supervise/status` and /proc; signals hook process groups.
  * @module
  */
 
 import { SystemError } from "../errors.ts";
+import { endGroup } from "../os/process_group.ts";
+import { hookGroups, isQemuPid } from "../qemu/processes.ts";
+import { readStatus } from "../runit/status.ts";
+import { HOOK_ARGV0, HOOK_GRACE_MS } from "../vm/hooks.ts";
 import { basename, join } from "../os/path.ts";
 import { F } from "../vm/files.ts";
 import { QmpClient } from "../qemu/qmp.ts";
+import type { QmpEvent } from "../qemu/qmp_message.ts";
 import { agentDelayMs, agentPowerdown, type GuestAgent } from "../qemu/guest_agent.ts";
 
 /** How a stop ended. */
 export interface StopResult {
-  /** "poweroff": the guest powered off; "quit": it did not within `wait`, QEMU was told to quit. */
-  how: "poweroff" | "quit";
+  /**
+   * "poweroff": the guest powered off; "quit": it did not within `wait`, QEMU
+   * was told to quit; "ended": QEMU exited before that, but not because the
+   * guest powered off (someone else quit or killed it, e.g. `vm stop --timeout`).
+   */
+  how: "poweroff" | "quit" | "ended";
   /** Milliseconds from the first power-button press to QEMU's exit. */
   ms: number;
   /** Whether the guest agent was asked to shut down (the guest ignored ACPI for a while). */
   agent?: boolean;
+}
+
+/** Whether the events hold a SHUTDOWN the guest caused (its power-off). Pure. */
+export function guestShutdown(events: readonly QmpEvent[]): boolean {
+  return events.some((e) =>
+    e.event === "SHUTDOWN" && (e.data as { guest?: unknown } | undefined)?.guest === true
+  );
+}
+
+/** The line `vm __stop` logs for a stop that ended as `r` (wait `wait` seconds). Pure. */
+export function stopLine(r: StopResult, wait: number): string {
+  const s = (r.ms / 1000).toFixed(1);
+  switch (r.how) {
+    case "poweroff":
+      return `stop: the guest powered off in ${s} s`;
+    case "quit":
+      return `stop: the guest did not power off within ${wait} s (wait); QEMU was told to quit`;
+    case "ended":
+      return `stop: QEMU quit after ${s} s; the guest had not powered off`;
+  }
 }
 
 /** Seconds between power-button presses (for guests that missed one while booting). */
@@ -60,11 +91,8 @@ export async function stopVm(dir: string, waitSeconds: number): Promise<StopResu
       await qmp.send("system_powerdown").catch(() => {}); // closed: seen just below
       const slice = Math.min(PRESS_INTERVAL_MS, deadline - performance.now());
       if (await qmp.waitClosed(Math.max(0, slice))) {
-        return {
-          how: "poweroff",
-          ms: Math.round(performance.now() - t0),
-          agent: agent !== undefined,
-        };
+        const how = guestShutdown(qmp.events) ? "poweroff" : "ended";
+        return { how, ms: Math.round(performance.now() - t0), agent: agent !== undefined };
       }
       const shutdown = qmp.events.find((e) => e.event === "SHUTDOWN");
       if (shutdown !== undefined) {
@@ -75,7 +103,7 @@ export async function stopVm(dir: string, waitSeconds: number): Promise<StopResu
     }
     if (!qmp.closed) await qmp.send("quit").catch(() => {});
     if (await qmp.waitClosed(QUIT_GRACE_MS)) {
-      const how = shutdownSeenAt !== undefined ? "poweroff" : "quit";
+      const how = shutdownSeenAt !== undefined && guestShutdown(qmp.events) ? "poweroff" : "quit";
       return { how, ms: Math.round(performance.now() - t0), agent: agent !== undefined };
     }
     throw new SystemError(`QEMU did not exit after "quit"; runsv will send TERM`);
@@ -83,4 +111,21 @@ export async function stopVm(dir: string, waitSeconds: number): Promise<StopResu
     qmp.close();
     agent?.close();
   }
+}
+
+/** Whether runsv runs QEMU for the VM in `dir` (not `vm __run` still before it). Reads status, /proc. */
+export function qemuRuns(dir: string): boolean {
+  const st = readStatus(dir);
+  return st?.state === "run" && isQemuPid(st.pid);
+}
+
+/**
+ * The stop of a VM whose QEMU never came up (`vm __run` hangs in pre_qemu):
+ * ends every pre_qemu hook's process group working in `dir` (TERM, then
+ * KILL after the grace). Returns how many groups there were. Reads /proc.
+ */
+export async function endPreQemu(dir: string): Promise<number> {
+  const groups = hookGroups(dir, HOOK_ARGV0 + "pre_qemu");
+  await Promise.all(groups.map((g) => endGroup(g, HOOK_GRACE_MS)));
+  return groups.length;
 }

@@ -15,16 +15,18 @@
 
 import { type BackoffStep, nextBackoff, readBackoff, writeBackoff } from "../vm/backoff.ts";
 import type { Config } from "../vm/config.ts";
-import { runCleanup } from "../vm/hooks.ts";
+import { HOOK_MIN_S, runCleanup } from "../vm/hooks.ts";
 import { orphanQemu } from "../qemu/processes.ts";
 import { readStatus } from "../runit/status.ts";
-import { hasHooks, removeSockets, vmEnv } from "../vm/dir.ts";
+import { hasHooks, readWait, removeSockets, vmEnv } from "../vm/dir.ts";
 import { sleep } from "../os/poll.ts";
 
 /** What finishVm did. */
 export interface FinishResult extends BackoffStep {
   /** cleanup's exit code (0 without hooks). */
   status: number;
+  /** Why cleanup was ended, when it ran past its bound (the VM's wait, at least 10 s). */
+  cleanupEnded?: string;
 }
 
 /**
@@ -39,14 +41,22 @@ export async function finishVm(
   signal: string,
 ): Promise<FinishResult> {
   let status = 0;
+  let cleanupEnded: string | undefined;
   try {
-    if (hasHooks(vmDir)) status = await runCleanup(vmDir, vmEnv(cfg, vmDir), code, signal);
+    if (hasHooks(vmDir)) {
+      const bound = Math.max(readWait(vmDir), HOOK_MIN_S);
+      const r = await runCleanup(vmDir, vmEnv(cfg, vmDir), code, signal, bound);
+      status = r.code;
+      cleanupEnded = r.ended;
+    }
   } finally {
     // A QEMU still working here is one whose runsv was killed (__run refused
     // to start another): its sockets are its only way to be stopped.
     if (orphanQemu(vmDir) === undefined) removeSockets(vmDir);
   }
-  return { status, ...recordExit(vmDir) };
+  const result: FinishResult = { status, ...recordExit(vmDir) };
+  if (cleanupEnded !== undefined) result.cleanupEnded = cleanupEnded;
+  return result;
 }
 
 /**

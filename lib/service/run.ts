@@ -1,14 +1,18 @@
 /**
  * Starting a VM: what `vm __run` (runit's `run`) does before it becomes QEMU,
  * and what `vm args` shows without doing it. Reads the config, runs the
- * `pre_qemu` hook, parses the templates, resolves QEMU; `__run` then deletes
- * `templates/once` (only after everything parsed), removes stale sockets and
- * executes QEMU in the VM directory under umask 077 — unless a QEMU already
- * runs there.
+ * `pre_qemu` hook (bounded by the VM's wait, at least 10 s), parses the
+ * templates, resolves QEMU; `__run` then deletes `templates/once` (only after
+ * everything parsed), removes stale sockets and executes QEMU in the VM
+ * directory under umask 077 — unless a QEMU already runs there, or the VM is
+ * unsafe (lib/vm/safety.ts: a file others may write). First it ends an svlogd
+ * left behind by a killed runsv, so that the VM's log works again.
  * The `ports` file's forwards become `$VM_HOSTFWD`; a start whose host port
- * is taken is refused, naming the port and its holder.
- * Reads `<vm>/hooks`, `<vm>/templates/*`, `<vm>/ports`; deletes
- * `<vm>/templates/once` and `<vm>/supervise/{monitor,qmp,console,agent}`.
+ * is taken is refused, naming the port and its holder. When KVM is not
+ * usable, QEMU runs with TCG (lib/qemu/accel.ts), and the log says so.
+ * Reads `<vm>/hooks`, `<vm>/templates/*`, `<vm>/wait`, `<vm>/ports`; deletes
+ * `<vm>/templates/once` and `<vm>/supervise/{monitor,qmp,console,vnc,agent}`;
+ * signals stray svlogd processes of `<vm>/log`.
  * @module
  */
 
@@ -16,16 +20,18 @@ import { basename, join } from "../os/path.ts";
 import type { Config, Env } from "../vm/config.ts";
 import { SystemError } from "../errors.ts";
 import { execve } from "../os/exec.ts";
-import { type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
+import { HOOK_MIN_S, type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
 import { DEFAULT_VM, F, ONCE_TEMPLATE } from "../vm/files.ts";
 import { findQemu, qemuArgs, qemuProgram } from "../qemu/program.ts";
 import { chooseAccel, kvmProblem } from "../qemu/accel.ts";
 import { readTemplates } from "../vm/templates.ts";
-import { orphanQemu } from "../qemu/processes.ts";
-import { hasHooks, removeSockets, vmEnv } from "../vm/dir.ts";
+import { orphanQemu, strayLoggers } from "../qemu/processes.ts";
+import { hasHooks, readWait, removeSockets, vmEnv, waitOf } from "../vm/dir.ts";
 import { removeIfExists } from "../os/fs.ts";
 import { portsEnv, readPorts } from "../vm/ports.ts";
 import { checkPortsFree } from "../vm/port_check.ts";
+import { signal } from "../os/proc.ts";
+import { problemLine, vmProblems } from "../vm/safety.ts";
 
 /** Everything needed to execute QEMU for a VM. */
 export interface StartPlan {
@@ -58,7 +64,7 @@ export async function planStart(cfg: Config, vmDir: string): Promise<StartPlan> 
   let env = { ...vmEnv(cfg, vmDir), ...portsEnv(vmDir) };
   let hooks = new Set<HookName>();
   if (hasHooks(vmDir)) {
-    const r = await runPreQemu(vmDir, env);
+    const r = await runPreQemu(vmDir, env, Math.max(readWait(vmDir), HOOK_MIN_S));
     env = r.env;
     hooks = r.defined;
   }
@@ -82,26 +88,45 @@ export function checkNoOtherQemu(vmDir: string): void {
   const name = basename(vmDir);
   throw new SystemError(
     `QEMU of "${name}" already runs without runsv (PID ${pid}; was its runsv killed?); ` +
-      `not starting a second one: power it off with "vm qmp ${name} system_powerdown" ` +
-      `or end it with "kill ${pid}"`,
+      `not starting a second one: power it off with "vm stop ${name}" (or "kill ${pid}")`,
   );
 }
 
 /**
- * `vm __run`: refuses when a QEMU already runs for the VM, plans the start,
+ * Throws SystemError when the VM in `vmDir` is unsafe to run (lib/vm/safety.ts):
+ * one line naming the first file and the command that fixes it.
+ */
+export function checkSafe(vmDir: string): void {
+  const problems = vmProblems(vmDir);
+  const first = problems[0];
+  if (first === undefined) return;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more: see "vm doctor")` : "";
+  throw new SystemError(`Not starting "${basename(vmDir)}": ${problemLine(first)}${more}`);
+}
+
+/**
+ * `vm __run`: ends a stray svlogd, refuses an unsafe VM, one whose QEMU
+ * already runs or whose forwarded host port is taken, plans the start,
  * consumes `once`, removes stale sockets, starts the post_qemu watcher, then
- * replaces this process with QEMU (cwd `vmDir`, umask 077); `note` gets the
- * line saying KVM fell back to TCG, when it did. Returns only by throwing.
+ * replaces this process with QEMU (cwd `vmDir`, umask 077). `say` gets the
+ * lines for the log (an unusable `wait` file, KVM falling back to TCG).
+ * Returns only by throwing.
  */
 export async function runVm(
   cfg: Config,
   vmDir: string,
-  note: (line: string) => void = () => {},
+  say: (line: string) => void = () => {},
 ): Promise<never> {
+  for (const pid of strayLoggers(vmDir)) {
+    if (signal(pid, "SIGTERM")) say(`ended svlogd (PID ${pid}) left by a killed runsv`);
+  }
+  checkSafe(vmDir);
   checkNoOtherQemu(vmDir);
   checkPortsFree(basename(vmDir), readPorts(vmDir));
+  const wait = waitOf(vmDir).problem;
+  if (wait !== undefined) say(wait);
   const plan = await planStart(cfg, vmDir);
-  if (plan.accelNote !== undefined) note(plan.accelNote);
+  if (plan.accelNote !== undefined) say(plan.accelNote);
   if (plan.usesOnce) removeIfExists(join(vmDir, F.once));
   removeSockets(vmDir);
   Deno.umask(0o077);

@@ -8,6 +8,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { concatBytes } from "../text/bytes.ts";
 
 /** An Ed25519 key pair: the 32-byte seed (the private key) and the 32-byte public key. */
 export interface Ed25519Pair {
@@ -38,25 +39,15 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** An SSH wire `string`: a 32-bit length, then the bytes. */
 function sshString(data: Uint8Array | string): Uint8Array {
   const bytes = typeof data === "string" ? enc.encode(data) : data;
-  return concat([u32(bytes.length), bytes]);
+  return concatBytes([u32(bytes.length), bytes]);
 }
 
 /** The public key blob: string "ssh-ed25519", string key. Pure. */
 export function publicBlob(publicKey: Uint8Array): Uint8Array {
-  return concat([sshString(ED25519), sshString(publicKey)]);
+  return concatBytes([sshString(ED25519), sshString(publicKey)]);
 }
 
 function base64(bytes: Uint8Array): string {
@@ -82,13 +73,13 @@ export function privateKeyPem(pair: Ed25519Pair, comment: string, checkInt: numb
     u32(checkInt),
     sshString(ED25519),
     sshString(pair.publicKey),
-    sshString(concat([pair.seed, pair.publicKey])),
+    sshString(concatBytes([pair.seed, pair.publicKey])),
     sshString(comment),
   ];
-  let priv = concat(parts);
+  let priv = concatBytes(parts);
   const pad = (8 - (priv.length % 8)) % 8;
-  priv = concat([priv, new Uint8Array(pad).map((_, i) => i + 1)]);
-  const body = concat([
+  priv = concatBytes([priv, new Uint8Array(pad).map((_, i) => i + 1)]);
+  const body = concatBytes([
     enc.encode("openssh-key-v1\0"),
     sshString("none"),
     sshString("none"),

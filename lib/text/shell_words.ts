@@ -24,6 +24,11 @@ export interface Word {
   line: number;
   /** Set when the word is an assignment `NAME=value` (only with `assignments`). */
   name?: string;
+  /**
+   * Set (only with `keepVanished`) on a word that expanded to no field at
+   * all (`$UNSET` unquoted): its text as written; `value` is then "".
+   */
+  vanished?: string;
 }
 
 /** How to split a text. */
@@ -34,6 +39,8 @@ export interface LexOptions {
   lookup: (name: string) => string | undefined;
   /** Recognise `NAME=value` words as assignments (their value is never field-split). */
   assignments?: boolean;
+  /** Yield a word that expanded to nothing as a Word with `vanished` (else it is dropped). */
+  keepVanished?: boolean;
 }
 
 const BLANK = new Set([" ", "\t", "\r"]);
@@ -169,6 +176,7 @@ class Lexer {
   /** Reads one word at the current position; returns its fields (0 or more). */
   readWord(): Word[] {
     const line = this.line;
+    const start = this.pos;
     this.fields = [];
     this.cur = "";
     this.started = false;
@@ -215,6 +223,9 @@ class Lexer {
     }
     if (this.started) this.fields.push(this.cur);
     if (name !== undefined) return [{ value: this.fields[0] ?? "", line, name }];
+    if (this.fields.length === 0 && this.opts.keepVanished) {
+      return [{ value: "", line, vanished: this.text.slice(start, this.pos) }];
+    }
     return this.fields.map((value) => ({ value, line }));
   }
 

@@ -81,10 +81,18 @@ export function parseSeconds(text: string, option: string, example = "5"): numbe
   return Number(text);
 }
 
-/** Whole seconds (a `wait`), or undefined when `text` is not a whole number. Pure. */
-export function parseWholeSeconds(text: string): number | undefined {
+/** The largest power-off `wait` (one day): a stop of a deaf guest must end. */
+export const MAX_WAIT_S = 86400;
+
+/**
+ * Whole seconds from 0 to `max` (a `wait`: at most MAX_WAIT_S), or undefined
+ * when `text` is not such a whole number. Pure.
+ */
+export function parseWholeSeconds(text: string, max = MAX_WAIT_S): number | undefined {
   const t = text.trim();
-  return /^[0-9]+$/.test(t) ? Number(t) : undefined;
+  if (!/^[0-9]+$/.test(t)) return undefined;
+  const n = Number(t);
+  return n <= max ? n : undefined;
 }
 
 /** A count of lines (`-n 20`): a whole number >= 0. Throws UsageError. Pure. */

@@ -14,10 +14,10 @@ import { basename, join } from "../os/path.ts";
 import { describe, SystemError, VmExistsError, VmNotFoundError } from "../errors.ts";
 import { DEFAULT_VM, F, SOCKETS } from "./files.ts";
 import { byteOrder } from "../text/byte_order.ts";
-import { pathExists, readSmallFile } from "../os/libc.ts";
+import { pathExists, readSmallFile, SymlinkError } from "../os/libc.ts";
 import { checkName, isValidName } from "./name.ts";
-import { exists, removeIfExists, statIfExists, writeFileAtomic } from "../os/fs.ts";
-import { parseWholeSeconds } from "../text/units.ts";
+import { exists, readFileInside, removeIfExists, statIfExists, writeFileAtomic } from "../os/fs.ts";
+import { MAX_WAIT_S, parseWholeSeconds } from "../text/units.ts";
 import type { Config, Env } from "./config.ts";
 
 const decoder = new TextDecoder();
@@ -81,11 +81,53 @@ export function defaultDir(vmdir: string): string {
   return dir;
 }
 
-/** The VM's `wait` in seconds (DEFAULT_WAIT when missing or invalid). Reads `<dir>/wait`. */
+/** A VM's wait, and why its `wait` file was not used when it was not. */
+export interface WaitRead {
+  /** Seconds, 0…MAX_WAIT_S. */
+  wait: number;
+  /** Set when the file exists but was not used (then `wait` is DEFAULT_WAIT). */
+  problem?: string;
+}
+
+/** The bytes of `<dir>/wait` (a symlink only within the VM directory), or a problem. */
+function waitBytes(dir: string): Uint8Array | undefined | string {
+  const path = `${dir}/${F.wait}`;
+  try {
+    return readSmallFile(path, true);
+  } catch (e) {
+    if (!(e instanceof SymlinkError)) throw e; // a symlink: checked just below
+  }
+  try {
+    return readFileInside(dir, path);
+  } catch (e) {
+    if (e instanceof SymlinkError) return e.message;
+    throw e;
+  }
+}
+
+/**
+ * The VM's `wait`: whole seconds from 0 to MAX_WAIT_S; DEFAULT_WAIT when the
+ * file is missing, and, with a `problem` saying why, when it holds anything
+ * else or is a symlink out of the VM directory. Reads `<dir>/wait`.
+ */
+export function waitOf(dir: string): WaitRead {
+  const bytes = waitBytes(dir);
+  if (bytes === undefined) return { wait: DEFAULT_WAIT };
+  if (typeof bytes === "string") return { wait: DEFAULT_WAIT, problem: bytes };
+  const text = decoder.decode(bytes);
+  const wait = parseWholeSeconds(text);
+  if (wait !== undefined) return { wait };
+  const shown = JSON.stringify(text.trim().slice(0, 40));
+  return {
+    wait: DEFAULT_WAIT,
+    problem: `"${dir}/${F.wait}" holds ${shown}, not whole seconds from 0 to ${MAX_WAIT_S}; ` +
+      `${DEFAULT_WAIT} s is used: write e.g. "echo 30 > ${dir}/${F.wait}"`,
+  };
+}
+
+/** The VM's `wait` in seconds (see waitOf; DEFAULT_WAIT when missing or invalid). Reads `<dir>/wait`. */
 export function readWait(dir: string): number {
-  const bytes = readSmallFile(`${dir}/${F.wait}`);
-  return (bytes === undefined ? undefined : parseWholeSeconds(decoder.decode(bytes))) ??
-    DEFAULT_WAIT;
+  return waitOf(dir).wait;
 }
 
 /** Whether the VM starts with vmd (no `down` file). */

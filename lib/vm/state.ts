@@ -1,9 +1,12 @@
 /**
  * A VM's state as a user sees it, read from its service directory without
  * running anything: runsv's `supervise/status` and `supervise/ok`, `down`,
- * `wait`, and the crash-loop `backoff` file; and how `vm list` and
- * `vm status` show it (pure formatting). Reads `<vm>/supervise/{status,ok}`,
- * `<vm>/down`, `<vm>/wait`, `<vm>/backoff`.
+ * `wait`, and the crash-loop `backoff` file; a QEMU left running in the
+ * directory without its runsv (`orphan`); a VM `__run` refuses to start
+ * because its files are not private (`unsafe`, lib/vm/safety.ts); and how
+ * `vm list` and `vm status` show it (pure formatting). Reads
+ * `<vm>/supervise/{status,ok}`, `<vm>/down`, `<vm>/wait`, `<vm>/backoff`,
+ * `/proc` (only while a socket of QEMU is left in `supervise/`).
  * @module
  */
 
@@ -13,13 +16,19 @@ import { listVms, readWait } from "./dir.ts";
 import { F } from "./files.ts";
 import { readBackoff } from "./backoff.ts";
 import { linkedClones } from "./linked.ts";
+import { problemLine, vmProblems } from "./safety.ts";
+import { strayQemu } from "../qemu/processes.ts";
 
 /** What `vm list` and `vm status` show of one VM (the `--json` object, fields in this order). */
 export interface VmState {
   name: string;
-  /** run, down, finish (runit's), unsupervised (no runsv), backoff (waiting to restart after crashes). */
-  state: "run" | "down" | "finish" | "unsupervised" | "backoff";
-  /** QEMU's PID while running. */
+  /**
+   * run, down, finish (runit's), unsupervised (no runsv), backoff (waiting to
+   * restart after crashes), orphan (a QEMU runs in the directory without its
+   * runsv), unsafe (not running; `__run` refuses it: see `problem`).
+   */
+  state: "run" | "down" | "finish" | "unsupervised" | "backoff" | "orphan" | "unsafe";
+  /** QEMU's PID while running (also an orphan's). */
   pid: number | null;
   /** Seconds since QEMU started, while running. */
   uptime_s: number | null;
@@ -35,6 +44,35 @@ export interface VmState {
   backoff_s: number | null;
   /** VMs whose disks are overlays on this VM's disks (its linked clones): see {@link markBases}. */
   linked_clones: string[];
+  /** Why the VM is orphan or unsafe (the first problem), else null. */
+  problem: string | null;
+}
+
+/** What else was found besides runsv's status: an orphan QEMU, a reason the VM is unsafe. */
+export interface Findings {
+  /** PID of a QEMU working in the directory that runsv does not run. */
+  orphan?: number;
+  /** The first problem that makes the VM unsafe to start. */
+  unsafe?: string;
+}
+
+/** The state an orphan or unsafe finding overrides `s` with. Pure. */
+function applyFindings(s: VmState, found: Findings): VmState {
+  if (found.orphan !== undefined) {
+    return {
+      ...s,
+      state: "orphan",
+      pid: found.orphan,
+      uptime_s: null,
+      backoff_s: null,
+      problem: `QEMU (PID ${found.orphan}) runs without its runsv; "vm stop ${s.name}" ` +
+        `powers it off`,
+    };
+  }
+  if (found.unsafe !== undefined && s.state !== "run") {
+    return { ...s, state: "unsafe", backoff_s: null, problem: found.unsafe };
+  }
+  return s;
 }
 
 /**
@@ -51,9 +89,10 @@ export function deriveState(
   wait: number,
   now: number,
   backoffUntil?: number,
+  found: Findings = {},
 ): VmState {
   if (!supervised || status === undefined) {
-    return {
+    const s: VmState = {
       name,
       state: "unsupervised",
       pid: null,
@@ -64,7 +103,9 @@ export function deriveState(
       paused: null,
       backoff_s: null,
       linked_clones: [],
+      problem: null,
     };
+    return applyFindings(s, found);
   }
   const running = status.state === "run";
   let state: VmState["state"] = status.state;
@@ -76,7 +117,7 @@ export function deriveState(
     state = "backoff";
     backoff = Math.ceil(backoffUntil - now);
   }
-  return {
+  const s: VmState = {
     name,
     state,
     pid: running ? status.pid : null,
@@ -87,11 +128,21 @@ export function deriveState(
     paused: status.paused,
     backoff_s: backoff,
     linked_clones: [],
+    problem: null,
   };
+  return applyFindings(s, found);
 }
 
-/** Reads the state of the VM `name` in directory `dir` (see the module for the files). */
-export function vmState(name: string, dir: string, now = Date.now() / 1000): VmState {
+/**
+ * Reads the state of the VM `name` in directory `dir` (see the module for
+ * the files). `seen` is passed on to vmProblems (many VMs, one `.default`).
+ */
+export function vmState(
+  name: string,
+  dir: string,
+  now = Date.now() / 1000,
+  seen?: Set<string>,
+): VmState {
   const supervised = isSupervised(dir);
   const status = supervised ? readStatus(dir) : undefined;
   // The backoff file matters only while runsv waits to restart the VM.
@@ -100,12 +151,23 @@ export function vmState(name: string, dir: string, now = Date.now() / 1000): VmS
     : undefined;
   // Not Deno.statSync: a failed lookup throws, which costs most when listing many VMs.
   const autostart = !pathExists(`${dir}/${F.down}`);
-  return deriveState(name, status, supervised, autostart, readWait(dir), now, backoff);
+  const found: Findings = {};
+  const orphan = strayQemu(dir, status);
+  if (orphan !== undefined) found.orphan = orphan;
+  else if (status?.state !== "run") {
+    const first = vmProblems(dir, undefined, seen)[0];
+    if (first !== undefined) found.unsafe = problemLine(first);
+  }
+  return deriveState(name, status, supervised, autostart, readWait(dir), now, backoff, found);
 }
 
 /** The states of every VM in `vmdir` (those of listVms), sorted by name. See vmState, markBases. */
 export function listStates(vmdir: string, now = Date.now() / 1000): VmState[] {
-  return markBases(listVms(vmdir).map((name) => vmState(name, `${vmdir}/${name}`, now)), vmdir);
+  const seen = new Set<string>();
+  return markBases(
+    listVms(vmdir).map((name) => vmState(name, `${vmdir}/${name}`, now, seen)),
+    vmdir,
+  );
 }
 
 /**
@@ -124,7 +186,7 @@ export function baseLabel(s: VmState): string {
   return s.linked_clones.length > 0 ? ", base" : "";
 }
 
-/** Whether the VM is running (what `vm status` checks, like `sv check`). Pure. */
+/** Whether the VM is running under runsv (what `vm status` checks, like `sv check`). Pure. */
 export function isRunning(s: VmState): boolean {
   return s.state === "run";
 }
@@ -153,7 +215,7 @@ export function humanDuration(seconds: number): string {
 
 const ANSI = { green: "\x1b[32m", yellow: "\x1b[33m", red: "\x1b[31m", reset: "\x1b[0m" };
 
-/** The colour of a state: run green, finish/backoff yellow, unsupervised red, down none. Pure. */
+/** The colour of a state: run green, finish/backoff yellow, unsupervised/orphan/unsafe red, down none. Pure. */
 function stateColor(s: VmState): string {
   switch (s.state) {
     case "run":
@@ -162,6 +224,8 @@ function stateColor(s: VmState): string {
     case "backoff":
       return ANSI.yellow;
     case "unsupervised":
+    case "orphan":
+    case "unsafe":
       return ANSI.red;
     case "down":
       return s.want === "up" ? ANSI.yellow : "";
@@ -228,5 +292,6 @@ export function formatStatus(s: VmState, color = false): string {
       `${s.linked_clones.join(", ")} (linked clones: start it with --force only)`,
     ]);
   }
+  if (s.problem !== null) lines.push(["problem", s.problem]);
   return [s.name, ...lines.map(([k, v]) => `  ${(k + ":").padEnd(11)}${v}`)].join("\n");
 }

@@ -2,25 +2,59 @@
  * Templates: files of QEMU arguments in a VM's `templates/` directory (and the
  * choice of templates for a new VM). Parsing is pure and never executes text;
  * reading a VM's templates reads `templates/*` in byte order of their names,
- * skipping dotfiles.
+ * skipping dotfiles, byte for byte (bytes that are not UTF-8 reach QEMU
+ * unchanged: lib/text/raw_text.ts), and never through a symlink that leaves
+ * the VM directory.
  * @module
  */
 
 import { join } from "../os/path.ts";
-import { UsageError } from "../errors.ts";
-import { F } from "./files.ts";
+import { ParseError, UsageError } from "../errors.ts";
+import { F, ONCE_TEMPLATE } from "./files.ts";
 import { byteOrder } from "../text/byte_order.ts";
-import { quoteWords, splitWords } from "../text/shell_words.ts";
-import { statIfExists, writeFileAtomic } from "../os/fs.ts";
+import { lexCommands, quoteWords } from "../text/shell_words.ts";
+import { decodeRaw } from "../text/raw_text.ts";
+import { takesValue } from "../qemu/flags.ts";
+import { readFileInside, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import type { Env } from "./config.ts";
 
-/** Parses one template's text into QEMU arguments. Pure; throws ParseError (`<file>:<line>`). */
+/**
+ * Parses one template's text into QEMU arguments. Pure; throws ParseError
+ * (`<file>:<line>`), also for a word that expands to nothing where an
+ * option's value belongs (`-name $UNSET`): QEMU would take the next word as
+ * the value, shifting every argument after it.
+ */
 export function parseTemplate(text: string, file: string, env: Env): string[] {
+  const out: string[] = [];
+  let option: string | undefined; // an option whose value comes next
   // Own properties only: `$constructor` must not find Object.prototype's members.
-  return splitWords(text, {
-    file,
-    lookup: (name) => Object.hasOwn(env, name) ? env[name] : undefined,
-  });
+  const lookup = (name: string) => Object.hasOwn(env, name) ? env[name] : undefined;
+  for (const cmd of lexCommands(text, { file, lookup, keepVanished: true })) {
+    for (const w of cmd) {
+      if (w.vanished !== undefined) {
+        if (option === undefined) continue;
+        throw new ParseError(
+          file,
+          w.line,
+          `"${w.vanished}" expands to nothing, so "${option}" would take the next word as its ` +
+            `value; set what it names, or quote it ("${w.vanished}") for an empty value`,
+        );
+      }
+      option = option === undefined && takesValue(w.value) ? w.value : undefined;
+      out.push(w.value);
+    }
+  }
+  return out;
+}
+
+/**
+ * The text of template `name` of the VM in `vmDir`, byte for byte (see the
+ * module); undefined when it is gone. Throws SystemError for a symlink out of
+ * the VM directory. Reads `<vmDir>/templates/<name>`.
+ */
+export function readTemplateText(vmDir: string, name: string): string | undefined {
+  const bytes = readFileInside(vmDir, join(vmDir, F.templates, name));
+  return bytes === undefined ? undefined : decodeRaw(bytes);
 }
 
 /** Names of the template files in directory `dir`, dotfiles skipped, in byte order. Reads `dir`. */
@@ -59,7 +93,7 @@ export function readTemplates(vmDir: string, env: Env): ParsedTemplate[] {
   }
   return names.map((name) => {
     const rel = `${F.templates}/${name}`;
-    const text = Deno.readTextFileSync(join(dir, name));
+    const text = readTemplateText(vmDir, name) ?? "";
     return { name, args: parseTemplate(text, rel, env) };
   });
 }
@@ -109,12 +143,7 @@ export function chooseTemplates(
  */
 export function appendOnce(vmDir: string, args: readonly string[]): void {
   const path = join(vmDir, F.once);
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
+  let text = readTemplateText(vmDir, ONCE_TEMPLATE) ?? "";
   if (text !== "" && !text.endsWith("\n")) text += "\n";
   writeFileAtomic(path, text + quoteWords(args) + "\n");
 }

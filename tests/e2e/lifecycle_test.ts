@@ -97,7 +97,8 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     new RegExp(`^Started "unsup" in \\d+\\.\\d s \\(pid ${unsupPid}\\)$`, "m"),
   );
   // unsup: runsvdir is killed (its runsvs live on), then unsup's runsv, leaving
-  // a status file that says "run" with a live QEMU: stale, as no runsv reads it.
+  // a status file that says "run" with a live QEMU: stale, as no runsv reads it;
+  // that QEMU is an orphan (issue 9), shown with its PID.
   const unsupRunsv = ppidOf(unsupPid) ?? 0;
   rsd.kill("SIGKILL");
   await rsd.status;
@@ -145,11 +146,12 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     paused: false,
     backoff_s: null,
     linked_clones: [],
+    problem: null,
   });
   assert.deepEqual(unsup, {
     name: "unsup",
-    state: "unsupervised",
-    pid: null,
+    state: "orphan",
+    pid: unsupPid,
     uptime_s: null,
     autostart: false,
     wait_s: 10,
@@ -157,6 +159,7 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     paused: null,
     backoff_s: null,
     linked_clones: [],
+    problem: `QEMU (PID ${unsupPid}) runs without its runsv; "vm stop unsup" powers it off`,
   });
 
   // The human table shows the same (plain: not a TTY, NO_COLOR).
@@ -205,7 +208,7 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
   );
   r = await t.vm(["status", "unsup"]);
   assert.equal(r.code, 1, show(r));
-  assert.match(r.stdout, /^unsup\n {2}state: +unsupervised\n/);
+  assert.match(r.stdout, new RegExp(`^unsup\n {2}state: +orphan\n {2}pid: +${unsupPid}\n`));
   r = await t.vm(["status", "--json", "stopped"]);
   assert.equal(r.code, 1);
   assert.deepEqual(JSON.parse(r.stdout), [stopped]);
@@ -213,11 +216,16 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
   assert.equal(r.code, 100, show(r));
   assert.match(r.stderr, /^vm: fatal: No VM "nosuch" in /);
 
-  // Acting on the unsupervised VM is a system problem (111), and nothing is done.
-  r = await t.vm(["stop", "running", "unsup"]);
+  // Acting on the unsupervised VM is a system problem (111), and nothing is done;
+  // but vm stop and vm kill reach its orphan QEMU (issue 9).
+  r = await t.vm(["restart", "running", "unsup"]);
   assert.equal(r.code, 111, show(r));
   assert.match(r.stderr, /VM "unsup" is not supervised .*"vm daemon"/);
   assert.ok(alive(runPid), "running was not touched");
+  r = await t.vm(["kill", "unsup"]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /^Killed "unsup" in .*; it ran without its runsv\)\n$/);
+  assert.ok(!alive(unsupPid));
 
   // autostart off/on: the down file, and what list reports.
   r = await t.vm(["autostart", "running", "on"]);

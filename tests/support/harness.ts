@@ -18,6 +18,7 @@ import { guestArgs, type TestGuest, testGuest } from "./guest.ts";
 import { splitCmdline } from "../../lib/os/proc.ts";
 import { type Output, runPiped } from "./piped.ts";
 import { REPO } from "./repo.ts";
+import { recordTestRoot } from "./roots.ts";
 
 /** The repository root. */
 export { REPO } from "./repo.ts";
@@ -76,6 +77,7 @@ export class TestEnv {
    */
   static create(opts: { minPathLength?: number } = {}): TestEnv {
     const root = Deno.makeTempDirSync({ prefix: "vm-test-" });
+    recordTestRoot(root);
     let vmdir = join(root, "vms");
     if (opts.minPathLength !== undefined && vmdir.length < opts.minPathLength) {
       vmdir = join(root, "d".repeat(opts.minPathLength - root.length - 1));
@@ -220,7 +222,7 @@ export function test(name: string, fn: (t: TestEnv) => Promise<void>): void {
   Deno.test(name, () => withEnv({}, fn));
 }
 
-/** The fields of `vm list --json` / `vm status --json` objects, in order (issue 4, plus backoff_s and linked_clones). */
+/** The fields of `vm list --json` / `vm status --json` objects, in order (issue 4, plus backoff_s, linked_clones, problem). */
 export const JSON_STATE_FIELDS = [
   "name",
   "state",
@@ -232,6 +234,7 @@ export const JSON_STATE_FIELDS = [
   "paused",
   "backoff_s",
   "linked_clones",
+  "problem",
 ];
 
 /** The fields of `vm list --json` / `vm status --json` objects: the state's, then the cloud ones. */

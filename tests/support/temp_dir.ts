@@ -4,6 +4,8 @@
  * @module
  */
 
+import { recordTestRoot } from "./roots.ts";
+
 /**
  * Runs `fn` with a new, empty temp directory (`vm-test-…` under $TMPDIR, its
  * path with symlinks resolved) and removes that directory and everything in
@@ -11,6 +13,7 @@
  */
 export async function withTempDir<T>(fn: (dir: string) => T | Promise<T>): Promise<T> {
   const dir = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "vm-test-" }));
+  recordTestRoot(dir);
   try {
     return await fn(dir);
   } finally {

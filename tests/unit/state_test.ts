@@ -52,6 +52,7 @@ function vm(over: Partial<VmState> = {}): VmState {
     paused: false,
     backoff_s: null,
     linked_clones: [],
+    problem: null,
     ...over,
   };
 }
@@ -87,7 +88,7 @@ Deno.test("deriveState: the JSON object has exactly the documented fields, in or
   assert.equal(
     JSON.stringify(u),
     '{"name":"a","state":"unsupervised","pid":null,"uptime_s":null,"autostart":false,' +
-      '"wait_s":7,"want":null,"paused":null,"backoff_s":null,"linked_clones":[]}',
+      '"wait_s":7,"want":null,"paused":null,"backoff_s":null,"linked_clones":[],"problem":null}',
   );
 });
 
@@ -290,6 +291,7 @@ Deno.test("vmState/listStates: read from the service directories; a FIFO without
         paused: false,
         backoff_s: null,
         linked_clones: [],
+        problem: null,
       });
       assert.equal(run?.state, "run");
       assert.equal(run?.pid, 31337);

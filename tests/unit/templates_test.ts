@@ -73,7 +73,13 @@ Deno.test("parseTemplate: unquoted expansions are field-split, quoted ones are n
 });
 
 Deno.test('parseTemplate: an unquoted empty expansion yields no argument, "" one', () => {
-  assert.deepEqual(tpl(`-a $EMPTY $UNSET -b "" "$EMPTY"`), ["-a", "-b", "", ""]);
+  assert.deepEqual(tpl(`-nographic $EMPTY $UNSET -b "" "$EMPTY"`), [
+    "-nographic",
+    "-b",
+    "",
+    "",
+  ]);
+  assert.deepEqual(tpl(`-m 1G $UNSET -S $UNSET`), ["-m", "1G", "-S"]);
 });
 
 Deno.test("parseTemplate: Object.prototype member names are just unset variables", () => {
@@ -353,4 +359,17 @@ Deno.test("chooseTemplates: two chosen with the same prefix is a UsageError", ()
     `Templates "mem" and "mem-high" both set "mem"; choose one`,
   );
   usageFails(() => chooseTemplates([], ["display-none", "display-sdl"], AVAILABLE));
+});
+
+Deno.test("parseTemplate: a word that expands to nothing where a value belongs is an error at file:line", () => {
+  const msg = parseFails(() => tpl(`-m 1G\n-name $UNSET -cpu host`), "templates/t", 2);
+  assert.equal(
+    msg,
+    `templates/t:2: "$UNSET" expands to nothing, so "-name" would take the next word as its ` +
+      `value; set what it names, or quote it ("$UNSET") for an empty value`,
+  );
+  parseFails(() => tpl(`-name \${EMPTY}\n`), "templates/t", 1);
+  parseFails(() => tpl(`--drive $UNSET$EMPTY`), "templates/t", 1);
+  // Quoted, it is an empty value; after a flag or a value, nothing shifts.
+  assert.deepEqual(tpl(`-name "$UNSET" -S $UNSET -m 1G $UNSET`), ["-name", "", "-S", "-m", "1G"]);
 });

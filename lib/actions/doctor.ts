@@ -1,0 +1,87 @@
+/**
+ * `vm doctor`: every problem of the kind vm refuses or hides, found in
+ * `$VMDIR` at once: `$VMDIR` and `.default` writable by others; each VM's
+ * files others may write or that are owned by another user, symlinks out of
+ * the VM directory (lib/vm/safety.ts), an unusable `wait`; a QEMU running
+ * without its runsv and an svlogd left by a killed runsv; leftovers of
+ * interrupted operations (lib/vm/leftovers.ts), which `--fix` removes when
+ * their owner is gone. Each problem is one line naming the file and the fix.
+ * Reads `$VMDIR/**`, `/proc`; removes leftovers with `fix`.
+ * @module
+ */
+
+import { join } from "../os/path.ts";
+import { fileMode } from "../os/libc.ts";
+import { formatBytes } from "../text/units.ts";
+import { strayLoggers, strayQemu } from "../qemu/processes.ts";
+import { readStatus } from "../runit/status.ts";
+import { listVms, waitOf } from "../vm/dir.ts";
+import { DEFAULT_VM, F } from "../vm/files.ts";
+import { findLeftovers, type Leftover, removeLeftover } from "../vm/leftovers.ts";
+import { modeProblem, problemLine, vmProblems } from "../vm/safety.ts";
+
+/** What `vm doctor` found (and, with fix, did). */
+export interface DoctorReport {
+  /** One line per problem left; empty: all is well. */
+  problems: string[];
+  /** Leftovers removed (with fix). */
+  removed: Leftover[];
+  /** Leftovers of operations still running (not problems). */
+  inProgress: Leftover[];
+}
+
+/** The problem lines of VMDIR itself and of `.default`, which every VM's scripts come from. */
+function dirProblems(vmdir: string, uid: number): string[] {
+  const out: string[] = [];
+  for (const dir of [vmdir, join(vmdir, DEFAULT_VM), join(vmdir, DEFAULT_VM, F.templates)]) {
+    const st = fileMode(dir);
+    const p = st === undefined ? undefined : modeProblem(dir, st, uid);
+    if (p !== undefined) out.push(problemLine(p));
+  }
+  return out;
+}
+
+/** The problem lines of VM `name` (see the module). */
+function vmLines(vmdir: string, name: string, uid: number, seen: Set<string>): string[] {
+  const dir = join(vmdir, name);
+  const out = vmProblems(dir, uid, seen).map((p) => `VM "${name}": ${problemLine(p)}`);
+  const wait = waitOf(dir).problem;
+  if (wait !== undefined) out.push(`VM "${name}": ${wait}`);
+  const orphan = strayQemu(dir, readStatus(dir));
+  if (orphan !== undefined) {
+    out.push(
+      `VM "${name}": QEMU (PID ${orphan}) runs without its runsv (was it killed?); ` +
+        `fix: vm stop ${name}`,
+    );
+  } else {
+    for (const pid of strayLoggers(dir)) {
+      out.push(
+        `VM "${name}": svlogd (PID ${pid}) outlived its runsv and holds the log; fix: kill ${pid}`,
+      );
+    }
+  }
+  return out;
+}
+
+/** The line of a leftover whose owner is gone. Pure. */
+export function leftoverProblem(l: Leftover): string {
+  return `"${l.path}" (${formatBytes(l.bytes)}) is left by an interrupted "vm ${l.op} ${l.vm}" ` +
+    `(PID ${l.pid}, gone); fix: vm doctor --fix`;
+}
+
+/**
+ * Checks everything in `vmdir` as user `uid` (see the module); with `fix`,
+ * removes the leftovers whose owner is gone.
+ */
+export function doctor(vmdir: string, fix: boolean, uid: number = Deno.uid() ?? 0): DoctorReport {
+  const problems = dirProblems(vmdir, uid);
+  const seen = new Set<string>();
+  for (const name of listVms(vmdir)) problems.push(...vmLines(vmdir, name, uid, seen));
+  const report: DoctorReport = { problems, removed: [], inProgress: [] };
+  for (const l of findLeftovers(vmdir)) {
+    if (l.running) report.inProgress.push(l);
+    else if (fix && removeLeftover(l)) report.removed.push(l);
+    else problems.push(leftoverProblem(l));
+  }
+  return report;
+}

@@ -1,0 +1,144 @@
+/**
+ * What an interrupted `vm make`, `vm destroy`, `vm clone` or `vm import`
+ * leaves in `$VMDIR`: its dot-directory, `.<op>-<vm>-<pid>` (runsvdir and
+ * `vm list` skip dot-names, so nothing else shows it), often with whole
+ * disks. The owning process's PID is in the name; a leftover whose owner
+ * still runs (that PID, started before the directory last changed), or in
+ * which any process works, is work in progress and is never touched. Reads `$VMDIR`, the leftovers' trees,
+ * `/proc/stat`, `/proc/<pid>/{stat,cwd}`; removes leftovers.
+ * @module
+ */
+
+import { join } from "../os/path.ts";
+import { isInsideDir, lstatIfExists, realPathOrUndefined } from "../os/fs.ts";
+import { allPids, cwdOf, procStat } from "../os/proc.ts";
+import { formatBytes } from "../text/units.ts";
+
+/** The operations that assemble or take apart a VM under a dot-name. */
+export const LEFTOVER_OPS = ["make", "destroy", "clone", "import"] as const;
+
+/** One leftover directory. */
+export interface Leftover {
+  /** Its name in `$VMDIR` (`.make-web-1234`). */
+  name: string;
+  path: string;
+  op: (typeof LEFTOVER_OPS)[number];
+  /** The VM it was for. */
+  vm: string;
+  /** The PID of the `vm` that made it. */
+  pid: number;
+  /** Whether that process still runs (then it is work in progress). */
+  running: boolean;
+  /** Bytes it uses on disk. */
+  bytes: number;
+}
+
+const NAME = new RegExp(`^\\.(${LEFTOVER_OPS.join("|")})-(.+)-([0-9]+)$`);
+
+/** The operation, VM and PID a dot-name records, or undefined when it is no leftover's. Pure. */
+export function parseLeftoverName(
+  name: string,
+): { op: Leftover["op"]; vm: string; pid: number } | undefined {
+  const m = NAME.exec(name);
+  if (m === null) return undefined;
+  return { op: m[1] as Leftover["op"], vm: m[2] ?? "", pid: Number(m[3]) };
+}
+
+/** Bytes the tree at `path` uses on disk (allocated blocks, links not followed). */
+export function treeBytes(path: string): number {
+  const st = lstatIfExists(path);
+  if (st === undefined) return 0;
+  let total = (st.blocks ?? 0) * 512;
+  if (st.isDirectory) {
+    for (const e of Deno.readDirSync(path)) total += treeBytes(join(path, e.name));
+  }
+  return total;
+}
+
+/** Clock ticks per second of /proc's start times (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
+
+/** The Unix time the system booted (`btime` of /proc/stat). */
+function bootTime(): number {
+  const m = /^btime ([0-9]+)$/m.exec(Deno.readTextFileSync("/proc/stat"));
+  return Number(m?.[1] ?? 0);
+}
+
+/**
+ * Whether process `pid` runs and may be the one that made (or renamed) a
+ * directory last changed at Unix time `touched`: its owner changed it after
+ * it started, so a process started later only reuses the PID. Reads /proc.
+ */
+export function ownerRuns(pid: number, touched: number): boolean {
+  const st = procStat(pid);
+  if (st === undefined || st.state === "Z") return false;
+  const started = bootTime() + st.startTime / USER_HZ;
+  return started <= touched + 2;
+}
+
+/** The last time the entry `st` was changed (ctime: a rename counts; or its mtime). */
+function lastTouched(st: Deno.FileInfo): number {
+  const times = [st.ctime, st.mtime].filter((t): t is Date => t !== null);
+  return times.length === 0 ? Infinity : Math.max(...times.map((t) => t.getTime() / 1000));
+}
+
+/**
+ * The leftovers in `vmdir`, by name; `sizes` adds up their bytes (a walk of
+ * each tree). Reads `vmdir` and /proc.
+ */
+export function findLeftovers(vmdir: string, sizes = true): Leftover[] {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(vmdir)];
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  const out: Leftover[] = [];
+  for (const e of entries) {
+    const parsed = e.isDirectory ? parseLeftoverName(e.name) : undefined;
+    if (parsed === undefined) continue;
+    const path = join(vmdir, e.name);
+    const st = lstatIfExists(path);
+    if (st === undefined) continue;
+    const running = ownerRuns(parsed.pid, lastTouched(st)) || busy(path);
+    out.push({ name: e.name, path, ...parsed, running, bytes: sizes ? treeBytes(path) : 0 });
+  }
+  return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** Whether any process works in the tree `path` (a QEMU, a runsv not yet gone). Reads /proc. */
+function busy(path: string): boolean {
+  const real = realPathOrUndefined(path);
+  if (real === undefined) return false;
+  return allPids().some((pid) => {
+    const cwd = cwdOf(pid);
+    return cwd !== undefined && isInsideDir(real, cwd);
+  });
+}
+
+/**
+ * Removes leftover `l` after checking once more that its owner is gone and
+ * nothing works in it; returns whether it was removed.
+ */
+export function removeLeftover(l: Leftover): boolean {
+  const st = lstatIfExists(l.path);
+  if (st === undefined || !st.isDirectory) return false;
+  if (ownerRuns(l.pid, lastTouched(st)) || busy(l.path)) return false;
+  Deno.removeSync(l.path, { recursive: true });
+  return true;
+}
+
+/**
+ * The line `vm list` prints on stderr about leftovers whose owner is gone
+ * (none: undefined): `2 unfinished operations hold 40 GiB: …`. Pure.
+ */
+export function leftoversLine(leftovers: readonly Leftover[]): string | undefined {
+  const gone = leftovers.filter((l) => !l.running);
+  if (gone.length === 0) return undefined;
+  const bytes = formatBytes(gone.reduce((n, l) => n + l.bytes, 0));
+  const what = gone.length === 1
+    ? "1 unfinished operation holds"
+    : `${gone.length} unfinished operations hold`;
+  return `vm: ${what} ${bytes}: vm doctor --fix removes ${gone.length === 1 ? "it" : "them"}`;
+}

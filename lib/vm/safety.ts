@@ -1,0 +1,166 @@
+/**
+ * Whether a VM directory is safe to run, as OpenSSH judges `~/.ssh`: `vm
+ * __run` executes the VM's `hooks` (and, through `run`, `finish` and
+ * `control/t`, the scripts in `.default`) and hands its templates to QEMU, so
+ * none of them, nor the directories holding them, may be writable by group or
+ * others or owned by another user than the one who runs the VM (root's are
+ * fine: only root can change them); and `hooks`, `wait` and the templates may
+ * be symlinks only within the VM directory. Each problem names the file and
+ * the command that fixes it. Reads (stat, lstat, readlink) `<vm>`,
+ * `<vm>/{hooks,wait,run,finish,control/t,templates/*}` and the scripts they
+ * link to.
+ * @module
+ */
+
+import { dirname } from "../os/path.ts";
+import { isInsideDir } from "../os/fs.ts";
+import { type FileMode, fileMode, realPathOf, S_IFDIR, S_IFLNK, S_IFMT } from "../os/libc.ts";
+import { quoteWord } from "../text/shell_words.ts";
+import { F } from "./files.ts";
+
+/** One reason a VM is unsafe to run. */
+export interface Problem {
+  /** The file or directory (absolute). */
+  file: string;
+  /** What is wrong, e.g. `is writable by others (mode 0666)`. */
+  why: string;
+  /** The shell command that fixes it. */
+  fix: string;
+}
+
+/** One line for a problem: `"<file>" <why>; fix: <fix>`. Pure. */
+export function problemLine(p: Problem): string {
+  return `"${p.file}" ${p.why}; fix: ${p.fix}`;
+}
+
+/** The octal text of a mode: 0755. Pure. */
+function octal(mode: number): string {
+  return "0" + (mode & 0o7777).toString(8).padStart(3, "0");
+}
+
+/** What the check needs of a file: its mode (type and permission bits) and owner. */
+export type Owned = Pick<FileMode, "mode" | "uid">;
+
+/**
+ * The problem of one existing file or directory (`st`, at `file`) run by
+ * `uid`, or undefined: writable by group or others, or owned by someone
+ * else but root. Pure.
+ */
+export function modeProblem(file: string, st: Owned, uid: number): Problem | undefined {
+  if (st.uid !== uid && st.uid !== 0) {
+    return {
+      file,
+      why: `is owned by uid ${st.uid}, not by uid ${uid} who runs the VM`,
+      fix: `chown ${uid} ${quoteWord(file)}`,
+    };
+  }
+  if ((st.mode & 0o022) !== 0) {
+    const who = (st.mode & 0o002) !== 0 ? "others" : "its group";
+    return {
+      file,
+      why: `is writable by ${who} (mode ${octal(st.mode)})`,
+      fix: `chmod go-w ${quoteWord(file)}`,
+    };
+  }
+  return undefined;
+}
+
+/** One VM's check under way: its problems, the runner, and what is shared between VMs. */
+class Check {
+  readonly out: Problem[] = [];
+  #realDir?: string;
+  constructor(readonly vmDir: string, readonly uid: number, readonly seen: Set<string>) {}
+
+  /** The mode problem of `file` whose mode and owner are `st`. */
+  judge(file: string, st: FileMode): void {
+    const p = modeProblem(file, st, this.uid);
+    if (p !== undefined) this.out.push(p);
+  }
+
+  /** The mode problem of `file` (a symlink followed), if it exists. */
+  mode(file: string): void {
+    const st = fileMode(file);
+    if (st !== undefined) this.judge(file, st);
+  }
+
+  /** `file`, a symlink: a problem when its target lies outside the VM directory. */
+  link(file: string): void {
+    const target = realPathOf(file);
+    if (target === undefined) return; // dangling: nothing is read through it
+    this.#realDir ??= realPathOf(this.vmDir) ?? this.vmDir;
+    if (isInsideDir(this.#realDir, target)) return;
+    this.out.push({
+      file,
+      why: `is a symbolic link to "${target}", outside the VM's directory`,
+      fix: `cp --remove-destination ${quoteWord(target)} ${quoteWord(file)}`,
+    });
+  }
+
+  /** A file a user may replace: a link only within the VM, and (with `mode`) private. */
+  replaceable(file: string, mode: boolean): void {
+    const st = fileMode(file, false);
+    if (st === undefined) return;
+    if ((st.mode & S_IFMT) !== S_IFLNK) {
+      if (mode) this.judge(file, st);
+      return;
+    }
+    this.link(file);
+    if (mode) this.mode(file);
+  }
+
+  /**
+   * A runit script (`run`, `finish`, `control/t`): a link into `.default`,
+   * whose script and directory are judged once for all VMs; else the file.
+   */
+  script(file: string): void {
+    const target = fileMode(file);
+    if (target === undefined || this.seen.has(target.id)) return;
+    this.seen.add(target.id);
+    if (((fileMode(file, false)?.mode ?? 0) & S_IFMT) !== S_IFLNK) {
+      return this.judge(file, target);
+    }
+    const path = realPathOf(file) ?? file;
+    this.judge(path, target);
+    const dir = dirname(path);
+    if (!this.seen.has(dir)) {
+      this.seen.add(dir);
+      this.mode(dir);
+    }
+  }
+
+  /** `templates/` and every template in it. */
+  templates(): void {
+    const dir = `${this.vmDir}/${F.templates}`;
+    const st = fileMode(dir);
+    if (st === undefined || (st.mode & S_IFMT) !== S_IFDIR) return;
+    this.judge(dir, st);
+    const names: string[] = [];
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.name.startsWith(".") && (e.isFile || e.isSymlink)) names.push(e.name);
+    }
+    for (const n of names.sort()) this.replaceable(`${dir}/${n}`, true);
+  }
+}
+
+/**
+ * Every problem that makes the VM in `vmDir` unsafe to run by `uid` (see
+ * the module), in a fixed order; empty when it is safe. `seen` lets a
+ * caller checking many VMs judge each shared `.default` script once. No
+ * lookup throws (one system call each: `vm list` checks every stopped VM).
+ */
+export function vmProblems(
+  vmDir: string,
+  uid: number = Deno.uid() ?? 0,
+  seen = new Set<string>(),
+): Problem[] {
+  const c = new Check(vmDir, uid, seen);
+  const st = fileMode(vmDir);
+  if (st === undefined) return c.out;
+  c.judge(vmDir, st);
+  c.replaceable(`${vmDir}/${F.hooks}`, true);
+  c.replaceable(`${vmDir}/${F.wait}`, false);
+  for (const rel of [F.run, F.finish, F.controlT]) c.script(`${vmDir}/${rel}`);
+  c.mode(`${vmDir}/${F.control}`);
+  c.templates();
+  return c.out;
+}

@@ -1,0 +1,89 @@
+// Unit tests of lib/vm/leftovers.ts (issue 9, point 6): which dot-directories
+// are leftovers of an interrupted operation, whose owner runs, the line
+// `vm list` prints, and that --fix never touches a live owner's work.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  findLeftovers,
+  leftoversLine,
+  ownerRuns,
+  parseLeftoverName,
+  removeLeftover,
+} from "../../lib/vm/leftovers.ts";
+import { withTempDir } from "../support/temp_dir.ts";
+
+/** A PID no process has now (pid_max is at most 4194304: none above it). */
+function deadPid(): number {
+  return 4_194_305;
+}
+
+Deno.test("parseLeftoverName: .make-, .destroy-, .clone-, .import- with the owner's PID", () => {
+  assert.deepEqual(parseLeftoverName(".make-web-1234"), { op: "make", vm: "web", pid: 1234 });
+  assert.deepEqual(parseLeftoverName(".clone-a-b-99"), { op: "clone", vm: "a-b", pid: 99 });
+  assert.deepEqual(parseLeftoverName(".destroy-x-7")?.op, "destroy");
+  assert.deepEqual(parseLeftoverName(".import-x-7")?.op, "import");
+  for (const n of [".default", ".images", ".make-web", "make-web-1", ".make--1x", ".new-web-1"]) {
+    assert.equal(parseLeftoverName(n), undefined, n);
+  }
+});
+
+Deno.test("leftoversLine: only those whose owner is gone, with the bytes they hold", () => {
+  const l = (name: string, bytes: number, running = false) => ({
+    name,
+    path: `/v/${name}`,
+    op: "make" as const,
+    vm: "x",
+    pid: 1,
+    running,
+    bytes,
+  });
+  assert.equal(leftoversLine([]), undefined);
+  assert.equal(leftoversLine([l(".make-x-1", 5, true)]), undefined);
+  assert.equal(
+    leftoversLine([l(".make-x-1", 189 * 2 ** 20)]),
+    "vm: 1 unfinished operation holds 189 MiB: vm doctor --fix removes it",
+  );
+  assert.equal(
+    leftoversLine([
+      l(".make-x-1", 30 * 2 ** 30),
+      l(".clone-y-2", 10 * 2 ** 30),
+      l(".z-3", 1, true),
+    ]),
+    "vm: 2 unfinished operations hold 40 GiB: vm doctor --fix removes them",
+  );
+});
+
+Deno.test("findLeftovers/removeLeftover: a gone owner's is removed, a live owner's never", async () => {
+  await withTempDir(async (vmdir) => {
+    const dead = deadPid();
+    const gone = join(vmdir, `.make-a-${dead}`);
+    Deno.mkdirSync(gone);
+    Deno.writeFileSync(join(gone, "drive.qcow2"), new Uint8Array(65536).fill(1));
+    // A live owner: a process started before its directory was made.
+    const owner = new Deno.Command("sleep", { args: ["60"], stdin: "null" }).spawn();
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      const live = join(vmdir, `.destroy-c-${owner.pid}`);
+      Deno.mkdirSync(live);
+      Deno.mkdirSync(join(vmdir, ".default"));
+      const found = findLeftovers(vmdir);
+      assert.deepEqual(found.map((l) => [l.name, l.running]), [
+        [`.destroy-c-${owner.pid}`, true],
+        [`.make-a-${dead}`, false],
+      ]);
+      assert.ok((found[1]?.bytes ?? 0) >= 65536);
+      assert.equal(removeLeftover(found[0]!), false);
+      assert.equal(removeLeftover(found[1]!), true);
+      assert.deepEqual(findLeftovers(vmdir).map((l) => l.name), [`.destroy-c-${owner.pid}`]);
+      // The same PID, started after the directory last changed, only reuses the number.
+      const now = Date.now() / 1000;
+      assert.equal(ownerRuns(owner.pid, now), true);
+      assert.equal(ownerRuns(owner.pid, now - 100), false);
+      assert.equal(ownerRuns(dead, now), false);
+    } finally {
+      owner.kill("SIGKILL");
+      await owner.status;
+    }
+  });
+});
