@@ -38,15 +38,20 @@ export function questionText(question: string, shownDefault: string): string {
  * an answer: throws UsageError, before anything was made (`what`).
  */
 export function askOrAbort(question: string, shownDefault: string, what: string): Promise<string> {
-  return askText(questionText(question, shownDefault), what);
+  return answerOrAbort(questionText(question, shownDefault), question, what);
 }
 
 /** Asks `text` as it is (it shows its default itself); the end of input aborts as askOrAbort. */
-export async function askText(text: string, what: string): Promise<string> {
+export function askText(text: string, what: string): Promise<string> {
+  return answerOrAbort(text, text.trim(), what);
+}
+
+/** Shows `text`, returns the answer; the end of input throws UsageError naming `question`. */
+async function answerOrAbort(text: string, question: string, what: string): Promise<string> {
   const answer = await askLine(text);
   if (answer === undefined) {
     throw new UsageError(
-      `Input ended before the question "${text.trim()}" was answered; ${what} (answer each ` +
+      `Input ended before the question "${question}" was answered; ${what} (answer each ` +
         `question on its own line, an empty line takes the default, or use -y)`,
     );
   }

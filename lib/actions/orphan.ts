@@ -54,7 +54,7 @@ export async function stopOrphan(
   name: string,
   dir: string,
   pid: number,
-  opts: StopOptions = {},
+  opts: StopOptions,
 ): Promise<StopResult> {
   const wait = readWait(dir);
   const t0 = performance.now();

@@ -152,7 +152,7 @@ async function checkRefused(
   assert.match((await vm(["info", "um"])).stdout, /state: +unsafe/, why);
   const refused = await vm(["__run", dir]);
   assert.equal(refused.code, 111, why);
-  assert.equal(refused.stderr, `vm: fatal: Not starting "um": ${line}\n`, why);
+  assert.equal(refused.stderr, `um: fatal: Not starting "um": ${line}\n`, why);
   const doctor = await vm(["doctor"]);
   assert.equal(doctor.code, 1, why);
   assert.equal(doctor.stdout, `VM "um": ${line}\n`, why);
@@ -226,7 +226,7 @@ Deno.test("point 1: runsv's start of an unsafe VM logs the one line naming the f
     assert.ok(await waitFor(() => isSupervised(dir), 10_000), "runsv did not come");
     const sv = await t.vm(["sv", "up", "web"]);
     assert.equal(sv.code, 0, sv.stdout + sv.stderr);
-    const line = `vm: fatal: Not starting "web": "${dir}/templates" is writable by others ` +
+    const line = `web: fatal: Not starting "web": "${dir}/templates" is writable by others ` +
       `(mode 0777); fix: chmod go-w ${dir}/templates`;
     const current = join(dir, "log", "main", "current");
     const logged = () => {

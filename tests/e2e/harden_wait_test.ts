@@ -52,7 +52,7 @@ test("point 5: an unusable wait file is logged at run time and the default bound
   // QEMU without a guest: deaf to the power button, so the stop takes the whole wait.
   Deno.writeTextFileSync(join(dir, "templates", "none"), "-machine none -nodefaults\n");
   Deno.writeTextFileSync(join(dir, "wait"), `${HUGE}\n`);
-  const problem = `vm: "${dir}/wait" holds "${HUGE}", not whole seconds from 0 to 86400; ` +
+  const problem = `wt: "${dir}/wait" holds "${HUGE}", not whole seconds from 0 to 86400; ` +
     `10 s is used: write e.g. "echo 30 > ${dir}/wait"`;
   const [state] = JSON.parse((await t.vm(["list", "--json"])).stdout);
   assert.equal(state.wait_s, 10);

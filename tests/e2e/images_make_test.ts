@@ -208,7 +208,9 @@ Deno.test("make <vm> <catalog-iso>: the ISO is pulled and its cached path return
 Deno.test("export nomad: an overlay on a pulled image is fetched from the image's URL, with its checksum", () =>
   withImages(async (t) => {
     await vmFromImage(t, "web", "tiny", "32M");
-    const r = await t.env.vm(["export", "nomad", "web", "--json"]);
+    // Made from an image, it has a cloud-init seed: published at --seed-url.
+    const seedUrl = "https://files.example/web/seed.iso";
+    const r = await t.env.vm(["export", "nomad", "web", "--json", "--seed-url", seedUrl]);
     assert.equal(r.code, 0, r.stderr);
     const job = JSON.parse(r.stdout) as {
       Job: { TaskGroups: { Tasks: { Artifacts: Record<string, unknown>[] }[] }[] };
@@ -219,4 +221,5 @@ Deno.test("export nomad: an overlay on a pulled image is fetched from the image'
     const disk = artifacts.find((a) => a.GetterSource === t.server.url("/tiny.qcow2"));
     assert.ok(disk, JSON.stringify(artifacts));
     assert.deepEqual(disk.GetterOptions, { checksum: `sha256:${hex}` });
+    assert.ok(artifacts.some((a) => a.GetterSource === seedUrl), JSON.stringify(artifacts));
   }));

@@ -55,6 +55,9 @@ Deno.test("export libvirt --define, virsh start/shutdown, import libvirt, start 
       extra: "-drive file=./drive.qcow2,if=virtio,format=qcow2\n",
       log: false,
     });
+    // VM directories are private (0700): let libvirt-qemu through, as the README says.
+    Deno.chmodSync(t.vmdir, 0o711);
+    Deno.chmodSync(dir, 0o711);
     const log = join(dir, "guest.log");
     const env = { LIBVIRT_DEFAULT_URI: lv.uri };
 

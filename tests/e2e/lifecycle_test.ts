@@ -147,6 +147,8 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     backoff_s: null,
     linked_clones: [],
     problem: null,
+    agent: false,
+    ssh_port: null,
   });
   assert.deepEqual(unsup, {
     name: "unsup",
@@ -160,6 +162,8 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     backoff_s: null,
     linked_clones: [],
     problem: `QEMU (PID ${unsupPid}) runs without its runsv; "vm stop unsup" powers it off`,
+    agent: false,
+    ssh_port: null,
   });
 
   // The human table shows the same (plain: not a TTY, NO_COLOR).

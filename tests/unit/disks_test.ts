@@ -19,6 +19,7 @@ import {
 } from "../../lib/actions/snapshots.ts";
 import { skipInClone } from "../../lib/actions/clone.ts";
 import { formatArgv } from "../../cli/args.ts";
+import { runningState } from "../support/state_fixture.ts";
 
 Deno.test("sizeBytes: qemu-img's units, powers of 1024, decimals", () => {
   assert.equal(sizeBytes("512"), 512);
@@ -168,19 +169,7 @@ Deno.test("formatInfo: every field, templates with their arguments, disk lines",
   const v: VmInfo = {
     name: "a",
     dir: "/vms/a",
-    state: {
-      name: "a",
-      state: "run",
-      pid: 42,
-      uptime_s: 125,
-      autostart: false,
-      wait_s: 10,
-      want: "up",
-      paused: false,
-      backoff_s: null,
-      linked_clones: [],
-      problem: null,
-    },
+    state: runningState({ name: "a", pid: 42, uptime_s: 125, autostart: false }),
     autostart: false,
     wait_s: 10,
     log: true,

@@ -70,14 +70,20 @@ function fakeOut(tty: boolean): ProgressOut & { text: string } {
   return o;
 }
 
-Deno.test("cli progress on a terminal: redrawn with \\r at most every 100 ms, then the final line", () => {
-  const out = fakeOut(true);
+/** A progress "img" on `out` given 10 updates (1000…10000 of 10000 bytes), `stepMs` apart. */
+function tenUpdates(out: ReturnType<typeof fakeOut>, stepMs: number) {
   let now = 0;
   const p = progress("img", out, () => now);
   for (let i = 1; i <= 10; i++) {
-    now = i * 40;
+    now = i * stepMs;
     p.update(i * 1000, 10_000);
   }
+  return p;
+}
+
+Deno.test("cli progress on a terminal: redrawn with \\r at most every 100 ms, then the final line", () => {
+  const out = fakeOut(true);
+  const p = tenUpdates(out, 40);
   p.notice("vm: starting over");
   p.finish("img: done");
   const draws = out.text.split("\r\x1b[K").filter((s) => s.startsWith("img  "));
@@ -88,12 +94,7 @@ Deno.test("cli progress on a terminal: redrawn with \\r at most every 100 ms, th
 
 Deno.test("cli progress on a pipe: no bar, notices and the final line only", () => {
   const out = fakeOut(false);
-  let now = 0;
-  const p = progress("img", out, () => now);
-  for (let i = 1; i <= 10; i++) {
-    now = i * 400;
-    p.update(i * 1000, 10_000);
-  }
+  const p = tenUpdates(out, 400);
   p.notice("vm: waiting");
   p.clear();
   p.finish("img: done");

@@ -18,13 +18,13 @@ import {
   listStates,
   stateLabel,
   TABLE_HEADER,
-  type VmState,
   vmState,
 } from "../../lib/vm/state.ts";
 import { JSON_STATE_FIELDS } from "../support/harness.ts";
 import { autostartMessage } from "../../cli/autostart.ts";
 import { setAutostart } from "../../lib/vm/dir.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import { runningState as vm } from "../support/state_fixture.ts";
 
 const NOW = 1_700_000_000;
 
@@ -36,23 +36,6 @@ function status(over: Partial<Status> = {}): Status {
     want: "up",
     gotTerm: false,
     state: "run",
-    ...over,
-  };
-}
-
-function vm(over: Partial<VmState> = {}): VmState {
-  return {
-    name: "vm1",
-    state: "run",
-    pid: 4242,
-    uptime_s: 100,
-    autostart: true,
-    wait_s: 10,
-    want: "up",
-    paused: false,
-    backoff_s: null,
-    linked_clones: [],
-    problem: null,
     ...over,
   };
 }
