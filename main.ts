@@ -48,14 +48,18 @@ function subcommand(spec: CommandSpec, argv: string[]): [CommandSpec, string[]] 
 }
 
 /**
- * The module that runs `spec`, loaded now. The specifier is computed on
- * purpose: Deno reads every module a literal `import("…")` names when the
- * program starts, which would load every command's code for each one.
+ * Where the command modules are. Their specifiers are joined at run time on
+ * purpose: when the program starts, Deno loads every module an `import()`
+ * names in a string or template literal (it globs `./cli/${x}`), which would
+ * load every command's code for each one (180 modules, ~20 ms).
  */
+const CLI_DIR = new URL("./cli/", import.meta.url).href;
+
+/** The module that runs `spec`, loaded now. */
 async function loadCommand(spec: CommandSpec, full: string): Promise<CommandModule> {
   const file = spec.module;
   if (file === undefined) throw new UsageError(`"vm ${full}" cannot be run`);
-  const module = await import(`./cli/${file}`) as Record<string, CommandModule>;
+  const module = await import(CLI_DIR + file) as Record<string, CommandModule>;
   // No entry: the module itself is the command (it exports run).
   const command = spec.entry === undefined
     ? module as unknown as CommandModule

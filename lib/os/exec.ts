@@ -36,7 +36,7 @@ export function execve(
   env: Record<string, string>,
   cwd: string,
 ): never {
-  const c = libc();
+  const c = libc("process");
   if (c.chdir(cString(cwd)) !== 0) {
     throw new SystemError(`Cannot change to directory "${cwd}": ${lastError().message}`);
   }

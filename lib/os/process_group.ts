@@ -7,7 +7,7 @@
  * @module
  */
 
-import { libc } from "./libc.ts";
+import { lastError, libc } from "./libc.ts";
 import { signal } from "./proc.ts";
 import { sleep } from "./poll.ts";
 
@@ -16,10 +16,8 @@ const EPERM = 1;
 /** Whether process group `pgid` still has a member (kill(-pgid, 0); zombies count until reaped). */
 export function groupAlive(pgid: number): boolean {
   if (pgid <= 1) return false;
-  const c = libc();
-  if (c.kill(-pgid, 0) === 0) return true;
-  const p = c.__errno_location();
-  return p !== null && new Deno.UnsafePointerView(p).getInt32() === EPERM;
+  if (libc("process").kill(-pgid, 0) === 0) return true;
+  return lastError().errno === EPERM;
 }
 
 /**

@@ -9,9 +9,9 @@
 
 import { join } from "../os/path.ts";
 import { ParseError } from "../errors.ts";
-import { exists } from "../os/fs.ts";
+import { pathExists } from "../os/libc.ts";
 import { CLOUD_TEMPLATES, F } from "./files.ts";
-import { readPorts, sshRule } from "./ports.ts";
+import { PORTS_FILE, readPorts, sshRule } from "./ports.ts";
 
 /** The fields, as named in JSON. */
 export interface CloudInfo {
@@ -21,13 +21,16 @@ export interface CloudInfo {
   ssh_port: number | null;
 }
 
-/** The VM's cloud fields; a `ports` file that does not parse counts as no SSH port. */
+/**
+ * The VM's cloud fields; a `ports` file that does not parse counts as no SSH
+ * port. Lookups that fail throw nothing (`vm list --json` asks this of every VM).
+ */
 export function cloudInfo(dir: string): CloudInfo {
   let port: number | null = null;
   try {
-    port = sshRule(readPorts(dir))?.hostPort ?? null;
+    if (pathExists(join(dir, PORTS_FILE))) port = sshRule(readPorts(dir))?.hostPort ?? null;
   } catch (e) {
     if (!(e instanceof ParseError)) throw e; // reported by the VM's start and by "vm port"
   }
-  return { agent: exists(join(dir, F.templates, CLOUD_TEMPLATES.agent)), ssh_port: port };
+  return { agent: pathExists(join(dir, F.templates, CLOUD_TEMPLATES.agent)), ssh_port: port };
 }

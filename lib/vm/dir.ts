@@ -14,7 +14,15 @@ import { basename, join } from "../os/path.ts";
 import { describe, SystemError, VmExistsError, VmNotFoundError } from "../errors.ts";
 import { DEFAULT_VM, F, SOCKETS } from "./files.ts";
 import { byteOrder } from "../text/byte_order.ts";
-import { pathExists, readSmallFile, SymlinkError } from "../os/libc.ts";
+import {
+  dirEntries,
+  type EntryType,
+  entryType,
+  fileMode,
+  pathExists,
+  readSmallFile,
+  SymlinkError,
+} from "../os/libc.ts";
 import { checkName, isValidName } from "./name.ts";
 import { exists, readFileInside, removeIfExists, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import { MAX_WAIT_S, parseWholeSeconds } from "../text/units.ts";
@@ -37,6 +45,11 @@ export function isVmDir(dir: string): boolean {
  * counts when listing many). Reads `vmdir`; an absent VMDIR has none.
  */
 export function listVms(vmdir: string): string[] {
+  return vmCandidates(vmdir).filter((name) => pathExists(`${vmdir}/${name}/${F.run}`));
+}
+
+/** The entries of `vmdir` that may be VMs (valid names, directories or links), sorted by bytes. */
+function vmCandidates(vmdir: string): string[] {
   let entries: Deno.DirEntry[];
   try {
     entries = [...Deno.readDirSync(vmdir)];
@@ -44,11 +57,59 @@ export function listVms(vmdir: string): string[] {
     if (e instanceof Deno.errors.NotFound) return [];
     throw new SystemError(`Cannot read VMDIR "${vmdir}": ${describe(e)}`);
   }
-  const names = entries.filter((e) =>
-    (e.isDirectory || e.isSymlink) && isValidName(e.name) &&
-    pathExists(`${vmdir}/${e.name}/${F.run}`)
-  ).map((e) => e.name);
-  return names.sort(byteOrder);
+  return entries.filter((e) => (e.isDirectory || e.isSymlink) && isValidName(e.name))
+    .map((e) => e.name).sort(byteOrder);
+}
+
+/** The entries of one VM's directory with their types (lib/os/libc.ts dirEntries). */
+export type VmEntries = Map<string, EntryType>;
+
+/** What a listing looks for in a VM directory it can search but not read. */
+const LISTED = [
+  F.run,
+  F.finish,
+  F.wait,
+  F.down,
+  F.hooks,
+  F.control,
+  F.templates,
+  F.supervise,
+  F.backoff,
+];
+
+/**
+ * The entries of VM directory `dir` with their types: one read of the
+ * directory (dirEntries); when it can be searched but not read, those of
+ * LISTED, one lookup each; none when it is gone.
+ */
+export function vmEntries(dir: string): VmEntries {
+  const read = dirEntries(dir);
+  if (read !== undefined) return read;
+  const out: VmEntries = new Map();
+  for (const rel of LISTED) {
+    const st = fileMode(`${dir}/${rel}`, false);
+    if (st !== undefined) out.set(rel, entryType(st.mode));
+  }
+  return out;
+}
+
+/**
+ * The VMs of `vmdir` as listVms finds them, in its order, each with the
+ * entries of its directory: one directory read per VM, whose result spares
+ * a listing the lookups of files that are not there. Reads `vmdir` and
+ * every `<vm>/` (and `<vm>/run` when it is a link).
+ */
+export function readVmDirs(vmdir: string): Map<string, VmEntries> {
+  const out = new Map<string, VmEntries>();
+  for (const name of vmCandidates(vmdir)) {
+    const entries = vmEntries(`${vmdir}/${name}`);
+    const run = entries.get(F.run);
+    if (run === undefined) continue;
+    // A dangling link is no run script, as for listVms.
+    if (run === "symlink" && !pathExists(`${vmdir}/${name}/${F.run}`)) continue;
+    out.set(name, entries);
+  }
+  return out;
 }
 
 /** Path of VM `name` in `vmdir`; throws InvalidNameError for a bad name. Pure. */

@@ -12,14 +12,22 @@
 import { dirname, join, normalize, resolve } from "../os/path.ts";
 import { realPathOrUndefined } from "../os/fs.ts";
 import { F } from "./files.ts";
-import { listVms } from "./dir.ts";
+import { listVms, type VmEntries } from "./dir.ts";
+import { dirEntries } from "../os/libc.ts";
 
 /** Bytes of a qcow2 header read to find its backing file name. */
 const HEADER = 20;
 /** The longest backing file name qcow2 allows (bytes). */
 const MAX_NAME = 1023;
 /** Files of a VM directory that are never disks. */
-const NOT_DISKS: ReadonlySet<string> = new Set([F.wait, F.down, F.hooks, F.backoff]);
+const NOT_DISKS: ReadonlySet<string> = new Set([
+  F.run,
+  F.finish,
+  F.wait,
+  F.down,
+  F.hooks,
+  F.backoff,
+]);
 
 /**
  * The backing file offset and size a qcow2 header (its first 20 bytes)
@@ -74,19 +82,15 @@ export function qcow2Backing(path: string): string | undefined {
   }
 }
 
-/** The absolute backing files of the top-level qcow2 overlays in VM directory `dir`. */
-function backingsIn(dir: string): string[] {
+/**
+ * The absolute backing files of the top-level qcow2 overlays in VM directory
+ * `dir`, whose entries are `entries` (read now when not given).
+ */
+function backingsIn(dir: string, entries = dirEntries(dir)): string[] {
   const out: string[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(dir)];
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) return [];
-    throw e;
-  }
-  for (const e of entries) {
-    if (!e.isFile || NOT_DISKS.has(e.name)) continue;
-    const backing = qcow2Backing(join(dir, e.name));
+  for (const [name, type] of entries ?? []) {
+    if (type !== "file" || NOT_DISKS.has(name)) continue;
+    const backing = qcow2Backing(join(dir, name));
     if (backing !== undefined) out.push(resolve(dir, backing));
   }
   return out;
@@ -95,14 +99,18 @@ function backingsIn(dir: string): string[] {
 /**
  * The linked clones of every VM in `vmdir`: base name → the VMs with a
  * top-level disk backed by a file in the base's directory, sorted. VMs that
- * are no base are absent. Reads every VM directory (see the module).
+ * are no base are absent. Reads every VM directory (see the module); `dirs`
+ * are the VMs with their entries when the caller has read them.
  */
-export function linkedClones(vmdir: string): Map<string, string[]> {
-  const names = listVms(vmdir);
+export function linkedClones(
+  vmdir: string,
+  dirs: Map<string, VmEntries | undefined> = new Map(listVms(vmdir).map((n) => [n, undefined])),
+): Map<string, string[]> {
+  const names = [...dirs.keys()];
   const roots = [normalize(vmdir), realPathOrUndefined(vmdir)].filter((r) => r !== undefined);
   const out = new Map<string, string[]>();
-  for (const clone of names) {
-    for (const backing of backingsIn(join(vmdir, clone))) {
+  for (const [clone, entries] of dirs) {
+    for (const backing of backingsIn(join(vmdir, clone), entries)) {
       const base = baseOf(backing, roots, names);
       if (base === undefined || base === clone) continue;
       const list = out.get(base) ?? [];

@@ -33,7 +33,7 @@ export function checkName(name: string): string {
   return name;
 }
 
-/** Whether `name` is a valid VM name. */
+/** Whether `name` is a valid VM name (VALID allows ASCII only: its length is its bytes). */
 export function isValidName(name: string): boolean {
-  return nameProblem(name) === undefined;
+  return name.length <= MAX_NAME_BYTES && VALID.test(name);
 }

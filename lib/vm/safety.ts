@@ -14,9 +14,20 @@
 
 import { dirname } from "../os/path.ts";
 import { isInsideDir } from "../os/fs.ts";
-import { type FileMode, fileMode, realPathOf, S_IFDIR, S_IFLNK, S_IFMT } from "../os/libc.ts";
+import {
+  dirEntries,
+  type EntryType,
+  type FileMode,
+  fileMode,
+  realPathOf,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+} from "../os/libc.ts";
+import { byteOrder } from "../text/byte_order.ts";
 import { quoteWord } from "../text/shell_words.ts";
 import { F } from "./files.ts";
+import { type VmEntries, vmEntries } from "./dir.ts";
 
 /** One reason a VM is unsafe to run. */
 export interface Problem {
@@ -96,8 +107,16 @@ class Check {
     });
   }
 
-  /** A file a user may replace: a link only within the VM, and (with `mode`) private. */
-  replaceable(file: string, mode: boolean): void {
+  /**
+   * A file a user may replace: a link only within the VM, and (with `mode`)
+   * private. `type`: its entry's type, when known (then a file that is no
+   * link needs a lookup only for `mode`).
+   */
+  replaceable(file: string, mode: boolean, type?: EntryType): void {
+    if (type !== undefined && type !== "symlink") {
+      if (mode) this.mode(file);
+      return;
+    }
     const st = fileMode(file, false);
     if (st === undefined) return;
     if ((st.mode & S_IFMT) !== S_IFLNK) {
@@ -111,14 +130,16 @@ class Check {
   /**
    * A runit script (`run`, `finish`, `control/t`): a link into `.default`,
    * whose script and directory are judged once for all VMs; else the file.
+   * `type`: its entry's type, when known.
    */
-  script(file: string): void {
+  script(file: string, type?: EntryType): void {
     const target = fileMode(file);
     if (target === undefined || this.seen.has(target.id)) return;
     this.seen.add(target.id);
-    if (((fileMode(file, false)?.mode ?? 0) & S_IFMT) !== S_IFLNK) {
-      return this.judge(file, target);
-    }
+    const link = type !== undefined
+      ? type === "symlink"
+      : ((fileMode(file, false)?.mode ?? 0) & S_IFMT) === S_IFLNK;
+    if (!link) return this.judge(file, target);
     const path = realPathOf(file) ?? file;
     this.judge(path, target);
     const dir = dirname(path);
@@ -134,12 +155,20 @@ class Check {
     const st = fileMode(dir);
     if (st === undefined || (st.mode & S_IFMT) !== S_IFDIR) return;
     this.judge(dir, st);
-    const names: string[] = [];
-    for (const e of Deno.readDirSync(dir)) {
-      if (!e.name.startsWith(".") && (e.isFile || e.isSymlink)) names.push(e.name);
+    const entries = [...dirEntries(dir) ?? []].filter(([n, t]) =>
+      !n.startsWith(".") && (t === "file" || t === "symlink")
+    );
+    for (const [n, t] of entries.sort(([a], [b]) => byteOrder(a, b))) {
+      this.replaceable(`${dir}/${n}`, true, t);
     }
-    for (const n of names.sort()) this.replaceable(`${dir}/${n}`, true);
   }
+}
+
+let uid: number | undefined;
+
+/** Our uid, the VM's runner when we start it (asked once: `vm list` checks many VMs). */
+function runner(): number {
+  return uid ??= Deno.uid() ?? 0;
 }
 
 /**
@@ -150,17 +179,28 @@ class Check {
  */
 export function vmProblems(
   vmDir: string,
-  uid: number = Deno.uid() ?? 0,
+  uid: number = runner(),
   seen = new Set<string>(),
+  entries: VmEntries = vmEntries(vmDir),
 ): Problem[] {
   const c = new Check(vmDir, uid, seen);
   const st = fileMode(vmDir);
   if (st === undefined) return c.out;
   c.judge(vmDir, st);
-  c.replaceable(`${vmDir}/${F.hooks}`, true);
-  c.replaceable(`${vmDir}/${F.wait}`, false);
-  for (const rel of [F.run, F.finish, F.controlT]) c.script(`${vmDir}/${rel}`);
-  c.mode(`${vmDir}/${F.control}`);
-  c.templates();
+  // Only what is there is looked up: `vm list` checks every stopped VM.
+  const at = (rel: string) => `${vmDir}/${rel}`;
+  const hooks = entries.get(F.hooks);
+  if (hooks !== undefined) c.replaceable(at(F.hooks), true, hooks);
+  const wait = entries.get(F.wait);
+  if (wait !== undefined) c.replaceable(at(F.wait), false, wait);
+  for (const rel of [F.run, F.finish]) {
+    const type = entries.get(rel);
+    if (type !== undefined) c.script(at(rel), type);
+  }
+  if (entries.has(F.control)) {
+    c.script(at(F.controlT));
+    c.mode(at(F.control));
+  }
+  if (entries.has(F.templates)) c.templates();
   return c.out;
 }

@@ -12,7 +12,7 @@
 
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { pathExists } from "../os/libc.ts";
-import { listVms, readWait } from "./dir.ts";
+import { DEFAULT_WAIT, readVmDirs, readWait, type VmEntries, vmEntries } from "./dir.ts";
 import { F } from "./files.ts";
 import { readBackoff } from "./backoff.ts";
 import { linkedClones } from "./linked.ts";
@@ -135,48 +135,60 @@ export function deriveState(
 
 /**
  * Reads the state of the VM `name` in directory `dir` (see the module for
- * the files). `seen` is passed on to vmProblems (many VMs, one `.default`).
+ * the files). `seen` is passed on to vmProblems (many VMs, one `.default`);
+ * `entries`, the directory's entries when the caller has read them.
  */
 export function vmState(
   name: string,
   dir: string,
   now = Date.now() / 1000,
   seen?: Set<string>,
+  entries: VmEntries = vmEntries(dir),
 ): VmState {
-  const supervised = isSupervised(dir);
+  const supervised = entries.has(F.supervise) && isSupervised(dir);
   const status = supervised ? readStatus(dir) : undefined;
   // The backoff file matters only while runsv waits to restart the VM.
   const backoff = status !== undefined && status.state !== "run" && status.want === "up"
     ? readBackoff(dir)?.until
     : undefined;
-  // Not Deno.statSync: a failed lookup throws, which costs most when listing many VMs.
-  const autostart = !pathExists(`${dir}/${F.down}`);
+  // A link named down counts when it leads somewhere (runsv stats it).
+  const down = entries.get(F.down);
+  const autostart = down === undefined || (down === "symlink" && !pathExists(`${dir}/${F.down}`));
   const found: Findings = {};
-  const orphan = strayQemu(dir, status);
+  // Running under runsv (just checked), it is no orphan; else QEMU's sockets are in supervise/.
+  const orphan = entries.has(F.supervise) && status?.state !== "run"
+    ? strayQemu(dir, status)
+    : undefined;
   if (orphan !== undefined) found.orphan = orphan;
   else if (status?.state !== "run") {
-    const first = vmProblems(dir, undefined, seen)[0];
+    const first = vmProblems(dir, undefined, seen, entries)[0];
     if (first !== undefined) found.unsafe = problemLine(first);
   }
-  return deriveState(name, status, supervised, autostart, readWait(dir), now, backoff, found);
+  const wait = entries.has(F.wait) ? readWait(dir) : DEFAULT_WAIT;
+  return deriveState(name, status, supervised, autostart, wait, now, backoff, found);
 }
 
 /** The states of every VM in `vmdir` (those of listVms), sorted by name. See vmState, markBases. */
 export function listStates(vmdir: string, now = Date.now() / 1000): VmState[] {
   const seen = new Set<string>();
-  return markBases(
-    listVms(vmdir).map((name) => vmState(name, `${vmdir}/${name}`, now, seen)),
-    vmdir,
+  const dirs = readVmDirs(vmdir);
+  const states = [...dirs].map(([name, entries]) =>
+    vmState(name, `${vmdir}/${name}`, now, seen, entries)
   );
+  return markBases(states, vmdir, dirs);
 }
 
 /**
  * Fills `linked_clones` of each state: the VMs of `vmdir` whose disks are
  * overlays on its disks (lib/vm/linked.ts). Returns `states`. Reads every
- * VM directory's top-level files.
+ * VM directory's top-level files (`dirs`: their entries, when read already).
  */
-export function markBases(states: VmState[], vmdir: string): VmState[] {
-  const clones = linkedClones(vmdir);
+export function markBases(
+  states: VmState[],
+  vmdir: string,
+  dirs?: Map<string, VmEntries>,
+): VmState[] {
+  const clones = linkedClones(vmdir, dirs);
   for (const s of states) s.linked_clones = clones.get(s.name) ?? [];
   return states;
 }
