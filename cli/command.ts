@@ -77,7 +77,8 @@ export interface CommandSpec {
   /** One line for `vm help`. */
   summary: string;
   args: readonly ArgSpec[];
-  options: readonly OptionSpec[];
+  /** Absent: the command takes no options (but --help). */
+  options?: readonly OptionSpec[];
   /** More help for `vm <command> --help`: lines printed after the options. */
   help?: readonly string[];
   /** runit's entry points and completion helpers: not listed, no --help. */

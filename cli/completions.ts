@@ -87,7 +87,7 @@ export function encode(c: CommandSpec, name = c.name): Encoded {
   if (c.args.at(-1)?.repeat && pos.length > 0) pos[pos.length - 1] += "...";
   const valopts: string[] = [];
   const opts: string[] = [];
-  for (const o of c.options) {
+  for (const o of c.options ?? []) {
     const spellings = [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])];
     opts.push(...spellings);
     if (o.value !== undefined) {

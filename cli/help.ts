@@ -20,7 +20,7 @@ export function commandHelp(spec: CommandSpec, name = spec.name): string {
     const rows = spec.subcommands.map((s) => [usage(s, `${name} ${s.name}`).slice(10), s.summary]);
     lines.push("commands:", ...table(rows as [string, string][]));
   }
-  const options = [...spec.options, { name: "help", short: "h", help: "show this help" }];
+  const options = [...(spec.options ?? []), { name: "help", short: "h", help: "show this help" }];
   lines.push("options:");
   const width = Math.max(...options.map((o) => optionLabel(o).length));
   for (const o of options) {
@@ -40,7 +40,10 @@ function table(rows: readonly [string, string][]): string[] {
 /** The `vm help` text: every visible command with its arguments, the environment, exit codes. Pure. */
 export function helpText(): string {
   const rows = COMMANDS.filter((c) => !c.hidden).map((c) => {
-    return [usage({ ...c, options: [] }).slice("usage: vm ".length), c.summary] as [string, string];
+    return [usage({ ...c, options: undefined }).slice("usage: vm ".length), c.summary] as [
+      string,
+      string,
+    ];
   });
   return [
     `vm ${VERSION} - QEMU virtual machines as runit services`,

@@ -14,8 +14,8 @@ import { findCommand } from "./table.ts";
 
 /** The option `word` names in `spec` (`--disk`, `-y`), or undefined. Pure. */
 function findOption(spec: CommandSpec, word: string): OptionSpec | undefined {
-  if (word.startsWith("--")) return spec.options.find((o) => o.name === word.slice(2));
-  return spec.options.find((o) => o.short === word.slice(1));
+  if (word.startsWith("--")) return spec.options?.find((o) => o.name === word.slice(2));
+  return spec.options?.find((o) => o.short === word.slice(1));
 }
 
 /** How an option is written in help and usage: `-n, --lines N`. Pure. */
@@ -32,7 +32,8 @@ export function usage(spec: CommandSpec, name = spec.name): string {
     const word = a.repeat ? `${a.name}...` : a.name;
     return a.optional ? `[${word}]` : word;
   });
-  const opts = spec.options.length > 3 ? ["[options]"] : spec.options.map((o) => {
+  const options = spec.options ?? [];
+  const opts = options.length > 3 ? ["[options]"] : options.map((o) => {
     const flag = o.short ? `-${o.short}` : `--${o.name}`;
     return `[${o.value === undefined ? flag : `${flag} ${o.value}`}]`;
   });

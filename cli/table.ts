@@ -46,7 +46,6 @@ const COMPLETIONS_ROW: CommandSpec = {
   name: "completions",
   summary: "print a shell completion script",
   args: [{ name: "bash|zsh|fish", kind: ["bash", "zsh", "fish"] }],
-  options: [],
   help: [
     "completes commands, options, VM names and template names, e.g.",
     "  bash: source <(vm completions bash)   or save it as",
@@ -63,7 +62,6 @@ const DAEMON_ROW: CommandSpec = {
   name: "daemon",
   summary: "run vmd: supervise the VMs (runsvdir); TERM stops them all gracefully",
   args: [],
-  options: [],
   help: [
     "runs runsvdir on VMDIR in the foreground (one vm daemon per VMDIR). On TERM, INT or",
     "HUP it stops every VM in parallel, each within its wait, and exits 0 once all are",
@@ -81,7 +79,6 @@ const CONFIG_ROW: CommandSpec = {
   name: "config",
   summary: "show the config files read and every VM* setting with its origin",
   args: [],
-  options: [],
   help: [
     "the config file is $VMCONF when set; otherwise the first found of",
     "$XDG_CONFIG_HOME/runit-vm/conf (when set), ~/.config/runit-vm/conf, /etc/runit-vm/conf",
@@ -101,7 +98,6 @@ const SERVICE_ROW: CommandSpec = {
     { name: "install", kind: ["install"] },
     { name: "runit|systemd", kind: ["runit", "systemd"] },
   ],
-  options: [],
   help: [
     "runit:   creates ${SVDIR:-~/service}/vmd (run execs vm daemon) for your user's runsvdir",
     "systemd: writes ${XDG_CONFIG_HOME:-~/.config}/systemd/user/vmd.service, then runs",
@@ -117,7 +113,6 @@ const HELP_ROW: CommandSpec = {
   name: "help",
   summary: "display this help",
   args: [{ name: "<command>", kind: "command", optional: true }],
-  options: [],
   module: "help.ts",
   entry: "help",
 };
@@ -168,7 +163,6 @@ const HIDDEN: readonly CommandSpec[] = HIDDEN_ROWS.map((
   name,
   summary,
   args,
-  options: [],
   hidden: true,
   // Runit's finish gets QEMU's exit code, -1 after a signal: never read as an option.
   passThrough: name === "__finish",

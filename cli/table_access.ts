@@ -53,7 +53,6 @@ export const MONITOR_ROW: CommandSpec = {
   name: "monitor",
   summary: "talk to QEMU's human monitor (HMP; Ctrl-] detaches)",
   args: [VM],
-  options: [],
   help: [
     'On a terminal: QEMU\'s monitor with its line editing; Ctrl-] detaches ("quit" would end',
     "QEMU at once). Not a terminal: one command per input line, each answer printed",
@@ -74,7 +73,6 @@ export const QMP_ROW: CommandSpec = {
     { name: "<command>", kind: "none" },
     { name: "<json-arguments>", kind: "none", optional: true },
   ],
-  options: [],
   help: [
     "prints the command's return value as one JSON document, e.g.",
     "  vm qmp web query-status",

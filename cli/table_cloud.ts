@@ -16,7 +16,6 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
     name: "ssh",
     summary: "log in to the VM with SSH (its host key pinned), or run a command there",
     args: [VM, { name: "<cmd>", kind: "none", optional: true, repeat: true }],
-    options: [],
     passThrough: true,
     help: [
       "vm ssh web            a login shell",
@@ -32,7 +31,6 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
     name: "ssh-config",
     summary: "print Host blocks for ~/.ssh/config (ssh web, scp, rsync, editors)",
     args: [{ name: "<vm>", kind: "vm", optional: true, repeat: true }],
-    options: [],
     help: [
       "without VMs: every VM with SSH set up. Use it through Include:",
       "  vm ssh-config > ~/.ssh/vm.config; echo 'Include vm.config' >> ~/.ssh/config",
@@ -72,7 +70,6 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
     name: "exec",
     summary: "run a command in the guest through its agent (no network needed)",
     args: [VM, { name: "<cmd>", kind: "none", repeat: true }],
-    options: [],
     passThrough: true,
     help: [
       "vm exec web -- id -un     runs as root; output is printed as it comes",
@@ -89,7 +86,6 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
       { name: "list|add|rm", kind: ["list", "add", "rm"], optional: true },
       { name: "<rule>", kind: "none", optional: true, repeat: true },
     ],
-    options: [],
     help: [
       "vm port web list",
       "vm port web add [tcp|udp] [ADDR:]HOSTPORT GUESTPORT   (ADDR 127.0.0.1 unless given)",

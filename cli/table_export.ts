@@ -62,7 +62,6 @@ export const EXPORT_COMMANDS: CommandSpec[] = [
     name: "export",
     summary: "a VM as a Nomad job, a libvirt domain, or an archive",
     args: [],
-    options: [],
     subcommands: [
       {
         name: "nomad",
@@ -111,7 +110,6 @@ export const EXPORT_COMMANDS: CommandSpec[] = [
     name: "import",
     summary: "a VM from a libvirt domain or an archive of vm export tar",
     args: [],
-    options: [],
     subcommands: [
       {
         name: "libvirt",
@@ -141,7 +139,6 @@ export const EXPORT_COMMANDS: CommandSpec[] = [
         name: "tar",
         summary: "makes a VM (down) from an archive of vm export tar (FILE, or - for stdin)",
         args: [{ name: "FILE|-", kind: "file" }, { name: "<vm>", kind: "new-vm", optional: true }],
-        options: [],
         help: [
           "Refuses a name that exists; a failure leaves nothing. Overlays are rebased onto their",
           "backing images where they now are (in the VM, or on this host with --no-backing).",

@@ -43,7 +43,6 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
     name: "image",
     summary: "cloud images: pull, list, import, rm (the cache in $VMDIR/.images)",
     args: [],
-    options: [],
     help: [
       "The catalog is default/images.conf; add or replace entries in $VMDIR/.default/images.conf",
       "(or the file VMCONF_IMAGES names): [name] blocks of arch, kind (disk|iso), url, sums,",
@@ -84,7 +83,6 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
         name: "import",
         summary: "adds a local disk image (qcow2, raw, img) to the cache as a qcow2",
         args: [{ name: "<name>", kind: "none" }, { name: "<file>", kind: "file" }],
-        options: [],
         help: ["A raw image is converted; a qcow2 is copied standalone (no backing file)."],
         module: "image.ts",
         entry: "importCommand",
@@ -93,7 +91,6 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
         name: "rm",
         summary: "removes an image from the cache (refused while a VM's disk is backed by it)",
         args: [{ name: "<name>", kind: "image" }],
-        options: [],
         module: "image.ts",
         entry: "rmCommand",
       },

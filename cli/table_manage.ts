@@ -53,7 +53,6 @@ export const BOOT_ROW: CommandSpec = {
   name: "boot",
   summary: "boot a VM once and pass args to QEMU",
   args: [VM, { name: "<arg>", kind: "none", optional: true, repeat: true }],
-  options: [],
   passThrough: true,
   help: ["the arguments are kept in templates/once for that one start"],
   module: "boot.ts",
@@ -95,7 +94,6 @@ export const RENAME_ROW: CommandSpec = {
   name: "rename",
   summary: "rename a stopped VM",
   args: [VM, { name: "<new-name>", kind: "new-vm" }],
-  options: [],
   help: [
     "one atomic rename of its directory: autostart, log, disks and snapshots stay, and its",
     "runsv keeps supervising it. Refused while it runs, and while linked clones use its",

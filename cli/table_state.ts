@@ -89,37 +89,30 @@ export const START_ROW: CommandSpec = {
   entry: "start",
 };
 
+/** A row of start_stop.ts that stops VMs: `vm stop` and `vm restart` take the same arguments. */
+function stopRow(name: "stop" | "restart", summary: string, help: string[]): CommandSpec {
+  const options = [TIMEOUT, FORCE];
+  return { name, summary, args: [VMS], options, help, module: "start_stop.ts", entry: name };
+}
+
 /** `vm stop`. */
-export const STOP_ROW: CommandSpec = {
-  name: "stop",
-  summary: "stop VMs gracefully (ACPI power-off) and say how long it took",
-  args: [VMS],
-  options: [TIMEOUT, FORCE],
-  help: [
+export const STOP_ROW = stopRow(
+  "stop",
+  "stop VMs gracefully (ACPI power-off) and say how long it took",
+  [
     "runsv runs control/t: the guest gets its wait seconds to power off, then QEMU quits",
     ...PARALLEL,
   ],
-  module: "start_stop.ts",
-  entry: "stop",
-};
+);
 
 /** `vm restart`. */
-export const RESTART_ROW: CommandSpec = {
-  name: "restart",
-  summary: "stop VMs (as vm stop), then start them",
-  args: [VMS],
-  options: [TIMEOUT, FORCE],
-  help: PARALLEL,
-  module: "start_stop.ts",
-  entry: "restart",
-};
+export const RESTART_ROW = stopRow("restart", "stop VMs (as vm stop), then start them", PARALLEL);
 
 /** `vm kill`. */
 export const KILL_ROW: CommandSpec = {
   name: "kill",
   summary: "kill QEMU at once (not graceful) and leave the VM down",
   args: [VMS],
-  options: [],
   help: ["the guest is not shut down: its disks may need a check at the next boot"],
   module: "start_stop.ts",
   entry: "kill",
@@ -130,7 +123,6 @@ export const AUTOSTART_ROW: CommandSpec = {
   name: "autostart",
   summary: "whether vmd starts the VM (removes/creates its down file)",
   args: [VM, { name: "on|off", kind: ["on", "off"], optional: true }],
-  options: [],
   help: ["without on|off, shows the setting; it takes effect when vmd next starts the VM"],
   module: "autostart.ts",
   entry: "autostart",

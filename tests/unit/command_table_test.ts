@@ -56,7 +56,7 @@ Deno.test("every declared option is accepted, shown in help and completed; nothi
   for (const [name, spec] of rows()) {
     const help = commandHelp(spec, name);
     const completion = encode(spec, name);
-    for (const o of spec.options) {
+    for (const o of spec.options ?? []) {
       const word = `--${o.name}`;
       const argv = [...someArgs(spec), word, ...(o.value === undefined ? [] : ["v"])];
       if (spec.passThrough) continue; // boot: everything after the VM goes to QEMU
@@ -94,7 +94,7 @@ Deno.test("each command's code reads exactly the options its row declares", asyn
   for (const [, spec] of rows()) {
     const file = await moduleOf(spec);
     const declared = byFile.get(file) ?? new Set<string>();
-    for (const o of spec.options) declared.add(o.name);
+    for (const o of spec.options ?? []) declared.add(o.name);
     byFile.set(file, declared);
   }
   for (const [file, declared] of byFile) {
