@@ -235,7 +235,9 @@ async function fetchInto(
   }
   const hash = createHash(t.expected?.algo ?? "sha256");
   if (src.start > 0) await hashPrefix(file, src.start, hash);
-  await file.truncate(src.start);
+  // Only a longer .part is cut: ext4 flushes a file truncated to zero and rewritten when it is
+  // closed (auto_da_alloc), which would make a fresh pull wait for the disk.
+  if (have > src.start) await file.truncate(src.start);
   await file.seek(src.start, Deno.SeekMode.Start);
   const keep: PartMeta = { url: t.url, total: src.total, validator: src.validator, arch: t.arch };
   setXattr(part, PART_XATTR, JSON.stringify(keep));
