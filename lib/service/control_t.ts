@@ -48,7 +48,8 @@ export function stopLine(r: StopResult, wait: number): string {
   const s = (r.ms / 1000).toFixed(1);
   switch (r.how) {
     case "poweroff":
-      return `stop: the guest powered off in ${s} s`;
+      return `stop: the guest powered off in ${s} s` +
+        (r.agent ? "; it was also asked through the guest agent (ACPI went unanswered)" : "");
     case "quit":
       return `stop: the guest did not power off within ${wait} s (wait); QEMU was told to quit`;
     case "ended":

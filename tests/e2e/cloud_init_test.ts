@@ -12,11 +12,15 @@
  * → a replaced known_hosts line makes ssh fail with its host-key error →
  * an ACPI press the guest ignores → `vm stop` powers the guest off through
  * the agent after min(wait/2, 10 s).
- * Takes about 3-4 minutes (boot to SSH ~2 minutes under TCG on 2 busy cores).
+ * A second test boots the variant with dbus, which obeys ACPI, without the
+ * guest-agent template: `vm stop` is the plain ACPI power-off there.
+ * Each takes about 3-4 minutes (boot to SSH ~2 minutes under TCG on 2 busy
+ * cores; the dbus variant's first build about 2 minutes more).
  */
 
 import assert from "node:assert/strict";
 import { newKeyFiles } from "../../lib/ssh/keys.ts";
+import { CLOUD_TEMPLATES } from "../../lib/vm/files.ts";
 import { freePort, withPulledCloudVm } from "../support/cloud_vm.ts";
 import { readOr, run, sleep, TestEnv } from "../support/harness.ts";
 
@@ -178,7 +182,41 @@ async function oneBoot(t: TestEnv, dir: string, sshPort: number): Promise<void> 
   assert.match(stop.stdout, /guest powered off/, consoleTail(dir));
   // ACPI is ignored by this guest: it went down only after __stop turned to the agent.
   assert.ok(stopS >= 10 && stopS < WAIT_S, `${stopS} s`);
+  assert.match(readOr(`${dir}/log/main/current`), /asked through the guest agent/);
 }
+
+Deno.test({
+  name: "the dbus guest without an agent: vm stop is the ACPI power-off alone",
+  sanitizeResources: false,
+  fn: async () => {
+    const t = TestEnv.create();
+    try {
+      const mine = await newKeyFiles("tester");
+      Deno.writeTextFileSync(`${t.root}/id_tester.pub`, mine.public);
+      const opts = { dbus: true, wait: WAIT_S, sshKey: `${t.root}/id_tester.pub` };
+      await withPulledCloudVm(t, "web", opts, async (vm) => {
+        // No agent: a power-off can only come from the ACPI request.
+        Deno.removeSync(`${vm.dir}/templates/${CLOUD_TEMPLATES.agent}`);
+        t.startRunsvdir();
+        const start = await t.vm(["start", "web", "--ssh", "--ssh-timeout", "420"]);
+        assert.equal(start.code, 0, `${start.stderr}\n${consoleTail(vm.dir)}`);
+        assert.equal((await t.vm(["ssh", "web", "--", "hostname"])).stdout, "web\n");
+        const s0 = performance.now();
+        const stop = await t.vm(["stop", "web"]);
+        const stopS = (performance.now() - s0) / 1000;
+        console.log(`stop by ACPI: ${stopS.toFixed(1)} s (${stop.stdout.trim()})`);
+        assert.equal(stop.code, 0, stop.stderr);
+        assert.match(stop.stdout, /guest powered off/, consoleTail(vm.dir));
+        assert.ok(stopS < WAIT_S, `${stopS} s`);
+        const log = readOr(`${vm.dir}/log/main/current`);
+        assert.match(log, /stop: the guest powered off in [\d.]+ s\n/);
+        assert.doesNotMatch(log, /guest agent/);
+      });
+    } finally {
+      await t.close();
+    }
+  },
+});
 
 /** The key given with --ssh-key logs in with plain ssh, the host key pinned by the VM's known_hosts. */
 async function checkOwnKey(t: TestEnv, dir: string, port: number) {

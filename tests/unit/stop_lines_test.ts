@@ -33,6 +33,11 @@ Deno.test("stopLine: powered off, told to quit, or quit by someone else after N 
     "stop: the guest powered off in 2.3 s",
   );
   assert.equal(
+    stopLine({ how: "poweroff", ms: 12_345, agent: true }, 60),
+    "stop: the guest powered off in 12.3 s; it was also asked through the guest agent " +
+      "(ACPI went unanswered)",
+  );
+  assert.equal(
     stopLine({ how: "quit", ms: 10_100 }, 10),
     "stop: the guest did not power off within 10 s (wait); QEMU was told to quit",
   );
