@@ -40,10 +40,7 @@ function table(rows: readonly [string, string][]): string[] {
 /** The `vm help` text: every visible command with its arguments, the environment, exit codes. Pure. */
 export function helpText(): string {
   const rows = COMMANDS.filter((c) => !c.hidden).map((c) => {
-    return [usage({ ...c, options: undefined }).slice("usage: vm ".length), c.summary] as [
-      string,
-      string,
-    ];
+    return [usage({ ...c, options: [] }).slice("usage: vm ".length), c.summary] as [string, string];
   });
   return [
     `vm ${VERSION} - QEMU virtual machines as runit services`,
