@@ -11,6 +11,7 @@ import { runsvdirTarget } from "../../lib/qemu/processes.ts";
 import { splitCmdline } from "../../lib/os/proc.ts";
 import { svWait } from "../../lib/runit/control.ts";
 import { isFile } from "../support/files.ts";
+import { waitFor } from "../support/harness.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
 /** TAI64 label of Unix time 0, as runit writes it: 2^62 + 10. */
@@ -334,11 +335,10 @@ Deno.test({
         const pidFile = Number(Deno.readTextFileSync(join(svc, "supervise/pid")).trim());
         assert.equal(up.pid, pidFile);
         assert.ok(Math.abs(up.since - Date.now() / 1000) < 2, `since ${up.since} is now`);
-        // The pid is the service's process: `run` exec'ed sleep.
-        assert.deepEqual(splitCmdline(Deno.readTextFileSync(`/proc/${up.pid}/cmdline`)), [
-          "sleep",
-          "30",
-        ]);
+        // The pid is the service's process: `run` exec'ed sleep (once sh has got that far).
+        const cmdline = () => splitCmdline(Deno.readTextFileSync(`/proc/${up.pid}/cmdline`));
+        await waitFor(() => cmdline()[0] === "sleep", 5000);
+        assert.deepEqual(cmdline(), ["sleep", "30"]);
         assert.deepEqual(readStatus(svc), up);
 
         const sv = await new Deno.Command("sv", {
