@@ -21,7 +21,7 @@
 import assert from "node:assert/strict";
 import { newKeyFiles } from "../../lib/ssh/keys.ts";
 import { CLOUD_TEMPLATES } from "../../lib/vm/files.ts";
-import { freePort, withPulledCloudVm } from "../support/cloud_vm.ts";
+import { type CloudVm, freePort, withPulledCloudVm } from "../support/cloud_vm.ts";
 import { readOr, run, sleep, TestEnv } from "../support/harness.ts";
 
 /** The VM's wait: the agent is asked after min(wait/2, 10 s) = 10 s; the guest then has 50 s. */
@@ -130,31 +130,32 @@ async function checkPinning(t: TestEnv, dir: string, port: number) {
   Deno.writeTextFileSync(kh, good);
 }
 
-Deno.test({
-  name: "one boot: start --ssh, ssh, exec, ip, live port, ssh-config, cp, pinning, agent shutdown",
-  sanitizeResources: false,
-  fn: async () => {
-    const t = TestEnv.create();
-    try {
-      // The user's own key (--ssh-key), besides vm's, may log in too.
-      const mine = await newKeyFiles("tester");
-      Deno.writeTextFileSync(`${t.root}/id_tester`, mine.private, { mode: 0o600 });
-      Deno.writeTextFileSync(`${t.root}/id_tester.pub`, mine.public);
-      const sshKey = `${t.root}/id_tester.pub`;
-      await withPulledCloudVm(
-        t,
-        "web",
-        { dbus: false, wait: WAIT_S, sshKey },
-        (vm) => oneBoot(t, vm.dir, vm.sshPort),
-      );
-    } finally {
-      await t.close();
-    }
-  },
-});
+/**
+ * A test on VM "web", made from the pulled cloud guest (the `dbus` variant
+ * or not) with the tester's own key besides vm's; `walk` gets the VM.
+ */
+function cloudTest(name: string, dbus: boolean, walk: (t: TestEnv, vm: CloudVm) => Promise<void>) {
+  Deno.test({
+    name,
+    sanitizeResources: false,
+    fn: async () => {
+      const t = TestEnv.create();
+      try {
+        // The user's own key (--ssh-key), besides vm's, may log in too.
+        const mine = await newKeyFiles("tester");
+        Deno.writeTextFileSync(`${t.root}/id_tester`, mine.private, { mode: 0o600 });
+        Deno.writeTextFileSync(`${t.root}/id_tester.pub`, mine.public);
+        const opts = { dbus, wait: WAIT_S, sshKey: `${t.root}/id_tester.pub` };
+        await withPulledCloudVm(t, "web", opts, (vm) => walk(t, vm));
+      } finally {
+        await t.close();
+      }
+    },
+  });
+}
 
-/** The whole walk on the VM made from the pulled image (see the module doc). */
-async function oneBoot(t: TestEnv, dir: string, sshPort: number): Promise<void> {
+/** Starts runsvdir, then `vm start web --ssh`, which must succeed. */
+async function startWeb(t: TestEnv, dir: string): Promise<void> {
   t.startRunsvdir();
   const t0 = performance.now();
   const start = await t.vm(["start", "web", "--ssh", "--ssh-timeout", "420"]);
@@ -165,58 +166,55 @@ async function oneBoot(t: TestEnv, dir: string, sshPort: number): Promise<void> 
     /^web: booted \(QEMU up in [\d.]+ s\); SSH answered with the pinned host key/,
   );
   console.log(`boot to SSH: ${bootS.toFixed(1)} s`);
-  await checkAccess(t);
-  await checkOwnKey(t, dir, sshPort);
-  await checkLivePort(t);
-  await checkConfigAndCp(t);
-  await checkPinning(t, dir, sshPort);
-  // This guest ignores the ACPI power button: still up well after a press.
-  assert.equal((await t.vm(["qmp", "web", "system_powerdown"])).code, 0);
-  await sleep(30_000);
-  assert.equal((await t.vm(["ssh", "web", "--", "true"])).code, 0);
+}
+
+/** `vm stop web`, which must end with the guest powered off; the seconds it took. */
+async function stopWeb(t: TestEnv, dir: string): Promise<number> {
   const s0 = performance.now();
   const stop = await t.vm(["stop", "web"]);
   const stopS = (performance.now() - s0) / 1000;
-  console.log(`stop through the agent: ${stopS.toFixed(1)} s (${stop.stdout.trim()})`);
+  console.log(`stop: ${stopS.toFixed(1)} s (${stop.stdout.trim()})`);
   assert.equal(stop.code, 0, stop.stderr);
   assert.match(stop.stdout, /guest powered off/, consoleTail(dir));
-  // ACPI is ignored by this guest: it went down only after __stop turned to the agent.
-  assert.ok(stopS >= 10 && stopS < WAIT_S, `${stopS} s`);
-  assert.match(readOr(`${dir}/log/main/current`), /asked through the guest agent/);
+  return stopS;
 }
 
-Deno.test({
-  name: "the dbus guest without an agent: vm stop is the ACPI power-off alone",
-  sanitizeResources: false,
-  fn: async () => {
-    const t = TestEnv.create();
-    try {
-      const mine = await newKeyFiles("tester");
-      Deno.writeTextFileSync(`${t.root}/id_tester.pub`, mine.public);
-      const opts = { dbus: true, wait: WAIT_S, sshKey: `${t.root}/id_tester.pub` };
-      await withPulledCloudVm(t, "web", opts, async (vm) => {
-        // No agent: a power-off can only come from the ACPI request.
-        Deno.removeSync(`${vm.dir}/templates/${CLOUD_TEMPLATES.agent}`);
-        t.startRunsvdir();
-        const start = await t.vm(["start", "web", "--ssh", "--ssh-timeout", "420"]);
-        assert.equal(start.code, 0, `${start.stderr}\n${consoleTail(vm.dir)}`);
-        assert.equal((await t.vm(["ssh", "web", "--", "hostname"])).stdout, "web\n");
-        const s0 = performance.now();
-        const stop = await t.vm(["stop", "web"]);
-        const stopS = (performance.now() - s0) / 1000;
-        console.log(`stop by ACPI: ${stopS.toFixed(1)} s (${stop.stdout.trim()})`);
-        assert.equal(stop.code, 0, stop.stderr);
-        assert.match(stop.stdout, /guest powered off/, consoleTail(vm.dir));
-        assert.ok(stopS < WAIT_S, `${stopS} s`);
-        const log = readOr(`${vm.dir}/log/main/current`);
-        assert.match(log, /stop: the guest powered off in [\d.]+ s\n/);
-        assert.doesNotMatch(log, /guest agent/);
-      });
-    } finally {
-      await t.close();
-    }
+cloudTest(
+  "one boot: start --ssh, ssh, exec, ip, live port, ssh-config, cp, pinning, agent shutdown",
+  false,
+  async (t, vm) => {
+    await startWeb(t, vm.dir);
+    await checkAccess(t);
+    await checkOwnKey(t, vm.dir, vm.sshPort);
+    await checkLivePort(t);
+    await checkConfigAndCp(t);
+    await checkPinning(t, vm.dir, vm.sshPort);
+    // This guest ignores the ACPI power button: still up well after a press.
+    assert.equal((await t.vm(["qmp", "web", "system_powerdown"])).code, 0);
+    await sleep(30_000);
+    assert.equal((await t.vm(["ssh", "web", "--", "true"])).code, 0);
+    const stopS = await stopWeb(t, vm.dir);
+    // ACPI is ignored by this guest: it went down only after __stop turned to the agent.
+    assert.ok(stopS >= 10 && stopS < WAIT_S, `${stopS} s`);
+    assert.match(readOr(`${vm.dir}/log/main/current`), /asked through the guest agent/);
   },
-});
+);
+
+cloudTest(
+  "the dbus guest without an agent: vm stop is the ACPI power-off alone",
+  true,
+  async (t, vm) => {
+    // No agent: a power-off can only come from the ACPI request.
+    Deno.removeSync(`${vm.dir}/templates/${CLOUD_TEMPLATES.agent}`);
+    await startWeb(t, vm.dir);
+    assert.equal((await t.vm(["ssh", "web", "--", "hostname"])).stdout, "web\n");
+    const stopS = await stopWeb(t, vm.dir);
+    assert.ok(stopS < WAIT_S, `${stopS} s`);
+    const log = readOr(`${vm.dir}/log/main/current`);
+    assert.match(log, /stop: the guest powered off in [\d.]+ s\n/);
+    assert.doesNotMatch(log, /guest agent/);
+  },
+);
 
 /** The key given with --ssh-key logs in with plain ssh, the host key pinned by the VM's known_hosts. */
 async function checkOwnKey(t: TestEnv, dir: string, port: number) {
