@@ -22,7 +22,7 @@ import assert from "node:assert/strict";
 import { newKeyFiles } from "../../lib/ssh/keys.ts";
 import { CLOUD_TEMPLATES } from "../../lib/vm/files.ts";
 import { type CloudVm, freePort, withPulledCloudVm } from "../support/cloud_vm.ts";
-import { readOr, run, sleep, TestEnv } from "../support/harness.ts";
+import { readOr, run, sleep, type TestEnv, withEnv } from "../support/harness.ts";
 
 /** The VM's wait: the agent is asked after min(wait/2, 10 s) = 10 s; the guest then has 50 s. */
 const WAIT_S = 60;
@@ -138,19 +138,15 @@ function cloudTest(name: string, dbus: boolean, walk: (t: TestEnv, vm: CloudVm) 
   Deno.test({
     name,
     sanitizeResources: false,
-    fn: async () => {
-      const t = TestEnv.create();
-      try {
+    fn: () =>
+      withEnv({}, async (t) => {
         // The user's own key (--ssh-key), besides vm's, may log in too.
         const mine = await newKeyFiles("tester");
         Deno.writeTextFileSync(`${t.root}/id_tester`, mine.private, { mode: 0o600 });
         Deno.writeTextFileSync(`${t.root}/id_tester.pub`, mine.public);
         const opts = { dbus, wait: WAIT_S, sshKey: `${t.root}/id_tester.pub` };
         await withPulledCloudVm(t, "web", opts, (vm) => walk(t, vm));
-      } finally {
-        await t.close();
-      }
-    },
+      }),
   });
 }
 
