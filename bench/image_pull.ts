@@ -114,8 +114,9 @@ try {
   const warm = async () => {
     const scratch = join(root, "scratch");
     const dd = ["if=/dev/zero", `of=${scratch}`, "bs=1M", `count=${SIZE >> 20}`, "status=none"];
-    await new Deno.Command("dd", { args: dd }).output();
+    const out = await new Deno.Command("dd", { args: dd, stderr: "piped" }).output();
     Deno.removeSync(scratch);
+    if (!out.success) throw new Error(`dd failed: ${new TextDecoder().decode(out.stderr)}`);
   };
   // Memory idle for 6 s: a VM whose host takes freed memory back (virtio-balloon free page
   // reporting, as on these machines) has given it back by then, and each page written must be
