@@ -115,8 +115,8 @@ try {
     const scratch = join(root, "scratch");
     const dd = ["if=/dev/zero", `of=${scratch}`, "bs=1M", `count=${SIZE >> 20}`, "status=none"];
     const out = await new Deno.Command("dd", { args: dd, stderr: "piped" }).output();
-    Deno.removeSync(scratch);
     if (!out.success) throw new Error(`dd failed: ${new TextDecoder().decode(out.stderr)}`);
+    Deno.removeSync(scratch); // a partial one is removed with the temp dir
   };
   // Memory idle for 6 s: a VM whose host takes freed memory back (virtio-balloon free page
   // reporting, as on these machines) has given it back by then, and each page written must be
