@@ -11,7 +11,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { setupDefault } from "../../lib/actions/setup_default.ts";
 import { quoteWord, quoteWords } from "../../lib/text/shell_words.ts";
-import { allPids, descendants, isAlive, procStat } from "../../lib/os/proc.ts";
+import {
+  allPids,
+  cmdlineOf as procCmdline,
+  descendants,
+  isAlive,
+  procStat,
+} from "../../lib/os/proc.ts";
 import { sleep } from "../../lib/os/poll.ts";
 import { readStatus } from "../../lib/runit/status.ts";
 import { guestArgs, type TestGuest, testGuest } from "./guest.ts";
@@ -289,15 +295,18 @@ export async function sv(cmd: string, dir: string): Promise<void> {
 }
 
 /**
- * Waits until runsv runs a QEMU (not `notPid`) for `dir`; returns its PID.
- * Fails with the VM's log when none is up within `timeoutMs`.
+ * Waits until runsv runs a QEMU (not `notPid`) for `dir`, its exec done;
+ * returns its PID. Fails with the VM's log when none is up within `timeoutMs`.
+ * The kernel sets /proc/<pid>/exe before the new argv: in between, cmdline
+ * reads empty, so both are checked.
  */
 export async function qemuUp(dir: string, notPid = 0, timeoutMs = 20_000): Promise<number> {
   let pid = 0;
   const ok = await waitFor(() => {
     const st = readStatus(dir);
     pid = st?.state === "run" ? st.pid : 0;
-    return pid !== 0 && pid !== notPid && (exeOf(pid) ?? "").includes("qemu-system");
+    return pid !== 0 && pid !== notPid && (exeOf(pid) ?? "").includes("qemu-system") &&
+      (procCmdline(pid)?.[0] ?? "").includes("qemu-system");
   }, timeoutMs);
   assert.ok(ok, `QEMU did not start for ${dir}: ${readOr(join(dir, "log/main/current"))}`);
   return pid;
