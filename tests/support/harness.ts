@@ -306,7 +306,7 @@ export async function qemuUp(dir: string, notPid = 0, timeoutMs = 20_000): Promi
     const st = readStatus(dir);
     pid = st?.state === "run" ? st.pid : 0;
     return pid !== 0 && pid !== notPid && (exeOf(pid) ?? "").includes("qemu-system") &&
-      (procCmdline(pid)?.[0] ?? "").includes("qemu-system");
+      (procCmdline(pid)?.length ?? 0) > 0;
   }, timeoutMs);
   assert.ok(ok, `QEMU did not start for ${dir}: ${readOr(join(dir, "log/main/current"))}`);
   return pid;
