@@ -17,11 +17,11 @@ import {
   descendants,
   isAlive,
   procStat,
+  splitCmdline,
 } from "../../lib/os/proc.ts";
 import { sleep } from "../../lib/os/poll.ts";
 import { readStatus } from "../../lib/runit/status.ts";
 import { guestArgs, type TestGuest, testGuest } from "./guest.ts";
-import { splitCmdline } from "../../lib/os/proc.ts";
 import { type Output, runPiped } from "./piped.ts";
 import { REPO } from "./repo.ts";
 import { recordTestRoot } from "./roots.ts";
