@@ -11,7 +11,7 @@
 // /sys/module/page_reporting/parameters/reported_kib grows by ~500 MB within
 // 6 s of a GiB being freed), every page written must then be faulted in again
 // by the host, and 1 MiB writes (vm) pay about 4 times as much for it as
-// 16 KiB writes (curl): `dd bs=1M` of 1 GiB takes 0.35 s warm and 1.3-1.5 s
+// 16 KiB writes (curl): `dd bs=1M` of 1 GiB takes 0.35 s warm and 1.3-2.1 s
 // cold, `dd bs=16K` 0.55 s in both. The target is judged warm; cold is shown.
 // The pull runs as `vm image pull` through main.ts. Run: deno run -A bench/image_pull.ts
 
@@ -118,11 +118,10 @@ try {
     if (!out.success) throw new Error(`dd failed: ${new TextDecoder().decode(out.stderr)}`);
     Deno.removeSync(scratch); // a partial one is removed with the temp dir
   };
-  // Memory idle for 6 s: a VM whose host takes freed memory back (virtio-balloon free page
-  // reporting, as on these machines) has given it back by then, and each page written must be
-  // faulted in again by the host; large writes pay more for that than small ones.
+  // Memory idle for 6 s (see the top of this file for what that changes).
   const cold = () => new Promise((r) => setTimeout(r, 6000));
-  const results: { state: string; curl: number[]; pull: number[] }[] = [];
+  const mibs = (ms: number) => (SIZE / (1 << 20)) / (ms / 1000);
+  const results: { state: string; curl: number[]; pull: number[]; ratio: number }[] = [];
   for (const [state, prepare, rounds] of [["warm", warm, 5], ["cold", cold, 3]] as const) {
     const res = { state, curl: [] as number[], pull: [] as number[] };
     for (let i = 0; i < rounds; i++) {
@@ -134,7 +133,7 @@ try {
         else res.pull.push(await runPull());
       }
     }
-    results.push(res);
+    results.push({ ...res, ratio: mibs(median(res.pull)) / mibs(median(res.curl)) });
   }
   // For reference, after the comparison (its seconds of sha256sum slowed the run after it): the
   // same download checked as vm checks it, by sha256sum afterwards.
@@ -144,17 +143,15 @@ try {
   let verified = (await timed("curl", ["-sS", "-o", file, url], env)).ms;
   verified += (await timed("sha256sum", [file], env)).ms;
   Deno.removeSync(file);
-  const mibs = (ms: number) => (SIZE / (1 << 20)) / (ms / 1000);
   const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(" ");
   for (const r of results) {
-    const ratio = mibs(median(r.pull)) / mibs(median(r.curl));
     console.log(
       `${r.state}: curl -o ${mibs(median(r.curl)).toFixed(0)} MiB/s (${fmt(r.curl)} ms), ` +
         `vm image pull ${mibs(median(r.pull)).toFixed(0)} MiB/s (${fmt(r.pull)} ms), ` +
-        `ratio ${ratio.toFixed(2)}`,
+        `ratio ${r.ratio.toFixed(2)}`,
     );
   }
-  const ratio = mibs(median(results[0]!.pull)) / mibs(median(results[0]!.curl));
+  const ratio = results[0]!.ratio; // warm
   console.log(
     `curl -o, then sha256sum: ${mibs(verified).toFixed(0)} MiB/s (reference, warm, once)`,
   );

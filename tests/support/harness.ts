@@ -15,6 +15,7 @@ import {
   allPids,
   cmdlineOf as procCmdline,
   descendants,
+  exeOf,
   isAlive,
   procStat,
   splitCmdline,
@@ -327,6 +328,9 @@ export async function svDown(dir: string, ms: number): Promise<number> {
 /** Every descendant of `root` (not `root` itself). */
 export { descendants };
 
+/** The executable of `pid` (readlink of /proc/<pid>/exe), or undefined when it is gone. */
+export { exeOf };
+
 /** Processes whose working directory is inside `dir`. */
 export function processesIn(dir: string): number[] {
   const out: number[] = [];
@@ -345,15 +349,6 @@ function killAll(pids: number[]): void {
     try {
       Deno.kill(pid, "SIGKILL");
     } catch { /* gone */ }
-  }
-}
-
-/** The executable of `pid` (readlink of /proc/<pid>/exe), or undefined. */
-export function exeOf(pid: number): string | undefined {
-  try {
-    return Deno.readLinkSync(`/proc/${pid}/exe`);
-  } catch {
-    return undefined;
   }
 }
 
