@@ -10,9 +10,12 @@
 // (virtio-balloon free page reporting, as on the machines this was written on:
 // /sys/module/page_reporting/parameters/reported_kib grows by ~500 MB within
 // 6 s of a GiB being freed), every page written must then be faulted in again
-// by the host, and 1 MiB writes (vm) pay about 4 times as much for it as
-// 16 KiB writes (curl): `dd bs=1M` of 1 GiB takes 0.35 s warm and 1.3-2.1 s
-// cold, `dd bs=16K` 0.55 s in both. The target is judged warm; cold is shown.
+// by the host, and large writes pay more for it than small ones (ext4 caches
+// a write in one folio as large as the write): `dd bs=1M` of 1 GiB takes
+// 0.35-0.55 s warm and 1.6-2.1 s cold, `dd bs=16K` 0.55-0.9 s in both. So the
+// pull writes 32 KiB pieces, on io_uring's kernel threads (lib/os/uring.ts);
+// with one 1 MiB write per block its cold ratio was 0.59-0.72. The target is
+// judged warm; cold is shown.
 // The pull runs as `vm image pull` through main.ts. Run: deno run -A bench/image_pull.ts
 
 import { createHash } from "node:crypto";

@@ -22,7 +22,8 @@ import { SystemError, VmError } from "../errors.ts";
 import { getXattr, setXattr } from "../os/xattr.ts";
 import { type Checksum, type HashAlgo } from "./sums.ts";
 import { brokeOffLine } from "./fetch_errors.ts";
-import { BlockSink } from "./sink.ts";
+import { BLOCK, BlockSink } from "./sink.ts";
+import { openBlockWriter } from "./block_writer.ts";
 import { fmtBytes } from "../text/progress.ts";
 import { openSource, type Source } from "./source.ts";
 import { PART_SUFFIX } from "./store.ts";
@@ -241,9 +242,10 @@ async function fetchInto(
   await file.seek(src.start, Deno.SeekMode.Start);
   const keep: PartMeta = { url: t.url, total: src.total, validator: src.validator, arch: t.arch };
   setXattr(part, PART_XATTR, JSON.stringify(keep));
-  const sink = new BlockSink(file, hash, src.start, part, (d) => ev.onProgress?.(d, src.total));
-  ev.onProgress?.(src.start, src.total);
+  const writer = await openBlockWriter(file, part, BLOCK);
+  const sink = new BlockSink(writer, hash, src.start, part, (d) => ev.onProgress?.(d, src.total));
   try {
+    ev.onProgress?.(src.start, src.total);
     await receive(src, sink, t, ev.signal);
     const checksum = await place(sink, t);
     const result = { path: t.path, bytes: sink.done, fetched: sink.done - src.start };

@@ -1,12 +1,12 @@
 /**
  * Writing a received byte stream into a file in 1 MiB blocks, hashing each
  * block as it is written, with little memory and no copy: the source reads
- * straight into the free part of a block; a full block is written with one
- * write(2) on another thread while it is hashed here and the other block
+ * straight into the free part of a block; a full block is written off this
+ * thread (block_writer.ts) while it is hashed here and the other block
  * fills (two blocks take turns, the file is written in order). The file is
  * not flushed to disk here: an image is flushed before its first use (see
  * download.ts `readyForUse`), so a pull runs at the network's speed, not the
- * disk's. Writes the file it is given.
+ * disk's. Writes only through the BlockWriter it is given.
  * Level: vm (lib/images, no qemu).
  * @module
  */
@@ -14,8 +14,9 @@
 import type { Hash } from "node:crypto";
 import { SystemError } from "../errors.ts";
 import { writeFailedLine } from "./fetch_errors.ts";
+import type { BlockWriter } from "./block_writer.ts";
 
-/** Bytes per write. */
+/** Bytes per block. */
 export const BLOCK = 1 << 20;
 
 /** Blocks of a stream, written to a file and hashed. */
@@ -24,12 +25,13 @@ export class BlockSink {
   /** The other block: being written while `#buf` fills. */
   #spare = new Uint8Array(BLOCK);
   #fill = 0;
-  #writing: Promise<void> | undefined;
+  /** The bytes in the file once the block being written is written; undefined: none is. */
+  #writing: number | undefined;
   /** Bytes received so far (in the file, or in a block not yet written), from the file's start. */
   done: number;
 
   constructor(
-    readonly file: Deno.FsFile,
+    readonly writer: BlockWriter,
     readonly hash: Hash,
     start: number,
     /** Path shown in errors. */
@@ -61,28 +63,24 @@ export class BlockSink {
     if (this.#fill === 0) return;
     await this.#wait();
     const block = this.#buf.subarray(0, this.#fill);
-    this.#writing = this.#write(block, this.done);
-    this.#writing.catch(() => {}); // thrown by #wait()
+    this.writer.start(block, this.done - this.#fill);
+    this.#writing = this.done;
     this.hash.update(block);
     [this.#buf, this.#spare] = [this.#spare, this.#buf];
     this.#fill = 0;
   }
 
-  async #write(block: Uint8Array, upTo: number): Promise<void> {
+  /** Waits for the block being written; throws its SystemError. */
+  async #wait(): Promise<void> {
+    const upTo = this.#writing;
+    if (upTo === undefined) return;
+    this.#writing = undefined;
     try {
-      let off = 0;
-      while (off < block.length) off += await this.file.write(block.subarray(off));
+      await this.writer.finish();
     } catch (e) {
       throw new SystemError(writeFailedLine(this.name, e));
     }
     this.onBlock(upTo);
-  }
-
-  /** Waits for the block being written; throws its SystemError. */
-  async #wait(): Promise<void> {
-    const w = this.#writing;
-    this.#writing = undefined;
-    await w;
   }
 
   /** Writes everything received so far into the file. Throws SystemError (disk full…). */
@@ -91,8 +89,15 @@ export class BlockSink {
     await this.#wait();
   }
 
-  /** Waits for a write in flight (before the file is closed); its failure does not matter then. */
+  /**
+   * Waits for a write in flight, then frees the writer (before the file is
+   * closed); a failed write does not matter then.
+   */
   async quiesce(): Promise<void> {
-    await this.#writing?.catch(() => {}); // the download failed already: that error is reported
+    if (this.#writing !== undefined) {
+      this.#writing = undefined;
+      await this.writer.finish().catch(() => {}); // the download failed already: that error is reported
+    }
+    this.writer.close();
   }
 }

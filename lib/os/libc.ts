@@ -5,7 +5,8 @@
  * (lookups that fail without the cost of a thrown error, for the many files of
  * a listing), and the safe opens Deno's API cannot ask for: O_CREAT|O_EXCL|
  * O_NOFOLLOW for a new file with an exact mode (fchmod, whatever the umask),
- * O_NOFOLLOW for a read. libc is opened on first use only.
+ * O_NOFOLLOW for a read; and io_uring's system calls (lib/os/uring.ts). libc
+ * is opened on first use only.
  * (node:fs could open with O_NONBLOCK too, but loading it costs ~25 ms at
  * every start of `vm`, which runit's `run` would pay on each VM start.)
  * @module
@@ -51,6 +52,18 @@ const GROUPS = {
     fchmod: { parameters: ["i32", "u32"], result: "i32" },
     fsync: { parameters: ["i32"], result: "i32" },
     write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  },
+  /** io_uring (lib/os/uring.ts): setup and enter through syscall(2), glibc has no wrapper. */
+  ring: {
+    setup: { name: "syscall", parameters: ["i64", "i64", "buffer"], result: "i64" },
+    enter: {
+      name: "syscall",
+      parameters: ["i64", "i64", "i64", "i64", "i64", "pointer", "i64"],
+      result: "i64",
+    },
+    mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+    munmap: { parameters: ["pointer", "usize"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
   },
   /** Canonical paths. */
   paths: {
@@ -166,6 +179,15 @@ export function lastError(): { errno: number; message: string } {
  */
 export function openWriteNonblock(path: string): number | undefined {
   const fd = libc("files").open(cPath(path), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  return fd < 0 ? undefined : fd;
+}
+
+/**
+ * Opens the existing file `path` for writing, not through a symlink
+ * (O_WRONLY|O_NOFOLLOW); the fd, or undefined when it cannot be opened.
+ */
+export function openWriteNoFollow(path: string): number | undefined {
+  const fd = libc("files").open(cPath(path), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   return fd < 0 ? undefined : fd;
 }
 
