@@ -5,7 +5,7 @@
  * later caches a write in one folio as large as the write, and on a VM whose
  * host takes freed memory back (free page reporting) large folios cost up to
  * 3 times as much per byte as 16–32 KiB ones (bench/image_pull.ts). Why not
- * Deno's own writes: each is a hop to a thread and back (~30 µs here), too
+ * Deno's own writes: each is a hop to a thread and back (30–60 µs here), too
  * many at 32 KiB a piece. A chain is linked (IOSQE_IO_LINK), so its pieces
  * land in order and a process killed mid-chain leaves a file that is a
  * prefix of the data, never one with a hole. Touches only the fd given.
@@ -224,7 +224,9 @@ export class WriteRing {
         );
         const e = errno();
         if (n < 0n && e !== EINTR) {
-          // Writes may still be running from `data`: it must not be reused or written again.
+          // Writes may still be running from `data`: the caller gives up on the file (its
+          // error says so); close() then frees the ring, whose teardown waits for them.
+          this.#waiting = 0;
           throw new Error(`io_uring_enter failed (errno ${e}) with writes in flight`);
         }
         continue;
@@ -242,7 +244,7 @@ export class WriteRing {
     return writtenPrefix(this.#lens, this.#results);
   }
 
-  /** Waits for a chain in flight, then frees the ring. */
+  /** Waits for a chain in flight (but after a failed finish()), then frees the ring. */
   close(): void {
     this.finish();
     const c = libc("ring");
