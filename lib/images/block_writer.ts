@@ -10,6 +10,7 @@
  * @module
  */
 
+import { writeAll } from "../os/io.ts";
 import { closeFd, openWriteNoFollow } from "../os/libc.ts";
 import { WriteRing } from "../os/uring.ts";
 
@@ -24,12 +25,6 @@ export interface BlockWriter {
   finish(): Promise<void>;
   /** Frees what the writer holds (the file stays open); waits for nothing. */
   close(): void;
-}
-
-/** Writes `data` at `file`'s position with Deno's writes; throws Deno's error. */
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await file.write(data.subarray(off));
 }
 
 /** One write per block on Deno's I/O thread, at the file's position (`offset` is where it is). */

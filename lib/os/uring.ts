@@ -12,7 +12,7 @@
  * @module
  */
 
-import { libc } from "./libc.ts";
+import { lastError, libc } from "./libc.ts";
 
 const SYS_IO_URING_SETUP = 425n;
 const SYS_IO_URING_ENTER = 426n;
@@ -192,7 +192,7 @@ export class WriteRing {
     let queued: number;
     do queued = Number(
       c.enter(SYS_IO_URING_ENTER, BigInt(this.#fd), BigInt(count), 0n, 0n, null, 0n),
-    ); while (queued < 0 && errno() === EINTR);
+    ); while (queued < 0 && lastError().errno === EINTR);
     // What the kernel did not take stays in the ring: take it back (the chain ends at what was queued).
     if (queued < count) {
       Atomics.store(this.#ring, this.#sq.tail / 4, (tail - (count - Math.max(queued, 0))) >>> 0);
@@ -222,12 +222,12 @@ export class WriteRing {
           null,
           0n,
         );
-        const e = errno();
-        if (n < 0n && e !== EINTR) {
+        const e = n < 0n ? lastError() : undefined;
+        if (e !== undefined && e.errno !== EINTR) {
           // Writes may still be running from `data`: the caller gives up on the file (its
           // error says so); close() then frees the ring, whose teardown waits for them.
           this.#waiting = 0;
-          throw new Error(`io_uring_enter failed (errno ${e}) with writes in flight`);
+          throw new Error(`io_uring_enter failed with writes in flight: ${e.message}`);
         }
         continue;
       }
@@ -252,9 +252,4 @@ export class WriteRing {
     this.#maps = [];
     c.close(this.#fd);
   }
-}
-
-function errno(): number {
-  const p = libc("errno").__errno_location();
-  return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
 }

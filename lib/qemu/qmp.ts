@@ -17,7 +17,7 @@
 
 import { CheckFailedError, describe, SystemError } from "../errors.ts";
 import { withTimeout } from "../os/poll.ts";
-import { closeQuietly } from "../os/io.ts";
+import { closeQuietly, writeAll } from "../os/io.ts";
 import { connectRetrying } from "./socket.ts";
 import { encodeCommand, parseQmpLine, type QmpEvent } from "./qmp_message.ts";
 
@@ -267,8 +267,7 @@ export class QmpClient {
     const run = this.#writing.then(async () => {
       if (this.#closed) throw this.#closedError(command);
       try {
-        let offset = 0;
-        while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+        await writeAll(this.#conn, bytes);
       } catch (e) {
         if (!this.#closed) this.#finish(`writing failed: ${describe(e)}`);
         throw this.#closedError(command);
