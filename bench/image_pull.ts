@@ -14,7 +14,12 @@
 // a write in one folio as large as the write): `dd bs=1M` of 1 GiB takes
 // 0.35-0.55 s warm and 1.6-2.1 s cold, `dd bs=16K` 0.55-0.9 s in both. So the
 // pull writes 32 KiB pieces, on io_uring's kernel threads (lib/os/uring.ts);
-// with one 1 MiB write per block its cold ratio was 0.59-0.72. The target is
+// with one 1 MiB write per block its cold ratio was 0.59-0.72. It hashes on
+// another thread too (OpenSSL through FFI, lib/os/libcrypto.ts; SHA-256 costs
+// ~0.74 CPU-s per GiB here, half of what curl spends in all), with 4 blocks in
+// memory so that the receiving goes on while both lag. On 2 cores shared with
+// the server the pull is bound by CPU: it needs ~2.1 CPU-s per GiB, curl ~1.6,
+// the server ~0.4. The target is
 // judged warm, on the median of 7 runs (runs vary by ±15% here); cold is shown.
 // The pull runs as `vm image pull` through main.ts. Run: deno run -A bench/image_pull.ts
 

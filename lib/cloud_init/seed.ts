@@ -11,6 +11,7 @@
 
 import { UsageError } from "../errors.ts";
 import { Literal, toYaml } from "./yaml.ts";
+import { toHex } from "../text/bytes.ts";
 
 /** What vm's cloud-config sets up. */
 export interface CloudConfigSpec {
@@ -74,7 +75,7 @@ export function checkPackages(names: readonly string[]): string[] {
 /** A new instance-id: `iid-` and 16 hex digits. */
 export function newInstanceId(): string {
   const b = crypto.getRandomValues(new Uint8Array(8));
-  return "iid-" + [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return "iid-" + toHex(b);
 }
 
 /** The `meta-data` file. Pure. */
@@ -213,5 +214,5 @@ export function composeUserData(
 /** A random MIME boundary. */
 export function newBoundary(): string {
   const b = crypto.getRandomValues(new Uint8Array(12));
-  return "==vm-" + [...b].map((x) => x.toString(16).padStart(2, "0")).join("") + "==";
+  return "==vm-" + toHex(b) + "==";
 }

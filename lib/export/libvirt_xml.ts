@@ -31,6 +31,7 @@ import { mapNetwork } from "./libvirt_net.ts";
 import { mapConsoles } from "./libvirt_console.ts";
 import type { VmModel } from "./vm_model.ts";
 import { joinOpts, optGet } from "../qemu/opt_list.ts";
+import { toHex } from "../text/bytes.ts";
 
 /** libvirt's namespace for `<qemu:commandline>`. */
 export const QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0";
@@ -51,7 +52,7 @@ export async function domainUuid(text: string): Promise<string> {
   const h = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   h[6] = ((h[6] ?? 0) & 0x0f) | 0x40;
   h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
-  const hex = [...h.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = toHex(h.subarray(0, 16));
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-` +
     hex.slice(20, 32);
 }

@@ -22,6 +22,7 @@ import { exists, readTextIfExists } from "../os/fs.ts";
 import type { VmArg } from "./qemu_options.ts";
 import { parsePorts, type PortRule as PortForward } from "../vm/ports.ts";
 import { vmEnv } from "../vm/dir.ts";
+import { toHex } from "../text/bytes.ts";
 
 /** The cloud-init seed image in a VM directory (the cloud-init work writes it). */
 export const SEED_FILE = "seed.iso";
@@ -113,7 +114,7 @@ export function readVmArgs(dir: string, env: Env): VmArg[] {
 /** sha256 of a file's bytes, hex. Reads `path`. */
 export async function sha256File(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(digest));
 }
 
 /** Reads VM `name` of `cfg.vmdir` into a VmModel (see the module doc). */

@@ -16,17 +16,17 @@
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
 import { exists } from "../os/fs.ts";
 import { SystemError, VmError } from "../errors.ts";
 import { getXattr, setXattr } from "../os/xattr.ts";
 import { type Checksum, type HashAlgo } from "./sums.ts";
 import { brokeOffLine } from "./fetch_errors.ts";
-import { BLOCK, BlockSink } from "./sink.ts";
+import { BLOCK, BLOCKS, BlockSink } from "./sink.ts";
 import { openBlockWriter } from "./block_writer.ts";
 import { fmtBytes } from "../text/progress.ts";
 import { openSource, type Source } from "./source.ts";
 import { PART_SUFFIX } from "./store.ts";
+import { openStreamHash, type StreamHash } from "../os/stream_hash.ts";
 
 /** Exit code of an interrupted download (as a shell reports SIGINT). */
 export const EXIT_INTERRUPTED = 130;
@@ -57,7 +57,7 @@ export interface Transfer {
 
 /** Callbacks of a download; all optional. */
 export interface TransferEvents {
-  /** Bytes in the `.part` so far, and the whole size when known. */
+  /** Bytes received so far, a block at a time (from the file's start), and the whole size when known. */
   onProgress?: (done: number, total?: number) => void;
   /** Something the user should know: waiting for another pull, starting over. */
   onNotice?: (text: string) => void;
@@ -142,14 +142,14 @@ async function lockPart(path: string, ev: TransferEvents): Promise<Deno.FsFile |
 }
 
 /** Feeds `n` bytes of `file` from its start into `hash`. */
-async function hashPrefix(file: Deno.FsFile, n: number, hash: Hash): Promise<void> {
+async function hashPrefix(file: Deno.FsFile, n: number, hash: StreamHash): Promise<void> {
   await file.seek(0, Deno.SeekMode.Start);
   const buf = new Uint8Array(1 << 20);
   let left = n;
   while (left > 0) {
     const got = await file.read(buf.subarray(0, Math.min(buf.length, left)));
     if (got === null) throw new SystemError("The partial download shrank while being read");
-    hash.update(buf.subarray(0, got));
+    await hash.update(buf.subarray(0, got));
     left -= got;
   }
 }
@@ -193,7 +193,7 @@ async function place(sink: BlockSink, t: Transfer): Promise<Checksum> {
   const part = t.path + PART_SUFFIX;
   const algo: HashAlgo = t.expected?.algo ?? "sha256";
   await sink.drain();
-  const got: Checksum = { algo, hex: sink.hash.digest("hex") };
+  const got: Checksum = { algo, hex: sink.hash.hex() };
   if (t.expected !== undefined && got.hex !== t.expected.hex) {
     Deno.removeSync(part);
     throw new SystemError(
@@ -234,24 +234,28 @@ async function fetchInto(
       : "changed upstream, or the server does not support ranges";
     ev.onNotice?.(`"${t.url}" cannot be resumed (${why}); starting over`);
   }
-  const hash = createHash(t.expected?.algo ?? "sha256");
-  if (src.start > 0) await hashPrefix(file, src.start, hash);
-  // Only a longer .part is cut: ext4 flushes a file truncated to zero and rewritten when it is
-  // closed (auto_da_alloc), which would make a fresh pull wait for the disk.
-  if (have > src.start) await file.truncate(src.start);
-  await file.seek(src.start, Deno.SeekMode.Start);
-  const keep: PartMeta = { url: t.url, total: src.total, validator: src.validator, arch: t.arch };
-  setXattr(part, PART_XATTR, JSON.stringify(keep));
-  const writer = await openBlockWriter(file, part, BLOCK);
-  const sink = new BlockSink(writer, hash, src.start, part, (d) => ev.onProgress?.(d, src.total));
+  const hash = await openStreamHash(t.expected?.algo ?? "sha256");
   try {
-    ev.onProgress?.(src.start, src.total);
-    await receive(src, sink, t, ev.signal);
-    const checksum = await place(sink, t);
-    const result = { path: t.path, bytes: sink.done, fetched: sink.done - src.start };
-    return { ...result, resumedAt: src.start, checksum, verified: !!t.expected, byOther: false };
+    if (src.start > 0) await hashPrefix(file, src.start, hash);
+    // Only a longer .part is cut: ext4 flushes a file truncated to zero and rewritten when it is
+    // closed (auto_da_alloc), which would make a fresh pull wait for the disk.
+    if (have > src.start) await file.truncate(src.start);
+    await file.seek(src.start, Deno.SeekMode.Start);
+    const keep: PartMeta = { url: t.url, total: src.total, validator: src.validator, arch: t.arch };
+    setXattr(part, PART_XATTR, JSON.stringify(keep));
+    const writer = await openBlockWriter(file, part, BLOCK, BLOCKS);
+    const sink = new BlockSink(writer, hash, src.start, part, (d) => ev.onProgress?.(d, src.total));
+    try {
+      ev.onProgress?.(src.start, src.total);
+      await receive(src, sink, t, ev.signal);
+      const checksum = await place(sink, t);
+      const result = { path: t.path, bytes: sink.done, fetched: sink.done - src.start };
+      return { ...result, resumedAt: src.start, checksum, verified: !!t.expected, byOther: false };
+    } finally {
+      await sink.quiesce();
+    }
   } finally {
-    await sink.quiesce();
+    hash.close();
   }
 }
 

@@ -1,45 +1,62 @@
 /**
  * Writing a received byte stream into a file in 1 MiB blocks, hashing each
  * block as it is written, with little memory and no copy: the source reads
- * straight into the free part of a block; a full block is written off this
- * thread (block_writer.ts) while it is hashed here and the other block
- * fills (two blocks take turns, the file is written in order). The file is
- * not flushed to disk here: an image is flushed before its first use (see
- * download.ts `readyForUse`), so a pull runs at the network's speed, not the
- * disk's. Writes only through the BlockWriter it is given.
+ * straight into the free part of a block; a full block is written and
+ * hashed off this thread (block_writer.ts, lib/os/stream_hash.ts) while the
+ * next one fills. BLOCKS blocks take turns, so that a moment's lag of the
+ * writing or the hashing does not stop the receiving; the file is written
+ * in order. The file is not flushed to disk here: an image is flushed before
+ * its first use (see download.ts `readyForUse`), so a pull runs at the
+ * network's speed, not the disk's. Writes only through the BlockWriter it is
+ * given.
  * Level: vm (lib/images, no qemu).
  * @module
  */
 
-import type { Hash } from "node:crypto";
 import { SystemError } from "../errors.ts";
 import { writeFailedLine } from "./fetch_errors.ts";
 import type { BlockWriter } from "./block_writer.ts";
+import type { StreamHash } from "../os/stream_hash.ts";
 
 /** Bytes per block. */
 export const BLOCK = 1 << 20;
 
+/** Blocks in memory: one filling, the others being written and hashed. */
+export const BLOCKS = 4;
+
+/** A full block handed over: its buffer and its hashing. */
+interface Flushed {
+  buf: Uint8Array;
+  hashed: Promise<void>;
+}
+
 /** Blocks of a stream, written to a file and hashed. */
 export class BlockSink {
-  #buf = new Uint8Array(BLOCK);
-  /** The other block: being written while `#buf` fills. */
-  #spare = new Uint8Array(BLOCK);
+  /** The block filling. */
+  #buf: Uint8Array = new Uint8Array(BLOCK);
   #fill = 0;
-  /** The bytes in the file once the block being written is written; undefined: none is. */
-  #writing: number | undefined;
+  /** Blocks free to fill next. */
+  #free: Uint8Array[] = [];
+  /** Blocks being written and hashed, oldest first. */
+  #flushed: Flushed[] = [];
+  /** The hashing of the last block handed over (the next one is hashed after it). */
+  #hashTail: Promise<void> = Promise.resolve();
   /** Bytes received so far (in the file, or in a block not yet written), from the file's start. */
   done: number;
 
   constructor(
+    /** Has room for BLOCKS - 1 blocks in flight. */
     readonly writer: BlockWriter,
-    readonly hash: Hash,
+    /** Fed every block, in order; the caller opens and closes it. */
+    readonly hash: StreamHash,
     start: number,
     /** Path shown in errors. */
     readonly name: string,
-    /** Called after each block is written, with the bytes in the file then. */
+    /** Called as each block is handed over to be written, with the bytes received then. */
     readonly onBlock: (done: number) => void,
   ) {
     this.done = start;
+    for (let i = 1; i < BLOCKS; i++) this.#free.push(new Uint8Array(BLOCK));
   }
 
   /** The free part of the block, to read into. */
@@ -55,48 +72,56 @@ export class BlockSink {
   }
 
   /**
-   * Starts writing the block (once the previous one is written: the file is
-   * written in order) on another thread, and hashes it meanwhile. A failed
-   * write is thrown by the next flush or drain.
+   * Hands the block over to be written (after the blocks before it: the
+   * file is written in order) and hashed, on other threads, then takes a
+   * free block, waiting for the oldest one when none is. A failed write is
+   * thrown by a later flush, or by drain.
    */
   async flush(): Promise<void> {
     if (this.#fill === 0) return;
-    await this.#wait();
     const block = this.#buf.subarray(0, this.#fill);
     this.writer.start(block, this.done - this.#fill);
-    this.#writing = this.done;
-    this.hash.update(block);
-    [this.#buf, this.#spare] = [this.#spare, this.#buf];
+    const hashed = this.#hashTail.then(() => this.hash.update(block));
+    hashed.catch(() => {}); // thrown by #waitOldest
+    this.#hashTail = hashed;
+    this.#flushed.push({ buf: this.#buf, hashed });
     this.#fill = 0;
+    this.onBlock(this.done);
+    if (this.#free.length === 0) await this.#waitOldest();
+    this.#buf = this.#free.pop()!;
   }
 
-  /** Waits for the block being written; throws its SystemError. */
-  async #wait(): Promise<void> {
-    const upTo = this.#writing;
-    if (upTo === undefined) return;
-    this.#writing = undefined;
+  /** Waits for the oldest block handed over to be written and hashed, and frees it; throws its SystemError. */
+  async #waitOldest(): Promise<void> {
+    const f = this.#flushed.shift();
+    if (f === undefined) return;
+    let written = true;
+    let why: unknown;
     try {
       await this.writer.finish();
     } catch (e) {
-      throw new SystemError(writeFailedLine(this.name, e));
+      [written, why] = [false, e];
     }
-    this.onBlock(upTo);
+    await f.hashed; // before anything is thrown: the block is not refilled while it is hashed
+    if (!written) throw new SystemError(writeFailedLine(this.name, why));
+    this.#free.push(f.buf);
   }
 
   /** Writes everything received so far into the file. Throws SystemError (disk full…). */
   async drain(): Promise<void> {
     await this.flush();
-    await this.#wait();
+    while (this.#flushed.length > 0) await this.#waitOldest();
   }
 
   /**
-   * Waits for a write in flight, then frees the writer (before the file is
-   * closed); a failed write does not matter then.
+   * Waits for the writes and hashings in flight, then frees the writer
+   * (before the file is closed); a failure of either does not matter then.
    */
   async quiesce(): Promise<void> {
-    if (this.#writing !== undefined) {
-      this.#writing = undefined;
-      await this.writer.finish().catch(() => {}); // the download failed already: that error is reported
+    // The download failed already: that error is the one reported.
+    for (const f of this.#flushed.splice(0)) {
+      await this.writer.finish().catch(() => {});
+      await f.hashed.catch(() => {});
     }
     this.writer.close();
   }

@@ -1,5 +1,5 @@
 /**
- * Writing a buffer into a file as a chain of small writes that the kernel's
+ * Writing buffers into a file as chains of small writes that the kernel's
  * io_uring worker threads run one after the other, off the calling thread,
  * through FFI (needs `--allow-ffi`). Why small writes: ext4 on Linux 6.16 and
  * later caches a write in one folio as large as the write, and on a VM whose
@@ -7,8 +7,10 @@
  * 3 times as much per byte as 16–32 KiB ones (bench/image_pull.ts). Why not
  * Deno's own writes: each is a hop to a thread and back (30–60 µs here), too
  * many at 32 KiB a piece. A chain is linked (IOSQE_IO_LINK), so its pieces
- * land in order and a process killed mid-chain leaves a file that is a
- * prefix of the data, never one with a hole. Touches only the fd given.
+ * land in order, and several chains may be in flight: each starts once those
+ * before it have ended (IOSQE_IO_DRAIN), so a process killed mid-chain
+ * leaves a file that is a prefix of the data, never one with a hole.
+ * Touches only the fd given.
  * @module
  */
 
@@ -20,6 +22,8 @@ const IORING_OFF_SQES = 0x10000000n;
 const IORING_FEAT_SINGLE_MMAP = 1;
 const IORING_ENTER_GETEVENTS = 1n;
 const IORING_OP_WRITE = 23;
+/** Not started before every entry submitted earlier has completed. */
+const IOSQE_IO_DRAIN = 1 << 1;
 const IOSQE_IO_LINK = 1 << 2;
 /** Straight to a worker thread: a buffered ext4 write would only try inline and be punted. */
 const IOSQE_ASYNC = 1 << 4;
@@ -61,16 +65,26 @@ export function parseRingParams(params: Uint8Array): {
 
 /**
  * Fills the 64-byte submission entry at `at` of `sqes`: write `len` bytes
- * from address `addr` to file offset `offset` of `fd`. Pure.
+ * from address `addr` to file offset `offset` of `fd`; linked to the next
+ * entry, and after all earlier ones (`drain`), as asked. Pure.
  */
 export function fillWriteSqe(
   sqes: DataView,
   at: number,
-  e: { fd: number; addr: bigint; len: number; offset: number; linked: boolean; tag: number },
+  e: {
+    fd: number;
+    addr: bigint;
+    len: number;
+    offset: number;
+    linked: boolean;
+    drain: boolean;
+    tag: number;
+  },
 ): void {
   for (let k = 0; k < SQE_SIZE; k += 8) sqes.setBigUint64(at + k, 0n, true);
   sqes.setUint8(at, IORING_OP_WRITE);
-  sqes.setUint8(at + 1, IOSQE_ASYNC | (e.linked ? IOSQE_IO_LINK : 0));
+  const flags = IOSQE_ASYNC | (e.linked ? IOSQE_IO_LINK : 0) | (e.drain ? IOSQE_IO_DRAIN : 0);
+  sqes.setUint8(at + 1, flags);
   sqes.setInt32(at + 4, e.fd, true);
   sqes.setBigUint64(at + 8, BigInt(e.offset), true);
   sqes.setBigUint64(at + 16, e.addr, true);
@@ -93,6 +107,16 @@ export function writtenPrefix(pieceLens: number[], results: number[]): number {
   return done;
 }
 
+/** A chain in flight: its pieces' lengths, their results as they come, how many are still out. */
+interface Chain {
+  lens: number[];
+  results: number[];
+  waiting: number;
+}
+
+/** Pieces per chain at most: a CQE's tag is chain id × this + piece index. */
+const TAG_PIECES = 1 << 16;
+
 /** An io_uring set up for chains of writes (see the module doc). */
 export class WriteRing {
   #fd: number;
@@ -102,9 +126,10 @@ export class WriteRing {
   #ring: Uint32Array;
   #ringView: DataView;
   #sqes: DataView;
-  /** Piece lengths and results of the chain in flight. */
-  #lens: number[] = [];
-  #results: number[] = [];
+  /** The chains in flight, by id. */
+  #chains = new Map<number, Chain>();
+  #nextId = 0;
+  /** Entries submitted and not completed, of all chains. */
   #waiting = 0;
   /** Bytes per write. */
   readonly piece: number;
@@ -128,9 +153,10 @@ export class WriteRing {
   }
 
   /**
-   * A ring for chains of up to `pieces` writes of `piece` bytes, or
-   * undefined when this system has no usable io_uring (an old kernel,
-   * io_uring_disabled, a seccomp filter…): the caller writes another way.
+   * A ring for up to `pieces` writes of `piece` bytes in flight (in one
+   * chain or several), or undefined when this system has no usable io_uring
+   * (an old kernel, io_uring_disabled, a seccomp filter…): the caller writes
+   * another way.
    */
   static open(pieces: number, piece: number): WriteRing | undefined {
     const c = libc("ring");
@@ -160,31 +186,36 @@ export class WriteRing {
 
   /**
    * Starts writing `data` at `offset` of `fd` as one chain of writes of
-   * `piece` bytes. `data` must stay untouched until `finish()` returns.
-   * Should the kernel take only part of the chain, `finish()` counts only
-   * what it took.
+   * `piece` bytes, which begins once every chain started before it has
+   * ended; returns the chain's id for `finish`. `data` must stay untouched
+   * until then. Should the kernel take only part of the chain, `finish`
+   * counts only what it took. Throws when the ring has no room for it (more
+   * pieces in flight than it was opened for).
    */
-  start(fd: number, data: Uint8Array, offset: number): void {
-    if (this.#waiting > 0) throw new Error("WriteRing.start: a chain is in flight");
+  start(fd: number, data: Uint8Array, offset: number): number {
     const c = libc("ring");
-    const addr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(data)));
     const count = Math.ceil(data.length / this.piece);
     const mask = this.#ring[this.#sq.mask / 4]!;
+    if (this.#waiting + count > mask + 1 || count > TAG_PIECES) {
+      throw new Error(`WriteRing.start: no room for ${count} more writes`);
+    }
+    const addr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(data)));
+    const id = this.#nextId++;
+    const chain: Chain = { lens: [], results: [], waiting: 0 };
     let tail = Atomics.load(this.#ring, this.#sq.tail / 4);
-    this.#lens = [];
-    this.#results = [];
     for (let i = 0; i < count; i++) {
       const at = i * this.piece;
       const len = Math.min(this.piece, data.length - at);
-      this.#lens.push(len);
-      this.#results.push(0);
+      chain.lens.push(len);
+      chain.results.push(0);
       fillWriteSqe(this.#sqes, (tail & mask) * SQE_SIZE, {
         fd,
         addr: addr + BigInt(at),
         len,
         offset: offset + at,
         linked: i < count - 1,
-        tag: i,
+        drain: i === 0 && this.#chains.size > 0,
+        tag: id * TAG_PIECES + i,
       });
       tail = (tail + 1) >>> 0;
     }
@@ -197,56 +228,70 @@ export class WriteRing {
     if (queued < count) {
       Atomics.store(this.#ring, this.#sq.tail / 4, (tail - (count - Math.max(queued, 0))) >>> 0);
     }
-    this.#waiting = Math.max(queued, 0);
+    chain.waiting = Math.max(queued, 0);
+    this.#waiting += chain.waiting;
+    this.#chains.set(id, chain);
+    return id;
   }
 
   /**
-   * Waits for the chain started last (blocking this thread; a chain is at
-   * most a few MiB) and returns how many of its bytes were written, in
-   * order from its start. Less than the whole chain means the rest must be
-   * written another way, which also tells why it failed (disk full…).
-   * Throws when the ring itself fails (never seen: a bad fd or address).
+   * Waits for the chain `id` (blocking this thread; a chain is at most a few
+   * MiB) and returns how many of its bytes were written, in order from its
+   * start. Less than the whole chain means the rest must be written another
+   * way, which also tells why it failed (disk full…). An unknown (finished)
+   * id counts 0. Throws when the ring itself fails (never seen: a bad fd or
+   * address).
    */
-  finish(): number {
-    const c = libc("ring");
-    while (this.#waiting > 0) {
-      let head = Atomics.load(this.#ring, this.#cq.head / 4);
-      const tail = Atomics.load(this.#ring, this.#cq.tail / 4);
-      if (head === tail) {
-        const n = c.enter(
-          SYS_IO_URING_ENTER,
-          BigInt(this.#fd),
-          0n,
-          BigInt(this.#waiting),
-          IORING_ENTER_GETEVENTS,
-          null,
-          0n,
-        );
-        const e = n < 0n ? lastError() : undefined;
-        if (e !== undefined && e.errno !== EINTR) {
-          // Writes may still be running from `data`: the caller gives up on the file (its
-          // error says so); close() then frees the ring, whose teardown waits for them.
-          this.#waiting = 0;
-          throw new Error(`io_uring_enter failed with writes in flight: ${e.message}`);
-        }
-        continue;
-      }
-      const mask = this.#ring[this.#cq.mask / 4]!;
-      for (; head !== tail; head = (head + 1) >>> 0) {
-        const at = this.#cq.entries + (head & mask) * CQE_SIZE;
-        const tag = Number(this.#ringView.getBigUint64(at, true));
-        if (tag < this.#results.length) this.#results[tag] = this.#ringView.getInt32(at + 8, true);
-        this.#waiting--;
-      }
-      Atomics.store(this.#ring, this.#cq.head / 4, head);
-    }
-    this.#waiting = 0;
-    return writtenPrefix(this.#lens, this.#results);
+  finish(id: number): number {
+    const chain = this.#chains.get(id);
+    if (chain === undefined) return 0;
+    while (chain.waiting > 0) this.#reap();
+    this.#chains.delete(id);
+    return writtenPrefix(chain.lens, chain.results);
   }
 
-  /** Waits for a chain in flight (but after a failed finish()), then frees the ring. */
+  /** Waits for at least one completion and records every one there is. */
+  #reap(): void {
+    const c = libc("ring");
+    let head = Atomics.load(this.#ring, this.#cq.head / 4);
+    const tail = Atomics.load(this.#ring, this.#cq.tail / 4);
+    if (head === tail) {
+      const n = c.enter(
+        SYS_IO_URING_ENTER,
+        BigInt(this.#fd),
+        0n,
+        1n,
+        IORING_ENTER_GETEVENTS,
+        null,
+        0n,
+      );
+      const e = n < 0n ? lastError() : undefined;
+      if (e !== undefined && e.errno !== EINTR) {
+        // Writes may still be running from the callers' buffers: the caller gives up on the
+        // file (its error says so); close() then frees the ring, whose teardown waits for them.
+        this.#chains.clear();
+        this.#waiting = 0;
+        throw new Error(`io_uring_enter failed with writes in flight: ${e.message}`);
+      }
+      return;
+    }
+    const mask = this.#ring[this.#cq.mask / 4]!;
+    for (; head !== tail; head = (head + 1) >>> 0) {
+      const at = this.#cq.entries + (head & mask) * CQE_SIZE;
+      const tag = Number(this.#ringView.getBigUint64(at, true));
+      const chain = this.#chains.get(Math.floor(tag / TAG_PIECES));
+      if (chain !== undefined) {
+        chain.results[tag % TAG_PIECES] = this.#ringView.getInt32(at + 8, true);
+        chain.waiting--;
+      }
+      this.#waiting--;
+    }
+    Atomics.store(this.#ring, this.#cq.head / 4, head);
+  }
+
+  /** Waits for the chains in flight (but after a failed finish()), then frees the ring. */
   close(): void {
-    this.finish();
+    for (const id of [...this.#chains.keys()]) this.finish(id);
     const c = libc("ring");
     for (const m of this.#maps) c.munmap(m.ptr, BigInt(m.len));
     this.#maps = [];

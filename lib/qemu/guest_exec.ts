@@ -14,6 +14,7 @@
 import { CheckFailedError, SystemError } from "../errors.ts";
 import type { GuestAgent } from "./guest_agent.ts";
 import { sleep } from "../os/poll.ts";
+import { toHex } from "../text/bytes.ts";
 
 /** How `vm exec` runs a command. */
 export interface ExecOptions {
@@ -134,9 +135,7 @@ export async function guestExec(
   argv: readonly string[],
   opts: ExecOptions,
 ): Promise<ExecResult> {
-  const tag = [...crypto.getRandomValues(new Uint8Array(8))].map((b) =>
-    b.toString(16).padStart(2, "0")
-  ).join("");
+  const tag = toHex(crypto.getRandomValues(new Uint8Array(8)));
   const files = { out: `/tmp/vm-exec-${tag}.out`, err: `/tmp/vm-exec-${tag}.err` };
   const followers = [
     new Follower(agent, files.out, opts.onStdout),

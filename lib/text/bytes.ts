@@ -1,5 +1,5 @@
 /**
- * Byte arrays: joining several into one. Pure.
+ * Byte arrays: joining several into one, writing them in hex. Pure.
  * @module
  */
 
@@ -13,5 +13,12 @@ export function concatBytes(
     out.set(p, at);
     at += p.length;
   }
+  return out;
+}
+
+/** `bytes` as lowercase hex, two digits a byte. Pure. */
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += (b < 16 ? "0" : "") + b.toString(16);
   return out;
 }
