@@ -45,7 +45,7 @@ export class BlockSink {
   done: number;
 
   constructor(
-    /** Has room for BLOCKS - 1 blocks in flight. */
+    /** Has room for BLOCKS blocks in flight. */
     readonly writer: BlockWriter,
     /** Fed every block, in order; the caller opens and closes it. */
     readonly hash: StreamHash,
