@@ -97,7 +97,8 @@ export function globMatch(glob: string, name: string): boolean {
   return new RegExp(`^${re}$`).test(name);
 }
 
-const collator = new Intl.Collator("en", { numeric: true });
+/** Version order; made on first use: setting up ICU's collator takes ~10 ms, at every start of vm. */
+let collator: Intl.Collator | undefined;
 
 /**
  * The file a "latest" entry stands for: of the names listed in `entries`
@@ -107,5 +108,6 @@ const collator = new Intl.Collator("en", { numeric: true });
 export function newestMatch(entries: readonly SumEntry[], glob: string): string | undefined {
   const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
   const names = [...new Set(entries.map((e) => base(e.file)))].filter((n) => globMatch(glob, n));
+  collator ??= new Intl.Collator("en", { numeric: true });
   return names.sort(collator.compare).at(-1);
 }

@@ -245,13 +245,18 @@ export class WriteRing {
   finish(id: number): number {
     const chain = this.#chains.get(id);
     if (chain === undefined) return 0;
-    while (chain.waiting > 0) this.#reap();
+    while (chain.waiting > 0) {
+      // Chains end in the order started: this one's last completion comes after all of theirs.
+      let need = 0;
+      for (const [k, c] of this.#chains) if (k <= id) need += c.waiting;
+      this.#reap(need);
+    }
     this.#chains.delete(id);
     return writtenPrefix(chain.lens, chain.results);
   }
 
-  /** Waits for at least one completion and records every one there is. */
-  #reap(): void {
+  /** Records the completions there are; when none, waits for `need` of them first. */
+  #reap(need: number): void {
     const c = libc("ring");
     let head = Atomics.load(this.#ring, this.#cq.head / 4);
     const tail = Atomics.load(this.#ring, this.#cq.tail / 4);
@@ -260,7 +265,7 @@ export class WriteRing {
         SYS_IO_URING_ENTER,
         BigInt(this.#fd),
         0n,
-        1n,
+        BigInt(need),
         IORING_ENTER_GETEVENTS,
         null,
         0n,
