@@ -129,6 +129,10 @@ try {
   // Memory idle for 6 s (see the top of this file for what that changes).
   const cold = () => new Promise((r) => setTimeout(r, 6000));
   const mibs = (ms: number) => (SIZE / (1 << 20)) / (ms / 1000);
+  // One untimed run of each first: the first `deno run` in the bench's fresh HOME compiles vm's
+  // modules into Deno's cache (~0.1 s), which an installed vm did once, when it was installed.
+  await runCurl();
+  await runPull();
   const results: { state: string; curl: number[]; pull: number[]; ratio: number }[] = [];
   for (const [state, prepare, rounds] of [["warm", warm, 7], ["cold", cold, 3]] as const) {
     const res = { state, curl: [] as number[], pull: [] as number[] };
