@@ -19,8 +19,8 @@
 // ~0.74 CPU-s per GiB here, half of what curl spends in all), with 4 blocks in
 // memory so that the receiving goes on while both lag. On 2 cores shared with
 // the server the pull is bound by CPU: it needs ~2.1 CPU-s per GiB, curl ~1.6,
-// the server ~0.4. The target is
-// judged warm, on the median of 7 runs (runs vary by ±15% here); cold is shown.
+// the server ~0.4. The target is judged warm, on the median of 7 runs (runs
+// vary by ±15% here); cold is shown.
 // The pull runs as `vm image pull` through main.ts. Run: deno run -A bench/image_pull.ts
 
 import { createHash } from "node:crypto";

@@ -93,8 +93,7 @@ export class RingWriter implements BlockWriter {
     let past = 0;
     for (const l of later) past += this.ring.finish(l.chain ?? -1);
     if (past > 0) await this.file.truncate(b.offset + n);
-    const thread = new ThreadWriter(this.file);
-    this.#thread = thread;
+    this.#thread = new ThreadWriter(this.file);
     await this.file.seek(b.offset + n, Deno.SeekMode.Start);
     await writeAll(this.file, b.block.subarray(n));
     for (const l of later) this.start(l.block, l.offset);
