@@ -15,6 +15,7 @@ import { diskPaths } from "../qemu/drives.ts";
 import { describe } from "../errors.ts";
 import { F, ONCE_TEMPLATE } from "../vm/files.ts";
 import { type ImageInfo, imageInfo } from "../qemu/img.ts";
+import { dataFileOf } from "../qemu/image_check.ts";
 import { quoteWords } from "../text/shell_words.ts";
 import { humanDuration, stateLabel, type VmState, vmState } from "../vm/state.ts";
 import { parseTemplate, readTemplateText, templateNames } from "../vm/templates.ts";
@@ -103,6 +104,8 @@ export function diskLine(d: DiskInfo): string {
   const parts = [i.format, `${formatBytes(i["virtual-size"])} virtual`];
   if (i["actual-size"] !== undefined) parts.push(`${formatBytes(i["actual-size"])} on disk`);
   if (i["backing-filename"] !== undefined) parts.push(`backing file "${i["backing-filename"]}"`);
+  const dataFile = dataFileOf(i);
+  if (dataFile !== undefined) parts.push(`external data file "${dataFile}"`);
   const snaps = i.snapshots?.length ?? 0;
   if (snaps > 0) parts.push(`${snaps} snapshot${snaps === 1 ? "" : "s"}`);
   return `${d.file}: ${parts.join(", ")}`;

@@ -11,8 +11,9 @@
 
 import { resolve } from "../os/path.ts";
 import { readyForUse } from "./download.ts";
-import { SystemError, UsageError } from "../errors.ts";
-import { type ImageInfo, imageInfo, qemuImg, qemuImgProgress, resizeImage } from "../qemu/img.ts";
+import { UsageError } from "../errors.ts";
+import { type ImageInfo, qemuImg, qemuImgProgress, resizeImage } from "../qemu/img.ts";
+import { inspectImage } from "../qemu/image_check.ts";
 import { checkSize, sizeBytes } from "../text/units.ts";
 
 /** The size a new disk gets. */
@@ -66,28 +67,23 @@ export interface ImageDisk {
 
 /**
  * `qemu-img info` of a cached image, checked to be usable as a base: a disk
- * format (not an ISO), and no backing file of its own (an image from the
- * network must not name other files). Throws UsageError / SystemError.
+ * format (not an ISO), raw or qcow2 with no backing file of its own and no
+ * external data file (lib/qemu/image_check.ts: an image from the network
+ * must not name other files). Throws UsageError (UnsafeImageError).
  */
 export async function baseInfo(image: string): Promise<ImageInfo> {
-  const info = await imageInfo(image);
-  if (info["backing-filename"] !== undefined) {
-    throw new SystemError(
-      `Image "${image}" has a backing file ("${info["backing-filename"]}") of its own; ` +
-        'a base image must be standalone: remove it with "vm image rm" and import a flattened copy',
-    );
-  }
   if (/\.iso$/i.test(image)) {
     throw new UsageError(
       `"${image}" is an ISO, not a disk image; boot it with "vm make <vm> <iso>"`,
     );
   }
+  const [info] = await inspectImage(image, { backingDirs: [] });
   return info;
 }
 
 /**
  * Creates `drive` (must not exist) from the cached `image` (checked whole
- * and flushed to disk first, see readyForUse): an overlay, or
+ * and flushed to disk first, see readyForUse, then by baseInfo): an overlay, or
  * with `copy` a standalone qcow2 (`onProgress` gets bytes of the image's
  * virtual size as qemu-img reports its percent). `asked` is the size wanted,
  * in bytes. Runs qemu-img; writes `drive`.

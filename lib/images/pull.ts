@@ -4,8 +4,10 @@
  * a "latest" entry's `file` glob picks the dated file it stands for there)
  * or is pinned in the entry; a URL needs `--sha256`/`--sha512`, or
  * `--insecure` (then its SHA-256 is reported, not checked). An image already
- * cached is not fetched again. Reads the network (SUMS file, image); writes
- * `$VMDIR/.images/` (see download.ts). Level: vm (lib/images, no qemu).
+ * cached is not fetched again. A downloaded image that names other files
+ * (a backing or data file: lib/qemu/image_check.ts) or is not raw or qcow2
+ * (an ISO: raw) is refused and removed. Reads the network (SUMS file,
+ * image); writes `$VMDIR/.images/` (see download.ts); runs `qemu-img info`.
  * @module
  */
 
@@ -26,6 +28,8 @@ import {
   type TransferResult,
 } from "./download.ts";
 import { fetchText } from "./source.ts";
+import { removeIfExists } from "../os/fs.ts";
+import { inspectImage, SAFE_FORMATS, UnsafeImageError } from "../qemu/image_check.ts";
 import { type Checksum, findSum, newestMatch, parseSums } from "./sums.ts";
 import {
   ensureImagesDir,
@@ -159,9 +163,25 @@ function kindOfPath(path: string): ImageKind {
 }
 
 /**
+ * Refuses the image just pulled to `path` when it names other files or has
+ * another format than raw or qcow2 (an ISO: raw), removing it from the
+ * cache. Throws UnsafeImageError. Runs `qemu-img info`.
+ */
+async function checkPulled(path: string, kind: ImageKind): Promise<void> {
+  try {
+    await inspectImage(path, { backingDirs: [], formats: kind === "iso" ? ["raw"] : SAFE_FORMATS });
+  } catch (e) {
+    if (!(e instanceof UnsafeImageError)) throw e;
+    removeIfExists(path);
+    throw new UnsafeImageError(e.file, `${e.problem}; it was removed from the cache`);
+  }
+}
+
+/**
  * Pulls `req` into `$VMDIR/.images` (see the module doc); an image of that
  * name already cached is returned as it is. Throws UsageError for an unknown
- * name or a URL without checksum, SystemError for a failed download or
+ * name or a URL without checksum, UnsafeImageError (a UsageError) for an
+ * image that names other files, SystemError for a failed download or
  * checksum, InterruptedError when `ev.signal` aborts.
  */
 export async function pullImage(
@@ -205,5 +225,6 @@ export async function pullImage(
     },
     ev,
   );
+  await checkPulled(plan.path, plan.kind);
   return { name, kind: plan.kind, path: plan.path, cached: false, transfer: t, url: plan.url };
 }

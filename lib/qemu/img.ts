@@ -14,10 +14,13 @@ function notStarted(e: unknown): unknown {
     : e;
 }
 
+/** qemu-img ran and failed (it could not open or use the image): its first line of stderr. */
+export class QemuImgFailed extends SystemError {}
+
 /** The error for a failed qemu-img run, with the first line of its stderr. */
-function failed(args: readonly string[], stderr: Uint8Array): SystemError {
+function failed(args: readonly string[], stderr: Uint8Array): QemuImgFailed {
   const err = new TextDecoder().decode(stderr).trim().replace(/^qemu-img: /, "");
-  return new SystemError(`qemu-img ${args[0] ?? ""} failed: ${err.split("\n")[0] ?? ""}`);
+  return new QemuImgFailed(`qemu-img ${args[0] ?? ""} failed: ${err.split("\n")[0] ?? ""}`);
 }
 
 /** Runs qemu-img with `args`; returns its stdout. Throws SystemError naming its error. */
@@ -88,6 +91,9 @@ export interface ImageInfo {
   "actual-size"?: number;
   "backing-filename"?: string;
   "full-backing-filename"?: string;
+  "backing-filename-format"?: string;
+  /** qcow2's `data` holds `data-file` when the image has an external data file. */
+  "format-specific"?: { type: string; data?: Record<string, unknown> };
   snapshots?: { name: string; "vm-state-size": number; "date-sec": number }[];
 }
 
