@@ -16,7 +16,7 @@
  * @module
  */
 
-import { exists } from "../os/fs.ts";
+import { exists, openPlainFile } from "../os/fs.ts";
 import { SystemError, VmError } from "../errors.ts";
 import { getXattr, setXattr } from "../os/xattr.ts";
 import { type Checksum, type HashAlgo } from "./sums.ts";
@@ -127,7 +127,7 @@ async function lockPart(path: string, ev: TransferEvents): Promise<Deno.FsFile |
   const part = path + PART_SUFFIX;
   for (let i = 0; i < 100; i++) {
     if (exists(path)) return undefined;
-    const file = await Deno.open(part, { read: true, write: true, create: true, mode: 0o600 });
+    const file = openPlainFile(part, 0o600); // a planted symlink is refused, never followed
     await lockWaiting(file, () => ev.onNotice?.(`Another pull is downloading "${path}"; waiting`));
     let same = false;
     try {
@@ -141,14 +141,14 @@ async function lockPart(path: string, ev: TransferEvents): Promise<Deno.FsFile |
   throw new SystemError(`Cannot lock "${part}": it keeps being replaced; try again`);
 }
 
-/** Feeds `n` bytes of `file` from its start into `hash`. */
-async function hashPrefix(file: Deno.FsFile, n: number, hash: StreamHash): Promise<void> {
+/** Feeds `n` bytes of `file` from its start into `hash`. Throws SystemError when it is shorter. */
+export async function hashPrefix(file: Deno.FsFile, n: number, hash: StreamHash): Promise<void> {
   await file.seek(0, Deno.SeekMode.Start);
   const buf = new Uint8Array(1 << 20);
   let left = n;
   while (left > 0) {
     const got = await file.read(buf.subarray(0, Math.min(buf.length, left)));
-    if (got === null) throw new SystemError("The partial download shrank while being read");
+    if (got === null) throw new SystemError("A file shrank while being read (hashing it)");
     await hash.update(buf.subarray(0, got));
     left -= got;
   }

@@ -20,6 +20,7 @@ import {
   writeAllFd,
 } from "./libc.ts";
 import { dirname } from "./path.ts";
+import { writeAll } from "./io.ts";
 
 /** Suffix of the temporary file an atomic write uses. */
 export const NEW_SUFFIX = ".new";
@@ -27,27 +28,74 @@ export const NEW_SUFFIX = ".new";
 /** Modes of what vm creates, whatever the umask: directories, files, scripts. */
 export const MODE = { dir: 0o700, file: 0o600, script: 0o700 } as const;
 
+/** Throws SystemError unless `st` (lstat of `path`) is a regular file: vm never writes through a symlink. */
+function checkPlainFile(path: string, st: Deno.FileInfo | undefined): void {
+  if (st?.isSymlink) {
+    throw new SystemError(
+      `"${path}" is a symbolic link (planted?); vm never writes through one: remove it`,
+    );
+  }
+  if (st !== undefined && !st.isFile) {
+    throw new SystemError(`"${path}" is in the way and is not a file; remove it`);
+  }
+}
+
 /** Creates `tmp` exclusively with `mode`, removing a stale regular file first; refuses a symlink. */
 function createNew(tmp: string, mode: number): number {
   for (let attempt = 0; attempt < 2; attempt++) {
     const r = createExclusive(tmp, mode);
     if ("fd" in r) return r.fd;
     if (r.errno !== EEXIST) break;
-    const st = lstatIfExists(tmp);
-    if (st?.isSymlink) {
-      throw new SystemError(
-        `"${tmp}" is a symbolic link (planted?); vm never writes through one: remove it`,
-      );
-    }
-    if (st !== undefined && !st.isFile) {
-      throw new SystemError(`"${tmp}" is in the way and is not a file; remove it`);
-    }
+    checkPlainFile(tmp, lstatIfExists(tmp));
     removeIfExists(tmp); // a stale regular file of an interrupted write
   }
   // Report the real error (or EEXIST again: another writer raced us).
   const again = createExclusive(tmp, mode);
   if ("fd" in again) return again.fd;
   throw new SystemError(`Cannot create "${tmp}" (errno ${again.errno}); check "${dirname(tmp)}"`);
+}
+
+/**
+ * The file `fd` (opened on `path`) is, opened anew with `options` (its
+ * `/proc/self/fd` link: that very file, whatever the name holds by now);
+ * `fd` is closed. Removes `path` when that fails.
+ */
+function fdFile(fd: number, path: string, options: Deno.OpenOptions): Deno.FsFile {
+  try {
+    return Deno.openSync(`/proc/self/fd/${fd}`, options);
+  } catch (e) {
+    removeIfExists(path);
+    throw e;
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * Opens the regular file `path` for reading and writing, created with
+ * exactly `mode` when missing; never through a symlink (a planted one is
+ * refused) nor anything that is not a regular file. Throws SystemError.
+ * Creates `path` when missing.
+ */
+export function openPlainFile(path: string, mode: number = MODE.file): Deno.FsFile {
+  const rw = { read: true, write: true };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const made = createExclusive(path, mode);
+    if ("fd" in made) return fdFile(made.fd, path, rw);
+    if (made.errno !== EEXIST) {
+      throw new SystemError(
+        `Cannot create "${path}" (errno ${made.errno}); check "${dirname(path)}"`,
+      );
+    }
+    const st = lstatIfExists(path);
+    checkPlainFile(path, st);
+    if (st === undefined) continue; // gone meanwhile: create it
+    const file = Deno.openSync(path, rw);
+    const now = file.statSync();
+    if (now.ino === st.ino && now.dev === st.dev) return file;
+    file.close(); // replaced between the look and the open: look again
+  }
+  throw new SystemError(`"${path}" keeps being replaced; try again`);
 }
 
 /**
@@ -74,6 +122,50 @@ export function writeFileAtomic(
     removeIfExists(tmp);
     throw e;
   }
+}
+
+/** A file being written the way writeFileAtomic writes: streamed into `tmp`, then renamed. */
+export interface AtomicFile {
+  /** The temporary file (`<path>.new`). */
+  readonly tmp: string;
+  /** Writes to `tmp`; closing it leaves the file open for commit. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Flushes `tmp` to disk, closes it and renames it over the path. */
+  commit(): void;
+  /** Closes and removes `tmp`: nothing is left of the write. */
+  abort(): void;
+}
+
+/**
+ * Opens `<path>.new` for data too large to hold at once, with writeFileAtomic's
+ * guarantees: created exclusively with exactly `mode` (a symlink there is
+ * refused, a stale regular file replaced), never a file someone else made;
+ * `commit()` puts it in place. Writes `<path>.new`, then `path`.
+ */
+export function openAtomic(path: string, mode: number = MODE.file): AtomicFile {
+  const tmp = path + NEW_SUFFIX;
+  const file = fdFile(createNew(tmp, mode), tmp, { write: true });
+  let open = true;
+  const close = () => {
+    if (open) file.close();
+    open = false;
+  };
+  return {
+    tmp,
+    writable: new WritableStream({ write: (chunk) => writeAll(file, chunk) }),
+    commit() {
+      try {
+        file.syncDataSync();
+      } finally {
+        close();
+      }
+      Deno.renameSync(tmp, path);
+    },
+    abort() {
+      close();
+      removeIfExists(tmp);
+    },
+  };
 }
 
 /**

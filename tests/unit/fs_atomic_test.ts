@@ -2,7 +2,9 @@
 // 2): an atomic write never follows a planted `x.new` symlink, removes a
 // stale regular one, and gives exactly the mode asked for whatever the
 // umask; directories likewise; a read through a symlink out of its
-// directory is refused.
+// directory is refused. Issue 21: a streamed write (openAtomic, `vm export
+// tar FILE`) replaces a `FILE.new` someone else made and refuses a symlink
+// there; openPlainFile (a pull's `.part`) never follows a planted symlink.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -11,6 +13,8 @@ import {
   LeavingLinkError,
   makeDir,
   MODE,
+  openAtomic,
+  openPlainFile,
   readFileInside,
   writeFileAtomic,
 } from "../../lib/os/fs.ts";
@@ -109,5 +113,65 @@ Deno.test("readFileInside/checkInside: links within the directory are followed, 
     assert.equal(readFileInside(vm, join(vm, "templates", "dangling")), undefined);
     assert.equal(readFileInside(vm, join(vm, "missing")), undefined);
     checkInside(vm, join(vm, "templates", "inside"));
+  });
+});
+
+/** Writes `text` through `f` and commits it. */
+async function writeThrough(f: ReturnType<typeof openAtomic>, text: string): Promise<void> {
+  const w = f.writable.getWriter();
+  await w.write(new TextEncoder().encode(text));
+  await w.close();
+  f.commit();
+}
+
+Deno.test("openAtomic: another's FILE.new (0666) is replaced by ours, a symlink refused; abort leaves nothing", async () => {
+  await withTempDir(async (dir) => {
+    const out = join(dir, "p1.tar");
+    Deno.writeTextFileSync(out + ".new", "theirs");
+    Deno.chmodSync(out + ".new", 0o666);
+    const f = withUmask(0, () => openAtomic(out));
+    assert.equal(Deno.readTextFileSync(f.tmp), "", "a file of our own, not theirs");
+    assert.equal(mode(f.tmp), 0o600);
+    await writeThrough(f, "archive");
+    assert.equal(Deno.readTextFileSync(out), "archive");
+    assert.equal(mode(out), 0o600);
+    assert.throws(() => Deno.lstatSync(out + ".new"), Deno.errors.NotFound);
+
+    const victim = join(dir, "victim");
+    Deno.writeTextFileSync(victim, "precious\n");
+    Deno.symlinkSync(victim, join(dir, "p2.tar.new"));
+    assert.throws(() => openAtomic(join(dir, "p2.tar")), /p2\.tar\.new" is a symbolic link/);
+    assert.equal(Deno.readTextFileSync(victim), "precious\n");
+
+    const g = openAtomic(join(dir, "p3.tar"));
+    g.abort();
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith("p3")),
+      [],
+    );
+  });
+});
+
+Deno.test("openPlainFile: a planted symlink, dangling or not, is refused and its target untouched", async () => {
+  await withTempDir((dir) => {
+    const precious = join(dir, "precious");
+    Deno.writeTextFileSync(precious, "keep me\n");
+    const part = join(dir, "victim.img.part");
+    Deno.symlinkSync(precious, part);
+    assert.throws(() => openPlainFile(part), /victim\.img\.part" is a symbolic link/);
+    assert.equal(Deno.readTextFileSync(precious), "keep me\n");
+    const dangling = join(dir, "other.img.part");
+    Deno.symlinkSync(join(dir, "made-by-us"), dangling);
+    assert.throws(() => openPlainFile(dangling), SystemError);
+    assert.throws(() => Deno.lstatSync(join(dir, "made-by-us")), Deno.errors.NotFound);
+    // A real file is opened as it is (a resume), a missing one created with the mode asked for.
+    const resume = join(dir, "r.part");
+    Deno.writeTextFileSync(resume, "12345");
+    const f = openPlainFile(resume);
+    assert.equal(f.statSync().size, 5, "not truncated");
+    f.close();
+    const fresh = withUmask(0o077, () => openPlainFile(join(dir, "n.part"), 0o640));
+    fresh.close();
+    assert.equal(mode(join(dir, "n.part")), 0o640);
   });
 });
