@@ -17,7 +17,7 @@ import { strayLoggers, strayQemu } from "../qemu/processes.ts";
 import { readStatus } from "../runit/status.ts";
 import { listVms, waitOf } from "../vm/dir.ts";
 import { DEFAULT_VM, F } from "../vm/files.ts";
-import { findLeftovers, type Leftover, removeLeftover } from "../vm/leftovers.ts";
+import { findLeftovers, type Leftover, leftoverCommand, removeLeftover } from "../vm/leftovers.ts";
 import { modeProblem, problemLine, vmProblems } from "../vm/safety.ts";
 
 /** What `vm doctor` found (and, with fix, did). */
@@ -65,8 +65,9 @@ function vmLines(vmdir: string, name: string, uid: number, seen: Set<string>): s
 
 /** The line of a leftover whose owner is gone. Pure. */
 export function leftoverProblem(l: Leftover): string {
-  return `"${l.path}" (${formatBytes(l.bytes)}) is left by an interrupted "vm ${l.op} ${l.vm}" ` +
-    `(PID ${l.pid}, gone); fix: vm doctor --fix`;
+  const what = l.outside === undefined ? `"${l.path}"` : `"${l.path}" and "${l.outside}"`;
+  return `${what} (${formatBytes(l.bytes)}) ${l.outside === undefined ? "is" : "are"} left by ` +
+    `an interrupted "${leftoverCommand(l)}" (PID ${l.pid}, gone); fix: vm doctor --fix`;
 }
 
 /**

@@ -1,39 +1,100 @@
 /**
- * What an interrupted `vm make`, `vm destroy`, `vm clone` or `vm import`
- * leaves in `$VMDIR`: its dot-directory, `.<op>-<vm>-<pid>` (runsvdir and
- * `vm list` skip dot-names, so nothing else shows it), often with whole
- * disks. The owning process's PID is in the name; a leftover whose owner
- * still runs (that PID, started before the directory last changed), or in
- * which any process works, is work in progress and is never touched. Reads `$VMDIR`, the leftovers' trees,
- * `/proc/stat`, `/proc/<pid>/{stat,cwd}`; removes leftovers.
+ * What an interrupted `vm make`, `destroy`, `clone`, `import libvirt`,
+ * `import tar` (`.untar-…`, then `.import-…`), `export tar` or
+ * `image import` leaves in `$VMDIR`: its dot-directory,
+ * `.<op>-<vm>-<pid>` (runsvdir and `vm list` skip dot-names, so nothing
+ * else shows it), often with whole disks. An operation that writes a file
+ * outside `$VMDIR` (`vm export tar FILE` writes `FILE.new`) records it in
+ * its directory (OUTSIDE_RECORD), so the file is found and removed with it.
+ * The owning process's PID is in the name; a leftover whose owner still runs
+ * (that PID, started before the directory last changed), or in which any
+ * process works, is work in progress and is never touched. Reads `$VMDIR`,
+ * the leftovers' trees and recorded files, `/proc/stat`,
+ * `/proc/<pid>/{stat,cwd}`; removes leftovers.
  * @module
  */
 
 import { join } from "../os/path.ts";
-import { isInsideDir, lstatIfExists, realPathOrUndefined } from "../os/fs.ts";
+import {
+  isInsideDir,
+  lstatIfExists,
+  readTextIfExists,
+  realPathOrUndefined,
+  removeIfExists,
+  writeFileAtomic,
+} from "../os/fs.ts";
 import { allPids, cwdOf, procStat } from "../os/proc.ts";
 import { formatBytes } from "../text/units.ts";
 
-/** The operations that assemble or take apart a VM under a dot-name. */
-export const LEFTOVER_OPS = ["make", "destroy", "clone", "import"] as const;
+/** The operations that work under a dot-name, and the command each is (for messages). */
+export const LEFTOVER_OPS = {
+  make: "make",
+  destroy: "destroy",
+  clone: "clone",
+  import: "import",
+  untar: "import tar",
+  export: "export tar",
+  "image-import": "image import",
+} as const;
+
+/** An operation that leaves a dot-directory. */
+export type LeftoverOp = keyof typeof LEFTOVER_OPS;
+
+/** The file in a leftover's directory naming a file it writes outside `$VMDIR`. */
+export const OUTSIDE_RECORD = "outside.json";
 
 /** One leftover directory. */
 export interface Leftover {
   /** Its name in `$VMDIR` (`.make-web-1234`). */
   name: string;
   path: string;
-  op: (typeof LEFTOVER_OPS)[number];
-  /** The VM it was for. */
+  op: LeftoverOp;
+  /** The VM (or image) it was for. */
   vm: string;
   /** The PID of the `vm` that made it. */
   pid: number;
   /** Whether that process still runs (then it is work in progress). */
   running: boolean;
-  /** Bytes it uses on disk. */
+  /** Bytes it uses on disk (with the file outside). */
   bytes: number;
+  /** The file it was writing outside `$VMDIR`, still there (see OUTSIDE_RECORD). */
+  outside?: string;
 }
 
-const NAME = new RegExp(`^\\.(${LEFTOVER_OPS.join("|")})-(.+)-([0-9]+)$`);
+const NAME = new RegExp(`^\\.(${Object.keys(LEFTOVER_OPS).join("|")})-(.+)-([0-9]+)$`);
+
+/** What OUTSIDE_RECORD holds: the file, and which one it is (a file put there since is not ours). */
+interface OutsideFile {
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+/**
+ * Records in leftover directory `dir` that its operation writes the file
+ * `path` (just created, outside `$VMDIR`). Writes `<dir>/outside.json`.
+ */
+export function recordOutside(dir: string, path: string): void {
+  const st = Deno.lstatSync(path);
+  const rec: OutsideFile = { path, dev: st.dev, ino: st.ino ?? 0 };
+  writeFileAtomic(join(dir, OUTSIDE_RECORD), JSON.stringify(rec) + "\n");
+}
+
+/** The file leftover `dir` recorded, when it is still that very file; else undefined. */
+function outsideFile(dir: string): { path: string; st: Deno.FileInfo } | undefined {
+  const text = readTextIfExists(join(dir, OUTSIDE_RECORD));
+  if (text === undefined) return undefined;
+  let rec: OutsideFile;
+  try {
+    rec = JSON.parse(text) as OutsideFile;
+  } catch (e) {
+    if (e instanceof SyntaxError) return undefined; // cut short by a kill: nothing known
+    throw e;
+  }
+  const st = typeof rec.path === "string" ? lstatIfExists(rec.path) : undefined;
+  if (st === undefined || !st.isFile || st.dev !== rec.dev || st.ino !== rec.ino) return undefined;
+  return { path: rec.path, st };
+}
 
 /** The operation, VM and PID a dot-name records, or undefined when it is no leftover's. Pure. */
 export function parseLeftoverName(
@@ -42,6 +103,11 @@ export function parseLeftoverName(
   const m = NAME.exec(name);
   if (m === null) return undefined;
   return { op: m[1] as Leftover["op"], vm: m[2] ?? "", pid: Number(m[3]) };
+}
+
+/** The command that left `l`, as a user types it (`vm export tar web`). Pure. */
+export function leftoverCommand(l: Pick<Leftover, "op" | "vm">): string {
+  return `vm ${LEFTOVER_OPS[l.op]} ${l.vm}`;
 }
 
 /** Bytes the tree at `path` uses on disk (allocated blocks, links not followed). */
@@ -102,7 +168,11 @@ export function findLeftovers(vmdir: string, sizes = true): Leftover[] {
     const st = lstatIfExists(path);
     if (st === undefined) continue;
     const running = ownerRuns(parsed.pid, lastTouched(st)) || busy(path);
-    out.push({ name: e.name, path, ...parsed, running, bytes: sizes ? treeBytes(path) : 0 });
+    const outside = outsideFile(path);
+    const bytes = sizes ? treeBytes(path) + (outside ? treeBytes(outside.path) : 0) : 0;
+    const l: Leftover = { name: e.name, path, ...parsed, running, bytes };
+    if (outside !== undefined) l.outside = outside.path;
+    out.push(l);
   }
   return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
@@ -118,13 +188,16 @@ function busy(path: string): boolean {
 }
 
 /**
- * Removes leftover `l` after checking once more that its owner is gone and
+ * Removes leftover `l` (and the file outside `$VMDIR` it recorded, when it is
+ * still that file) after checking once more that its owner is gone and
  * nothing works in it; returns whether it was removed.
  */
 export function removeLeftover(l: Leftover): boolean {
   const st = lstatIfExists(l.path);
   if (st === undefined || !st.isDirectory) return false;
   if (ownerRuns(l.pid, lastTouched(st)) || busy(l.path)) return false;
+  const outside = outsideFile(l.path);
+  if (outside !== undefined) removeIfExists(outside.path);
   Deno.removeSync(l.path, { recursive: true });
   return true;
 }
