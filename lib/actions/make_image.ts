@@ -14,7 +14,7 @@ import { basename, resolve } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
 import { type CatalogEntry, findEntry, type ImageKind } from "../images/catalog.ts";
-import { importImage, type ImportResult } from "../images/cache.ts";
+import { importImage, type ImportResult, sameImport } from "../images/cache.ts";
 import type { TransferEvents } from "../images/download.ts";
 import { createImageDisk, type ImageDisk, parseSize } from "../images/overlay.ts";
 import { isUrlArg, pullImage, type PullOutcome, type PullRequest } from "../images/pull.ts";
@@ -70,7 +70,11 @@ function isFile(path: string): boolean {
   }
 }
 
-/** Imports the local `file` under the name of its file name, unless that name is cached already. */
+/**
+ * Imports the local `file` under the name of its file name; when that name
+ * is cached already, the cached image is used if it was imported from the
+ * same bytes (sameImport), else refused.
+ */
 async function importLocal(
   cfg: Config,
   file: string,
@@ -78,10 +82,13 @@ async function importLocal(
 ): Promise<ResolvedImage> {
   if (!isFile(file)) throw new UsageError(`Image file "${file}" does not exist or is not a file`);
   const name = nameFromFile(basename(file));
-  if (findStored(imagesDir(cfg.vmdir), name) !== undefined) {
+  const stored = findStored(imagesDir(cfg.vmdir), name);
+  if (stored !== undefined) {
+    if (await sameImport(stored.path, file)) return { name, path: stored.path, kind: "disk" };
     throw new UsageError(
-      `An image "${name}" is already cached; give --image ${name} to use it, or add this ` +
-        `file under another name with "vm image import <name> ${file}"`,
+      `An image "${name}" is already cached, not imported from these bytes; give --image ` +
+        `${name} to use it, or add this file under another name with "vm image import <name> ` +
+        `${file}"`,
     );
   }
   const imported = await importImage(cfg, name, file, onProgress);

@@ -11,13 +11,16 @@
  */
 
 import { dirname, join, resolve } from "../os/path.ts";
-import { realPathOrUndefined } from "../os/fs.ts";
+import { makeDir, realPathOrUndefined, removeTree } from "../os/fs.ts";
+import { getXattr, setXattr } from "../os/xattr.ts";
+import { openStreamHash } from "../os/stream_hash.ts";
 import { CheckFailedError, ParseError, SystemError, UsageError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
 import { listVms, vmPath } from "../vm/dir.ts";
-import { backingChain, imageInfo, qemuImgProgress } from "../qemu/img.ts";
+import { backingChain, qemuImgProgress } from "../qemu/img.ts";
+import { inspectImage } from "../qemu/image_check.ts";
 import { type CatalogEntry, checkImageName, type ImageKind } from "./catalog.ts";
-import { readPartMeta } from "./download.ts";
+import { hashPrefix, readPartMeta } from "./download.ts";
 import { ensureImagesDir, imageFile, imagesDir, scanStore, type StoredFile } from "./store.ts";
 import { vmDisks } from "../vm/disk_paths.ts";
 
@@ -170,10 +173,58 @@ export interface ImportResult {
   from: string;
 }
 
+/** The extended attribute a cached image keeps what it was imported from in (ImportMeta). */
+export const IMPORT_XATTR = "user.vm.import";
+
+/** What an imported image records of its source file: its size, mtime (ms) and SHA-256. */
+export interface ImportMeta {
+  size: number;
+  mtime: number;
+  sha256: string;
+}
+
+/** The SHA-256 of the whole file `path`, hex. Reads it. */
+async function sha256Of(path: string): Promise<string> {
+  const file = await Deno.open(path, { read: true });
+  const hash = await openStreamHash("sha256");
+  try {
+    await hashPrefix(file, (await file.stat()).size, hash);
+    return hash.hex();
+  } finally {
+    hash.close();
+    file.close();
+  }
+}
+
+/**
+ * Whether the cached `image` was imported from a file with the same bytes
+ * as `file`: same size, and the same mtime or (else) the same SHA-256 as
+ * recorded at import. False when nothing was recorded (pulled, or imported
+ * by an older vm). Reads `file` (hashing it only when its mtime differs).
+ */
+export async function sameImport(image: string, file: string): Promise<boolean> {
+  const raw = getXattr(image, IMPORT_XATTR);
+  if (raw === undefined) return false;
+  let meta: ImportMeta;
+  try {
+    meta = JSON.parse(raw) as ImportMeta;
+  } catch (e) {
+    if (e instanceof SyntaxError) return false; // not ours: nothing known
+    throw e;
+  }
+  const st = Deno.statSync(file);
+  if (st.size !== meta.size) return false;
+  return st.mtime?.getTime() === meta.mtime || await sha256Of(file) === meta.sha256;
+}
+
 /**
  * Copies the disk image `file` into the cache as `<name>.qcow2` (0400): a
- * standalone qcow2 (raw converted, a qcow2's backing chain flattened), through
- * `<name>.qcow2.new`. Refused (UsageError) for a name already cached or being
+ * standalone qcow2 (raw converted, a qcow2's backing chain flattened),
+ * written in `$VMDIR/.image-import-<name>-<pid>/` (a leftover
+ * lib/vm/leftovers.ts knows when killed), with the file's size, mtime and
+ * SHA-256 recorded (IMPORT_XATTR, see sameImport). The file is checked
+ * first (lib/qemu/image_check.ts): raw or qcow2, no data file, backing files
+ * only in the cache. Refused (UsageError) for a name already cached or being
  * pulled, or a file qemu-img cannot read. `onProgress` gets bytes of the
  * virtual size. Runs qemu-img; writes `$VMDIR/.images/`.
  */
@@ -191,27 +242,29 @@ export async function importImage(
         `remove it first with "vm image rm ${name}"`,
     );
   }
-  let info;
-  try {
-    info = await imageInfo(resolve(file));
-  } catch (e) {
-    throw new UsageError(`Cannot read "${file}" as a disk image: ${(e as Error).message}`);
-  }
+  const src = resolve(file);
+  const [info] = await inspectImage(src, { backingDirs: [dir] });
   const path = imageFile(dir, name, "qcow2");
-  const tmp = path + ".new";
+  const work = join(cfg.vmdir, `.image-import-${name}-${Deno.pid}`);
+  removeTree(work); // a PID's earlier run, killed
+  makeDir(work);
+  const tmp = join(work, `${name}.qcow2`);
   const size = info["virtual-size"];
   try {
-    await qemuImgProgress(
-      ["convert", "-p", "-f", info.format, "-O", "qcow2", resolve(file), tmp],
-      (pct) => onProgress?.(Math.round((pct / 100) * size), size),
-    );
+    const st = Deno.statSync(src);
+    const [sha256] = await Promise.all([
+      sha256Of(src),
+      qemuImgProgress(
+        ["convert", "-p", "-f", info.format, "-O", "qcow2", src, tmp],
+        (pct) => onProgress?.(Math.round((pct / 100) * size), size),
+      ),
+    ]);
+    const meta: ImportMeta = { size: st.size, mtime: st.mtime?.getTime() ?? 0, sha256 };
+    setXattr(tmp, IMPORT_XATTR, JSON.stringify(meta));
     Deno.chmodSync(tmp, 0o400);
     Deno.renameSync(tmp, path);
-  } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* never created */ }
-    throw e;
+  } finally {
+    removeTree(work);
   }
   return { name, path, from: info.format };
 }
