@@ -8,12 +8,16 @@
  * stay where they are, or with `copy` are copied into the VM directory
  * (`qemu-img convert`, same format, backing chain flattened) and named
  * `./<file>`. The domain must be shut off: its disks must not be used twice.
- * The VM is assembled under a dot-name and made down (assemble.ts).
+ * Each disk is checked first (lib/qemu/image_check.ts): raw or qcow2, no
+ * external data file, backing files only beside it or in the image cache.
+ * Arguments that reach the host are left commented out in the template
+ * unless `trust` (import_trust.ts). The VM is assembled under a dot-name and
+ * made down (assemble.ts).
  * Runs `virsh` and `qemu-img`; writes `$VMDIR/<vm>/`. Area lib/export, at the level of actions.
  * @module
  */
 
-import { basename, join } from "../os/path.ts";
+import { basename, dirname, join } from "../os/path.ts";
 import { exists, writeFileAtomic } from "../os/fs.ts";
 import { CheckFailedError, VmExistsError } from "../errors.ts";
 import { vmPath } from "../vm/dir.ts";
@@ -22,6 +26,8 @@ import { F } from "../vm/files.ts";
 import { checkName } from "../vm/name.ts";
 import { checkWait } from "../actions/make.ts";
 import { convertImage, imageInfo } from "../qemu/img.ts";
+import { inspectImage } from "../qemu/image_check.ts";
+import { imagesDir } from "../images/store.ts";
 import { quoteWords } from "../text/shell_words.ts";
 import { parseXml } from "./xml.ts";
 import { waitFromMetadata } from "./libvirt_xml.ts";
@@ -38,6 +44,8 @@ export interface LibvirtImportOptions {
   copy: boolean;
   /** libvirt connection URI (`virsh -c`). */
   connect?: string;
+  /** Keep arguments that reach the host (`-incoming`, `-plugin`, `-sandbox off`…). */
+  trust?: boolean;
   /** Called after each disk copied. */
   onProgress?: (done: number, total?: number) => void;
 }
@@ -50,11 +58,29 @@ export interface LibvirtImportResult {
   /** Disks as the templates name them (absolute, or `./file` when copied). */
   disks: string[];
   dropped: ImportedArgs["dropped"];
+  untrusted: ImportedArgs["untrusted"];
 }
 
-/** The text of a template holding `lines`, one option per line, under a comment. Pure. */
-export function templateText(comment: string, lines: readonly string[][]): string {
-  return `# ${comment}\n` + lines.map((l) => quoteWords(l) + "\n").join("");
+/**
+ * The text of a template holding `lines`, one option per line, under a
+ * comment, then `disabled` commented out (`# untrusted: …`). Pure.
+ */
+export function templateText(
+  comment: string,
+  lines: readonly string[][],
+  disabled: readonly string[][] = [],
+): string {
+  const off = disabled.map((l) => `# untrusted: ${quoteWords(l).replaceAll("\n", "\n# ")}\n`);
+  return `# ${comment}\n` + lines.map((l) => quoteWords(l) + "\n").join("") + off.join("");
+}
+
+/**
+ * Checks each disk the domain uses (lib/qemu/image_check.ts) before vm uses
+ * or copies it: backing files only in its own directory or `cache`. Throws
+ * UnsafeImageError. Runs qemu-img info.
+ */
+async function checkDisks(disks: readonly string[], cache: string): Promise<void> {
+  for (const d of new Set(disks)) await inspectImage(d, { backingDirs: [dirname(d), cache] });
 }
 
 /** New names in the VM directory for disks copied in: their file names, made unique. Pure. */
@@ -100,9 +126,11 @@ export async function importLibvirt(
     await virsh(["domxml-to-native", "qemu-argv", "--domain", domain], opts.connect),
   );
   const nets = interfaceBackends(xml);
-  const first = importArgs(argv, { nets });
+  const trust = opts.trust === true;
+  const first = importArgs(argv, { nets, trust });
+  await checkDisks(first.disks, imagesDir(cfg.vmdir));
   const copies = opts.copy ? copyNames(first.disks) : new Map<string, string>();
-  const args = opts.copy ? importArgs(argv, { copies, nets }) : first;
+  const args = opts.copy ? importArgs(argv, { copies, nets, trust }) : first;
   const dir = await assembleVm(cfg.vmdir, name, "import", async (tmp) => {
     Deno.mkdirSync(join(tmp, F.templates), { mode: 0o700 });
     let done = 0;
@@ -112,7 +140,8 @@ export async function importLibvirt(
     }
     const what = `imported from libvirt domain "${domain}" (virsh domxml-to-native)`;
     writeFileAtomic(join(tmp, F.templates, "drive"), templateText(what, args.drives), 0o600);
-    writeFileAtomic(join(tmp, F.templates, "libvirt"), templateText(what, args.rest), 0o600);
+    const rest = templateText(what, args.rest, args.disabled);
+    writeFileAtomic(join(tmp, F.templates, "libvirt"), rest, 0o600);
     writeFileAtomic(join(tmp, F.wait), `${wait}\n`, 0o600);
     return tmp;
   });
@@ -122,5 +151,6 @@ export async function importLibvirt(
     wait,
     disks: first.disks.map((d) => copies.get(d) ?? d),
     dropped: args.dropped,
+    untrusted: args.untrusted,
   };
 }

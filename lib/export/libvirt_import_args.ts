@@ -10,8 +10,13 @@
  *   exits, which runit sees); `-mon` with its `-chardev` (libvirt's QMP
  *   monitor; vm adds `-monitor`/`-qmp` in supervise/); `-monitor`, `-qmp`;
  *   the `masterKey0` secret object (a file in libvirt's domain directory);
- *   `-no-user-config`, `-sandbox` and `-msg timestamp=on` (libvirt's host
- *   policy and log format); `-daemonize`, `-pidfile`.
+ *   `-no-user-config` and `-msg timestamp=on` (libvirt's host policy and log
+ *   format); `-daemonize`, `-pidfile`.
+ * Kept: libvirt's `-sandbox on,…` (QEMU's seccomp filter; with a bridge
+ * interface its `spawn=deny` becomes `spawn=allow`: QEMU spawns the bridge
+ * helper). Disabled unless trusted (import_trust.ts): arguments that reach
+ * the host (`-incoming`, `-plugin`, `-sandbox off`, a network monitor…),
+ * as `<qemu:commandline>` can pass them.
  * Changed: libvirt's `-blockdev` pairs (a file node and a format node) used by
  * a `-device` become one `-drive file=…,format=…,if=none,id=<node>` that the
  * same device uses, so `vm info`, `vm clone` and snapshots see the disk;
@@ -41,6 +46,7 @@ import {
 import { idOf } from "./qemu_machine.ts";
 import { F } from "../vm/files.ts";
 import type { NetBackend } from "./libvirt_import_net.ts";
+import { hostReach, type Untrusted } from "./import_trust.ts";
 import { joinOpts, optGet, type OptItem } from "../qemu/opt_list.ts";
 
 /** What becomes of a domain's QEMU command line. */
@@ -53,6 +59,10 @@ export interface ImportedArgs {
   dropped: { arg: string; why: string }[];
   /** The local files the drives name that are disks (not CD-ROMs or read-only). */
   disks: string[];
+  /** Arguments that reach the host (import_trust.ts), kept only when trusted. */
+  untrusted: Untrusted[];
+  /** Those of them left out (not trusted), to be written commented out. */
+  disabled: string[][];
 }
 
 /** Directories only libvirt uses for a domain's run-time files. */
@@ -78,7 +88,6 @@ const DROP: Record<string, string> = {
   "-monitor": "vm adds its own monitor in supervise/",
   "-qmp": "vm adds its own QMP socket in supervise/",
   "-no-user-config": "libvirt's choice of QEMU configuration",
-  "-sandbox": "libvirt's host policy (qemu.conf seccomp_sandbox)",
   "-daemonize": "runit supervises QEMU in the foreground",
   "-pidfile": "runit knows QEMU's PID",
 };
@@ -217,14 +226,29 @@ function withBackend(g: OptionGroup, nets: readonly NetBackend[]): OptionGroup {
   return { ...g, value: { ...g.value, value: b.netdev } };
 }
 
+/** libvirt's `-sandbox` with `spawn=allow` when the bridge helper must be spawned; else as it is. */
+function sandboxFor(g: OptionGroup, nets: readonly NetBackend[], out: ImportedArgs): OptionGroup {
+  const bridge = nets.some((n) => "netdev" in n && n.netdev.startsWith("bridge"));
+  const opts = optsOf(g);
+  if (g.opt !== "-sandbox" || !bridge || optGet(opts, "spawn") !== "deny" || !g.value) return g;
+  out.dropped.push({ arg: "spawn=deny of -sandbox", why: "QEMU spawns the bridge helper" });
+  const value = joinOpts(opts.map((o) => o.key === "spawn" ? { ...o, value: "allow" } : o));
+  return { ...g, value: { ...g.value, value } };
+}
+
 /**
  * The template arguments of a domain's QEMU command line (see the module
  * doc); `copies` maps a disk's path to its new name when it is copied into
- * the VM. Pure; throws CheckFailedError for what cannot work outside libvirt.
+ * the VM; `trust` keeps arguments that reach the host. Pure; throws
+ * CheckFailedError for what cannot work outside libvirt.
  */
 export function importArgs(
   argv: readonly string[],
-  with_: { copies?: ReadonlyMap<string, string>; nets?: readonly NetBackend[] } = {},
+  with_: {
+    copies?: ReadonlyMap<string, string>;
+    nets?: readonly NetBackend[];
+    trust?: boolean;
+  } = {},
 ): ImportedArgs {
   const copies = with_.copies ?? new Map<string, string>();
   const args: VmArg[] = argv.map((value) => ({ value, file: "qemu-argv", line: 1 }));
@@ -232,14 +256,31 @@ export function importArgs(
   const monitors = new Set(
     groups.filter((g) => g.opt === "-mon").map((g) => optGet(optsOf(g), "chardev") ?? ""),
   );
-  const out: ImportedArgs = { drives: [], rest: [], dropped: [], disks: [] };
+  const out: ImportedArgs = {
+    drives: [],
+    rest: [],
+    dropped: [],
+    disks: [],
+    untrusted: [],
+    disabled: [],
+  };
   for (const g of groups) {
     const why = dropReason(g, monitors);
     if (why !== undefined) {
       out.dropped.push({ arg: shown(g), why });
       continue;
     }
-    const kept = relocate(withBackend(consoleSocket(g, groups), with_.nets ?? []));
+    const nets = with_.nets ?? [];
+    const kept = sandboxFor(relocate(withBackend(consoleSocket(g, groups), nets)), nets, out);
+    const reach = hostReach(kept);
+    if (reach !== undefined) {
+      const u: Untrusted = { at: `${F.templates}/libvirt`, arg: shown(kept), why: reach };
+      out.untrusted.push(with_.trust ? u : { ...u, disabled: "line commented out" });
+      if (!with_.trust) {
+        out.disabled.push(groupWords(kept));
+        continue;
+      }
+    }
     const isDrive = ["-drive", "-hda", "-hdb", "-hdc", "-hdd", "-cdrom"].includes(g.opt);
     if (!isDrive) {
       out.rest.push(groupWords(kept));

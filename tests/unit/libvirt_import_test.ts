@@ -54,7 +54,6 @@ Deno.test("import libvirt: libvirt's own arguments removed, blockdev pairs becom
     "-chardev",
     "-mon",
     "-no-shutdown",
-    "-sandbox",
     "-msg",
   ]);
   assert.deepEqual(r.drives, [
@@ -68,7 +67,8 @@ Deno.test("import libvirt: libvirt's own arguments removed, blockdev pairs becom
   const flat = r.rest.flat();
   assert.ok(!flat.some((a) => a.includes("/var/lib/libvirt")), flat.join(" "));
   assert.ok(!flat.includes("-blockdev"), "the backing chain's nodes are QEMU's to open again");
-  for (const kept of ["-kernel", "/g/bzImage", "-nodefaults", "-uuid", "-boot", "strict=on"]) {
+  const sandbox = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
+  for (const kept of ["-kernel", "/g/bzImage", "-nodefaults", "-uuid", "-sandbox", sandbox]) {
     assert.ok(flat.includes(kept), kept);
   }
   assert.ok(flat.includes(
@@ -153,4 +153,41 @@ Deno.test("import libvirt: the first serial pty becomes vm's console socket", ()
     "socket,id=charserial0,path=./supervise/console,server=on,wait=off",
   ]);
   assert.deepEqual(r.rest[2], ["-chardev", "pty,id=charserial1"]);
+});
+
+Deno.test("import libvirt: -plugin, -incoming, -sandbox off are listed and commented out unless trusted", () => {
+  const argv = splitNativeArgv(
+    "/usr/bin/qemu -m 128 -plugin file=/tmp/evil.so -incoming tcp:0.0.0.0:4447 " +
+      "-sandbox off -monitor tcp:0.0.0.0:4444,server=on,wait=off " +
+      "-netdev tap,id=n1,script=/tmp/up.sh -kernel /g/bzImage",
+  );
+  const r = importArgs(argv);
+  assert.deepEqual(r.untrusted.map((u) => u.arg.split(" ")[0]), [
+    "-plugin",
+    "-incoming",
+    "-sandbox",
+    "-netdev",
+  ]);
+  assert.ok(r.dropped.some((d) => d.arg.startsWith("-monitor tcp:")), "vm adds its own monitor");
+  assert.ok(r.untrusted.every((u) => u.disabled === "line commented out"));
+  assert.match(r.untrusted[0]?.why ?? "", /shared library/);
+  assert.match(r.untrusted[3]?.why ?? "", /run the program "\/tmp\/up\.sh"/);
+  // Host paths stay: a libvirt domain's files are its administrator's (-kernel /g/bzImage).
+  assert.deepEqual(r.rest, [["-m", "128"], ["-kernel", "/g/bzImage"]]);
+  const text = templateText("imported", r.rest, r.disabled);
+  assert.match(text, /^# untrusted: -plugin file=\/tmp\/evil\.so$/m);
+  assert.deepEqual(parseTemplate(text, "templates/libvirt", {}), r.rest.flat(), "not run");
+  const trusted = importArgs(argv, { trust: true });
+  assert.equal(trusted.disabled.length, 0);
+  assert.ok(trusted.untrusted.every((u) => u.disabled === undefined));
+  assert.ok(trusted.rest.flat().includes("-plugin") && trusted.rest.flat().includes("-incoming"));
+});
+
+Deno.test("import libvirt: with a bridge interface the kept -sandbox lets QEMU spawn its helper", () => {
+  const nets = [{ netdev: "bridge,br=br0,id=hostnet0" }];
+  const argv = ["-netdev", '{"type":"tap","fd":"28","id":"hostnet0"}', "-sandbox", "on,spawn=deny"];
+  const r = importArgs(argv, { nets });
+  assert.deepEqual(r.rest[1], ["-sandbox", "on,spawn=allow"]);
+  assert.ok(r.dropped.some((d) => d.arg === "spawn=deny of -sandbox"));
+  assert.deepEqual(importArgs(["-sandbox", "on,spawn=deny"]).rest, [["-sandbox", "on,spawn=deny"]]);
 });
