@@ -18,6 +18,10 @@ import { domainUuid, libvirtDomain } from "../lib/export/libvirt_xml.ts";
 import { shown, where } from "../lib/export/qemu_options.ts";
 import { defineDomain } from "../lib/export/virsh.ts";
 import { exportTar } from "../lib/export/tar.ts";
+import { interruptible } from "./image.ts";
+
+/** The signals that end an export or import, which then removes what it had written. */
+export const ENDING_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
 
 /** A progress line on stderr, only when stderr is a terminal (bytes as MiB). */
 export function progress(): ((done: number) => void) | undefined {
@@ -87,10 +91,16 @@ async function exportTarCmd(inv: Invocation): Promise<number> {
     );
   }
   const onProgress = file === "-" ? undefined : progress();
-  await exportTar(loadConfig(), name, file === "-" ? { stream: Deno.stdout.writable } : { file }, {
-    noBacking: optFlag(inv, "no-backing"),
-    ...(onProgress === undefined ? {} : { onProgress }),
-  });
+  const out = file === "-" ? { stream: Deno.stdout.writable } : { file };
+  await interruptible(
+    (signal) =>
+      exportTar(loadConfig(), name, out, {
+        noBacking: optFlag(inv, "no-backing"),
+        signal,
+        ...(onProgress === undefined ? {} : { onProgress }),
+      }),
+    ENDING_SIGNALS,
+  );
   if (onProgress !== undefined) printErr("");
   if (file !== "-") print(`VM "${name}" written to "${file}"`);
   return 0;

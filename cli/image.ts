@@ -39,11 +39,15 @@ export function pullRequest(cfg: Config, what: string, inv: Invocation): PullReq
 }
 
 /**
- * Runs `work` with an AbortSignal that Ctrl-C (SIGINT) aborts; should the
- * work not stop within 2 s of it (waiting for another pull's lock cannot be
- * cancelled), exits 130 at once: only the `.part` is left either way.
+ * Runs `work` with an AbortSignal that Ctrl-C (SIGINT), or any of `signals`,
+ * aborts; should the work not stop within 2 s of it (waiting for another
+ * pull's lock cannot be cancelled), exits 130 at once: only the `.part` is
+ * left either way.
  */
-export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function interruptible<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  signals: readonly Deno.Signal[] = ["SIGINT"],
+): Promise<T> {
   const ctl = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const onInt = () => {
@@ -53,11 +57,11 @@ export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>
       Deno.exit(EXIT_INTERRUPTED);
     }, 2000);
   };
-  Deno.addSignalListener("SIGINT", onInt);
+  for (const sig of signals) Deno.addSignalListener(sig, onInt);
   try {
     return await work(ctl.signal);
   } finally {
-    Deno.removeSignalListener("SIGINT", onInt);
+    for (const sig of signals) Deno.removeSignalListener(sig, onInt);
     clearTimeout(timer);
   }
 }

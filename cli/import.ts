@@ -1,7 +1,8 @@
 /**
  * `vm import libvirt <domain> [<vm>] [--copy]` and `vm import tar <FILE|->
  * [<vm>]`: a new VM, down, from a libvirt domain or a `vm export tar`
- * archive. What the libvirt import removed is said on stderr.
+ * archive. What the libvirt import removed, and what either brought that
+ * reaches the host (disabled unless `--trust`), is said on stderr.
  * @module
  */
 
@@ -9,7 +10,9 @@ import type { CommandModule, Invocation } from "./command.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { importLibvirt } from "../lib/export/libvirt_import.ts";
 import { importTar } from "../lib/export/tar.ts";
-import { progress } from "./export.ts";
+import type { Untrusted } from "../lib/export/import_trust.ts";
+import { ENDING_SIGNALS, progress } from "./export.ts";
+import { interruptible } from "./image.ts";
 import { print, printErr } from "./output.ts";
 import { optFlag, optString } from "./parse.ts";
 
@@ -24,14 +27,25 @@ async function importLibvirtCmd(inv: Invocation): Promise<number> {
     copy: optFlag(inv, "copy"),
     ...(name === undefined ? {} : { name }),
     ...(connect === undefined ? {} : { connect }),
+    trust: optFlag(inv, "trust"),
     onProgress: (done, total) => printErr(`vm import libvirt: disk ${done} of ${total} copied`),
   });
   for (const d of r.dropped) printErr(`vm import libvirt: removed ${d.arg} (${d.why})`);
+  for (const u of r.untrusted) printErr(untrustedLine("libvirt", u));
   print(
     `VM "${r.name}" made from domain "${domain}" (down, wait ${r.wait} s), disks: ` +
       (r.disks.length === 0 ? "none" : r.disks.join(" ")) + `; start it with "vm start ${r.name}"`,
   );
   return 0;
+}
+
+/** The line saying what an import brought that reaches the host, and what became of it. Pure. */
+export function untrustedLine(kind: string, u: Untrusted): string {
+  const what = u.arg === "" ? u.at : `${u.at}: ${u.arg}`;
+  const fate = u.disabled === undefined
+    ? "kept (--trust)"
+    : `disabled (${u.disabled}); read it, then import again with --trust to keep it`;
+  return `vm import ${kind}: ${what}: ${u.why}: ${fate}`;
 }
 
 /** `vm import tar <FILE|-> [<vm>]`. */
@@ -41,14 +55,19 @@ async function importTarCmd(inv: Invocation): Promise<number> {
   const file = inv.args[0] ?? "";
   const name = inv.args[1];
   const onProgress = file === "-" ? undefined : progress();
-  const r = await importTar(
-    loadConfig(),
-    file === "-" ? { stream: Deno.stdin.readable } : { file },
-    {
-      ...(name === undefined ? {} : { name }),
-      ...(onProgress === undefined ? {} : { onProgress }),
-    },
+  const src = file === "-" ? { stream: Deno.stdin.readable } : { file };
+  const r = await interruptible(
+    (signal) =>
+      importTar(loadConfig(), src, {
+        signal,
+        trust: optFlag(inv, "trust"),
+        ...(name === undefined ? {} : { name }),
+        ...(onProgress === undefined ? {} : { onProgress }),
+      }),
+    ENDING_SIGNALS,
   );
+  if (onProgress !== undefined) printErr("");
+  for (const u of r.untrusted) printErr(untrustedLine("tar", u));
   print(`VM "${r.name}" imported into "${r.dir}" (down); start it with "vm start ${r.name}"`);
   return 0;
 }

@@ -50,6 +50,11 @@ const LIBVIRT_HELP = [
   "--define runs virsh define (again: updates it; the UUID is derived from the VM's directory).",
 ];
 
+const TRUST = {
+  name: "trust",
+  help: "keep the hooks and QEMU arguments that reach the host it brings (else disabled)",
+} as const;
+
 const TAR_HELP = [
   "Writes the stopped VM as one archive (GNU tar, sparse): templates, wait, hooks, ports, seed,",
   "known_hosts, disks, and their backing images (rebased on import) unless --no-backing;",
@@ -125,12 +130,16 @@ export const EXPORT_COMMANDS: CommandSpec[] = [
             help: "copy the disks into the VM directory (default: use them in place)",
           },
           CONNECT,
+          TRUST,
         ],
         help: [
           "Templates drive and libvirt hold the QEMU arguments of virsh domxml-to-native without",
           "what vm adds itself or only libvirt needs (-name, -S, -no-shutdown, its monitor, master",
-          "key, -no-user-config, -sandbox, -msg); wait from the domain's <metadata> (vm export",
-          "libvirt writes it), else VMCONF_DEFAULT_WAIT.",
+          "key, -no-user-config, -msg); wait from the domain's <metadata> (vm export libvirt",
+          "writes it), else VMCONF_DEFAULT_WAIT. Disks must be raw or qcow2 without a data file,",
+          "their backing files beside them. Arguments that reach the host (-incoming, -plugin,",
+          "-sandbox off, a network monitor, script=/helper=) are listed and commented out",
+          "unless --trust.",
         ],
         module: "import.ts",
         entry: "libvirt",
@@ -139,9 +148,14 @@ export const EXPORT_COMMANDS: CommandSpec[] = [
         name: "tar",
         summary: "makes a VM (down) from an archive of vm export tar (FILE, or - for stdin)",
         args: [{ name: "FILE|-", kind: "file" }, { name: "<vm>", kind: "new-vm", optional: true }],
+        options: [TRUST],
         help: [
           "Refuses a name that exists; a failure leaves nothing. Overlays are rebased onto their",
-          "backing images where they now are (in the VM, or on this host with --no-backing).",
+          "backing images where they now are (in the VM, or in the image cache with --no-backing).",
+          "Images must be raw or qcow2 without a data file, backed only inside the VM or the cache.",
+          "The archive's hooks (renamed hooks.untrusted) and arguments that reach the host",
+          "(-incoming, -plugin, -sandbox off, host files outside the VM…: lines commented out)",
+          "are listed and disabled unless --trust.",
         ],
         module: "import.ts",
         entry: "tar",

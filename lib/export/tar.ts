@@ -14,17 +14,37 @@
  */
 
 import { dirname, join, relative } from "../os/path.ts";
-import { exists } from "../os/fs.ts";
+import {
+  exists,
+  isInsideDir,
+  makeDir,
+  MODE,
+  openAtomic,
+  realPathOrUndefined,
+  writeFileAtomic,
+} from "../os/fs.ts";
 import { CheckFailedError, UsageError, VmExistsError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
 import { F } from "../vm/files.ts";
 import { checkName } from "../vm/name.ts";
-import { vmPath } from "../vm/dir.ts";
+import { defaultDir, vmPath } from "../vm/dir.ts";
 import { diskPaths } from "../qemu/drives.ts";
 import { qemuImg } from "../qemu/img.ts";
+import { inspectImage, inspectOne, UnsafeImageError } from "../qemu/image_check.ts";
+import { imagesDir } from "../images/store.ts";
+import { distrustTree, type Untrusted } from "./import_trust.ts";
 import { checkStopped } from "../qemu/processes.ts";
 import { readVmArgs, readVmModel, type VmModel } from "./vm_model.ts";
-import { MANIFEST, parseManifest, planExport, planRebases, VM_ROOT } from "./tar_plan.ts";
+import {
+  MANIFEST,
+  parseManifest,
+  planExport,
+  planRebases,
+  type Staged,
+  type TarManifest,
+  VM_ROOT,
+} from "./tar_plan.ts";
+import { recordOutside } from "../vm/leftovers.ts";
 import { assembleVm, removeTree } from "./assemble.ts";
 import { pipeCounted, runTar } from "./tar_process.ts";
 import { vmEnv } from "../vm/dir.ts";
@@ -41,6 +61,8 @@ export interface TarExportOptions {
   noBacking: boolean;
   /** Bytes of archive written so far. */
   onProgress?: (done: number, total?: number) => void;
+  /** Ends the export (InterruptedError), leaving nothing. */
+  signal?: AbortSignal;
 }
 
 /** Entries of a VM directory the archive never holds: run-time state and vm's own scripts. */
@@ -100,7 +122,30 @@ function checkPortable(cfg: Config, model: VmModel): void {
   });
 }
 
-/** Writes stopped VM `name` as an archive to `out` (see the module doc). */
+/**
+ * Stages the archive's tree in `stage`: the manifest, and `vm/` of symlinks
+ * to the VM's files and backing images (tar reads them through the links).
+ */
+function stageTree(
+  stage: string,
+  manifest: TarManifest,
+  dirs: readonly string[],
+  staged: readonly Staged[],
+): void {
+  writeFileAtomic(join(stage, MANIFEST), JSON.stringify(manifest, null, 2) + "\n");
+  for (const d of ["", ...dirs]) makeDir(join(stage, VM_ROOT, d));
+  for (const s of staged) {
+    makeDir(dirname(join(stage, VM_ROOT, s.path)), MODE.dir, true);
+    Deno.symlinkSync(s.source, join(stage, VM_ROOT, s.path));
+  }
+}
+
+/**
+ * Writes stopped VM `name` as an archive to `out` (see the module doc). The
+ * staging directory is `$VMDIR/.export-<vm>-<pid>` (lib/vm/leftovers.ts
+ * knows it, and the `FILE.new` it records); `opts.signal` (Ctrl-C, TERM)
+ * ends the export with InterruptedError and nothing left.
+ */
 export async function exportTar(
   cfg: Config,
   name: string,
@@ -113,19 +158,15 @@ export async function exportTar(
   const { files, dirs } = archiveEntries(model.dir);
   const top = new Set([...files, ...dirs].map((p) => p.split("/")[0] ?? ""));
   const plan = planExport(name, model.dir, cfg.vmdir, model.disks, top, opts.noBacking);
-  const stage = Deno.makeTempDirSync({ prefix: "vm-export-" });
+  const stage = join(cfg.vmdir, `.export-${name}-${Deno.pid}`);
+  removeTree(stage); // a PID's earlier run, killed
+  makeDir(stage);
   try {
-    Deno.writeTextFileSync(join(stage, MANIFEST), JSON.stringify(plan.manifest, null, 2) + "\n");
-    Deno.mkdirSync(join(stage, VM_ROOT), { mode: 0o700 });
-    for (const d of dirs) Deno.mkdirSync(join(stage, VM_ROOT, d), { mode: 0o700 });
     const staged = [
       ...files.map((f) => ({ source: join(model.dir, f), path: f })),
       ...plan.backing,
     ];
-    for (const s of staged) {
-      Deno.mkdirSync(dirname(join(stage, VM_ROOT, s.path)), { recursive: true, mode: 0o700 });
-      Deno.symlinkSync(s.source, join(stage, VM_ROOT, s.path));
-    }
+    stageTree(stage, plan.manifest, dirs, staged);
     checkStopped(name, model.dir, "export it (its disks are changing)");
     const args = [
       "--create",
@@ -136,28 +177,38 @@ export async function exportTar(
       "--group=0",
     ];
     args.push("--numeric-owner", "--file=-", `--directory=${stage}`, MANIFEST, VM_ROOT);
-    await writeArchive(args, out, opts.onProgress);
+    await writeArchive(args, out, stage, opts);
   } finally {
     removeTree(stage);
   }
 }
 
-/** Runs tar `args` and sends its output to `out` (a file through `<file>.new`). */
+/**
+ * Runs tar `args` and sends its output to `out`: a file through `<file>.new`
+ * (lib/os/fs.ts openAtomic: created exclusively, never through a symlink,
+ * recorded in `stage` for the leftover finder), renamed when whole.
+ */
 async function writeArchive(
   args: string[],
   out: ArchiveEnd,
-  onProgress?: (done: number) => void,
+  stage: string,
+  opts: TarExportOptions,
 ): Promise<void> {
+  const signal = opts.signal;
   if ("stream" in out) {
-    return await runTar(args, { stdout: (r) => pipeCounted(r, out.stream, onProgress) });
+    const stdout = (r: ReadableStream<Uint8Array>) =>
+      pipeCounted(r, out.stream, opts.onProgress, signal);
+    return await runTar(args, signal ? { stdout, signal } : { stdout });
   }
-  const tmp = out.file + ".new";
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+  const f = openAtomic(out.file);
   try {
-    await runTar(args, { stdout: (r) => pipeCounted(r, f.writable, onProgress) });
-    Deno.renameSync(tmp, out.file);
+    recordOutside(stage, f.tmp);
+    const stdout = (r: ReadableStream<Uint8Array>) =>
+      pipeCounted(r, f.writable, opts.onProgress, signal);
+    await runTar(args, signal ? { stdout, signal } : { stdout });
+    f.commit();
   } catch (e) {
-    removeTree(tmp);
+    f.abort();
     throw e;
   }
 }
@@ -166,8 +217,20 @@ async function writeArchive(
 export interface TarImportOptions {
   /** The new VM's name (default: the archive's). */
   name?: string;
+  /** Keep the archive's hooks and QEMU arguments that reach the host (import_trust.ts). */
+  trust?: boolean;
   /** Bytes of archive read so far. */
   onProgress?: (done: number, total?: number) => void;
+  /** Ends the import (InterruptedError), leaving nothing. */
+  signal?: AbortSignal;
+}
+
+/** What `vm import tar` made. */
+export interface TarImportResult {
+  name: string;
+  dir: string;
+  /** What it brought that reaches the host, and how each was disabled (import_trust.ts). */
+  untrusted: Untrusted[];
 }
 
 /** Refuses anything but regular files and directories; sets modes. Reads and changes `dir`. */
@@ -201,21 +264,83 @@ function openArchive(file: string): ReadableStream<Uint8Array> {
   }
 }
 
-/** Imports an archive of `vm export tar` as a new VM (see the module doc). Returns the VM's name. */
+/** The regular files under `dir`, walked. Reads `dir`. */
+function regularFiles(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].flatMap((e) => {
+    const p = join(dir, e.name);
+    return e.isDirectory ? regularFiles(p) : e.isFile ? [p] : [];
+  });
+}
+
+/** `e` (an image refusal) naming the file as the archive does, not where it is being assembled. */
+function asArchived(e: unknown, vm: string): unknown {
+  if (!(e instanceof UnsafeImageError) || !isInsideDir(vm, e.file)) return e;
+  return new UsageError(`The archive's "${VM_ROOT}/${relative(vm, e.file)}" ${e.problem}`);
+}
+
+/**
+ * Makes the disks of the VM being assembled in `vm` (to become `final`)
+ * whole and safe: each overlay checked alone (no data file; qemu-img rebase
+ * opens it for writing) and rebased onto its backing image where it now is;
+ * a backing image outside the archive must be in the image cache. Then
+ * every file of the VM that QEMU could open as an image is checked with its
+ * chain (lib/qemu/image_check.ts): raw or qcow2, no data file, backing files
+ * only in the VM or the cache. Throws UsageError naming the file.
+ */
+async function rebaseChecked(m: TarManifest, vm: string, final: string, vmdir: string) {
+  const cache = imagesDir(vmdir);
+  for (const img of m.images) {
+    if (img.path !== undefined && !exists(join(vm, img.path))) {
+      throw new CheckFailedError(`The archive lacks disk image "${img.path}" its manifest names`);
+    }
+  }
+  for (const r of planRebases(m, vm, final, vmdir)) {
+    if (r.external !== undefined && !exists(r.external)) {
+      throw new CheckFailedError(
+        `Backing image "${r.external}" is not on this host; copy it here, or export with ` +
+          `its backing images (without --no-backing)`,
+      );
+    }
+    const real = r.external === undefined ? undefined : realPathOrUndefined(r.external);
+    if (real !== undefined && !isInsideDir(realPathOrUndefined(cache) ?? cache, real)) {
+      const where = real === r.external ? "" : ` (${real})`;
+      throw new UsageError(
+        `The archive's ${MANIFEST} names backing image "${r.external}"${where}, outside ` +
+          `the image cache "${cache}"; import an archive made with its backing images`,
+      );
+    }
+    await inspectOne(r.image, { backingDirs: [] }).catch((e) => Promise.reject(asArchived(e, vm)));
+    await qemuImg(["rebase", "-u", "-F", r.format, "-b", r.backing, r.image]);
+  }
+  for (const file of regularFiles(vm)) {
+    await inspectImage(file, { backingDirs: [vm, cache] })
+      .catch((e) => Promise.reject(asArchived(e, vm)));
+  }
+}
+
+/**
+ * Imports an archive of `vm export tar` as a new VM (see the module doc): its
+ * images checked (rebaseChecked), its hooks and host-reaching arguments
+ * disabled unless `opts.trust` (import_trust.ts).
+ */
 export async function importTar(
   cfg: Config,
   src: ArchiveSource,
   opts: TarImportOptions,
-): Promise<{ name: string; dir: string }> {
+): Promise<TarImportResult> {
   if (opts.name !== undefined && exists(vmPath(cfg.vmdir, opts.name))) {
     throw new VmExistsError(opts.name, cfg.vmdir);
   }
+  defaultDir(cfg.vmdir); // VMDIR and .default are there, or one line says how to make them
   const x = join(cfg.vmdir, `.untar-${opts.name ?? "vm"}-${Deno.pid}`);
-  Deno.mkdirSync(x, { mode: 0o700 });
+  removeTree(x); // a PID's earlier run, killed
+  makeDir(x);
   try {
     const args = ["--extract", "--no-same-owner", "--no-same-permissions", `--directory=${x}`];
     const stream = "file" in src ? openArchive(src.file) : src.stream;
-    await runTar([...args, "--file=-"], { stdin: (w) => pipeCounted(stream, w, opts.onProgress) });
+    const stdin = (w: WritableStream<Uint8Array>) =>
+      pipeCounted(stream, w, opts.onProgress, opts.signal);
+    await runTar([...args, "--file=-"], opts.signal ? { stdin, signal: opts.signal } : { stdin });
     if (!exists(join(x, MANIFEST)) || !exists(join(x, VM_ROOT))) {
       throw new CheckFailedError(
         `The archive has no ${MANIFEST} and ${VM_ROOT}/; is it made by "vm export tar"?`,
@@ -224,28 +349,18 @@ export async function importTar(
     checkExtracted(x);
     const manifest = parseManifest(Deno.readTextFileSync(join(x, MANIFEST)));
     const name = checkName(opts.name ?? manifest.name);
+    let untrusted: Untrusted[] = [];
     const dir = await assembleVm(cfg.vmdir, name, "import", async (tmp, final) => {
-      const vm = join(tmp, VM_ROOT);
-      Deno.renameSync(join(x, VM_ROOT), vm);
-      for (const img of manifest.images) {
-        if (img.path !== undefined && !exists(join(vm, img.path))) {
-          throw new CheckFailedError(
-            `The archive lacks disk image "${img.path}" its manifest names`,
-          );
-        }
+      // The VM is `tmp` itself, as deep in VMDIR as `final`: relative backing names hold in both.
+      const from = join(x, VM_ROOT);
+      for (const e of Deno.readDirSync(from)) {
+        Deno.renameSync(join(from, e.name), join(tmp, e.name));
       }
-      for (const r of planRebases(manifest, vm, final, cfg.vmdir)) {
-        if (r.external !== undefined && !exists(r.external)) {
-          throw new CheckFailedError(
-            `Backing image "${r.external}" is not on this host; copy it here, or export with ` +
-              `its backing images (without --no-backing)`,
-          );
-        }
-        await qemuImg(["rebase", "-u", "-F", r.format, "-b", r.backing, r.image]);
-      }
-      return vm;
+      await rebaseChecked(manifest, tmp, final, cfg.vmdir);
+      untrusted = distrustTree(tmp, final, vmEnv(cfg, final), opts.trust === true);
+      return tmp;
     });
-    return { name, dir };
+    return { name, dir, untrusted };
   } finally {
     removeTree(x);
   }

@@ -131,10 +131,16 @@ export function requireVm(vmdir: string, name: string): string {
   return dir;
 }
 
-/** Path of the `.default` tree; throws SystemError when it is missing. */
+/** Path of the `.default` tree; throws SystemError when it (or VMDIR itself) is missing. */
 export function defaultDir(vmdir: string): string {
   const dir = join(vmdir, DEFAULT_VM);
   if (!exists(join(dir, F.templates))) {
+    if (!exists(vmdir)) {
+      throw new SystemError(
+        `VMDIR "${vmdir}" does not exist; run ./install.sh from the vm source (it makes VMDIR ` +
+          `and "${DEFAULT_VM}"), or set VMDIR to your VMs' directory`,
+      );
+    }
     throw new SystemError(
       `No default VM in "${vmdir}" ("${DEFAULT_VM}" is missing); run ./install.sh from the vm source`,
     );
