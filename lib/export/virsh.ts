@@ -2,20 +2,34 @@
  * Running libvirt's `virsh` (package libvirt-clients): define a domain from
  * XML, read one back (`dumpxml`, `domxml-to-native`, `domstate`). The
  * connection is `connect` when given (`virsh -c URI`), else virsh's own
- * default (LIBVIRT_DEFAULT_URI, then libvirt's). Runs `virsh`; writes a
- * temporary XML file for `define` (removed after). Area lib/export, at the level of actions.
+ * default (LIBVIRT_DEFAULT_URI, then libvirt's). Runs `virsh`, `define`
+ * reading the XML from its stdin (no temporary file to leave behind). Area
+ * lib/export, at the level of actions.
  * @module
  */
 
-import { join } from "../os/path.ts";
 import { SystemError } from "../errors.ts";
 
-/** Runs `virsh [-c connect] <args>`; returns stdout. Throws SystemError with virsh's error. */
-export async function virsh(args: readonly string[], connect?: string): Promise<string> {
+/**
+ * Runs `virsh [-c connect] <args>` with `input` (if any) on its stdin;
+ * returns stdout. Throws SystemError with virsh's error.
+ */
+export async function virsh(
+  args: readonly string[],
+  connect?: string,
+  input?: string,
+): Promise<string> {
   const all = [...(connect === undefined ? [] : ["-c", connect]), ...args];
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("virsh", { args: all, stdin: "null" }).output();
+    const stdin = input === undefined ? "null" : "piped";
+    const child = new Deno.Command("virsh", { args: all, stdin, stdout: "piped", stderr: "piped" })
+      .spawn();
+    if (input !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(input)).finally(() => w.close());
+    }
+    out = await child.output();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new SystemError('"virsh" is not installed; install the "libvirt-clients" package');
@@ -32,12 +46,5 @@ export async function virsh(args: readonly string[], connect?: string): Promise<
 
 /** Defines (or updates, same name and UUID) a domain from `xml` with `virsh define`. */
 export async function defineDomain(xml: string, connect?: string): Promise<void> {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-export-" });
-  try {
-    const file = join(dir, "domain.xml");
-    Deno.writeTextFileSync(file, xml, { mode: 0o600 });
-    await virsh(["define", file], connect);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  await virsh(["define", "/dev/stdin"], connect, xml);
 }
