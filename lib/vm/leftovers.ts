@@ -63,11 +63,16 @@ export interface Leftover {
 
 const NAME = new RegExp(`^\\.(${Object.keys(LEFTOVER_OPS).join("|")})-(.+)-([0-9]+)$`);
 
-/** What OUTSIDE_RECORD holds: the file, and which one it is (a file put there since is not ours). */
+/**
+ * What OUTSIDE_RECORD holds: the file, and which one it is (a file put there
+ * since is not ours; inode numbers are reused, so its birth time counts too).
+ */
 interface OutsideFile {
   path: string;
   dev: number;
   ino: number;
+  /** Birth time, ms (where the file system tells it). */
+  born?: number;
 }
 
 /**
@@ -77,6 +82,7 @@ interface OutsideFile {
 export function recordOutside(dir: string, path: string): void {
   const st = Deno.lstatSync(path);
   const rec: OutsideFile = { path, dev: st.dev, ino: st.ino ?? 0 };
+  if (st.birthtime !== null) rec.born = st.birthtime.getTime();
   writeFileAtomic(join(dir, OUTSIDE_RECORD), JSON.stringify(rec) + "\n");
 }
 
@@ -93,6 +99,7 @@ function outsideFile(dir: string): { path: string; st: Deno.FileInfo } | undefin
   }
   const st = typeof rec.path === "string" ? lstatIfExists(rec.path) : undefined;
   if (st === undefined || !st.isFile || st.dev !== rec.dev || st.ino !== rec.ino) return undefined;
+  if (rec.born !== undefined && st.birthtime?.getTime() !== rec.born) return undefined;
   return { path: rec.path, st };
 }
 

@@ -6,11 +6,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   findLeftovers,
+  leftoverCommand,
   leftoversLine,
   ownerRuns,
   parseLeftoverName,
+  recordOutside,
   removeLeftover,
 } from "../../lib/vm/leftovers.ts";
+import { leftoverProblem } from "../../lib/actions/doctor.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
 /** A PID no process has now (pid_max is at most 4194304: none above it). */
@@ -85,5 +88,55 @@ Deno.test("findLeftovers/removeLeftover: a gone owner's is removed, a live owner
       owner.kill("SIGKILL");
       await owner.status;
     }
+  });
+});
+
+Deno.test("parseLeftoverName: import tar's, export tar's and image import's directories too (issue 21)", () => {
+  const ops = [".untar-x-7", ".export-web-8", ".image-import-deb-12-9", ".import-y-1"].map((n) => {
+    const p = parseLeftoverName(n);
+    assert.ok(p !== undefined, n);
+    return leftoverCommand(p);
+  });
+  assert.deepEqual(ops, [
+    "vm import tar x",
+    "vm export tar web",
+    "vm image import deb-12",
+    "vm import y",
+  ]);
+});
+
+Deno.test("an export's FILE.new outside VMDIR is found and removed with its directory, only while it is that file", async () => {
+  await withTempDir(async (root) => {
+    const vmdir = join(root, "vms");
+    Deno.mkdirSync(vmdir);
+    const dead = deadPid();
+    const make = (n: string) => {
+      const dir = join(vmdir, `.export-${n}-${dead}`);
+      Deno.mkdirSync(dir);
+      const out = join(root, `${n}.tar.new`);
+      Deno.writeFileSync(out, new Uint8Array(65536).fill(1));
+      recordOutside(dir, out);
+      return out;
+    };
+    const kept = make("a");
+    const replaced = make("b");
+    // Someone put another file in its place since (often with the same inode number): not ours.
+    await new Promise((r) => setTimeout(r, 5));
+    Deno.removeSync(replaced);
+    Deno.writeTextFileSync(replaced, "theirs");
+    const found = findLeftovers(vmdir);
+    assert.deepEqual(found.map((l) => [l.op, l.vm, l.outside]), [
+      ["export", "a", kept],
+      ["export", "b", undefined],
+    ]);
+    assert.ok((found[0]?.bytes ?? 0) >= 65536, "its bytes counted");
+    assert.match(
+      leftoverProblem(found[0]!),
+      /^".*\.export-a-\d+" and ".*a\.tar\.new" \(.*\) are left by an interrupted "vm export tar a"/,
+    );
+    for (const l of found) assert.equal(removeLeftover(l), true);
+    assert.throws(() => Deno.lstatSync(kept), Deno.errors.NotFound);
+    assert.equal(Deno.readTextFileSync(replaced), "theirs");
+    assert.deepEqual(findLeftovers(vmdir), []);
   });
 });
