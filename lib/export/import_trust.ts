@@ -56,7 +56,7 @@ function jsonStrings(v: unknown, out: string[]): void {
 }
 
 /** The host paths a group's words name that lie outside `vmDir` (absolute). Pure. */
-export function pathsOutside(g: OptionGroup, vmDir: string): string[] {
+function pathsOutside(g: OptionGroup, vmDir: string): string[] {
   if (GUEST_ONLY.has(g.opt)) return [];
   const text = g.value?.value ?? (g.opt === "" ? g.word.value : "");
   const items: string[] = [];
@@ -100,11 +100,15 @@ export function hostReach(g: OptionGroup, vmDir?: string): string | undefined {
 }
 
 /** `text` with its lines `lines` (1-based) commented out as `# untrusted: …`. Pure. */
-export function commentLines(text: string, lines: ReadonlySet<number>): string {
+function commentLines(text: string, lines: ReadonlySet<number>): string {
   return text.split("\n").map((l, i) => (lines.has(i + 1) ? `# untrusted: ${l}` : l)).join("\n");
 }
 
-/** The findings of one template's text, and its text with them disabled (undefined: none found). */
+/**
+ * The findings of one template's text, and its text with them commented out
+ * when that takes nothing else with it (undefined: the whole template must
+ * go). Pure.
+ */
 export function distrustTemplate(
   text: string,
   file: string,
@@ -135,8 +139,6 @@ export function distrustTemplate(
   const want = args.filter((a) => !drop.has(a)).map((a) => a.value);
   const got = templateArgs(commented, file, env).map((a) => a.value);
   const exact = got.length === want.length && got.every((w, i) => w === want[i]);
-  const how = exact ? "line commented out" : "template renamed .<name>.untrusted";
-  for (const f of found) f.disabled = how;
   return exact ? { found, text: commented } : { found };
 }
 
@@ -162,10 +164,12 @@ export function distrustTree(dir: string, final: string, env: Env, trust: boolea
     const path = join(tdir, name);
     const text = readTemplateText(dir, name) ?? "";
     const r = distrustTemplate(text, `${F.templates}/${name}`, env, final);
-    if (trust) { for (const f of r.found) delete f.disabled; }
-    else if (r.text !== undefined) writeFileAtomic(path, r.text);
-    else if (r.found.length > 0) Deno.renameSync(path, join(tdir, `.${name}.untrusted`));
     out.push(...r.found);
+    if (trust || r.found.length === 0) continue;
+    if (r.text !== undefined) writeFileAtomic(path, r.text);
+    else Deno.renameSync(path, join(tdir, `.${name}.untrusted`));
+    const how = r.text !== undefined ? "line commented out" : `renamed .${name}.untrusted`;
+    for (const f of r.found) f.disabled = how;
   }
   return out;
 }

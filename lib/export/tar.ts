@@ -272,10 +272,17 @@ function regularFiles(dir: string): string[] {
   });
 }
 
-/** `e` (an image refusal) naming the file as the archive does, not where it is being assembled. */
-function asArchived(e: unknown, vm: string): unknown {
-  if (!(e instanceof UnsafeImageError) || !isInsideDir(vm, e.file)) return e;
-  return new UsageError(`The archive's "${VM_ROOT}/${relative(vm, e.file)}" ${e.problem}`);
+/**
+ * What `check` (an image check of a file in `vm`) gives; its refusal names
+ * the file as the archive does, not where the VM is being assembled.
+ */
+async function archived<T>(vm: string, check: Promise<T>): Promise<T> {
+  try {
+    return await check;
+  } catch (e) {
+    if (!(e instanceof UnsafeImageError) || !isInsideDir(vm, e.file)) throw e;
+    throw new UsageError(`The archive's "${VM_ROOT}/${relative(vm, e.file)}" ${e.problem}`);
+  }
 }
 
 /**
@@ -287,7 +294,12 @@ function asArchived(e: unknown, vm: string): unknown {
  * chain (lib/qemu/image_check.ts): raw or qcow2, no data file, backing files
  * only in the VM or the cache. Throws UsageError naming the file.
  */
-async function rebaseChecked(m: TarManifest, vm: string, final: string, vmdir: string) {
+async function rebaseChecked(
+  m: TarManifest,
+  vm: string,
+  final: string,
+  vmdir: string,
+): Promise<void> {
   const cache = imagesDir(vmdir);
   for (const img of m.images) {
     if (img.path !== undefined && !exists(join(vm, img.path))) {
@@ -309,12 +321,11 @@ async function rebaseChecked(m: TarManifest, vm: string, final: string, vmdir: s
           `the image cache "${cache}"; import an archive made with its backing images`,
       );
     }
-    await inspectOne(r.image, { backingDirs: [] }).catch((e) => Promise.reject(asArchived(e, vm)));
+    await archived(vm, inspectOne(r.image, { backingDirs: [] }));
     await qemuImg(["rebase", "-u", "-F", r.format, "-b", r.backing, r.image]);
   }
   for (const file of regularFiles(vm)) {
-    await inspectImage(file, { backingDirs: [vm, cache] })
-      .catch((e) => Promise.reject(asArchived(e, vm)));
+    await archived(vm, inspectImage(file, { backingDirs: [vm, cache] }));
   }
 }
 

@@ -6,12 +6,13 @@
  * network connection; a vmdk names extent files. So every image vm takes in
  * (pull, `vm image import`, `vm make --image`, `vm import tar|libvirt`) and
  * every disk `vm doctor` looks at is inspected here, one image of its chain
- * at a time: `qemu-img info --output=json` (which opens no backing file and,
- * in a QEMU with the CVE-2024-4467 fix, no data file) on a regular file,
- * then the backing file it names, only once that name has passed the
+ * at a time: a qcow2's header is read first for a data file (a `qemu-img`
+ * without the CVE-2024-4467 fix opens it), then `qemu-img info
+ * --output=json` (which opens no backing file) runs on the regular file,
+ * then on the backing file it names, only once that name has passed the
  * checks (`--backing-chain` would open it first: a FIFO there hangs
  * qemu-img, a protocol name connects). Runs `qemu-img`; reads the images'
- * metadata.
+ * headers.
  * @module
  */
 
@@ -52,6 +53,54 @@ export function dataFileOf(info: ImageInfo): string | undefined {
   return typeof df === "string" ? df : undefined;
 }
 
+/** The problem of an image with the external data file `name`. Pure. */
+function dataFileProblem(name: string): string {
+  return `names an external data file "${name}", which QEMU would give the guest as its disk ` +
+    "(any file of this host); vm refuses such images";
+}
+
+/** qcow2's magic, its incompatible feature "external data file", and its header extension. */
+const QCOW2_MAGIC = 0x514649fb;
+const INCOMPAT_DATA_FILE = 1n << 2n;
+const EXT_DATA_FILE = 0x44415441;
+
+/**
+ * The external data file the qcow2 header `head` (the file's first bytes)
+ * declares: its name from the header extension, "" when only the feature
+ * bit says so; undefined when it has none or is no qcow2 (version 3). Pure.
+ */
+export function qcow2DataFile(head: Uint8Array): string | undefined {
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (head.length < 104 || v.getUint32(0) !== QCOW2_MAGIC || v.getUint32(4) < 3) return undefined;
+  if ((v.getBigUint64(72) & INCOMPAT_DATA_FILE) === 0n) return undefined;
+  for (let at = v.getUint32(100); at + 8 <= head.length;) {
+    const [type, len] = [v.getUint32(at), v.getUint32(at + 4)];
+    if (type === 0 || at + 8 + len > head.length) break;
+    if (type === EXT_DATA_FILE) {
+      return new TextDecoder().decode(head.subarray(at + 8, at + 8 + len));
+    }
+    at += 8 + Math.ceil(len / 8) * 8;
+  }
+  return "";
+}
+
+/** The first 64 KiB of `path` (a qcow2 header and its extensions fit in them). Reads it. */
+function headOf(path: string): Uint8Array {
+  const f = Deno.openSync(path, { read: true });
+  try {
+    const buf = new Uint8Array(65536);
+    let n = 0;
+    while (n < buf.length) {
+      const got = f.readSync(buf.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    return buf.subarray(0, n);
+  } finally {
+    f.close();
+  }
+}
+
 /** What is wrong with one image of a chain (its info read), or undefined. Pure. */
 export function infoProblem(info: ImageInfo, policy: ImagePolicy): string | undefined {
   const formats = policy.formats ?? SAFE_FORMATS;
@@ -60,10 +109,7 @@ export function infoProblem(info: ImageInfo, policy: ImagePolicy): string | unde
       `("qemu-img convert -O qcow2 …") if you trust it`;
   }
   const df = dataFileOf(info);
-  if (df !== undefined) {
-    return `names an external data file "${df}", which QEMU would give the guest as its disk ` +
-      "(any file of this host); vm refuses such images";
-  }
+  if (df !== undefined) return dataFileProblem(df);
   const b = info["backing-filename"];
   if (b !== undefined && isProtocolName(b)) {
     return `names backing file "${b}", a json: or protocol name (QEMU would open what it says); ` +
@@ -102,6 +148,8 @@ async function infoOf(path: string, format?: string): Promise<ImageInfo> {
   const st = statIfExists(path);
   if (st === undefined) throw new UnsafeImageError(path, "does not exist");
   if (!st.isFile) throw new UnsafeImageError(path, "is not a regular file");
+  const df = format === undefined || format === "qcow2" ? qcow2DataFile(headOf(path)) : undefined;
+  if (df !== undefined) throw new UnsafeImageError(path, dataFileProblem(df || "(unnamed)"));
   const args = ["info", "-U", "--output=json", ...(format ? ["-f", format] : []), path];
   try {
     return JSON.parse(await qemuImg(args)) as ImageInfo;

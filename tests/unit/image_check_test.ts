@@ -4,7 +4,12 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { inspectImage, isProtocolName, UnsafeImageError } from "../../lib/qemu/image_check.ts";
+import {
+  inspectImage,
+  isProtocolName,
+  qcow2DataFile,
+  UnsafeImageError,
+} from "../../lib/qemu/image_check.ts";
 import { evilImages, img } from "../support/evil_images.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
@@ -84,4 +89,19 @@ Deno.test("inspectImage: a chain inside the allowed directories passes, top firs
     const viaLink = join(dir, "vm", "via-link.qcow2");
     await img(["create", "-q", "-f", "qcow2", "-b", "link.raw", "-F", "raw", viaLink]);
     assert.match((await refused(viaLink, [join(dir, "vm")])).message, /cache\/base\.raw/);
+  }));
+
+Deno.test("qcow2DataFile: the data file read from the header itself, before any qemu-img opens the image", () =>
+  withTempDir(async (dir) => {
+    const evil = await evilImages(join(dir, "in"), join(dir, "secret"));
+    const head = (p: string) => Deno.readFileSync(p).subarray(0, 65536);
+    assert.equal(qcow2DataFile(head(evil.dataFile)), evil.secret);
+    const plain = join(dir, "plain.qcow2");
+    await img(["create", "-q", "-f", "qcow2", plain, "1M"]);
+    for (const p of [plain, evil.backingOut, evil.vmdk, evil.secret]) {
+      assert.equal(qcow2DataFile(head(p)), undefined, p);
+    }
+    // The feature bit without a name extension still counts.
+    const cut = head(evil.dataFile).slice(0, 112);
+    assert.equal(qcow2DataFile(cut), "");
   }));

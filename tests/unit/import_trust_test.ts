@@ -59,8 +59,8 @@ Deno.test("hostReach: what acts on the host is found; the VM's own files and gue
 Deno.test("distrustTemplate: flagged lines commented out; a shared line disables the template", () => {
   const text = "-m 1G\n-drive file=/etc/shadow,if=virtio\n-drive file=$VM_DIR/drive.qcow2\n";
   const r = distrustTemplate(text, "templates/drive", ENV, VM);
-  assert.deepEqual(r.found.map((f) => [f.at, f.arg, f.disabled]), [
-    ["templates/drive:2", "-drive file=/etc/shadow,if=virtio", "line commented out"],
+  assert.deepEqual(r.found.map((f) => [f.at, f.arg]), [
+    ["templates/drive:2", "-drive file=/etc/shadow,if=virtio"],
   ]);
   assert.ok(r.text !== undefined);
   assert.deepEqual(parseTemplate(r.text, "templates/drive", ENV), [
@@ -71,8 +71,8 @@ Deno.test("distrustTemplate: flagged lines commented out; a shared line disables
   ]);
   assert.match(r.text, /^# untrusted: -drive file=\/etc\/shadow,if=virtio$/m);
   const shared = distrustTemplate("-m 1G -plugin file=/x.so\n", "templates/t", ENV, VM);
-  assert.equal(shared.text, undefined);
-  assert.equal(shared.found[0]?.disabled, "template renamed .<name>.untrusted");
+  assert.equal(shared.text, undefined, "commenting the line out would take -m 1G with it");
+  assert.equal(shared.found.length, 1);
   assert.deepEqual(distrustTemplate("-m 1G\n", "templates/mem", ENV, VM), { found: [] });
 });
 
@@ -89,7 +89,10 @@ Deno.test("distrustTree: hooks renamed, templates disabled; with trust all kept 
     make();
     const a = join(dir, "a");
     const found = distrustTree(a, a, ENV, false);
-    assert.deepEqual(found.map((f) => f.at), ["hooks", "templates/evil:1"]);
+    assert.deepEqual(found.map((f) => [f.at, f.disabled]), [
+      ["hooks", "renamed hooks.untrusted"],
+      ["templates/evil:1", "renamed .evil.untrusted"],
+    ]);
     assert.deepEqual([...Deno.readDirSync(a)].map((e) => e.name).sort(), [
       UNTRUSTED_HOOKS,
       "templates",
