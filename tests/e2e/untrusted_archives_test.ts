@@ -57,7 +57,7 @@ async function handArchive(
 
 const DRIVE = { "templates/drive": "-drive file=./drive.qcow2,if=virtio,format=qcow2\n" };
 
-test("import tar refuses images that reach host files, leaving nothing; a missing VMDIR is said", async (t) => {
+test("import tar refuses images that reach host files, leaving nothing", async (t) => {
   const evil = await evilImages(join(t.root, "evil"), join(t.root, "secret"));
   const dataFile = await handArchive(t, "df", [{ path: "drive.qcow2", format: "qcow2" }], {
     ...DRIVE,
@@ -96,8 +96,14 @@ test("import tar refuses images that reach host files, leaving nothing; a missin
     assert.match(oneFatalLine(r.stderr), why);
     assert.deepEqual(names(t), [".default"], `${tar}: nothing left`);
   }
+});
+
+test("import tar into a VMDIR that does not exist says so, not an internal path", async (t) => {
+  assert.equal((await t.vm(["make", "x", "--disk", "1M", "--no-log", "-y"])).code, 0);
+  const tar = join(t.root, "x.tar");
+  assert.equal((await t.vm(["export", "tar", "x", tar])).code, 0);
   const nowhere = join(t.root, "new", "place");
-  const r = await t.vm(["import", "tar", dataFile, "y"], { env: { VMDIR: nowhere } });
+  const r = await t.vm(["import", "tar", tar, "y"], { env: { VMDIR: nowhere } });
   assert.equal(r.code, 111, r.stderr);
   assert.match(
     oneFatalLine(r.stderr),
@@ -119,14 +125,18 @@ function fakeVirsh(t: TestEnv, argv: string): void {
   );
 }
 
-test("import libvirt refuses a disk with a data file; -plugin and -incoming are disabled unless --trust", async (t) => {
+test("import libvirt refuses a disk with a data file, leaving nothing", async (t) => {
   const evil = await evilImages(join(t.root, "evil"), join(t.root, "secret"));
-  fakeVirsh(t, `-m 128 -drive file=${evil.dataFile},format=qcow2,if=virtio`);
-  const bad = await t.vm(["import", "libvirt", "d", "bad"]);
-  assert.equal(bad.code, 100, bad.stderr);
-  assert.match(oneFatalLine(bad.stderr), /datafile\.qcow2" names an external data file/);
-  assert.deepEqual(names(t), [".default"]);
+  for (const [disk, why] of [[evil.dataFile, /names an external data file/], [evil.vmdk, /vmdk/]]) {
+    fakeVirsh(t, `-m 128 -drive file=${disk},format=qcow2,if=virtio`);
+    const bad = await t.vm(["import", "libvirt", "d", "bad"]);
+    assert.equal(bad.code, 100, bad.stderr);
+    assert.match(oneFatalLine(bad.stderr), why as RegExp);
+    assert.deepEqual(names(t), [".default"]);
+  }
+});
 
+test("import libvirt: -plugin and -incoming are listed and disabled unless --trust", async (t) => {
   const disk = join(t.root, "disks", "d.qcow2");
   Deno.mkdirSync(join(t.root, "disks"));
   await img(["create", "-q", "-f", "qcow2", disk, "1M"]);
@@ -201,15 +211,14 @@ test("import tar keeps an archive's hooks and host-reaching arguments disabled u
 });
 
 /**
- * Makes every `tar` vm runs from now on wait 5 s first (a `tar` first on
- * PATH), so that an export or import is surely under way when a test
- * interrupts it.
+ * Makes every `tar` vm runs from now on hang without doing anything (a `tar`
+ * first on PATH; its directory is the test's, so closing the env ends it):
+ * an export or import is surely under way when a test interrupts it.
  */
-function slowTar(t: TestEnv): void {
-  const real = ["/usr/bin/tar", "/bin/tar"].find((p) => exists(p)) ?? "tar";
+function stuckTar(t: TestEnv): void {
   Deno.writeTextFileSync(
     join(t.root, "bin", "tar"),
-    `#!/bin/sh\nsleep 5\nexec ${real} "$@"\n`,
+    `#!/bin/sh\ncd ${quoteWord(join(t.root, "bin"))} && exec sleep 60\n`,
     { mode: 0o755 },
   );
 }
@@ -226,7 +235,7 @@ function spawnVm(t: TestEnv, args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
-test("export tar FILE: its own FILE.new, a symlink there refused; TERM cleans up; kill -9 leftovers found and fixed", async (t) => {
+test("export tar FILE writes a FILE.new of its own: another user's replaced, a symlink refused", async (t) => {
   assert.equal((await t.vm(["make", "x", "--disk", "1M", "--no-log", "-y"])).code, 0);
   const out = (n: string) => join(t.root, n);
   Deno.writeTextFileSync(out("p1.tar.new"), "planted");
@@ -244,8 +253,14 @@ test("export tar FILE: its own FILE.new, a symlink there refused; TERM cleans up
   assert.equal(link.code, 111, link.stderr);
   assert.match(oneFatalLine(link.stderr), /p2\.tar\.new" is a symbolic link/);
   assert.equal(Deno.readTextFileSync(out("victim")), "precious\n");
+  assert.deepEqual(names(t), [".default", "x"]);
+});
 
-  slowTar(t);
+test("an export cleans up on TERM; what kill -9 of an export or import leaves, doctor finds and fixes", async (t) => {
+  assert.equal((await t.vm(["make", "x", "--disk", "1M", "--no-log", "-y"])).code, 0);
+  const out = (n: string) => join(t.root, n);
+  assert.equal((await t.vm(["export", "tar", "x", out("p1.tar")])).code, 0);
+  stuckTar(t);
   const term = spawnVm(t, ["export", "tar", "x", out("p3.tar")]);
   assert.ok(await waitFor(() => exists(out("p3.tar.new")), 10_000), "export under way");
   term.kill("SIGTERM");
@@ -255,7 +270,8 @@ test("export tar FILE: its own FILE.new, a symlink there refused; TERM cleans up
   assert.deepEqual(names(t), [".default", "x"]);
 
   const killed = spawnVm(t, ["export", "tar", "x", out("p4.tar")]);
-  assert.ok(await waitFor(() => exists(out("p4.tar.new")), 10_000), "export under way");
+  const record = join(t.vmdir, `.export-x-${killed.pid}`, "outside.json");
+  assert.ok(await waitFor(() => exists(record), 10_000), "export under way, its FILE.new recorded");
   killed.kill("SIGKILL");
   await killed.output();
   const line = new RegExp(
@@ -263,7 +279,8 @@ test("export tar FILE: its own FILE.new, a symlink there refused; TERM cleans up
       `interrupted "vm export tar x" \\(PID ${killed.pid}, gone\\); fix: vm doctor --fix$`,
     "m",
   );
-  assert.ok(await waitFor(async () => line.test((await t.vm(["doctor"])).stdout), 10_000));
+  const doctor1 = await t.vm(["doctor"]);
+  assert.match(doctor1.stdout, line);
   assert.match((await t.vm(["list"])).stderr, /1 unfinished operation holds/);
 
   const imp = spawnVm(t, ["import", "tar", out("p1.tar"), "y"]);
