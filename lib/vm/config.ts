@@ -12,6 +12,7 @@ import { join } from "../os/path.ts";
 import { statIfExists } from "../os/fs.ts";
 import { ParseError, UsageError } from "../errors.ts";
 import { lexCommands } from "../text/shell_words.ts";
+import { DEFAULT_TIMEOUTS, type HttpTimeouts, type HttpWait } from "../images/http.ts";
 
 /** Environment as a plain map. */
 export type Env = Record<string, string>;
@@ -42,6 +43,34 @@ export const DEFAULTS = {
   VMCONF_DEFAULT_DRIVE: "20G",
   VMCONF_DEFAULT_WAIT: "10",
 } as const;
+
+/** The settings bounding a download's waits, in seconds (lib/images/http.ts), and their defaults. */
+export const HTTP_TIMEOUT_SETTINGS: Record<HttpWait, { key: string; seconds: number }> = {
+  connect: { key: "VMCONF_HTTP_CONNECT_TIMEOUT", seconds: DEFAULT_TIMEOUTS.connectMs / 1000 },
+  header: { key: "VMCONF_HTTP_HEADER_TIMEOUT", seconds: DEFAULT_TIMEOUTS.headerMs / 1000 },
+  idle: { key: "VMCONF_HTTP_IDLE_TIMEOUT", seconds: DEFAULT_TIMEOUTS.idleMs / 1000 },
+};
+
+/**
+ * A download's waits from `env` (the config's environment: file over
+ * environment), the defaults where unset. Pure. Throws UsageError for a
+ * value that is not a number of seconds above 0 (fractions allowed).
+ */
+export function httpTimeouts(env: Env): HttpTimeouts {
+  const ms = (wait: HttpWait): number => {
+    const { key, seconds } = HTTP_TIMEOUT_SETTINGS[wait];
+    const text = env[key];
+    if (text === undefined || text === "") return seconds * 1000;
+    const n = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN;
+    if (!(n > 0 && n <= 86400)) {
+      throw new UsageError(
+        `${key}="${text}" is not a number of seconds from 0 to 86400; give e.g. ${seconds}`,
+      );
+    }
+    return n * 1000;
+  };
+  return { connectMs: ms("connect"), headerMs: ms("header"), idleMs: ms("idle") };
+}
 
 /** The system-wide config file. */
 export const SYSTEM_CONF = "/etc/runit-vm/conf";
