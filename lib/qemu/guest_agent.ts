@@ -18,8 +18,9 @@
  * guest, so its replies are untrusted: a deadline covers each whole exchange
  * (even while bytes keep coming), a reply is at most {@link MAX_REPLY}
  * bytes, and one of the wrong shape is one line naming the agent
- * ({@link malformedReply}), never a TypeError. Connects to
- * `<vm>/supervise/agent` relative to the VM directory (sun_path limit).
+ * (`malformed`; guest_network.ts, guest_exec.ts), never a TypeError.
+ * Connects to `<vm>/supervise/agent` relative to the VM directory (sun_path
+ * limit).
  * Level: qemu.
  * @module
  */
@@ -297,78 +298,6 @@ export class GuestAgent {
       if (!(e instanceof Deno.errors.BadResource)) throw e; // already closed
     }
   }
-}
-
-/** One address of a guest network interface. */
-export interface GuestAddress {
-  family: "ipv4" | "ipv6";
-  address: string;
-  prefix: number;
-}
-
-/** A guest network interface as `guest-network-get-interfaces` describes it. */
-export interface GuestInterface {
-  name: string;
-  mac?: string;
-  addresses: GuestAddress[];
-}
-
-/** One address of a reply, or why it is not one. Pure. */
-function parseAddress(value: unknown): GuestAddress | string {
-  const a = asObject(value);
-  if (a === undefined) return "an address that is not an object";
-  const address = a["ip-address"];
-  const prefix = a.prefix;
-  if (typeof address !== "string") return "an address without an ip-address string";
-  if (typeof prefix !== "number" || !Number.isInteger(prefix) || prefix < 0 || prefix > 128) {
-    return `address "${address}" without a prefix 0-128`;
-  }
-  return { family: a["ip-address-type"] === "ipv6" ? "ipv6" : "ipv4", address, prefix };
-}
-
-/** One interface of a reply, or why it is not one. Pure. */
-function parseInterface(value: unknown): GuestInterface | string {
-  const i = asObject(value);
-  if (i === undefined) return "an interface that is not an object";
-  if (typeof i.name !== "string") return "an interface without a name";
-  const raw = i["ip-addresses"] ?? [];
-  if (!Array.isArray(raw)) return `interface "${i.name}": ip-addresses is not a list`;
-  const addresses: GuestAddress[] = [];
-  for (const a of raw) {
-    const address = parseAddress(a);
-    if (typeof address === "string") return `interface "${i.name}": ${address}`;
-    addresses.push(address);
-  }
-  const out: GuestInterface = { name: i.name, addresses };
-  if (typeof i["hardware-address"] === "string") out.mac = i["hardware-address"];
-  return out;
-}
-
-/**
- * The interfaces of a `guest-network-get-interfaces` reply, or why it is
- * not one (a list of objects with a name and, optionally, addresses with a
- * prefix). Pure.
- */
-export function parseInterfaces(reply: unknown): GuestInterface[] | string {
-  if (!Array.isArray(reply)) return "not a list of interfaces";
-  const out: GuestInterface[] = [];
-  for (const value of reply) {
-    const i = parseInterface(value);
-    if (typeof i === "string") return i;
-    out.push(i);
-  }
-  return out;
-}
-
-/**
- * The guest's interfaces (through `guest-network-get-interfaces`). Throws
- * SystemError for a malformed reply.
- */
-export async function guestInterfaces(agent: GuestAgent): Promise<GuestInterface[]> {
-  const command = "guest-network-get-interfaces";
-  const ifs = parseInterfaces(await agent.execute(command));
-  if (typeof ifs === "string") throw agent.malformed(command, ifs);
-  return ifs;
 }
 
 /** The template file adding the agent channel (name in `templates/`). */

@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import { CheckFailedError, SystemError } from "../../lib/errors.ts";
-import { GuestAgent, guestInterfaces } from "../../lib/qemu/guest_agent.ts";
+import { GuestAgent } from "../../lib/qemu/guest_agent.ts";
+import { guestInterfaces } from "../../lib/qemu/guest_network.ts";
 import { guestExec } from "../../lib/qemu/guest_exec.ts";
 import { type Answer, HostileAgent, send } from "../support/hostile_agent.ts";
 import { withTempDir } from "../support/temp_dir.ts";
