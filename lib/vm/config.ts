@@ -9,7 +9,7 @@
  */
 
 import { join } from "../os/path.ts";
-import { statIfExists } from "../os/fs.ts";
+import { readTextCapped, statIfExists } from "../os/fs.ts";
 import { ParseError, UsageError } from "../errors.ts";
 import { lexCommands } from "../text/shell_words.ts";
 import { DEFAULT_TIMEOUTS, type HttpTimeouts, type HttpWait } from "../images/http.ts";
@@ -71,6 +71,9 @@ export function httpTimeouts(env: Env): HttpTimeouts {
   };
   return { connectMs: ms("connect"), headerMs: ms("header"), idleMs: ms("idle") };
 }
+
+/** The largest config file read (and image catalog: lib/images/catalog.ts), in bytes. */
+export const MAX_CONFIG = 1 << 20;
 
 /** The system-wide config file. */
 export const SYSTEM_CONF = "/etc/runit-vm/conf";
@@ -172,12 +175,13 @@ export function fileExists(path: string): boolean {
 
 /**
  * Reads and parses config file `file` (see parseConfig). Throws ParseError
- * for a bad file, UsageError when it cannot be read (a missing `$VMCONF`).
+ * for a bad file, UsageError when it cannot be read (a missing `$VMCONF`)
+ * or is larger than MAX_CONFIG.
  */
 export function readConfigFile(file: string, env: Env): Env {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = Deno.readTextFileSync(file);
+    text = readTextCapped(file, MAX_CONFIG);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new UsageError(
@@ -185,6 +189,11 @@ export function readConfigFile(file: string, env: Env): Env {
       );
     }
     throw new UsageError(`Cannot read config file "${file}": ${(e as Error).message}`);
+  }
+  if (text === undefined) {
+    throw new UsageError(
+      `Config file "${file}" is larger than 1 MiB; it holds KEY=value lines: check what it is`,
+    );
   }
   return parseConfig(text, file, env);
 }
