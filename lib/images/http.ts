@@ -7,15 +7,16 @@
  * identity`, follows redirects (up to 10), and reads bodies delimited by
  * Content-Length, chunked encoding or the end of the connection. Proxies are
  * not handled here (source.ts uses fetch when one is configured). Every
- * wait is bounded ({@link HttpTimeouts}): the connection, the answer's head
- * after the request, and each read of the body; one that runs out closes
- * the connection and throws {@link HttpTimeoutError}.
+ * wait is bounded (HttpTimeouts, set in lib/vm/config.ts): the connection,
+ * the answer's head after the request, and each read of the body; one that
+ * runs out closes the connection and throws {@link HttpTimeoutError}.
  * Errors are plain Errors (the caller words them). Reads the network.
  * Level: vm (lib/images, no qemu).
  * @module
  */
 
 import { withTimeout } from "../os/poll.ts";
+import { type HttpTimeouts, httpTimeouts, type HttpWait } from "../vm/config.ts";
 
 /** An answer whose body is read with `read`. */
 export interface HttpResponse {
@@ -30,31 +31,14 @@ export interface HttpResponse {
   close(): void;
 }
 
-/** How long a download waits, in milliseconds. */
-export interface HttpTimeouts {
-  /** For the connection (TCP, and TLS's handshake). */
-  connectMs: number;
-  /** From the request to the end of the answer's head. */
-  headerMs: number;
-  /** For each read of the body: the longest silence of a server mid-body. */
-  idleMs: number;
-}
-
-/** The waits when none are given: connect 30 s, head 30 s, idle 60 s. */
-export const DEFAULT_TIMEOUTS: HttpTimeouts = {
-  connectMs: 30_000,
-  headerMs: 30_000,
-  idleMs: 60_000,
-};
+/** The waits when none are given (lib/vm/config.ts): connect 30 s, head 30 s, idle 60 s. */
+export const DEFAULT_TIMEOUTS: HttpTimeouts = httpTimeouts({});
 
 /** What a request may be given: a signal that aborts it (Ctrl-C) and its waits. */
 export interface NetOptions {
   signal?: AbortSignal;
   timeouts?: HttpTimeouts;
 }
-
-/** Which wait of a download ran out. */
-export type HttpWait = "connect" | "header" | "idle";
 
 /** A wait of a download ran out; the connection was closed. */
 export class HttpTimeoutError extends Error {

@@ -12,7 +12,6 @@ import { join } from "../os/path.ts";
 import { readTextCapped, statIfExists } from "../os/fs.ts";
 import { ParseError, UsageError } from "../errors.ts";
 import { lexCommands } from "../text/shell_words.ts";
-import { DEFAULT_TIMEOUTS, type HttpTimeouts, type HttpWait } from "../images/http.ts";
 
 /** Environment as a plain map. */
 export type Env = Record<string, string>;
@@ -44,17 +43,31 @@ export const DEFAULTS = {
   VMCONF_DEFAULT_WAIT: "10",
 } as const;
 
-/** The settings bounding a download's waits, in seconds (lib/images/http.ts), and their defaults. */
+/** The waits of a download (lib/images/http.ts): which one. */
+export type HttpWait = "connect" | "header" | "idle";
+
+/** How long a download waits, in milliseconds. */
+export interface HttpTimeouts {
+  /** For the connection (TCP, and TLS's handshake). */
+  connectMs: number;
+  /** From the request to the end of the answer's head. */
+  headerMs: number;
+  /** For each read of the body: the longest silence of a server mid-body. */
+  idleMs: number;
+}
+
+/** The settings bounding a download's waits, in seconds, and their defaults. */
 export const HTTP_TIMEOUT_SETTINGS: Record<HttpWait, { key: string; seconds: number }> = {
-  connect: { key: "VMCONF_HTTP_CONNECT_TIMEOUT", seconds: DEFAULT_TIMEOUTS.connectMs / 1000 },
-  header: { key: "VMCONF_HTTP_HEADER_TIMEOUT", seconds: DEFAULT_TIMEOUTS.headerMs / 1000 },
-  idle: { key: "VMCONF_HTTP_IDLE_TIMEOUT", seconds: DEFAULT_TIMEOUTS.idleMs / 1000 },
+  connect: { key: "VMCONF_HTTP_CONNECT_TIMEOUT", seconds: 30 },
+  header: { key: "VMCONF_HTTP_HEADER_TIMEOUT", seconds: 30 },
+  idle: { key: "VMCONF_HTTP_IDLE_TIMEOUT", seconds: 60 },
 };
 
 /**
  * A download's waits from `env` (the config's environment: file over
- * environment), the defaults where unset. Pure. Throws UsageError for a
- * value that is not a number of seconds above 0 (fractions allowed).
+ * environment), the defaults where unset (all of them for `{}`). Pure.
+ * Throws UsageError for a value that is not a number of seconds above 0
+ * (fractions allowed) up to a day.
  */
 export function httpTimeouts(env: Env): HttpTimeouts {
   const ms = (wait: HttpWait): number => {
