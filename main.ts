@@ -113,6 +113,22 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Makes an error no command caught (thrown in a timer or a promise nobody
+ * awaits) end the process as any other does: one `vm: fatal:` line and its
+ * exit code, never a stack trace.
+ */
+export function exitOnUncaught(): void {
+  const fatal = (ev: Event, e: unknown) => {
+    ev.preventDefault();
+    printErr(fatalText(e));
+    Deno.exit(e instanceof VmError ? e.exitCode : EXIT_SYSTEM);
+  };
+  globalThis.addEventListener("unhandledrejection", (ev) => fatal(ev, ev.reason));
+  globalThis.addEventListener("error", (ev) => fatal(ev, ev.error));
+}
+
 if (import.meta.main) {
+  exitOnUncaught();
   Deno.exit(await main(Deno.args));
 }

@@ -14,10 +14,10 @@ import { print } from "./output.ts";
 
 /** `vm boot`. */
 export const boot: CommandModule = {
-  run(inv) {
+  async run(inv) {
     const [name = "", ...qemuArgs] = inv.args;
     const dir = requireVm(loadConfig().vmdir, name);
-    appendOnce(dir, qemuArgs);
+    await appendOnce(dir, qemuArgs);
     try {
       control(dir, "o");
     } catch (e) {

@@ -15,13 +15,13 @@ import { print } from "./output.ts";
 import { optFlag } from "./parse.ts";
 
 /** Runs `vm cloud-init`. */
-export function run(inv: Invocation): number {
+export async function run(inv: Invocation): Promise<number> {
   const [name, action] = inv.args;
   if (name === undefined || action !== "regenerate" || inv.args.length > 2) {
     throw new UsageError(`Usage: vm cloud-init <vm> regenerate [--new-instance-id]`);
   }
   const dir = requireVm(loadConfig().vmdir, name);
-  const r = regenerateSeed(dir, optFlag(inv, "new-instance-id"));
+  const r = await regenerateSeed(dir, optFlag(inv, "new-instance-id"));
   print(
     `${name}: seed.iso rewritten with instance-id ${r.instanceId} ` +
       (r.newInstanceId

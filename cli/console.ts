@@ -12,6 +12,7 @@ import { flockHolder } from "../lib/actions/daemon.ts";
 import { join } from "../lib/os/path.ts";
 import { lockFileOf, lockSocket } from "../lib/qemu/socket_lock.ts";
 import { QueryFilter } from "../lib/text/term_queries.ts";
+import { visible } from "../lib/text/visible.ts";
 import { LineReader } from "../lib/os/line_reader.ts";
 import { writeAll, type Writer } from "../lib/os/io.ts";
 import { withRawTerminal } from "../lib/os/terminal.ts";
@@ -158,7 +159,7 @@ async function attachMonitor(name: string, dir: string): Promise<number> {
       conn,
       name,
       stdinLines(),
-      (text) => writeAll(Deno.stdout, encoder.encode(text)),
+      (text) => writeAll(Deno.stdout, encoder.encode(visible(text))),
     );
     return 0;
   }

@@ -20,9 +20,6 @@ import { defineDomain } from "../lib/export/virsh.ts";
 import { exportTar } from "../lib/export/tar.ts";
 import { interruptible } from "./image.ts";
 
-/** The signals that end an export or import, which then removes what it had written. */
-export const ENDING_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
-
 /** A progress line on stderr, only when stderr is a terminal (bytes as MiB). */
 export function progress(): ((done: number) => void) | undefined {
   if (!Deno.stderr.isTerminal()) return undefined;
@@ -99,7 +96,6 @@ async function exportTarCmd(inv: Invocation): Promise<number> {
         signal,
         ...(onProgress === undefined ? {} : { onProgress }),
       }),
-    ENDING_SIGNALS,
   );
   if (onProgress !== undefined) printErr("");
   if (file !== "-") print(`VM "${name}" written to "${file}"`);

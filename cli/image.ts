@@ -12,7 +12,7 @@ import type { CommandModule, Invocation } from "./command.ts";
 import { print, printErr } from "./output.ts";
 import { exclusive, optFlag, optString } from "./parse.ts";
 import { type Progress, progress } from "./progress.ts";
-import { type Config, loadConfig } from "../lib/vm/config.ts";
+import { type Config, httpTimeouts, loadConfig } from "../lib/vm/config.ts";
 import { loadCatalog } from "../lib/images/catalog.ts";
 import type { ImageRow } from "../lib/images/cache.ts";
 import { EXIT_INTERRUPTED } from "../lib/images/download.ts";
@@ -38,30 +38,30 @@ export function pullRequest(cfg: Config, what: string, inv: Invocation): PullReq
   return req;
 }
 
+/** The signals that interrupt a pull: Ctrl-C, and a polite kill. */
+const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
+
 /**
- * Runs `work` with an AbortSignal that Ctrl-C (SIGINT), or any of `signals`,
- * aborts; should the work not stop within 2 s of it (waiting for another
- * pull's lock cannot be cancelled), exits 130 at once: only the `.part` is
- * left either way.
+ * Runs `work` with an AbortSignal that Ctrl-C (SIGINT) or SIGTERM aborts;
+ * should the work not stop within 2 s of it (waiting for another pull's
+ * lock cannot be cancelled), exits 130 at once: only the `.part` is left
+ * either way, and none that is empty.
  */
-export async function interruptible<T>(
-  work: (signal: AbortSignal) => Promise<T>,
-  signals: readonly Deno.Signal[] = ["SIGINT"],
-): Promise<T> {
+export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctl = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const onInt = () => {
+  const onStop = () => {
     ctl.abort();
-    timer = setTimeout(() => {
+    timer ??= setTimeout(() => {
       printErr("\nvm: fatal: Interrupted");
       Deno.exit(EXIT_INTERRUPTED);
     }, 2000);
   };
-  for (const sig of signals) Deno.addSignalListener(sig, onInt);
+  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onStop);
   try {
     return await work(ctl.signal);
   } finally {
-    for (const sig of signals) Deno.removeSignalListener(sig, onInt);
+    for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, onStop);
     clearTimeout(timer);
   }
 }
@@ -100,6 +100,7 @@ async function pull(inv: Invocation): Promise<number> {
     const o = await interruptible((signal) =>
       pullImage(cfg.vmdir, catalog, req, {
         signal,
+        timeouts: httpTimeouts(cfg.env),
         onProgress: p.update,
         onNotice: (text) => p.notice(`vm: ${text}`),
       })

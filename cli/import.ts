@@ -11,7 +11,7 @@ import { loadConfig } from "../lib/vm/config.ts";
 import { importLibvirt } from "../lib/export/libvirt_import.ts";
 import { importTar } from "../lib/export/tar.ts";
 import type { Untrusted } from "../lib/export/import_trust.ts";
-import { ENDING_SIGNALS, progress } from "./export.ts";
+import { progress } from "./export.ts";
 import { interruptible } from "./image.ts";
 import { print, printErr } from "./output.ts";
 import { optFlag, optString } from "./parse.ts";
@@ -64,7 +64,6 @@ async function importTarCmd(inv: Invocation): Promise<number> {
         ...(name === undefined ? {} : { name }),
         ...(onProgress === undefined ? {} : { onProgress }),
       }),
-    ENDING_SIGNALS,
   );
   if (onProgress !== undefined) printErr("");
   for (const u of r.untrusted) printErr(untrustedLine("tar", u));

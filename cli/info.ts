@@ -10,6 +10,7 @@ import { requireVm } from "../lib/vm/dir.ts";
 import type { CommandModule } from "./command.ts";
 import { print } from "./output.ts";
 import { optFlag } from "./parse.ts";
+import { visible } from "../lib/text/visible.ts";
 
 /** `vm info`. */
 export const info: CommandModule = {
@@ -17,7 +18,8 @@ export const info: CommandModule = {
     const name = inv.args[0] ?? "";
     const cfg = loadConfig();
     const v = await vmInfo(cfg, name, requireVm(cfg.vmdir, name));
-    print(optFlag(inv, "json") ? JSON.stringify(v, null, 2) : formatInfo(v));
+    // Visible: disk names and formats come from images (qemu-img), which may be anyone's.
+    print(optFlag(inv, "json") ? JSON.stringify(v, null, 2) : visible(formatInfo(v)));
     return 0;
   },
 };

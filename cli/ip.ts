@@ -8,15 +8,21 @@
 import { UsageError } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
-import { GuestAgent, type GuestInterface, guestInterfaces } from "../lib/qemu/guest_agent.ts";
+import { GuestAgent } from "../lib/qemu/guest_agent.ts";
+import { type GuestInterface, guestInterfaces } from "../lib/qemu/guest_network.ts";
 import type { Invocation } from "./command.ts";
 import { print } from "./output.ts";
 import { optFlag } from "./parse.ts";
+import { visible } from "../lib/text/visible.ts";
 
-/** The table `vm ip` prints: one line per interface, its addresses with prefix lengths. Pure. */
+/**
+ * The table `vm ip` prints: one line per interface, its addresses with prefix lengths; the
+ * guest's text with its control characters made visible. Pure.
+ */
 export function formatInterfaces(ifs: readonly GuestInterface[]): string {
-  return ifs.map((i) => [i.name, ...i.addresses.map((a) => `${a.address}/${a.prefix}`)].join(" "))
-    .join("\n");
+  return ifs.map((i) =>
+    [i.name, ...i.addresses.map((a) => `${a.address}/${a.prefix}`)].map(visible).join(" ")
+  ).join("\n");
 }
 
 /** Interfaces other than loopback. Pure. */

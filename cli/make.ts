@@ -26,7 +26,7 @@ import {
 import { loadCatalog } from "../lib/images/catalog.ts";
 import type { TransferEvents } from "../lib/images/download.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type Config, loadConfig } from "../lib/vm/config.ts";
+import { type Config, httpTimeouts, loadConfig } from "../lib/vm/config.ts";
 import { checkName } from "../lib/vm/name.ts";
 import { checkSize } from "../lib/text/units.ts";
 import type { CommandModule, Invocation } from "./command.ts";
@@ -112,11 +112,16 @@ async function askRest(inv: Invocation, cfg: Config, spec: MakeSpec): Promise<vo
 }
 
 /** A download (or import) with its progress line (Ctrl-C keeps what was fetched). */
-async function fetching<T>(label: string, work: (ev: TransferEvents) => Promise<T>): Promise<T> {
+async function fetching<T>(
+  label: string,
+  cfg: Config,
+  work: (ev: TransferEvents) => Promise<T>,
+): Promise<T> {
   const p = progress(label);
+  const timeouts = httpTimeouts(cfg.env);
   try {
     return await interruptible((signal) =>
-      work({ signal, onProgress: p.update, onNotice: (text) => p.notice(`vm: ${text}`) })
+      work({ signal, timeouts, onProgress: p.update, onNotice: (t) => p.notice(`vm: ${t}`) })
     );
   } finally {
     p.clear();
@@ -128,8 +133,8 @@ async function isoOf(inv: Invocation, cfg: Config): Promise<string | undefined> 
   const arg = inv.args[1];
   if (arg === undefined) return undefined;
   const catalog = loadCatalog(cfg);
-  return (await fetching(arg, (ev) => resolveIso(cfg, catalog, arg, imageArch(cfg, inv), ev))) ??
-    arg;
+  const arch = imageArch(cfg, inv);
+  return (await fetching(arg, cfg, (ev) => resolveIso(cfg, catalog, arg, arch, ev))) ?? arg;
 }
 
 /** `--image`: the image pulled or imported now, before any question. */
@@ -142,6 +147,7 @@ function imageOf(inv: Invocation, cfg: Config): Promise<ResolvedImage> | undefin
   if (insecure !== undefined) arg.insecure = insecure;
   return fetching(
     image,
+    cfg,
     (ev) => resolveImage(cfg, loadCatalog(cfg), arg, optFlag(inv, "copy"), ev),
   );
 }

@@ -9,6 +9,7 @@
 
 import { describe, StartFailedError } from "../lib/errors.ts";
 import { encodeRaw } from "../lib/text/raw_text.ts";
+import { visible } from "../lib/text/visible.ts";
 
 /** Writes `text` to stdout as it is (no newline added). */
 export function write(text: string): void {
@@ -49,11 +50,12 @@ export function useColor(): boolean {
 /**
  * The `vm: fatal: …` text of an error: one line, and for a start that
  * failed the last lines of the VM's log under it, indented, when they say
- * more than the line does. Pure.
+ * more than the line does. Control characters (of a guest agent's or
+ * QEMU's message, of the guest's log) are made visible. Pure.
  */
 export function fatalText(e: unknown): string {
-  const head = `vm: fatal: ${describe(e)}`;
-  const lines = e instanceof StartFailedError ? e.lines : [];
+  const head = `vm: fatal: ${visible(describe(e))}`;
+  const lines = (e instanceof StartFailedError ? e.lines : []).map(visible);
   const more = lines.some((l) => !head.endsWith(l));
   return more ? [head, ...lines.map((l) => `    ${l}`)].join("\n") : head;
 }

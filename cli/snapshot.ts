@@ -20,6 +20,7 @@ import { print } from "./output.ts";
 import { optFlag, refuse, wrongArguments } from "./parse.ts";
 import { findCommand } from "./table.ts";
 import { showDisk, vmDisks } from "../lib/vm/disk_paths.ts";
+import { visible } from "../lib/text/visible.ts";
 
 const CHANGES = { create: "created", apply: "applied", delete: "deleted" } as const;
 
@@ -38,7 +39,7 @@ export const snapshot: CommandModule = {
       print(
         optFlag(inv, "json")
           ? JSON.stringify(snapshotsJson(rows, dir), null, 2)
-          : formatSnapshots(rows, dir),
+          : visible(formatSnapshots(rows, dir)), // snapshot names come from the images
       );
       return 0;
     }

@@ -5,12 +5,11 @@
  * @module
  */
 
-import { describe } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { SSH_TIMEOUT_S, sshStartMessage, startWithSsh } from "../lib/actions/start_ssh.ts";
 import type { Invocation } from "./command.ts";
-import { print, printErr } from "./output.ts";
+import { fatalText, print, printErr } from "./output.ts";
 import { optString } from "./parse.ts";
 import { parseSeconds } from "../lib/text/units.ts";
 
@@ -31,7 +30,7 @@ export async function startSsh(
     if (r.status === "fulfilled") print(sshStartMessage(r.value));
     else {
       failed++;
-      printErr(`vm: fatal: ${describe(r.reason)}`);
+      printErr(fatalText(r.reason));
     }
   }
   return Math.min(failed, 99);

@@ -104,6 +104,8 @@ export const LOG_ROW: CommandSpec = {
     },
   ],
   help: [
+    "Control characters of the guest's serial output are shown escaped (ESC as \\x1b), never",
+    "sent to the terminal as they are; the raw bytes are in log/main/current.",
     "exit: 0 ok, 1 the VM does not log (make VMs with vm make --log) or has no log yet,",
     "100 usage",
   ],

@@ -127,7 +127,7 @@ export const CLOUD_MAKE_OPTIONS: OptionSpec[] = [
     complete: "file",
     repeat: true,
     help: "a public key that may log in (repeatable; default: every ~/.ssh/id_*.pub);\n" +
-      "vm's own key ($VMDIR/.default/ssh) is always added",
+      "vm's own key ($VMDIR/.default/ssh) is always added; a file over 64 KiB is refused",
   },
   { name: "hostname", value: "NAME", help: "the guest's host name (default: the VM name)" },
   {
@@ -139,7 +139,7 @@ export const CLOUD_MAKE_OPTIONS: OptionSpec[] = [
     value: "FILE",
     complete: "file",
     help: "your own user-data: a #cloud-config is merged over vm's (your keys win);\n" +
-      "a #! script or a MIME multi-part is passed on as a second part",
+      "a #! script or a MIME multi-part is passed on as a second part; at most 1 MiB",
   },
   { name: "packages", value: '"A B"', help: "Debian packages to install at first boot" },
 ];

@@ -28,7 +28,7 @@ import { showDisk } from "../vm/disk_paths.ts";
 /** Paths (relative to the VM directory) a clone never copies: runit's and svlogd's run-time state. */
 export function skipInClone(rel: string): boolean {
   if (rel === F.supervise || rel === `${F.log}/${F.supervise}`) return true;
-  if (rel === F.backoff || rel === F.down) return true;
+  if (rel === F.backoff || rel === F.down || rel === F.lock) return true;
   // svlogd's files: current, rotated logs, lock, state; its config is kept.
   return rel.startsWith(F.logMain + "/") && rel !== `${F.logMain}/config`;
 }

@@ -2,10 +2,11 @@
  * `vm doctor`: every problem of the kind vm refuses or hides, found in
  * `$VMDIR` at once: `$VMDIR` and `.default` writable by others; each VM's
  * files others may write or that are owned by another user, symlinks out of
- * the VM directory (lib/vm/safety.ts), an unusable `wait`; a QEMU running
- * without its runsv and an svlogd left by a killed runsv; leftovers of
- * interrupted operations (lib/vm/leftovers.ts), which `--fix` removes when
- * their owner is gone. Each problem is one line naming the file and the fix.
+ * the VM directory (lib/vm/safety.ts), an unusable `wait`, a host port two
+ * VMs forward; a QEMU running without its runsv and an svlogd left by a
+ * killed runsv; leftovers of interrupted operations (lib/vm/leftovers.ts),
+ * which `--fix` removes when their owner is gone. Each problem is one line
+ * naming the file and the fix.
  * Reads `$VMDIR/**`, `/proc`; removes leftovers with `fix`.
  * @module
  */
@@ -19,6 +20,7 @@ import { listVms, waitOf } from "../vm/dir.ts";
 import { DEFAULT_VM, F } from "../vm/files.ts";
 import { findLeftovers, type Leftover, leftoverCommand, removeLeftover } from "../vm/leftovers.ts";
 import { modeProblem, problemLine, vmProblems } from "../vm/safety.ts";
+import { formatRule, type PortClash, portClashes } from "../vm/ports.ts";
 
 /** What `vm doctor` found (and, with fix, did). */
 export interface DoctorReport {
@@ -63,6 +65,14 @@ function vmLines(vmdir: string, name: string, uid: number, seen: Set<string>): s
   return out;
 }
 
+/** The line of a host port two VMs forward. Pure. */
+export function clashLine(c: PortClash): string {
+  const proto = c.rule.proto === "udp" ? "udp " : "";
+  return `VM "${c.vm}": host port ${c.rule.hostPort} (${formatRule(c.rule)}) is also forwarded ` +
+    `by VM "${c.other}", so only one of them can run; fix: vm port ${c.vm} rm ${proto}` +
+    `${c.rule.hostPort}`;
+}
+
 /** The line of a leftover whose owner is gone. Pure. */
 export function leftoverProblem(l: Leftover): string {
   const what = l.outside === undefined ? `"${l.path}"` : `"${l.path}" and "${l.outside}"`;
@@ -78,6 +88,7 @@ export function doctor(vmdir: string, fix: boolean, uid: number = Deno.uid() ?? 
   const problems = dirProblems(vmdir, uid);
   const seen = new Set<string>();
   for (const name of listVms(vmdir)) problems.push(...vmLines(vmdir, name, uid, seen));
+  problems.push(...portClashes(vmdir).map(clashLine));
   const report: DoctorReport = { problems, removed: [], inProgress: [] };
   for (const l of findLeftovers(vmdir)) {
     if (l.running) report.inProgress.push(l);

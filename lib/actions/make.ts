@@ -21,6 +21,7 @@ import { chooseTemplates, templateNames } from "../vm/templates.ts";
 import { defaultDir, freeVmPath, vmPath } from "../vm/dir.ts";
 import { waitSupervised } from "../runit/control.ts";
 import { findRunsvdir } from "../qemu/processes.ts";
+import { withVmdirLock } from "../vm/lock.ts";
 
 /** Everything `vm make` needs to create a VM. */
 export interface MakeSpec {
@@ -39,7 +40,10 @@ export interface MakeSpec {
   iso?: string;
   /** Makes the disk at the path given (default: an empty qcow2 of `disk`). */
   makeDisk?: (path: string) => Promise<void>;
-  /** Adds more to the VM directory being assembled (cloud-init), before it is renamed into place. */
+  /**
+   * Adds more to the VM directory being assembled (cloud-init), before it is renamed into place;
+   * runs holding the VMDIR's lock (lib/vm/lock.ts).
+   */
   populate?: (dir: string) => Promise<void>;
 }
 
@@ -100,6 +104,18 @@ function linkScript(dir: string, vmdir: string, script: string): void {
   Deno.symlinkSync(target, join(dir, script));
 }
 
+/** Renames the assembled `tmp` to `final`; throws VmExistsError when the name was taken meanwhile. */
+function placeVm(tmp: string, final: string, name: string, vmdir: string): void {
+  try {
+    Deno.renameSync(tmp, final);
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists || /not empty|exists/i.test(String(e))) {
+      throw new VmExistsError(name, vmdir);
+    }
+    throw e;
+  }
+}
+
 /**
  * Creates VM `spec.name` in `vmdir`; see the module doc. On any failure the
  * temporary directory is removed and the error rethrown; an existing VM is
@@ -130,14 +146,14 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
     const drive = join(tmp, F.drive);
     await (spec.makeDisk ?? ((path) => createImage(path, spec.disk)))(drive);
     Deno.chmodSync(drive, MODE.file);
-    await spec.populate?.(tmp);
-    try {
-      Deno.renameSync(tmp, final);
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists || /not empty|exists/i.test(String(e))) {
-        throw new VmExistsError(spec.name, vmdir);
-      }
-      throw e;
+    // Under VMDIR's lock: a host port populate picks (cloud-init's SSH forward) stays unique.
+    const populate = spec.populate;
+    if (populate === undefined) placeVm(tmp, final, spec.name, vmdir);
+    else {
+      await withVmdirLock(vmdir, async () => {
+        await populate(tmp);
+        placeVm(tmp, final, spec.name, vmdir);
+      });
     }
   } catch (e) {
     removeTree(tmp);

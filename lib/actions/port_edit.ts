@@ -3,7 +3,9 @@
  * running VM the change is applied at once through the HMP monitor
  * (`hostfwd_add` / `hostfwd_remove` on the netdev `vmnet`) before the file
  * is written, so the file never claims a forward QEMU refused. A change to
- * the SSH forward rewrites `ssh/known_hosts` for the new port.
+ * the SSH forward rewrites `ssh/known_hosts` for the new port. Each change
+ * holds the VM's lock (lib/vm/lock.ts), and an addition also the VMDIR's,
+ * under which no other VM can take the same host port meanwhile.
  * Reads and writes `<vm>/ports`, `<vm>/ssh/known_hosts`; talks to
  * `<vm>/supervise/monitor`; reads other VMs' `ports`.
  * @module
@@ -28,6 +30,7 @@ import { SSH_FILES, writeKnownHosts } from "../ssh/key_files.ts";
 import { exists } from "../os/fs.ts";
 import { join } from "../os/path.ts";
 import { hmpSession } from "../qemu/hmp.ts";
+import { withVmdirLock, withVmLock } from "../vm/lock.ts";
 
 /** What a change did. */
 export interface PortChange {
@@ -64,7 +67,17 @@ function followSsh(dir: string, before: PortRule[], after: PortRule[]): void {
  * VM or another VM already forwards that host port, CheckFailedError when a
  * process on the host holds it (named when found) or QEMU refuses it.
  */
-export async function addPort(
+export function addPort(
+  vmdir: string,
+  name: string,
+  dir: string,
+  rule: PortRule,
+): Promise<PortChange> {
+  return withVmdirLock(vmdir, () => withVmLock(dir, name, () => addLocked(vmdir, name, dir, rule)));
+}
+
+/** addPort, holding the locks. */
+async function addLocked(
   vmdir: string,
   name: string,
   dir: string,
@@ -108,7 +121,17 @@ export async function addPort(
  * VM `name`. Throws UsageError when there is none, CheckFailedError when the
  * running QEMU does not remove it.
  */
-export async function removePort(
+export function removePort(
+  name: string,
+  dir: string,
+  hostPort: number,
+  proto?: "tcp" | "udp",
+): Promise<PortChange> {
+  return withVmLock(dir, name, () => removeLocked(name, dir, hostPort, proto));
+}
+
+/** removePort, holding the VM's lock. */
+async function removeLocked(
   name: string,
   dir: string,
   hostPort: number,

@@ -12,7 +12,8 @@
 
 import { join } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
-import { writeFileAtomic } from "../os/fs.ts";
+import { readTextCapped, writeFileAtomic } from "../os/fs.ts";
+import { formatBytes } from "../text/units.ts";
 import { F } from "../vm/files.ts";
 import { randomMac } from "../vm/mac.ts";
 import {
@@ -100,15 +101,29 @@ export function keyLines(text: string, file: string): string[] {
   return lines;
 }
 
-function readText(path: string, what: string): string {
+/** The most `--ssh-key` file vm reads (a `.pub` file is about 100 bytes). */
+export const MAX_KEY_FILE = 64 << 10;
+
+/** The most `--cloud-init` file vm reads (cloud-init's own user-data rarely reaches 16 KiB). */
+export const MAX_CLOUD_INIT = 1 << 20;
+
+/** The text of file `path` a user named as `what`, at most `max` bytes. Throws UsageError. */
+function readText(path: string, what: string, max: number): string {
+  let text: string | undefined;
   try {
-    return Deno.readTextFileSync(path);
+    text = readTextCapped(path, max);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) {
       throw new UsageError(`${what} "${path}" does not exist or is not a file; give its path`);
     }
     throw new UsageError(`Cannot read ${what} "${path}": ${(e as Error).message}`);
   }
+  if (text === undefined) {
+    throw new UsageError(
+      `${what} "${path}" is larger than ${formatBytes(max)}; give a smaller file`,
+    );
+  }
+  return text;
 }
 
 /** The `~/.ssh/id_*.pub` files of `home`, sorted. Reads `~/.ssh`. */
@@ -139,13 +154,15 @@ async function readInputs(vmdir: string, name: string, o: CloudMakeOptions): Pro
   const hostname = checkHostname(o.hostname ?? hostnameFor(name));
   const packages = checkPackages(o.packages ?? []);
   const files = o.sshKeys ?? defaultKeyFiles(env.HOME);
-  const keys = files.flatMap((f) => keyLines(readText(f, "SSH key file"), f));
-  keys.push((await clientKey(vmdir)).publicLine);
-  const inputs: Inputs = { user, hostname, keys: [...new Set(keys)], packages };
+  const keys = files.flatMap((f) => keyLines(readText(f, "SSH key file", MAX_KEY_FILE), f));
+  const inputs: Inputs = { user, hostname, keys, packages };
   if (o.cloudInit !== undefined) {
-    inputs.extra = readText(o.cloudInit, "cloud-init file");
+    inputs.extra = readText(o.cloudInit, "cloud-init file", MAX_CLOUD_INIT);
     composeUserData("", inputs.extra, o.cloudInit, "=="); // checks it is user-data cloud-init takes
   }
+  // Made (the first time) only once every input passed.
+  keys.push((await clientKey(vmdir)).publicLine);
+  inputs.keys = [...new Set(keys)];
   return inputs;
 }
 

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
-import { Literal, toYaml } from "./yaml.ts";
+import { ParseError, UsageError } from "../errors.ts";
+import { Literal, toYaml, unprintable } from "./yaml.ts";
 import { toHex } from "../text/bytes.ts";
 
 /** What vm's cloud-config sets up. */
@@ -173,7 +173,8 @@ function part(type: string, filename: string, body: string, extra: string[] = []
  * merged over vm's with {@link THEIR_KEYS_WIN}, a script or other
  * cloud-init format as its own part, a MIME multi-part nested whole.
  * `boundary` must not occur in either text. Pure. Throws UsageError for
- * user-data cloud-init would not recognise.
+ * user-data cloud-init would not recognise, and for a cloud-config holding
+ * a character YAML refuses (cloud-init would drop the whole file).
  */
 export function composeUserData(
   ours: string,
@@ -187,6 +188,16 @@ export function composeUserData(
     throw new UsageError(
       `"${source}" is no user-data cloud-init recognises; start it with "#cloud-config", ` +
         `"#!" (a script) or give a MIME multi-part`,
+    );
+  }
+  const bad = type === "text/cloud-config" ? unprintable(theirs) : undefined;
+  if (bad !== undefined) {
+    const code = bad.char.codePointAt(0)?.toString(16).toUpperCase().padStart(4, "0");
+    throw new ParseError(
+      source,
+      bad.line,
+      `character U+${code} is not allowed in YAML (cloud-init would ignore the whole file); ` +
+        `remove it`,
     );
   }
   if (ours.includes(boundary) || theirs.includes(boundary)) {

@@ -11,10 +11,11 @@
  * @module
  */
 
-import { join } from "../os/path.ts";
+import { basename, join } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
 import { ensurePrivateDir } from "../ssh/key_files.ts";
+import { withVmLock } from "../vm/lock.ts";
 import { buildIso, type IsoFile } from "./iso9660.ts";
 import {
   composeUserData,
@@ -123,16 +124,18 @@ export interface RegenerateResult {
 /**
  * `vm cloud-init <vm> regenerate`: rebuilds `seed.iso` from the edited
  * sources; with `newId` (or when meta-data has none) writes a new
- * instance-id into `cloud-init/meta-data` first.
+ * instance-id into `cloud-init/meta-data` first. Holds the VM's lock.
  */
-export function regenerateSeed(vmDir: string, newId: boolean): RegenerateResult {
-  const s = readSeedSources(vmDir);
-  let id = instanceIdOf(s.metaData);
-  const fresh = newId || id === undefined;
-  if (fresh) {
-    id = newInstanceId();
-    writeFileAtomic(join(vmDir, SEED_FILES.metaData), withInstanceId(s.metaData, id), 0o600);
-  }
-  writeSeed(vmDir);
-  return { instanceId: id ?? "", newInstanceId: fresh };
+export function regenerateSeed(vmDir: string, newId: boolean): Promise<RegenerateResult> {
+  return withVmLock(vmDir, basename(vmDir), () => {
+    const s = readSeedSources(vmDir);
+    let id = instanceIdOf(s.metaData);
+    const fresh = newId || id === undefined;
+    if (fresh) {
+      id = newInstanceId();
+      writeFileAtomic(join(vmDir, SEED_FILES.metaData), withInstanceId(s.metaData, id), 0o600);
+    }
+    writeSeed(vmDir);
+    return { instanceId: id ?? "", newInstanceId: fresh };
+  });
 }

@@ -1,8 +1,9 @@
 /**
  * Writing YAML (never reading it): block mappings and sequences, strings
- * as JSON-style double-quoted scalars (valid YAML), multi-line text as
- * literal blocks. Enough for cloud-init's meta-data and cloud-config, with
- * no YAML library. Pure.
+ * as JSON-style double-quoted scalars (valid YAML; characters a YAML reader
+ * refuses raw, such as DEL and C1 controls, or takes for line breaks are
+ * written as `\u` escapes), multi-line text as literal blocks. Enough for
+ * cloud-init's meta-data and cloud-config, with no YAML library. Pure.
  * Level: bottom (lib/cloud_init, no I/O).
  * @module
  */
@@ -23,13 +24,34 @@ export type YamlValue =
 
 const KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
+/** Characters YAML (PyYAML's reader: cloud-init's) refuses in a stream: not "printable". */
+const NOT_PRINTABLE = /[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u;
+
+/** What JSON.stringify leaves raw but a double-quoted YAML scalar must escape (DEL, C1, LS, PS). */
+const ESCAPE_IN_YAML = /[\x7f-\x9f\u2028\u2029\ufffe\uffff]/g;
+
+/**
+ * The first character of `text` a YAML reader refuses, with its 1-based
+ * line, or undefined when there is none. Pure.
+ */
+export function unprintable(text: string): { char: string; line: number } | undefined {
+  const m = NOT_PRINTABLE.exec(text);
+  if (m === null) return undefined;
+  return { char: m[0], line: text.slice(0, m.index).split("\n").length };
+}
+
 function isMapping(v: YamlValue): v is { readonly [key: string]: YamlValue | undefined } {
   return typeof v === "object" && !(v instanceof Literal) && !Array.isArray(v);
 }
 
 /** A scalar on one line. */
 function scalar(v: string | number | boolean): string {
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") {
+    return JSON.stringify(v).replace(
+      ESCAPE_IN_YAML,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  }
   if (typeof v === "number" && !Number.isFinite(v)) throw new Error(`YAML: ${v} is no number`);
   return String(v);
 }

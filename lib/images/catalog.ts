@@ -17,9 +17,9 @@
  */
 
 import { join } from "../os/path.ts";
-import { readTextIfExists } from "../os/fs.ts";
+import { readTextCapped, readTextIfExists, unlessMissing } from "../os/fs.ts";
 import { ParseError, SystemError, UsageError } from "../errors.ts";
-import type { Config } from "../vm/config.ts";
+import { type Config, MAX_CONFIG } from "../vm/config.ts";
 import { DEFAULT_VM } from "../vm/files.ts";
 import { nameProblem } from "../vm/name.ts";
 import { algoOfHex, type Checksum } from "./sums.ts";
@@ -196,7 +196,8 @@ export function userCatalogPath(cfg: Config): string {
 /**
  * The catalog in effect: the shipped file with the user's (when it exists)
  * merged over it. Reads both files; throws ParseError for a bad one,
- * SystemError when the shipped one is missing.
+ * SystemError when the shipped one is missing, UsageError when the user's
+ * is larger than MAX_CONFIG.
  */
 export function loadCatalog(cfg: Config, shipped: string = SHIPPED_CATALOG): CatalogEntry[] {
   const base = readTextIfExists(shipped);
@@ -204,7 +205,10 @@ export function loadCatalog(cfg: Config, shipped: string = SHIPPED_CATALOG): Cat
     throw new SystemError(`The shipped image catalog "${shipped}" is missing; reinstall vm`);
   }
   const user = userCatalogPath(cfg);
-  const own = readTextIfExists(user);
+  const own = unlessMissing(() => readTextCapped(user, MAX_CONFIG) ?? null);
+  if (own === null) {
+    throw new UsageError(`Image catalog "${user}" is larger than 1 MiB; check what it is`);
+  }
   return mergeCatalogs(
     parseCatalog(base, shipped),
     own === undefined ? [] : parseCatalog(own, user),

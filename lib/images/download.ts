@@ -25,6 +25,7 @@ import { BLOCK, BLOCKS, BlockSink } from "./sink.ts";
 import { openBlockWriter } from "./block_writer.ts";
 import { fmtBytes } from "../text/progress.ts";
 import { openSource, type Source } from "./source.ts";
+import type { NetOptions } from "./http.ts";
 import { PART_SUFFIX } from "./store.ts";
 import { openStreamHash, type StreamHash } from "../os/stream_hash.ts";
 
@@ -55,13 +56,13 @@ export interface Transfer {
   arch?: string;
 }
 
-/** Callbacks of a download; all optional. */
-export interface TransferEvents {
+/** Callbacks of a download, its waits (lib/images/http.ts) and its signal; all optional. */
+export interface TransferEvents extends NetOptions {
   /** Bytes received so far, a block at a time (from the file's start), and the whole size when known. */
   onProgress?: (done: number, total?: number) => void;
   /** Something the user should know: waiting for another pull, starting over. */
   onNotice?: (text: string) => void;
-  /** Aborts the download (Ctrl-C): InterruptedError, the `.part` kept. */
+  /** Aborts the download (Ctrl-C): InterruptedError, the `.part` kept (removed when empty). */
   signal?: AbortSignal;
 }
 
@@ -227,7 +228,7 @@ async function fetchInto(
   // Without metadata (a file system without user xattrs) the .part is trusted: the checksum decides.
   const offset = meta === undefined || meta.url === t.url ? have : 0;
   if (have > 0 && offset === 0) ev.onNotice?.(`"${part}" is from another URL; starting over`);
-  const src = await openSource(t.url, offset, meta?.validator, ev.signal);
+  const src = await openSource(t.url, offset, meta?.validator, ev);
   if (offset > 0 && src.start === 0) {
     const why = meta?.validator === undefined
       ? "the server does not support ranges"
@@ -276,7 +277,7 @@ export async function transfer(t: Transfer, ev: TransferEvents = {}): Promise<Tr
     return await fetchInto(file, t, ev);
   } catch (e) {
     await dropIfEmpty(file, part);
-    if (isAbort(e)) throw new InterruptedError(part);
+    if (isAbort(e) || ev.signal?.aborted) throw new InterruptedError(part);
     throw e;
   } finally {
     file.close();

@@ -3,11 +3,13 @@
  * unreachable, DNS, TLS, timeout), the server's answer (404, 5xx…), a
  * connection that broke off, a full disk. The lines name the URL or file and
  * what to do. Pure: they read error text (Deno's fetch puts the cause's text
- * in `cause`), no I/O. Level: vm (lib/images, pure).
+ * in `cause`) or the wait that ran out, no I/O. Level: vm (lib/images, pure).
  * @module
  */
 
 import { fmtBytes } from "../text/progress.ts";
+import { HTTP_TIMEOUT_SETTINGS } from "../vm/config.ts";
+import { HttpTimeoutError } from "./http.ts";
 
 /** The text of an error and of its causes, joined (for matching). Pure. */
 export function errorText(e: unknown): string {
@@ -40,10 +42,21 @@ export function networkReason(text: string): string | undefined {
   return undefined;
 }
 
-/** The line for a request that failed before an answer: network or TLS. Pure. */
-export function requestFailedLine(url: string, e: unknown): string {
+/**
+ * Why a download failed, in words: a wait that ran out with the setting
+ * that sets it, a network failure's few words, else the error's text. Pure.
+ */
+export function failureReason(e: unknown): string {
+  if (e instanceof HttpTimeoutError) {
+    return `${e.message}, the wait ${HTTP_TIMEOUT_SETTINGS[e.wait].key} sets`;
+  }
   const text = errorText(e);
-  const reason = networkReason(text) ?? text.replace(/^TypeError: /, "");
+  return networkReason(text) ?? text.replace(/^TypeError: /, "");
+}
+
+/** The line for a request that failed before an answer: network, TLS, a wait that ran out. Pure. */
+export function requestFailedLine(url: string, e: unknown): string {
+  const reason = failureReason(e);
   return `Cannot download "${url}": ${reason}; check the URL and the network, then pull again`;
 }
 
@@ -68,8 +81,7 @@ export function brokeOffLine(
   e: unknown,
   part: string,
 ): string {
-  const text = errorText(e);
-  const reason = networkReason(text) ?? text.replace(/^TypeError: /, "");
+  const reason = failureReason(e);
   const at = total === undefined ? fmtBytes(done) : `${fmtBytes(done)} of ${fmtBytes(total)}`;
   return `Download of "${url}" broke off after ${at} (${reason}); "${part}" is kept: ` +
     "pull again to resume";

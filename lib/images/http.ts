@@ -6,11 +6,17 @@
  * for large files. It sends `Connection: close` and `Accept-Encoding:
  * identity`, follows redirects (up to 10), and reads bodies delimited by
  * Content-Length, chunked encoding or the end of the connection. Proxies are
- * not handled here (source.ts uses fetch when one is configured).
+ * not handled here (source.ts uses fetch when one is configured). Every
+ * wait is bounded (HttpTimeouts, set in lib/vm/config.ts): the connection,
+ * the answer's head after the request, and each read of the body; one that
+ * runs out closes the connection and throws {@link HttpTimeoutError}.
  * Errors are plain Errors (the caller words them). Reads the network.
  * Level: vm (lib/images, no qemu).
  * @module
  */
+
+import { withTimeout } from "../os/poll.ts";
+import { type HttpTimeouts, httpTimeouts, type HttpWait } from "../vm/config.ts";
 
 /** An answer whose body is read with `read`. */
 export interface HttpResponse {
@@ -25,16 +31,53 @@ export interface HttpResponse {
   close(): void;
 }
 
+/** The waits when none are given (lib/vm/config.ts): connect 30 s, head 30 s, idle 60 s. */
+export const DEFAULT_TIMEOUTS: HttpTimeouts = httpTimeouts({});
+
+/** What a request may be given: a signal that aborts it (Ctrl-C) and its waits. */
+export interface NetOptions {
+  signal?: AbortSignal;
+  timeouts?: HttpTimeouts;
+}
+
+/** A wait of a download ran out; the connection was closed. */
+export class HttpTimeoutError extends Error {
+  constructor(readonly wait: HttpWait, readonly ms: number) {
+    const s = `${ms / 1000} s`;
+    super(
+      wait === "connect"
+        ? `no connection within ${s}`
+        : wait === "header"
+        ? `no answer within ${s} of the request`
+        : `nothing received for ${s}`,
+    );
+    this.name = "HttpTimeoutError";
+  }
+}
+
+/** `p`, or HttpTimeoutError after `ms`, once `onTimeout` has closed what `p` waits on. */
+function within<T>(p: Promise<T>, wait: HttpWait, ms: number, onTimeout: () => void): Promise<T> {
+  return withTimeout(p, ms, () => {
+    onTimeout();
+    return new HttpTimeoutError(wait, ms);
+  });
+}
+
 /** Longest response head read, in bytes. */
 const MAX_HEAD = 64 << 10;
 const MAX_REDIRECTS = 10;
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
 const enc = new TextEncoder();
 
-/** Bytes from a connection, with what was read ahead served first. */
+/** Bytes from a connection, with what was read ahead served first; each read waits `idleMs` at most. */
 class ConnReader {
   #ahead: Uint8Array;
-  constructor(readonly conn: Deno.Conn, ahead: Uint8Array) {
+  constructor(
+    readonly conn: Deno.Conn,
+    ahead: Uint8Array,
+    readonly idleMs: number,
+    readonly close: () => void,
+  ) {
     this.#ahead = ahead;
   }
   async read(into: Uint8Array): Promise<number | null> {
@@ -44,7 +87,7 @@ class ConnReader {
       this.#ahead = this.#ahead.subarray(n);
       return n;
     }
-    return await this.conn.read(into);
+    return await within(this.conn.read(into), "idle", this.idleMs, this.close);
   }
   /** One CRLF-terminated line (without it), or null at the end; for chunk sizes. */
   async line(): Promise<string | null> {
@@ -147,28 +190,46 @@ function chunked(r: ConnReader) {
   };
 }
 
-/** Opens a connection to `url`'s host (TLS for https). */
-async function connect(url: URL): Promise<Deno.Conn> {
+/**
+ * Opens a connection to `url`'s host (TLS for https) within `ms`; an abort
+ * of `signal` ends the wait at once (with its reason). A connection that
+ * comes after either is closed.
+ */
+async function connect(url: URL, ms: number, signal?: AbortSignal): Promise<Deno.Conn> {
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const https = url.protocol === "https:";
   const port = url.port === "" ? (https ? 443 : 80) : Number(url.port);
-  return https ? await Deno.connectTls({ hostname, port }) : await Deno.connect({ hostname, port });
+  const pending = https ? Deno.connectTls({ hostname, port }) : Deno.connect({ hostname, port });
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => onAbort = () => reject(signal?.reason));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await within(Promise.race([pending, aborted]), "connect", ms, () => {});
+  } catch (e) {
+    pending.then((c) => c.close(), () => {}); // failed by itself: nothing to close
+    throw e;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
 }
 
 /**
- * GETs `url` with `headers`, following redirects. Connection and TLS errors
- * are thrown as Deno throws them (source.ts words them); an aborted
- * `signal` closes the connection (the pending read then fails).
+ * GETs `url` with `headers`, following redirects, each wait bounded by
+ * `net.timeouts` (default {@link DEFAULT_TIMEOUTS}). Connection and TLS
+ * errors are thrown as Deno throws them (source.ts words them), a wait that
+ * ran out as HttpTimeoutError; an aborted `net.signal` closes the
+ * connection (the pending read then fails).
  */
 export async function httpGet(
   url: string,
   headers: Record<string, string>,
-  signal?: AbortSignal,
+  net: NetOptions = {},
 ): Promise<HttpResponse> {
+  const { signal, timeouts = DEFAULT_TIMEOUTS } = net;
   let target = new URL(url);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     signal?.throwIfAborted();
-    const conn = await connect(target);
+    const conn = await connect(target, timeouts.connectMs, signal);
     const close = () => {
       try {
         conn.close();
@@ -176,8 +237,11 @@ export async function httpGet(
     };
     signal?.addEventListener("abort", close, { once: true });
     try {
-      await conn.write(enc.encode(requestText(target, headers)));
-      const { head, rest } = await readHead(conn);
+      const ask = async () => {
+        await conn.write(enc.encode(requestText(target, headers)));
+        return await readHead(conn);
+      };
+      const { head, rest } = await within(ask(), "header", timeouts.headerMs, close);
       const parsed = parseHead(head);
       if (parsed === undefined) throw new Error(`"${target}" did not answer in HTTP/1.1`);
       const location = parsed.headers.get("location");
@@ -186,7 +250,8 @@ export async function httpGet(
         target = new URL(location, target);
         continue;
       }
-      const read = bodyReader(new ConnReader(conn, rest), parsed.headers, parsed.status);
+      const reader = new ConnReader(conn, rest, timeouts.idleMs, close);
+      const read = bodyReader(reader, parsed.headers, parsed.status);
       return { ...parsed, url: target.href, read, close };
     } catch (e) {
       close();

@@ -28,6 +28,7 @@ import {
   type TransferResult,
 } from "./download.ts";
 import { fetchText } from "./source.ts";
+import type { NetOptions } from "./http.ts";
 import { removeIfExists } from "../os/fs.ts";
 import { inspectImage, SAFE_FORMATS, UnsafeImageError } from "../qemu/image_check.ts";
 import { type Checksum, findSum, newestMatch, parseSums } from "./sums.ts";
@@ -97,12 +98,12 @@ async function planEntry(
   entry: CatalogEntry,
   dir: string,
   req: PullRequest,
-  signal?: AbortSignal,
+  net: NetOptions,
 ): Promise<PullPlan> {
   let url = entry.url;
   let expected = req.checksum ?? entry.checksum;
   if (entry.sums !== undefined && (expected === undefined || entry.file !== undefined)) {
-    const sums = parseSums(await fetchText(entry.sums, signal));
+    const sums = parseSums(await fetchText(entry.sums, net));
     const chosen = entry.file === undefined ? undefined : newestMatch(sums, entry.file);
     if (chosen !== undefined) url = dirUrl(url) + chosen;
     const file = urlFileName(url);
@@ -212,7 +213,7 @@ export async function pullImage(
   }
   let plan: PullPlan;
   try {
-    plan = entry === undefined ? planUrl(req, dir) : await planEntry(entry, dir, req, ev.signal);
+    plan = entry === undefined ? planUrl(req, dir) : await planEntry(entry, dir, req, ev);
   } catch (e) {
     throw isAbort(e) ? new InterruptedError() : e;
   }

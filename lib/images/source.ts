@@ -13,7 +13,8 @@
 
 import { SystemError } from "../errors.ts";
 import { httpStatusLine, requestFailedLine } from "./fetch_errors.ts";
-import { httpGet } from "./http.ts";
+import { DEFAULT_TIMEOUTS, httpGet, HttpTimeoutError, type NetOptions } from "./http.ts";
+import { withTimeout } from "../os/poll.ts";
 
 /** An open byte source of an image. */
 export interface Source {
@@ -69,14 +70,21 @@ export function usesProxy(url: URL, env: Record<string, string | undefined>): bo
   );
 }
 
-/** Reads a ReadableStream into callers' buffers. */
-function streamRead(body: ReadableStream<Uint8Array>): Pick<Source, "read" | "close"> {
+/** Reads a ReadableStream into callers' buffers, each read waiting `idleMs` at most. */
+function streamRead(
+  body: ReadableStream<Uint8Array>,
+  idleMs: number,
+): Pick<Source, "read" | "close"> {
   const reader = body.getReader();
   let left: Uint8Array = new Uint8Array(0);
+  const cancel = () => void reader.cancel().catch(() => {}); // already ended: nothing to cancel
   return {
     async read(into) {
       while (left.length === 0) {
-        const r = await reader.read();
+        const r = await withTimeout(reader.read(), idleMs, () => {
+          cancel();
+          return new HttpTimeoutError("idle", idleMs);
+        });
         if (r.done) return null;
         left = r.value;
       }
@@ -85,28 +93,53 @@ function streamRead(body: ReadableStream<Uint8Array>): Pick<Source, "read" | "cl
       left = left.subarray(n);
       return n;
     },
-    close: () => void reader.cancel().catch(() => {}), // already ended: nothing to cancel
+    close: cancel,
   };
 }
 
-/** GETs `url` with `headers` (fetch behind a proxy, else http.ts); a failure before the answer is one line. */
+/** fetch's answer to `url`, its head bounded by the connect and header waits together. */
+async function fetchBounded(
+  url: string,
+  headers: Record<string, string>,
+  net: NetOptions,
+): Promise<Response> {
+  const t = net.timeouts ?? DEFAULT_TIMEOUTS;
+  const limit = new AbortController();
+  const timer = setTimeout(() => limit.abort(), t.connectMs + t.headerMs);
+  const signal = net.signal ? AbortSignal.any([net.signal, limit.signal]) : limit.signal;
+  try {
+    return await fetch(url, { headers, signal });
+  } catch (e) {
+    if (limit.signal.aborted && !net.signal?.aborted) {
+      throw new HttpTimeoutError("header", t.connectMs + t.headerMs);
+    }
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * GETs `url` with `headers` (fetch behind a proxy, else http.ts), its waits
+ * bounded by `net.timeouts`; a failure before the answer is one line.
+ */
 async function get(
   url: string,
   headers: Record<string, string>,
-  signal?: AbortSignal,
+  net: NetOptions,
 ): Promise<Answer> {
   try {
-    if (!usesProxy(new URL(url), Deno.env.toObject())) return await httpGet(url, headers, signal);
-    const res = await fetch(url, { headers, signal });
+    if (!usesProxy(new URL(url), Deno.env.toObject())) return await httpGet(url, headers, net);
+    const res = await fetchBounded(url, headers, net);
     const body = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
     return {
       status: res.status,
       statusText: res.statusText,
       headers: res.headers,
-      ...streamRead(body),
+      ...streamRead(body, (net.timeouts ?? DEFAULT_TIMEOUTS).idleMs),
     };
   } catch (e) {
-    if (signal?.aborted || e instanceof SystemError) throw e;
+    if (net.signal?.aborted || e instanceof SystemError) throw e;
     throw new SystemError(requestFailedLine(url, e));
   }
 }
@@ -128,15 +161,16 @@ async function openFile(url: string, offset: number): Promise<Source> {
 
 /**
  * Opens the file at `url` from byte `offset` (a Range request when > 0,
- * conditional on `validator`). `start` of the result says where it really
- * begins: 0 when the server ignored the range or the file changed. Throws
- * SystemError for a network or HTTP error.
+ * conditional on `validator`), with the signal and waits of `net`. `start`
+ * of the result says where it really begins: 0 when the server ignored the
+ * range or the file changed. Throws SystemError for a network or HTTP
+ * error, or a wait that ran out.
  */
 export async function openSource(
   url: string,
   offset: number,
   validator: string | undefined,
-  signal?: AbortSignal,
+  net: NetOptions = {},
 ): Promise<Source> {
   if (new URL(url).protocol === "file:") return await openFile(url, offset);
   const headers: Record<string, string> = {};
@@ -144,10 +178,10 @@ export async function openSource(
     headers.range = `bytes=${offset}-`;
     if (validator !== undefined) headers["if-range"] = validator;
   }
-  const res = await get(url, headers, signal);
+  const res = await get(url, headers, net);
   if (res.status === 416 && offset > 0) {
     res.close(); // nothing past `offset`: the part is not a prefix of this file; start over
-    return await openSource(url, 0, undefined, signal);
+    return await openSource(url, 0, undefined, net);
   }
   if (res.status < 200 || res.status > 299) {
     res.close();
@@ -175,9 +209,9 @@ export async function openSource(
 /** Largest SUMS file read, in bytes. */
 export const MAX_TEXT = 4 << 20;
 
-/** The text at `url` (a SUMS file), at most MAX_TEXT bytes. Throws SystemError. */
-export async function fetchText(url: string, signal?: AbortSignal): Promise<string> {
-  const src = await openSource(url, 0, undefined, signal);
+/** The text at `url` (a SUMS file), at most MAX_TEXT bytes, read with `net`. Throws SystemError. */
+export async function fetchText(url: string, net: NetOptions = {}): Promise<string> {
+  const src = await openSource(url, 0, undefined, net);
   const buf = new Uint8Array(MAX_TEXT + 1);
   let size = 0;
   try {
@@ -192,7 +226,7 @@ export async function fetchText(url: string, signal?: AbortSignal): Promise<stri
       }
     }
   } catch (e) {
-    if (e instanceof SystemError || signal?.aborted) throw e;
+    if (e instanceof SystemError || net.signal?.aborted) throw e;
     throw new SystemError(requestFailedLine(url, e));
   } finally {
     src.close();

@@ -255,6 +255,27 @@ export function exists(path: string): boolean {
   return lstatIfExists(path) !== undefined;
 }
 
+/**
+ * The text of `path` (a file a user named) when it holds at most `max`
+ * bytes; undefined when it holds more. Only `max` + 1 bytes are ever read,
+ * so a device such as /dev/zero is not read without end. Throws as Deno
+ * does for a file that cannot be read (NotFound, IsADirectory…).
+ */
+export function readTextCapped(path: string, max: number): string | undefined {
+  const f = Deno.openSync(path, { read: true });
+  try {
+    const buf = new Uint8Array(max + 1);
+    let got = 0;
+    for (let n = f.readSync(buf); n !== null && n > 0; n = f.readSync(buf.subarray(got))) {
+      got += n;
+      if (got === buf.length) return undefined;
+    }
+    return new TextDecoder().decode(buf.subarray(0, got));
+  } finally {
+    f.close();
+  }
+}
+
 /** Reads a text file, or returns undefined when it does not exist. */
 export function readTextIfExists(path: string): string | undefined {
   return unlessMissing(() => Deno.readTextFileSync(path));

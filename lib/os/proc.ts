@@ -39,17 +39,29 @@ export function parseStat(text: string): ProcStat | undefined {
 }
 
 /**
+ * Whether `e` is what reading `/proc/<pid>/…` throws when the process is
+ * gone or not ours to read: ENOENT (it was reaped), ESRCH (it is exiting:
+ * Deno gives that as a plain Error whose message ends "(os error 3)…") or
+ * EACCES. Pure.
+ */
+export function isGoneError(e: unknown): boolean {
+  if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) return true;
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (code === "ESRCH" || code === "ENOENT" || code === "EACCES") return true;
+  return /\(os error (2|3|13)\)/.test(e.message);
+}
+
+/**
  * Runs `read` (a read of `/proc/<pid>/…`); undefined when the process is
- * gone (ENOENT, ESRCH) or not ours to read (EACCES). Other errors are thrown.
+ * gone or not ours to read ({@link isGoneError}). Other errors are thrown.
+ * Every read of another process's `/proc` entry goes through here.
  */
 export function procRead<T>(read: () => T): T | undefined {
   try {
     return read();
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
-      return undefined;
-    }
-    if ((e as { code?: string }).code === "ESRCH") return undefined;
+    if (isGoneError(e)) return undefined;
     throw e;
   }
 }

@@ -14,13 +14,19 @@
  * not read left it at full CPU and `systemctl stop qemu-guest-agent` hung
  * until systemd's timeout); the next client's handshake drains it. So a
  * client reads every reply it asked for, and `__stop` keeps its connection
- * open after `guest-shutdown` ({@link agentPowerdown}). Connects to
- * `<vm>/supervise/agent` relative to the VM directory (sun_path limit).
+ * open after `guest-shutdown` ({@link agentPowerdown}). The agent runs in the
+ * guest, so its replies are untrusted: a deadline covers each whole exchange
+ * (even while bytes keep coming), a reply is at most {@link MAX_REPLY}
+ * bytes, and one of the wrong shape is one line naming the agent
+ * (`malformed`; guest_network.ts, guest_exec.ts), never a TypeError.
+ * Connects to `<vm>/supervise/agent` relative to the VM directory (sun_path
+ * limit).
  * Level: qemu.
  * @module
  */
 
 import { CheckFailedError, describe, SystemError, VmError } from "../errors.ts";
+import { asObject } from "./qmp_message.ts";
 import { connectUnix } from "./socket.ts";
 import { join } from "../os/path.ts";
 import { CLOUD_TEMPLATES, F } from "../vm/files.ts";
@@ -36,6 +42,9 @@ export const AGENT_SYNC_MS = 2000;
 
 /** How long one agent command may take, by default. */
 export const AGENT_COMMAND_MS = 10_000;
+
+/** The longest reply line read from an agent, in bytes. */
+export const MAX_REPLY = 1 << 20;
 
 /**
  * No guest agent answers (none configured, the guest is booting, or it is not installed). Exit 1.
@@ -103,9 +112,20 @@ export class GuestAgent {
     return agent;
   }
 
-  /** Reads one more chunk by `deadline`; false on timeout. */
+  /**
+   * Reads one more chunk by `deadline`; false on timeout (also when the
+   * deadline passed while data kept coming). Throws SystemError when more
+   * than MAX_REPLY bytes come without a newline.
+   */
   async #fill(deadline: number): Promise<boolean> {
     if (this.#eof) return true;
+    if (performance.now() >= deadline) return false;
+    if (this.#data.length > MAX_REPLY) {
+      throw new SystemError(
+        `The guest agent of VM "${this.#name}" sent a reply longer than ${MAX_REPLY} bytes; ` +
+          `is a genuine qemu-guest-agent running in the guest?`,
+      );
+    }
     this.#read ??= this.#conn.read(this.#chunk);
     let n: number | null | typeof TIMEOUT;
     try {
@@ -234,11 +254,11 @@ export class GuestAgent {
           `The guest agent of VM "${this.#name}" did not answer "${command}" within ${timeoutMs} ms`,
         );
       }
-      const err = m.error as { desc?: string } | undefined;
-      if (err !== undefined) {
+      if ("error" in m) {
+        const desc = asObject(m.error)?.desc;
         throw new CheckFailedError(
           `Guest agent "${command}" failed in VM "${this.#name}": ${
-            err.desc ?? JSON.stringify(err)
+            typeof desc === "string" ? desc : JSON.stringify(m.error)
           }`,
         );
       }
@@ -262,6 +282,14 @@ export class GuestAgent {
     return run;
   }
 
+  /** The error of a reply to `command` that does not have the shape it must: `why`. */
+  malformed(command: string, why: string): SystemError {
+    return new SystemError(
+      `The guest agent of VM "${this.#name}" sent a malformed reply to "${command}" (${why}); ` +
+        `is a genuine qemu-guest-agent running in the guest?`,
+    );
+  }
+
   /** Closes the connection (pending reads end). Closing twice is harmless. */
   close(): void {
     try {
@@ -270,45 +298,6 @@ export class GuestAgent {
       if (!(e instanceof Deno.errors.BadResource)) throw e; // already closed
     }
   }
-}
-
-/** One address of a guest network interface. */
-export interface GuestAddress {
-  family: "ipv4" | "ipv6";
-  address: string;
-  prefix: number;
-}
-
-/** A guest network interface as `guest-network-get-interfaces` describes it. */
-export interface GuestInterface {
-  name: string;
-  mac?: string;
-  addresses: GuestAddress[];
-}
-
-/** The interfaces of a `guest-network-get-interfaces` reply. Pure. */
-export function parseInterfaces(reply: unknown): GuestInterface[] {
-  if (!Array.isArray(reply)) return [];
-  return reply.map((i: Record<string, unknown>) => {
-    const addrs = Array.isArray(i["ip-addresses"])
-      ? i["ip-addresses"] as Record<string, unknown>[]
-      : [];
-    const out: GuestInterface = {
-      name: String(i.name ?? "?"),
-      addresses: addrs.map((a) => ({
-        family: a["ip-address-type"] === "ipv6" ? "ipv6" : "ipv4",
-        address: String(a["ip-address"] ?? ""),
-        prefix: Number(a.prefix ?? 0),
-      })),
-    };
-    if (typeof i["hardware-address"] === "string") out.mac = i["hardware-address"];
-    return out;
-  });
-}
-
-/** The guest's interfaces (through `guest-network-get-interfaces`). */
-export async function guestInterfaces(agent: GuestAgent): Promise<GuestInterface[]> {
-  return parseInterfaces(await agent.execute("guest-network-get-interfaces"));
 }
 
 /** The template file adding the agent channel (name in `templates/`). */

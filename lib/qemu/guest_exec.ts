@@ -13,6 +13,7 @@
 
 import { CheckFailedError, SystemError } from "../errors.ts";
 import type { GuestAgent } from "./guest_agent.ts";
+import { asObject } from "./qmp_message.ts";
 import { sleep } from "../os/poll.ts";
 import { toHex } from "../text/bytes.ts";
 
@@ -35,6 +36,29 @@ export interface ExecResult {
 
 const READ_CHUNK = 64 * 1024;
 
+/** The integer member `key` of an agent's reply to `command`; SystemError when it has none. */
+function intOf(agent: GuestAgent, command: string, reply: unknown, key?: string): number {
+  const v = key === undefined ? reply : asObject(reply)?.[key];
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  throw agent.malformed(command, `no integer${key === undefined ? "" : ` "${key}"`}`);
+}
+
+/** The bytes of a `guest-file-read` reply; SystemError when it is not one. */
+function readBytes(agent: GuestAgent, reply: unknown): Uint8Array {
+  const count = intOf(agent, "guest-file-read", reply, "count");
+  const b64 = asObject(reply)?.["buf-b64"];
+  let bytes: Uint8Array | undefined;
+  try {
+    if (typeof b64 === "string") bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  } catch (e) {
+    if (!(e instanceof DOMException)) throw e; // atob: not base64
+  }
+  if (bytes === undefined || bytes.length !== count) {
+    throw agent.malformed("guest-file-read", `"buf-b64" does not hold "count" bytes`);
+  }
+  return bytes;
+}
+
 /** The `/bin/sh -c` script that runs "$@" with its output in `out` and `err`. Pure. */
 export function wrapperScript(out: string, err: string): string {
   return `umask 077; exec "$@" >${out} 2>${err}`;
@@ -54,10 +78,12 @@ class Follower {
   async pump(): Promise<number> {
     if (this.#handle === undefined) {
       try {
-        this.#handle = await this.agent.execute("guest-file-open", {
-          path: this.path,
-          mode: "r",
-        }) as number;
+        const open = { path: this.path, mode: "r" };
+        this.#handle = intOf(
+          this.agent,
+          "guest-file-open",
+          await this.agent.execute("guest-file-open", open),
+        );
       } catch (e) {
         if (!(e instanceof CheckFailedError)) throw e;
         return 0; // the agent could not open it: not created yet (the shell does right after the start)
@@ -71,17 +97,14 @@ class Follower {
         offset: this.#pos,
         whence: "set",
       });
-      const r = await this.agent.execute("guest-file-read", {
-        handle: this.#handle,
-        count: READ_CHUNK,
-      }) as {
-        count: number;
-        "buf-b64": string;
-      };
-      if (r.count === 0) return total;
-      this.#pos += r.count;
-      total += r.count;
-      await this.sink(Uint8Array.from(atob(r["buf-b64"]), (c) => c.charCodeAt(0)));
+      const bytes = readBytes(
+        this.agent,
+        await this.agent.execute("guest-file-read", { handle: this.#handle, count: READ_CHUNK }),
+      );
+      if (bytes.length === 0) return total;
+      this.#pos += bytes.length;
+      total += bytes.length;
+      await this.sink(bytes);
     }
   }
 
@@ -100,13 +123,15 @@ async function startAndWait(
   opts: ExecOptions,
   followers: Follower[],
 ): Promise<ExecResult> {
-  const { pid } = await agent.execute("guest-exec", {
+  const started = await agent.execute("guest-exec", {
     path: "/bin/sh",
     arg: ["-c", wrapperScript(files.out, files.err), "sh", ...argv],
-  }) as { pid: number };
+  });
+  const pid = intOf(agent, "guest-exec", started, "pid");
   const end = opts.timeoutMs === undefined ? Infinity : performance.now() + opts.timeoutMs;
   for (;;) {
-    const st = await agent.execute("guest-exec-status", { pid }) as Record<string, unknown>;
+    const st = asObject(await agent.execute("guest-exec-status", { pid }));
+    if (st === undefined) throw agent.malformed("guest-exec-status", "not an object");
     // Read after the status: once it says "exited", the files are complete.
     for (const f of followers) await f.pump();
     if (st.exited === true) {

@@ -9,7 +9,7 @@
  */
 
 import { join } from "../os/path.ts";
-import { statIfExists } from "../os/fs.ts";
+import { readTextCapped, statIfExists } from "../os/fs.ts";
 import { ParseError, UsageError } from "../errors.ts";
 import { lexCommands } from "../text/shell_words.ts";
 
@@ -42,6 +42,51 @@ export const DEFAULTS = {
   VMCONF_DEFAULT_DRIVE: "20G",
   VMCONF_DEFAULT_WAIT: "10",
 } as const;
+
+/** The waits of a download (lib/images/http.ts): which one. */
+export type HttpWait = "connect" | "header" | "idle";
+
+/** How long a download waits, in milliseconds. */
+export interface HttpTimeouts {
+  /** For the connection (TCP, and TLS's handshake). */
+  connectMs: number;
+  /** From the request to the end of the answer's head. */
+  headerMs: number;
+  /** For each read of the body: the longest silence of a server mid-body. */
+  idleMs: number;
+}
+
+/** The settings bounding a download's waits, in seconds, and their defaults. */
+export const HTTP_TIMEOUT_SETTINGS: Record<HttpWait, { key: string; seconds: number }> = {
+  connect: { key: "VMCONF_HTTP_CONNECT_TIMEOUT", seconds: 30 },
+  header: { key: "VMCONF_HTTP_HEADER_TIMEOUT", seconds: 30 },
+  idle: { key: "VMCONF_HTTP_IDLE_TIMEOUT", seconds: 60 },
+};
+
+/**
+ * A download's waits from `env` (the config's environment: file over
+ * environment), the defaults where unset (all of them for `{}`). Pure.
+ * Throws UsageError for a value that is not a number of seconds above 0
+ * (fractions allowed) up to a day.
+ */
+export function httpTimeouts(env: Env): HttpTimeouts {
+  const ms = (wait: HttpWait): number => {
+    const { key, seconds } = HTTP_TIMEOUT_SETTINGS[wait];
+    const text = env[key];
+    if (text === undefined || text === "") return seconds * 1000;
+    const n = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN;
+    if (!(n > 0 && n <= 86400)) {
+      throw new UsageError(
+        `${key}="${text}" is not a number of seconds from 0 to 86400; give e.g. ${seconds}`,
+      );
+    }
+    return n * 1000;
+  };
+  return { connectMs: ms("connect"), headerMs: ms("header"), idleMs: ms("idle") };
+}
+
+/** The largest config file read (and image catalog: lib/images/catalog.ts), in bytes. */
+export const MAX_CONFIG = 1 << 20;
 
 /** The system-wide config file. */
 export const SYSTEM_CONF = "/etc/runit-vm/conf";
@@ -143,12 +188,13 @@ export function fileExists(path: string): boolean {
 
 /**
  * Reads and parses config file `file` (see parseConfig). Throws ParseError
- * for a bad file, UsageError when it cannot be read (a missing `$VMCONF`).
+ * for a bad file, UsageError when it cannot be read (a missing `$VMCONF`)
+ * or is larger than MAX_CONFIG.
  */
 export function readConfigFile(file: string, env: Env): Env {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = Deno.readTextFileSync(file);
+    text = readTextCapped(file, MAX_CONFIG);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new UsageError(
@@ -156,6 +202,11 @@ export function readConfigFile(file: string, env: Env): Env {
       );
     }
     throw new UsageError(`Cannot read config file "${file}": ${(e as Error).message}`);
+  }
+  if (text === undefined) {
+    throw new UsageError(
+      `Config file "${file}" is larger than 1 MiB; it holds KEY=value lines: check what it is`,
+    );
   }
   return parseConfig(text, file, env);
 }

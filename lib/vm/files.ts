@@ -51,6 +51,8 @@ export const F = {
   monitorLock: "supervise/monitor-lock",
   /** Crash-loop backoff state, written by `vm __finish`. */
   backoff: "backoff",
+  /** Locked (flock) by a command changing the VM's files (lib/vm/lock.ts); also in `$VMDIR`. */
+  lock: ".lock",
 } as const;
 
 /** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */

@@ -5,8 +5,8 @@
  * is parsed, never executed. `vm __run` turns it into `hostfwd=` options
  * (`$VM_HOSTFWD` in the `net-user-fwd` template), `vm port` edits it and
  * applies a change to a running VM with the HMP commands built here.
- * Pure, except {@link readPorts}, {@link writePorts} and {@link portsInUse},
- * which read or write `<vm>/ports`.
+ * Pure, except {@link readPorts}, {@link writePorts}, {@link portsInUse} and
+ * {@link portClashes}, which read or write `<vm>/ports`.
  * Level: vm.
  * @module
  */
@@ -153,21 +153,51 @@ export function writePorts(vmDir: string, rules: readonly PortRule[]): void {
   writeFileAtomic(join(vmDir, PORTS_FILE), formatPorts(rules), 0o600);
 }
 
+/** The rules of every VM of `vmdir` whose `ports` file parses. Reads `$VMDIR/<vm>/ports`. */
+function allRules(vmdir: string): { vm: string; rules: PortRule[] }[] {
+  const out: { vm: string; rules: PortRule[] }[] = [];
+  for (const vm of listVms(vmdir)) {
+    try {
+      out.push({ vm, rules: readPorts(join(vmdir, vm)) });
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e; // a broken file is reported when that VM starts
+    }
+  }
+  return out;
+}
+
 /**
  * Host ports the VMs of `vmdir` forward (all of them, except VM `except`),
  * skipping `ports` files that do not parse. Reads `$VMDIR/<vm>/ports`.
  */
 export function portsInUse(vmdir: string, except?: string): Set<number> {
   const used = new Set<number>();
-  for (const name of listVms(vmdir)) {
-    if (name === except) continue;
-    try {
-      for (const r of readPorts(join(vmdir, name))) used.add(r.hostPort);
-    } catch (e) {
-      if (!(e instanceof ParseError)) throw e; // a broken file is reported when that VM starts
-    }
+  for (const { vm, rules } of allRules(vmdir)) {
+    if (vm !== except) { for (const r of rules) used.add(r.hostPort); }
   }
   return used;
+}
+
+/** A host socket forwarded by two VMs: only one of them can run at a time. */
+export interface PortClash {
+  /** The VM whose rule clashes with one of `other`'s (the later by name). */
+  vm: string;
+  rule: PortRule;
+  other: string;
+}
+
+/** Every rule of a VM of `vmdir` whose host socket an earlier VM (by name) forwards too. */
+export function portClashes(vmdir: string): PortClash[] {
+  const seen: { vm: string; rule: PortRule }[] = [];
+  const out: PortClash[] = [];
+  for (const { vm, rules } of allRules(vmdir)) {
+    for (const rule of rules) {
+      const first = seen.find((s) => sameHostSide(s.rule, rule));
+      if (first !== undefined) out.push({ vm, rule, other: first.vm });
+    }
+    seen.push(...rules.map((rule) => ({ vm, rule })));
+  }
+  return out;
 }
 
 /** The environment `__run` adds for the `net-user-fwd` template: VM_HOSTFWD. Reads `<vmDir>/ports`. */

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join } from "../os/path.ts";
+import { basename, join } from "../os/path.ts";
 import { ParseError, UsageError } from "../errors.ts";
 import { F, ONCE_TEMPLATE } from "./files.ts";
 import { byteOrder } from "../text/byte_order.ts";
@@ -17,6 +17,7 @@ import { decodeRaw } from "../text/raw_text.ts";
 import { takesValue } from "../qemu/flags.ts";
 import { readFileInside, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import type { Env } from "./config.ts";
+import { withVmLock } from "./lock.ts";
 
 /**
  * Parses one template's text into QEMU arguments. Pure; throws ParseError
@@ -139,11 +140,13 @@ export function chooseTemplates(
 
 /**
  * Appends `args` to the VM's `once` template, each quoted so it parses back
- * as exactly the same word; nothing is evaluated. Writes `<vmDir>/templates/once` atomically.
+ * as exactly the same word; nothing is evaluated. Holds the VM's lock.
+ * Writes `<vmDir>/templates/once` atomically.
  */
-export function appendOnce(vmDir: string, args: readonly string[]): void {
-  const path = join(vmDir, F.once);
-  let text = readTemplateText(vmDir, ONCE_TEMPLATE) ?? "";
-  if (text !== "" && !text.endsWith("\n")) text += "\n";
-  writeFileAtomic(path, text + quoteWords(args) + "\n");
+export function appendOnce(vmDir: string, args: readonly string[]): Promise<void> {
+  return withVmLock(vmDir, basename(vmDir), () => {
+    let text = readTemplateText(vmDir, ONCE_TEMPLATE) ?? "";
+    if (text !== "" && !text.endsWith("\n")) text += "\n";
+    writeFileAtomic(join(vmDir, F.once), text + quoteWords(args) + "\n");
+  });
 }

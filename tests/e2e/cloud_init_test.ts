@@ -16,6 +16,7 @@
  * guest-agent template: `vm stop` is the plain ACPI power-off there.
  * Each takes about 3-4 minutes (boot to SSH ~2 minutes under TCG on 2 busy
  * cores; the dbus variant's first build about 2 minutes more).
+ * Slow (a minute or more): left out of test:quick.
  */
 
 import assert from "node:assert/strict";

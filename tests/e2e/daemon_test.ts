@@ -1,6 +1,7 @@
 // vm daemon (vmd) with a real runsvdir, real QEMU and real guests under TCG:
 // graceful stop of every VM on TERM, one daemon per VMDIR, adoption after
 // kill -9 (runsvdir surviving or not), crash-loop backoff.
+// Slow (half a minute or more): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

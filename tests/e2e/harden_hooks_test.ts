@@ -3,6 +3,7 @@
 // says QEMU never ran), post_qemu past QEMU's exit, cleanup past its bound —
 // and afterwards no process works in the VM directory but runit's own.
 // QEMU runs without a guest (`-machine none`): nothing here needs one.
+// Slow (half a minute or more): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { withImages } from "../support/image_env.ts";
 import { sha256Hex, sha256Sums } from "../support/image_server.ts";
 import { run, waitFor } from "../support/harness.ts";
+import { skippable } from "../support/skip.ts";
 
 /** The one line an error run prints, checked to be one `vm: fatal:` line. */
 function oneFatalLine(stderr: string): string {
@@ -270,8 +271,10 @@ Deno.test("a catalog `file` glob picks the newest dated file; file:// URLs with 
   }));
 
 Deno.test({
-  name: "a full disk: one line, exit 111, the .part kept for a resume (a 1 MiB tmpfs as the cache)",
-  ignore: Deno.uid() !== 0, // mounting a tmpfs needs root
+  ...skippable(
+    "a full disk: one line, exit 111, the .part kept for a resume (a 1 MiB tmpfs as the cache)",
+    Deno.uid() !== 0 ? "needs root to mount a tmpfs" : undefined,
+  ),
   fn: () =>
     withImages(async (t) => {
       Deno.mkdirSync(t.images, { mode: 0o700 });

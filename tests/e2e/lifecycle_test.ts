@@ -2,6 +2,7 @@
 // `vm restart`, `vm kill`, `vm autostart`. The messages are unit-tested
 // (tests/unit/start_stop_test.ts); here the commands run as the real CLI
 // against a real runsvdir and real QEMU guests.
+// Slow (half a minute or more): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -2,6 +2,7 @@
 // the real test guest: vm args is what __run executes, and destroy, rename,
 // clone, disk and snapshot refuse a running VM and do what they say on a
 // stopped one (checked with qemu-img info and by booting the results).
+// Slow (half a minute or more): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

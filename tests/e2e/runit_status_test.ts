@@ -13,6 +13,7 @@ import { svWait } from "../../lib/runit/control.ts";
 import { isFile } from "../support/files.ts";
 import { waitFor } from "../support/harness.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import { skippable } from "../support/skip.ts";
 
 /** TAI64 label of Unix time 0, as runit writes it: 2^62 + 10. */
 const TAI64_UNIX = 2n ** 62n + 10n;
@@ -303,8 +304,10 @@ function alive(pid: number): boolean {
 }
 
 Deno.test({
-  name: "parseStatus: decodes the supervise/status of a real runsv (run, then down)",
-  ignore: !haveRunsv,
+  ...skippable(
+    "parseStatus: decodes the supervise/status of a real runsv (run, then down)",
+    !haveRunsv ? "no runsv here" : undefined,
+  ),
   fn: async () => {
     await withTempDir(async (tmp) => {
       const svc = join(tmp, "svc");

@@ -1,6 +1,7 @@
 // The run-time contract with a real runsvdir, real QEMU under TCG and a real
 // Linux guest: vm __run becomes QEMU, sockets, once, hooks, graceful stop,
 // crash restart, errors in the log, a long VMDIR.
+// Slow (half a minute or more): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -1,6 +1,7 @@
 // Load: 20 VMs started at once under one vm daemon (small TCG guests) all
 // boot; TERM to vm daemon powers all 20 down gracefully, in parallel.
 // (bench/vmd_stop.ts measures how long that takes.)
+// Slow (half a minute or more): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -12,9 +12,9 @@ import {
   agentDelayMs,
   agentPowerdown,
   GuestAgent,
-  guestInterfaces,
   NoAgentError,
 } from "../../lib/qemu/guest_agent.ts";
+import { guestInterfaces } from "../../lib/qemu/guest_network.ts";
 import { guestExec } from "../../lib/qemu/guest_exec.ts";
 import { CheckFailedError } from "../../lib/errors.ts";
 

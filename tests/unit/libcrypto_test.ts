@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { type DigestName, EvpDigest } from "../../lib/os/libcrypto.ts";
 import { nodeStreamHash, openStreamHash } from "../../lib/os/stream_hash.ts";
 import { toHex } from "../../lib/text/bytes.ts";
+import { skippable } from "../support/skip.ts";
 
 const noLibcrypto = (() => {
   const d = EvpDigest.open("sha256");
@@ -19,8 +20,10 @@ const cuts = [0, 1, 4096, 1 << 20, (1 << 20) + 3, 3 << 20, data.length];
 
 for (const name of ["sha256", "sha512"] as DigestName[]) {
   Deno.test({
-    name: `EvpDigest ${name}: updates of odd sizes give node:crypto's digest`,
-    ignore: noLibcrypto,
+    ...skippable(
+      `EvpDigest ${name}: updates of odd sizes give node:crypto's digest`,
+      noLibcrypto ? "no libcrypto.so.3 here" : undefined,
+    ),
     async fn() {
       const d = EvpDigest.open(name)!;
       for (let i = 1; i < cuts.length; i++) await d.update(data.subarray(cuts[i - 1], cuts[i]));
@@ -28,8 +31,10 @@ for (const name of ["sha256", "sha512"] as DigestName[]) {
     },
   });
   Deno.test({
-    name: `EvpDigest ${name}: the digest of nothing`,
-    ignore: noLibcrypto,
+    ...skippable(
+      `EvpDigest ${name}: the digest of nothing`,
+      noLibcrypto ? "no libcrypto.so.3 here" : undefined,
+    ),
     fn() {
       const d = EvpDigest.open(name)!;
       assert.equal(toHex(d.digest()), createHash(name).digest("hex"));
@@ -48,8 +53,10 @@ for (const name of ["sha256", "sha512"] as DigestName[]) {
 }
 
 Deno.test({
-  name: "EvpDigest: one update at a time; closed while hashing, it is freed once the update ends",
-  ignore: noLibcrypto,
+  ...skippable(
+    "EvpDigest: one update at a time; closed while hashing, it is freed once the update ends",
+    noLibcrypto ? "no libcrypto.so.3 here" : undefined,
+  ),
   async fn() {
     const d = EvpDigest.open("sha512")!;
     const running = d.update(data);
@@ -63,8 +70,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "EvpDigest: the receiving thread goes on while a block is hashed",
-  ignore: noLibcrypto,
+  ...skippable(
+    "EvpDigest: the receiving thread goes on while a block is hashed",
+    noLibcrypto ? "no libcrypto.so.3 here" : undefined,
+  ),
   async fn() {
     const d = EvpDigest.open("sha512")!;
     const big = new Uint8Array(64 << 20); // ~0.1 s of SHA-512

@@ -1,9 +1,30 @@
-// The process table (lib/proc.ts) and vm daemon's pure parts (lib/daemon.ts):
+// The process table (lib/os/proc.ts), its /proc questions (lib/qemu/processes.ts) and vm daemon's pure parts (lib/daemon.ts):
 // parsing /proc files, finding processes by working directory, the flock
 // holder in /proc/locks, the stop bound.
 
 import assert from "node:assert/strict";
-import { environValue, envOf, findByCwd, isAlive, parseStat, procStat } from "../../lib/os/proc.ts";
+import {
+  cmdlineOf,
+  cwdOf,
+  descendants,
+  environOf,
+  environValue,
+  envOf,
+  exeOf,
+  findByCwd,
+  isAlive,
+  isGoneError,
+  parseStat,
+  procStat,
+  socketHolder,
+} from "../../lib/os/proc.ts";
+import {
+  findRunsv,
+  findRunsvdir,
+  hookGroups,
+  qemuPidsIn,
+  strayLoggers,
+} from "../../lib/qemu/processes.ts";
 import { flockHolder, lockVmdir, STOP_MARGIN_S, stopBoundS } from "../../lib/actions/daemon.ts";
 import { DaemonRunningError } from "../../lib/errors.ts";
 import { withTempDir } from "../support/temp_dir.ts";
@@ -120,4 +141,75 @@ Deno.test("stopBoundS: the largest wait plus the margin", () => {
   assert.equal(stopBoundS([3, 10, 1]), 10 + STOP_MARGIN_S);
   assert.equal(stopBoundS([]), STOP_MARGIN_S);
   assert.equal(stopBoundS([5], 2), 7);
+});
+
+/** What Deno throws reading `/proc/<pid>/…` of a process that is exiting (errno 3, ESRCH). */
+function esrch(path: string): Error {
+  return new Error(`No such process (os error 3): readfile '${path}'`);
+}
+
+/**
+ * Runs `fn` while every read of a `/proc/<digits>/…` path throws `make(path)`
+ * (as for a process that exits between the listing of /proc and the read),
+ * and other paths read as usual.
+ */
+function withProcReads<T>(make: (path: string) => Error, fn: () => T): T {
+  const d = Deno as unknown as Record<string, unknown>;
+  const names = ["readTextFileSync", "readLinkSync", "readDirSync", "readFileSync"] as const;
+  const saved = names.map((n) => d[n]);
+  names.forEach((n, i) => {
+    const orig = saved[i] as (p: string | URL, ...rest: unknown[]) => unknown;
+    d[n] = (p: string | URL, ...rest: unknown[]) => {
+      if (/^\/proc\/[0-9]+\//.test(String(p))) throw make(String(p));
+      return orig(p, ...rest);
+    };
+  });
+  try {
+    return fn();
+  } finally {
+    names.forEach((n, i) => d[n] = saved[i]);
+  }
+}
+
+Deno.test("isGoneError: ESRCH as Deno gives it (a plain Error), ENOENT, EACCES; nothing else", () => {
+  assert.ok(isGoneError(esrch("/proc/6803/cmdline")));
+  assert.ok(isGoneError(new Deno.errors.NotFound("x")));
+  assert.ok(isGoneError(new Deno.errors.PermissionDenied("x")));
+  assert.ok(isGoneError(Object.assign(new Error("x"), { code: "ESRCH" })));
+  assert.ok(!isGoneError(new Error("Input/output error (os error 5): readfile '/proc/1/stat'")));
+  assert.ok(!isGoneError(new Error("No such process (os error 30)")));
+  assert.ok(!isGoneError("No such process (os error 3)"), "only errors");
+});
+
+Deno.test("procRead's callers go on past a process that exits under them (errno 3)", async () => {
+  await withTempDir(async (root) => {
+    const kid = new Deno.Command("sleep", { args: ["30"], cwd: root, stdin: "null" }).spawn();
+    try {
+      withProcReads(esrch, () => {
+        assert.equal(procStat(kid.pid), undefined);
+        assert.equal(cmdlineOf(kid.pid), undefined);
+        assert.equal(cwdOf(kid.pid), undefined);
+        assert.equal(exeOf(kid.pid), undefined);
+        assert.equal(environOf(kid.pid), undefined);
+        assert.equal(isAlive(kid.pid), false);
+        assert.deepEqual(descendants(Deno.pid), []);
+        assert.deepEqual(findByCwd("sleep", root, { children: false }), []);
+        assert.equal(socketHolder(1), undefined);
+        // The /proc questions of lib/qemu/processes.ts, on top of them.
+        assert.deepEqual(findRunsvdir(root), []);
+        assert.deepEqual(findRunsv(root), []);
+        assert.deepEqual(qemuPidsIn(root), []);
+        assert.deepEqual(strayLoggers(root), []);
+        assert.deepEqual(hookGroups(root, "vm"), []);
+      });
+      // Another error of the system is not taken for a gone process.
+      const eio = (p: string) => new Error(`Input/output error (os error 5): readfile '${p}'`);
+      assert.throws(() => withProcReads(eio, () => cmdlineOf(kid.pid)), /os error 5/);
+      // Without the fault, the same calls see the process.
+      assert.deepEqual(findByCwd("sleep", root, { children: false }).map((p) => p.pid), [kid.pid]);
+    } finally {
+      kid.kill("SIGKILL");
+      await kid.status;
+    }
+  });
 });

@@ -14,6 +14,7 @@ import {
 } from "../../lib/text/shell_words.ts";
 import { parseFails } from "../support/fails.ts";
 import { isFile } from "../support/files.ts";
+import { skippable } from "../support/skip.ts";
 
 type Vars = Record<string, string>;
 
@@ -631,8 +632,10 @@ async function shellArgs(lines: readonly string[], env: Vars = {}): Promise<stri
 }
 
 Deno.test({
-  name: "quoteWord: /bin/sh gives back exactly each tricky string",
-  ignore: !haveSh,
+  ...skippable(
+    "quoteWord: /bin/sh gives back exactly each tricky string",
+    !haveSh ? "no /bin/sh" : undefined,
+  ),
   fn: async () => {
     const words = TRICKY.filter((s) => !s.includes("\0"));
     const got = await shellArgs(words.map(quoteWord), { HOME: "/home/tester", V: "a  b" });
@@ -641,8 +644,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "quoteWord: /bin/sh gives back exactly 500 seeded random strings",
-  ignore: !haveSh,
+  ...skippable(
+    "quoteWord: /bin/sh gives back exactly 500 seeded random strings",
+    !haveSh ? "no /bin/sh" : undefined,
+  ),
   fn: async () => {
     const words = randomWords(99, 500);
     const got = await shellArgs(words.map(quoteWord), { HOME: "/home/tester" });
@@ -651,8 +656,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "quoteWords: /bin/sh gives back exactly the whole list",
-  ignore: !haveSh,
+  ...skippable(
+    "quoteWords: /bin/sh gives back exactly the whole list",
+    !haveSh ? "no /bin/sh" : undefined,
+  ),
   fn: async () => {
     const list = [...TRICKY.filter((s) => !s.includes("\0")), ...randomWords(3, 50)];
     const [got] = await shellArgs([quoteWords(list)]);
@@ -661,8 +668,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "splitWords: agrees with /bin/sh on quoting, escapes, comments and field splitting",
-  ignore: !haveSh,
+  ...skippable(
+    "splitWords: agrees with /bin/sh on quoting, escapes, comments and field splitting",
+    !haveSh ? "no /bin/sh" : undefined,
+  ),
   fn: async () => {
     // Texts a shell reads as the arguments of one command (no unquoted newline).
     const texts = [

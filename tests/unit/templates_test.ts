@@ -228,7 +228,7 @@ Deno.test("readTemplates: an error names the template relative to the VM (templa
 });
 
 Deno.test("appendOnce: the arguments parse back exactly, nothing is evaluated", async () => {
-  await withTempDir((vm) => {
+  await withTempDir(async (vm) => {
     Deno.mkdirSync(join(vm, "templates"));
     const args = [
       "-cdrom",
@@ -240,9 +240,9 @@ Deno.test("appendOnce: the arguments parse back exactly, nothing is evaluated", 
       "line\nbreak",
       "$HOME",
     ];
-    appendOnce(vm, args);
+    await appendOnce(vm, args);
     assert.deepEqual(readTemplates(vm, { HOME: "/h" }), [{ name: "once", args }]);
-    appendOnce(vm, ["-boot", "order=d"]);
+    await appendOnce(vm, ["-boot", "order=d"]);
     assert.deepEqual(readTemplates(vm, { HOME: "/h" }), [{
       name: "once",
       args: [...args, "-boot", "order=d"],
@@ -251,10 +251,10 @@ Deno.test("appendOnce: the arguments parse back exactly, nothing is evaluated", 
 });
 
 Deno.test("appendOnce: adds a newline to an existing text that lacks one", async () => {
-  await withTempDir((vm) => {
+  await withTempDir(async (vm) => {
     Deno.mkdirSync(join(vm, "templates"));
     Deno.writeTextFileSync(join(vm, "templates", "once"), "-a # comment");
-    appendOnce(vm, ["-b c"]);
+    await appendOnce(vm, ["-b c"]);
     assert.equal(Deno.readTextFileSync(join(vm, "templates", "once")), "-a # comment\n'-b c'\n");
     assert.deepEqual(readTemplates(vm, {}), [{ name: "once", args: ["-a", "-b c"] }]);
   });
