@@ -15,6 +15,7 @@ import { makeDir, MODE, removeTree, statIfExists, writeFileAtomic } from "../os/
 import { UsageError, VmExistsError } from "../errors.ts";
 import { DEFAULT_VM, F, SCRIPTS } from "../vm/files.ts";
 import { createImage } from "../qemu/img.ts";
+import { inspectOne } from "../qemu/image_check.ts";
 import { checkSize, MAX_WAIT_S, parseWholeSeconds } from "../text/units.ts";
 import { quoteWords } from "../text/shell_words.ts";
 import { chooseTemplates, templateNames } from "../vm/templates.ts";
@@ -117,12 +118,14 @@ function placeVm(tmp: string, final: string, name: string, vmdir: string): void 
 }
 
 /**
- * Creates VM `spec.name` in `vmdir`; see the module doc. On any failure the
- * temporary directory is removed and the error rethrown; an existing VM is
- * never touched.
+ * Creates VM `spec.name` in `vmdir`; see the module doc. An ISO must be one
+ * (raw: lib/qemu/image_check.ts). On any failure the temporary directory is
+ * removed and the error rethrown; an existing VM is never touched.
  */
 export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult> {
   const { templates, iso } = checkSpec(vmdir, spec);
+  // QEMU probes a -cdrom's format: an "ISO" that is a qcow2 could give the guest any host file.
+  if (iso !== undefined) await inspectOne(iso, { backingDirs: [], formats: ["raw"] });
   const final = vmPath(vmdir, spec.name);
   const tmp = join(vmdir, `.make-${spec.name}-${Deno.pid}`);
   const src = defaultDir(vmdir);

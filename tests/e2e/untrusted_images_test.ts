@@ -7,7 +7,8 @@
  * a disk in an existing VM and such an image in the cache, and `vm info`
  * shows a data file. A `.part` planted as a symlink is never followed. The
  * same local file given twice to `vm make --image` reuses the cached image;
- * other bytes under its name are refused. No guest is booted.
+ * other bytes under its name are refused. An ISO for `vm make <vm> <iso>`
+ * must be one (raw), not a qcow2 naming a host file. No guest is booted.
  */
 
 import assert from "node:assert/strict";
@@ -157,4 +158,18 @@ Deno.test("make --image ./same.qcow2 twice reuses the cached image; other bytes 
     const fourth = await makeFrom(t, "c4", base);
     assert.equal(fourth.code, 100, fourth.stderr);
     assert.match(oneFatalLine(fourth.stderr), /already cached, not imported from these bytes/);
+  }));
+
+Deno.test("make <vm> <iso>: an ISO that is a qcow2 naming a host file is refused; a raw one is fine", () =>
+  withImages(async (t) => {
+    const evil = await evilImages(join(t.env.root, "evil"), join(t.env.root, "secret"));
+    const iso = join(t.env.root, "debian.iso");
+    Deno.copyFileSync(evil.dataFile, iso);
+    const r = await t.env.vm(["make", "ev", iso, "--disk", "1M", "--no-log", "-y"]);
+    assert.equal(r.code, 100, r.stderr);
+    assert.match(oneFatalLine(r.stderr), /debian\.iso" names an external data file/);
+    assert.deepEqual(vmdirNames(t), [".default"]);
+    Deno.writeFileSync(iso, new Uint8Array(1 << 20));
+    const ok = await t.env.vm(["make", "ok", iso, "--disk", "1M", "--no-log", "-y"]);
+    assert.equal(ok.code, 0, ok.stderr);
   }));
