@@ -220,7 +220,7 @@ export async function sameImport(image: string, file: string): Promise<boolean> 
 /**
  * Copies the disk image `file` into the cache as `<name>.qcow2` (0400): a
  * standalone qcow2 (raw converted, a qcow2's backing chain flattened),
- * written in `$VMDIR/.image-import-<name>-<pid>/` (a leftover
+ * written in `$VMDIR/.images/.image-import-<name>-<pid>/` (a leftover
  * lib/vm/leftovers.ts knows when killed), with the file's size, mtime and
  * SHA-256 recorded (IMPORT_XATTR, see sameImport). The file is checked
  * first (lib/qemu/image_check.ts): raw or qcow2, no data file, backing files
@@ -245,7 +245,7 @@ export async function importImage(
   const src = resolve(file);
   const [info] = await inspectImage(src, { backingDirs: [dir] });
   const path = imageFile(dir, name, "qcow2");
-  const work = join(cfg.vmdir, `.image-import-${name}-${Deno.pid}`);
+  const work = join(dir, `.image-import-${name}-${Deno.pid}`); // the cache's file system
   removeTree(work); // a PID's earlier run, killed
   makeDir(work);
   const tmp = join(work, `${name}.qcow2`);

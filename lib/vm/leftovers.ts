@@ -1,7 +1,7 @@
 /**
  * What an interrupted `vm make`, `destroy`, `clone`, `import libvirt`,
- * `import tar` (`.untar-…`, then `.import-…`), `export tar` or
- * `image import` leaves in `$VMDIR`: its dot-directory,
+ * `import tar` (`.untar-…`, then `.import-…`), `export tar` or `image
+ * import` (in `$VMDIR/.images`) leaves in `$VMDIR`: its dot-directory,
  * `.<op>-<vm>-<pid>` (runsvdir and `vm list` skip dot-names, so nothing
  * else shows it), often with whole disks. An operation that writes a file
  * outside `$VMDIR` (`vm export tar FILE` writes `FILE.new`) records it in
@@ -25,6 +25,7 @@ import {
 } from "../os/fs.ts";
 import { allPids, cwdOf, procStat } from "../os/proc.ts";
 import { formatBytes } from "../text/units.ts";
+import { imagesDir } from "../images/store.ts";
 
 /** The operations that work under a dot-name, and the command each is (for messages). */
 export const LEFTOVER_OPS = {
@@ -155,31 +156,37 @@ function lastTouched(st: Deno.FileInfo): number {
   return times.length === 0 ? Infinity : Math.max(...times.map((t) => t.getTime() / 1000));
 }
 
-/**
- * The leftovers in `vmdir`, by name; `sizes` adds up their bytes (a walk of
- * each tree). Reads `vmdir` and /proc.
- */
-export function findLeftovers(vmdir: string, sizes = true): Leftover[] {
-  let entries: Deno.DirEntry[];
+/** The entries of directory `dir`; none when it does not exist. Reads `dir`. */
+function entriesOf(dir: string): Deno.DirEntry[] {
   try {
-    entries = [...Deno.readDirSync(vmdir)];
+    return [...Deno.readDirSync(dir)];
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
     throw e;
   }
+}
+
+/**
+ * The leftovers in `vmdir` and its image cache (where `vm image import`
+ * works, on the cache's file system), by name; `sizes` adds up their bytes
+ * (a walk of each tree). Reads `vmdir`, `$VMDIR/.images` and /proc.
+ */
+export function findLeftovers(vmdir: string, sizes = true): Leftover[] {
   const out: Leftover[] = [];
-  for (const e of entries) {
-    const parsed = e.isDirectory ? parseLeftoverName(e.name) : undefined;
-    if (parsed === undefined) continue;
-    const path = join(vmdir, e.name);
-    const st = lstatIfExists(path);
-    if (st === undefined) continue;
-    const running = ownerRuns(parsed.pid, lastTouched(st)) || busy(path);
-    const outside = outsideFile(path);
-    const bytes = sizes ? treeBytes(path) + (outside ? treeBytes(outside.path) : 0) : 0;
-    const l: Leftover = { name: e.name, path, ...parsed, running, bytes };
-    if (outside !== undefined) l.outside = outside.path;
-    out.push(l);
+  for (const dir of [vmdir, imagesDir(vmdir)]) {
+    for (const e of entriesOf(dir)) {
+      const parsed = e.isDirectory ? parseLeftoverName(e.name) : undefined;
+      if (parsed === undefined) continue;
+      const path = join(dir, e.name);
+      const st = lstatIfExists(path);
+      if (st === undefined) continue;
+      const running = ownerRuns(parsed.pid, lastTouched(st)) || busy(path);
+      const outside = outsideFile(path);
+      const bytes = sizes ? treeBytes(path) + (outside ? treeBytes(outside.path) : 0) : 0;
+      const l: Leftover = { name: e.name, path, ...parsed, running, bytes };
+      if (outside !== undefined) l.outside = outside.path;
+      out.push(l);
+    }
   }
   return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }

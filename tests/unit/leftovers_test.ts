@@ -140,3 +140,17 @@ Deno.test("an export's FILE.new outside VMDIR is found and removed with its dire
     assert.deepEqual(findLeftovers(vmdir), []);
   });
 });
+
+Deno.test("findLeftovers: an interrupted image import's directory in the image cache is found", async () => {
+  await withTempDir((vmdir) => {
+    const left = join(vmdir, ".images", `.image-import-deb-${deadPid()}`);
+    Deno.mkdirSync(left, { recursive: true });
+    Deno.writeFileSync(join(left, "deb.qcow2"), new Uint8Array(4096));
+    const found = findLeftovers(vmdir);
+    assert.deepEqual(found.map((l) => [l.path, leftoverCommand(l), l.running]), [
+      [left, "vm image import deb", false],
+    ]);
+    assert.equal(removeLeftover(found[0]!), true);
+    assert.deepEqual([...Deno.readDirSync(join(vmdir, ".images"))], []);
+  });
+});
