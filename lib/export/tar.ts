@@ -15,11 +15,11 @@
 
 import { dirname, join, relative } from "../os/path.ts";
 import { exists } from "../os/fs.ts";
-import { CheckFailedError, UsageError, VmExistsError } from "../errors.ts";
+import { UsageError, VmExistsError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
 import { F } from "../vm/files.ts";
 import { checkName } from "../vm/name.ts";
-import { vmPath } from "../vm/dir.ts";
+import { defaultDir, vmPath } from "../vm/dir.ts";
 import { diskPaths } from "../qemu/drives.ts";
 import { qemuImg } from "../qemu/img.ts";
 import { checkStopped } from "../qemu/processes.ts";
@@ -80,19 +80,19 @@ function checkPortable(cfg: Config, model: VmModel): void {
   model.disks.forEach((d, i) => {
     const rel = relative(model.dir, d.path);
     if (rel.startsWith("..")) {
-      throw new CheckFailedError(
+      throw new UsageError(
         `Disk "${d.path}" of VM "${model.name}" is outside its directory; move it in and name ` +
           `it relative ("./${rel.split("/").pop()}") to export the VM`,
       );
     }
     if (there[i] !== join(elsewhere, rel)) {
-      throw new CheckFailedError(
+      throw new UsageError(
         `A template of VM "${model.name}" names disk "${d.path}" by an absolute path or by the ` +
           `VM's name; write "./${rel}" to export the VM`,
       );
     }
     if (d.missingBacking !== undefined) {
-      throw new CheckFailedError(
+      throw new UsageError(
         `Disk "${rel}" of VM "${model.name}" needs backing file "${d.missingBacking}", which ` +
           `cannot be opened; restore it first`,
       );
@@ -181,7 +181,7 @@ function checkExtracted(dir: string): void {
     } else if (st.isFile && st.nlink === 1) {
       Deno.chmodSync(p, ((st.mode ?? 0) & 0o100) !== 0 ? 0o700 : 0o600);
     } else {
-      throw new CheckFailedError(
+      throw new UsageError(
         `The archive holds "${e.name}", which is not a plain file or directory; ` +
           `"vm export tar" never writes one: refusing the archive`,
       );
@@ -210,6 +210,7 @@ export async function importTar(
   if (opts.name !== undefined && exists(vmPath(cfg.vmdir, opts.name))) {
     throw new VmExistsError(opts.name, cfg.vmdir);
   }
+  defaultDir(cfg.vmdir); // before reading the archive: the VM's scripts link into .default
   const x = join(cfg.vmdir, `.untar-${opts.name ?? "vm"}-${Deno.pid}`);
   Deno.mkdirSync(x, { mode: 0o700 });
   try {
@@ -217,7 +218,7 @@ export async function importTar(
     const stream = "file" in src ? openArchive(src.file) : src.stream;
     await runTar([...args, "--file=-"], { stdin: (w) => pipeCounted(stream, w, opts.onProgress) });
     if (!exists(join(x, MANIFEST)) || !exists(join(x, VM_ROOT))) {
-      throw new CheckFailedError(
+      throw new UsageError(
         `The archive has no ${MANIFEST} and ${VM_ROOT}/; is it made by "vm export tar"?`,
       );
     }
@@ -229,14 +230,14 @@ export async function importTar(
       Deno.renameSync(join(x, VM_ROOT), vm);
       for (const img of manifest.images) {
         if (img.path !== undefined && !exists(join(vm, img.path))) {
-          throw new CheckFailedError(
+          throw new UsageError(
             `The archive lacks disk image "${img.path}" its manifest names`,
           );
         }
       }
       for (const r of planRebases(manifest, vm, final, cfg.vmdir)) {
         if (r.external !== undefined && !exists(r.external)) {
-          throw new CheckFailedError(
+          throw new UsageError(
             `Backing image "${r.external}" is not on this host; copy it here, or export with ` +
               `its backing images (without --no-backing)`,
           );
