@@ -1,7 +1,8 @@
 /**
  * `vm import libvirt <domain> [<vm>] [--copy]` and `vm import tar <FILE|->
  * [<vm>]`: a new VM, down, from a libvirt domain or a `vm export tar`
- * archive. What the libvirt import removed is said on stderr.
+ * archive. What the libvirt import removed is said on stderr; what the tar
+ * import did for a VM's SSH login (lib/export/import_login.ts) on stdout.
  * @module
  */
 
@@ -9,6 +10,7 @@ import type { CommandModule, Invocation } from "./command.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { importLibvirt } from "../lib/export/libvirt_import.ts";
 import { importTar } from "../lib/export/tar.ts";
+import { movedLoginLines } from "../lib/export/import_login.ts";
 import { progress } from "./export.ts";
 import { print, printErr } from "./output.ts";
 import { optFlag, optString } from "./parse.ts";
@@ -41,14 +43,19 @@ async function importTarCmd(inv: Invocation): Promise<number> {
   const file = inv.args[0] ?? "";
   const name = inv.args[1];
   const onProgress = file === "-" ? undefined : progress();
+  const cfg = loadConfig();
   const r = await importTar(
-    loadConfig(),
+    cfg,
     file === "-" ? { stream: Deno.stdin.readable } : { file },
     {
       ...(name === undefined ? {} : { name }),
       ...(onProgress === undefined ? {} : { onProgress }),
     },
   );
-  print(`VM "${r.name}" imported into "${r.dir}" (down); start it with "vm start ${r.name}"`);
+  print(`VM "${r.name}" imported into "${r.dir}" (down)`);
+  for (const line of r.login === undefined ? [] : movedLoginLines(r.name, cfg.vmdir, r.login)) {
+    print(line);
+  }
+  print(`Start it with "vm start ${r.name}${r.login === undefined ? "" : " --ssh"}"`);
   return 0;
 }

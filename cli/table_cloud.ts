@@ -109,7 +109,9 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
     }],
     help: [
       "the sources are in <vm>/cloud-init/: meta-data, user-data (vm's #cloud-config),",
-      "extra-user-data (yours, from --cloud-init) and network-config when present",
+      "extra-user-data (yours, from --cloud-init) and network-config when present;",
+      "vm's SSH key of this VMDIR is added to user-data when it lacks it (a VM moved",
+      "here from another VMDIR): the guest takes it with --new-instance-id",
       "exit: 0 ok, 100 the VM has no cloud-init sources or they are not user-data",
     ],
     module: "cloud_init.ts",

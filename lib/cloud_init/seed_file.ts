@@ -7,6 +7,8 @@
  * the `cloud-init` template attaches it read-only. Regenerating keeps the
  * instance-id unless a new one is asked for (cloud-init runs its
  * once-per-instance modules — users, keys — again only for a new one).
+ * {@link authorizeVmKey} adds the key of the VMDIR the VM is in (vm's, for
+ * `vm ssh`) to user-data when it lacks it, as after a move to another VMDIR.
  * Level: vm (reads and writes files of one VM directory).
  * @module
  */
@@ -14,13 +16,14 @@
 import { join } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
-import { ensurePrivateDir } from "../ssh/key_files.ts";
+import { clientKey, ensurePrivateDir } from "../ssh/key_files.ts";
 import { buildIso, type IsoFile } from "./iso9660.ts";
 import {
   composeUserData,
   instanceIdOf,
   newBoundary,
   newInstanceId,
+  withAuthorizedKey,
   withInstanceId,
 } from "./seed.ts";
 
@@ -135,4 +138,21 @@ export function regenerateSeed(vmDir: string, newId: boolean): RegenerateResult 
   }
   writeSeed(vmDir);
   return { instanceId: id ?? "", newInstanceId: fresh };
+}
+
+/**
+ * Adds vm's SSH key of `vmdir` (made on first need) to the user-data of the
+ * VM in `vmDir` when it lacks it; returns whether it did. The guest takes it
+ * at its next boot with a new instance-id (cloud-init adds keys, never
+ * removes them). Throws UsageError for a VM without cloud-init sources (not
+ * made with --image) before anything is written. Reads and writes
+ * `cloud-init/user-data`, `$VMDIR/.default/ssh/`.
+ */
+export async function authorizeVmKey(vmdir: string, vmDir: string): Promise<boolean> {
+  const { userData } = readSeedSources(vmDir);
+  const file = join(vmDir, SEED_FILES.userData);
+  const next = withAuthorizedKey(userData, (await clientKey(vmdir)).publicLine, file);
+  if (next === undefined) return false;
+  writeFileAtomic(file, next, 0o600);
+  return true;
 }

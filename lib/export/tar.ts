@@ -9,7 +9,8 @@
  * regular files and directories, sets modes (directories 0700, files 0600,
  * executables 0700), rebases each overlay onto its backing image, and
  * renames the VM into place (assemble.ts): a name that exists is refused and
- * a failure leaves nothing. Runs `tar` and `qemu-img`. Area lib/export, at the level of actions.
+ * a failure leaves nothing. A VM made with --image gets this VMDIR's SSH key
+ * in its seed (import_login.ts). Runs `tar` and `qemu-img`. Area lib/export, at the level of actions.
  * @module
  */
 
@@ -29,6 +30,7 @@ import { assembleVm, removeTree } from "./assemble.ts";
 import { pipeCounted, runTar } from "./tar_process.ts";
 import { vmEnv } from "../vm/dir.ts";
 import { skipInClone } from "../actions/clone.ts";
+import { type MovedLogin, readyMovedLogin } from "./import_login.ts";
 
 /** Where an archive goes: a file, or a stream (stdout). */
 export type ArchiveEnd = { file: string } | { stream: WritableStream<Uint8Array> };
@@ -206,7 +208,7 @@ export async function importTar(
   cfg: Config,
   src: ArchiveSource,
   opts: TarImportOptions,
-): Promise<{ name: string; dir: string }> {
+): Promise<{ name: string; dir: string; login?: MovedLogin }> {
   if (opts.name !== undefined && exists(vmPath(cfg.vmdir, opts.name))) {
     throw new VmExistsError(opts.name, cfg.vmdir);
   }
@@ -225,6 +227,7 @@ export async function importTar(
     checkExtracted(x);
     const manifest = parseManifest(Deno.readTextFileSync(join(x, MANIFEST)));
     const name = checkName(opts.name ?? manifest.name);
+    let login: MovedLogin | undefined;
     const dir = await assembleVm(cfg.vmdir, name, "import", async (tmp, final) => {
       const vm = join(tmp, VM_ROOT);
       Deno.renameSync(join(x, VM_ROOT), vm);
@@ -244,9 +247,10 @@ export async function importTar(
         }
         await qemuImg(["rebase", "-u", "-F", r.format, "-b", r.backing, r.image]);
       }
+      login = await readyMovedLogin(cfg.vmdir, vm, name);
       return vm;
     });
-    return { name, dir };
+    return { name, dir, ...(login === undefined ? {} : { login }) };
   } finally {
     removeTree(x);
   }

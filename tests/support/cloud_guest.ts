@@ -249,10 +249,11 @@ async function findOrBuild(dir: string, args: string[]): Promise<CloudGuest> {
 
 /**
  * QEMU arguments booting the guest from `disk` (an overlay on
- * {@link CloudGuest.disk}) under TCG with one CPU: kernel, initrd, root on
- * the first virtio disk. The caller adds network, seed, serial and sockets.
+ * {@link CloudGuest.disk}; undefined: a template of the VM attaches it)
+ * under TCG with one CPU: kernel, initrd, root on the first virtio disk. The
+ * caller adds network, seed, serial and sockets.
  */
-export function cloudGuestArgs(g: CloudGuest, disk: string, mem = "1G"): string[] {
+export function cloudGuestArgs(g: CloudGuest, disk: string | undefined, mem = "1G"): string[] {
   return [
     "-accel",
     "tcg",
@@ -273,8 +274,7 @@ export function cloudGuestArgs(g: CloudGuest, disk: string, mem = "1G"): string[
     g.initrd,
     "-append",
     CLOUD_GUEST_APPEND,
-    "-drive",
-    `file=${disk},if=virtio,format=qcow2`,
+    ...(disk === undefined ? [] : ["-drive", `file=${disk},if=virtio,format=qcow2`]),
   ];
 }
 
