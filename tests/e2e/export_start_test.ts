@@ -88,14 +88,18 @@ async function startJob(t: TestEnv, name: string, urls: string[]): Promise<strin
     try {
       return /paused \(prelaunch\)/.test(await hmp(sock, "info status"));
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused) {
-        return false;
-      }
+      // Not there yet, or QEMU exited meanwhile (the next round sees it).
+      const gone = [
+        Deno.errors.NotFound,
+        Deno.errors.ConnectionRefused,
+        Deno.errors.ConnectionReset,
+      ];
+      if (gone.some((c) => e instanceof c)) return false;
       throw e;
     }
   }, 20_000);
   if (!up || exited) {
-    qemu.kill("SIGKILL");
+    if (!exited) qemu.kill("SIGKILL");
     assert.fail(`${name}: QEMU did not come up: ${argv.join(" ")}\n${await out}`);
   }
   await hmp(sock, "quit");
