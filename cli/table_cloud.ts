@@ -123,7 +123,8 @@ export const CLOUD_MAKE_OPTIONS: OptionSpec[] = [
   {
     name: "user",
     value: "NAME",
-    help: "the guest's login user, with sudo (default: your user name; vm for root)",
+    help: "the guest's login user, with password-less sudo where the image has sudo\n" +
+      "(--packages sudo installs it); default: your user name, vm for root",
   },
   {
     name: "ssh-key",
