@@ -16,15 +16,8 @@ import { join } from "../os/path.ts";
 import { exists } from "../os/fs.ts";
 import { authorizeVmKey, regenerateSeed, SEED_FILES } from "../cloud_init/seed_file.ts";
 import { SSH_FILES, writeKnownHosts } from "../ssh/key_files.ts";
-import {
-  FIRST_SSH_PORT,
-  firstFreePort,
-  portsInUse,
-  readPorts,
-  sshRule,
-  writePorts,
-} from "../vm/ports.ts";
-import { canBind } from "../vm/port_check.ts";
+import { portsInUse, readPorts, sshRule, writePorts } from "../vm/ports.ts";
+import { canBind, freeSshPort } from "../vm/port_check.ts";
 
 /** What the import changed for the login. */
 export interface MovedLogin {
@@ -51,10 +44,10 @@ export async function readyMovedLogin(
   const rules = readPorts(dir);
   const ssh = sshRule(rules);
   if (ssh === undefined) return out;
-  const used = portsInUse(vmdir, name);
-  if (!used.has(ssh.hostPort) && canBind("tcp", ssh.hostAddr, ssh.hostPort)) return out;
-  for (const r of rules) if (r !== ssh) used.add(r.hostPort);
-  const to = firstFreePort(used, (p) => canBind("tcp", ssh.hostAddr, p), FIRST_SSH_PORT);
+  if (!portsInUse(vmdir, name).has(ssh.hostPort) && canBind("tcp", ssh.hostAddr, ssh.hostPort)) {
+    return out;
+  }
+  const to = freeSshPort(vmdir, name, rules.filter((r) => r !== ssh), ssh.hostAddr);
   writePorts(dir, rules.map((r) => (r === ssh ? { ...r, hostPort: to } : r)));
   if (exists(join(dir, SSH_FILES.hostKeyPub))) writeKnownHosts(dir, to);
   out.sshPort = { from: ssh.hostPort, to };

@@ -14,8 +14,8 @@
 import { join } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
 import { exists } from "../os/fs.ts";
-import { firstFreePort, type PortRule, portsInUse, readPorts, sshRule } from "../vm/ports.ts";
-import { canBind } from "../vm/port_check.ts";
+import { readPorts, sshRule } from "../vm/ports.ts";
+import { freeSshPort } from "../vm/port_check.ts";
 import { CLIENT_KEY, readSshUser, SSH_FILES } from "./key_files.ts";
 
 /** Everything needed to connect to one VM. */
@@ -59,13 +59,6 @@ export function sshTarget(vmdir: string, name: string, dir: string): SshTarget {
     );
   }
   return { name, port: rule.hostPort, user, key, knownHosts };
-}
-
-/** The first port from 2222 free for VM `name`'s SSH forward. Reads other VMs' `ports`; binds. */
-function freeSshPort(vmdir: string, name: string, rules: readonly PortRule[]): number {
-  const used = portsInUse(vmdir, name);
-  for (const r of rules) used.add(r.hostPort);
-  return firstFreePort(used, (p) => canBind("tcp", "127.0.0.1", p));
 }
 
 /** The `-o` options every connection uses. Pure. */

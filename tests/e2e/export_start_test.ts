@@ -10,19 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { run, test, type TestEnv, waitFor } from "../support/harness.ts";
 import { driverArgv, MONITOR_SOCKET, type NomadTask } from "../support/nomad_driver.ts";
-
-/** Whether this user can open /dev/kvm (the kvm template asks for it). */
-function kvmUsable(): boolean {
-  try {
-    Deno.openSync("/dev/kvm", { read: true, write: true }).close();
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
-      return false;
-    }
-    throw e;
-  }
-}
+import { kvmProblem } from "../../lib/qemu/accel.ts";
 
 /** Sends one HMP command to the monitor socket `path`; its answer. */
 async function hmp(path: string, command: string): Promise<string> {
@@ -53,7 +41,7 @@ async function startJob(t: TestEnv, name: string, urls: string[]): Promise<strin
   assert.equal(r.code, 0, r.stderr);
   const group = JSON.parse(r.stdout).Job.TaskGroups[0];
   const task = group.Tasks[0] as NomadTask;
-  if (!kvmUsable()) task.Config.accelerator = "tcg"; // the job asks for KVM, which this host lacks
+  if (kvmProblem() !== undefined) task.Config.accelerator = "tcg"; // the job asks for KVM, which this host lacks
   const taskDir = join(t.root, `task-${name}`);
   Deno.mkdirSync(join(taskDir, "local"), { recursive: true });
   // The artifacts: the disk as published (flattened), the seed.
