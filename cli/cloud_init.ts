@@ -10,7 +10,7 @@
 import { UsageError } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
-import { authorizeVmKey, regenerateSeed } from "../lib/cloud_init/seed_file.ts";
+import { authorizeVmKey, noKeyListText, regenerateSeed } from "../lib/cloud_init/seed_file.ts";
 import type { Invocation } from "./command.ts";
 import { print } from "./output.ts";
 import { optFlag } from "./parse.ts";
@@ -23,9 +23,11 @@ export async function run(inv: Invocation): Promise<number> {
   }
   const { vmdir } = loadConfig();
   const dir = requireVm(vmdir, name);
-  const keyAdded = await authorizeVmKey(vmdir, dir);
+  const auth = await authorizeVmKey(vmdir, dir);
+  const keyAdded = auth.result === "added";
   const r = regenerateSeed(dir, optFlag(inv, "new-instance-id"));
   if (keyAdded) print(`${name}: vm's SSH key (of "${vmdir}") added to cloud-init/user-data`);
+  if (auth.result === "no-list") print(noKeyListText(name, auth.key));
   print(
     `${name}: seed.iso rewritten with instance-id ${r.instanceId} ` +
       (r.newInstanceId

@@ -64,7 +64,8 @@ function ensureCarrier(name: string, dir: string): string | undefined {
     throw new UsageError(
       `VM "${name}" has a network of its own ("${F.templates}/${template}") that does not take ` +
         `the forwards of "ports": add ",id=${NETDEV_ID}$${HOSTFWD_VAR}" to its user-mode -nic or ` +
-        `-netdev option, or remove it and add the forward again (vm then adds "${NET_TEMPLATE_NAME}")`,
+        "-netdev option, or remove it and add the forward again (vm then adds " +
+        `"${NET_TEMPLATE_NAME}")`,
     );
   }
   writeFileAtomic(join(tdir, NET_TEMPLATE_NAME), DEFAULT_NIC_TEMPLATE, 0o600);

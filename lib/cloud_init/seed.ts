@@ -133,21 +133,16 @@ export function cloudConfig(s: CloudConfigSpec): string {
 /**
  * vm's user-data with public key line `key` added to its one
  * `ssh_authorized_keys:` list (the login user's, as {@link cloudConfig}
- * writes it; the item is indented like the others), or undefined when the key
- * is there already. `file` names the user-data in errors. Pure. Throws
- * UsageError when the text has no such list, or several.
+ * writes it; the item is indented like the others): "present" when the key
+ * is there already, "no-list" when the text has no such list, or several
+ * (edited by hand: the key is the user's to add). Pure.
  */
-export function withAuthorizedKey(userData: string, key: string, file: string): string | undefined {
-  if (userData.includes(parsePublicKey(key, "vm's SSH key").base64)) return undefined;
+export function withAuthorizedKey(userData: string, key: string): string | "present" | "no-list" {
+  if (userData.includes(parsePublicKey(key, "vm's SSH key").base64)) return "present";
   const lines = userData.split("\n");
   const at = lines.flatMap((l, i) => (/^\s*ssh_authorized_keys:\s*$/.test(l) ? [i] : []));
   const head = at[0];
-  if (head === undefined || at.length > 1) {
-    throw new UsageError(
-      `Cannot add vm's SSH key to "${file}": it has ${at.length === 0 ? "no" : "several"} ` +
-        `"ssh_authorized_keys:" lists; add "${key.trim()}" to the login user's yourself`,
-    );
-  }
+  if (head === undefined || at.length > 1) return "no-list";
   const pad = /^(\s*)-\s/.exec(lines[head + 1] ?? "")?.[1] ??
     (/^\s*/.exec(lines[head] ?? "")?.[0] ?? "") + "  ";
   let end = head + 1;

@@ -140,19 +140,33 @@ export function regenerateSeed(vmDir: string, newId: boolean): RegenerateResult 
   return { instanceId: id ?? "", newInstanceId: fresh };
 }
 
+/** What {@link authorizeVmKey} did. */
+export interface KeyAuthorization {
+  /** "added", "present" already, or "no-list": user-data has no one list to add it to. */
+  result: "added" | "present" | "no-list";
+  /** vm's public key line. */
+  key: string;
+}
+
 /**
  * Adds vm's SSH key of `vmdir` (made on first need) to the user-data of the
- * VM in `vmDir` when it lacks it; returns whether it did. The guest takes it
- * at its next boot with a new instance-id (cloud-init adds keys, never
+ * VM in `vmDir` when it lacks it (seed.ts withAuthorizedKey). The guest takes
+ * it at its next boot with a new instance-id (cloud-init adds keys, never
  * removes them). Throws UsageError for a VM without cloud-init sources (not
  * made with --image) before anything is written. Reads and writes
  * `cloud-init/user-data`, `$VMDIR/.default/ssh/`.
  */
-export async function authorizeVmKey(vmdir: string, vmDir: string): Promise<boolean> {
+export async function authorizeVmKey(vmdir: string, vmDir: string): Promise<KeyAuthorization> {
   const { userData } = readSeedSources(vmDir);
-  const file = join(vmDir, SEED_FILES.userData);
-  const next = withAuthorizedKey(userData, (await clientKey(vmdir)).publicLine, file);
-  if (next === undefined) return false;
-  writeFileAtomic(file, next, 0o600);
-  return true;
+  const key = (await clientKey(vmdir)).publicLine;
+  const next = withAuthorizedKey(userData, key);
+  if (next === "present" || next === "no-list") return { result: next, key };
+  writeFileAtomic(join(vmDir, SEED_FILES.userData), next, 0o600);
+  return { result: "added", key };
+}
+
+/** What to tell the user when vm's key could not be added to user-data. Pure. */
+export function noKeyListText(name: string, key: string): string {
+  return `${name}: vm's SSH key is not in ${SEED_FILES.userData}, which has no one ` +
+    `"ssh_authorized_keys:" list to add it to; for "vm ssh" add it to the login user's: ${key}`;
 }

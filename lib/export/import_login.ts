@@ -14,7 +14,12 @@
 
 import { join } from "../os/path.ts";
 import { exists } from "../os/fs.ts";
-import { authorizeVmKey, regenerateSeed, SEED_FILES } from "../cloud_init/seed_file.ts";
+import {
+  authorizeVmKey,
+  noKeyListText,
+  regenerateSeed,
+  SEED_FILES,
+} from "../cloud_init/seed_file.ts";
 import { SSH_FILES, writeKnownHosts } from "../ssh/key_files.ts";
 import { portsInUse, readPorts, sshRule, writePorts } from "../vm/ports.ts";
 import { canBind, freeSshPort } from "../vm/port_check.ts";
@@ -23,6 +28,8 @@ import { canBind, freeSshPort } from "../vm/port_check.ts";
 export interface MovedLogin {
   /** Set when vm's key was authorised: the seed's new instance-id. */
   instanceId?: string;
+  /** Set when user-data has no one list to add vm's key to: the key, for the user to add. */
+  keyToAdd?: string;
   /** Set when the SSH forward moved: its old and new host port. */
   sshPort?: { from: number; to: number };
 }
@@ -40,7 +47,9 @@ export async function readyMovedLogin(
     return undefined;
   }
   const out: MovedLogin = {};
-  if (await authorizeVmKey(vmdir, dir)) out.instanceId = regenerateSeed(dir, true).instanceId;
+  const auth = await authorizeVmKey(vmdir, dir);
+  if (auth.result === "added") out.instanceId = regenerateSeed(dir, true).instanceId;
+  if (auth.result === "no-list") out.keyToAdd = auth.key;
   const rules = readPorts(dir);
   const ssh = sshRule(rules);
   if (ssh === undefined) return out;
@@ -63,6 +72,7 @@ export function movedLoginLines(name: string, vmdir: string, m: MovedLogin): str
         `(${m.instanceId}): cloud-init adds it at the next boot`,
     );
   }
+  if (m.keyToAdd !== undefined) out.push(noKeyListText(name, m.keyToAdd));
   if (m.sshPort !== undefined) {
     out.push(
       `${name}: SSH forward moved from port ${m.sshPort.from} (taken here) to ` +

@@ -4,8 +4,8 @@
  * stdio become a pty, as libvirt runs QEMU without a terminal), graphics
  * (`-display none`/`-nographic`: none; `-vnc` on a port or a unix socket,
  * `-spice`, `-display sdl`), the video card (`-vga`, QEMU's default VGA
- * unless `-nodefaults`), the guest agent's virtio channel, and a USB tablet. QEMU's default serial port
- * is written as a pty unless `-nodefaults`. Pure: no I/O. Area lib/export, at the level of actions.
+ * unless `-nodefaults`), the guest agent's virtio channel, and a USB tablet.
+ * QEMU's default serial port is written as a pty unless `-nodefaults`. Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 

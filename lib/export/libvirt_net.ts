@@ -106,7 +106,7 @@ function mapNetdev(ctx: LibvirtCtx, g: OptionGroup): void {
   ctx.devices.push(x);
 }
 
-/** Option `opt` with value `value`, in place of `g` (its template and line kept for messages). Pure. */
+/** Option `opt` with value `value` in place of `g`, keeping its template and line. Pure. */
 function instead(g: OptionGroup, opt: string, value: string): OptionGroup {
   const at = { file: g.word.file, line: g.word.line };
   return { opt, word: { value: opt, ...at }, value: { value, ...at } };

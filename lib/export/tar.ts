@@ -10,7 +10,8 @@
  * executables 0700), rebases each overlay onto its backing image, and
  * renames the VM into place (assemble.ts): a name that exists is refused and
  * a failure leaves nothing. A VM made with --image gets this VMDIR's SSH key
- * in its seed (import_login.ts). Runs `tar` and `qemu-img`. Area lib/export, at the level of actions.
+ * in its seed (import_login.ts). Runs `tar` and `qemu-img`.
+ * Area lib/export, at the level of actions.
  * @module
  */
 
