@@ -4,7 +4,8 @@
  * address and port, guest port); `#` comments and blank lines allowed. It
  * is parsed, never executed. `vm __run` turns it into `hostfwd=` options
  * (`$VM_HOSTFWD` in the `net-user-fwd` template), `vm port` edits it and
- * applies a change to a running VM with the HMP commands built here.
+ * applies a change to a running VM with the HMP commands built here;
+ * {@link forwardCarrier} tells whether a VM's templates take the forwards.
  * Pure, except {@link readPorts}, {@link writePorts} and {@link portsInUse},
  * which read or write `<vm>/ports`.
  * Level: vm.
@@ -199,7 +200,7 @@ export const DEFAULT_NIC_TEMPLATE = `-nic "user,id=${NETDEV_ID}$${HOSTFWD_VAR}"\
 const NETWORK_OPTIONS = new Set(["-nic", "-net", "-netdev", "-nodefaults"]);
 
 /** What carries a VM's forwards: a template, nothing yet (QEMU's default NIC), or nothing. */
-export type ForwardCarrier = "template" | "default-nic" | "own-network";
+type ForwardCarrier = "template" | "default-nic" | "own-network";
 
 /**
  * How the templates `texts` (name → text) carry the forwards of `ports`:

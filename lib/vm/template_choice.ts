@@ -54,7 +54,7 @@ export function applyTemplateWords(
 }
 
 /** The default disk template, and the one a VM made from a cloud image gets instead. */
-export const IMAGE_DRIVE = { plain: "drive", virtio: "drive-virtio" } as const;
+const IMAGE_DRIVE = { plain: "drive", virtio: "drive-virtio" } as const;
 
 /**
  * The defaults of a VM made from a cloud image (`vm make --image`): its
