@@ -2,7 +2,8 @@
  * `vm import libvirt <domain> [<vm>] [--copy]` and `vm import tar <FILE|->
  * [<vm>]`: a new VM, down, from a libvirt domain or a `vm export tar`
  * archive. What the libvirt import removed, and what either brought that
- * reaches the host (disabled unless `--trust`), is said on stderr.
+ * reaches the host (disabled unless `--trust`), is said on stderr; what the
+ * tar import did for a VM's SSH login (lib/export/import_login.ts) on stdout.
  * @module
  */
 
@@ -11,6 +12,7 @@ import { loadConfig } from "../lib/vm/config.ts";
 import { importLibvirt } from "../lib/export/libvirt_import.ts";
 import { importTar } from "../lib/export/tar.ts";
 import type { Untrusted } from "../lib/export/import_trust.ts";
+import { movedLoginLines } from "../lib/export/import_login.ts";
 import { progress } from "./export.ts";
 import { interruptible } from "./image.ts";
 import { print, printErr } from "./output.ts";
@@ -56,9 +58,10 @@ async function importTarCmd(inv: Invocation): Promise<number> {
   const name = inv.args[1];
   const onProgress = file === "-" ? undefined : progress();
   const src = file === "-" ? { stream: Deno.stdin.readable } : { file };
+  const cfg = loadConfig();
   const r = await interruptible(
     (signal) =>
-      importTar(loadConfig(), src, {
+      importTar(cfg, src, {
         signal,
         trust: optFlag(inv, "trust"),
         ...(name === undefined ? {} : { name }),
@@ -67,6 +70,10 @@ async function importTarCmd(inv: Invocation): Promise<number> {
   );
   if (onProgress !== undefined) printErr("");
   for (const u of r.untrusted) printErr(untrustedLine("tar", u));
-  print(`VM "${r.name}" imported into "${r.dir}" (down); start it with "vm start ${r.name}"`);
+  print(`VM "${r.name}" imported into "${r.dir}" (down)`);
+  for (const line of r.login === undefined ? [] : movedLoginLines(r.name, cfg.vmdir, r.login)) {
+    print(line);
+  }
+  print(`Start it with "vm start ${r.name}${r.login === undefined ? "" : " --ssh"}"`);
   return 0;
 }

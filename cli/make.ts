@@ -42,7 +42,12 @@ import {
   provisionMessage,
 } from "../lib/cloud_init/provision.ts";
 import { START_TIMEOUT_S, startVm } from "../lib/actions/start_stop.ts";
-import { applyTemplateWords, DROP_ALL, type TemplateChoice } from "../lib/vm/template_choice.ts";
+import {
+  applyTemplateWords,
+  DROP_ALL,
+  imageDefaults,
+  type TemplateChoice,
+} from "../lib/vm/template_choice.ts";
 
 function words(text: string): string[] {
   return text.split(/\s+/).filter((t) => t !== "");
@@ -50,9 +55,11 @@ function words(text: string): string[] {
 
 /** The defaults left and templates added by `--templates` (and `--no-default-templates`). */
 function templateChoice(inv: Invocation, cfg: Config, answer?: string): TemplateChoice {
-  const defaults = optFlag(inv, "no-default-templates") ? [] : cfg.defaultTemplates;
+  const available = availableTemplates(cfg.vmdir);
+  let defaults = optFlag(inv, "no-default-templates") ? [] : cfg.defaultTemplates;
+  if (optString(inv, "image") !== undefined) defaults = imageDefaults(defaults, available);
   const given = words(optString(inv, "templates") ?? answer ?? "");
-  return applyTemplateWords(defaults, given, availableTemplates(cfg.vmdir));
+  return applyTemplateWords(defaults, given, available);
 }
 
 /** The spec the options give, checked; questions not asked yet. */

@@ -3,7 +3,8 @@
  *   list                                   one forward per line
  *   add [tcp|udp] [ADDR:]HOSTPORT GUESTPORT   host ADDR defaults to 127.0.0.1
  *   rm [tcp|udp] HOSTPORT
- * On a running VM add and rm apply at once through QEMU's monitor.
+ * On a running VM add and rm apply at once through QEMU's monitor; a VM
+ * without network templates gets `net-user-fwd` (lib/actions/port_edit.ts).
  * @module
  */
 
@@ -42,7 +43,9 @@ export async function run(inv: Invocation): Promise<number> {
       const rule = parseRuleWords(words);
       if (typeof rule === "string") throw new UsageError(`${rule}; usage: ${USAGE}`);
       const c = await addPort(cfg.vmdir, name, dir, rule);
-      print(`${name}: forwarding ${formatRule(c.rule)} ${when(c.live)}`);
+      const added = c.templateAdded === undefined ? "" : ` (template "${c.templateAdded}" ` +
+        "added: QEMU's default NIC, now with the forwards of the ports file)";
+      print(`${name}: forwarding ${formatRule(c.rule)} ${when(c.live)}${added}`);
       return 0;
     }
     case "rm": {

@@ -91,7 +91,9 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
       "vm port web add [tcp|udp] [ADDR:]HOSTPORT GUESTPORT   (ADDR 127.0.0.1 unless given)",
       "vm port web rm [tcp|udp] HOSTPORT",
       "on a running VM add and rm apply at once through QEMU's monitor (hostfwd_add/remove);",
-      "moving the SSH forward (guest port 22) rewrites the VM's known_hosts",
+      "moving the SSH forward (guest port 22) rewrites the VM's known_hosts; a VM without",
+      "network templates gets net-user-fwd (QEMU's default NIC, with the forwards) from its",
+      "next start; one whose own network does not take them ($VM_HOSTFWD) is refused",
       "exit: 0 ok, 1 the host port is taken (its process named) or QEMU refused, 100 usage",
     ],
     module: "port.ts",
@@ -107,7 +109,9 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
     }],
     help: [
       "the sources are in <vm>/cloud-init/: meta-data, user-data (vm's #cloud-config),",
-      "extra-user-data (yours, from --cloud-init) and network-config when present",
+      "extra-user-data (yours, from --cloud-init) and network-config when present;",
+      "vm's SSH key of this VMDIR is added to user-data when it lacks it (a VM moved",
+      "here from another VMDIR): the guest takes it with --new-instance-id",
       "exit: 0 ok, 100 the VM has no cloud-init sources or they are not user-data",
     ],
     module: "cloud_init.ts",
@@ -119,7 +123,8 @@ export const CLOUD_MAKE_OPTIONS: OptionSpec[] = [
   {
     name: "user",
     value: "NAME",
-    help: "the guest's login user, with sudo (default: your user name; vm for root)",
+    help: "the guest's login user, with password-less sudo where the image has sudo\n" +
+      "(--packages sudo installs it); default: your user name, vm for root",
   },
   {
     name: "ssh-key",

@@ -131,7 +131,7 @@ export const AUTOSTART_ROW: CommandSpec = {
 /** `vm doctor`. */
 export const DOCTOR_ROW: CommandSpec = {
   name: "doctor",
-  summary: "list every problem in VMDIR (unsafe files, orphan QEMU, leftovers); exit 1 if any",
+  summary: "list every problem in VMDIR (set-up, vmd, unsafe files, orphan QEMU, leftovers)",
   args: [],
   options: [{
     name: "fix",
@@ -139,10 +139,12 @@ export const DOCTOR_ROW: CommandSpec = {
       "(.make-*, .destroy-*, .clone-*, .import-*) when their process is gone",
   }],
   help: [
-    "one line per problem, naming the file and the command that fixes it: VMDIR, .default",
+    "one line per problem, naming the file and the command that fixes it: VMDIR or .default",
+    "missing (VMDIR=… ./install.sh sets them up), no vmd supervising VMDIR, VMDIR, .default",
     "or a VM's files writable by group or others or owned by another user (vm refuses to",
     "start such a VM), symlinks out of a VM's directory, an unusable wait file, a QEMU",
     "whose runsv was killed, an svlogd left by one, and leftovers of interrupted operations",
+    "exit: 0 no problem, 1 any",
   ],
   module: "doctor.ts",
   entry: "doctorCommand",

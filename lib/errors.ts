@@ -99,7 +99,7 @@ export class NotSupervisedError extends SystemError {
   constructor(name: string, vmdir: string) {
     super(
       `VM "${name}" is not supervised (no runsv runs for it); start vmd with "vm daemon" ` +
-        `(or "runsvdir ${vmdir}")`,
+        `(VMDIR "${vmdir}"), or as a service with "vm service install runit|systemd"`,
     );
   }
 }

@@ -1,6 +1,7 @@
 /**
  * `vm doctor`: every problem of the kind vm refuses or hides, found in
- * `$VMDIR` at once: `$VMDIR` and `.default` writable by others; each VM's
+ * `$VMDIR` at once: `$VMDIR` or `.default` missing, no vmd (runsvdir)
+ * supervising `$VMDIR`; `$VMDIR` and `.default` writable by others; each VM's
  * files others may write or that are owned by another user, symlinks out of
  * the VM directory (lib/vm/safety.ts), an unusable `wait`, a host port two
  * VMs forward; a QEMU running without its runsv and an svlogd left by a
@@ -14,9 +15,10 @@
 import { join } from "../os/path.ts";
 import { fileMode } from "../os/libc.ts";
 import { formatBytes } from "../text/units.ts";
-import { strayLoggers, strayQemu } from "../qemu/processes.ts";
+import { findRunsvdir, strayLoggers, strayQemu } from "../qemu/processes.ts";
 import { readStatus } from "../runit/status.ts";
-import { listVms, waitOf } from "../vm/dir.ts";
+import { listVms, setupHint, waitOf } from "../vm/dir.ts";
+import { statIfExists } from "../os/fs.ts";
 import { DEFAULT_VM, F } from "../vm/files.ts";
 import { findLeftovers, type Leftover, leftoverCommand, removeLeftover } from "../vm/leftovers.ts";
 import { modeProblem, problemLine, vmProblems } from "../vm/safety.ts";
@@ -30,6 +32,31 @@ export interface DoctorReport {
   removed: Leftover[];
   /** Leftovers of operations still running (not problems). */
   inProgress: Leftover[];
+}
+
+/**
+ * The problem lines of the set-up: `$VMDIR` or its `.default` missing (as
+ * install.sh makes them), and no runsvdir (vmd) supervising `$VMDIR`.
+ */
+function setupProblems(vmdir: string): string[] {
+  if (statIfExists(vmdir) === undefined) {
+    return [`VMDIR "${vmdir}" does not exist; fix: ${setupHint(vmdir)}`];
+  }
+  const out: string[] = [];
+  const dflt = join(vmdir, DEFAULT_VM);
+  if (statIfExists(join(dflt, F.templates)) === undefined) {
+    out.push(
+      `"${dflt}" is missing (the templates and scripts every VM uses); fix: ${setupHint(vmdir)}`,
+    );
+  }
+  if (findRunsvdir(vmdir).length === 0) out.push(noVmdProblem(vmdir));
+  return out;
+}
+
+/** The line of a VMDIR no vmd (runsvdir) supervises. Pure. */
+export function noVmdProblem(vmdir: string): string {
+  return `No vmd supervises "${vmdir}": its VMs cannot be started or stopped; fix: vm daemon ` +
+    `(or as a service: vm service install runit|systemd)`;
 }
 
 /** The problem lines of VMDIR itself and of `.default`, which every VM's scripts come from. */
@@ -85,7 +112,9 @@ export function leftoverProblem(l: Leftover): string {
  * removes the leftovers whose owner is gone.
  */
 export function doctor(vmdir: string, fix: boolean, uid: number = Deno.uid() ?? 0): DoctorReport {
-  const problems = dirProblems(vmdir, uid);
+  const problems = setupProblems(vmdir);
+  if (statIfExists(vmdir) === undefined) return { problems, removed: [], inProgress: [] };
+  problems.push(...dirProblems(vmdir, uid));
   const seen = new Set<string>();
   for (const name of listVms(vmdir)) problems.push(...vmLines(vmdir, name, uid, seen));
   problems.push(...portClashes(vmdir).map(clashLine));

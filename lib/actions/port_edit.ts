@@ -3,9 +3,12 @@
  * running VM the change is applied at once through the HMP monitor
  * (`hostfwd_add` / `hostfwd_remove` on the netdev `vmnet`) before the file
  * is written, so the file never claims a forward QEMU refused. A change to
- * the SSH forward rewrites `ssh/known_hosts` for the new port. Each change
- * holds the VM's lock (lib/vm/lock.ts), and an addition also the VMDIR's,
- * under which no other VM can take the same host port meanwhile.
+ * the SSH forward rewrites `ssh/known_hosts` for the new port. A VM whose
+ * templates do not take the forwards gets the `net-user-fwd` template when
+ * it has no network options (QEMU's default NIC) and is refused otherwise,
+ * so no forward is claimed that never happens. Each change holds the VM's
+ * lock (lib/vm/lock.ts), and an addition also the VMDIR's, under which no
+ * other VM can take the same host port meanwhile.
  * Reads and writes `<vm>/ports`, `<vm>/ssh/known_hosts`; talks to
  * `<vm>/supervise/monitor`; reads other VMs' `ports`.
  * @module
@@ -15,9 +18,14 @@ import { CheckFailedError, UsageError } from "../errors.ts";
 import { connectVmSocket } from "../qemu/console.ts";
 import { running } from "../qemu/processes.ts";
 import {
+  DEFAULT_NIC_TEMPLATE,
   formatRule,
+  forwardCarrier,
   hmpAdd,
   hmpRemove,
+  HOSTFWD_VAR,
+  NET_TEMPLATE_NAME,
+  NETDEV_ID,
   type PortRule,
   portsInUse,
   readPorts,
@@ -27,7 +35,9 @@ import {
 } from "../vm/ports.ts";
 import { canBind, holderText } from "../vm/port_check.ts";
 import { SSH_FILES, writeKnownHosts } from "../ssh/key_files.ts";
-import { exists } from "../os/fs.ts";
+import { exists, writeFileAtomic } from "../os/fs.ts";
+import { F } from "../vm/files.ts";
+import { readTemplateText, templateNames } from "../vm/templates.ts";
 import { join } from "../os/path.ts";
 import { hmpSession } from "../qemu/hmp.ts";
 import { withVmdirLock, withVmLock } from "../vm/lock.ts";
@@ -37,6 +47,32 @@ export interface PortChange {
   rule: PortRule;
   /** Whether it was applied to the running QEMU too. */
   live: boolean;
+  /** Set when the `net-user-fwd` template was added for the forwards (QEMU's default NIC). */
+  templateAdded?: string;
+}
+
+/**
+ * Makes sure a template carries the forwards of VM `name` (lib/vm/ports.ts
+ * forwardCarrier): adds `net-user-fwd` with QEMU's default NIC when the VM
+ * has no network options; returns its name when it did. Throws UsageError
+ * for a VM with a network of its own that does not take them. Reads
+ * `<dir>/templates/*`; may write `<dir>/templates/net-user-fwd`.
+ */
+function ensureCarrier(name: string, dir: string): string | undefined {
+  const tdir = join(dir, F.templates);
+  const texts = new Map(templateNames(tdir).map((t) => [t, readTemplateText(dir, t) ?? ""]));
+  const { carrier, template } = forwardCarrier(texts);
+  if (carrier === "template") return undefined;
+  if (carrier === "own-network") {
+    throw new UsageError(
+      `VM "${name}" has a network of its own ("${F.templates}/${template}") that does not take ` +
+        `the forwards of "ports": add ",id=${NETDEV_ID}$${HOSTFWD_VAR}" to its user-mode -nic or ` +
+        "-netdev option, or remove it and add the forward again (vm then adds " +
+        `"${NET_TEMPLATE_NAME}")`,
+    );
+  }
+  writeFileAtomic(join(tdir, NET_TEMPLATE_NAME), DEFAULT_NIC_TEMPLATE, 0o600);
+  return NET_TEMPLATE_NAME;
 }
 
 /** Sends one HMP command to VM `name` and returns QEMU's answer (without echo and prompt). */
@@ -95,7 +131,6 @@ async function addLocked(
       `Host port ${rule.hostPort} is forwarded by another VM; see "vm port <vm> list"`,
     );
   }
-  const live = running(dir) !== undefined;
   if (!canBind(rule.proto, rule.hostAddr, rule.hostPort)) {
     throw new CheckFailedError(
       `Host port ${rule.hostAddr}:${rule.hostPort} (${rule.proto}) is in use by ${
@@ -104,6 +139,9 @@ async function addLocked(
         `choose another port`,
     );
   }
+  const templateAdded = ensureCarrier(name, dir);
+  // A template added now takes effect at the next start: the running QEMU has no netdev vmnet.
+  const live = running(dir) !== undefined && templateAdded === undefined;
   if (live) {
     const answer = (await hmpCommand(name, dir, hmpAdd(rule))).trim();
     if (answer !== "") {
@@ -113,7 +151,7 @@ async function addLocked(
   const next = [...rules, rule];
   writePorts(dir, next);
   followSsh(dir, rules, next);
-  return { rule, live };
+  return { rule, live, ...(templateAdded === undefined ? {} : { templateAdded }) };
 }
 
 /**

@@ -16,15 +16,8 @@ import { readTextCapped, writeFileAtomic } from "../os/fs.ts";
 import { formatBytes } from "../text/units.ts";
 import { F } from "../vm/files.ts";
 import { randomMac } from "../vm/mac.ts";
-import {
-  FIRST_SSH_PORT,
-  firstFreePort,
-  NET_TEMPLATE_NAME,
-  netTemplate,
-  portsInUse,
-  writePorts,
-} from "../vm/ports.ts";
-import { canBind } from "../vm/port_check.ts";
+import { NET_TEMPLATE_NAME, netTemplate, writePorts } from "../vm/ports.ts";
+import { freeSshPort } from "../vm/port_check.ts";
 import { GUEST_AGENT_TEMPLATE, GUEST_AGENT_TEMPLATE_NAME } from "../qemu/guest_agent.ts";
 import { parsePublicKey } from "../ssh/keys.ts";
 import { clientKey, hostKey, writeKnownHosts, writeSshUser } from "../ssh/key_files.ts";
@@ -178,11 +171,7 @@ export async function provisionCloud(
   o: CloudMakeOptions = {},
 ): Promise<CloudProvision> {
   const inp = await readInputs(vmdir, name, o);
-  const sshPort = firstFreePort(
-    portsInUse(vmdir, name),
-    (p) => canBind("tcp", "127.0.0.1", p),
-    FIRST_SSH_PORT,
-  );
+  const sshPort = freeSshPort(vmdir, name);
   const key = await hostKey(dir, name);
   const instanceId = newInstanceId();
   const spec = {

@@ -12,6 +12,7 @@
 import { ParseError, UsageError } from "../errors.ts";
 import { Literal, toYaml, unprintable } from "./yaml.ts";
 import { toHex } from "../text/bytes.ts";
+import { parsePublicKey } from "../ssh/keys.ts";
 
 /** What vm's cloud-config sets up. */
 export interface CloudConfigSpec {
@@ -127,6 +128,27 @@ export function cloudConfig(s: CloudConfigSpec): string {
     },
     packages: packages.length > 0 ? packages : undefined,
   });
+}
+
+/**
+ * vm's user-data with public key line `key` added to its one
+ * `ssh_authorized_keys:` list (the login user's, as {@link cloudConfig}
+ * writes it; the item is indented like the others): "present" when the key
+ * is there already, "no-list" when the text has no such list, or several
+ * (edited by hand: the key is the user's to add). Pure.
+ */
+export function withAuthorizedKey(userData: string, key: string): string | "present" | "no-list" {
+  if (userData.includes(parsePublicKey(key, "vm's SSH key").base64)) return "present";
+  const lines = userData.split("\n");
+  const at = lines.flatMap((l, i) => (/^\s*ssh_authorized_keys:\s*$/.test(l) ? [i] : []));
+  const head = at[0];
+  if (head === undefined || at.length > 1) return "no-list";
+  const pad = /^(\s*)-\s/.exec(lines[head + 1] ?? "")?.[1] ??
+    (/^\s*/.exec(lines[head] ?? "")?.[0] ?? "") + "  ";
+  let end = head + 1;
+  while (end < lines.length && (lines[end] ?? "").startsWith(pad + "- ")) end++;
+  lines.splice(end, 0, `${pad}- ${JSON.stringify(key.trim())}`);
+  return lines.join("\n");
 }
 
 /**

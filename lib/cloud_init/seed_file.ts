@@ -7,6 +7,8 @@
  * the `cloud-init` template attaches it read-only. Regenerating keeps the
  * instance-id unless a new one is asked for (cloud-init runs its
  * once-per-instance modules — users, keys — again only for a new one).
+ * {@link authorizeVmKey} adds the key of the VMDIR the VM is in (vm's, for
+ * `vm ssh`) to user-data when it lacks it, as after a move to another VMDIR.
  * Level: vm (reads and writes files of one VM directory).
  * @module
  */
@@ -14,7 +16,7 @@
 import { basename, join } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
-import { ensurePrivateDir } from "../ssh/key_files.ts";
+import { clientKey, ensurePrivateDir } from "../ssh/key_files.ts";
 import { withVmLock } from "../vm/lock.ts";
 import { buildIso, type IsoFile } from "./iso9660.ts";
 import {
@@ -22,6 +24,7 @@ import {
   instanceIdOf,
   newBoundary,
   newInstanceId,
+  withAuthorizedKey,
   withInstanceId,
 } from "./seed.ts";
 
@@ -138,4 +141,35 @@ export function regenerateSeed(vmDir: string, newId: boolean): Promise<Regenerat
     writeSeed(vmDir);
     return { instanceId: id ?? "", newInstanceId: fresh };
   });
+}
+
+/** What {@link authorizeVmKey} did. */
+export interface KeyAuthorization {
+  /** "added", "present" already, or "no-list": user-data has no one list to add it to. */
+  result: "added" | "present" | "no-list";
+  /** vm's public key line. */
+  key: string;
+}
+
+/**
+ * Adds vm's SSH key of `vmdir` (made on first need) to the user-data of the
+ * VM in `vmDir` when it lacks it (seed.ts withAuthorizedKey). The guest takes
+ * it at its next boot with a new instance-id (cloud-init adds keys, never
+ * removes them). Throws UsageError for a VM without cloud-init sources (not
+ * made with --image) before anything is written. Reads and writes
+ * `cloud-init/user-data`, `$VMDIR/.default/ssh/`.
+ */
+export async function authorizeVmKey(vmdir: string, vmDir: string): Promise<KeyAuthorization> {
+  const { userData } = readSeedSources(vmDir);
+  const key = (await clientKey(vmdir)).publicLine;
+  const next = withAuthorizedKey(userData, key);
+  if (next === "present" || next === "no-list") return { result: next, key };
+  writeFileAtomic(join(vmDir, SEED_FILES.userData), next, 0o600);
+  return { result: "added", key };
+}
+
+/** What to tell the user when vm's key could not be added to user-data. Pure. */
+export function noKeyListText(name: string, key: string): string {
+  return `${name}: vm's SSH key is not in ${SEED_FILES.userData}, which has no one ` +
+    `"ssh_authorized_keys:" list to add it to; for "vm ssh" add it to the login user's: ${key}`;
 }

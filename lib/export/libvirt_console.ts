@@ -2,10 +2,10 @@
  * A VM's consoles as libvirt elements: serial ports (`-serial`, with
  * `-chardev` files and sockets; the VM's console socket in `supervise/` and
  * stdio become a pty, as libvirt runs QEMU without a terminal), graphics
- * (`-display none`/`-nographic`: none; `-vnc`, `-spice`, `-display sdl`),
- * the video card (`-vga`, QEMU's default VGA unless `-nodefaults`), the
- * guest agent's virtio channel, and a USB tablet. QEMU's default serial port
- * is written as a pty unless `-nodefaults`. Pure: no I/O. Area lib/export, at the level of actions.
+ * (`-display none`/`-nographic`: none; `-vnc` on a port or a unix socket,
+ * `-spice`, `-display sdl`), the video card (`-vga`, QEMU's default VGA
+ * unless `-nodefaults`), the guest agent's virtio channel, and a USB tablet.
+ * QEMU's default serial port is written as a pty unless `-nodefaults`. Pure: no I/O. Area lib/export, at the level of actions.
  * @module
  */
 
@@ -114,8 +114,25 @@ function mapGuestAgent(ctx: LibvirtCtx): void {
   }
 }
 
-/** `<graphics>` for `-vnc [host]:N`, or undefined when the value says more. Pure. */
-function vnc(value: string): XmlElement | undefined {
+/**
+ * `<graphics>` for `-vnc [host]:N` or `-vnc unix:PATH`, or undefined when the
+ * value says more. A socket in the VM's `supervise/` (the `vnc` template's)
+ * becomes one libvirt makes itself: `supervise/` is runit's, and libvirt's
+ * QEMU user may not write there (`virsh domdisplay` names the new one).
+ */
+function vnc(ctx: LibvirtCtx, value: string): XmlElement | undefined {
+  const unix = /^unix:([^,]+)$/.exec(value);
+  if (unix !== null) {
+    const path = abs(ctx, unix[1] ?? "");
+    if (!path.startsWith(ctx.model.dir + "/supervise/")) {
+      return el("graphics", { type: "vnc" }, el("listen", { type: "socket", socket: path }));
+    }
+    ctx.notes.push(
+      `display: the VNC socket "${unix[1]}" became one libvirt makes ` +
+        `(virsh domdisplay ${ctx.model.name} names it)`,
+    );
+    return el("graphics", { type: "vnc" }, el("listen", { type: "socket" }));
+  }
   const m = /^([^:,]*):([0-9]+)$/.exec(value);
   if (m === null) return undefined;
   return el("graphics", {
@@ -154,7 +171,7 @@ function mapDisplay(ctx: LibvirtCtx): void {
     }
   }
   for (const g of open(ctx, "-vnc", "-spice")) {
-    const x = g.opt === "-vnc" ? vnc(g.value?.value ?? "") : spice(g);
+    const x = g.opt === "-vnc" ? vnc(ctx, g.value?.value ?? "") : spice(g);
     if (x === undefined) continue;
     take(ctx, g);
     ctx.devices.push(x);

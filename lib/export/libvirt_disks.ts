@@ -71,8 +71,25 @@ export function backingStore(chain: readonly ImageLayer[]): XmlElement {
   );
 }
 
+/**
+ * The interface a drive gets in libvirt: IDE is SATA on a q35; a CD-ROM on
+ * virtio (QEMU makes it a read-only virtio disk, libvirt refuses it) is an
+ * IDE (SATA) CD-ROM, or SCSI on machines without IDE (aarch64).
+ */
+function ifaceOf(ctx: LibvirtCtx, d: Drive): string {
+  let iface = d.iface;
+  if (d.cdrom && iface === "virtio") {
+    iface = ctx.model.arch === "x86_64" ? "ide" : "scsi";
+    ctx.notes.push(
+      `${d.file ?? "a drive"}: a CD-ROM on virtio became a CD-ROM on ${iface} ` +
+        "(libvirt has no virtio CD-ROM)",
+    );
+  }
+  return iface === "ide" && ctx.q35 ? "sata" : iface;
+}
+
 function diskElement(ctx: LibvirtCtx, d: Drive): XmlElement {
-  const iface = d.iface === "ide" && ctx.q35 ? "sata" : d.iface;
+  const iface = ifaceOf(ctx, d);
   const bus = BUSES[iface] ?? { bus: iface, prefix: "sd" };
   const path = d.file === undefined ? undefined : abs(ctx, d.file);
   const known = ctx.model.disks.find((x) => x.path === path);

@@ -30,7 +30,7 @@
  */
 
 import { basename } from "../os/path.ts";
-import { CheckFailedError, ParseError } from "../errors.ts";
+import { ParseError, UsageError } from "../errors.ts";
 import { lexCommands } from "../text/shell_words.ts";
 import {
   groupOptions,
@@ -185,7 +185,7 @@ function relocate(g: OptionGroup): OptionGroup {
     g.opt === "-add-fd" || words.includes("/dev/fdset/") ||
     /(^|[,{"])fd"?[=:]/.test(g.value?.value ?? "")
   ) {
-    throw new CheckFailedError(
+    throw new UsageError(
       `"${shown(g)}" uses a file descriptor libvirt passes (a libvirt network or device?); ` +
         "change that part of the domain (e.g. to a bridge or user-mode interface) and import again",
     );
@@ -194,7 +194,7 @@ function relocate(g: OptionGroup): OptionGroup {
   const paths = pathsIn(g).filter((p) => inLibvirt(p.path));
   if (paths.length === 0) return g;
   if (g.opt !== "-chardev" || leadWord(optsOf(g)) !== "socket") {
-    throw new CheckFailedError(
+    throw new UsageError(
       `"${shown(g)}" uses "${paths[0]?.path}", a file of libvirt's; it has no meaning outside ` +
         "libvirt: remove that device from the domain and import again",
     );
@@ -222,7 +222,7 @@ function withBackend(g: OptionGroup, nets: readonly NetBackend[]): OptionGroup {
   const k = /^hostnet([0-9]+)$/.exec(String(id))?.[1];
   const b = k === undefined ? undefined : nets[Number(k)];
   if (b === undefined) return g;
-  if ("refuse" in b) throw new CheckFailedError(b.refuse);
+  if ("refuse" in b) throw new UsageError(b.refuse);
   return { ...g, value: { ...g.value, value: b.netdev } };
 }
 
@@ -240,7 +240,7 @@ function sandboxFor(g: OptionGroup, nets: readonly NetBackend[], out: ImportedAr
  * The template arguments of a domain's QEMU command line (see the module
  * doc); `copies` maps a disk's path to its new name when it is copied into
  * the VM; `trust` keeps arguments that reach the host. Pure; throws
- * CheckFailedError for what cannot work outside libvirt.
+ * UsageError for what cannot work outside libvirt.
  */
 export function importArgs(
   argv: readonly string[],

@@ -26,7 +26,7 @@
  */
 
 import { basename } from "../os/path.ts";
-import { CheckFailedError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import type { DiskModel, VmModel } from "./vm_model.ts";
 import { mapNomadArgs, type NomadMapping, type NomadQemuConfig, TASK_SEED } from "./nomad_args.ts";
 
@@ -82,13 +82,13 @@ function mainDisk(model: VmModel): DiskModel {
   const disks = model.disks.filter((d) => d.path !== model.seed?.path);
   const [disk, second] = disks;
   if (disk === undefined) {
-    throw new CheckFailedError(
+    throw new UsageError(
       `VM "${model.name}" has no disk in its templates; Nomad's qemu driver boots one image ` +
         `(image_path): add a "-drive file=…" template`,
     );
   }
   if (second !== undefined) {
-    throw new CheckFailedError(
+    throw new UsageError(
       `VM "${model.name}" has ${disks.length} disks ("${disk.path}", "${second.path}"…); ` +
         "Nomad's qemu driver takes one image: merge them or export a VM with one disk",
     );
@@ -104,7 +104,7 @@ function diskArtifact(model: VmModel, disk: DiskModel, opts: NomadOptions): Noma
     ? { url: opts.imageUrl }
     : fromCatalog;
   if (src === undefined) {
-    throw new CheckFailedError(
+    throw new UsageError(
       base === undefined
         ? `Disk "${disk.path}" of VM "${model.name}" has no URL Nomad could fetch it from; ` +
           `publish it and give --image-url URL`
@@ -132,7 +132,7 @@ function nomadPorts(model: VmModel): NomadPort[] {
 
 /**
  * The Nomad job for `model`, and how each argument was mapped. Pure; throws
- * CheckFailedError when the VM cannot run under Nomad or a URL is missing.
+ * UsageError when the VM cannot run under Nomad or a URL is missing.
  */
 export function buildNomadJob(
   model: VmModel,
@@ -142,7 +142,7 @@ export function buildNomadJob(
   const artifacts = [diskArtifact(model, disk, opts)];
   if (model.seed !== undefined) {
     if (opts.seedUrl === undefined) {
-      throw new CheckFailedError(
+      throw new UsageError(
         `VM "${model.name}" has a cloud-init seed ("${model.seed.path}"); publish it and ` +
           `give --seed-url URL`,
       );

@@ -27,7 +27,7 @@
  * @module
  */
 
-import { CheckFailedError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { resolveDisk } from "../qemu/drives.ts";
 import type { VmModel } from "./vm_model.ts";
 import {
@@ -92,7 +92,7 @@ interface Ctx {
 }
 
 function refuse(g: OptionGroup, why: string): never {
-  throw new CheckFailedError(`${where(g)}: "${shown(g)}" ${why}`);
+  throw new UsageError(`${where(g)}: "${shown(g)}" ${why}`);
 }
 
 function note(ctx: Ctx, g: OptionGroup, to: string): void {
@@ -199,6 +199,26 @@ function mapPaths(g: OptionGroup, ctx: Ctx): OptionGroup {
   return out;
 }
 
+/**
+ * `-vnc`: on a port it is kept; on a unix socket in `supervise/` (the `vnc`
+ * template's) it is removed, as that directory is runit's and does not exist
+ * under Nomad (the screen is then not served: the driver adds -nographic);
+ * a socket elsewhere is refused like any path outside the task directory.
+ */
+function mapVnc(g: OptionGroup, ctx: Ctx): OptionGroup | undefined {
+  const unix = /^unix:([^,]+)/.exec(g.value?.value ?? "");
+  if (unix === null) return g;
+  if (!resolveDisk(ctx.model.dir, unix[1] ?? "").startsWith(ctx.model.dir + "/supervise/")) {
+    refuse(g, "serves VNC on a socket outside Nomad's task directory; use -vnc on a port");
+  }
+  return void note(
+    ctx,
+    g,
+    'removed: its socket in "supervise/" does not exist under Nomad (no screen is served; ' +
+      "add -vnc on a port to see it)",
+  );
+}
+
 /** What becomes of one group: undefined when removed, else the group kept (maybe changed). */
 function mapGroup(g: OptionGroup, ctx: Ctx): OptionGroup | undefined {
   const lead = leadWord(optsOf(g));
@@ -225,6 +245,9 @@ function mapGroup(g: OptionGroup, ctx: Ctx): OptionGroup | undefined {
       );
     case "-smp":
       note(ctx, g, `kept; resources.cores = ${ctx.cfg.cores}`);
+      break;
+    case "-vnc":
+      return mapVnc(g, ctx);
   }
   if (["-netdev", "-nic", "-net"].includes(g.opt) && HOST_NETS.has(lead ?? "")) {
     refuse(
@@ -252,7 +275,7 @@ function mapGroup(g: OptionGroup, ctx: Ctx): OptionGroup | undefined {
 /**
  * Maps the VM's arguments to the qemu driver's config (see the module doc).
  * `disk` is the absolute path of the disk shipped as image_path; `seed` that
- * of the seed shipped to TASK_SEED, if any. Pure; throws CheckFailedError
+ * of the seed shipped to TASK_SEED, if any. Pure; throws UsageError
  * (`<template>:<line>: …`) for an argument that cannot work under Nomad.
  */
 export function mapNomadArgs(
@@ -284,7 +307,7 @@ export function mapNomadArgs(
     note(ctx, add, "added: the seed as a CD-ROM (no template names seed.iso)");
   }
   if (cfg.memoryMb < NOMAD_MEM_MIN_MB || cfg.memoryMb > NOMAD_MEM_MAX_MB) {
-    throw new CheckFailedError(
+    throw new UsageError(
       `VM "${model.name}" has ${cfg.memoryMb} MiB of memory; Nomad's qemu driver needs ` +
         `${NOMAD_MEM_MIN_MB} to ${NOMAD_MEM_MAX_MB} MB: change its -m`,
     );

@@ -9,7 +9,9 @@
  * regular files and directories, sets modes (directories 0700, files 0600,
  * executables 0700), rebases each overlay onto its backing image, and
  * renames the VM into place (assemble.ts): a name that exists is refused and
- * a failure leaves nothing. Runs `tar` and `qemu-img`. Area lib/export, at the level of actions.
+ * a failure leaves nothing. A VM made with --image gets this VMDIR's SSH key
+ * in its seed (import_login.ts). Runs `tar` and `qemu-img`.
+ * Area lib/export, at the level of actions.
  * @module
  */
 
@@ -23,7 +25,7 @@ import {
   realPathOrUndefined,
   writeFileAtomic,
 } from "../os/fs.ts";
-import { CheckFailedError, UsageError, VmExistsError } from "../errors.ts";
+import { UsageError, VmExistsError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
 import { F } from "../vm/files.ts";
 import { checkName } from "../vm/name.ts";
@@ -49,6 +51,7 @@ import { assembleVm, removeTree } from "./assemble.ts";
 import { pipeCounted, runTar } from "./tar_process.ts";
 import { vmEnv } from "../vm/dir.ts";
 import { skipInClone } from "../actions/clone.ts";
+import { type MovedLogin, readyMovedLogin } from "./import_login.ts";
 
 /** Where an archive goes: a file, or a stream (stdout). */
 export type ArchiveEnd = { file: string } | { stream: WritableStream<Uint8Array> };
@@ -102,19 +105,19 @@ function checkPortable(cfg: Config, model: VmModel): void {
   model.disks.forEach((d, i) => {
     const rel = relative(model.dir, d.path);
     if (rel.startsWith("..")) {
-      throw new CheckFailedError(
+      throw new UsageError(
         `Disk "${d.path}" of VM "${model.name}" is outside its directory; move it in and name ` +
           `it relative ("./${rel.split("/").pop()}") to export the VM`,
       );
     }
     if (there[i] !== join(elsewhere, rel)) {
-      throw new CheckFailedError(
+      throw new UsageError(
         `A template of VM "${model.name}" names disk "${d.path}" by an absolute path or by the ` +
           `VM's name; write "./${rel}" to export the VM`,
       );
     }
     if (d.missingBacking !== undefined) {
-      throw new CheckFailedError(
+      throw new UsageError(
         `Disk "${rel}" of VM "${model.name}" needs backing file "${d.missingBacking}", which ` +
           `cannot be opened; restore it first`,
       );
@@ -231,6 +234,8 @@ export interface TarImportResult {
   dir: string;
   /** What it brought that reaches the host, and how each was disabled (import_trust.ts). */
   untrusted: Untrusted[];
+  /** What was done for the SSH login of a VM made with --image (import_login.ts). */
+  login?: MovedLogin;
 }
 
 /** Refuses anything but regular files and directories; sets modes. Reads and changes `dir`. */
@@ -244,7 +249,7 @@ function checkExtracted(dir: string): void {
     } else if (st.isFile && st.nlink === 1) {
       Deno.chmodSync(p, ((st.mode ?? 0) & 0o100) !== 0 ? 0o700 : 0o600);
     } else {
-      throw new CheckFailedError(
+      throw new UsageError(
         `The archive holds "${e.name}", which is not a plain file or directory; ` +
           `"vm export tar" never writes one: refusing the archive`,
       );
@@ -303,12 +308,12 @@ async function rebaseChecked(
   const cache = imagesDir(vmdir);
   for (const img of m.images) {
     if (img.path !== undefined && !exists(join(vm, img.path))) {
-      throw new CheckFailedError(`The archive lacks disk image "${img.path}" its manifest names`);
+      throw new UsageError(`The archive lacks disk image "${img.path}" its manifest names`);
     }
   }
   for (const r of planRebases(m, vm, final, vmdir)) {
     if (r.external !== undefined && !exists(r.external)) {
-      throw new CheckFailedError(
+      throw new UsageError(
         `Backing image "${r.external}" is not on this host; copy it here, or export with ` +
           `its backing images (without --no-backing)`,
       );
@@ -342,7 +347,7 @@ export async function importTar(
   if (opts.name !== undefined && exists(vmPath(cfg.vmdir, opts.name))) {
     throw new VmExistsError(opts.name, cfg.vmdir);
   }
-  defaultDir(cfg.vmdir); // VMDIR and .default are there, or one line says how to make them
+  defaultDir(cfg.vmdir); // before reading the archive: VMDIR and .default are there, or one line says how to make them
   const x = join(cfg.vmdir, `.untar-${opts.name ?? "vm"}-${Deno.pid}`);
   removeTree(x); // a PID's earlier run, killed
   makeDir(x);
@@ -353,7 +358,7 @@ export async function importTar(
       pipeCounted(stream, w, opts.onProgress, opts.signal);
     await runTar([...args, "--file=-"], opts.signal ? { stdin, signal: opts.signal } : { stdin });
     if (!exists(join(x, MANIFEST)) || !exists(join(x, VM_ROOT))) {
-      throw new CheckFailedError(
+      throw new UsageError(
         `The archive has no ${MANIFEST} and ${VM_ROOT}/; is it made by "vm export tar"?`,
       );
     }
@@ -361,6 +366,7 @@ export async function importTar(
     const manifest = parseManifest(Deno.readTextFileSync(join(x, MANIFEST)));
     const name = checkName(opts.name ?? manifest.name);
     let untrusted: Untrusted[] = [];
+    let login: MovedLogin | undefined;
     const dir = await assembleVm(cfg.vmdir, name, "import", async (tmp, final) => {
       // The VM is `tmp` itself, as deep in VMDIR as `final`: relative backing names hold in both.
       const from = join(x, VM_ROOT);
@@ -368,10 +374,11 @@ export async function importTar(
         Deno.renameSync(join(from, e.name), join(tmp, e.name));
       }
       await rebaseChecked(manifest, tmp, final, cfg.vmdir);
+      login = await readyMovedLogin(cfg.vmdir, tmp, name);
       untrusted = distrustTree(tmp, final, vmEnv(cfg, final), opts.trust === true);
       return tmp;
     });
-    return { name, dir, untrusted };
+    return { name, dir, untrusted, ...(login === undefined ? {} : { login }) };
   } finally {
     removeTree(x);
   }

@@ -5,6 +5,8 @@
  * `ssh/known_hosts` with `StrictHostKeyChecking=yes` — no trust on first
  * use, a changed host key is refused. Building argv is pure;
  * {@link sshTarget} reads the VM's files.
+ * When a VM cannot be reached, the error says the step that makes it work
+ * (a forward on a free port, a VM without vm's login, a missing key).
  * Level: vm.
  * @module
  */
@@ -13,6 +15,7 @@ import { join } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
 import { exists } from "../os/fs.ts";
 import { readPorts, sshRule } from "../vm/ports.ts";
+import { freeSshPort } from "../vm/port_check.ts";
 import { CLIENT_KEY, readSshUser, SSH_FILES } from "./key_files.ts";
 
 /** Everything needed to connect to one VM. */
@@ -30,22 +33,31 @@ export interface SshTarget {
  * no SSH forward, user, known_hosts, or vm's key is missing.
  */
 export function sshTarget(vmdir: string, name: string, dir: string): SshTarget {
-  const rule = sshRule(readPorts(dir));
+  const rules = readPorts(dir);
+  const rule = sshRule(rules);
   const user = readSshUser(dir);
   const knownHosts = join(dir, SSH_FILES.knownHosts);
   const key = join(vmdir, CLIENT_KEY.private);
+  const port = () => rule?.hostPort ?? freeSshPort(vmdir, name, rules);
+  if (user === undefined || !exists(knownHosts)) {
+    const add = rule === undefined ? `"vm port ${name} add ${port()} 22", then ` : "";
+    throw new UsageError(
+      `VM "${name}" was not made with --image: vm has no SSH login for it ("${SSH_FILES.user}", ` +
+        `"${SSH_FILES.knownHosts}"); use your own: ${add}"ssh -p ${port()} <user>@127.0.0.1"`,
+    );
+  }
   if (rule === undefined) {
     throw new UsageError(
-      `VM "${name}" forwards no host port to its SSH port 22; add one with "vm port ${name} add 2222 22"`,
+      `VM "${name}" forwards no host port to its SSH port 22; add one with ` +
+        `"vm port ${name} add ${port()} 22"`,
     );
   }
-  if (user === undefined || !exists(knownHosts)) {
+  if (!exists(key)) {
     throw new UsageError(
-      `VM "${name}" has no SSH user or known_hosts ("${SSH_FILES.user}", "${SSH_FILES.knownHosts}"); ` +
-        `it was not made with --image`,
+      `vm's SSH key "${key}" is missing; "vm cloud-init ${name} regenerate --new-instance-id" ` +
+        `makes one and authorises it at the VM's next boot`,
     );
   }
-  if (!exists(key)) throw new UsageError(`vm's SSH key "${key}" is missing; make the VM again`);
   return { name, port: rule.hostPort, user, key, knownHosts };
 }
 

@@ -14,6 +14,7 @@ import { basename, join } from "../os/path.ts";
 import { describe, SystemError, VmExistsError, VmNotFoundError } from "../errors.ts";
 import { DEFAULT_VM, F, SOCKETS } from "./files.ts";
 import { byteOrder } from "../text/byte_order.ts";
+import { quoteWord } from "../text/shell_words.ts";
 import {
   dirEntries,
   type EntryType,
@@ -131,6 +132,11 @@ export function requireVm(vmdir: string, name: string): string {
   return dir;
 }
 
+/** The fix for a VMDIR without `.default`: install.sh sets it up (and VMDIR itself). Pure. */
+export function setupHint(vmdir: string): string {
+  return `VMDIR=${quoteWord(vmdir)} ./install.sh (in the vm source)`;
+}
+
 /** Path of the `.default` tree; throws SystemError when it (or VMDIR itself) is missing. */
 export function defaultDir(vmdir: string): string {
   const dir = join(vmdir, DEFAULT_VM);
@@ -142,7 +148,8 @@ export function defaultDir(vmdir: string): string {
       );
     }
     throw new SystemError(
-      `No default VM in "${vmdir}" ("${DEFAULT_VM}" is missing); run ./install.sh from the vm source`,
+      `"${dir}" is missing (the templates and scripts every VM uses); set it up with: ` +
+        setupHint(vmdir),
     );
   }
   return dir;

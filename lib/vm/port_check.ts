@@ -2,7 +2,7 @@
  * Whether host ports are free, and who holds one that is not: a bind test
  * on the rule's address, then the socket's inode from `/proc/net/{tcp,udp}`
  * (and the IPv6 tables) and the process with that socket among
- * `/proc/<pid>/fd/*`. Parsing the tables is pure; the rest reads /proc and
+ * `/proc/<pid>/fd/*`; the first free port for a VM's SSH forward. Parsing the tables is pure; the rest reads /proc and
  * binds sockets briefly (never keeps one).
  * Level: vm.
  * @module
@@ -10,7 +10,7 @@
 
 import { SystemError } from "../errors.ts";
 import { socketHolder } from "../os/proc.ts";
-import { formatRule, type PortRule } from "./ports.ts";
+import { FIRST_SSH_PORT, firstFreePort, formatRule, type PortRule, portsInUse } from "./ports.ts";
 
 /** A socket of a `/proc/net/{tcp,udp}[6]` table. */
 export interface ProcSocket {
@@ -67,6 +67,23 @@ export function canBind(proto: "tcp" | "udp", hostname: string, port: number): b
     if (e instanceof Deno.errors.AddrInUse) return false;
     throw e;
   }
+}
+
+/**
+ * The first host port from 2222 for an SSH forward of VM `name` of `vmdir` on
+ * `addr`: one no other VM forwards, none of `own` (the VM's other rules)
+ * takes, and free on the host. Reads other VMs' `ports`; binds for a moment.
+ * Throws UsageError when none is left.
+ */
+export function freeSshPort(
+  vmdir: string,
+  name: string,
+  own: readonly PortRule[] = [],
+  addr = "127.0.0.1",
+): number {
+  const used = portsInUse(vmdir, name);
+  for (const r of own) used.add(r.hostPort);
+  return firstFreePort(used, (p) => canBind("tcp", addr, p), FIRST_SSH_PORT);
 }
 
 /** Who holds a rule's host port, in words: `PID 123 (nc)` or `another process`. */

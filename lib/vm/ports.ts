@@ -4,7 +4,8 @@
  * address and port, guest port); `#` comments and blank lines allowed. It
  * is parsed, never executed. `vm __run` turns it into `hostfwd=` options
  * (`$VM_HOSTFWD` in the `net-user-fwd` template), `vm port` edits it and
- * applies a change to a running VM with the HMP commands built here.
+ * applies a change to a running VM with the HMP commands built here;
+ * {@link forwardCarrier} tells whether a VM's templates take the forwards.
  * Pure, except {@link readPorts}, {@link writePorts}, {@link portsInUse} and
  * {@link portClashes}, which read or write `<vm>/ports`.
  * Level: vm.
@@ -15,6 +16,7 @@ import { join } from "../os/path.ts";
 import { ParseError, UsageError } from "../errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
 import { listVms } from "./dir.ts";
+import { lexCommands } from "../text/shell_words.ts";
 
 /** The file in a VM directory. */
 export const PORTS_FILE = "ports";
@@ -214,4 +216,44 @@ export const NET_TEMPLATE_NAME = "net-user-fwd";
  */
 export function netTemplate(mac: string): string {
   return `-netdev "user,id=${NETDEV_ID}$${HOSTFWD_VAR}"\n-device virtio-net-pci,netdev=${NETDEV_ID},mac=${mac}\n`;
+}
+
+/**
+ * The `net-user-fwd` template `vm port` adds to a VM whose templates have no
+ * network options: QEMU's default NIC (`-nic user`: the machine's default
+ * model, MAC and slot, so the guest sees the same card) on the user-mode
+ * netdev `vmnet` that carries the forwards.
+ */
+export const DEFAULT_NIC_TEMPLATE = `-nic "user,id=${NETDEV_ID}$${HOSTFWD_VAR}"\n`;
+
+/** Options that give a VM a network of its own (no default NIC then). */
+const NETWORK_OPTIONS = new Set(["-nic", "-net", "-netdev", "-nodefaults"]);
+
+/** What carries a VM's forwards: a template, nothing yet (QEMU's default NIC), or nothing. */
+type ForwardCarrier = "template" | "default-nic" | "own-network";
+
+/**
+ * How the templates `texts` (name → text) carry the forwards of `ports`:
+ * "template" when one expands `$VM_HOSTFWD`; else "default-nic" when none
+ * has a network option (`-nic`, `-net`, `-netdev`, `-nodefaults`): QEMU's
+ * default NIC, which {@link DEFAULT_NIC_TEMPLATE} can stand for; else
+ * "own-network" (the forwards would never happen), with the template that
+ * has the network. Pure.
+ */
+export function forwardCarrier(
+  texts: ReadonlyMap<string, string>,
+): { carrier: ForwardCarrier; template?: string } {
+  let own: string | undefined;
+  for (const [name, text] of texts) {
+    let forwards = false;
+    const lookup = (v: string) => {
+      forwards ||= v === HOSTFWD_VAR;
+      return undefined;
+    };
+    for (const cmd of lexCommands(text, { file: name, lookup })) {
+      if (cmd.some((w) => NETWORK_OPTIONS.has(w.value.replace(/^--/, "-")))) own ??= name;
+    }
+    if (forwards) return { carrier: "template", template: name };
+  }
+  return own === undefined ? { carrier: "default-nic" } : { carrier: "own-network", template: own };
 }

@@ -52,3 +52,16 @@ export function applyTemplateWords(
   }
   return { defaults: kept, chosen };
 }
+
+/** The default disk template, and the one a VM made from a cloud image gets instead. */
+const IMAGE_DRIVE = { plain: "drive", virtio: "drive-virtio" } as const;
+
+/**
+ * The defaults of a VM made from a cloud image (`vm make --image`): its
+ * disk on virtio (`drive-virtio` instead of `drive`, when available), as
+ * cloud images expect it (`/dev/vda`). Pure.
+ */
+export function imageDefaults(defaults: readonly string[], available: readonly string[]): string[] {
+  if (!available.includes(IMAGE_DRIVE.virtio)) return [...defaults];
+  return defaults.map((t) => (t === IMAGE_DRIVE.plain ? IMAGE_DRIVE.virtio : t));
+}

@@ -1,16 +1,16 @@
 /**
  * Templates: files of QEMU arguments in a VM's `templates/` directory (and the
  * choice of templates for a new VM). Parsing is pure and never executes text;
- * reading a VM's templates reads `templates/*` in byte order of their names,
- * skipping dotfiles, byte for byte (bytes that are not UTF-8 reach QEMU
- * unchanged: lib/text/raw_text.ts), and never through a symlink that leaves
- * the VM directory.
+ * reading a VM's templates reads `templates/*` in byte order of their names
+ * (the cloud-init seed's last), skipping dotfiles, byte for byte (bytes that
+ * are not UTF-8 reach QEMU unchanged: lib/text/raw_text.ts), and never
+ * through a symlink that leaves the VM directory.
  * @module
  */
 
 import { basename, join } from "../os/path.ts";
 import { ParseError, UsageError } from "../errors.ts";
-import { F, ONCE_TEMPLATE } from "./files.ts";
+import { CLOUD_TEMPLATES, F, ONCE_TEMPLATE } from "./files.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { lexCommands, quoteWords } from "../text/shell_words.ts";
 import { decodeRaw } from "../text/raw_text.ts";
@@ -58,14 +58,29 @@ export function readTemplateText(vmDir: string, name: string): string | undefine
   return bytes === undefined ? undefined : decodeRaw(bytes);
 }
 
-/** Names of the template files in directory `dir`, dotfiles skipped, in byte order. Reads `dir`. */
+/**
+ * Template names in the order vm reads them: byte order, but the seed's
+ * template (`cloud-init`) last, so the seed is attached after every disk
+ * and the VM's own disk stays the first of its interface (`/dev/vda`)
+ * whatever the other templates are named. Pure.
+ */
+export function templateOrder(names: readonly string[]): string[] {
+  const sorted = [...names].sort(byteOrder);
+  const last = sorted.filter((n) => n === CLOUD_TEMPLATES.seed);
+  return [...sorted.filter((n) => n !== CLOUD_TEMPLATES.seed), ...last];
+}
+
+/**
+ * Names of the template files in directory `dir`, dotfiles skipped, in
+ * {@link templateOrder}. Reads `dir`.
+ */
 export function templateNames(dir: string): string[] {
   const names: string[] = [];
   for (const e of Deno.readDirSync(dir)) {
     if (e.name.startsWith(".")) continue;
     if (e.isFile || (e.isSymlink && isFile(join(dir, e.name)))) names.push(e.name);
   }
-  return names.sort(byteOrder);
+  return templateOrder(names);
 }
 
 function isFile(path: string): boolean {

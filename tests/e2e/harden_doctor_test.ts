@@ -2,13 +2,15 @@
 // (here a `vm clone` killed with SIGKILL while copying a disk, and a
 // `.make-*` of a process that is gone) is reported by `vm list` in one line
 // on stderr and removed by `vm doctor --fix`, never one whose owner still
-// runs; `vm doctor` exits 0 on a fresh VMDIR and 1 naming a world-writable
-// hook, a leftover and an orphan QEMU (which `vm kill` then reaches).
+// runs; `vm doctor` exits 1 naming the missing vmd, 0 on a fresh VMDIR a
+// runsvdir supervises, and 1 naming a world-writable hook, a leftover and an
+// orphan QEMU (which `vm kill` then reaches).
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { descendants, signal } from "../../lib/os/proc.ts";
 import { isSupervised, readStatus } from "../../lib/runit/status.ts";
+import { noVmdProblem } from "../../lib/actions/doctor.ts";
 import { alive, ppidOf, qemuUp, run, test, type TestEnv, waitFor } from "../support/harness.ts";
 import { spawnPiped } from "../support/piped.ts";
 
@@ -55,9 +57,11 @@ async function interruptedClone(t: TestEnv, from: string, to: string): Promise<s
   return tmp;
 }
 
-/** Starts a guest-less QEMU for VM `dir` under runsv, then kills its runsv: an orphan QEMU. */
+/**
+ * Starts a guest-less QEMU for VM `dir` under runsv (the runsvdir of `t` runs), then kills its
+ * runsv: an orphan QEMU.
+ */
 async function orphan(t: TestEnv, dir: string): Promise<number> {
-  t.startRunsvdir();
   assert.ok(await waitFor(() => isSupervised(dir), 10_000), "no runsv");
   await t.vm(["sv", "up", "orph"]);
   const qemu = await qemuUp(dir);
@@ -69,8 +73,13 @@ async function orphan(t: TestEnv, dir: string): Promise<number> {
 }
 
 test("point 6 and vm doctor: leftovers, a world-writable hook and an orphan QEMU", async (t) => {
+  // Without a vmd that is the one problem (issue 22); with one, none.
+  const alone = await t.vm(["doctor"]);
+  assert.equal(alone.code, 1, alone.stdout + alone.stderr);
+  assert.equal(alone.stdout, `${noVmdProblem(t.vmdir)}\n`);
+  t.startRunsvdir();
+  assert.ok(await waitFor(async () => (await t.vm(["doctor"])).code === 0, 10_000), "no runsvdir");
   const fresh = await t.vm(["doctor"]);
-  assert.equal(fresh.code, 0, fresh.stdout + fresh.stderr);
   assert.equal(fresh.stdout, `No problems in "${t.vmdir}"\n`);
 
   const big = await make(t, "big", "display-none drive");

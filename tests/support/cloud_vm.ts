@@ -73,14 +73,16 @@ export async function makeCloudVm(
  * entered in the user's catalog as `cloud-guest`; then `vm make <name>
  * --image cloud-guest --user vm --ssh-key <key>` pulls it, verifies it,
  * makes the overlay and sets up cloud-init. Only the `boot` template (the
- * guest's kernel: the image has no boot loader) is added by hand. Returns
+ * guest's kernel: the image has no boot loader) is added by hand, with the
+ * disk unless `defaults` (VMCONF_DEFAULT_TEMPLATES, default "display-none")
+ * has a drive template (`drive` becomes `drive-virtio` for --image). Returns
  * the VM and stops the server when `use` is done. Call it while no runsvdir
  * runs on the VMDIR.
  */
 export async function withPulledCloudVm<T>(
   t: TestEnv,
   name: string,
-  opts: { dbus?: boolean; wait?: number; sshKey: string },
+  opts: { dbus?: boolean; wait?: number; sshKey: string; defaults?: string },
   use: (vm: CloudVm) => Promise<T>,
 ): Promise<T> {
   const guest = await cloudGuest({ dbus: opts.dbus ?? false });
@@ -114,15 +116,17 @@ export async function withPulledCloudVm<T>(
         "--log",
         "--yes",
       ],
-      { env: { VMCONF_DEFAULT_TEMPLATES: "display-none" } },
+      { env: { VMCONF_DEFAULT_TEMPLATES: opts.defaults ?? "display-none" } },
     );
     assert.equal(r.code, 0, r.stderr);
     const dir = t.dir(name);
-    // "boot" sorts before "cloud-init": the root disk is the first virtio disk, /dev/vda.
+    // The seed's template is read last: the root disk is the first virtio disk, /dev/vda.
+    // With `defaults` naming a drive template, that attaches the disk.
+    const vmDisk = /\bdrive\b/.test(opts.defaults ?? "") ? undefined : "./drive.qcow2";
     const serial = ["-chardev", "file,id=ser0,path=guest.log,append=on", "-serial", "chardev:ser0"];
     Deno.writeTextFileSync(
       `${dir}/templates/boot`,
-      quoteWords([...cloudGuestArgs(guest, "./drive.qcow2"), ...serial]) + "\n",
+      quoteWords([...cloudGuestArgs(guest, vmDisk), ...serial]) + "\n",
     );
     const port = /127\.0\.0\.1:(\d+)/.exec(r.stdout)?.[1];
     assert.ok(port !== undefined, r.stdout);

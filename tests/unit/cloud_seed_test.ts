@@ -19,6 +19,7 @@ import {
   metaData,
   newInstanceId,
   userDataType,
+  withAuthorizedKey,
   withInstanceId,
 } from "../../lib/cloud_init/seed.ts";
 import { Literal, toYaml } from "../../lib/cloud_init/yaml.ts";
@@ -246,4 +247,22 @@ Deno.test("YAML: scalars quoted, literals with the right chomping, nesting and e
     ].join("\n"),
   );
   assert.throws(() => toYaml({ "bad key": 1 }), /plain key/);
+});
+
+Deno.test("withAuthorizedKey: a key added to the user's list, as cloud-init reads it; once", async () => {
+  const text = cloudConfig(spec({ authorizedKeys: [clientKey, otherKey], packages: ["htop"] }));
+  const newKey = (await newKeyFiles("vm@other-host")).public;
+  const added = withAuthorizedKey(text, newKey);
+  assert.ok(added !== "present" && added !== "no-list");
+  const { config } = await cloudInitReads(added);
+  const [user] = config.users as Record<string, unknown>[];
+  assert.deepEqual(user?.ssh_authorized_keys, [clientKey, otherKey, newKey]);
+  assert.deepEqual(config.packages, ["htop"]);
+  assert.equal(withAuthorizedKey(added, newKey), "present");
+  // Another comment, same key: there already.
+  const [type, blob] = newKey.split(" ");
+  assert.equal(withAuthorizedKey(added, `${type} ${blob} renamed`), "present");
+  const r = await run("cloud-init", ["schema", "-c", file("added.yaml", added)]);
+  assert.match(r.stdout, /Valid cloud-config/);
+  assert.equal(withAuthorizedKey("#cloud-config\nusers: []\n", newKey), "no-list");
 });

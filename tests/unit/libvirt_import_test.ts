@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { importArgs, splitNativeArgv } from "../../lib/export/libvirt_import_args.ts";
 import { copyNames, templateText } from "../../lib/export/libvirt_import.ts";
 import { parseTemplate } from "../../lib/vm/templates.ts";
-import { CheckFailedError } from "../../lib/errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 import { interfaceBackends } from "../../lib/export/libvirt_import_net.ts";
 import { parseXml } from "../../lib/export/xml.ts";
 
@@ -102,7 +102,7 @@ Deno.test("import libvirt: file descriptors and libvirt's files are refused", ()
       "/usr/bin/qemu -chardev file,id=x,path=/var/lib/libvirt/qemu/domain-1-g/x.log",
     ]
   ) {
-    assert.throws(() => importArgs(splitNativeArgv(bad)), CheckFailedError, bad);
+    assert.throws(() => importArgs(splitNativeArgv(bad)), UsageError, bad);
   }
 });
 

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { domainUuid, libvirtDomain, waitFromMetadata } from "../../lib/export/libvirt_xml.ts";
 import { templateArgs, type VmModel } from "../../lib/export/vm_model.ts";
-import { parsePorts } from "../../lib/vm/ports.ts";
+import { netTemplate, parsePorts } from "../../lib/vm/ports.ts";
+import { GUEST_AGENT_TEMPLATE } from "../../lib/qemu/guest_agent.ts";
+import { CLOUD_INIT_TEMPLATE } from "../../lib/cloud_init/seed_file.ts";
 import { child, children, parseXml, textOf, type XmlElement } from "../../lib/export/xml.ts";
 import { shown, where } from "../../lib/export/qemu_options.ts";
 
@@ -76,7 +78,7 @@ Deno.test("libvirt XML of the test guest: valid, every argument mapped", async (
   );
 });
 
-Deno.test("libvirt XML of a desktop VM: kvm, topology, q35 SATA CD, MACs, passt ports, spice", async () => {
+Deno.test("libvirt XML of a desktop VM: kvm, topology, q35 SATA CD, MACs, hostfwd ports, spice", async () => {
   const d = libvirtDomain(
     model({
       "templates/a": "-enable-kvm -m 4G -smp cores=2,threads=2 -cpu host -machine q35,smm=on\n" +
@@ -105,12 +107,10 @@ Deno.test("libvirt XML of a desktop VM: kvm, topology, q35 SATA CD, MACs, passt 
   assert.equal(child(disks[0], "driver")?.attrs.cache, "none");
   assert.deepEqual(child(disks[1], "target")?.attrs, { dev: "sdc", bus: "sata" });
   const nics = children(child(x, "devices"), "interface");
+  // The user-mode NIC carries the ports: QEMU's hostfwd=, in <qemu:commandline> below.
   assert.deepEqual(nics.map((n) => [n.attrs.type, child(n, "mac")?.attrs.address]), [
-    ["user", "52:54:00:ab:cd:01"],
     ["bridge", "52:54:00:00:00:02"],
   ]);
-  assert.equal(child(nics[0], "backend")?.attrs.type, "passt");
-  assert.deepEqual(child(nics[0], "portForward/range")?.attrs, { start: "2222", to: "22" });
   assert.equal(child(x, "devices/serial")?.attrs.type, "pty");
   assert.equal(child(x, "devices/channel/target")?.attrs.name, "org.qemu.guest_agent.0");
   assert.equal(child(x, "devices/graphics")?.attrs.type, "spice");
@@ -121,6 +121,8 @@ Deno.test("libvirt XML of a desktop VM: kvm, topology, q35 SATA CD, MACs, passt 
     "templates/b:5 -device intel-hda",
     "templates/b:6 -fsdev local,id=fs0,path=/vms/web/share,security_model=none",
     "templates/a:1 -machine smm=on",
+    "templates/a:3 -netdev user,id=vmnet,hostfwd=tcp:127.0.0.1:2222-:22",
+    `templates/a:3 -device '{"driver":"virtio-net-pci","netdev":"vmnet","mac":"52:54:00:AB:cd:01"}'`,
   ]);
   const args = children(child(x, "qemu:commandline"), "qemu:arg").map((a) => a.attrs.value);
   assert.deepEqual(args, d.commandline.flatMap((g) => [g.word.value, g.value?.value ?? ""]));
@@ -165,4 +167,50 @@ Deno.test("XML reader: entities, CDATA, comments, self-closing, attribute quotes
   assert.deepEqual(x.attrs, { k: "1 & 2", j: "x" });
   assert.equal(textOf(child(x, "c")), "t <AB<raw>");
   assert.throws(() => parseXml("<a><b></a>"), /closes/);
+});
+
+/** The texts of the shipped templates `names` (default/templates/). */
+function shipped(...names: string[]): Record<string, string> {
+  const dir = new URL("../../default/templates/", import.meta.url).pathname;
+  return Object.fromEntries(
+    names.map((n) => [`templates/${n}`, Deno.readTextFileSync(dir + n)]),
+  );
+}
+
+Deno.test("libvirt XML of the default template sets: VNC on libvirt's socket, the seed an IDE CD", async () => {
+  const plain = libvirtDomain(
+    model(shipped("display-none", "drive", "kvm", "mem", "vnc")),
+    "8b8c9a7e-1111-4222-8333-444455556666",
+  );
+  await validate(plain.xml);
+  assert.deepEqual(plain.commandline, []);
+  const x = parseXml(plain.xml);
+  const graphics = child(x, "devices/graphics");
+  assert.equal(graphics?.attrs.type, "vnc");
+  assert.deepEqual(child(graphics, "listen")?.attrs, { type: "socket" });
+  assert.ok(
+    plain.notes.some((n) => /VNC socket "\.\/supervise\/vnc" became one libvirt makes/.test(n)),
+  );
+
+  // --image: drive-virtio, and the seed's template read last (templateOrder), as vm reads them.
+  const image = model({
+    ...shipped("display-none", "drive-virtio", "kvm", "mem", "vnc"),
+    "templates/guest-agent": GUEST_AGENT_TEMPLATE,
+    "templates/net-user-fwd": netTemplate("52:54:00:aa:bb:cc"),
+    "templates/zz-seed": CLOUD_INIT_TEMPLATE,
+  }, "tcp 127.0.0.1:2222 22\n");
+  image.seed = { path: "/vms/web/seed.iso", sha256: "00" };
+  const d = libvirtDomain(image, "8b8c9a7e-1111-4222-8333-444455556666");
+  await validate(d.xml);
+  const disks = children(child(parseXml(d.xml), "devices"), "disk");
+  assert.deepEqual(disks.map((e) => [e.attrs.device, child(e, "target")?.attrs.bus]), [
+    ["disk", "virtio"],
+    ["cdrom", "ide"],
+  ]);
+  assert.equal(child(disks[0], "target")?.attrs.dev, "vda");
+  assert.deepEqual(d.commandline.map((g) => `${where(g)} ${shown(g)}`), [
+    "templates/net-user-fwd:1 -netdev user,id=vmnet,hostfwd=tcp:127.0.0.1:2222-:22",
+    `templates/net-user-fwd:2 -device '{"driver":"virtio-net-pci","netdev":"vmnet","mac":"52:54:00:aa:bb:cc"}'`,
+  ]);
+  assert.doesNotMatch(d.xml, /'\.\//, "no relative path");
 });

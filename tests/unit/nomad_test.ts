@@ -8,7 +8,7 @@ import { hclString, nomadHcl } from "../../lib/export/nomad_hcl.ts";
 import { templateArgs, type VmModel } from "../../lib/export/vm_model.ts";
 import { parsePorts } from "../../lib/vm/ports.ts";
 import { type HclBody, type HclValue, parseHcl } from "../support/hcl_reader.ts";
-import { CheckFailedError } from "../../lib/errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 
 const BASE = "/vms/.images/debian-12-genericcloud-amd64.qcow2";
 const URL_ =
@@ -197,14 +197,29 @@ Deno.test("nomad refuses, naming template and line, what cannot work under Nomad
     [{ "templates/tap": "\n\n-netdev tap,id=t0,ifname=tap0\n" }, /^templates\/tap:3: .*tap/],
     [{ "templates/boot": "-kernel /boot/vmlinuz\n" }, /^templates\/boot:1: .*outside Nomad's task/],
     [{ "templates/ui": "-display gtk\n" }, /^templates\/ui:1: .*display/],
+    [{ "templates/vnc": "-vnc unix:/tmp/vnc.sock\n" }, /^templates\/vnc:1: .*use -vnc on a port/],
   ];
   for (const [extra, re] of cases) {
     assert.throws(() => buildNomadJob(model(extra), OPTS), (e) => {
-      assert.ok(e instanceof CheckFailedError);
+      assert.ok(e instanceof UsageError); // bad input: exit 100, not 1 (issue 22)
+      assert.equal(e.exitCode, 100);
       assert.match(e.message, re);
       return true;
     });
   }
+});
+
+Deno.test("nomad: the vnc template's socket in supervise/ is removed, said; -vnc on a port kept", () => {
+  const { job, mappings } = buildNomadJob(
+    model({ "templates/vnc": "-vnc unix:./supervise/vnc\n" }),
+    OPTS,
+  );
+  assert.ok(!job.config.args.includes("-vnc"), job.config.args.join(" "));
+  const m = mappings.find((x) => x.at === "templates/vnc:1");
+  assert.equal(m?.arg, "-vnc unix:./supervise/vnc");
+  assert.match(m?.to ?? "", /^removed: its socket in "supervise\/" does not exist under Nomad/);
+  const port = buildNomadJob(model({ "templates/vnc": "-vnc 127.0.0.1:1\n" }), OPTS);
+  assert.deepEqual(port.job.config.args.slice(-2), ["-vnc", "127.0.0.1:1"]);
 });
 
 Deno.test("nomad disk URL: catalog for an overlay, else --image-url, else refused", () => {

@@ -6,8 +6,10 @@
 
 import assert from "node:assert/strict";
 import {
+  DEFAULT_NIC_TEMPLATE,
   firstFreePort,
   formatPorts,
+  forwardCarrier,
   hmpAdd,
   hmpRemove,
   hostfwdOptions,
@@ -172,4 +174,30 @@ Deno.test("cloud info: agent template present or not, SSH port or null", () => {
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("forwardCarrier: a template with $VM_HOSTFWD, QEMU's default NIC, or a network of its own", () => {
+  const plain = new Map([["drive", "-drive file=./drive.qcow2\n"], ["mem", "-m 2G\n"]]);
+  assert.deepEqual(forwardCarrier(plain), { carrier: "default-nic" });
+  const fwd = new Map([...plain, ["net-user-fwd", netTemplate("52:54:00:aa:bb:cc")]]);
+  assert.deepEqual(forwardCarrier(fwd), { carrier: "template", template: "net-user-fwd" });
+  const added = new Map([...plain, ["net-user-fwd", DEFAULT_NIC_TEMPLATE]]);
+  assert.deepEqual(forwardCarrier(added), { carrier: "template", template: "net-user-fwd" });
+  for (const own of ["-nic user,model=virtio-net-pci", "--netdev tap,id=t0", "-nodefaults"]) {
+    assert.deepEqual(forwardCarrier(new Map([...plain, ["net", `# mine\n${own}\n`]])), {
+      carrier: "own-network",
+      template: "net",
+    });
+  }
+  // A comment naming the variable carries nothing.
+  const comment = new Map([...plain, ["x", "# $VM_HOSTFWD\n"]]);
+  assert.deepEqual(forwardCarrier(comment), { carrier: "default-nic" });
+  // QEMU's default NIC on netdev vmnet with the forwards.
+  assert.deepEqual(
+    parseTemplate(DEFAULT_NIC_TEMPLATE, "t", { VM_HOSTFWD: hostfwdOptions([SSH]) }),
+    [
+      "-nic",
+      "user,id=vmnet,hostfwd=tcp:127.0.0.1:2222-:22",
+    ],
+  );
 });

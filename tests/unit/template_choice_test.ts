@@ -1,7 +1,7 @@
 // lib/vm/template_choice.ts: -name drops a default, +name/name adds, -* drops all.
 
 import assert from "node:assert/strict";
-import { applyTemplateWords } from "../../lib/vm/template_choice.ts";
+import { applyTemplateWords, imageDefaults } from "../../lib/vm/template_choice.ts";
 import { usageFails } from "../support/fails.ts";
 
 const DEFAULTS = ["display-none", "drive", "kvm", "mem", "vnc"];
@@ -45,4 +45,19 @@ Deno.test("applyTemplateWords: an unknown name is a usage error naming the word"
     usageFails(() => applyTemplateWords(DEFAULTS, ["+nope"], AVAILABLE)),
     /^Unknown template "nope"; available:/,
   );
+});
+
+Deno.test("imageDefaults: a VM made from a cloud image gets drive-virtio for drive", () => {
+  const available = [...AVAILABLE, "drive-virtio"];
+  assert.deepEqual(imageDefaults(DEFAULTS, available), [
+    "display-none",
+    "drive-virtio",
+    "kvm",
+    "mem",
+    "vnc",
+  ]);
+  assert.deepEqual(imageDefaults(DEFAULTS, AVAILABLE), DEFAULTS, "not when drive-virtio is gone");
+  // Chosen explicitly, drive stays: it replaces the default of its prefix.
+  const choice = applyTemplateWords(imageDefaults(DEFAULTS, available), ["drive"], available);
+  assert.deepEqual(choice, { defaults: imageDefaults(DEFAULTS, available), chosen: ["drive"] });
 });

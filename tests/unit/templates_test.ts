@@ -12,6 +12,7 @@ import {
   parseTemplate,
   readTemplates,
   templateNames,
+  templateOrder,
   templatePrefix,
 } from "../../lib/vm/templates.ts";
 import { parseFails, usageFails } from "../support/fails.ts";
@@ -183,6 +184,27 @@ Deno.test("templateNames: files in byte order, dotfiles, directories and broken 
       "é",
     ]);
   });
+});
+
+Deno.test("templateNames: the seed's cloud-init last, whatever the disk's template is named", async () => {
+  await withTempDir((dir) => {
+    for (const n of ["boot", "cloud-init", "drive", "zz-disk", "guest-agent", "net-user-fwd"]) {
+      Deno.writeTextFileSync(join(dir, n), "-x\n");
+    }
+    assert.deepEqual(templateNames(dir), [
+      "boot",
+      "drive",
+      "guest-agent",
+      "net-user-fwd",
+      "zz-disk",
+      "cloud-init",
+    ]);
+  });
+  assert.deepEqual(templateOrder(["drive-virtio", "cloud-init", "a"]), [
+    "a",
+    "drive-virtio",
+    "cloud-init",
+  ]);
 });
 
 Deno.test("templateNames: an empty directory gives no names; a missing one throws NotFound", async () => {
