@@ -45,7 +45,10 @@ async function stop(t: TestEnv, name: string): Promise<void> {
 async function moveByPipe(a: TestEnv, b: TestEnv, sshPort: number): Promise<string> {
   const held = Deno.listen({ hostname: "127.0.0.1", port: sshPort });
   try {
-    const pipe = `VMDIR=${a.vmdir} vm export tar web - | VMDIR=${b.vmdir} vm import tar - web2`;
+    // --trust: the test guest boots a kernel of this host's test cache (-kernel <path>), which an
+    // import disables unless trusted; README's recipe needs none for a VM booting its own disk.
+    const pipe =
+      `VMDIR=${a.vmdir} vm export tar web - | VMDIR=${b.vmdir} vm import tar --trust - web2`;
     const r = await new Deno.Command("sh", {
       args: ["-c", pipe],
       env: a.env,

@@ -74,6 +74,7 @@ test("20 concurrent vm port add on one VM: every rule reported added is in ports
 });
 
 test("one host port added to two VMs at once goes to one; vm doctor names a shared port", async (t) => {
+  t.startRunsvdir(); // a vmd: doctor finds nothing else to say
   const a = await make(t, "a");
   const b = await make(t, "b");
   const port = freePorts(1);

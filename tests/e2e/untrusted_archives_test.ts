@@ -257,6 +257,7 @@ test("export tar FILE writes a FILE.new of its own: another user's replaced, a s
 });
 
 test("an export cleans up on TERM; what kill -9 of an export or import leaves, doctor finds and fixes", async (t) => {
+  t.startRunsvdir(); // a vmd: doctor finds nothing but the leftovers
   assert.equal((await t.vm(["make", "x", "--disk", "1M", "--no-log", "-y"])).code, 0);
   const out = (n: string) => join(t.root, n);
   assert.equal((await t.vm(["export", "tar", "x", out("p1.tar")])).code, 0);
