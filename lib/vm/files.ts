@@ -49,6 +49,8 @@ export const F = {
   /** Held (flock) by the one `vm console` / `vm monitor` attached: QEMU serves one client. */
   consoleLock: "supervise/console-lock",
   monitorLock: "supervise/monitor-lock",
+  /** How the last graceful stop ended, written by `vm __stop` (lib/vm/stop_record.ts). */
+  stopRecord: "supervise/stop",
   /** Crash-loop backoff state, written by `vm __finish`. */
   backoff: "backoff",
 } as const;
