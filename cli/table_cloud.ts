@@ -126,8 +126,8 @@ export const CLOUD_MAKE_OPTIONS: OptionSpec[] = [
     value: "FILE",
     complete: "file",
     repeat: true,
-    help: "a public key that may log in (repeatable; default: every ~/.ssh/id_*.pub);\n" +
-      "vm's own key ($VMDIR/.default/ssh) is always added",
+    help: "a public key file (*.pub) that may log in (repeatable; default: every\n" +
+      "~/.ssh/id_*.pub); vm's own key ($VMDIR/.default/ssh) is always added",
   },
   { name: "hostname", value: "NAME", help: "the guest's host name (default: the VM name)" },
   {

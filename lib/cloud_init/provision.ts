@@ -111,6 +111,11 @@ function readText(path: string, what: string): string {
   }
 }
 
+/** The public key lines of SSH key file `file`; throws UsageError when it has none. Reads it. */
+export function keyFileLines(file: string): string[] {
+  return keyLines(readText(file, "SSH key file"), file);
+}
+
 /** The `~/.ssh/id_*.pub` files of `home`, sorted. Reads `~/.ssh`. */
 export function defaultKeyFiles(home: string | undefined): string[] {
   if (home === undefined) return [];
@@ -139,7 +144,7 @@ async function readInputs(vmdir: string, name: string, o: CloudMakeOptions): Pro
   const hostname = checkHostname(o.hostname ?? hostnameFor(name));
   const packages = checkPackages(o.packages ?? []);
   const files = o.sshKeys ?? defaultKeyFiles(env.HOME);
-  const keys = files.flatMap((f) => keyLines(readText(f, "SSH key file"), f));
+  const keys = files.flatMap(keyFileLines);
   keys.push((await clientKey(vmdir)).publicLine);
   const inputs: Inputs = { user, hostname, keys: [...new Set(keys)], packages };
   if (o.cloudInit !== undefined) {

@@ -37,9 +37,13 @@ export class TerminalSession {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #reading: Promise<void>;
 
-  constructor(t: TestEnv, args: string[]) {
+  /** Starts `vm <args>` with `t`'s environment and `env`. */
+  constructor(t: TestEnv, args: string[], env: Record<string, string> = {}) {
     const cmd = quoteWords([t.vmExe, ...args]);
-    const child = spawnPiped("script", ["-qec", `${cmd}; echo "rc=$?"`, "/dev/null"], t.env);
+    const child = spawnPiped("script", ["-qec", `${cmd}; echo "rc=$?"`, "/dev/null"], {
+      ...t.env,
+      ...env,
+    });
     this.#child = child;
     this.#writer = child.stdin.getWriter();
     this.#reading = (async () => {
