@@ -147,8 +147,11 @@ const HIDDEN_ROWS: [string, string, readonly ArgSpec[], [string, string]][] = [
     "__complete",
     "names for the completion scripts",
     [
-      { name: "templates|snapshots|images", kind: ["templates", "snapshots", "images"] },
-      { name: "<vm>", kind: "vm", optional: true },
+      {
+        name: "templates|snapshots|images|disk-images|ssh-vms",
+        kind: ["templates", "snapshots", "images", "disk-images", "ssh-vms"],
+      },
+      { name: "<vm>|<word>", kind: "none", optional: true },
     ],
     ["completions_cmd.ts", "complete"],
   ],

@@ -9,13 +9,15 @@
 import type { CommandSpec, OptionSpec } from "./command.ts";
 
 const VM = { name: "<vm>", kind: "vm" } as const;
+/** A VM made with --image: its SSH is set up (completes only those). */
+const SSH_VM = { name: "<vm>", kind: "ssh-vm" } as const;
 
 /** The commands. */
 export const CLOUD_COMMANDS: CommandSpec[] = [
   {
     name: "ssh",
     summary: "log in to the VM with SSH (its host key pinned), or run a command there",
-    args: [VM, { name: "<cmd>", kind: "none", optional: true, repeat: true }],
+    args: [SSH_VM, { name: "<cmd>", kind: "none", optional: true, repeat: true }],
     passThrough: true,
     help: [
       "vm ssh web            a login shell",
@@ -30,7 +32,7 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
   {
     name: "ssh-config",
     summary: "print Host blocks for ~/.ssh/config (ssh web, scp, rsync, editors)",
-    args: [{ name: "<vm>", kind: "vm", optional: true, repeat: true }],
+    args: [{ ...SSH_VM, optional: true, repeat: true }],
     help: [
       "without VMs: every VM with SSH set up. Use it through Include:",
       "  vm ssh-config > ~/.ssh/vm.config; echo 'Include vm.config' >> ~/.ssh/config",
