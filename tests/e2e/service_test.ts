@@ -298,13 +298,16 @@ Deno.test('install.sh --service runit: exit 1 while no runsvdir watches ~/servic
       const tree = descendants(rsd.pid);
       rsd.kill("SIGKILL");
       await rsd.status;
-      for (const pid of tree) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch (e) {
-          if (!(e instanceof Deno.errors.NotFound)) throw e; // gone already
-        }
-      }
+      tree.forEach(killIfThere);
     }
   });
 });
+
+/** SIGKILLs `pid` unless it is gone already. */
+function killIfThere(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e; // else: gone already
+  }
+}
