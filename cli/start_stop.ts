@@ -201,12 +201,12 @@ function stopOptions(inv: Invocation, line: WaitLine): (name: string) => StopOpt
 /** `vm start <vm>... [--timeout S] [--force]`. */
 export const start: CommandModule = {
   run(inv) {
-    const timeout = timeoutOf(inv);
     const check = optFlag(inv, "force") ? undefined : refuseBases;
     if (optFlag(inv, "ssh")) {
       check?.(loadConfig(), inv.args);
       return startSshCommand(inv);
     }
+    const timeout = timeoutOf(inv);
     return eachVm(
       inv.args,
       async (n, dir) => startMessage(await startVm(n, dir, timeout)),

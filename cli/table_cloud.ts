@@ -150,11 +150,8 @@ export const CLOUD_MAKE_OPTIONS: OptionSpec[] = [
 export const START_SSH_OPTIONS: OptionSpec[] = [
   {
     name: "ssh",
-    help: "wait until the VM answers SSH with its pinned host key; print the boot time",
-  },
-  {
-    name: "ssh-timeout",
-    value: "S",
-    help: "seconds to wait for SSH after QEMU is up (default 300)",
+    help: "wait until the VM answers SSH with its pinned host key; print the boot time;\n" +
+      "on a terminal, one line tells what it waits for (QEMU, the guest's serial\n" +
+      "console or agent, port 22, sshd, the login) and for how long",
   },
 ];

@@ -3,7 +3,7 @@
  * while guests power off: `waiting for web to power off… 4 s of 10` (the
  * VM's wait), one entry per VM still waited for; result lines are printed
  * above it. `vm start --ssh` draws its stages on it too
- * (`web: QEMU up; waiting for the guest… 12 s of 300`). Nothing on a pipe.
+ * (`web (12 s of 300): QEMU up; waiting for the guest`). Nothing on a pipe.
  * The text is pure ({@link waitText}).
  * @module
  */
@@ -32,12 +32,13 @@ function secondsOf(w: Waited): string {
 /**
  * The line: `waiting for web to power off… 4 s of 10`, or with several
  * `waiting for web (4 s of 15), db (2 s of 20) to power off…`; entries
- * with a stage: `web: starting QEMU… 1 s of 300; db: …`. Pure.
+ * with a stage: `web (1 s of 300): starting QEMU; db (…): …`, the seconds first,
+ * where a narrow terminal does not cut them off. Pure.
  */
 export function waitText(waits: ReadonlyMap<string, Waited>): string {
   const entries = [...waits];
   if (entries.some(([, w]) => w.what !== undefined)) {
-    return entries.map(([n, w]) => `${n}: ${w.what ?? "powering off"}… ${secondsOf(w)}`)
+    return entries.map(([n, w]) => `${n} (${secondsOf(w)}): ${w.what ?? "powering off"}`)
       .join("; ");
   }
   if (entries.length === 1) {

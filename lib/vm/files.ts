@@ -51,6 +51,8 @@ export const F = {
   monitorLock: "supervise/monitor-lock",
   /** How the last graceful stop ended, written by `vm __stop` (lib/vm/stop_record.ts). */
   stopRecord: "supervise/stop",
+  /** A dump of the VM's screen, written by QEMU for lib/qemu/screen.ts and removed once read. */
+  screen: "supervise/screen",
   /** Crash-loop backoff state, written by `vm __finish`. */
   backoff: "backoff",
 } as const;

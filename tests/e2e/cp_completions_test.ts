@@ -70,6 +70,12 @@ test("point 10: completions of +/-templates, vm ssh, --image and --linked in bas
     "vm image pull: ISOs too",
   );
   assert.deepEqual(await bash(t, script, "vm clone plain y --li"), ["--linked"]);
+  assert.deepEqual(await bash(t, script, "vm start --"), [
+    "--timeout",
+    "--force",
+    "--ssh",
+    "--help",
+  ]);
 
   const fish = join(t.root, "vm.fish");
   Deno.writeTextFileSync(fish, (await t.vm(["completions", "fish"])).stdout);

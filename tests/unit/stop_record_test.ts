@@ -77,6 +77,6 @@ Deno.test("waitText: the VM's wait; past it, and once QEMU has exited, what that
     waitText(
       new Map([["web", { waitedS: 12, capS: 300, what: "QEMU up; waiting for the guest" }]]),
     ),
-    "web: QEMU up; waiting for the guest… 12 s of 300",
+    "web (12 s of 300): QEMU up; waiting for the guest",
   );
 });
