@@ -13,8 +13,9 @@
 # the sources copied to $LIBDIR (~/.local/lib/vm, or /usr/local/lib/vm) with
 # Deno. Creates $VMDIR/.default from default/ without overwriting a template
 # you edited. With --service, also installs and enables vmd as a runit user
-# service or a systemd user unit. Safe to re-run: it changes only what is out
-# of date.
+# service or a systemd user unit (exit 1 when no runsvdir watches the runit
+# service directory: nothing runs vmd then). Safe to re-run: it changes only
+# what is out of date.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -168,12 +169,21 @@ fi
 
 "$vm" __setup "$here/default" "$vm"
 
+# vm service install exits 1 when the service is installed but nothing runs it.
+service_rc=0
 if [ -n "$service" ]; then
-	"$vm" service install "$service"
+	"$vm" service install "$service" || service_rc=$?
 fi
 
 case ":$PATH:" in
 *":$BINDIR:"*) ;;
 *) say "add $BINDIR to your PATH, e.g.: echo 'export PATH=\"$BINDIR:\$PATH\"' >> ~/.profile" ;;
 esac
-say "done. Next: start vmd (\"vm daemon\", or ./install.sh --service runit|systemd), then \"vm make <name>\"; see \"vm help\""
+if [ -z "$service" ]; then
+	say "done. Next: start vmd (\"vm daemon\", or ./install.sh --service runit|systemd), then \"vm make <name>\"; see \"vm help\""
+elif [ "$service_rc" -eq 0 ]; then
+	say "done. Next: \"vm make <name>\" once vmd runs (see above); see \"vm help\""
+else
+	echo "install.sh: vm is installed, but vmd is not running (see above)" >&2
+	exit "$service_rc"
+fi

@@ -88,7 +88,7 @@ async function bareBoot(t: TestEnv, guest: CloudGuest, dir: string, i: number): 
 /** Boots VM `web<i>` (made, never started) through `vm start --ssh`'s function; ms to SSH. */
 async function vmBoot(t: TestEnv, i: number): Promise<number> {
   const name = `web${i}`;
-  const r = await startWithSsh(t.vmdir, name, t.dir(name), { sshTimeoutS: SSH_TIMEOUT_MS / 1000 });
+  const r = await startWithSsh(t.vmdir, name, t.dir(name), { timeoutS: SSH_TIMEOUT_MS / 1000 });
   return r.sshSeconds * 1000;
 }
 

@@ -9,14 +9,17 @@
 
 /**
  * What a word completes to, and for arguments what kind of value it is:
- * `vm` an existing VM, `new-vm` a name not taken yet, `file` a path,
- * `template` one template name, `templates` a quoted list of them, `command`
- * a vm command, `sv-command` one of runit's sv commands, `snapshot` a
- * snapshot of the VM named before it, `image` a cached or catalog image,
- * `none` free text; a list of words is exactly one of those words.
+ * `vm` an existing VM, `ssh-vm` one with SSH set up (made with --image),
+ * `new-vm` a name not taken yet, `file` a path, `template` one template
+ * name, `templates` a quoted list of them (`+name`, `-name`), `command` a vm
+ * command, `sv-command` one of runit's sv commands, `snapshot` a snapshot of
+ * the VM named before it, `image` a cached or catalog image, `disk-image`
+ * one that is no ISO, `none` free text; a list of words is exactly one of
+ * those words.
  */
 export type ValueKind =
   | "vm"
+  | "ssh-vm"
   | "new-vm"
   | "file"
   | "template"
@@ -25,6 +28,7 @@ export type ValueKind =
   | "sv-command"
   | "snapshot"
   | "image"
+  | "disk-image"
   | "none"
   | readonly string[];
 

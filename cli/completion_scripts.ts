@@ -84,9 +84,12 @@ _vm_words() {
   local k=$2
   case $k in
     vm) "$1" list -q 2>/dev/null ;;
+    ssh-vm) "$1" __complete ssh-vms 2>/dev/null ;;
     template) "$1" __complete templates 2>/dev/null ;;
+    templates) "$1" __complete templates -- "$4" 2>/dev/null ;;
     snapshot) [ -n "$3" ] && "$1" __complete snapshots "$3" 2>/dev/null ;;
     image) "$1" __complete images 2>/dev/null ;;
+    disk-image) "$1" __complete disk-images 2>/dev/null ;;
     command) printf '%s\\n' ${p.names} ;;
     w:*) k=\${k#w:}; printf '%s\\n' \${k//,/ } ;;
   esac
@@ -96,7 +99,7 @@ _vm_reply() {
     compopt -o filenames 2>/dev/null
     COMPREPLY=($(compgen -f -- "$3"))
   else
-    COMPREPLY=($(compgen -W "$(_vm_words "$1" "$2" "$4")" -- "$3"))
+    COMPREPLY=($(compgen -W "$(_vm_words "$1" "$2" "$4" "$3")" -- "$3"))
   fi
 }
 _vm() {
@@ -111,11 +114,11 @@ _vm() {
   _vm_spec "\${COMP_WORDS[1]}" "$second" || return 0
   if [ -n "$subs" ] && [ "$COMP_CWORD" -eq 2 ]; then
     COMPREPLY=($(compgen -W "$subs" -- "$cur"))
-  elif [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif [[ $prev == -* && $valopts == *" $prev:"* ]]; then
     k=\${valopts#*" $prev:"}
     _vm_reply "$vm" "\${k%% *}" "$cur"
+  elif [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif k=$(_vm_kind_at "$valopts" "$pos" "\${COMP_WORDS[@]:2+nsub:COMP_CWORD-2-nsub}"); then
     _vm_reply "$vm" "\${k%% *}" "$cur" "\${k#* }"
   fi
@@ -137,9 +140,12 @@ _vm_words() {
   local k=$2
   case $k in
     vm) cands=(\${(f)"$($1 list -q 2>/dev/null)"}) ;;
+    ssh-vm) cands=(\${(f)"$($1 __complete ssh-vms 2>/dev/null)"}) ;;
     template) cands=(\${(f)"$($1 __complete templates 2>/dev/null)"}) ;;
+    templates) cands=(\${(f)"$($1 __complete templates -- "$4" 2>/dev/null)"}) ;;
     snapshot) cands=(\${(f)"$($1 __complete snapshots $3 2>/dev/null)"}) ;;
     image) cands=(\${(f)"$($1 __complete images 2>/dev/null)"}) ;;
+    disk-image) cands=(\${(f)"$($1 __complete disk-images 2>/dev/null)"}) ;;
     command) cands=(${p.names}) ;;
     w:*) cands=(\${(s:,:)\${k#w:}}) ;;
     file) _files; return 1 ;;
@@ -161,14 +167,14 @@ ${p.described}
   _vm_spec "\${words[2]}" "$second" || return 1
   if [[ -n $subs ]] && (( CURRENT == 3 )); then
     cands=(\${=subs})
-  elif [[ $cur == -* ]]; then
-    cands=(\${=opts})
   elif [[ $prev == -* && $valopts == *" $prev:"* ]]; then
     k=\${valopts#*" $prev:"}
-    _vm_words $vm \${k%% *} || return
+    _vm_words $vm \${k%% *} '' "$cur" || return
+  elif [[ $cur == -* ]]; then
+    cands=(\${=opts})
   else
     k=$(_vm_kind_at "$valopts" "$pos" "\${(@)words[3+nsub,CURRENT-1]}") || return 1
-    _vm_words $vm \${k%% *} "\${k#* }" || return
+    _vm_words $vm \${k%% *} "\${k#* }" "$cur" || return
   fi
   compadd -a cands
 }
@@ -186,12 +192,18 @@ function fishWords(p: ScriptParts): string {
     switch $argv[2]
         case vm
             $argv[1] list -q 2>/dev/null
+        case ssh-vm
+            $argv[1] __complete ssh-vms 2>/dev/null
         case template
             $argv[1] __complete templates 2>/dev/null
+        case templates
+            $argv[1] __complete templates -- $argv[4] 2>/dev/null
         case snapshot
             $argv[1] __complete snapshots $argv[3] 2>/dev/null
         case image
             $argv[1] __complete images 2>/dev/null
+        case disk-image
+            $argv[1] __complete disk-images 2>/dev/null
         case command
             printf '%s\\n' ${p.names}
         case 'w:*'
@@ -238,14 +250,14 @@ ${p.arms}
         case '*'
             return
     end
-    if string match -q -- '-*' $cur
-        printf '%s\\n' $opts
-        return
-    end
     set -l prev $tokens[-1]
     set -l pk (string match -r -- "^$prev:(.*)" $valopts)
     if string match -q -- '-*' $prev; and test (count $pk) -gt 1
         __vm_words $vm $pk[2] '' $cur
+        return
+    end
+    if string match -q -- '-*' $cur
+        printf '%s\\n' $opts
         return
     end
     set -l n 0

@@ -46,21 +46,23 @@ export const SV_COMMANDS = [
 ] as const;
 
 /**
- * A kind as the scripts encode it: `vm`, `template`, `snapshot`, `image`,
- * `command`, `file`, `w:a,b` (those words), `-` (nothing). Pure.
+ * A kind as the scripts encode it: `vm`, `ssh-vm`, `template`, `templates`,
+ * `snapshot`, `image`, `disk-image`, `command`, `file`, `w:a,b` (those
+ * words), `-` (nothing). Pure.
  */
 export function kindToken(kind: ValueKind): string {
   if (typeof kind !== "string") return "w:" + kind.join(",");
   switch (kind) {
     case "vm":
+    case "ssh-vm":
     case "file":
     case "template":
+    case "templates":
     case "snapshot":
     case "image":
+    case "disk-image":
     case "command":
       return kind;
-    case "templates":
-      return "template";
     case "sv-command":
       return "w:" + SV_COMMANDS.join(",");
     default:

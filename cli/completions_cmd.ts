@@ -16,6 +16,8 @@ import { completionScript, type Shell, SHELLS } from "./completions.ts";
 import { print, write } from "./output.ts";
 import { COMMANDS } from "./table.ts";
 import { vmDisks } from "../lib/vm/disk_paths.ts";
+import { DROP_ALL } from "../lib/vm/template_choice.ts";
+import { sshVms } from "../lib/ssh/ssh_args.ts";
 
 /** `vm completions`. */
 export const completions: CommandModule = {
@@ -29,14 +31,28 @@ export const completions: CommandModule = {
   },
 };
 
-/** `vm __complete templates|snapshots <vm>|images`: one name per line. */
+/**
+ * Template names as a word of `--templates` completes: `+name`, `-name`
+ * (and `-*`) when `word` starts with `+` or `-`. Pure.
+ */
+export function templateWords(names: readonly string[], word = ""): string[] {
+  const sign = word.startsWith("+") || word.startsWith("-") ? word[0] : "";
+  return [...names.map((n) => sign + n), ...(sign === "-" ? [DROP_ALL] : [])];
+}
+
+/**
+ * `vm __complete templates [<word>]|snapshots <vm>|images|disk-images|ssh-vms`:
+ * one name per line.
+ */
 export const complete: CommandModule = {
   async run(inv) {
     const [what, vm] = inv.args;
     const cfg = loadConfig();
     let names: string[] = [];
-    if (what === "templates") names = availableTemplates(cfg.vmdir);
+    if (what === "templates") names = templateWords(availableTemplates(cfg.vmdir), vm);
     else if (what === "images") names = imageNames(cfg);
+    else if (what === "disk-images") names = imageNames(cfg, "disk");
+    else if (what === "ssh-vms") names = sshVms(cfg.vmdir);
     else if (what === "snapshots" && vm !== undefined) {
       const dir = requireVm(cfg.vmdir, vm);
       names = snapshotRows(await diskInfos(vmDisks(cfg, dir))).map((r) => r.name);

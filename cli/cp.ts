@@ -10,7 +10,8 @@ import { CheckFailedError } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { listVms, requireVm } from "../lib/vm/dir.ts";
 import { running } from "../lib/qemu/processes.ts";
-import { cpVm, parseCpOperand, scpArgv, sshTarget } from "../lib/ssh/ssh_args.ts";
+import { cpVm, cpVmNamed, parseCpOperand, scpArgv, sshTarget } from "../lib/ssh/ssh_args.ts";
+import { exists } from "../lib/os/fs.ts";
 import type { Invocation } from "./command.ts";
 import { optFlag } from "./parse.ts";
 import { execProgram } from "./external.ts";
@@ -19,6 +20,12 @@ import { execProgram } from "./external.ts";
 export function run(inv: Invocation): Promise<number> {
   const cfg = loadConfig();
   const ops = inv.args.map((w) => parseCpOperand(w, listVms(cfg.vmdir)));
+  for (const o of ops) {
+    if (!("local" in o)) continue;
+    // `nosuchvm:/tmp/`: no VM of that name, and no local file either.
+    const named = cpVmNamed(o.local);
+    if (named !== undefined && !exists(o.local)) requireVm(cfg.vmdir, named);
+  }
   const name = cpVm(ops);
   const dir = requireVm(cfg.vmdir, name);
   const target = sshTarget(cfg.vmdir, name, dir);

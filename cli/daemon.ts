@@ -6,7 +6,13 @@
  */
 
 import { runDaemon } from "../lib/actions/daemon.ts";
-import { checkKind, installService, nextSteps } from "../lib/actions/service_install.ts";
+import {
+  checkKind,
+  installService,
+  nextSteps,
+  serviceWillRun,
+} from "../lib/actions/service_install.ts";
+import { EXIT_CHECK } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import type { CommandModule } from "./command.ts";
 import { print, printErr } from "./output.ts";
@@ -29,6 +35,7 @@ export const service: CommandModule = {
     const what = r.kind === "runit" ? "runit service" : "systemd user unit";
     print(`vmd ${what} ${r.action}: ${r.path}`);
     for (const line of nextSteps(r)) print(line);
-    return 0;
+    // Installed, but nothing runs it: not the success the user asked for.
+    return serviceWillRun(r) ? 0 : EXIT_CHECK;
   },
 };

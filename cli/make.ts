@@ -34,7 +34,7 @@ import { imageArch, interruptible, pullRequest } from "./image.ts";
 import { print } from "./output.ts";
 import { exclusive, optFlag, optString } from "./parse.ts";
 import { progress } from "./progress.ts";
-import { askOrAbort, askText, nextLine } from "./prompt.ts";
+import { askChecked, askTextChecked, nextLine, yesNo } from "./prompt.ts";
 import { cloudOptionsFor } from "./make_cloud.ts";
 import {
   type CloudProvision,
@@ -48,6 +48,8 @@ import {
   imageDefaults,
   type TemplateChoice,
 } from "../lib/vm/template_choice.ts";
+import { chooseTemplates } from "../lib/vm/templates.ts";
+import { byteOrder } from "../lib/text/byte_order.ts";
 
 function words(text: string): string[] {
   return text.split(/\s+/).filter((t) => t !== "");
@@ -87,31 +89,34 @@ function specOf(inv: Invocation, cfg: Config, iso: string | undefined): MakeSpec
 
 /**
  * Asks what the options did not answer (nothing with `-y`), each question
- * with its default; the end of input aborts (UsageError) before anything is
- * made.
+ * with its default; a bad answer is asked again on a terminal (cli/prompt.ts);
+ * the end of input aborts (UsageError) before anything is made.
  */
 async function askRest(inv: Invocation, cfg: Config, spec: MakeSpec): Promise<void> {
   if (optFlag(inv, "yes")) return;
   const { name } = spec;
   const abort = `VM "${name}" was not created`;
   if (optString(inv, "disk") === undefined) {
-    spec.disk = await askOrAbort(`Disk image size for ${name}?`, spec.disk, abort) || spec.disk;
-    checkSize(spec.disk);
+    const q = `Disk image size for ${name}?`;
+    spec.disk = await askChecked(q, spec.disk, abort, (a) => checkSize(a || spec.disk));
   }
   if (optString(inv, "wait") === undefined) {
     const q = `Safe poweroff wait time for ${name}?`;
-    spec.wait = await askOrAbort(q, `${spec.wait} s`, abort) || spec.wait;
-    checkWait(spec.wait);
+    spec.wait = await askChecked(q, `${spec.wait} s`, abort, (a) => checkWait(a || spec.wait));
   }
   if (!optFlag(inv, "log") && !optFlag(inv, "no-log")) {
-    spec.log = /^y(es)?$/i.test(await askOrAbort(`Log ${name}?`, "y/N", abort));
+    spec.log = await askChecked(`Log ${name}?`, "y/N", abort, yesNo);
   }
   if (optString(inv, "templates") === undefined) {
-    print(`Available templates: ${availableTemplates(cfg.vmdir).join(" ")}`);
+    const available = availableTemplates(cfg.vmdir);
+    print(`Available templates: ${available.join(" ")}`);
     print(`(name or +name adds one, -name drops a default, ${DROP_ALL} drops every default)`);
     const shown = spec.defaults.length > 0 ? spec.defaults.join(" ") : "no defaults";
-    const answer = await askOrAbort(`Templates for ${name}?`, shown, abort);
-    const choice = templateChoice(inv, cfg, answer);
+    const choice = await askChecked(`Templates for ${name}?`, shown, abort, (answer) => {
+      const c = templateChoice(inv, cfg, answer);
+      chooseTemplates(c.defaults, c.chosen, available);
+      return c;
+    });
     spec.templates = choice.chosen;
     spec.defaults = choice.defaults;
     checkSpec(cfg.vmdir, spec);
@@ -169,15 +174,24 @@ export function watchHint(name: string, templates: readonly string[]): string {
 }
 
 /**
- * What `vm make` says after making the VM, and, with an ISO and vmd
- * running, the one start from the ISO (waited for until QEMU is up).
+ * What `vm make` says after making the VM (with the templates cloud-init
+ * added, for an `--image` VM), and, with an ISO and vmd running, the one
+ * start from the ISO (waited for until QEMU is up).
  */
-async function startOrSay(cfg: Config, spec: MakeSpec, result: MakeResult): Promise<void> {
+async function startOrSay(
+  cfg: Config,
+  spec: MakeSpec,
+  result: MakeResult,
+  cloud: CloudProvision | undefined,
+): Promise<void> {
   const { name } = spec;
-  print(`Created VM "${name}" in "${result.dir}" (templates: ${result.templates.join(" ")})`);
-  const start = spec.iso === undefined
-    ? `"vm start ${name}"`
-    : `"vm start ${name}" (boots the ISO once)`;
+  const templates = [...result.templates, ...cloud?.templates ?? []].sort(byteOrder);
+  print(`Created VM "${name}" in "${result.dir}" (templates: ${templates.join(" ")})`);
+  const start = spec.iso !== undefined
+    ? `"vm start ${name}" (boots the ISO once)`
+    : cloud !== undefined
+    ? `"vm start ${name} --ssh" (waits until it answers SSH)`
+    : `"vm start ${name}"`;
   if (!result.vmdRunning) {
     print(
       `It is down: vmd is not running for "${cfg.vmdir}"; start it with "vm daemon" ` +
@@ -212,7 +226,7 @@ export const make: CommandModule = {
       inv,
       spec.name,
       image !== undefined,
-      interactive ? (q) => askText(q, "nothing was made") : undefined,
+      interactive ? (q, check) => askTextChecked(q, "nothing was made", check) : undefined,
       interactive ? nextLine : undefined,
     );
     let provisioned: CloudProvision | undefined;
@@ -232,7 +246,7 @@ export const make: CommandModule = {
     }
     const result = await makeVm(cfg.vmdir, spec);
     if (provisioned !== undefined) print(provisionMessage(spec.name, provisioned));
-    await startOrSay(cfg, spec, result);
+    await startOrSay(cfg, spec, result, provisioned);
     return 0;
   },
 };

@@ -15,10 +15,12 @@ import {
   type CloudMakeOptions,
   defaultKeyFiles,
   defaultUser,
+  keyFileLines,
 } from "../lib/cloud_init/provision.ts";
-import { hostnameFor } from "../lib/cloud_init/seed.ts";
+import { checkHostname, checkPackages, checkUser, hostnameFor } from "../lib/cloud_init/seed.ts";
 import type { Invocation } from "./command.ts";
 import { optFlag, optList, optString } from "./parse.ts";
+import { untilValid, yesNo } from "./prompt.ts";
 
 const encoder = new TextEncoder();
 let stdinLines: LineReader | undefined;
@@ -77,6 +79,11 @@ export async function askPasswordHash(
   return sha512Crypt(a, randomSalt());
 }
 
+/** Words of an answer (spaces or commas between them). Pure. */
+function answerWords(answer: string): string[] {
+  return answer.split(/[\s,]+/).filter((w) => w !== "");
+}
+
 /** The cloud-init options of `inv` (asking for the password when --password is given). */
 export async function cloudMakeOptions(
   inv: Invocation,
@@ -92,7 +99,7 @@ export async function cloudMakeOptions(
   const ci = optString(inv, "cloud-init");
   if (ci !== undefined) o.cloudInit = ci;
   const pk = optString(inv, "packages");
-  if (pk !== undefined) o.packages = pk.split(/[\s,]+/).filter((p) => p !== "");
+  if (pk !== undefined) o.packages = answerWords(pk);
   if (optFlag(inv, "password")) {
     o.passwordHash = await askPasswordHash(user ?? "the user", readLine);
   }
@@ -100,42 +107,56 @@ export async function cloudMakeOptions(
 }
 
 /**
+ * Asks the question `text` (it shows its default) until `check` takes the
+ * answer ("" is the default) and returns what check made of it.
+ */
+export type Ask = <T>(text: string, check: (answer: string) => T) => Promise<T>;
+
+/**
  * The interactive part of `vm make <vm> --image` without `-y`: asks for
  * each cloud-init option not given on the command line (empty answer: the
- * default shown in brackets) through `ask` (the make prompt's), the
- * password (when wanted) through {@link askPasswordHash}. Returns the
- * options with the answers filled in.
+ * default shown in brackets) through `ask` (the make prompt's: a bad answer
+ * is asked again on a terminal), the password (when wanted) through
+ * {@link askPasswordHash}. Returns the options with the answers filled in.
  */
 export async function askCloudOptions(
   name: string,
   given: CloudMakeOptions,
-  ask: (question: string) => Promise<string>,
+  ask: Ask,
   readLine?: () => Promise<string | undefined>,
 ): Promise<CloudMakeOptions> {
   const o: CloudMakeOptions = { ...given };
   const env = Deno.env.toObject();
   if (o.user === undefined) {
     const def = defaultUser(env, Deno.uid() ?? 0);
-    o.user = (await ask(`User in the guest (with sudo) [${def}]: `)) || def;
+    o.user = await ask(`User in the guest (with sudo) [${def}]: `, (a) => checkUser(a || def));
   }
   if (o.sshKeys === undefined) {
     const def = defaultKeyFiles(env.HOME);
-    const a = await ask(`SSH public keys that may log in, besides vm's own [${def.join(" ")}]: `);
-    o.sshKeys = a === "" ? def : a.split(/\s+/);
+    o.sshKeys = await ask(
+      `SSH public key files (*.pub) that may log in besides vm's own key ` +
+        `[${def.length > 0 ? def.join(" ") : "none"}]: `,
+      (a) => {
+        const files = a === "" ? def : /^(none|-)$/.test(a) ? [] : answerWords(a);
+        for (const f of files) keyFileLines(f);
+        return files;
+      },
+    );
   }
   if (o.hostname === undefined) {
     const def = hostnameFor(name);
-    o.hostname = (await ask(`Host name [${def}]: `)) || def;
+    o.hostname = await ask(`Host name [${def}]: `, (a) => checkHostname(a || def));
   }
-  if (
-    o.passwordHash === undefined &&
-    /^y(es)?$/i.test(await ask("Set a password for the user? [y/N] "))
-  ) {
-    o.passwordHash = await askPasswordHash(o.user, readLine);
+  if (o.passwordHash === undefined && await ask("Set a password for the user? [y/N] ", yesNo)) {
+    const user = o.user;
+    o.passwordHash = await untilValid(() => askPasswordHash(user, readLine));
   }
   if (o.packages === undefined) {
-    const a = await ask("Debian packages to install at first boot []: ");
-    if (a !== "") o.packages = a.split(/[\s,]+/).filter((p) => p !== "");
+    const packages = await ask(
+      "Debian packages to install at first boot (e.g. htop curl) [none]: ",
+      (a) => checkPackages(answerWords(a)),
+    );
+    if (packages.length > 0) o.packages = packages;
   }
   return o;
 }
@@ -151,7 +172,7 @@ export async function cloudOptionsFor(
   inv: Invocation,
   name: string,
   image: boolean,
-  ask: ((question: string) => Promise<string>) | undefined,
+  ask: Ask | undefined,
   readLine?: () => Promise<string | undefined>,
 ): Promise<CloudMakeOptions | undefined> {
   if (!image) {

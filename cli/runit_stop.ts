@@ -4,11 +4,11 @@
  * @module
  */
 
-import { EXIT_CHECK, SystemError } from "../lib/errors.ts";
+import { describe, EXIT_CHECK, SystemError } from "../lib/errors.ts";
 import { resolve } from "../lib/os/path.ts";
 import { isAlive } from "../lib/os/proc.ts";
 import { readStatus } from "../lib/runit/status.ts";
-import { endPreQemu, qemuRuns, stopLine, stopVm } from "../lib/service/control_t.ts";
+import { endPreQemu, qemuRuns, recordStop, stopLine, stopVm } from "../lib/service/control_t.ts";
 import { waitOf } from "../lib/vm/dir.ts";
 import type { CommandModule } from "./command.ts";
 import { entry } from "./runit_entry.ts";
@@ -34,7 +34,8 @@ export const stop: CommandModule = {
     return entry(EXIT_CHECK, dir, async (say) => {
       const { wait, problem } = waitOf(dir);
       if (problem !== undefined) say(problem);
-      if (!qemuRuns(dir)) {
+      const pid = qemuRuns(dir);
+      if (pid === undefined) {
         const ended = await endPreQemu(dir);
         say(`stop: QEMU was not running${ended > 0 ? "; its pre_qemu was ended" : ""}`);
         return EXIT_CHECK;
@@ -47,6 +48,13 @@ export const stop: CommandModule = {
         throw e;
       }
       say(stopLine(r, wait));
+      try {
+        recordStop(dir, pid, r, wait);
+      } catch (e) {
+        // A file that cannot be written (a full disk, …): the stop itself is done.
+        if (!(e instanceof Error)) throw e;
+        say(`stop: not recorded for "vm stop": ${describe(e)}`);
+      }
       return 0;
     });
   },

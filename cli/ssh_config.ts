@@ -6,11 +6,10 @@
  * @module
  */
 
-import { UsageError } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
-import { listVms, requireVm } from "../lib/vm/dir.ts";
+import { requireVm } from "../lib/vm/dir.ts";
 import { join } from "../lib/os/path.ts";
-import { sshConfigBlock, sshTarget } from "../lib/ssh/ssh_args.ts";
+import { sshConfigBlock, sshTarget, sshVms } from "../lib/ssh/ssh_args.ts";
 import type { Invocation } from "./command.ts";
 import { print } from "./output.ts";
 
@@ -23,12 +22,8 @@ export function run(inv: Invocation): number {
       blocks.push(sshConfigBlock(sshTarget(cfg.vmdir, name, requireVm(cfg.vmdir, name))));
     }
   } else {
-    for (const name of listVms(cfg.vmdir)) {
-      try {
-        blocks.push(sshConfigBlock(sshTarget(cfg.vmdir, name, join(cfg.vmdir, name))));
-      } catch (e) {
-        if (!(e instanceof UsageError)) throw e; // a VM without SSH (not made with --image): no block
-      }
+    for (const name of sshVms(cfg.vmdir)) {
+      blocks.push(sshConfigBlock(sshTarget(cfg.vmdir, name, join(cfg.vmdir, name))));
     }
   }
   print(`# vm ssh-config: Include this file from ~/.ssh/config (VMDIR ${cfg.vmdir})\n`);

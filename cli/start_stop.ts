@@ -36,7 +36,10 @@ export function stopReason(r: StopResult): string {
   let why: string;
   switch (r.how) {
     case "poweroff":
-      why = "guest powered off";
+      why = r.guestSeconds === undefined
+        ? "guest powered off"
+        : `the guest powered off in ${secondsText(r.guestSeconds)}`;
+      if (r.agent) why += "; it was also asked through the guest agent";
       break;
     case "wait":
       why = `the guest did not power off within its wait of ${r.wait} s; QEMU was told to quit`;
@@ -55,6 +58,12 @@ export function stopReason(r: StopResult): string {
       break;
     case "restart":
       why = "QEMU was not running";
+      break;
+    case "ended":
+      why = "QEMU exited before the guest powered off";
+      break;
+    case "unrecorded":
+      why = `QEMU exited; its stop recorded no outcome: see "vm log ${r.name}"`;
       break;
   }
   if (r.orphan !== undefined) why += `; QEMU (PID ${r.orphan}) ran without its runsv`;
@@ -185,19 +194,19 @@ function stopOptions(inv: Invocation, line: WaitLine): (name: string) => StopOpt
   return (name) => ({
     force,
     ...(timeoutS === undefined ? {} : { timeoutS }),
-    onWait: (waitedS, capS) => line.update(name, waitedS, capS),
+    onWait: (waitedS, capS, exited) => line.update(name, { waitedS, capS, exited }),
   });
 }
 
 /** `vm start <vm>... [--timeout S] [--force]`. */
 export const start: CommandModule = {
   run(inv) {
-    const timeout = timeoutOf(inv);
     const check = optFlag(inv, "force") ? undefined : refuseBases;
     if (optFlag(inv, "ssh")) {
       check?.(loadConfig(), inv.args);
       return startSshCommand(inv);
     }
+    const timeout = timeoutOf(inv);
     return eachVm(
       inv.args,
       async (n, dir) => startMessage(await startVm(n, dir, timeout)),

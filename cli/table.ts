@@ -103,6 +103,8 @@ const SERVICE_ROW: CommandSpec = {
     "systemd: writes ${XDG_CONFIG_HOME:-~/.config}/systemd/user/vmd.service, then runs",
     "         systemctl --user daemon-reload and enable (or says how, when it cannot)",
     'A file there that vm did not write is never replaced. Needs ".default" (./install.sh).',
+    "exit 1 when no runsvdir watches ${SVDIR:-~/service}: the service is installed, but",
+    "nothing runs it until your user's runsvdir does",
   ],
   module: "daemon.ts",
   entry: "service",
@@ -145,8 +147,11 @@ const HIDDEN_ROWS: [string, string, readonly ArgSpec[], [string, string]][] = [
     "__complete",
     "names for the completion scripts",
     [
-      { name: "templates|snapshots|images", kind: ["templates", "snapshots", "images"] },
-      { name: "<vm>", kind: "vm", optional: true },
+      {
+        name: "templates|snapshots|images|disk-images|ssh-vms",
+        kind: ["templates", "snapshots", "images", "disk-images", "ssh-vms"],
+      },
+      { name: "<vm>|<word>", kind: "none", optional: true },
     ],
     ["completions_cmd.ts", "complete"],
   ],

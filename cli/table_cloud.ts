@@ -9,13 +9,15 @@
 import type { CommandSpec, OptionSpec } from "./command.ts";
 
 const VM = { name: "<vm>", kind: "vm" } as const;
+/** A VM made with --image: its SSH is set up (completes only those). */
+const SSH_VM = { name: "<vm>", kind: "ssh-vm" } as const;
 
 /** The commands. */
 export const CLOUD_COMMANDS: CommandSpec[] = [
   {
     name: "ssh",
     summary: "log in to the VM with SSH (its host key pinned), or run a command there",
-    args: [VM, { name: "<cmd>", kind: "none", optional: true, repeat: true }],
+    args: [SSH_VM, { name: "<cmd>", kind: "none", optional: true, repeat: true }],
     passThrough: true,
     help: [
       "vm ssh web            a login shell",
@@ -30,7 +32,7 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
   {
     name: "ssh-config",
     summary: "print Host blocks for ~/.ssh/config (ssh web, scp, rsync, editors)",
-    args: [{ name: "<vm>", kind: "vm", optional: true, repeat: true }],
+    args: [{ ...SSH_VM, optional: true, repeat: true }],
     help: [
       "without VMs: every VM with SSH set up. Use it through Include:",
       "  vm ssh-config > ~/.ssh/vm.config; echo 'Include vm.config' >> ~/.ssh/config",
@@ -131,8 +133,9 @@ export const CLOUD_MAKE_OPTIONS: OptionSpec[] = [
     value: "FILE",
     complete: "file",
     repeat: true,
-    help: "a public key that may log in (repeatable; default: every ~/.ssh/id_*.pub);\n" +
-      "vm's own key ($VMDIR/.default/ssh) is always added; a file over 64 KiB is refused",
+    help: "a public key file (*.pub) that may log in (repeatable; default: every\n" +
+      "~/.ssh/id_*.pub); vm's own key ($VMDIR/.default/ssh) is always added; a file\n" +
+      "over 64 KiB is refused",
   },
   { name: "hostname", value: "NAME", help: "the guest's host name (default: the VM name)" },
   {
@@ -153,11 +156,8 @@ export const CLOUD_MAKE_OPTIONS: OptionSpec[] = [
 export const START_SSH_OPTIONS: OptionSpec[] = [
   {
     name: "ssh",
-    help: "wait until the VM answers SSH with its pinned host key; print the boot time",
-  },
-  {
-    name: "ssh-timeout",
-    value: "S",
-    help: "seconds to wait for SSH after QEMU is up (default 300)",
+    help: "wait until the VM answers SSH with its pinned host key; print the boot time;\n" +
+      "on a terminal, one line tells what it waits for (QEMU, the guest's serial\n" +
+      "console or agent, port 22, sshd, the login) and for how long",
   },
 ];

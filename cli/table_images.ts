@@ -29,7 +29,7 @@ export const MAKE_IMAGE_OPTIONS: readonly OptionSpec[] = [
   {
     name: "image",
     value: "IMAGE",
-    complete: "image",
+    complete: "disk-image",
     help: "start from a cloud image: a catalog name, a URL or a disk image file\n" +
       "(pulled or imported into the cache if needed; the disk is a qcow2 overlay on it)",
   },

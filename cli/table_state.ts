@@ -70,7 +70,8 @@ export const START_ROW: CommandSpec = {
     {
       name: "timeout",
       value: "S",
-      help: "fail when QEMU is not up within S seconds (default 30)",
+      help: "fail when QEMU is not up within S seconds (default 30); with --ssh, when\n" +
+        "SSH does not answer within S seconds of the start (default 300)",
     },
     {
       name: "force",
@@ -83,6 +84,8 @@ export const START_ROW: CommandSpec = {
     'up means QEMU answers on QMP with the state "running" (or "prelaunch"/"paused" when',
     "its arguments ask for it: -S, -incoming); when QEMU exits first, the last lines of the",
     "VM's log are shown and the VM is left down (exit 1)",
+    "--ssh that fails says what it saw last (the serial console's last line, the screen's",
+    'text, e.g. "No bootable device.", which ends the wait at once) and the next step',
     ...PARALLEL,
   ],
   module: "start_stop.ts",

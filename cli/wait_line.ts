@@ -1,32 +1,52 @@
 /**
  * The one line `vm stop` (and `vm restart`) keeps redrawn on a terminal
- * while guests power off: `waiting for web to power off… 4 s of 15`, one
- * entry per VM still waited for; result lines are printed above it. Nothing
- * on a pipe. The text is pure ({@link waitText}).
+ * while guests power off: `waiting for web to power off… 4 s of 10` (the
+ * VM's wait), one entry per VM still waited for; result lines are printed
+ * above it. `vm start --ssh` draws its stages on it too
+ * (`web (12 s of 300): QEMU up; waiting for the guest`). Nothing on a pipe.
+ * The text is pure ({@link waitText}).
  * @module
  */
 
 import { fitWidth } from "../lib/text/progress.ts";
 import { writeErr } from "./output.ts";
 
-/** How a VM's wait stands: seconds waited, and the most it will be. */
+/** How a VM's wait stands: seconds waited, the most it will be, and what is waited for. */
 export interface Waited {
   waitedS: number;
   capS: number;
+  /** What is awaited now (`vm start --ssh`'s stage); without it, the guest's power-off. */
+  what?: string;
+  /** A stop: QEMU has exited (runsv's finish still runs). */
+  exited?: boolean;
+}
+
+/** `4 s of 10`; for a stop past its wait or after QEMU exited, what that means. Pure. */
+function secondsOf(w: Waited): string {
+  const s = Math.floor(w.waitedS);
+  if (w.what === undefined && w.exited) return `${s} s; QEMU has exited, its finish runs`;
+  if (w.what !== undefined || s <= w.capS) return `${s} s of ${w.capS}`;
+  return `${s} s; its wait of ${w.capS} s is over, QEMU is told to quit`;
 }
 
 /**
- * The line: `waiting for web to power off… 4 s of 15`, or with several
- * `waiting for web (4 s of 15), db (2 s of 20) to power off…`. Pure.
+ * The line: `waiting for web to power off… 4 s of 10`, or with several
+ * `waiting for web (4 s of 15), db (2 s of 20) to power off…`; entries
+ * with a stage: `web (1 s of 300): starting QEMU; db (…): …`, the seconds first,
+ * where a narrow terminal does not cut them off. Pure.
  */
 export function waitText(waits: ReadonlyMap<string, Waited>): string {
-  const of = (w: Waited) => `${Math.floor(w.waitedS)} s of ${w.capS}`;
   const entries = [...waits];
+  if (entries.some(([, w]) => w.what !== undefined)) {
+    return entries.map(([n, w]) => `${n} (${secondsOf(w)}): ${w.what ?? "powering off"}`)
+      .join("; ");
+  }
   if (entries.length === 1) {
     const [name, w] = entries[0] ?? ["", { waitedS: 0, capS: 0 }];
-    return `waiting for ${name} to power off… ${of(w)}`;
+    return `waiting for ${name} to power off… ${secondsOf(w)}`;
   }
-  return `waiting for ${entries.map(([n, w]) => `${n} (${of(w)})`).join(", ")} to power off…`;
+  return `waiting for ${entries.map(([n, w]) => `${n} (${secondsOf(w)})`).join(", ")} ` +
+    `to power off…`;
 }
 
 /** The redrawn line, drawn on stderr only when `tty` (default: stderr is a terminal). */
@@ -39,10 +59,10 @@ export class WaitLine {
     this.#tty = tty;
   }
 
-  /** VM `name` has waited `waitedS` of `capS`: redraws when the whole seconds change. */
-  update(name: string, waitedS: number, capS: number): void {
+  /** VM `name`'s wait stands at `w`: redraws when the text changes. */
+  update(name: string, w: Waited): void {
     if (!this.#tty) return;
-    this.#waits.set(name, { waitedS, capS });
+    this.#waits.set(name, w);
     this.#draw();
   }
 

@@ -8,7 +8,8 @@
 #
 # Finds the package manager (apt-get, xbps-install, pacman or dnf; --only: that
 # one or fail). As root it installs the PACKAGEs with it, otherwise through
-# sudo. On a terminal it asks first (one y/N question; "no" exits 1, nothing
+# sudo (a user sudo says "may not run sudo" to gets the command to run as root
+# at once, no password asked). On a terminal it asks first (one y/N question; "no" exits 1, nothing
 # installed) unless --yes or VM_SETUP_YES=1. Without a terminal and without
 # --yes, or with no way to become root, it installs nothing: it prints the one
 # exact command to run and exits 111. With apt-get, `apt-get update` runs
@@ -108,12 +109,20 @@ pkg_ensure() {
 	fi
 	[ $# -eq 0 ] && [ $pkg_update = 0 ] && return 0
 	[ $# -eq 0 ] && pkg_list="apt's package lists (apt-get update)"
+	pkg_root=$(pkg_command "$pkg_mgr" "" $pkg_update "$@")
 	if [ "$(id -u)" = 0 ]; then
 		pkg_sudo=
-	elif command -v sudo >/dev/null 2>&1; then
+	elif ! command -v sudo >/dev/null 2>&1; then
+		pkg_fatal "$PKG_WHY $pkg_list; to install, run as root: $pkg_root"
+	elif pkg_says=$(LC_ALL=C sudo -n -v 2>&1); then
 		pkg_sudo="sudo "
 	else
-		pkg_fatal "$PKG_WHY $pkg_list; to install, run as root: $(pkg_command "$pkg_mgr" "" $pkg_update "$@")"
+		# sudo tells a user it does not let in without asking a password: say so
+		# now, rather than after the password prompts of sudo.
+		case $pkg_says in
+		*"may not run sudo"*) pkg_fatal "$PKG_WHY $pkg_list, and sudo does not let you install ($pkg_says); to install, run as root: $pkg_root" ;;
+		esac
+		pkg_sudo="sudo "
 	fi
 	pkg_cmd=$(pkg_command "$pkg_mgr" "$pkg_sudo" $pkg_update "$@")
 	if [ "${PKG_YES:-0}" != 1 ] && [ -t 0 ]; then

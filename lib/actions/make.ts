@@ -58,9 +58,13 @@ export interface MakeResult {
   supervised: boolean;
 }
 
-/** Returns `wait` when it is whole seconds 0…MAX_WAIT_S; throws UsageError otherwise. Pure. */
+/**
+ * The seconds of `wait` (`30`, or with the unit the question shows: `30s`,
+ * `30 s`) when they are whole seconds 0…MAX_WAIT_S; throws UsageError
+ * otherwise. Pure.
+ */
 export function checkWait(wait: string): string {
-  const seconds = parseWholeSeconds(wait);
+  const seconds = parseWholeSeconds(wait.trim().replace(/(?<=\d)\s*s$/i, ""));
   if (seconds === undefined) {
     throw new UsageError(
       `Wait "${wait}" is not a number of seconds from 0 to ${MAX_WAIT_S} (one day); ` +

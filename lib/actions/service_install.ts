@@ -160,6 +160,14 @@ export async function installService(
   return report;
 }
 
+/**
+ * Whether the service installed as `r` runs vmd now or will by itself:
+ * false for a runit service no runsvdir watches (nothing would ever run it). Pure.
+ */
+export function serviceWillRun(r: ServiceReport): boolean {
+  return r.kind !== "runit" || r.runsvdir !== undefined;
+}
+
 /** What to tell the user after installService: the next steps, one line each. Pure. */
 export function nextSteps(r: ServiceReport): string[] {
   if (r.kind === "systemd") {
@@ -178,7 +186,7 @@ export function nextSteps(r: ServiceReport): string[] {
   return [
     r.runsvdir !== undefined
       ? `runsvdir PID ${r.runsvdir} watches "${svdir}": it starts vmd within 5 s.`
-      : `No runsvdir watches "${svdir}" yet: start your user's runsvdir ` +
+      : `vmd is not running: no runsvdir watches "${svdir}". Start your user's runsvdir ` +
         `("runsvdir ${svdir}", e.g. from your session or boot scripts), and it starts vmd.`,
     `Check it: sv status ${r.path}`,
     `Stop it (every VM powers off gracefully first): sv -w 300 down ${r.path}`,

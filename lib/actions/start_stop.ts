@@ -23,6 +23,7 @@ import { forceQemu, settleDown } from "./force_stop.ts";
 import { control } from "../runit/control.ts";
 import { findRunsvdir, isQemuPid, strayQemu } from "../qemu/processes.ts";
 import { killOrphan, stopOrphan } from "./orphan.ts";
+import { readStopRecord, type StopRecord } from "../vm/stop_record.ts";
 
 /** How long a just-made VM may take to get its runsv (runsvdir scans every 5 s). */
 const PICKUP_MS = 6000;
@@ -46,7 +47,11 @@ export type StopHow =
   /** QEMU was already gone when forcing began; only runsv had to catch up. */
   | "gone"
   /** QEMU was not running (crash-loop backoff, a hanging pre_qemu): only its restart was stopped. */
-  | "restart";
+  | "restart"
+  /** control/t recorded that QEMU exited before the guest powered off (someone quit or killed it). */
+  | "ended"
+  /** QEMU exited, and control/t recorded no outcome (it failed or did not run: see the VM's log). */
+  | "unrecorded";
 
 /** What a stop did. */
 export interface StopResult {
@@ -64,6 +69,10 @@ export interface StopResult {
   wait: number;
   /** PID of the QEMU that ran without its runsv (lib/actions/orphan.ts). */
   orphan?: number;
+  /** Seconds the guest took to power off, as control/t recorded them. */
+  guestSeconds?: number;
+  /** control/t also asked the guest agent to shut down (ACPI went unanswered). */
+  agent?: boolean;
 }
 
 /** What a start did. */
@@ -87,12 +96,13 @@ export function failureExit(failures: number): number {
 /**
  * A stop's options: `--timeout S` caps the graceful wait; `--force` skips
  * it; `onWait` hears, while the graceful stop is awaited, the seconds waited
- * so far and the cap (for a progress line).
+ * so far, the VM's wait (cut by `--timeout`) and whether QEMU has exited
+ * (for a progress line).
  */
 export interface StopOptions {
   timeoutS?: number;
   force?: boolean;
-  onWait?: (waitedS: number, capS: number) => void;
+  onWait?: (waitedS: number, waitS: number, exited: boolean) => void;
 }
 
 /**
@@ -191,16 +201,19 @@ export async function shutdownVm(
   const { wait, t0, st, qemuPid, runsv } = b;
   // Without QEMU, what runsv wanted tells a restart (backoff, pre_qemu) from a stop under way.
   const notUp: StopHow = st.want === "up" ? "restart" : "gone";
+  const sinceMs = Date.now();
   control(dir, "d");
   const capS = opts.force ? 0 : opts.timeoutS ?? wait + DEFAULT_EXTRA_S;
+  // What the countdown shows: the guest's real wait (a shorter --timeout cuts it).
+  const shownS = Math.min(wait, capS);
   const isDown = () => {
-    opts.onWait?.((performance.now() - t0) / 1000, capS);
+    opts.onWait?.((performance.now() - t0) / 1000, shownS, qemuPid !== 0 && !isAlive(qemuPid));
     return readStatus(dir)?.state === "down";
   };
   if (await pollUntil(isDown, capS * 1000)) {
     const seconds = (performance.now() - t0) / 1000;
-    const how = qemuPid === 0 ? notUp : seconds < wait ? "poweroff" : "wait";
-    return { name, already: false, seconds, how, wait };
+    if (qemuPid === 0) return { name, already: false, seconds, how: notUp, wait };
+    return recorded(name, seconds, wait, readStopRecord(dir, qemuPid, sinceMs));
   }
   const forced = opts.force ? { by: "force" as const } : { by: "timeout" as const, seconds: capS };
   const now = readStatus(dir);
@@ -217,6 +230,24 @@ export async function shutdownVm(
   };
   if (hung !== undefined) result.hungKilled = hung;
   return result;
+}
+
+/**
+ * The result of a graceful stop that ended in `seconds`, from what control/t
+ * recorded (`rec`; undefined: nothing recorded). Pure.
+ */
+export function recorded(
+  name: string,
+  seconds: number,
+  wait: number,
+  rec: StopRecord | undefined,
+): StopResult {
+  if (rec === undefined) return { name, already: false, seconds, how: "unrecorded", wait };
+  const how: StopHow = rec.how === "quit" ? "wait" : rec.how;
+  const r: StopResult = { name, already: false, seconds, how, wait: rec.wait };
+  if (how === "poweroff") r.guestSeconds = rec.ms / 1000;
+  if (rec.agent) r.agent = true;
+  return r;
 }
 
 /** `vm restart`: `vm stop` (with `opts`), then `vm start`. */

@@ -119,6 +119,11 @@ function readText(path: string, what: string, max: number): string {
   return text;
 }
 
+/** The public key lines of SSH key file `file`; throws UsageError when it has none. Reads it. */
+export function keyFileLines(file: string): string[] {
+  return keyLines(readText(file, "SSH key file", MAX_KEY_FILE), file);
+}
+
 /** The `~/.ssh/id_*.pub` files of `home`, sorted. Reads `~/.ssh`. */
 export function defaultKeyFiles(home: string | undefined): string[] {
   if (home === undefined) return [];
@@ -147,7 +152,7 @@ async function readInputs(vmdir: string, name: string, o: CloudMakeOptions): Pro
   const hostname = checkHostname(o.hostname ?? hostnameFor(name));
   const packages = checkPackages(o.packages ?? []);
   const files = o.sshKeys ?? defaultKeyFiles(env.HOME);
-  const keys = files.flatMap((f) => keyLines(readText(f, "SSH key file", MAX_KEY_FILE), f));
+  const keys = files.flatMap(keyFileLines);
   const inputs: Inputs = { user, hostname, keys, packages };
   if (o.cloudInit !== undefined) {
     inputs.extra = readText(o.cloudInit, "cloud-init file", MAX_CLOUD_INIT);

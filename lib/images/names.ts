@@ -7,14 +7,19 @@
  */
 
 import type { Config } from "../vm/config.ts";
-import { loadCatalog } from "./catalog.ts";
-import { imagesDir, scanStore } from "./store.ts";
+import { type ImageKind, loadCatalog } from "./catalog.ts";
+import { imagesDir, ISO_EXT, scanStore } from "./store.ts";
 
-/** Catalog and cached image names, sorted, each once. Reads the catalogs and `$VMDIR/.images`. */
-export function imageNames(cfg: Config): string[] {
+/**
+ * Catalog and cached image names (only those of `kind`, when given), sorted,
+ * each once. Reads the catalogs and `$VMDIR/.images`.
+ */
+export function imageNames(cfg: Config, kind?: ImageKind): string[] {
   const names = new Set([
-    ...loadCatalog(cfg).map((e) => e.name),
-    ...scanStore(imagesDir(cfg.vmdir)).map((f) => f.name),
+    ...loadCatalog(cfg).filter((e) => kind === undefined || e.kind === kind).map((e) => e.name),
+    ...scanStore(imagesDir(cfg.vmdir))
+      .filter((f) => kind === undefined || (f.ext === ISO_EXT) === (kind === "iso"))
+      .map((f) => f.name),
   ]);
   return [...names].sort();
 }

@@ -21,6 +21,7 @@ import { F } from "../vm/files.ts";
 import { QmpClient } from "../qemu/qmp.ts";
 import type { QmpEvent } from "../qemu/qmp_message.ts";
 import { agentDelayMs, agentPowerdown, type GuestAgent } from "../qemu/guest_agent.ts";
+import { type StopOutcome, writeStopRecord } from "../vm/stop_record.ts";
 
 /** How a stop ended. */
 export interface StopResult {
@@ -29,7 +30,7 @@ export interface StopResult {
    * was told to quit; "ended": QEMU exited before that, but not because the
    * guest powered off (someone else quit or killed it, e.g. `vm stop --timeout`).
    */
-  how: "poweroff" | "quit" | "ended";
+  how: StopOutcome;
   /** Milliseconds from the first power-button press to QEMU's exit. */
   ms: number;
   /** Whether the guest agent was asked to shut down (the guest ignored ACPI for a while). */
@@ -114,10 +115,28 @@ export async function stopVm(dir: string, waitSeconds: number): Promise<StopResu
   }
 }
 
-/** Whether runsv runs QEMU for the VM in `dir` (not `vm __run` still before it). Reads status, /proc. */
-export function qemuRuns(dir: string): boolean {
+/**
+ * QEMU's PID when runsv runs QEMU for the VM in `dir` (not `vm __run` still
+ * before it), else undefined. Reads status, /proc.
+ */
+export function qemuRuns(dir: string): number | undefined {
   const st = readStatus(dir);
-  return st?.state === "run" && isQemuPid(st.pid);
+  return st?.state === "run" && isQemuPid(st.pid) ? st.pid : undefined;
+}
+
+/**
+ * Records how the stop of QEMU `pid` ended (lib/vm/stop_record.ts), for
+ * `vm stop` to report. Writes `<dir>/supervise/stop`.
+ */
+export function recordStop(dir: string, pid: number, r: StopResult, wait: number): void {
+  writeStopRecord(dir, {
+    pid,
+    at: Date.now(),
+    how: r.how,
+    ms: r.ms,
+    agent: r.agent === true,
+    wait,
+  });
 }
 
 /**

@@ -16,6 +16,8 @@ import { UsageError } from "../errors.ts";
 import { exists } from "../os/fs.ts";
 import { readPorts, sshRule } from "../vm/ports.ts";
 import { freeSshPort } from "../vm/port_check.ts";
+import { isValidName } from "../vm/name.ts";
+import { listVms } from "../vm/dir.ts";
 import { CLIENT_KEY, readSshUser, SSH_FILES } from "./key_files.ts";
 
 /** Everything needed to connect to one VM. */
@@ -109,6 +111,17 @@ export function parseCpOperand(word: string, vms: readonly string[]): CpOperand 
 }
 
 /**
+ * The VM name a `vm cp` operand seems to give (`nosuchvm:/tmp/`: a valid
+ * VM name before the first `:`), or undefined. For an operand that is no
+ * VM of VMDIR and no local file. Pure.
+ */
+export function cpVmNamed(word: string): string | undefined {
+  const i = word.indexOf(":");
+  const name = i > 0 ? word.slice(0, i) : "";
+  return isValidName(name) ? name : undefined;
+}
+
+/**
  * The VM of `vm cp`'s operands (exactly one VM among them, no matter how
  * often it is named). Pure. Throws UsageError otherwise.
  */
@@ -158,4 +171,17 @@ export function sshConfigBlock(t: SshTarget): string {
     `  UserKnownHostsFile ${configValue(t.knownHosts)}`,
     "",
   ].join("\n");
+}
+
+/** The VMs of `vmdir` with SSH set up (made with --image), sorted. Reads their ports and ssh/. */
+export function sshVms(vmdir: string): string[] {
+  return listVms(vmdir).filter((name) => {
+    try {
+      sshTarget(vmdir, name, join(vmdir, name));
+      return true;
+    } catch (e) {
+      if (e instanceof UsageError) return false; // no SSH set up
+      throw e;
+    }
+  });
 }

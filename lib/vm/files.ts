@@ -49,6 +49,10 @@ export const F = {
   /** Held (flock) by the one `vm console` / `vm monitor` attached: QEMU serves one client. */
   consoleLock: "supervise/console-lock",
   monitorLock: "supervise/monitor-lock",
+  /** How the last graceful stop ended, written by `vm __stop` (lib/vm/stop_record.ts). */
+  stopRecord: "supervise/stop",
+  /** A dump of the VM's screen, written by QEMU for lib/qemu/screen.ts and removed once read. */
+  screen: "supervise/screen",
   /** Crash-loop backoff state, written by `vm __finish`. */
   backoff: "backoff",
   /** Locked (flock) by a command changing the VM's files (lib/vm/lock.ts); also in `$VMDIR`. */

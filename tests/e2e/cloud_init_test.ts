@@ -155,7 +155,7 @@ function cloudTest(name: string, dbus: boolean, walk: (t: TestEnv, vm: CloudVm) 
 async function startWeb(t: TestEnv, dir: string): Promise<void> {
   t.startRunsvdir();
   const t0 = performance.now();
-  const start = await t.vm(["start", "web", "--ssh", "--ssh-timeout", "420"]);
+  const start = await t.vm(["start", "web", "--ssh", "--timeout", "420"]);
   const bootS = (performance.now() - t0) / 1000;
   assert.equal(start.code, 0, `${start.stderr}\n${consoleTail(dir)}`);
   assert.match(

@@ -163,7 +163,7 @@ Deno.test("install.sh on a terminal asks once; 'n' installs nothing (exit 1)", a
     out,
   );
   assert.ok(out.includes(`install.sh: nothing installed; to install, run: ${cmd}\n`), out);
-  assert.deepEqual(r.calls, []);
+  assert.deepEqual(r.calls, ["sudo -n -v"], "sudo asked whether it lets the user in, no more");
   assert.equal(r.installed, false);
 });
 
@@ -176,4 +176,25 @@ Deno.test("install.sh names Void's and Arch's packages; runit, not in Arch's rep
   assert.equal(arch.code, 111, arch.stderr);
   assert.match(arch.stderr, /^install.sh: fatal: vm needs runsvdir, which pacman cannot install;/);
   assert.deepEqual([...xbps.calls, ...arch.calls], []);
+});
+
+Deno.test("install.sh for a user sudo does not let in: the command to run as root at once, no password asked (exit 111)", async () => {
+  // Issue 22, point 10: such a user got sudo's three password prompts before the failure.
+  const r = await fakeInstall({ uid: 1000, sudo: "denied" }, [], {
+    terminal: true,
+    input: "y\nx\nx\nx\n",
+  });
+  const out = r.stdout.replaceAll("\r", "") + r.stderr;
+  assert.equal(r.code, 111, out);
+  assert.ok(
+    out.includes(
+      `install.sh: fatal: vm needs ${RUNTIME_DEBS}, and sudo does not let you install ` +
+        `(Sorry, user u may not run sudo on host.); to install, run as root: ` +
+        `apt-get install -y ${RUNTIME_DEBS}\n`,
+    ),
+    out,
+  );
+  assert.doesNotMatch(out, /password|\[y\/N\]/, "neither a question nor a password prompt");
+  assert.deepEqual(r.calls, ["sudo -n -v"]);
+  assert.equal(r.installed, false);
 });

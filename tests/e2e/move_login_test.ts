@@ -22,7 +22,7 @@ import { readOr, TestEnv, withEnv } from "../support/harness.ts";
 /** `vm start <name> --ssh` in `t`, which must succeed (the guest's console tail when not). */
 async function startSsh(t: TestEnv, name: string): Promise<void> {
   const t0 = performance.now();
-  const r = await t.vm(["start", name, "--ssh", "--ssh-timeout", "420"]);
+  const r = await t.vm(["start", name, "--ssh", "--timeout", "420"]);
   const tail = readOr(join(t.dir(name), "guest.log")).split("\n").slice(-30).join("\n");
   assert.equal(r.code, 0, `${r.stdout}${r.stderr}\n${tail}`);
   assert.match(r.stdout, /SSH answered with the pinned host key/);

@@ -11,11 +11,12 @@ import {
   nextSteps,
   OWN_MARK,
   serviceTarget,
+  serviceWillRun,
 } from "../../lib/actions/service_install.ts";
 import { readStatus } from "../../lib/runit/status.ts";
 import { GUEST_POWERDOWN } from "../support/guest.ts";
 import { allReady, leftovers, makeAutostart } from "../support/daemon.ts";
-import { readOr, REPO, run, test, waitFor } from "../support/harness.ts";
+import { descendants, readOr, REPO, run, test, waitFor } from "../support/harness.ts";
 import { findRunsvdir } from "../../lib/qemu/processes.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
@@ -65,7 +66,12 @@ Deno.test("nextSteps: how to start, check and stop vmd", () => {
   assert.match(off.join("\n"), /Could not enable it \("systemctl" is not installed\)/);
   assert.match(off.join("\n"), /systemctl --user daemon-reload && systemctl --user enable/);
   const rn = nextSteps({ kind: "runit", path: "/s/vmd", action: "created" });
-  assert.match(rn.join("\n"), /No runsvdir watches "\/s" yet/);
+  assert.match(rn.join("\n"), /vmd is not running: no runsvdir watches "\/s"/);
+  assert.equal(serviceWillRun({ kind: "runit", path: "/s/vmd", action: "created" }), false);
+  assert.equal(
+    serviceWillRun({ kind: "runit", path: "/s/vmd", action: "created", runsvdir: 4 }),
+    true,
+  );
   assert.match(rn.join("\n"), /sv status \/s\/vmd/);
   const watched = nextSteps({ kind: "runit", path: "/s/vmd", action: "created", runsvdir: 42 });
   assert.match(watched[0] ?? "", /runsvdir PID 42 watches "\/s": it starts vmd within 5 s/);
@@ -186,9 +192,10 @@ test("vm service install systemd: writes the unit, reloads and enables it; never
 test("vm service install runit: creates ${SVDIR}/vmd; never replaces a foreign service", async (t) => {
   const svdir = join(t.root, "service");
   const r = await t.vm(["service", "install", "runit"], { env: { SVDIR: svdir } });
-  assert.equal(r.code, 0, r.stderr);
+  // Installed, but no runsvdir watches the directory: nothing runs vmd (exit 1).
+  assert.equal(r.code, 1, r.stderr);
   assert.match(r.stdout, new RegExp(`^vmd runit service created: ${svdir}/vmd\n`));
-  assert.match(r.stdout, /No runsvdir watches/);
+  assert.match(r.stdout, /vmd is not running: no runsvdir watches/);
   const run = join(svdir, "vmd/run");
   assert.equal(
     Deno.readTextFileSync(run),
@@ -199,7 +206,7 @@ test("vm service install runit: creates ${SVDIR}/vmd; never replaces a foreign s
   assert.deepEqual([...Deno.readDirSync(svdir)].map((e) => e.name), ["vmd"], "no temp dir left");
   assert.deepEqual([...Deno.readDirSync(join(svdir, "vmd"))].map((e) => e.name), ["run"]);
   const again = await t.vm(["service", "install", "runit"], { env: { SVDIR: svdir } });
-  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.code, 1, again.stderr);
   assert.match(again.stdout, /runit service unchanged/);
 
   const other = join(t.root, "service2");
@@ -243,7 +250,8 @@ test("the runit user service: vmd under runsvdir runs the VMs; sv down vmd stops
   assert.match(readOr(join(dirs[2] ?? "", "log/main/current")), /did not power off within 3 s/);
 });
 
-Deno.test("install.sh --service runit installs vmd in a fresh HOME", async () => {
+Deno.test('install.sh --service runit: exit 1 while no runsvdir watches ~/service, never "Next: start vmd"; 0 once one does', async () => {
+  // Issue 22, point 10: it reported success while nothing ran the user's runsvdir.
   await withTempDir(async (home) => {
     const env = {
       HOME: home,
@@ -251,18 +259,55 @@ Deno.test("install.sh --service runit installs vmd in a fresh HOME", async () =>
       BINDIR: join(home, ".local/bin"),
       LIBDIR: join(home, ".local/lib/vm"),
     };
-    const out = await new Deno.Command(join(REPO, "install.sh"), {
-      args: ["--service", "runit"],
-      env,
-      clearEnv: true,
-      stdin: "null",
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
-    assert.match(stdout, new RegExp(`vmd runit service created: ${home}/service/vmd`));
+    const install = async () => {
+      const out = await new Deno.Command(join(REPO, "install.sh"), {
+        args: ["--service", "runit"],
+        env,
+        clearEnv: true,
+        stdin: "null",
+      }).output();
+      const dec = new TextDecoder();
+      return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    };
+    let r = await install();
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`vmd runit service created: ${home}/service/vmd`));
+    assert.match(r.stdout, /vmd is not running: no runsvdir watches/);
+    assert.doesNotMatch(r.stdout, /done|Next: start vmd/);
+    assert.equal(r.stderr, "install.sh: vm is installed, but vmd is not running (see above)\n");
     assert.equal(
       Deno.readTextFileSync(join(home, "service/vmd/run")).split("\n").at(-2),
       `exec ${home}/.local/bin/vm daemon`,
     );
+    const rsd = new Deno.Command("runsvdir", {
+      args: [join(home, "service")],
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      assert.ok(await waitFor(() => readStatus(join(home, "service/vmd")) !== undefined, 10_000));
+      r = await install();
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`runsvdir PID ${rsd.pid} watches`));
+      assert.match(r.stdout, /install.sh: done. Next: "vm make <name>" once vmd runs/);
+      assert.doesNotMatch(r.stdout, /Next: start vmd/);
+    } finally {
+      const tree = descendants(rsd.pid);
+      rsd.kill("SIGKILL");
+      await rsd.status;
+      tree.forEach(killIfThere);
+    }
   });
 });
+
+/** SIGKILLs `pid` unless it is gone already. */
+function killIfThere(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e; // else: gone already
+  }
+}

@@ -58,6 +58,7 @@ Deno.test("test_deps.ts --yes, not root, with sudo: installs through sudo (lists
   assert.equal(r.code, 0, r.stderr);
   const list = neededList(r.stdout);
   assert.deepEqual(r.calls, [
+    "sudo -n -v",
     "sudo -n true",
     `sudo apt-get install -y ${list}`,
     `apt-get install -y ${list}`,

@@ -37,8 +37,12 @@ const TOOLS = [
 export interface FakeSystemOptions {
   /** The uid the stub `id -u` prints; default: the real `id`. */
   uid?: number;
-  /** Whether a stub `sudo` (which runs its command) is on PATH. */
-  sudo?: boolean;
+  /**
+   * Whether a stub `sudo` (which runs its command) is on PATH; "denied": one
+   * that lets the user do nothing (`sudo -n -v` says so; anything else asks
+   * for a password three times and fails, as sudo does for a wrong one).
+   */
+  sudo?: boolean | "denied";
   /** Package manager stub; default apt-get. */
   manager?: "apt-get" | "pacman" | "xbps-install";
   /** apt's lists: none, or updated just now. Default "fresh". */
@@ -83,7 +87,20 @@ export class FakeSystem {
       Deno.symlinkSync(Deno.execPath(), join(f.bin, "deno"));
     }
     f.stub(opts.manager ?? "apt-get", `${logLine}\n`);
-    if (opts.sudo) f.stub("sudo", `${logLine}\n[ "$1" = -n ] && shift\nexec "$@"\n`);
+    if (opts.sudo === "denied") {
+      f.stub(
+        "sudo",
+        `${logLine}\nif [ "$*" = "-n -v" ]; then\n` +
+          `  echo "Sorry, user u may not run sudo on host." >&2; exit 1\nfi\n` +
+          `for i in 1 2 3; do printf '[sudo] password for u: ' >&2; read -r p; done\n` +
+          `echo "sudo: 3 incorrect password attempts" >&2; exit 1\n`,
+      );
+    } else if (opts.sudo) {
+      f.stub(
+        "sudo",
+        `${logLine}\n[ "$*" = "-n -v" ] && exit 0\n[ "$1" = -n ] && shift\nexec "$@"\n`,
+      );
+    }
     if (opts.uid !== undefined) {
       Deno.removeSync(join(f.bin, "id"));
       f.stub("id", `[ "$1" = -u ] && { echo ${opts.uid}; exit 0; }\nexec ${which("id")} "$@"\n`);

@@ -174,7 +174,9 @@ Deno.test("completion kinds: placeholders, words, repetition, option values", ()
   assert.ok(by("sv").pos[0]?.startsWith("w:status,up,down,"));
   assert.deepEqual(by("snapshot").pos, ["vm", "w:list,create,apply,delete", "snapshot"]);
   const make = by("make");
-  assert.ok(make.valopts.includes("--templates:template"));
+  assert.ok(make.valopts.includes("--templates:templates"));
+  assert.ok(make.valopts.includes("--image:disk-image"));
+  assert.deepEqual(by("ssh").pos, ["ssh-vm", "-..."]);
   assert.ok(make.valopts.includes("--disk:-"));
   for (const o of ["--log", "--no-log", "-y", "--yes", "--help"]) assert.ok(make.opts.includes(o));
   assert.deepEqual(by("log").valopts, ["--lines:-", "-n:-"]);

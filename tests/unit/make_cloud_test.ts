@@ -21,8 +21,9 @@ async function withInput(
       `import { askCloudOptions, cloudMakeOptions } from "${REPO}/cli/make_cloud.ts";\n` +
         `import { LineReader } from "${REPO}/lib/os/line_reader.ts";\n` +
         `const lines = new LineReader(Deno.stdin);\nconst readLine = () => lines.readLine();\n` +
-        `const ask = async (q: string) => { await Deno.stderr.write(new TextEncoder().encode(q)); ` +
-        `return (await lines.readLine()) ?? ""; };\nvoid ask; void readLine;\n${body}\n`,
+        `const ask = async <T>(q: string, check: (a: string) => T) => { ` +
+        `await Deno.stderr.write(new TextEncoder().encode(q)); ` +
+        `return check((await lines.readLine()) ?? ""); };\nvoid ask; void readLine;\n${body}\n`,
     );
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", `${dir}/main.ts`],
@@ -88,12 +89,12 @@ Deno.test("interactive: empty answers take the defaults, given options are not a
   assert.doesNotMatch(r.err, /Debian packages/);
   const answered = await withInput(
     `console.log(JSON.stringify(await askCloudOptions("web", {}, ask, readLine)));`,
-    "carol\nk1.pub k2.pub\nwww\ny\npw\npw\nhtop\n",
+    "carol\nnone\nwww\ny\npw\npw\nhtop\n",
   );
   assert.equal(answered.code, 0, answered.err);
   const o = JSON.parse(answered.out);
   assert.equal(o.user, "carol");
-  assert.deepEqual(o.sshKeys, ["k1.pub", "k2.pub"]);
+  assert.deepEqual(o.sshKeys, []);
   assert.equal(o.hostname, "www");
   assert.deepEqual(o.packages, ["htop"]);
   assert.match(o.passwordHash, /^\$6\$[./0-9A-Za-z]{16}\$/);
