@@ -1,56 +1,29 @@
 /**
- * Test support: the temp directories tests make (TestEnv's and
- * withTempDir's `vm-test-…` roots) are recorded, one file per test process
- * in ROOTS_DIR, so that the last test of the suite (tests/e2e/zz_leftovers_test.ts)
- * can check that no process still works in any of them. Not a test file.
+ * Test support: no test file leaves a process behind. The temp directories
+ * a test file's tests make (TestEnv's and withTempDir's `vm-test-…` roots)
+ * are recorded here, in this module's memory: `deno test` loads each test
+ * file's modules afresh, so what is recorded is that file's. When the file's
+ * tests are done (the `unload` event, which `deno test` dispatches to each
+ * file after its last test, also under `--filter`), a process still working
+ * in one of them is killed by its PID and named in an error that fails that
+ * file. Not a test file.
  * @module
  */
 
-import { join } from "node:path";
-import { allPids, cmdlineOf, cwdOf } from "../../lib/os/proc.ts";
+import { allPids, cmdlineOf, cwdOf, signal } from "../../lib/os/proc.ts";
 
-/** Where test processes record their temp roots: a file named by the test process's PID. */
-export const ROOTS_DIR = join(Deno.env.get("TMPDIR") ?? "/tmp", "vm-test-roots");
+/** The roots this test file's tests made, in order. */
+const roots: string[] = [];
 
-/** The record file of test process `pid`. */
-export function rootsFile(pid = Deno.pid): string {
-  return join(ROOTS_DIR, String(pid));
-}
-
-let pruned = false;
-
-/** Removes the records of test processes that are gone (runs without the final check). */
-export function pruneRecords(): void {
-  for (const e of Deno.readDirSync(ROOTS_DIR)) {
-    const pid = Number(e.name);
-    if (!/^[0-9]+$/.test(e.name) || pid === Deno.pid) continue;
-    try {
-      Deno.statSync(`/proc/${pid}`);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-      Deno.removeSync(rootsFile(pid));
-    }
-  }
-}
-
-/** Records `root`, a temp directory this test process made. */
+/** Records `root`, a temp directory a test of this file made; the first one arms the check. */
 export function recordTestRoot(root: string): void {
-  Deno.mkdirSync(ROOTS_DIR, { recursive: true, mode: 0o700 });
-  if (!pruned) {
-    pruned = true;
-    pruneRecords();
-  }
-  Deno.writeTextFileSync(rootsFile(), root + "\n", { append: true, mode: 0o600 });
+  if (roots.length === 0) globalThis.addEventListener("unload", checkNoneLeft);
+  roots.push(root);
 }
 
-/** The roots test process `pid` recorded (none when it recorded none). */
-export function recordedRoots(pid = Deno.pid): string[] {
-  try {
-    return Deno.readTextFileSync(rootsFile(pid)).split("\n").filter((l) => l !== "");
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
+/** The roots this test file's tests recorded. */
+export function recordedRoots(): readonly string[] {
+  return roots;
 }
 
 /** A process working in a recorded root. */
@@ -77,4 +50,20 @@ export function stragglers(roots: readonly string[]): Straggler[] {
     }
   }
   return out;
+}
+
+/**
+ * The check run when this test file's tests are done: kills every process
+ * still working in a root they recorded, and throws naming each (`deno test`
+ * then fails the file).
+ */
+function checkNoneLeft(): void {
+  const left = stragglers(roots);
+  for (const s of left) signal(s.pid, "SIGKILL");
+  if (left.length > 0) {
+    throw new Error(
+      "processes left working in the temp dirs of this file's tests (killed now):\n" +
+        left.map((s) => `  PID ${s.pid} in ${s.cwd}: ${s.argv.join(" ")}`).join("\n"),
+    );
+  }
 }
