@@ -1,9 +1,9 @@
-// Issue 10, the first hour, points 5 and 6, end to end (the console's parts
-// are in access_test.ts, which has a guest on its serial console): progress
-// on a pseudo-terminal (script -qec) and nothing extra on a pipe; vmd's lines
-// named by VM and quiet after vm kill; --version, did-you-mean, snapshot
-// list --json, and the base of a linked clone. VMs use the shipped default
-// templates without a guest OS: they run, and ignore the ACPI power button.
+// What vm prints, end to end (the console's parts are in access_test.ts, which
+// has a guest on its serial console): progress on a pseudo-terminal (script
+// -qec) and nothing extra on a pipe; vmd's lines named by VM and quiet after
+// vm kill; --version, did-you-mean, snapshot list --json, and the base of a
+// linked clone. VMs use the shipped default templates without a guest OS:
+// they run, and ignore the ACPI power button.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -38,7 +38,7 @@ function daemon(t: TestEnv) {
   return { pid: child.pid, log: () => text, status: child.status };
 }
 
-test("point 5: vm stop shows one updating wait line on a terminal, none on a pipe; vm clone's bar", async (t) => {
+test("vm stop shows one updating wait line on a terminal, none on a pipe; vm clone's bar", async (t) => {
   for (const vm of ["s1", "s2"]) {
     assert.equal((await t.vm(["make", vm, "-y", "--wait", "2"])).code, 0);
   }
@@ -79,7 +79,7 @@ test("point 5: vm stop shows one updating wait line on a terminal, none on a pip
   assert.match(p.stdout, /^Cloned VM "s1" to "c2"/);
 });
 
-test("point 5: vmd's lines are named by VM; vm kill leaves no QMP noise in vmd's output", async (t) => {
+test("vmd's lines are named by VM; vm kill leaves no QMP noise in vmd's output", async (t) => {
   assert.equal((await t.vm(["make", "web", "-y", "--wait", "1"])).code, 0);
   const d = daemon(t);
   assert.ok(await waitFor(() => d.log().includes("supervising"), 15_000), d.log());
@@ -103,7 +103,7 @@ test("point 5: vmd's lines are named by VM; vm kill leaves no QMP noise in vmd's
   assert.equal((await d.status).code, 0, d.log());
 });
 
-test("point 6: --version, did you mean, snapshot list --json, the base of a linked clone", async (t) => {
+test("--version, did you mean, snapshot list --json, the base of a linked clone", async (t) => {
   let r = await t.vm(["--version"]);
   assert.equal(r.code, 0);
   const version = /^vm (\d+\.\d+\.\d+)\n$/.exec(r.stdout)?.[1];

@@ -1,4 +1,4 @@
-// Issue 9, point 6 and `vm doctor`: an interrupted operation's directory
+// `vm doctor` and what interrupted operations leave: an interrupted operation's directory
 // (here a `vm clone` killed with SIGKILL while copying a disk, and a
 // `.make-*` of a process that is gone) is reported by `vm list` in one line
 // on stderr and removed by `vm doctor --fix`, never one whose owner still
@@ -72,8 +72,8 @@ async function orphan(t: TestEnv, dir: string): Promise<number> {
   return qemu;
 }
 
-test("point 6 and vm doctor: leftovers, a world-writable hook and an orphan QEMU", async (t) => {
-  // Without a vmd that is the one problem (issue 22); with one, none.
+test("vm doctor: leftovers, a world-writable hook and an orphan QEMU", async (t) => {
+  // Without a vmd that is the one problem; with one, none.
   const alone = await t.vm(["doctor"]);
   assert.equal(alone.code, 1, alone.stdout + alone.stderr);
   assert.equal(alone.stdout, `${noVmdProblem(t.vmdir)}\n`);

@@ -1,4 +1,4 @@
-// Issue 9, point 1: whatever the umask (000 and 022), as root and as an
+// Whatever the umask (000 and 022), as root and as an
 // unprivileged user, everything vm creates is private — $VMDIR itself when vm
 // makes it, .default, the VM directory, templates/, disks, log/, once, down,
 // clones, snapshots' disks — and a VM others may change is refused by
@@ -79,7 +79,7 @@ function makeHome(uid: number, gid: number): string {
   return home;
 }
 
-/** Everything point 1 asks, for one runner under one umask. */
+/** Checks that what vm creates is private and an unsafe VM refused, for one runner under one umask. */
 async function checkPrivate(who: Runner, mask: string): Promise<void> {
   const why = `${who.label}, umask ${mask}`;
   const vmdir = join(who.home, `vms-${mask}`); // missing: vm makes it
@@ -129,7 +129,7 @@ async function checkPrivate(who: Runner, mask: string): Promise<void> {
   }
   const list = JSON.parse((await ok(["list", "--json"])).stdout) as { state: string }[];
   assert.deepEqual(list.map((s) => s.state), ["unsupervised", "unsupervised", "unsupervised"], why);
-  // No vmd runs for this VMDIR (issue 22): the one problem doctor names.
+  // No vmd runs for this VMDIR: the one problem doctor names.
   const doctor = await vm(["doctor"]);
   assert.equal(doctor.stdout, `${noVmdProblem(vmdir)}\n`, why);
   assert.equal(doctor.code, 1, why);
@@ -168,7 +168,7 @@ async function checkRefused(
 
 Deno.test({
   ...skippable(
-    "point 1: VM files are private under umask 000 and 022, as root",
+    "VM files are private under umask 000 and 022, as root",
     !IS_ROOT ? "needs root" : undefined,
   ),
   async fn() {
@@ -182,7 +182,7 @@ Deno.test({
   },
 });
 if (!IS_ROOT) {
-  console.log("SKIPPED (not a pass): the root half of point 1 needs root; run the tests as root");
+  console.log("SKIPPED (not a pass): VM files' modes as root need root; run the tests as root");
 }
 
 /** Makes a throwaway user (as root) and runs `fn` as them; removes the user after. */
@@ -206,7 +206,7 @@ async function withUser(fn: (who: Runner) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("point 1: VM files are private under umask 000 and 022, as an unprivileged user", async () => {
+Deno.test("VM files are private under umask 000 and 022, as an unprivileged user", async () => {
   const each = async (who: Runner) => {
     for (const mask of ["000", "022"]) await checkPrivate(who, mask);
   };
@@ -221,7 +221,7 @@ Deno.test("point 1: VM files are private under umask 000 and 022, as an unprivil
   }
 });
 
-Deno.test("point 1: runsv's start of an unsafe VM logs the one line naming the file and its fix", async () => {
+Deno.test("runsv's start of an unsafe VM logs the one line naming the file and its fix", async () => {
   const t = TestEnv.create();
   try {
     const make = await t.vm(["make", "web", "--disk", "1M", "--log", "-y"], {

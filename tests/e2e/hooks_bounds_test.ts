@@ -1,4 +1,4 @@
-// Issue 9, point 4: no hook outlives its bound or the VM. Each hook hangs in
+// No hook outlives its bound or the VM. Each hook hangs in
 // turn — pre_qemu under `vm args` and under runsv (ended by `vm stop`, which
 // says QEMU never ran), post_qemu past QEMU's exit, cleanup past its bound —
 // and afterwards no process works in the VM directory but runit's own.
@@ -43,7 +43,7 @@ async function supervise(t: TestEnv, dir: string): Promise<void> {
   assert.ok(await waitFor(() => isSupervised(dir), 10_000), "no runsv");
 }
 
-test("point 4: vm args with a hanging pre_qemu ends it after the bound; nothing is left", async (t) => {
+test("vm args with a hanging pre_qemu ends it after the bound; nothing is left", async (t) => {
   // One child ignores TERM: the group gets KILL 2 s later.
   const hooks = "pre_qemu() { (trap '' TERM; sleep 100001) & sleep 100000; }\n";
   const dir = await hookVm(t, "h", hooks, 0);
@@ -69,7 +69,7 @@ test("point 4: vm args with a hanging pre_qemu ends it after the bound; nothing 
   assert.ok(await waitFor(() => strays(dir).length === 0, 3000), strays(dir).join("\n"));
 });
 
-test("point 4: vm stop during a hanging pre_qemu ends the hook's group; QEMU never ran", async (t) => {
+test("vm stop during a hanging pre_qemu ends the hook's group; QEMU never ran", async (t) => {
   const dir = await hookVm(t, "h", "pre_qemu() { sleep 100001 & sleep 100000; }\n", 30);
   await supervise(t, dir);
   const up = await t.vm(["sv", "up", "h"]);
@@ -84,7 +84,7 @@ test("point 4: vm stop during a hanging pre_qemu ends the hook's group; QEMU nev
   assert.ok(await waitFor(() => strays(dir).length === 0, 3000), strays(dir).join("\n"));
 });
 
-test("point 4: a post_qemu that never ends is ended with its children when QEMU stops", async (t) => {
+test("a post_qemu that never ends is ended with its children when QEMU stops", async (t) => {
   const dir = await hookVm(t, "h", "post_qemu() { sleep 100001 & sleep 100000; }\n", 1);
   await supervise(t, dir);
   await t.vm(["sv", "up", "h"]);
@@ -96,7 +96,7 @@ test("point 4: a post_qemu that never ends is ended with its children when QEMU 
   assert.ok(await waitFor(() => strays(dir).length === 0, 5000), strays(dir).join("\n"));
 });
 
-test("point 4: a cleanup that never ends is ended after its bound; the VM goes down", async (t) => {
+test("a cleanup that never ends is ended after its bound; the VM goes down", async (t) => {
   const dir = await hookVm(t, "h", "cleanup() { sleep 100001 & sleep 100000; }\n", 0, true);
   await supervise(t, dir);
   await t.vm(["sv", "up", "h"]);

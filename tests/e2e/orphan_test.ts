@@ -1,4 +1,4 @@
-// Issue 9, point 3: a QEMU whose runsv was killed (kill -9) is not lost to
+// A QEMU whose runsv was killed (kill -9) is not lost to
 // vm: list/status/info show it as `orphan` with its PID, qmp, monitor and
 // console reach it, doctor names it, `vm stop` powers the guest off through
 // its sockets within its wait and ends the svlogd the dead runsv left, and
@@ -39,7 +39,7 @@ async function guestAnswers(t: TestEnv, vm: string, ms: number): Promise<boolean
   return false;
 }
 
-test("point 3: a QEMU whose runsv was killed is an orphan vm can reach, stop and restart", async (t) => {
+test("a QEMU whose runsv was killed is an orphan vm can reach, stop and restart", async (t) => {
   const dir = await t.makeGuestVm("o", { console: "socket", log: true, wait: 30 });
   Deno.writeTextFileSync(join(dir, "hooks"), 'pre_qemu() { echo "pre_qemu ran for $VM_NAME"; }\n', {
     mode: 0o600,

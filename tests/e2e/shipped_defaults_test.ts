@@ -1,8 +1,12 @@
-// Issue 10, the first hour, points 1 to 4, end to end: the `vm` CLI as a
-// subprocess, real runsvdir (or vm daemon) and real QEMU with the shipped
-// default templates (no guest OS: SeaBIOS finds nothing to boot and keeps
-// running, which is all "running" needs). No DISPLAY and no audio server
-// here, as on a headless host.
+// The shipped defaults as a new user meets them, end to end: the default
+// templates reach running on a headless host (with TCG where KVM cannot be
+// opened; vm vnc's socket speaks RFB); a QEMU that dies at once is reported
+// with its log's last lines; the order of config files and `vm config`;
+// vm make's questions with their defaults. The `vm` CLI as a subprocess,
+// real runsvdir (or vm daemon) and real QEMU with the shipped default
+// templates (no guest OS: SeaBIOS finds nothing to boot and keeps running,
+// which is all "running" needs). No DISPLAY and no audio server here, as on
+// a headless host.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -37,13 +41,13 @@ async function qmpState(t: TestEnv, vm: string, env: Record<string, string>): Pr
   return JSON.parse(r.stdout).status;
 }
 
-test("point 2: shipped defaults, no VMCONF, no display, no sound: vm make x -y && vm start x reaches running", async (t) => {
+test("shipped defaults, no VMCONF, no display, no sound: vm make x -y && vm start x reaches running", async (t) => {
   const env = fresh(t);
   assert.equal(Deno.env.get("DISPLAY") ?? "", "", "the test host has no display");
   let r = await t.vm(["make", "x", "-y"], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /\(templates: display-none drive kvm mem vnc\)/);
-  // Point 1/README: without an ISO it stays down and says how to start it.
+  // As README says: without an ISO it stays down and says how to start it.
   assert.match(r.stdout, /^It is down: vmd is not running .*then "vm start x"$/m);
   const args = JSON.parse((await t.vm(["args", "x", "--json"], { env })).stdout) as string[];
   for (const want of ["-display none", "-vnc unix:./supervise/vnc", "-m 2G"]) {
@@ -61,7 +65,7 @@ test("point 2: shipped defaults, no VMCONF, no display, no sound: vm make x -y &
   assert.equal(r.code, 0, r.stderr);
 });
 
-test("point 1: vm start and vm make report QEMU dying at once, with the log's last line, exit 1, VM left down", async (t) => {
+test("vm start and vm make report QEMU dying at once, with the log's last line, exit 1, VM left down", async (t) => {
   const env = fresh(t);
   t.startRunsvdir();
   // No PulseAudio server here: QEMU exits at once with the audio template.
@@ -105,7 +109,7 @@ test("point 1: vm start and vm make report QEMU dying at once, with the log's la
   assert.deepEqual((await t.vm(["kill", "inst"], { env })).code, 0);
 });
 
-test("point 3: the config order for root too; vm config names the file and each origin; a missing VMDIR", async (t) => {
+test("the config order for root too; vm config names the file and each origin; a missing VMDIR", async (t) => {
   const home = join(t.root, "home");
   const xdg = join(t.root, "xdg");
   const homeConf = join(home, ".config/runit-vm/conf");
@@ -161,7 +165,7 @@ test("point 3: the config order for root too; vm config names the file and each 
   }
 });
 
-test("point 4: prompts show their defaults; input ending early creates nothing (exit 100); -y needs none", async (t) => {
+test("prompts show their defaults; input ending early creates nothing (exit 100); -y needs none", async (t) => {
   const env = fresh(t);
   t.startRunsvdir();
   const iso = join(t.root, "i.iso");
@@ -229,7 +233,7 @@ async function rfbGreeting(path: string): Promise<string> {
 
 Deno.test({
   ...skippable(
-    "point 2: as a user who cannot open /dev/kvm the default VM runs with TCG, saying so once; vm vnc's socket speaks RFB",
+    "as a user who cannot open /dev/kvm the default VM runs with TCG, saying so once; vm vnc's socket speaks RFB",
     Deno.uid() === 0 ? undefined : "needs root (useradd; unshare for a /dev/kvm only root opens)",
   ),
   async fn() {

@@ -1,4 +1,4 @@
-// Issue 9, point 2: vm never writes through a symlink planted as `x.new`
+// vm never writes through a symlink planted as `x.new`
 // (`vm boot` and `templates/once.new`, `vm __finish` and `backoff.new`), and
 // never reads `once`, `wait`, a template or `hooks` through a symlink that
 // leaves the VM directory; destroy, rename and clone keep to VMDIR.
@@ -25,7 +25,7 @@ function victim(t: TestEnv): string {
   return path;
 }
 
-test("point 2: vm boot refuses a planted templates/once.new symlink; its target is untouched", async (t) => {
+test("vm boot refuses a planted templates/once.new symlink; its target is untouched", async (t) => {
   const dir = await make(t, "vm");
   const target = victim(t);
   Deno.symlinkSync(target, join(dir, "templates", "once.new"));
@@ -36,7 +36,7 @@ test("point 2: vm boot refuses a planted templates/once.new symlink; its target 
   assert.throws(() => Deno.lstatSync(join(dir, "templates", "once")), Deno.errors.NotFound);
 });
 
-test("point 2: vm __finish refuses a planted backoff.new symlink; its target is untouched", async (t) => {
+test("vm __finish refuses a planted backoff.new symlink; its target is untouched", async (t) => {
   const dir = await make(t, "vm");
   const target = victim(t);
   // runsv's record of a run that just ended quickly while wanted up: a backoff is written.
@@ -61,7 +61,7 @@ test("point 2: vm __finish refuses a planted backoff.new symlink; its target is 
   assert.equal(Deno.lstatSync(join(dir, "backoff.new")).isSymlink, true);
 });
 
-test("point 2: a template, once, wait or hooks linking out of the VM is refused and shown unsafe", async (t) => {
+test("a template, once, wait or hooks linking out of the VM is refused and shown unsafe", async (t) => {
   const dir = await make(t, "vm");
   const target = victim(t);
   for (const rel of ["templates/evil", "templates/once", "hooks", "wait"]) {
@@ -99,7 +99,7 @@ test("point 2: a template, once, wait or hooks linking out of the VM is refused 
   assert.equal(Deno.readTextFileSync(target), "precious\n");
 });
 
-test("point 2: clone, rename and destroy keep to VMDIR; what a VM links to outside is untouched", async (t) => {
+test("clone, rename and destroy keep to VMDIR; what a VM links to outside is untouched", async (t) => {
   const dir = await make(t, "a");
   const outside = join(t.root, "outside");
   Deno.mkdirSync(outside);

@@ -1,8 +1,7 @@
-// Issue 9, point 7 (all but `vm make` without an ISO, which is another
-// change's): template bytes that are not UTF-8 reach QEMU exactly; a word
-// that expands to nothing where an option's value belongs is a template
-// error naming file:line; `vm stop` of a VM whose QEMU never stays up says
-// so; a stop cut short by --timeout is logged as "quit after N s".
+// Templates and stops: template bytes that are not UTF-8 reach QEMU
+// exactly; a word that expands to nothing where an option's value belongs is
+// a template error naming file:line; `vm stop` of a VM whose QEMU never
+// stays up says so; a stop cut short by --timeout is logged as "quit after N s".
 // QEMU runs without a guest (`-machine none`, deaf to the power button).
 
 import assert from "node:assert/strict";
@@ -41,7 +40,7 @@ function holds(hay: Uint8Array, needle: Uint8Array): boolean {
   return false;
 }
 
-test("point 7: template bytes that are not UTF-8 reach QEMU (and vm args) unchanged", async (t) => {
+test("template bytes that are not UTF-8 reach QEMU (and vm args) unchanged", async (t) => {
   const name = cat(text("caf"), Uint8Array.of(0xe9), text("-"), Uint8Array.of(0xff, 0xfe));
   const dir = await bareVm(t, "b", cat(text("-name '"), name, text("'\n")));
   const args = await new Deno.Command(t.vmExe, { args: ["args", "b", "--lines"], env: t.env })
@@ -58,7 +57,7 @@ test("point 7: template bytes that are not UTF-8 reach QEMU (and vm args) unchan
   assert.ok(splitCmdline(new TextDecoder().decode(argv)).includes("-machine"));
 });
 
-test("point 7: -name $UNSET is a template error at its file:line, not shifted arguments", async (t) => {
+test("-name $UNSET is a template error at its file:line, not shifted arguments", async (t) => {
   await bareVm(t, "e", text("-m 64M\n-name $UNSET -S\n"));
   const r = await t.vm(["args", "e"]);
   assert.equal(r.code, 100, r.stdout);
@@ -69,7 +68,7 @@ test("point 7: -name $UNSET is a template error at its file:line, not shifted ar
   );
 });
 
-test("point 7: vm stop of a VM whose QEMU keeps failing says it was not running", async (t) => {
+test("vm stop of a VM whose QEMU keeps failing says it was not running", async (t) => {
   const dir = await bareVm(t, "f", text("-no-such-option\n"));
   await supervise(t, dir);
   await t.vm(["sv", "up", "f"]);
@@ -83,7 +82,7 @@ test("point 7: vm stop of a VM whose QEMU keeps failing says it was not running"
   assert.deepEqual([state.state, state.want], ["down", "down"]);
 });
 
-test("point 7: a stop cut short by --timeout is logged as QEMU quit after N s", async (t) => {
+test("a stop cut short by --timeout is logged as QEMU quit after N s", async (t) => {
   const dir = await bareVm(t, "q", new Uint8Array(), 30);
   await supervise(t, dir);
   await t.vm(["sv", "up", "q"]);

@@ -1,4 +1,4 @@
-// Issue 9, point 5: a VM's wait is whole seconds 0…86400 wherever it is
+// A VM's wait is whole seconds 0…86400 wherever it is
 // given (`vm make --wait`, the answer, VMCONF_DEFAULT_WAIT: a usage error,
 // nothing made) and wherever it is read at run time (an unusable `wait` file
 // is logged and the default used, so a stop still ends); `--disk -1` is an
@@ -16,7 +16,7 @@ function made(t: TestEnv): string[] {
   return names.filter((n) => n !== ".default").sort();
 }
 
-test("point 5: make refuses a wait out of 0…86400 and an invalid disk size; nothing is made", async (t) => {
+test("make refuses a wait out of 0…86400 and an invalid disk size; nothing is made", async (t) => {
   for (const wait of [HUGE, "86401", "-5"]) {
     const r = await t.vm(["make", "wt", "-y", "--wait", wait]);
     assert.equal(r.code, 100, `--wait ${wait}: ${r.stderr}`);
@@ -43,7 +43,7 @@ test("point 5: make refuses a wait out of 0…86400 and an invalid disk size; no
   assert.equal(Deno.readTextFileSync(join(t.dir("day"), "wait")), "86400\n");
 });
 
-test("point 5: an unusable wait file is logged at run time and the default bounds the stop", async (t) => {
+test("an unusable wait file is logged at run time and the default bounds the stop", async (t) => {
   const r = await t.vm(["make", "wt", "--disk", "1M", "--wait", "1", "--log", "-y"], {
     env: { VMCONF_DEFAULT_TEMPLATES: "display-none" },
   });
