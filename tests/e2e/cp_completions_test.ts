@@ -1,4 +1,4 @@
-// Issue 22, point 10: `vm cp` to a VM that does not exist names it; the
+// `vm cp` to a VM that does not exist names it; the
 // completions of `--templates +se`, `--templates -vn`, `vm ssh` (only VMs with
 // SSH set up), `--image` (no ISOs) and `vm clone … --linked`, run by bash,
 // zsh and fish as a user's shell would.
@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { run, test, type TestEnv } from "../support/harness.ts";
 
-test("point 10: vm cp f.txt nosuchvm:/tmp/ says there is no such VM (exit 100)", async (t) => {
+test("vm cp f.txt nosuchvm:/tmp/ says there is no such VM (exit 100)", async (t) => {
   const f = join(t.root, "f.txt");
   Deno.writeTextFileSync(f, "x\n");
   const r = await t.vm(["cp", f, "nosuchvm:/tmp/"]);
@@ -53,7 +53,7 @@ async function bash(t: TestEnv, script: string, line: string): Promise<string[]>
   return r.stdout.split("\n").filter((w) => w !== "");
 }
 
-test("point 10: completions of +/-templates, vm ssh, --image and --linked in bash, zsh and fish", async (t) => {
+test("completions of +/-templates, vm ssh, --image and --linked in bash, zsh and fish", async (t) => {
   await setUp(t);
   const script = join(t.root, "vm.bash");
   Deno.writeTextFileSync(script, (await t.vm(["completions", "bash"])).stdout);

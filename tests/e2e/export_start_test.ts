@@ -1,4 +1,4 @@
-// Issue 22, point 2 (Nomad; libvirt is in libvirt_test.ts) and point 10's exit codes: the
+// Exported VMs start (Nomad here; libvirt is in libvirt_test.ts), and export's exit codes: the
 // VMs `vm make` makes with the shipped defaults, plain and --image, exported with
 // `vm export nomad --json`; each job's command line assembled as Nomad's qemu driver does
 // (tests/support/nomad_driver.ts), in a task directory holding the artifacts, and started
@@ -95,7 +95,7 @@ async function startJob(t: TestEnv, name: string, urls: string[]): Promise<strin
   return r.stderr;
 }
 
-test("point 2: the Nomad jobs of the default template sets start (the driver's argv, QEMU -S)", async (t) => {
+test("the Nomad jobs of the default template sets start (the driver's argv, QEMU -S)", async (t) => {
   const image = join(t.root, "image.qcow2");
   assert.equal((await run("qemu-img", ["create", "-q", "-f", "qcow2", image, "16M"])).code, 0);
   assert.equal((await t.vm(["make", "plain", "--disk", "16M", "-y"])).code, 0);

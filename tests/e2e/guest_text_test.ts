@@ -1,4 +1,4 @@
-// Issue 21, point 7, as a user sees it: text a guest controls never reaches
+// As a user sees it: text a guest controls never reaches
 // the terminal raw. `vm log` shows the serial bytes' escape sequences
 // (`ESC ] 0 ;` title, `ESC [ 6 n` query, a clipboard write) as `\x1b…`;
 // `vm ip` through a hostile agent (tests/support/hostile_agent.ts, on the

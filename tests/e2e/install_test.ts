@@ -48,7 +48,7 @@ Deno.test("install.sh in a fresh HOME installs vm and .default; re-running chang
       Deno.readTextFileSync(join(vmdir, ".default/run")),
       `#!/bin/sh\nexec 2>&1; exec ${vm} __run "$PWD"\n`,
     );
-    // Every shipped template (the vnc template of issue 10 made them 18).
+    // Every shipped template.
     assert.equal([...Deno.readDirSync(join(vmdir, ".default/templates"))].length, shipped);
 
     // vm works with a minimal PATH (as under a systemd user unit).
@@ -179,7 +179,7 @@ Deno.test("install.sh names Void's and Arch's packages; runit, not in Arch's rep
 });
 
 Deno.test("install.sh for a user sudo does not let in: the command to run as root at once, no password asked (exit 111)", async () => {
-  // Issue 22, point 10: such a user got sudo's three password prompts before the failure.
+  // Such a user used to get sudo's three password prompts before the failure.
   const r = await fakeInstall({ uid: 1000, sudo: "denied" }, [], {
     terminal: true,
     input: "y\nx\nx\nx\n",

@@ -110,7 +110,7 @@ Deno.test("export libvirt --define, virsh start/shutdown, import libvirt, start 
   }
 });
 
-// Issue 22, point 2: the VMs `vm make` makes with the shipped defaults, plain and --image
+// The VMs `vm make` makes with the shipped defaults, plain and --image
 // (vnc's socket in supervise/, the seed on virtio, the guest agent, ports), exported,
 // defined and started by libvirt. They have no OS: QEMU runs, which is what is checked.
 Deno.test("exports of the default template sets start under libvirt (virsh define, start)", async () => {

@@ -99,7 +99,7 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
   );
   // unsup: runsvdir is killed (its runsvs live on), then unsup's runsv, leaving
   // a status file that says "run" with a live QEMU: stale, as no runsv reads it;
-  // that QEMU is an orphan (issue 9), shown with its PID.
+  // that QEMU is an orphan, shown with its PID.
   const unsupRunsv = ppidOf(unsupPid) ?? 0;
   rsd.kill("SIGKILL");
   await rsd.status;
@@ -222,7 +222,7 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
   assert.match(r.stderr, /^vm: fatal: No VM "nosuch" in /);
 
   // Acting on the unsupervised VM is a system problem (111), and nothing is done;
-  // but vm stop and vm kill reach its orphan QEMU (issue 9).
+  // but vm stop and vm kill reach its orphan QEMU.
   r = await t.vm(["restart", "running", "unsup"]);
   assert.equal(r.code, 111, show(r));
   assert.match(r.stderr, /VM "unsup" is not supervised .*"vm daemon"/);

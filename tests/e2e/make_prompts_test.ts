@@ -1,4 +1,4 @@
-// Issue 22, point 8 (and point 10's vm make --image messages): at a vm make
+// vm make's questions (and vm make --image's messages): at a vm make
 // prompt on a terminal a bad answer says what is wrong and is asked again,
 // keeping the earlier answers; the wait question takes the unit it shows
 // (`30s`, `30 s`); `maybe` at a y/N question is no answer. On a pipe a bad
@@ -32,7 +32,7 @@ async function virtualSize(disk: string): Promise<number> {
   ];
 }
 
-test("point 8: on a terminal a bad answer is said and asked again; 30s, maybe", async (t) => {
+test("on a terminal a bad answer is said and asked again; 30s, maybe", async (t) => {
   const s = new TerminalSession(t, ["make", "web"]);
   try {
     assert.ok(await s.waitFor("Disk image size for web? [20G] "), s.out);
@@ -70,7 +70,7 @@ test("point 8: on a terminal a bad answer is said and asked again; 30s, maybe", 
   assert.equal(await virtualSize(join(dir, "drive.qcow2")), 16 << 20);
 });
 
-test("point 8: on a pipe a bad answer ends vm make (exit 100), nothing made; 30 s is a wait", async (t) => {
+test("on a pipe a bad answer ends vm make (exit 100), nothing made; 30 s is a wait", async (t) => {
   let r = await t.vm(["make", "web"], { stdin: "lots\n" });
   assert.equal(r.code, 100, r.stdout + r.stderr);
   assert.equal(
@@ -93,7 +93,7 @@ test("point 8: on a pipe a bad answer ends vm make (exit 100), nothing made; 30 
   assert.equal(Deno.readTextFileSync(join(t.dir("w2"), "wait")), "5\n");
 });
 
-test("point 8 and 10: vm make --image's questions on a terminal; the Created line names every template and --ssh", async (t) => {
+test("vm make --image's questions on a terminal; the Created line names every template and --ssh", async (t) => {
   const image = join(t.root, "blank.qcow2");
   assert.equal((await run("qemu-img", ["create", "-q", "-f", "qcow2", image, "16M"])).code, 0);
   const home = join(t.root, "home");

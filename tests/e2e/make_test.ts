@@ -17,7 +17,7 @@ function templatesOf(t: TestEnv, name: string): string[] {
 test("vm make with piped answers creates a complete, down VM that vm list shows", async (t) => {
   const r = await t.vm(["make", "t1"], { stdin: "1G\n3\n\n\n" });
   assert.equal(r.code, 0, r.stderr);
-  // The seed's questions, in the seed's order, each with its default (issue 10).
+  // The seed's questions, in the seed's order, each with its default.
   const asked = [
     "Disk image size for t1? [20G] ",
     "Safe poweroff wait time for t1? [10 s] ",
@@ -184,7 +184,7 @@ test("vm boot quotes every argument into once so it parses back unchanged", asyn
   assert.equal((await t.vm(["boot", "nosuch"])).code, 100);
 });
 
-// Issue 10 changed this: vm make used to start every new VM once when vmd ran.
+// vm make used to start every new VM once when vmd ran.
 // Only a VM made with an ISO (an installer to boot) starts now; without one
 // it stays down and vm make says how to start it. The stand-in QEMU exits at
 // once, so that start is also reported as the failure it is.

@@ -116,7 +116,7 @@ test("vm args fails exactly as __run does: the same line, exit 100 for templates
   await sv("up", bad);
   const log = join(bad, "log/main/current");
   assert.ok(await waitFor(() => readOr(log).includes("templates/evil:2"), 10_000), readOr(log));
-  // The same message; __run's lines are named by the VM instead of "vm" (issue 10).
+  // The same message; __run's lines are named by the VM instead of "vm".
   assert.equal(readOr(log).split("\n")[0]?.replace(/^\S+ /, ""), line.replace(/^vm: /, "bad: "));
   await sv("down", bad);
 

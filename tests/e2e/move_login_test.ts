@@ -1,10 +1,11 @@
 /**
- * Issue 22, points 3 and 4, with the real cloud-init guest (tests/support/
- * cloud_guest.ts, three boots under TCG, ~2 minutes each):
- * - point 4: `vm make web --image` with the default `drive` template gets
+ * A VM made with --image, its disk, and its move to another VMDIR and
+ * login there, with the real cloud-init guest (tests/support/cloud_guest.ts,
+ * three boots under TCG, ~2 minutes each):
+ * - the disk: `vm make web --image` with the default `drive` template gets
  *   `drive-virtio`, and the seed's template is read after it: the guest,
  *   booted by its kernel with `root=/dev/vda`, has its own disk as /dev/vda;
- * - point 3: README's `vm export tar web - | ssh host vm import tar - web`
+ * - the move: README's `vm export tar web - | ssh host vm import tar - web`
  *   (a local shell for ssh) moves the used VM into another VMDIR, where vm's
  *   SSH key does not exist yet and the VM's SSH port is taken on the host:
  *   the import makes that VMDIR's key, authorises it in the seed with a new
@@ -65,7 +66,7 @@ async function moveByPipe(a: TestEnv, b: TestEnv, sshPort: number): Promise<stri
 }
 
 Deno.test({
-  name: "points 3, 4: a used --image VM moved by export tar | import tar is reached by vm ssh",
+  name: "a used --image VM moved by export tar | import tar is reached by vm ssh",
   sanitizeResources: false,
   fn: () =>
     withEnv({}, async (a) => {
@@ -79,7 +80,7 @@ Deno.test({
           defaults: "display-none drive",
         };
         const port = await withPulledCloudVm(a, "web", opts, async (vm) => {
-          // Point 4: the disk on virtio, attached before the seed, is /dev/vda in the guest.
+          // The disk on virtio, attached before the seed, is /dev/vda in the guest.
           const templates = [...Deno.readDirSync(`${vm.dir}/templates`)].map((e) => e.name);
           assert.ok(
             templates.includes("drive-virtio") && !templates.includes("drive"),
@@ -94,7 +95,7 @@ Deno.test({
           return vm.sshPort;
         });
 
-        // Point 3: moved through a pipe into b, which has no vm key yet; the port is taken.
+        // Moved through a pipe into b, which has no vm key yet; the port is taken.
         const out = await moveByPipe(a, b, port);
         const lines = out.trimEnd().split("\n");
         assert.equal(lines[0], `VM "web2" imported into "${b.dir("web2")}" (down)`);

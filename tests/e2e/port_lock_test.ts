@@ -1,4 +1,4 @@
-// Issue 21, point 4: `vm port add` loses no update. 20 concurrent `vm port
+// `vm port add` loses no update. 20 concurrent `vm port
 // t1 add` on one VM all land in its `ports` file, none fails with a raw OS
 // error (before, a few rules landed and some died on "rename …ports.new");
 // the same host port added to two VMs at once is given to one of them; and

@@ -1,4 +1,4 @@
-// Issue 22, point 6: `vm ssh` of a VM made without --image says how to reach it with
+// `vm ssh` of a VM made without --image says how to reach it with
 // one's own ssh, on a free port; following that, `vm port add` gives the VM the
 // `net-user-fwd` template (QEMU's default NIC on netdev vmnet) and says so, and the
 // forward happens: QEMU listens on the port from the next start, and a second forward is
@@ -21,7 +21,7 @@ async function listening(port: number): Promise<boolean> {
   }
 }
 
-test("point 6: vm port adds net-user-fwd to a VM without one; the forward happens", async (t) => {
+test("vm port adds net-user-fwd to a VM without one; the forward happens", async (t) => {
   assert.equal((await t.vm(["make", "deb", "--disk", "1M", "--wait", "1", "-y"])).code, 0);
   const advice = await t.vm(["ssh", "deb"]);
   assert.equal(advice.code, 100);

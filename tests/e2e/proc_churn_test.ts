@@ -1,6 +1,6 @@
 // A busy host: processes come and go while vm scans /proc. A process may
 // exit between the listing of /proc and the read of its files, and Deno then
-// throws ESRCH as a plain Error (issue 20): every scan must step over it.
+// throws ESRCH as a plain Error: every scan must step over it.
 // Thousands of short-lived processes run while `vm list` (whose VM has a QMP
 // socket left, so it looks for a stray QEMU each time), `vm doctor` and a
 // second `vm daemon` scan; none may print a stack trace or change its exit.

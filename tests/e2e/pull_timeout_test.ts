@@ -1,4 +1,4 @@
-// Issue 21, point 5, as a user sees it: `vm image pull` and `vm make
+// The bounded waits of a download, as a user sees them: `vm image pull` and `vm make
 // --image URL` from a server on 127.0.0.1 that accepts and never answers,
 // or stalls mid-body, end with one line and exit 111 once the wait set by
 // VMCONF_HTTP_HEADER_TIMEOUT / VMCONF_HTTP_IDLE_TIMEOUT has passed (before,

@@ -251,7 +251,7 @@ test("the runit user service: vmd under runsvdir runs the VMs; sv down vmd stops
 });
 
 Deno.test('install.sh --service runit: exit 1 while no runsvdir watches ~/service, never "Next: start vmd"; 0 once one does', async () => {
-  // Issue 22, point 10: it reported success while nothing ran the user's runsvdir.
+  // It used to report success while nothing ran the user's runsvdir.
   await withTempDir(async (home) => {
     const env = {
       HOME: home,

@@ -1,4 +1,4 @@
-// Issue 22, point 7 and point 10's unsupervised-VM advice: `vm doctor` names a VMDIR
+// Set-up problems and the advice for an unsupervised VM: `vm doctor` names a VMDIR
 // that does not exist, one without `.default` and one no vmd supervises, each with its
 // fix and exit 1; `vm import tar` into a VMDIR without `.default` fails at once, before
 // it reads the archive (its stdin is never closed here), naming the fix, and leaves
@@ -10,7 +10,7 @@ import { noVmdProblem } from "../../lib/actions/doctor.ts";
 import { test } from "../support/harness.ts";
 import { runPiped, spawnPiped } from "../support/piped.ts";
 
-test("point 7: vm doctor names a missing VMDIR, .default and vmd; import needs .default first", async (t) => {
+test("vm doctor names a missing VMDIR, .default and vmd; import needs .default first", async (t) => {
   const doctorOf = (vmdir: string) => runPiped(t.vmExe, ["doctor"], { ...t.env, VMDIR: vmdir });
   const fix = (vmdir: string) => `fix: VMDIR=${vmdir} ./install.sh (in the vm source)`;
 

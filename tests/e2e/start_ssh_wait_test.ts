@@ -1,8 +1,8 @@
-// Issue 22, point 1: `vm start <vm> --ssh` shows on a terminal what it waits
+// `vm start <vm> --ssh` shows on a terminal what it waits
 // for and for how long, `--timeout` bounds the wait, and a failed wait says
 // what was seen last and the one next step; quiet on a pipe. VMs made with
 // --image from a blank disk: the firmware finds nothing to boot ("No bootable
-// device.", the issue's case: the wait ends at once), or the busybox test
+// device.": the wait ends at once), or the busybox test
 // guest boots by -kernel, talks on its serial console, and never opens SSH.
 
 import assert from "node:assert/strict";
@@ -37,7 +37,7 @@ function drawn(out: string): string[] {
   return out.split(CLEAR).slice(1).map((s) => s.replace(/\r\n[^]*$/, ""));
 }
 
-test("point 1: a disk that does not boot ends the wait at once with the firmware's words; stages and seconds on a terminal, one line on a pipe", async (t) => {
+test("a disk that does not boot ends the wait at once with the firmware's words; stages and seconds on a terminal, one line on a pipe", async (t) => {
   const dir = await blankVm(t, "web", "+serial-console");
   // No network boot ROM: SeaBIOS tries the disk, the CD-ROM (the seed) and says so.
   const net = join(dir, "templates/net-user-fwd");
@@ -78,7 +78,7 @@ test("point 1: a disk that does not boot ends the wait at once with the firmware
   assert.equal(bad.stderr, 'vm: fatal: "--timeout" needs seconds (e.g. 300), not "soon"\n');
 });
 
-test("point 1: a guest that boots but never opens SSH: --timeout, the serial console's last line, vm console as the next step", async (t) => {
+test("a guest that boots but never opens SSH: --timeout, the serial console's last line, vm console as the next step", async (t) => {
   const dir = await blankVm(t, "talk", "-* +serial-console +drive");
   const guest = await testGuest();
   Deno.writeTextFileSync(join(dir, "templates/guest"), quoteWords(guestArgs(guest)) + "\n");

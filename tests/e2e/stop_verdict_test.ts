@@ -1,4 +1,4 @@
-// Issue 22, point 5: `vm stop`'s verdict is what `vm __stop` recorded, never
+// `vm stop`'s verdict is what `vm __stop` recorded, never
 // a guess from how long the stop took; its countdown shows the VM's wait.
 // The test guest powers off at once on the ACPI button, but the VM's cleanup
 // hook takes 3 s, so runsv reports it down well after its wait of 2 s: the
@@ -13,7 +13,7 @@ import { CLEAR, onTerminal } from "../support/terminal.ts";
 /** How long the busybox guest may take to boot under TCG on a loaded machine. */
 const BOOT_MS = 90_000;
 
-test("point 5: vm stop says what __stop recorded (on a terminal and a pipe); the countdown counts the VM's wait", async (t) => {
+test("vm stop says what __stop recorded (on a terminal and a pipe); the countdown counts the VM's wait", async (t) => {
   const dir = await t.makeGuestVm("pw", { wait: 2 });
   Deno.writeTextFileSync(join(dir, "hooks"), "cleanup() { sleep 3; }\n", { mode: 0o600 });
   t.startRunsvdir();

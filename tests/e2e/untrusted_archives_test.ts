@@ -1,6 +1,6 @@
 /**
- * Issue 21, points 1, 2, 3, 10 and 12 for archives and libvirt domains, as a
- * user meets them: `vm import tar` refuses an archive whose image has a data
+ * Untrusted archives and libvirt domains, as a user meets them:
+ * `vm import tar` refuses an archive whose image has a data
  * file, a manifest `external` outside the image cache or an image the
  * manifest does not list backed by a host file (one line, exit 100, nothing
  * left), and says so when VMDIR does not exist; `vm import libvirt` (a fake

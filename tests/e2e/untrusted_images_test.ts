@@ -1,5 +1,5 @@
 /**
- * Issue 21, points 1, 6 and 11, as a user meets them: a pulled or local
+ * Untrusted images, as a user meets them: a pulled or local
  * image that names a host file (an external data file, a backing file
  * outside the cache, a json: backing name, a vmdk extent) is refused by
  * `vm image pull`, `vm make --image` and `vm image import` with one line and
