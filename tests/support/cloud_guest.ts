@@ -260,7 +260,7 @@ export function cloudGuestArgs(g: CloudGuest, disk: string | undefined, mem = "1
     // Without CMPXCHG16B: under QEMU 7.2's TCG the flags after it came out
     // corrupted, and the 6.12 kernel (SLUB uses it) died of double faults
     // within the first minute in 3 boots of 3; with -cx16 it boots. (Not seen
-    // with QEMU 7.2.22 on an AMD EPYC host, 5 boots of 5, issue 22: kept for
+    // with QEMU 7.2.22 on an AMD EPYC host, 5 boots of 5: kept for
     // the hosts where it was.)
     "-cpu",
     "qemu64,-cx16",

@@ -1,5 +1,5 @@
 /**
- * Test support: hostile disk images as issue 21 describes them, made with
+ * Test support: hostile disk images, made with
  * qemu-img in a directory of the test's: a qcow2 whose external data file is
  * a "secret" host file, one backed by a file outside any allowed directory,
  * one whose backing file is a `json:` name, a vmdk whose extent is the

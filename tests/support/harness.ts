@@ -229,7 +229,7 @@ export function test(name: string, fn: (t: TestEnv) => Promise<void>): void {
   Deno.test(name, () => withEnv({}, fn));
 }
 
-/** The fields of `vm list --json` / `vm status --json` objects, in order (issue 4, plus backoff_s, linked_clones, problem). */
+/** The fields of `vm list --json` / `vm status --json` objects, in order. */
 export const JSON_STATE_FIELDS = [
   "name",
   "state",

@@ -1,4 +1,4 @@
-// Issue 21, point 9: a hostile guest agent (tests/support/hostile_agent.ts,
+// A hostile guest agent (tests/support/hostile_agent.ts,
 // on a unix socket as QEMU serves it). After the handshake, an endless line
 // without a newline stops at 1 MiB; a flood of replies to other requests
 // stops at the command's deadline (before, both kept `vm ip` running past

@@ -1,4 +1,4 @@
-// Issue 22, point 1: what `vm start --ssh` sees of a booting guest and says
+// What `vm start --ssh` sees of a booting guest and says
 // about it: guest text made safe, the VGA text screen, the stages, the
 // failure's words and next step; the SSH port looked at through listeners on
 // 127.0.0.1 (a banner, a close, silence, nothing listening).

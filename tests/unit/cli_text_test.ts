@@ -1,4 +1,4 @@
-// Pure text of the first-hour commands: the stop wait line (cli/wait_line.ts),
+// Pure text of commands: the stop wait line (cli/wait_line.ts),
 // prompts with defaults (cli/prompt.ts), vm vnc's recipe (cli/vnc.ts), and
 // how vm make says to watch an installer (cli/make.ts).
 

@@ -1,4 +1,4 @@
-// Issue 21, point 8: cloud-init inputs. A public key whose comment holds DEL
+// Cloud-init inputs. A public key whose comment holds DEL
 // or C1 characters reaches the guest as it is, escaped in vm's
 // cloud-config, which `cloud-init schema -c` (Debian's cloud-init) accepts
 // (before, it said "unacceptable character #x007f" and the guest dropped

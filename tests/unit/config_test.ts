@@ -273,7 +273,7 @@ Deno.test("chooseConfigFile: the first found of XDG, ~/.config, /etc is read, fo
   assert.equal(chooseConfigFile(env, existing(SYSTEM_CONF, XDG_CONF)), XDG_CONF);
   assert.equal(chooseConfigFile(env, existing(SYSTEM_CONF, HOME_CONF)), HOME_CONF);
   assert.equal(chooseConfigFile(env, existing(HOME_CONF)), HOME_CONF);
-  // Root too: its XDG_CONFIG_HOME and ~/.config are not ignored (issue 10).
+  // Root too: its XDG_CONFIG_HOME and ~/.config are not ignored.
   const root = { HOME: "/root", XDG_CONFIG_HOME: "/xdg" };
   assert.equal(chooseConfigFile(root, existing(SYSTEM_CONF, XDG_CONF)), XDG_CONF);
   assert.equal(

@@ -1,8 +1,8 @@
-// Unit tests of lib/os/fs.ts's safe writes and reads (issue 9, points 1 and
-// 2): an atomic write never follows a planted `x.new` symlink, removes a
+// Unit tests of lib/os/fs.ts's safe writes and reads: an atomic write
+// never follows a planted `x.new` symlink, removes a
 // stale regular one, and gives exactly the mode asked for whatever the
 // umask; directories likewise; a read through a symlink out of its
-// directory is refused. Issue 21: a streamed write (openAtomic, `vm export
+// directory is refused. A streamed write (openAtomic, `vm export
 // tar FILE`) replaces a `FILE.new` someone else made and refuses a symlink
 // there; openPlainFile (a pull's `.part`) never follows a planted symlink.
 

@@ -1,4 +1,4 @@
-// Issue 21, point 5: every wait of a download is bounded (lib/images/http.ts,
+// Every wait of a download is bounded (lib/images/http.ts,
 // set by VMCONF_HTTP_*_TIMEOUT). A server on 127.0.0.1 that accepts and
 // never answers, that stalls mid-body, or whose accept queue is full (the
 // connection never completes) ends the pull with one line, the `.part`

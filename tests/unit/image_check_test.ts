@@ -1,4 +1,4 @@
-// lib/qemu/image_check.ts (issue 21, point 1): hostile images are refused
+// lib/qemu/image_check.ts: hostile images are refused
 // one image of the chain at a time, each problem one line naming the file;
 // a FIFO named as backing file is never opened; good chains pass.
 

@@ -1,4 +1,4 @@
-// lib/export/import_trust.ts (issue 21, point 10): what an archive's VM
+// lib/export/import_trust.ts: what an archive's VM
 // brings that reaches the host is found, listed and disabled (hooks renamed,
 // template lines commented out, a template renamed when a line holds more),
 // and kept with --trust.

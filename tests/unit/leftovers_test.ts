@@ -1,4 +1,4 @@
-// Unit tests of lib/vm/leftovers.ts (issue 9, point 6): which dot-directories
+// Unit tests of lib/vm/leftovers.ts: which dot-directories
 // are leftovers of an interrupted operation, whose owner runs, the line
 // `vm list` prints, and that --fix never touches a live owner's work.
 
@@ -91,7 +91,7 @@ Deno.test("findLeftovers/removeLeftover: a gone owner's is removed, a live owner
   });
 });
 
-Deno.test("parseLeftoverName: import tar's, export tar's and image import's directories too (issue 21)", () => {
+Deno.test("parseLeftoverName: import tar's, export tar's and image import's directories too", () => {
   const ops = [".untar-x-7", ".export-web-8", ".image-import-deb-12-9", ".import-y-1"].map((n) => {
     const p = parseLeftoverName(n);
     assert.ok(p !== undefined, n);

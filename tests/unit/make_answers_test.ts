@@ -1,4 +1,4 @@
-// Issue 22, points 8 and 10: the answers vm make's questions take (the wait
+// The answers vm make's questions take (the wait
 // with the unit it shows, y/N strictly) and the template words --templates
 // completes (+name, -name).
 

@@ -201,7 +201,7 @@ Deno.test("nomad refuses, naming template and line, what cannot work under Nomad
   ];
   for (const [extra, re] of cases) {
     assert.throws(() => buildNomadJob(model(extra), OPTS), (e) => {
-      assert.ok(e instanceof UsageError); // bad input: exit 100, not 1 (issue 22)
+      assert.ok(e instanceof UsageError); // bad input: exit 100, not 1
       assert.equal(e.exitCode, 100);
       assert.match(e.message, re);
       return true;

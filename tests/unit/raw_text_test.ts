@@ -1,5 +1,5 @@
 // Unit tests of lib/text/raw_text.ts: bytes that are not UTF-8 survive a
-// decode and encode unchanged (issue 9, point 7: never U+FFFD), and of the
+// decode and encode unchanged (never U+FFFD), and of the
 // template path that uses it (lib/vm/templates.ts reads templates as bytes).
 
 import assert from "node:assert/strict";

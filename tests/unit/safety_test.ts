@@ -1,5 +1,5 @@
 // Unit tests of lib/vm/safety.ts and the `unsafe`/`orphan` states of
-// lib/vm/state.ts (issue 9, points 1-3): which files make a VM unsafe to
+// lib/vm/state.ts: which files make a VM unsafe to
 // run, the one line naming each with its fix, and how list/status show it.
 
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// Unit tests of what a stop says (issue 9, point 7): `vm stop` of a VM whose
+// Unit tests of what a stop says: `vm stop` of a VM whose
 // QEMU never came up says so, an orphan's stop says it ran without runsv,
 // and `vm __stop` logs "quit after N s" when QEMU went without the guest
 // powering off; the message of a hook vm ended.

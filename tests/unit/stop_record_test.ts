@@ -1,4 +1,4 @@
-// Issue 22, point 5: the stop record `vm __stop` writes and `vm stop` reads
+// The stop record `vm __stop` writes and `vm stop` reads
 // (lib/vm/stop_record.ts), the verdict built from it, and the countdown's text.
 
 import assert from "node:assert/strict";
@@ -39,7 +39,7 @@ Deno.test("parseStopRecord: anything but a whole record is no record", () => {
 });
 
 Deno.test("recorded: the verdict is what __stop recorded, whatever the time it took", () => {
-  // The issue's stop: 10.0 s in all, the guest off in 9.7 s with a wait of 10.
+  // A stop of 10.0 s in all, the guest off in 9.7 s with a wait of 10.
   const off = recorded("web", 10.04, 10, REC);
   assert.equal(
     stopMessage(off),

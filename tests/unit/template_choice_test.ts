@@ -16,7 +16,7 @@ Deno.test("applyTemplateWords: drops and additions in order", () => {
     defaults: DEFAULTS,
     chosen: ["serial-console", "mem-4g"],
   });
-  // The example: dropping a template that is no default changes nothing.
+  // Dropping a template that is no default changes nothing.
   assert.deepEqual(applyTemplateWords(DEFAULTS, ["-audio-pa", "+vnc"], AVAILABLE), {
     defaults: DEFAULTS,
     chosen: ["vnc"],

@@ -1,4 +1,4 @@
-// Issue 21, point 7: lib/text/visible.ts, the one escaping of text from a
+// lib/text/visible.ts, the one escaping of text from a
 // guest or QEMU before a terminal sees it, and where cli/ prints such text:
 // `vm ip`'s table, the `vm: fatal:` line (an agent's error, log lines of a
 // failed start). Control characters become `\x1b`-style escapes; tab,

@@ -1,4 +1,4 @@
-// Unit tests of the bounds of a VM's `wait` (issue 9, point 5): whole
+// Unit tests of the bounds of a VM's `wait`: whole
 // seconds 0…86400 when given to make (a usage error otherwise) and when read
 // from the `wait` file (the default, with the reason, otherwise).
 
