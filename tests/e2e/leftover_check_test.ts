@@ -29,14 +29,14 @@ Deno.test("the leftover check sees a process working in a test's temp dir", asyn
 /** A test file whose test starts `sleep 600` in its temp dir, writes its PID to `pidFile`, and kills it unless `leave`. */
 function sleeperFile(pidFile: string, leave: boolean): string {
   const tempDir = new URL("../support/temp_dir.ts", import.meta.url).href;
+  const name = `starts sleep 600 in its temp dir${leave ? " and leaves it" : ", then kills it"}`;
+  const end = leave ? "sleep.unref();" : 'sleep.kill("SIGKILL");\n    await sleep.status;';
   return `import { withTempDir } from ${JSON.stringify(tempDir)};
-Deno.test("starts sleep 600 in its temp dir${
-    leave ? " and leaves it" : ", then kills it"
-  }", async () => {
+Deno.test(${JSON.stringify(name)}, async () => {
   await withTempDir(async (dir) => {
     const sleep = new Deno.Command("sleep", { args: ["600"], cwd: dir, stdin: "null" }).spawn();
     Deno.writeTextFileSync(${JSON.stringify(pidFile)}, String(sleep.pid));
-    ${leave ? "sleep.unref();" : 'sleep.kill("SIGKILL");\n    await sleep.status;'}
+    ${end}
   });
 });
 Deno.test("a later test of the same file", () => {});
@@ -66,15 +66,9 @@ Deno.test("a test file that leaves a process in its temp dir fails after its las
       assert.match(out, named);
       assert.match(out, /^\.\/a_leaves_test\.ts \(uncaught error\)$/m, out);
       assert.match(out, /\| 4 passed \| 1 failed/, "every test passed; a_leaves_test.ts failed");
-      const order = [
-        "a later test of the same file ... ok",
-        "Uncaught error from ./a_leaves_test.ts",
-      ]
-        .map((s) => out.indexOf(s));
-      assert.ok(
-        order[0]! >= 0 && order[0]! < order[1]!,
-        `the check runs after the last test:\n${out}`,
-      );
+      const last = out.indexOf("a later test of the same file ... ok");
+      const check = out.indexOf("Uncaught error from ./a_leaves_test.ts");
+      assert.ok(last >= 0 && last < check, `the check runs after the last test:\n${out}`);
       assert.ok(await waitFor(() => !alive(pid), 5000), `PID ${pid} was not killed`);
     } finally {
       if (pid > 0) signal(pid, "SIGKILL");
