@@ -16,7 +16,7 @@ import { StartFailedError } from "../errors.ts";
 import { F } from "../vm/files.ts";
 import { readStatus, type Status } from "../runit/status.ts";
 import { cmdlineOf, isAlive } from "../os/proc.ts";
-import { sleep } from "../os/poll.ts";
+import { pollUntil, sleep } from "../os/poll.ts";
 import { logLinesSince } from "../vm/log.ts";
 import { control } from "../runit/control.ts";
 import { BROKEN_STATES, isStarted, qmpStatus } from "../qemu/qmp_status.ts";
@@ -70,6 +70,15 @@ function failed(name: string, dir: string, since: number, why: string): StartFai
   return new StartFailedError(`VM "${name}" did not start: ${why}; ${hint}`, lines);
 }
 
+/** How long runsv gets to take a `d` (it reads its control FIFO at once, unless loaded). */
+const TAKE_MS = 5000;
+
+/** Tells runsv of `dir` `d`; whether its status then wants down (within TAKE_MS). */
+function leaveDown(dir: string): Promise<boolean> {
+  control(dir, "d");
+  return pollUntil(() => readStatus(dir)?.want === "down", TAKE_MS);
+}
+
 /**
  * Waits until the VM `name` in `dir`, told to run at Unix time `since.unix`
  * (`since.t0` its performance.now()), is up: QMP answers with a started
@@ -95,8 +104,9 @@ export async function waitUp(
       const died = (seenRun !== undefined && (st.state !== "run" || st.pid !== seenRun)) ||
         (st.state !== "run" && st.since >= since.unix);
       if (died) {
-        if (since.leaveDown) control(dir, "d");
-        const left = since.leaveDown ? " (it is left down)" : "";
+        // "left down" is said once runsv has taken the `d` (its status wants down).
+        const leftDown = since.leaveDown === true && await leaveDown(dir);
+        const left = leftDown ? " (it is left down)" : "";
         throw failed(name, dir, since.unix, `QEMU exited at once${left}`);
       }
       if (st.state === "run") seenRun = st.pid;

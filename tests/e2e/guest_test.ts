@@ -229,6 +229,14 @@ Deno.test("guestAppend and guestArgs", () => {
     "-append",
     "console=ttyS0 quiet panic=-1 vmtest.deaf=1",
   ]);
+  // A script to run (base64 on the command line), and the aarch64 guest's machine and console.
+  assert.equal(
+    guestAppend({ run: "echo hi" }),
+    "console=ttyS0 quiet panic=-1 vmtest.run=ZWNobyBoaQ==",
+  );
+  const arm = guestArgs({ kernel: "/k", initrd: "/i", arch: "aarch64" });
+  assert.deepEqual(arm.slice(0, 4), ["-machine", "virt", "-cpu", "max"]);
+  assert.equal(arm.at(-1), "console=ttyAMA0 quiet panic=-1");
 });
 
 Deno.test("testGuest builds a kernel and a newc initramfs, cached", async () => {

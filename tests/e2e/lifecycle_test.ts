@@ -264,7 +264,7 @@ test("vm stop: an obeying guest is down in under 3 s (wait 10), the time is repo
   const s = await timed(t, ["stop", "g"]);
   assert.equal(s.code, 0, show(s));
   assert.ok(s.ms < 3000, `vm stop took ${s.ms} ms`);
-  const m = /^Stopped "g" in (\d+\.\d) s \(guest powered off\)\n$/.exec(s.stdout);
+  const m = /^Stopped "g" in (\d+\.\d) s \(the guest powered off in \d+\.\d s\)\n$/.exec(s.stdout);
   assert.ok(m, s.stdout);
   assert.ok(Number(m[1]) * 1000 <= s.ms, "the reported time is the stop's");
   assert.ok(!alive(pid), "QEMU is gone");
@@ -297,7 +297,7 @@ test("vm stop: an obeying guest is down in under 3 s (wait 10), the time is repo
   assert.match(
     r.stdout,
     new RegExp(
-      `^Restarted "g" \\(stopped in \\d+\\.\\d s, guest powered off; started in \\d+\\.\\d s, pid ${pid3}\\)\n$`,
+      `^Restarted "g" \\(stopped in \\d+\\.\\d s, the guest powered off in \\d+\\.\\d s; started in \\d+\\.\\d s, pid ${pid3}\\)\n$`,
     ),
   );
   assert.equal(readStatus(dir)?.state, "run");

@@ -141,7 +141,7 @@ test("vm make --image's questions on a terminal; the Created line names every te
       s,
       "",
       'Created VM "cw" in ',
-      "(templates: cloud-init display-none drive guest-agent kvm mem net-user-fwd " +
+      "(templates: cloud-init display-none drive-virtio guest-agent kvm mem net-user-fwd " +
         "serial-console vnc)",
       'then "vm start cw --ssh" (waits until it answers SSH)',
     );

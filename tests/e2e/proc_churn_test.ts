@@ -52,12 +52,11 @@ test("a busy host: 2,000+ short-lived processes while 40 vm list/doctor runs and
   // A QMP socket left behind (as by a killed runsv): vm list and doctor look for its QEMU.
   Deno.mkdirSync(join(t.dir("a"), "supervise"), { mode: 0o700 });
   Deno.writeTextFileSync(join(t.dir("a"), "supervise/qmp"), "");
+  const d = startDaemon(t);
+  assert.ok(await waitFor(() => findRunsvdir(t.vmdir).length === 1, 15_000), d.log());
   const listCode = (await t.vm(["list"])).code;
   const doctorCode = (await t.vm(["doctor"])).code;
   assert.equal(listCode, 0);
-
-  const d = startDaemon(t);
-  assert.ok(await waitFor(() => findRunsvdir(t.vmdir).length === 1, 15_000), d.log());
   const c = churn(t, 3);
   let started = 0;
   try {

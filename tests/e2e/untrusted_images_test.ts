@@ -97,6 +97,7 @@ Deno.test("pull, make --image FILE|URL and image import refuse images that name 
 
 Deno.test("doctor finds a VM disk with a data file and a cached image with a backing file; info shows it", () =>
   withImages(async (t) => {
+    t.env.startRunsvdir(); // a vmd: doctor finds nothing but the disks
     const evil = await evilImages(join(t.env.root, "evil"), join(t.env.root, "secret"));
     const made = await t.env.vm(["make", "old", "--disk", "1M", "--no-log", "-y"]);
     assert.equal(made.code, 0, made.stderr);

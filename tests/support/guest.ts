@@ -3,14 +3,23 @@
  *
  * The guest is Debian's cloud kernel (downloaded with `apt-get download`)
  * plus an uncompressed newc initramfs, written here in TypeScript, holding a
- * static busybox, the `evdev` and `button` kernel modules (when they are not
- * built in) and an `/init` script that:
+ * static busybox, the kernel modules the tests need when they are not built
+ * in (the power button's, virtio PCI, block, net and virtiofs, efivarfs) and
+ * an `/init` script that:
  *
+ * - loads the modules, mounts efivarfs when the firmware is UEFI,
  * - prints {@link GUEST_READY} on the serial console once it is up,
  * - unless `vmtest.deaf=1` is on the kernel command line, prints
- *   {@link GUEST_POWERDOWN} and powers off when the ACPI power button is
- *   pressed (QMP `system_powerdown`),
+ *   {@link GUEST_POWERDOWN} and powers off when the power button is pressed
+ *   (QMP `system_powerdown`; on aarch64 only under UEFI, which gives ACPI),
+ * - runs the shell script given base64-encoded as `vmtest.run=…`
+ *   ({@link guestAppend}'s `run`), its output on the serial console
+ *   (`/etc/udhcpc.script` is there for busybox's `udhcpc -s`),
  * - then runs an interactive shell on the serial console, forever.
+ *
+ * The guest is built for x86_64 (the default) or aarch64: Debian's arm64
+ * cloud kernel and arm64 busybox-static, both from `apt-get download` after
+ * `dpkg --add-architecture arm64` (done on first need).
  *
  * @module
  */
@@ -19,12 +28,17 @@ import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { gunzipSync } from "node:zlib";
 
+/** The architectures a test guest is built for. */
+export type GuestArch = "x86_64" | "aarch64";
+
 /** Paths of the cached test guest's files. */
 export interface TestGuest {
-  /** The kernel image (bzImage), for QEMU's `-kernel`. */
+  /** The kernel image (bzImage; arm64's gzipped Image), for QEMU's `-kernel`. */
   kernel: string;
   /** The initramfs (uncompressed newc cpio), for QEMU's `-initrd`. */
   initrd: string;
+  /** Its architecture; absent: x86_64. */
+  arch?: GuestArch;
 }
 
 /** Printed on the serial console when the guest's init is ready. */
@@ -32,17 +46,56 @@ export const GUEST_READY = "GUEST-READY";
 /** Printed on the serial console when the guest saw the ACPI power button. */
 export const GUEST_POWERDOWN = "GUEST-POWERDOWN";
 
-/** Meta package whose dependency is the versioned kernel package. */
-const KERNEL_META_PACKAGE = "linux-image-cloud-amd64";
-/** Kernel modules the guest needs, by module name, with their config symbol. */
-const NEEDED_MODULES: readonly { name: string; config: string }[] = [
+/** A kernel module the guest needs, with the config symbol that builds it in. */
+interface NeededModule {
+  name: string;
+  config: string;
+}
+
+/** The modules every guest needs: virtio devices, virtiofs, efivarfs. */
+const COMMON_MODULES: readonly NeededModule[] = [
   { name: "evdev", config: "CONFIG_INPUT_EVDEV" },
-  { name: "button", config: "CONFIG_ACPI_BUTTON" },
+  { name: "virtio_pci", config: "CONFIG_VIRTIO_PCI" },
+  { name: "virtio_blk", config: "CONFIG_VIRTIO_BLK" },
+  { name: "virtio_net", config: "CONFIG_VIRTIO_NET" },
+  { name: "virtiofs", config: "CONFIG_VIRTIO_FS" },
+  { name: "efivarfs", config: "CONFIG_EFIVAR_FS" },
 ];
+
+/** What differs between the guests of each architecture. */
+const ARCHES: Readonly<
+  Record<GuestArch, {
+    debArch: string;
+    /** Meta package whose dependency is the versioned kernel package. */
+    kernelMeta: string;
+    modules: readonly NeededModule[];
+    /** The serial console's device. */
+    console: string;
+  }>
+> = {
+  x86_64: {
+    debArch: "amd64",
+    kernelMeta: "linux-image-cloud-amd64",
+    modules: [{ name: "button", config: "CONFIG_ACPI_BUTTON" }, ...COMMON_MODULES],
+    console: "ttyS0",
+  },
+  aarch64: {
+    debArch: "arm64",
+    kernelMeta: "linux-image-cloud-arm64",
+    // The power button is ACPI's (under UEFI: AAVMF gives the kernel ACPI tables); QEMU's
+    // virt machine has a TPM only as tpm-tis-device.
+    modules: [
+      { name: "button", config: "CONFIG_ACPI_BUTTON" },
+      { name: "tpm_tis", config: "CONFIG_TCG_TIS" },
+      ...COMMON_MODULES,
+    ],
+    console: "ttyAMA0",
+  },
+};
 /** Where the static busybox comes from (Debian package `busybox-static`). */
 const BUSYBOX = "/bin/busybox";
 /** Bump when the initramfs layout (not the init script) changes. */
-const LAYOUT_VERSION = "1";
+const LAYOUT_VERSION = "2";
 
 /**
  * The guest's `/init`. Modules are in `/lib/modules/NN-name.ko`, numbered in
@@ -57,12 +110,21 @@ mount -t sysfs sysfs /sys || fail "mount /sys"
 mount -t devtmpfs devtmpfs /dev || fail "mount devtmpfs on /dev"
 for m in /lib/modules/*.ko; do
   [ -e "$m" ] || continue
+  # efivarfs refuses to load without UEFI.
+  case "$m" in *-efivarfs.ko) [ -d /sys/firmware/efi ] || continue ;; esac
   insmod "$m" || fail "insmod $m"
 done
+if [ -d /sys/firmware/efi/efivars ]; then
+  mount -t efivarfs efivarfs /sys/firmware/efi/efivars || fail "mount efivarfs"
+fi
 deaf=0
-case " $(cat /proc/cmdline) " in
-*" vmtest.deaf=1 "*) deaf=1 ;;
-esac
+run=
+for w in $(cat /proc/cmdline); do
+  case "$w" in
+  vmtest.deaf=1) deaf=1 ;;
+  vmtest.run=*) run="\${w#vmtest.run=}" ;;
+  esac
+done
 # Event devices of every input device named "Power Button"; devtmpfs creates
 # the nodes asynchronously, so wait for them a little.
 events=
@@ -77,7 +139,7 @@ while [ -z "$events" ] && [ "$tries" -lt 100 ]; do
   [ -n "$events" ] || { tries=$((tries + 1)); sleep 0.05; }
 done
 if [ -z "$events" ]; then
-  fail "no Power Button input device found"
+  fail "no power button input device found"
 elif [ "$deaf" = 0 ]; then
   # Open each device here, before GUEST-READY: evdev gives an event only to
   # readers that have the device open, and a background job may not have
@@ -90,11 +152,28 @@ elif [ "$deaf" = 0 ]; then
   done
 fi
 echo ${GUEST_READY}
+if [ -n "$run" ]; then
+  echo "$run" | base64 -d >/tmp/run.sh || fail "vmtest.run is not base64"
+  (sh /tmp/run.sh </dev/null >/dev/console 2>&1 &)
+fi
 # A shell on the serial console that comes back when it exits.
 while true; do
   setsid cttyhack sh
   sleep 0.2
 done
+`;
+
+/** busybox udhcpc's script (`udhcpc -s /etc/udhcpc.script`): sets the address it got. */
+const UDHCPC_SCRIPT = `#!/bin/busybox sh
+case "$1" in
+deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+bound | renew)
+  ip addr flush dev "$interface"
+  ip addr add "$ip/$mask" dev "$interface"
+  [ -z "$router" ] || ip route add default via "\${router%% *}" dev "$interface"
+  echo "UDHCPC-BOUND $interface $ip/$mask"
+  ;;
+esac
 `;
 
 /** Returns the cache directory ($VM_TEST_CACHE or ~/.cache/vm-test-guest). */
@@ -143,9 +222,11 @@ const APT_HINT = "Is this a Debian machine with the Debian apt repositories reac
   "Try `apt-get update` (as root).";
 
 /** The versioned kernel package the meta package depends on, and its version. */
-async function resolveKernelPackage(): Promise<
+async function resolveKernelPackage(arch: GuestArch): Promise<
   { name: string; version: string }
 > {
+  const { kernelMeta, debArch } = ARCHES[arch];
+  const KERNEL_META_PACKAGE = arch === "x86_64" ? kernelMeta : `${kernelMeta}:${debArch}`;
   // One apt-cache call (each takes ~0.6 s): Debian's meta package depends on
   // the exact version, e.g. "Depends: linux-image-6.1.0-56-cloud-amd64 (=
   // 6.1.192-2)".
@@ -166,7 +247,7 @@ async function resolveKernelPackage(): Promise<
   }
   let version: string | undefined = dep[2];
   if (!version) {
-    const show = await run("apt-cache", ["show", "--no-all-versions", name], {
+    const show = await run("apt-cache", ["show", "--no-all-versions", qualified(name, arch)], {
       hint: APT_HINT,
     });
     version = /^Version:\s*(\S+)/m.exec(show)?.[1];
@@ -177,6 +258,34 @@ async function resolveKernelPackage(): Promise<
     );
   }
   return { name, version };
+}
+
+/** A package name as apt names it for `arch`'s Debian architecture (`name:arm64`). Pure. */
+function qualified(name: string, arch: GuestArch): string {
+  return arch === "x86_64" ? name : `${name}:${ARCHES[arch].debArch}`;
+}
+
+/**
+ * Makes apt know packages of `arch` (a foreign architecture: `dpkg
+ * --add-architecture`, then `apt-get update`) when it does not yet.
+ */
+async function ensureForeignArch(arch: GuestArch): Promise<void> {
+  if (arch === "x86_64") return;
+  const debArch = ARCHES[arch].debArch;
+  const known = (await run("dpkg", ["--print-foreign-architectures"])).split("\n");
+  if (known.includes(debArch)) return;
+  await run("dpkg", ["--add-architecture", debArch], { hint: APT_HINT });
+  await run("apt-get", ["update", "-q"], { hint: APT_HINT });
+}
+
+/** Downloads package `spec` (`name=version`) into `dir`; the .deb's path. */
+async function download(spec: string, dir: string): Promise<string> {
+  await run("apt-get", ["download", spec], { cwd: dir, hint: APT_HINT });
+  const name = spec.replace(/[:=].*$/, "");
+  const deb = [...Deno.readDirSync(dir)]
+    .find((e) => e.isFile && e.name.startsWith(`${name}_`) && e.name.endsWith(".deb"))?.name;
+  if (!deb) throw new Error(`test guest: apt-get download ${spec} left no .deb in ${dir}`);
+  return `${dir}/${deb}`;
 }
 
 /** sha256 hex of a string. */
@@ -311,20 +420,13 @@ function newcArchive(entries: readonly CpioEntry[]): Uint8Array {
 async function buildInto(
   dir: string,
   pkg: { name: string; version: string },
+  arch: GuestArch,
 ): Promise<void> {
   const work = await Deno.makeTempDir({ prefix: "vm-test-guest-" });
   try {
-    await run("apt-get", ["download", `${pkg.name}=${pkg.version}`], {
-      cwd: work,
-      hint: APT_HINT,
-    });
-    const deb = [...Deno.readDirSync(work)]
-      .find((e) => e.isFile && e.name.endsWith(".deb"))?.name;
-    if (!deb) {
-      throw new Error(`test guest: apt-get download left no .deb in ${work}`);
-    }
+    const deb = await download(`${qualified(pkg.name, arch)}=${pkg.version}`, work);
     const root = `${work}/root`;
-    await run("dpkg-deb", ["-x", `${work}/${deb}`, root]);
+    await run("dpkg-deb", ["-x", deb, root]);
 
     const boot = [...Deno.readDirSync(`${root}/boot`)].map((e) => e.name);
     const vmlinuz = boot.find((n) => n.startsWith("vmlinuz-"));
@@ -377,7 +479,7 @@ async function buildInto(
       }
       ordered.push({ name, data });
     };
-    for (const m of NEEDED_MODULES) await add(m.name, m.config);
+    for (const m of ARCHES[arch].modules) await add(m.name, m.config);
 
     const enc = new TextEncoder();
     const dirs = [
@@ -401,8 +503,9 @@ async function buildInto(
         mode: name === "tmp" ? 0o041777 : 0o040755,
       })),
       { name: "dev/console", mode: 0o020600, rdevMajor: 5, rdevMinor: 1 },
-      { name: "bin/busybox", mode: 0o100755, data: await readBusybox() },
+      { name: "bin/busybox", mode: 0o100755, data: await readBusybox(arch, work) },
       { name: "init", mode: 0o100755, data: enc.encode(INIT_SCRIPT) },
+      { name: "etc/udhcpc.script", mode: 0o100755, data: enc.encode(UDHCPC_SCRIPT) },
       ...ordered.map((m, i) => ({
         name: `lib/modules/${String(i).padStart(2, "0")}-${m.name}.ko`,
         mode: 0o100644,
@@ -416,20 +519,30 @@ async function buildInto(
   }
 }
 
-/** Reads the static busybox, checking that it is static. */
-async function readBusybox(): Promise<Uint8Array> {
+/**
+ * Reads the static busybox of `arch`, checking that it is static: this
+ * host's for x86_64, else Debian's busybox-static of that architecture,
+ * downloaded into `work`.
+ */
+async function readBusybox(arch: GuestArch, work: string): Promise<Uint8Array> {
+  let path = BUSYBOX;
+  if (arch !== "x86_64") {
+    const deb = await download(qualified("busybox-static", arch), work);
+    await run("dpkg-deb", ["-x", deb, `${work}/busybox-root`]);
+    path = `${work}/busybox-root${BUSYBOX}`;
+  }
   let data: Uint8Array;
   try {
-    data = await Deno.readFile(BUSYBOX);
+    data = await Deno.readFile(path);
   } catch (e) {
     throw new Error(
-      `test guest: cannot read ${BUSYBOX}; install Debian's busybox-static`,
+      `test guest: cannot read ${path}; install Debian's busybox-static`,
       { cause: e },
     );
   }
   if (hasInterpreter(data)) {
     throw new Error(
-      `test guest: ${BUSYBOX} is not statically linked; ` +
+      `test guest: ${path} is not statically linked; ` +
         "install Debian's busybox-static",
     );
   }
@@ -450,33 +563,45 @@ export function hasInterpreter(elf: Uint8Array): boolean {
   return false;
 }
 
-let cached: Promise<TestGuest> | undefined;
+const cached = new Map<GuestArch, Promise<TestGuest>>();
 
 /**
- * Builds (once, cached) and returns the test guest.
+ * Builds (once, cached) and returns the test guest of `arch` (default x86_64).
  *
  * Cache dir: $VM_TEST_CACHE or ~/.cache/vm-test-guest, with one subdirectory
  * per kernel package version and hash of the init script, so a changed init
  * rebuilds. Safe when called concurrently by several test processes: each
  * builds into a temp dir in the cache dir, then renames it into place.
  */
-export async function testGuest(): Promise<TestGuest> {
-  cached ??= findOrBuild().catch((e) => {
-    cached = undefined;
-    throw e;
-  });
-  return await cached;
+export async function testGuest(arch: GuestArch = "x86_64"): Promise<TestGuest> {
+  let p = cached.get(arch);
+  if (p === undefined) {
+    p = findOrBuild(arch).catch((e) => {
+      cached.delete(arch);
+      throw e;
+    });
+    cached.set(arch, p);
+  }
+  return await p;
 }
 
-async function findOrBuild(): Promise<TestGuest> {
+/** The guest of `arch` whose files are in `dir`. Pure. */
+function guestIn(dir: string, arch: GuestArch): TestGuest {
+  const guest: TestGuest = { kernel: `${dir}/bzImage`, initrd: `${dir}/initrd` };
+  if (arch !== "x86_64") guest.arch = arch;
+  return guest;
+}
+
+async function findOrBuild(arch: GuestArch): Promise<TestGuest> {
   const root = cacheRoot();
-  const hash = sha256(`${LAYOUT_VERSION}\0${INIT_SCRIPT}`).slice(0, 16);
+  const hash = sha256(`${LAYOUT_VERSION}\0${arch}\0${INIT_SCRIPT}`).slice(0, 16);
   let pkg: { name: string; version: string };
   try {
-    pkg = await resolveKernelPackage();
+    await ensureForeignArch(arch);
+    pkg = await resolveKernelPackage(arch);
   } catch (e) {
     // No usable apt (offline, not Debian): fall back to a cached build.
-    const fallback = await newestCached(root, hash);
+    const fallback = await newestCached(root, hash, arch);
     if (fallback) return fallback;
     throw e;
   }
@@ -485,13 +610,13 @@ async function findOrBuild(): Promise<TestGuest> {
     "_",
   );
   const dir = `${root}/${key}`;
-  const guest = { kernel: `${dir}/bzImage`, initrd: `${dir}/initrd` };
+  const guest = guestIn(dir, arch);
   if (await exists(guest.kernel) && await exists(guest.initrd)) return guest;
 
   await Deno.mkdir(root, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: root, prefix: ".build-" });
   try {
-    await buildInto(tmp, pkg);
+    await buildInto(tmp, pkg, arch);
     await Deno.chmod(tmp, 0o755);
     try {
       await Deno.rename(tmp, dir);
@@ -511,15 +636,13 @@ async function findOrBuild(): Promise<TestGuest> {
 async function newestCached(
   root: string,
   hash: string,
+  arch: GuestArch,
 ): Promise<TestGuest | undefined> {
   let best: { guest: TestGuest; mtime: number } | undefined;
   try {
     for await (const e of Deno.readDir(root)) {
       if (!e.isDirectory || !e.name.endsWith(`_${hash}`)) continue;
-      const guest = {
-        kernel: `${root}/${e.name}/bzImage`,
-        initrd: `${root}/${e.name}/initrd`,
-      };
+      const guest = guestIn(`${root}/${e.name}`, arch);
       if (!await exists(guest.kernel) || !await exists(guest.initrd)) continue;
       const mtime = (await Deno.stat(guest.initrd)).mtime?.getTime() ?? 0;
       if (!best || mtime > best.mtime) best = { guest, mtime };
@@ -530,9 +653,18 @@ async function newestCached(
   return best?.guest;
 }
 
-/** The kernel command line for the obeying or the ACPI-deaf variant. */
-export function guestAppend(opts: { deaf?: boolean } = {}): string {
-  return "console=ttyS0 quiet panic=-1" + (opts.deaf ? " vmtest.deaf=1" : "");
+/**
+ * The kernel command line: the obeying or the power-button-deaf variant, on
+ * the serial console of `arch` (default x86_64), with `run` (a shell script
+ * the guest's init runs after GUEST-READY, base64-encoded: keep it short, a
+ * kernel command line holds ~2 KiB) when given.
+ */
+export function guestAppend(
+  opts: { deaf?: boolean; arch?: GuestArch; run?: string } = {},
+): string {
+  const console = ARCHES[opts.arch ?? "x86_64"].console;
+  return `console=${console} quiet panic=-1` + (opts.deaf ? " vmtest.deaf=1" : "") +
+    (opts.run === undefined ? "" : ` vmtest.run=${btoa(opts.run)}`);
 }
 
 /**
@@ -548,13 +680,15 @@ const DEFAULT_MEM = "128M";
 /**
  * QEMU arguments to boot the guest (no -qmp/-monitor/-serial; the caller adds
  * those): -accel tcg -m <mem, default 128M> -display none -no-reboot -kernel
- * -initrd -append. Each argument is one array element.
+ * -initrd -append; for an aarch64 guest first `-machine virt -cpu max`. Each
+ * argument is one array element. `run`: see {@link guestAppend}.
  */
 export function guestArgs(
   g: TestGuest,
-  opts: { deaf?: boolean; mem?: string } = {},
+  opts: { deaf?: boolean; mem?: string; run?: string } = {},
 ): string[] {
   return [
+    ...(g.arch === "aarch64" ? ["-machine", "virt", "-cpu", "max"] : []),
     "-accel",
     "tcg",
     "-m",
@@ -567,7 +701,7 @@ export function guestArgs(
     "-initrd",
     g.initrd,
     "-append",
-    guestAppend({ deaf: opts.deaf }),
+    guestAppend({ ...opts, ...(g.arch === undefined ? {} : { arch: g.arch }) }),
   ];
 }
 

@@ -28,6 +28,14 @@ export const TEST_PACKAGES: Readonly<Record<string, string>> = {
   // the test guest (guest.ts): a static busybox, its kernel modules
   busybox: "busybox-static",
   xz: "xz-utils",
+  // guests of other machines: UEFI (OVMF, AAVMF), a TPM (swtpm), aarch64 QEMU
+  "/usr/share/OVMF/OVMF_CODE_4M.fd": "ovmf",
+  "qemu-system-aarch64": "qemu-system-arm",
+  "/usr/share/AAVMF/AAVMF_CODE.fd": "qemu-efi-aarch64",
+  swtpm: "swtpm",
+  swtpm_setup: "swtpm-tools",
+  // a LAN's DHCP server in a network namespace (bridged VMs)
+  dnsmasq: "dnsmasq-base",
   // images, ISOs and cloud-init seeds
   cpio: "cpio",
   isoinfo: "genisoimage",
