@@ -12,6 +12,7 @@
  *   instance-id and moves the forward; `vm start web2 --ssh` and `vm ssh`
  *   work. Then that VMDIR's key is made anew and `vm cloud-init web2
  *   regenerate --new-instance-id` authorises it: the login works again.
+ * Slow (minutes): left out of test:quick.
  */
 
 import assert from "node:assert/strict";
