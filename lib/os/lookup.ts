@@ -1,0 +1,175 @@
+/**
+ * Looking at files without taking a missing one for an error: the mode,
+ * owner and identity of a path, the entries of a directory with their
+ * types, whether a path leads somewhere; and reads that never follow a
+ * final symlink (lstat, open, then fstat: the file opened must be the one
+ * looked at). What `vm list` asks of every VM directory.
+ * @module
+ */
+
+import { describe, SystemError } from "../errors.ts";
+import { concatBytes } from "../text/bytes.ts";
+
+/** File type bits of a mode (S_IFMT) and the types vm asks about. */
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+
+/** What fileMode tells of a file. */
+export interface FileMode {
+  /** Type and permission bits (st_mode). */
+  mode: number;
+  /** The owner's uid. */
+  uid: number;
+  /** Device and inode: the same for two paths of one file. */
+  id: string;
+}
+
+/** The type of a directory entry. */
+export type EntryType = "file" | "dir" | "symlink" | "other";
+
+/** Whether `e` says a path cannot be looked up: missing, not a directory on the way, no access, a loop. */
+function unreachable(e: unknown): boolean {
+  return e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory ||
+    e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.FilesystemLoop;
+}
+
+/**
+ * The mode (type and permission bits), owner and identity of `path`,
+ * following a final symlink unless `follow` is false; undefined when it
+ * cannot be looked up (missing, no access).
+ */
+export function fileMode(path: string, follow = true): FileMode | undefined {
+  let st: Deno.FileInfo;
+  try {
+    st = follow ? Deno.statSync(path) : Deno.lstatSync(path);
+  } catch (e) {
+    if (unreachable(e)) return undefined;
+    throw e;
+  }
+  return { mode: st.mode ?? 0, uid: st.uid ?? 0, id: `${st.dev}:${st.ino}` };
+}
+
+/** Whether `path` leads to something (a final symlink followed: a dangling one does not). */
+export function pathExists(path: string): boolean {
+  return fileMode(path) !== undefined;
+}
+
+/** The entry type of a file of `mode` (st_mode). Pure. */
+export function entryType(mode: number): EntryType {
+  const m = mode & S_IFMT;
+  return m === S_IFREG ? "file" : m === S_IFDIR ? "dir" : m === S_IFLNK ? "symlink" : "other";
+}
+
+/**
+ * The entries of directory `path` (but `.` and `..`) with their types, or
+ * undefined when it cannot be read (missing, not a directory, no access).
+ */
+export function dirEntries(path: string): Map<string, EntryType> | undefined {
+  const out = new Map<string, EntryType>();
+  try {
+    for (const e of Deno.readDirSync(path)) {
+      out.set(
+        e.name,
+        e.isFile ? "file" : e.isDirectory ? "dir" : e.isSymlink ? "symlink" : "other",
+      );
+    }
+  } catch (e) {
+    if (unreachable(e)) return undefined;
+    throw e;
+  }
+  return out;
+}
+
+/** A path vm will not follow is a symbolic link. */
+export class SymlinkError extends SystemError {
+  /** The path that is a symlink. */
+  readonly path: string;
+  constructor(path: string) {
+    super(`"${path}" is a symbolic link; vm does not follow it here: replace it with a file`);
+    this.path = path;
+  }
+}
+
+/**
+ * `path` opened for reading when it is no symlink, checked to be the file
+ * looked at (a symlink put there in between is refused too); undefined
+ * when it does not exist. Throws SymlinkError, or SystemError when it cannot
+ * be opened or keeps being replaced.
+ */
+function openNoFollow(path: string): Deno.FsFile | undefined {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let st: Deno.FileInfo;
+    let file: Deno.FsFile;
+    try {
+      st = Deno.lstatSync(path);
+      if (st.isSymlink) throw new SymlinkError(path);
+      file = Deno.openSync(path, { read: true });
+    } catch (e) {
+      if (e instanceof SymlinkError) throw e;
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+        return undefined;
+      }
+      throw new SystemError(`Cannot read "${path}": ${describe(e)}`);
+    }
+    const now = file.statSync();
+    if (now.dev === st.dev && now.ino === st.ino) return file;
+    file.close(); // replaced between the look and the open: look again
+  }
+  throw new SystemError(`"${path}" keeps being replaced; try again`);
+}
+
+/** All of `file` (read to its end), or with `max`, what one read of up to `max` bytes gives; closes it. Throws SystemError naming `path`. */
+function readAndClose(file: Deno.FsFile, path: string, max?: number): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const buf = new Uint8Array(max ?? 65536);
+      const n = file.readSync(buf) ?? 0;
+      if (n > 0) chunks.push(buf.subarray(0, n));
+      if (n === 0 || max !== undefined) break;
+    }
+  } catch (e) {
+    throw new SystemError(`Cannot read "${path}": ${describe(e)}`);
+  } finally {
+    file.close();
+  }
+  return concatBytes(chunks);
+}
+
+/**
+ * Reads the whole file at `path` without following a final symlink;
+ * undefined when it does not exist. Throws SymlinkError for a symlink,
+ * SystemError when it cannot be read.
+ */
+export function readFileNoFollow(path: string): Uint8Array | undefined {
+  const file = openNoFollow(path);
+  return file === undefined ? undefined : readAndClose(file, path);
+}
+
+/** Up to this many bytes of a small file are read by readSmallFile. */
+const SMALL = 256;
+
+/**
+ * The first bytes (at most 256) of the file at `path`, or undefined when it
+ * does not exist; with `noFollow`, not through a final symlink (SymlinkError).
+ * For the small files read for every VM a listing shows (`wait`,
+ * `supervise/status`). Throws SystemError when it exists but cannot be read.
+ */
+export function readSmallFile(path: string, noFollow = false): Uint8Array | undefined {
+  if (noFollow) {
+    const file = openNoFollow(path);
+    return file === undefined ? undefined : readAndClose(file, path, SMALL);
+  }
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw new SystemError(`Cannot read "${path}": ${describe(e)}`);
+  }
+  return readAndClose(file, path, SMALL);
+}
