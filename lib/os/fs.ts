@@ -34,10 +34,11 @@ function checkPlainFile(path: string, st: Deno.FileInfo | undefined): void {
 }
 
 /**
- * Creates the file `path` with exactly `mode` (the umask is set aside for
- * the call) and opens it with `options`; O_CREAT|O_EXCL: never an existing
- * file, never through a symlink. Returns undefined when something is there
- * already; throws SystemError when it cannot be created.
+ * Creates the file `path` with exactly `mode` and opens it with `options`;
+ * O_CREAT|O_EXCL: never an existing file, never through a symlink. The
+ * umask is set aside for the call (vm creates files on its main thread
+ * only: nothing else is created meanwhile). Returns undefined when
+ * something is there already; throws SystemError when it cannot be created.
  */
 export function createExclusive(
   path: string,
