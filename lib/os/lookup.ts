@@ -93,6 +93,26 @@ export class SymlinkError extends SystemError {
 }
 
 /**
+ * What `look` (a lookup or open of `path`) returns; undefined when `path`
+ * does not exist. Throws SystemError naming `path` for other failures.
+ */
+function unlessGone<T>(path: string, look: () => T): T | undefined {
+  try {
+    return look();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw new SystemError(`Cannot read "${path}": ${describe(e)}`);
+  }
+}
+
+/** `path` opened for reading; undefined when it does not exist. Throws SystemError. */
+function openIfThere(path: string): Deno.FsFile | undefined {
+  return unlessGone(path, () => Deno.openSync(path, { read: true }));
+}
+
+/**
  * `path` opened for reading when it is no symlink, checked to be the file
  * looked at (a symlink put there in between is refused too); undefined
  * when it does not exist. Throws SymlinkError, or SystemError when it cannot
@@ -100,19 +120,11 @@ export class SymlinkError extends SystemError {
  */
 function openNoFollow(path: string): Deno.FsFile | undefined {
   for (let attempt = 0; attempt < 3; attempt++) {
-    let st: Deno.FileInfo;
-    let file: Deno.FsFile;
-    try {
-      st = Deno.lstatSync(path);
-      if (st.isSymlink) throw new SymlinkError(path);
-      file = Deno.openSync(path, { read: true });
-    } catch (e) {
-      if (e instanceof SymlinkError) throw e;
-      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
-        return undefined;
-      }
-      throw new SystemError(`Cannot read "${path}": ${describe(e)}`);
-    }
+    const st = unlessGone(path, () => Deno.lstatSync(path));
+    if (st === undefined) return undefined;
+    if (st.isSymlink) throw new SymlinkError(path);
+    const file = openIfThere(path);
+    if (file === undefined) return undefined;
     const now = file.statSync();
     if (now.dev === st.dev && now.ino === st.ino) return file;
     file.close(); // replaced between the look and the open: look again
@@ -120,7 +132,10 @@ function openNoFollow(path: string): Deno.FsFile | undefined {
   throw new SystemError(`"${path}" keeps being replaced; try again`);
 }
 
-/** All of `file` (read to its end), or with `max`, what one read of up to `max` bytes gives; closes it. Throws SystemError naming `path`. */
+/**
+ * What `file` holds to its end, or with `max`, what one read of up to `max`
+ * bytes gives; closes it. Throws SystemError naming `path`.
+ */
 function readAndClose(file: Deno.FsFile, path: string, max?: number): Uint8Array {
   const chunks: Uint8Array[] = [];
   try {
@@ -158,18 +173,6 @@ const SMALL = 256;
  * `supervise/status`). Throws SystemError when it exists but cannot be read.
  */
 export function readSmallFile(path: string, noFollow = false): Uint8Array | undefined {
-  if (noFollow) {
-    const file = openNoFollow(path);
-    return file === undefined ? undefined : readAndClose(file, path, SMALL);
-  }
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(path, { read: true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw new SystemError(`Cannot read "${path}": ${describe(e)}`);
-  }
-  return readAndClose(file, path, SMALL);
+  const file = noFollow ? openNoFollow(path) : openIfThere(path);
+  return file === undefined ? undefined : readAndClose(file, path, SMALL);
 }
