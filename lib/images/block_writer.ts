@@ -14,21 +14,21 @@ import { writeAll } from "../os/io.ts";
  * other; several may be started before the first is finished.
  */
 export interface BlockWriter {
-  /** Starts writing `block` at `offset`, the end of the blocks started before it. */
-  start(block: Uint8Array, offset: number): void;
+  /** Starts writing `block` after the blocks started before it. */
+  start(block: Uint8Array): void;
   /** Waits for the oldest block not finished yet; throws why it could not be written (Deno's error). */
   finish(): Promise<void>;
   /** Frees what the writer holds (the file stays open). */
   close(): void;
 }
 
-/** One write per block on Deno's I/O thread, at the file's position (`offset` is where it is). */
+/** One write per block on Deno's I/O thread, at the file's position. */
 export class ThreadWriter implements BlockWriter {
   /** The writes started and not finished, oldest first; each starts when the one before succeeded. */
   #writes: Promise<void>[] = [];
   constructor(readonly file: Deno.FsFile) {}
 
-  start(block: Uint8Array, _offset: number): void {
+  start(block: Uint8Array): void {
     const before = this.#writes.at(-1) ?? Promise.resolve();
     const write = before.then(() => writeAll(this.file, block));
     write.catch(() => {}); // thrown by finish()

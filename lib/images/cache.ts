@@ -205,9 +205,9 @@ export async function sameImport(image: string, file: string): Promise<boolean> 
  * standalone qcow2 (raw converted, a qcow2's backing chain flattened),
  * written in `$VMDIR/.images/.image-import-<name>-<pid>/` (a leftover
  * lib/vm/leftovers.ts knows when killed), with the file's size, mtime and
- * SHA-256 recorded in its `.meta` (lib/images/meta.ts, see sameImport). The file is checked
- * first (lib/qemu/image_check.ts): raw or qcow2, no data file, backing files
- * only in the cache. Refused (UsageError) for a name already cached or being
+ * SHA-256 recorded in its `.meta` (lib/images/meta.ts, see sameImport). The
+ * file is checked first (lib/qemu/image_check.ts): raw or qcow2, no data
+ * file, backing files only in the cache. Refused (UsageError) for a name already cached or being
  * pulled, or a file qemu-img cannot read. `onProgress` gets bytes of the
  * virtual size. Runs qemu-img; writes `$VMDIR/.images/`.
  */
@@ -253,8 +253,8 @@ export async function importImage(
 }
 
 /**
- * Removes the cached image `name` (and a `.part` of it, and its `.meta`). Refused with
- * CheckFailedError naming the VMs while any VM disk is backed by it;
+ * Removes the cached image `name` (and a `.part` of it, and its `.meta`).
+ * Refused with CheckFailedError naming the VMs while any VM disk is backed by it;
  * UsageError when nothing of that name is cached. Returns the files removed.
  * Writes `$VMDIR/.images/`.
  */
