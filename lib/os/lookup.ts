@@ -82,6 +82,20 @@ export function dirEntries(path: string): Map<string, EntryType> | undefined {
   return out;
 }
 
+/**
+ * Whether directory `dir` has an entry `name`: one read of the directory,
+ * where a lookup of a missing file would cost a thrown error (`vm list`
+ * asks this of every VM); false when `dir` cannot be read.
+ */
+export function hasEntry(dir: string, name: string): boolean {
+  try {
+    for (const e of Deno.readDirSync(dir)) if (e.name === name) return true;
+  } catch (e) {
+    if (!unreachable(e)) throw e;
+  }
+  return false;
+}
+
 /** A path vm will not follow is a symbolic link. */
 export class SymlinkError extends SystemError {
   /** The path that is a symlink. */
@@ -137,20 +151,23 @@ function openNoFollow(path: string): Deno.FsFile | undefined {
  * bytes gives; closes it. Throws SystemError naming `path`.
  */
 function readAndClose(file: Deno.FsFile, path: string, max?: number): Uint8Array {
-  const chunks: Uint8Array[] = [];
   try {
+    if (max !== undefined) {
+      const buf = new Uint8Array(max);
+      return buf.subarray(0, file.readSync(buf) ?? 0);
+    }
+    const chunks: Uint8Array[] = [];
     for (;;) {
-      const buf = new Uint8Array(max ?? 65536);
+      const buf = new Uint8Array(65536);
       const n = file.readSync(buf) ?? 0;
-      if (n > 0) chunks.push(buf.subarray(0, n));
-      if (n === 0 || max !== undefined) break;
+      if (n === 0) return concatBytes(chunks);
+      chunks.push(buf.subarray(0, n));
     }
   } catch (e) {
     throw new SystemError(`Cannot read "${path}": ${describe(e)}`);
   } finally {
     file.close();
   }
-  return concatBytes(chunks);
 }
 
 /**

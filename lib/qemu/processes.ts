@@ -11,7 +11,7 @@
 import { basename, join, resolve } from "../os/path.ts";
 import { CheckFailedError, VmRunningError } from "../errors.ts";
 import { realPathOrUndefined } from "../os/fs.ts";
-import { dirEntries, pathExists } from "../os/lookup.ts";
+import { hasEntry, pathExists } from "../os/lookup.ts";
 import {
   allPids,
   cmdlineOf,
@@ -73,9 +73,8 @@ export function orphanQemu(vmDir: string): number | undefined {
  */
 export function strayQemu(dir: string, status: Status | undefined): number | undefined {
   if (status?.state === "run" && isSupervised(dir)) return undefined;
-  // QEMU always has its QMP socket (__run gives -qmp). For a listing, one read of supervise/
-  // costs less than a lookup that throws for the usual missing socket.
-  if (dirEntries(join(dir, F.supervise))?.has(basename(F.qmp)) !== true) return undefined;
+  // One look for a listing: QEMU always has its QMP socket (__run gives -qmp).
+  if (!hasEntry(join(dir, F.supervise), basename(F.qmp))) return undefined;
   return qemuPidsIn(dir)[0];
 }
 
