@@ -28,7 +28,7 @@ import {
 } from "../os/fs.ts";
 import { allPids, cwdOf, procStat } from "../os/proc.ts";
 import { formatBytes } from "../text/units.ts";
-import { imagesDir, parseStoredName, PART_SUFFIX } from "../images/store.ts";
+import { IMAGES_DIR, imagesDir, parseStoredName, PART_SUFFIX } from "../images/store.ts";
 import { metaOwner, readMetaFile } from "../images/meta.ts";
 
 /** The operations that work under a dot-name, and the command each is (for messages). */
@@ -222,15 +222,18 @@ function metaLeftover(dir: string, e: Deno.DirEntry): Leftover | undefined {
  * `$VMDIR/.images` and /proc.
  */
 export function findLeftovers(vmdir: string, sizes = true): Leftover[] {
-  const out: Leftover[] = [];
-  const images = imagesDir(vmdir);
-  for (const dir of [vmdir, images]) {
-    for (const e of entriesOf(dir)) {
-      const l = dirLeftover(dir, e, sizes) ?? (dir === images ? metaLeftover(dir, e) : undefined);
-      if (l !== undefined) out.push(l);
+  const top = entriesOf(vmdir);
+  const out = top.map((e) => dirLeftover(vmdir, e, sizes));
+  // The cache is read when VMDIR has one (`vm list` looks at every VMDIR).
+  if (top.some((e) => e.name === IMAGES_DIR && !e.isFile)) {
+    const images = imagesDir(vmdir);
+    for (const e of entriesOf(images)) {
+      out.push(dirLeftover(images, e, sizes) ?? metaLeftover(images, e));
     }
   }
-  return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return out.filter((l) => l !== undefined).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+  );
 }
 
 /** Whether any process works in the tree `path` (a QEMU, a runsv not yet gone). Reads /proc. */
