@@ -1,21 +1,24 @@
 // Benchmark of `vm list` (state read from the service directories, no
 // subprocess per VM), with baselines measured in the same run:
-// - a bare `deno run` of an empty script (Deno's start): target `vm list` on
-//   1000 VMs at most 2x that (module loading and the work together);
-// - runit's `sv status` on the same 1000 directories (one sv process).
-// The VMDIR holds 1000 VM directories with `supervise/status` records and
-// `supervise/ok` FIFOs: 900 with no reader (a stale status file, runsv gone:
-// unsupervised) and 100 held open by this process (supervised, as by runsv).
-// Run: deno run -A bench/list.ts
+// - a bare `deno run` of an empty script (Deno's start): targets `vm list` on
+//   50 VMs at most 2x that, on 1000 VMs at most 6x (module loading and the
+//   work together);
+// - runit's `sv status` on the same directories (one sv process).
+// Each VMDIR holds VM directories with `supervise/status` records and
+// `supervise/ok` FIFOs: 90% with no reader (a stale status file, runsv gone:
+// unsupervised) and 10% held open by this process (supervised, as by runsv).
+// The commands take turns, one run of each per round, so that a change of the
+// machine's load meets all of them alike; medians of ROUNDS rounds after one
+// untimed round. Run: deno run -A bench/list.ts [rounds]
 
 import { closeSync, constants, openSync } from "node:fs";
 import { join } from "node:path";
 import { encodeStatus } from "../lib/runit/status.ts";
 import { listStates } from "../lib/vm/state.ts";
 
-const VMS = 1000;
-const SUPERVISED = 100;
-const ROUNDS = 7;
+/** VMs per VMDIR, and the largest `vm list` / bare deno ratio allowed for it. */
+const SIZES: [number, number][] = [[50, 2], [1000, 6]];
+const ROUNDS = Number(Deno.args[0] ?? 11);
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 function median(xs: number[]): number {
@@ -27,32 +30,50 @@ function ms(x: number): string {
   return `${x.toFixed(1)} ms`;
 }
 
-/** Runs a command to completion `ROUNDS` times (after one warm-up); median wall time in ms. */
-async function timeCommand(
-  cmd: string,
-  args: string[],
-  env: Record<string, string>,
-  check: (out: string, code: number) => void,
-): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i <= ROUNDS; i++) {
-    const t0 = performance.now();
-    const out = await new Deno.Command(cmd, { args, env, stdin: "null", stderr: "null" }).output();
-    const t = performance.now() - t0;
-    check(new TextDecoder().decode(out.stdout), out.code);
-    if (i > 0) times.push(t);
-  }
-  return median(times);
+/** A command to time: its argv, environment, and a check of its output and exit code. */
+interface Case {
+  cmd: string;
+  args: string[];
+  env: Record<string, string>;
+  check: (out: string, code: number) => void;
 }
 
-const root = Deno.makeTempDirSync({ prefix: "vm-bench-list-" });
-const held: number[] = [];
-try {
-  const vmdir = join(root, "vms");
+/** Runs `c` to completion, checks it; its wall time in ms. */
+async function timeOnce(c: Case): Promise<number> {
+  const t0 = performance.now();
+  const out = await new Deno.Command(c.cmd, {
+    args: c.args,
+    env: c.env,
+    stdin: "null",
+    stderr: "null",
+  })
+    .output();
+  const t = performance.now() - t0;
+  c.check(new TextDecoder().decode(out.stdout), out.code);
+  return t;
+}
+
+/** Runs every case once per round, in turn, ROUNDS rounds after an untimed one; median ms of each. */
+async function timeRounds(cases: Record<string, Case>): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = {};
+  for (let i = 0; i <= ROUNDS; i++) {
+    for (const [name, c] of Object.entries(cases)) {
+      const t = await timeOnce(c);
+      if (i > 0) (times[name] ??= []).push(t);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+/**
+ * Makes `vmdir` with `vms` VM directories, a tenth of them supervised: their `supervise/ok`
+ * opened for reading, the fds pushed to `held`. Returns the VM names.
+ */
+async function makeVmdir(vmdir: string, vms: number, held: number[]): Promise<string[]> {
   const names: string[] = [];
   const fifos: string[] = [];
   const now = Date.now() / 1000;
-  for (let i = 0; i < VMS; i++) {
+  for (let i = 0; i < vms; i++) {
     const name = `vm${String(i).padStart(4, "0")}`;
     names.push(name);
     const dir = join(vmdir, name);
@@ -76,24 +97,28 @@ try {
   }
   const mk = await new Deno.Command("mkfifo", { args: fifos }).output();
   if (!mk.success) throw new Error("mkfifo failed");
-  // A reader on the first SUPERVISED FIFOs, as runsv holds its own.
-  for (const f of fifos.slice(0, SUPERVISED)) {
+  // A reader on the first tenth of the FIFOs, as runsv holds its own.
+  for (const f of fifos.slice(0, vms / 10)) {
     held.push(openSync(f, constants.O_RDONLY | constants.O_NONBLOCK));
   }
-
   // Sanity: the states are read as meant.
   const states = listStates(vmdir);
   const supervised = states.filter((s) => s.state !== "unsupervised").length;
-  if (states.length !== VMS || supervised !== SUPERVISED) {
+  if (states.length !== vms || supervised !== vms / 10) {
     throw new Error(
-      `expected ${VMS} VMs, ${SUPERVISED} supervised; got ${states.length}, ${supervised}`,
+      `expected ${vms} VMs, ${vms / 10} supervised; got ${states.length}, ${supervised}`,
     );
   }
+  return names;
+}
 
+const root = Deno.makeTempDirSync({ prefix: "vm-bench-list-" });
+const held: number[] = [];
+try {
   const env = {
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? "/root",
-    VMDIR: vmdir,
+    VMDIR: join(root, "none"),
     VMCONF: join(root, "conf"),
     NO_COLOR: "1",
     ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR") ?? "" } : {}),
@@ -101,65 +126,70 @@ try {
   Deno.writeTextFileSync(env.VMCONF, "");
   const empty = join(root, "empty.ts");
   Deno.writeTextFileSync(empty, "");
-
   const deno = Deno.execPath();
-  const bare = await timeCommand(deno, ["run", "--allow-all", "--quiet", empty], env, () => {});
-  const list = await timeCommand(
-    deno,
-    ["run", "--allow-all", "--quiet", MAIN, "list"],
-    env,
-    (out, code) => {
-      if (code !== 0 || out.trim().split("\n").length !== VMS + 1) {
-        throw new Error(`vm list failed (exit ${code})`);
-      }
-    },
-  );
-  const emptyList = await timeCommand(
-    deno,
-    ["run", "--allow-all", "--quiet", MAIN, "list"],
-    { ...env, VMDIR: join(root, "none") },
-    (out, code) => {
-      if (code !== 0 || out.trim().split("\n").length !== 1) throw new Error("vm list failed");
-    },
-  );
-  const json = await timeCommand(
-    deno,
-    ["run", "--allow-all", "--quiet", MAIN, "list", "--json"],
-    env,
-    (out) => {
-      if ((JSON.parse(out) as unknown[]).length !== VMS) throw new Error("vm list --json failed");
-    },
-  );
-  const sv = await timeCommand("sv", ["status", ...names], { ...env, SVDIR: vmdir }, (out) => {
-    if (out.trim().split("\n").length < SUPERVISED) throw new Error("sv status printed too little");
+  const lines = (n: number) => (out: string, code: number) => {
+    if (code !== 0 || out.trim().split("\n").length !== n) {
+      throw new Error(`vm list failed (exit ${code})`);
+    }
+  };
+  const vmList = (vmdir: string, args: string[], check: Case["check"]): Case => ({
+    cmd: deno,
+    args: ["run", "--allow-all", "--quiet", MAIN, "list", ...args],
+    env: { ...env, VMDIR: vmdir },
+    check,
   });
-  const inProc: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const t0 = performance.now();
-    listStates(vmdir);
-    inProc.push(performance.now() - t0);
+  const cases: Record<string, Case> = {
+    bare: { cmd: deno, args: ["run", "--allow-all", "--quiet", empty], env, check: () => {} },
+    none: vmList(join(root, "none"), [], lines(1)),
+  };
+  for (const [vms] of SIZES) {
+    const vmdir = join(root, `vms${vms}`);
+    const names = await makeVmdir(vmdir, vms, held);
+    cases[`list${vms}`] = vmList(vmdir, [], lines(vms + 1));
+    cases[`json${vms}`] = vmList(vmdir, ["--json"], (out) => {
+      if ((JSON.parse(out) as unknown[]).length !== vms) throw new Error("vm list --json failed");
+    });
+    cases[`sv${vms}`] = {
+      cmd: "sv",
+      args: ["status", ...names],
+      env: { ...env, SVDIR: vmdir },
+      check: (out) => {
+        if (out.trim().split("\n").length < vms / 10) {
+          throw new Error("sv status printed too little");
+        }
+      },
+    };
   }
-  const work = list - bare;
-
-  console.log(`vm list, ${VMS} VMs (${SUPERVISED} supervised), median of ${ROUNDS} runs`);
+  const t = await timeRounds(cases);
+  const bare = t.bare!;
+  console.log(`vm list, median of ${ROUNDS} rounds`);
   console.log(`  bare deno run (empty script)   ${ms(bare)}`);
-  console.log(`  vm list                        ${ms(list)}`);
-  console.log(`  vm list --json                 ${ms(json)}`);
-  console.log(`  vm list, empty VMDIR           ${ms(emptyList)} (loading vm's code)`);
-  console.log(`  sv status (one sv process)     ${ms(sv)}`);
-  console.log(`  listStates() in-process        ${ms(median(inProc))}`);
-  const ratio = list / bare;
-  console.log(
-    `  vm list / bare deno:           ${ratio.toFixed(2)}x (target <= 2x: ${
-      ratio <= 2 ? "met" : "NOT met"
-    })`,
-  );
-  console.log(`  vm list / sv status:           ${(list / sv).toFixed(2)}x`);
-  console.log(
-    `  vm list work on top of Deno's start: ${ms(work)} (target < 100 ms: ${
-      work < 100 ? "met" : "NOT met"
-    })`,
-  );
+  console.log(`  vm list, no VMDIR              ${ms(t.none!)} (loading vm's code)`);
+  let failed = false;
+  for (const [vms, target] of SIZES) {
+    const inProc: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const t0 = performance.now();
+      listStates(join(root, `vms${vms}`));
+      inProc.push(performance.now() - t0);
+    }
+    const list = t[`list${vms}`]!;
+    const ratio = list / bare;
+    const met = ratio <= target;
+    failed ||= !met;
+    console.log(`${vms} VMs (${vms / 10} supervised):`);
+    console.log(`  vm list                        ${ms(list)}`);
+    console.log(`  vm list --json                 ${ms(t[`json${vms}`]!)}`);
+    console.log(`  sv status (one sv process)     ${ms(t[`sv${vms}`]!)}`);
+    console.log(`  listStates() in-process        ${ms(median(inProc))}`);
+    console.log(
+      `  vm list / bare deno:           ${ratio.toFixed(2)}x (target <= ${target}x: ${
+        met ? "met" : "NOT met"
+      })`,
+    );
+    console.log(`  vm list / sv status:           ${(list / t[`sv${vms}`]!).toFixed(2)}x`);
+  }
+  if (failed) Deno.exitCode = 1;
 } finally {
   for (const fd of held) closeSync(fd);
   Deno.removeSync(root, { recursive: true });

@@ -20,7 +20,7 @@ import {
 import { cloudInfo } from "../lib/vm/cloud_info.ts";
 import type { CommandModule } from "./command.ts";
 import { print, printErr, useColor } from "./output.ts";
-import { pathExists } from "../lib/os/libc.ts";
+import { pathExists } from "../lib/os/lookup.ts";
 import { findLeftovers, leftoversLine } from "../lib/vm/leftovers.ts";
 import { exclusive, optFlag } from "./parse.ts";
 

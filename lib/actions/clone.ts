@@ -15,7 +15,7 @@ import { dirname, join, relative } from "../os/path.ts";
 import { makeDir, MODE, removeTree, writeFileAtomic } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
 import { CheckFailedError } from "../errors.ts";
-import { SymlinkError } from "../os/libc.ts";
+import { SymlinkError } from "../os/lookup.ts";
 import { F } from "../vm/files.ts";
 import { macsIn, randomMac, replaceMacs } from "../vm/mac.ts";
 import { convertImage, createImage, imageInfo } from "../qemu/img.ts";

@@ -13,7 +13,7 @@
  */
 
 import { join } from "../os/path.ts";
-import { fileMode } from "../os/libc.ts";
+import { fileMode } from "../os/lookup.ts";
 import { formatBytes } from "../text/units.ts";
 import { findRunsvdir, strayLoggers, strayQemu } from "../qemu/processes.ts";
 import { readStatus } from "../runit/status.ts";

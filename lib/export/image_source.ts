@@ -1,8 +1,8 @@
 /**
  * Where a VM's backing image can be fetched from, for `vm export nomad`'s
  * artifact: an image in `$VMDIR/.images` (lib/images) was downloaded from the
- * URL its file records (extended attribute `user.vm.download`, kept when the
- * `.part` became the image); its checksum is the SHA-256 of the file itself,
+ * URL its `.meta` records (lib/images/meta.ts, kept when the `.part` became
+ * the image); its checksum is the SHA-256 of the file itself,
  * which was verified when it was pulled. An image imported from a local file
  * has no URL: the exporter then needs `--image-url`. Reads the image.
  * Area lib/export, at the level of actions.

@@ -12,7 +12,6 @@
 
 import { dirname, join, resolve } from "../os/path.ts";
 import { makeDir, realPathOrUndefined, removeTree } from "../os/fs.ts";
-import { getXattr, setXattr } from "../os/xattr.ts";
 import { openStreamHash } from "../os/stream_hash.ts";
 import { CheckFailedError, ParseError, SystemError, UsageError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
@@ -22,6 +21,7 @@ import { inspectImage } from "../qemu/image_check.ts";
 import { type CatalogEntry, checkImageName, type ImageKind } from "./catalog.ts";
 import { hashPrefix, readPartMeta } from "./download.ts";
 import { ensureImagesDir, imageFile, imagesDir, scanStore, type StoredFile } from "./store.ts";
+import { type ImportMeta, readMeta, removeMeta, writeMeta } from "./meta.ts";
 import { vmDisks } from "../vm/disk_paths.ts";
 
 /** The disks of the VM in `dir` to look at: those its templates name and its top-level *.qcow2 files. */
@@ -173,16 +173,6 @@ export interface ImportResult {
   from: string;
 }
 
-/** The extended attribute a cached image keeps what it was imported from in (ImportMeta). */
-export const IMPORT_XATTR = "user.vm.import";
-
-/** What an imported image records of its source file: its size, mtime (ms) and SHA-256. */
-export interface ImportMeta {
-  size: number;
-  mtime: number;
-  sha256: string;
-}
-
 /** The SHA-256 of the whole file `path`, hex. Reads it. */
 async function sha256Of(path: string): Promise<string> {
   const file = await Deno.open(path, { read: true });
@@ -203,15 +193,8 @@ async function sha256Of(path: string): Promise<string> {
  * by an older vm). Reads `file` (hashing it only when its mtime differs).
  */
 export async function sameImport(image: string, file: string): Promise<boolean> {
-  const raw = getXattr(image, IMPORT_XATTR);
-  if (raw === undefined) return false;
-  let meta: ImportMeta;
-  try {
-    meta = JSON.parse(raw) as ImportMeta;
-  } catch (e) {
-    if (e instanceof SyntaxError) return false; // not ours: nothing known
-    throw e;
-  }
+  const meta = readMeta(image)?.import;
+  if (meta === undefined) return false;
   const st = Deno.statSync(file);
   if (st.size !== meta.size) return false;
   return st.mtime?.getTime() === meta.mtime || await sha256Of(file) === meta.sha256;
@@ -222,9 +205,9 @@ export async function sameImport(image: string, file: string): Promise<boolean> 
  * standalone qcow2 (raw converted, a qcow2's backing chain flattened),
  * written in `$VMDIR/.images/.image-import-<name>-<pid>/` (a leftover
  * lib/vm/leftovers.ts knows when killed), with the file's size, mtime and
- * SHA-256 recorded (IMPORT_XATTR, see sameImport). The file is checked
- * first (lib/qemu/image_check.ts): raw or qcow2, no data file, backing files
- * only in the cache. Refused (UsageError) for a name already cached or being
+ * SHA-256 recorded in its `.meta` (lib/images/meta.ts, see sameImport). The
+ * file is checked first (lib/qemu/image_check.ts): raw or qcow2, no data
+ * file, backing files only in the cache. Refused (UsageError) for a name already cached or being
  * pulled, or a file qemu-img cannot read. `onProgress` gets bytes of the
  * virtual size. Runs qemu-img; writes `$VMDIR/.images/`.
  */
@@ -260,7 +243,7 @@ export async function importImage(
       ),
     ]);
     const meta: ImportMeta = { size: st.size, mtime: st.mtime?.getTime() ?? 0, sha256 };
-    setXattr(tmp, IMPORT_XATTR, JSON.stringify(meta));
+    writeMeta(path, { import: meta }); // before the image: one killed here is a leftover
     Deno.chmodSync(tmp, 0o400);
     Deno.renameSync(tmp, path);
   } finally {
@@ -270,8 +253,8 @@ export async function importImage(
 }
 
 /**
- * Removes the cached image `name` (and a `.part` of it). Refused with
- * CheckFailedError naming the VMs while any VM disk is backed by it;
+ * Removes the cached image `name` (and a `.part` of it, and its `.meta`).
+ * Refused with CheckFailedError naming the VMs while any VM disk is backed by it;
  * UsageError when nothing of that name is cached. Returns the files removed.
  * Writes `$VMDIR/.images/`.
  */
@@ -289,6 +272,9 @@ export async function removeImage(cfg: Config, name: string): Promise<string[]> 
         `("vm clone <vm> <new>" makes a full copy), then remove it`,
     );
   }
-  for (const f of files) Deno.removeSync(f.path);
+  for (const f of files) {
+    Deno.removeSync(f.path);
+    removeMeta(f.path);
+  }
   return files.map((f) => f.path);
 }

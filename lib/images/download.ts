@@ -9,24 +9,25 @@
  * it. It is flushed to disk before its first use as a base (`readyForUse`),
  * not here: a pull runs at the network's speed. Two downloads of one image cooperate: the `.part` is
  * locked (flock) while written, the second waits for the lock, then finds the
- * image done. On any failure only the `.part` is left (its expected size and
- * URL in a `user.vm.download` extended attribute, for `vm image list` and the
- * resume). Writes `$VMDIR/.images/<name>.<ext>{,.part}`.
+ * image done. On any failure only the `.part` is left, with its expected size
+ * and URL in `<image>.meta` beside it (lib/images/meta.ts: for `vm image list`
+ * and the resume; kept with the image). Writes
+ * `$VMDIR/.images/<name>.<ext>{,.part,.meta}`.
  * Level: vm (lib/images, no qemu).
  * @module
  */
 
 import { exists, openPlainFile } from "../os/fs.ts";
 import { SystemError, VmError } from "../errors.ts";
-import { getXattr, setXattr } from "../os/xattr.ts";
 import { type Checksum, type HashAlgo } from "./sums.ts";
 import { brokeOffLine } from "./fetch_errors.ts";
-import { BLOCK, BLOCKS, BlockSink } from "./sink.ts";
-import { openBlockWriter } from "./block_writer.ts";
+import { BlockSink } from "./sink.ts";
+import { ThreadWriter } from "./block_writer.ts";
 import { fmtBytes } from "../text/progress.ts";
 import { openSource, type Source } from "./source.ts";
 import type { NetOptions } from "./http.ts";
 import { PART_SUFFIX } from "./store.ts";
+import { type PartMeta, readMeta, removeMeta, writeMeta } from "./meta.ts";
 import { openStreamHash, type StreamHash } from "../os/stream_hash.ts";
 
 /** Exit code of an interrupted download (as a shell reports SIGINT). */
@@ -83,28 +84,10 @@ export interface TransferResult {
   byOther: boolean;
 }
 
-/** The extended attribute a `.part` keeps its download's URL, size and validator in. */
-export const PART_XATTR = "user.vm.download";
-
-/** What a `.part` knows of its download. */
-export interface PartMeta {
-  url: string;
-  total?: number;
-  validator?: string;
-  arch?: string;
-}
-
-/** The download metadata of `part` (or of the image it became), or undefined. Reads its extended attribute. */
+/** The download metadata of `part` (or of the image it became), or undefined. Reads `<image>.meta`. */
 export function readPartMeta(part: string): PartMeta | undefined {
-  const raw = getXattr(part, PART_XATTR);
-  if (raw === undefined) return undefined;
-  try {
-    const m = JSON.parse(raw) as PartMeta;
-    return typeof m.url === "string" ? m : undefined;
-  } catch (e) {
-    if (e instanceof SyntaxError) return undefined; // not ours: no metadata
-    throw e;
-  }
+  const m = readMeta(part)?.download;
+  return typeof m?.url === "string" ? m : undefined;
 }
 
 /** Locks `file` (flock, exclusive); `onWait` is called when that takes more than a moment. */
@@ -197,6 +180,7 @@ async function place(sink: BlockSink, t: Transfer): Promise<Checksum> {
   const got: Checksum = { algo, hex: sink.hash.hex() };
   if (t.expected !== undefined && got.hex !== t.expected.hex) {
     Deno.removeSync(part);
+    removeMeta(part);
     throw new SystemError(
       `"${t.url}" has ${algo.toUpperCase()} ${got.hex}, not the expected ${t.expected.hex}; ` +
         "the download was deleted: pull again (if it fails again, the source or the checksum is wrong)",
@@ -207,10 +191,12 @@ async function place(sink: BlockSink, t: Transfer): Promise<Checksum> {
   return got;
 }
 
-/** Removes `part` (still locked by this download) when nothing was written to it. */
+/** Removes `part` (still locked by this download) and its metadata when nothing was written to it. */
 async function dropIfEmpty(file: Deno.FsFile, part: string): Promise<void> {
   try {
-    if ((await file.stat()).size === 0) Deno.removeSync(part);
+    if ((await file.stat()).size > 0) return;
+    Deno.removeSync(part);
+    removeMeta(part);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
@@ -225,7 +211,7 @@ async function fetchInto(
   const part = t.path + PART_SUFFIX;
   const meta = readPartMeta(part);
   const have = (await file.stat()).size;
-  // Without metadata (a file system without user xattrs) the .part is trusted: the checksum decides.
+  // Without metadata (a kill before it was written) the .part is trusted: the checksum decides.
   const offset = meta === undefined || meta.url === t.url ? have : 0;
   if (have > 0 && offset === 0) ev.onNotice?.(`"${part}" is from another URL; starting over`);
   const src = await openSource(t.url, offset, meta?.validator, ev);
@@ -243,9 +229,14 @@ async function fetchInto(
     if (have > src.start) await file.truncate(src.start);
     await file.seek(src.start, Deno.SeekMode.Start);
     const keep: PartMeta = { url: t.url, total: src.total, validator: src.validator, arch: t.arch };
-    setXattr(part, PART_XATTR, JSON.stringify(keep));
-    const writer = await openBlockWriter(file, part, BLOCK, BLOCKS);
-    const sink = new BlockSink(writer, hash, src.start, part, (d) => ev.onProgress?.(d, src.total));
+    writeMeta(part, { download: keep });
+    const sink = new BlockSink(
+      new ThreadWriter(file),
+      hash,
+      src.start,
+      part,
+      (d) => ev.onProgress?.(d, src.total),
+    );
     try {
       ev.onProgress?.(src.start, src.total);
       await receive(src, sink, t, ev.signal);
@@ -289,7 +280,7 @@ export async function transfer(t: Transfer, ev: TransferEvents = {}): Promise<Tr
  * is based on it: its size must be the one its download recorded (a system
  * that stopped before the image reached the disk leaves it short), then it
  * is flushed to disk (fdatasync; nearly free once written back). Throws
- * SystemError for a short image. Reads `path` and its extended attribute.
+ * SystemError for a short image. Reads `path` and its `.meta`.
  */
 export function readyForUse(path: string): void {
   const total = readPartMeta(path)?.total;

@@ -30,6 +30,7 @@ import {
 import { fetchText } from "./source.ts";
 import type { NetOptions } from "./http.ts";
 import { removeIfExists } from "../os/fs.ts";
+import { removeMeta } from "./meta.ts";
 import { inspectImage, SAFE_FORMATS, UnsafeImageError } from "../qemu/image_check.ts";
 import { type Checksum, findSum, newestMatch, parseSums } from "./sums.ts";
 import {
@@ -174,6 +175,7 @@ async function checkPulled(path: string, kind: ImageKind): Promise<void> {
   } catch (e) {
     if (!(e instanceof UnsafeImageError)) throw e;
     removeIfExists(path);
+    removeMeta(path);
     throw new UnsafeImageError(e.file, `${e.problem}; it was removed from the cache`);
   }
 }

@@ -1,14 +1,14 @@
 /**
  * Writing a received byte stream into a file in 1 MiB blocks, hashing each
  * block as it is written, with little memory and no copy: the source reads
- * straight into the free part of a block; a full block is written and
- * hashed off this thread (block_writer.ts, lib/os/stream_hash.ts) while the
- * next one fills. BLOCKS blocks take turns, so that a moment's lag of the
- * writing or the hashing does not stop the receiving; the file is written
- * in order. The file is not flushed to disk here: an image is flushed before
- * its first use (see download.ts `readyForUse`), so a pull runs at the
- * network's speed, not the disk's. Writes only through the BlockWriter it is
- * given.
+ * straight into the free part of a block; a full block is written on
+ * Deno's I/O threads (block_writer.ts) while it is hashed
+ * (lib/os/stream_hash.ts) and the next one fills. BLOCKS blocks take
+ * turns, so that a moment's lag of the writing does not stop the
+ * receiving; the file is written in order. The file is not flushed to disk
+ * here: an image is flushed before its first use (see download.ts
+ * `readyForUse`), so a pull runs at the network's speed, not the disk's.
+ * Writes only through the BlockWriter it is given.
  * Level: vm (lib/images, no qemu).
  * @module
  */
@@ -80,7 +80,7 @@ export class BlockSink {
   async flush(): Promise<void> {
     if (this.#fill === 0) return;
     const block = this.#buf.subarray(0, this.#fill);
-    this.writer.start(block, this.done - this.#fill);
+    this.writer.start(block);
     const hashed = this.#hashTail.then(() => this.hash.update(block));
     hashed.catch(() => {}); // thrown by #waitOldest
     this.#hashTail = hashed;

@@ -1,7 +1,7 @@
 /**
- * Replacing this process with another program (execve(2) through Deno FFI on
- * libc), so that the PID runsv supervises becomes QEMU's and no Deno process
- * stays resident. Needs `--allow-ffi`.
+ * Replacing this process with another program (execve(2) through FFI,
+ * lib/os/libc.ts), so that the PID runsv supervises becomes QEMU's and no
+ * Deno process stays resident. Needs `--allow-ffi`.
  * @module
  */
 

@@ -1,24 +1,17 @@
 /**
  * Writing files atomically and privately: the data goes to `<path>.new`,
- * created with O_CREAT|O_EXCL|O_NOFOLLOW (a planted symlink is refused, a
- * stale regular `.new` removed first) and the exact mode asked for, whatever
- * the umask; then it is renamed over `<path>`, so a reader sees the old or the
+ * created exclusively (O_CREAT|O_EXCL: a planted symlink is refused, a stale
+ * regular `.new` removed first) with the exact mode asked for, whatever the
+ * umask; then it is renamed over `<path>`, so a reader sees the old or the
  * new file, never a partial one. Directories made with an exact mode too;
  * reads that refuse a symlink leading out of a directory; and the lookups
  * that take a missing file as an answer.
  * @module
  */
 
-import { SystemError } from "../errors.ts";
+import { describe, SystemError } from "../errors.ts";
 import { encodeRaw } from "../text/raw_text.ts";
-import {
-  closeFd,
-  createExclusive,
-  EEXIST,
-  readFileNoFollow,
-  SymlinkError,
-  writeAllFd,
-} from "./libc.ts";
+import { readFileNoFollow, SymlinkError } from "./lookup.ts";
 import { dirname } from "./path.ts";
 import { writeAll } from "./io.ts";
 
@@ -40,35 +33,38 @@ function checkPlainFile(path: string, st: Deno.FileInfo | undefined): void {
   }
 }
 
+/**
+ * Creates the file `path` with exactly `mode` and opens it with `options`;
+ * O_CREAT|O_EXCL: never an existing file, never through a symlink. The
+ * umask is set aside for the call (vm creates files on its main thread
+ * only: nothing else is created meanwhile). Returns undefined when
+ * something is there already; throws SystemError when it cannot be created.
+ */
+export function createExclusive(
+  path: string,
+  mode: number,
+  options: Deno.OpenOptions = { write: true },
+): Deno.FsFile | undefined {
+  const umask = Deno.umask(0);
+  try {
+    return Deno.openSync(path, { ...options, createNew: true, mode });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return undefined;
+    throw new SystemError(`Cannot create "${path}": ${describe(e)}; check "${dirname(path)}"`);
+  } finally {
+    Deno.umask(umask);
+  }
+}
+
 /** Creates `tmp` exclusively with `mode`, removing a stale regular file first; refuses a symlink. */
-function createNew(tmp: string, mode: number): number {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const r = createExclusive(tmp, mode);
-    if ("fd" in r) return r.fd;
-    if (r.errno !== EEXIST) break;
+function createNew(tmp: string, mode: number): Deno.FsFile {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const file = createExclusive(tmp, mode);
+    if (file !== undefined) return file;
     checkPlainFile(tmp, lstatIfExists(tmp));
     removeIfExists(tmp); // a stale regular file of an interrupted write
   }
-  // Report the real error (or EEXIST again: another writer raced us).
-  const again = createExclusive(tmp, mode);
-  if ("fd" in again) return again.fd;
-  throw new SystemError(`Cannot create "${tmp}" (errno ${again.errno}); check "${dirname(tmp)}"`);
-}
-
-/**
- * The file `fd` (opened on `path`) is, opened anew with `options` (its
- * `/proc/self/fd` link: that very file, whatever the name holds by now);
- * `fd` is closed. Removes `path` when that fails.
- */
-function fdFile(fd: number, path: string, options: Deno.OpenOptions): Deno.FsFile {
-  try {
-    return Deno.openSync(`/proc/self/fd/${fd}`, options);
-  } catch (e) {
-    removeIfExists(path);
-    throw e;
-  } finally {
-    closeFd(fd);
-  }
+  throw new SystemError(`"${tmp}" keeps being made by another writer; try again`);
 }
 
 /**
@@ -80,13 +76,8 @@ function fdFile(fd: number, path: string, options: Deno.OpenOptions): Deno.FsFil
 export function openPlainFile(path: string, mode: number = MODE.file): Deno.FsFile {
   const rw = { read: true, write: true };
   for (let attempt = 0; attempt < 3; attempt++) {
-    const made = createExclusive(path, mode);
-    if ("fd" in made) return fdFile(made.fd, path, rw);
-    if (made.errno !== EEXIST) {
-      throw new SystemError(
-        `Cannot create "${path}" (errno ${made.errno}); check "${dirname(path)}"`,
-      );
-    }
+    const made = createExclusive(path, mode, rw);
+    if (made !== undefined) return made;
     const st = lstatIfExists(path);
     checkPlainFile(path, st);
     if (st === undefined) continue; // gone meanwhile: create it
@@ -96,6 +87,16 @@ export function openPlainFile(path: string, mode: number = MODE.file): Deno.FsFi
     file.close(); // replaced between the look and the open: look again
   }
   throw new SystemError(`"${path}" keeps being replaced; try again`);
+}
+
+/** Writes all of `bytes` to `file` and flushes it to disk; throws SystemError naming `path`. */
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array, path: string): void {
+  try {
+    for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+    file.syncSync();
+  } catch (e) {
+    throw new SystemError(`Cannot write "${path}": ${describe(e)}`);
+  }
 }
 
 /**
@@ -110,12 +111,12 @@ export function writeFileAtomic(
   mode: number = MODE.file,
 ): void {
   const tmp = path + NEW_SUFFIX;
-  const fd = createNew(tmp, mode);
+  const file = createNew(tmp, mode);
   try {
     try {
-      writeAllFd(fd, typeof data === "string" ? encodeRaw(data) : data, tmp);
+      writeAllSync(file, typeof data === "string" ? encodeRaw(data) : data, tmp);
     } finally {
-      closeFd(fd);
+      file.close();
     }
     Deno.renameSync(tmp, path);
   } catch (e) {
@@ -144,7 +145,7 @@ export interface AtomicFile {
  */
 export function openAtomic(path: string, mode: number = MODE.file): AtomicFile {
   const tmp = path + NEW_SUFFIX;
-  const file = fdFile(createNew(tmp, mode), tmp, { write: true });
+  const file = createNew(tmp, mode);
   let open = true;
   const close = () => {
     if (open) file.close();

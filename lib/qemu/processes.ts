@@ -11,7 +11,7 @@
 import { basename, join, resolve } from "../os/path.ts";
 import { CheckFailedError, VmRunningError } from "../errors.ts";
 import { realPathOrUndefined } from "../os/fs.ts";
-import { fileMode, pathExists } from "../os/libc.ts";
+import { hasEntry, pathExists } from "../os/lookup.ts";
 import {
   allPids,
   cmdlineOf,
@@ -73,8 +73,8 @@ export function orphanQemu(vmDir: string): number | undefined {
  */
 export function strayQemu(dir: string, status: Status | undefined): number | undefined {
   if (status?.state === "run" && isSupervised(dir)) return undefined;
-  // One lookup for a listing: QEMU always has its QMP socket (__run gives -qmp).
-  if (fileMode(`${dir}/${F.qmp}`, false) === undefined) return undefined;
+  // One look for a listing: QEMU always has its QMP socket (__run gives -qmp).
+  if (!hasEntry(join(dir, F.supervise), basename(F.qmp))) return undefined;
   return qemuPidsIn(dir)[0];
 }
 

@@ -8,7 +8,8 @@
  */
 
 import { F } from "../vm/files.ts";
-import { closeFd, openWriteNonblock, readSmallFile } from "../os/libc.ts";
+import { closeFd, openWriteNonblock } from "../os/libc.ts";
+import { readSmallFile } from "../os/lookup.ts";
 
 /** runsv's state of the service's process. */
 export type RunState = "down" | "run" | "finish";

@@ -9,7 +9,7 @@
 
 import { join } from "../os/path.ts";
 import { ParseError } from "../errors.ts";
-import { pathExists } from "../os/libc.ts";
+import { pathExists } from "../os/lookup.ts";
 import { CLOUD_TEMPLATES, F } from "./files.ts";
 import { PORTS_FILE, readPorts, sshRule } from "./ports.ts";
 

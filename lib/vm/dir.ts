@@ -23,7 +23,7 @@ import {
   pathExists,
   readSmallFile,
   SymlinkError,
-} from "../os/libc.ts";
+} from "../os/lookup.ts";
 import { checkName, isValidName } from "./name.ts";
 import { exists, readFileInside, removeIfExists, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import { MAX_WAIT_S, parseWholeSeconds } from "../text/units.ts";
@@ -42,8 +42,7 @@ export function isVmDir(dir: string): boolean {
 /**
  * Names of the VMs in `vmdir`, sorted by bytes: entries with a valid name
  * (so no dot-names) that are directories, or links to them, holding a `run`
- * script; one lookup each (access(2): no thrown error per entry, which
- * counts when listing many). Reads `vmdir`; an absent VMDIR has none.
+ * script; one lookup each. Reads `vmdir`; an absent VMDIR has none.
  */
 export function listVms(vmdir: string): string[] {
   return vmCandidates(vmdir).filter((name) => pathExists(`${vmdir}/${name}/${F.run}`));
@@ -62,7 +61,7 @@ function vmCandidates(vmdir: string): string[] {
     .map((e) => e.name).sort(byteOrder);
 }
 
-/** The entries of one VM's directory with their types (lib/os/libc.ts dirEntries). */
+/** The entries of one VM's directory with their types (lib/os/lookup.ts dirEntries). */
 export type VmEntries = Map<string, EntryType>;
 
 /** What a listing looks for in a VM directory it can search but not read. */

@@ -3,7 +3,9 @@
  * `import tar` (`.untar-…`, then `.import-…`), `export tar` or `image
  * import` (in `$VMDIR/.images`) leaves in `$VMDIR`: its dot-directory,
  * `.<op>-<vm>-<pid>` (runsvdir and `vm list` skip dot-names, so nothing
- * else shows it), often with whole disks. An operation that writes a file
+ * else shows it), often with whole disks. In the image cache, an image's
+ * `.meta` (lib/images/meta.ts) whose image and `.part` are both gone is one
+ * too, of the pull or import that wrote it (the PID it records). An operation that writes a file
  * outside `$VMDIR` (`vm export tar FILE` writes `FILE.new`) records it in
  * its directory (OUTSIDE_RECORD), so the file is found and removed with it.
  * The owning process's PID is in the name; a leftover whose owner still runs
@@ -14,8 +16,9 @@
  * @module
  */
 
-import { join } from "../os/path.ts";
+import { dirname, join } from "../os/path.ts";
 import {
+  exists,
   isInsideDir,
   lstatIfExists,
   readTextIfExists,
@@ -25,7 +28,8 @@ import {
 } from "../os/fs.ts";
 import { allPids, cwdOf, procStat } from "../os/proc.ts";
 import { formatBytes } from "../text/units.ts";
-import { imagesDir } from "../images/store.ts";
+import { IMAGES_DIR, imagesDir, parseStoredName, PART_SUFFIX } from "../images/store.ts";
+import { metaOwner, readMetaFile } from "../images/meta.ts";
 
 /** The operations that work under a dot-name, and the command each is (for messages). */
 export const LEFTOVER_OPS = {
@@ -36,6 +40,7 @@ export const LEFTOVER_OPS = {
   untar: "import tar",
   export: "export tar",
   "image-import": "image import",
+  pull: "image pull",
 } as const;
 
 /** An operation that leaves a dot-directory. */
@@ -62,7 +67,10 @@ export interface Leftover {
   outside?: string;
 }
 
-const NAME = new RegExp(`^\\.(${Object.keys(LEFTOVER_OPS).join("|")})-(.+)-([0-9]+)$`);
+/** The operations that work in a dot-directory (a pull leaves only a `.meta`). */
+const DIR_OPS = Object.keys(LEFTOVER_OPS).filter((op) => op !== "pull");
+
+const NAME = new RegExp(`^\\.(${DIR_OPS.join("|")})-(.+)-([0-9]+)$`);
 
 /**
  * What OUTSIDE_RECORD holds: the file, and which one it is (a file put there
@@ -166,29 +174,66 @@ function entriesOf(dir: string): Deno.DirEntry[] {
   }
 }
 
+/** The leftover directory `e` of `dir` is, if it is one; `sizes`: with the bytes of its tree. */
+function dirLeftover(dir: string, e: Deno.DirEntry, sizes: boolean): Leftover | undefined {
+  const parsed = e.isDirectory ? parseLeftoverName(e.name) : undefined;
+  if (parsed === undefined) return undefined;
+  const path = join(dir, e.name);
+  const st = lstatIfExists(path);
+  if (st === undefined) return undefined;
+  const running = ownerRuns(parsed.pid, lastTouched(st)) || busy(path);
+  const outside = outsideFile(path);
+  const bytes = sizes ? treeBytes(path) + (outside ? treeBytes(outside.path) : 0) : 0;
+  const l: Leftover = { name: e.name, path, ...parsed, running, bytes };
+  if (outside !== undefined) l.outside = outside.path;
+  return l;
+}
+
+/** Whether the image file `image` of the cache `dir`, or its `.part`, is there. */
+function imageThere(dir: string, image: string): boolean {
+  // The .part first: a pull renames it to the image, never back.
+  return exists(join(dir, image + PART_SUFFIX)) || exists(join(dir, image));
+}
+
+/** The leftover the file `e` of the image cache `dir` is: a `.meta` whose image is gone. */
+function metaLeftover(dir: string, e: Deno.DirEntry): Leftover | undefined {
+  const image = e.isFile ? metaOwner(e.name) : undefined;
+  if (image === undefined || imageThere(dir, image)) return undefined;
+  const path = join(dir, e.name);
+  const st = lstatIfExists(path);
+  if (st === undefined) return undefined;
+  const meta = readMetaFile(path);
+  const pid = meta?.pid ?? 0;
+  return {
+    name: e.name,
+    path,
+    op: meta?.import !== undefined ? "image-import" : "pull",
+    vm: parseStoredName(dir, image)?.name ?? image,
+    pid,
+    running: ownerRuns(pid, lastTouched(st)),
+    bytes: (st.blocks ?? 0) * 512,
+  };
+}
+
 /**
  * The leftovers in `vmdir` and its image cache (where `vm image import`
- * works, on the cache's file system), by name; `sizes` adds up their bytes
- * (a walk of each tree). Reads `vmdir`, `$VMDIR/.images` and /proc.
+ * works, on the cache's file system, and images keep their `.meta`), by
+ * name; `sizes` adds up their bytes (a walk of each tree). Reads `vmdir`,
+ * `$VMDIR/.images` and /proc.
  */
 export function findLeftovers(vmdir: string, sizes = true): Leftover[] {
-  const out: Leftover[] = [];
-  for (const dir of [vmdir, imagesDir(vmdir)]) {
-    for (const e of entriesOf(dir)) {
-      const parsed = e.isDirectory ? parseLeftoverName(e.name) : undefined;
-      if (parsed === undefined) continue;
-      const path = join(dir, e.name);
-      const st = lstatIfExists(path);
-      if (st === undefined) continue;
-      const running = ownerRuns(parsed.pid, lastTouched(st)) || busy(path);
-      const outside = outsideFile(path);
-      const bytes = sizes ? treeBytes(path) + (outside ? treeBytes(outside.path) : 0) : 0;
-      const l: Leftover = { name: e.name, path, ...parsed, running, bytes };
-      if (outside !== undefined) l.outside = outside.path;
-      out.push(l);
+  const top = entriesOf(vmdir);
+  const out = top.map((e) => dirLeftover(vmdir, e, sizes));
+  // The cache is read when VMDIR has one (`vm list` looks at every VMDIR).
+  if (top.some((e) => e.name === IMAGES_DIR && !e.isFile)) {
+    const images = imagesDir(vmdir);
+    for (const e of entriesOf(images)) {
+      out.push(dirLeftover(images, e, sizes) ?? metaLeftover(images, e));
     }
   }
-  return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return out.filter((l) => l !== undefined).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+  );
 }
 
 /** Whether any process works in the tree `path` (a QEMU, a runsv not yet gone). Reads /proc. */
@@ -208,11 +253,21 @@ function busy(path: string): boolean {
  */
 export function removeLeftover(l: Leftover): boolean {
   const st = lstatIfExists(l.path);
+  if (st?.isFile === true) return removeMetaLeftover(l, st);
   if (st === undefined || !st.isDirectory) return false;
   if (ownerRuns(l.pid, lastTouched(st)) || busy(l.path)) return false;
   const outside = outsideFile(l.path);
   if (outside !== undefined) removeIfExists(outside.path);
   Deno.removeSync(l.path, { recursive: true });
+  return true;
+}
+
+/** Removes the `.meta` leftover `l` (`st`: its lstat) when its image is still gone and its writer too. */
+function removeMetaLeftover(l: Leftover, st: Deno.FileInfo): boolean {
+  const image = metaOwner(l.name);
+  if (image === undefined || imageThere(dirname(l.path), image)) return false;
+  if (ownerRuns(l.pid, lastTouched(st))) return false;
+  removeIfExists(l.path);
   return true;
 }
 

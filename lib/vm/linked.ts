@@ -13,7 +13,7 @@ import { dirname, join, normalize, resolve } from "../os/path.ts";
 import { realPathOrUndefined } from "../os/fs.ts";
 import { F } from "./files.ts";
 import { listVms, type VmEntries } from "./dir.ts";
-import { dirEntries } from "../os/libc.ts";
+import { dirEntries } from "../os/lookup.ts";
 
 /** Bytes of a qcow2 header read to find its backing file name. */
 const HEADER = 20;

@@ -5,8 +5,8 @@
  * their changes one after the other and none is lost; a change that must
  * be unique across VMs (a forwarded host port) also holds the VMDIR's lock,
  * always taken first. Each lock is an exclusive flock(2) on the file
- * `.lock` in the directory, made 0600 when missing (O_CREAT|O_EXCL|
- * O_NOFOLLOW: never through a planted symlink) and left in place; it is
+ * `.lock` in the directory, made 0600 when missing (O_CREAT|O_EXCL: never
+ * through a planted symlink) and left in place; it is
  * released when the work ends or its process dies. A lock another command
  * holds is waited for, at most {@link LOCK_WAIT_MS}.
  * Creates and locks `<dir>/.lock`, `$VMDIR/.lock`.
@@ -14,8 +14,7 @@
  */
 
 import { SystemError } from "../errors.ts";
-import { isMissing, lstatIfExists, MODE } from "../os/fs.ts";
-import { closeFd, createExclusive, EEXIST } from "../os/libc.ts";
+import { createExclusive, isMissing, lstatIfExists, MODE } from "../os/fs.ts";
 import { join } from "../os/path.ts";
 import { sleep } from "../os/poll.ts";
 import { F } from "./files.ts";
@@ -25,11 +24,7 @@ export const LOCK_WAIT_MS = 30_000;
 
 /** Opens the lock file `path`, making it when missing; refuses anything but a regular file. */
 function openLockFile(path: string): Deno.FsFile {
-  const made = createExclusive(path, MODE.file);
-  if ("fd" in made) closeFd(made.fd);
-  else if (made.errno !== EEXIST) {
-    throw new SystemError(`Cannot create the lock file "${path}" (errno ${made.errno})`);
-  }
+  createExclusive(path, MODE.file)?.close();
   const st = lstatIfExists(path);
   const refuse = () =>
     new SystemError(

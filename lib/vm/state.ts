@@ -11,7 +11,7 @@
  */
 
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
-import { pathExists } from "../os/libc.ts";
+import { pathExists } from "../os/lookup.ts";
 import { DEFAULT_WAIT, readVmDirs, readWait, type VmEntries, vmEntries } from "./dir.ts";
 import { F } from "./files.ts";
 import { readBackoff } from "./backoff.ts";

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { TestEnv, type VmRun } from "./harness.ts";
 import { ImageServer, sha256Sums } from "./image_server.ts";
 import { quoteWords } from "../../lib/text/shell_words.ts";
+import { metaOwner } from "../../lib/images/meta.ts";
 
 /** The test-only `vm image` entry point. */
 
@@ -51,14 +52,23 @@ export class ImageEnv {
     return join(this.env.vmdir, ".images");
   }
 
-  /** The files in `$VMDIR/.images`, sorted ([] when it does not exist). */
+  /**
+   * The files in `$VMDIR/.images`, sorted ([] when it does not exist), but
+   * the `.meta` of an image or `.part` listed (lib/images/meta.ts): one
+   * without its image is listed.
+   */
   listImages(): string[] {
+    let names: string[];
     try {
-      return [...Deno.readDirSync(this.images)].map((e) => e.name).sort();
+      names = [...Deno.readDirSync(this.images)].map((e) => e.name).sort();
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return [];
       throw e;
     }
+    return names.filter((n) => {
+      const image = metaOwner(n);
+      return image === undefined || !(names.includes(image) || names.includes(image + ".part"));
+    });
   }
 
   /** Replaces the served SHA256SUMS text. */

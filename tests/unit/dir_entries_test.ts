@@ -1,12 +1,12 @@
 /**
- * Tests of lib/os/libc.ts dirEntries (getdents64) against Deno.readDirSync,
+ * Tests of lib/os/lookup.ts dirEntries against Deno.readDirSync,
  * and of lib/vm/dir.ts readVmDirs against listVms: a listing reads each VM
  * directory once and finds the same VMs.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { dirEntries, type EntryType, entryType } from "../../lib/os/libc.ts";
+import { dirEntries, type EntryType, entryType } from "../../lib/os/lookup.ts";
 import { listVms, readVmDirs, vmEntries } from "../../lib/vm/dir.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
@@ -27,7 +27,7 @@ Deno.test("dirEntries: every entry with its type, as Deno.readDirSync sees them"
     Deno.symlinkSync("file", join(dir, "link"));
     const mk = await new Deno.Command("mkfifo", { args: [join(dir, "fifo")] }).output();
     assert.ok(mk.success);
-    // More than one getdents64 buffer (32 KiB) of long names.
+    // Many long names: more than one read of the directory (32 KiB).
     for (let i = 0; i < 300; i++) Deno.writeTextFileSync(join(dir, `${"n".repeat(200)}${i}`), "");
     const got = dirEntries(dir);
     assert.deepEqual(got, denoEntries(dir));

@@ -154,3 +154,38 @@ Deno.test("findLeftovers: an interrupted image import's directory in the image c
     assert.deepEqual([...Deno.readDirSync(join(vmdir, ".images"))], []);
   });
 });
+
+Deno.test("findLeftovers: an image's .meta is one only when its image and .part are both gone", async () => {
+  await withTempDir((vmdir) => {
+    const images = join(vmdir, ".images");
+    Deno.mkdirSync(images);
+    const meta = (file: string, body: object) =>
+      Deno.writeTextFileSync(join(images, file), JSON.stringify({ pid: deadPid(), ...body }));
+    meta("deb.qcow2.meta", { download: { url: "https://x/deb.qcow2" } });
+    Deno.writeTextFileSync(join(images, "deb.qcow2.part"), "half");
+    meta("ubu.img.meta", { download: { url: "https://x/ubu.img" } });
+    Deno.writeTextFileSync(join(images, "ubu.img"), "whole");
+    meta("gone.qcow2.meta", { download: { url: "https://x/gone.qcow2" } });
+    meta("mine.qcow2.meta", { import: { size: 1, mtime: 2, sha256: "ab" } });
+    Deno.writeTextFileSync(join(images, "cut.raw.meta.new"), '{"pid":');
+    const found = findLeftovers(vmdir);
+    assert.deepEqual(found.map((l) => [l.name, leftoverCommand(l), l.running]), [
+      ["cut.raw.meta.new", "vm image pull cut", false],
+      ["gone.qcow2.meta", "vm image pull gone", false],
+      ["mine.qcow2.meta", "vm image import mine", false],
+    ]);
+    assert.equal(found[1]?.pid, deadPid(), "the PID the .meta records");
+    assert.match(leftoverProblem(found[1]!), /gone\.qcow2\.meta" \(.*\) is left by an interrupted/);
+    // One whose image came back meanwhile is not removed.
+    Deno.writeTextFileSync(join(images, "gone.qcow2"), "back");
+    assert.deepEqual(found.map(removeLeftover), [true, false, true]);
+    assert.deepEqual([...Deno.readDirSync(images)].map((e) => e.name).sort(), [
+      "deb.qcow2.meta",
+      "deb.qcow2.part",
+      "gone.qcow2",
+      "gone.qcow2.meta",
+      "ubu.img",
+      "ubu.img.meta",
+    ]);
+  });
+});
