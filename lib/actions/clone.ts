@@ -16,7 +16,7 @@ import { makeDir, MODE, removeTree, writeFileAtomic } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
 import { CheckFailedError } from "../errors.ts";
 import { SymlinkError } from "../os/libc.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { macsIn, randomMac, replaceMacs } from "../vm/mac.ts";
 import { convertImage, createImage, imageInfo } from "../qemu/img.ts";
 import { checkStopped } from "../qemu/processes.ts";

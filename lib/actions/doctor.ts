@@ -19,7 +19,7 @@ import { findRunsvdir, strayLoggers, strayQemu } from "../qemu/processes.ts";
 import { readStatus } from "../runit/status.ts";
 import { listVms, setupHint, waitOf } from "../vm/dir.ts";
 import { statIfExists } from "../os/fs.ts";
-import { DEFAULT_VM, F } from "../vm/files.ts";
+import { DEFAULT_VM, F } from "../layout.ts";
 import { findLeftovers, type Leftover, leftoverCommand, removeLeftover } from "../vm/leftovers.ts";
 import { modeProblem, problemLine, vmProblems } from "../vm/safety.ts";
 import { formatRule, type PortClash, portClashes } from "../vm/ports.ts";

@@ -13,7 +13,7 @@ import { isMissing } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
 import { diskPaths } from "../qemu/drives.ts";
 import { describe } from "../errors.ts";
-import { F, ONCE_TEMPLATE } from "../vm/files.ts";
+import { F, ONCE_TEMPLATE } from "../layout.ts";
 import { type ImageInfo, imageInfo } from "../qemu/img.ts";
 import { dataFileOf } from "../qemu/image_check.ts";
 import { quoteWords } from "../text/shell_words.ts";

@@ -13,7 +13,7 @@
 import { join, relative, resolve } from "../os/path.ts";
 import { makeDir, MODE, removeTree, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import { UsageError, VmExistsError } from "../errors.ts";
-import { DEFAULT_VM, F, SCRIPTS } from "../vm/files.ts";
+import { DEFAULT_VM, F, SCRIPTS } from "../layout.ts";
 import { createImage } from "../qemu/img.ts";
 import { inspectOne } from "../qemu/image_check.ts";
 import { checkSize, MAX_WAIT_S, parseWholeSeconds } from "../text/units.ts";

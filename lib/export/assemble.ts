@@ -12,7 +12,7 @@
 import { dirname, join, relative } from "../os/path.ts";
 import { exists, makePrivate } from "../os/fs.ts";
 import { VmExistsError } from "../errors.ts";
-import { DEFAULT_VM, F, SCRIPTS } from "../vm/files.ts";
+import { DEFAULT_VM, F, SCRIPTS } from "../layout.ts";
 import { defaultDir, vmPath } from "../vm/dir.ts";
 
 /**

@@ -27,7 +27,7 @@ import {
 } from "../os/fs.ts";
 import { UsageError, VmExistsError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { checkName } from "../vm/name.ts";
 import { defaultDir, vmPath } from "../vm/dir.ts";
 import { diskPaths } from "../qemu/drives.ts";

@@ -15,7 +15,7 @@ import type { Config, Env } from "../vm/config.ts";
 import { lexCommands } from "../text/shell_words.ts";
 import { diskPaths } from "../qemu/drives.ts";
 import { backingChain, type ImageInfo } from "../qemu/img.ts";
-import { F, ONCE_TEMPLATE } from "../vm/files.ts";
+import { F, ONCE_TEMPLATE, SEED_FILES } from "../layout.ts";
 import { templateNames } from "../vm/templates.ts";
 import { readWait, requireVm } from "../vm/dir.ts";
 import { exists, readTextIfExists } from "../os/fs.ts";
@@ -23,11 +23,6 @@ import type { VmArg } from "./qemu_options.ts";
 import { parsePorts, type PortRule as PortForward } from "../vm/ports.ts";
 import { vmEnv } from "../vm/dir.ts";
 import { toHex } from "../text/bytes.ts";
-
-/** The cloud-init seed image in a VM directory (the cloud-init work writes it). */
-export const SEED_FILE = "seed.iso";
-/** The forwarded-ports file in a VM directory (the cloud-init work writes it). */
-export const PORTS_FILE = "ports";
 
 /** One image of a disk's backing chain. */
 export interface ImageLayer {
@@ -125,8 +120,8 @@ export async function readVmModel(cfg: Config, name: string): Promise<VmModel> {
   for (const path of diskPaths(dir, args.map((a) => a.value))) {
     disks.push(diskFromChain(path, await backingChain(path)));
   }
-  const portsText = readTextIfExists(join(dir, PORTS_FILE));
-  const seedPath = join(dir, SEED_FILE);
+  const portsText = readTextIfExists(join(dir, F.ports));
+  const seedPath = join(dir, SEED_FILES.iso);
   const model: VmModel = {
     name,
     dir,
@@ -134,7 +129,7 @@ export async function readVmModel(cfg: Config, name: string): Promise<VmModel> {
     args,
     wait: readWait(dir),
     disks,
-    ports: portsText === undefined ? [] : parsePorts(portsText, PORTS_FILE),
+    ports: portsText === undefined ? [] : parsePorts(portsText, F.ports),
   };
   if (exists(seedPath)) {
     model.seed = { path: seedPath, sha256: await sha256File(seedPath) };

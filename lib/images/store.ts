@@ -12,9 +12,7 @@ import { join } from "../os/path.ts";
 import { SystemError, UsageError } from "../errors.ts";
 import type { ImageKind } from "./catalog.ts";
 import { isValidName } from "../vm/name.ts";
-
-/** The cache directory's name in `$VMDIR` (a dot-name: never taken for a VM). */
-export const IMAGES_DIR = ".images";
+import { IMAGES_DIR } from "../layout.ts";
 
 /** Suffix of a download in progress (or interrupted: resumable). */
 export const PART_SUFFIX = ".part";

@@ -24,7 +24,7 @@ import {
 } from "../os/proc.ts";
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { listVms } from "../vm/dir.ts";
-import { F, SOCKETS } from "../vm/files.ts";
+import { F, SOCKETS } from "../layout.ts";
 
 /** Whether a program path or argv[0] names QEMU (`qemu-system-x86_64`, `qemu-kvm`…). Pure. */
 export function isQemuProgram(path: string): boolean {

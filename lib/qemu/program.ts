@@ -8,7 +8,7 @@
 
 import { findExecutable } from "../os/exec.ts";
 import { SystemError } from "../errors.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import type { Env } from "../vm/config.ts";
 
 /** The QEMU program name from the settings: VMCONF_QEMU, else qemu-system-<VMCONF_QEMU_ARCH or host arch>. Pure. */

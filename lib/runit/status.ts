@@ -7,7 +7,7 @@
  * @module
  */
 
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { closeFd, openWriteNonblock, readSmallFile } from "../os/libc.ts";
 
 /** runsv's state of the service's process. */

@@ -17,7 +17,7 @@ import { hookGroups, isQemuPid } from "../qemu/processes.ts";
 import { readStatus } from "../runit/status.ts";
 import { HOOK_ARGV0, HOOK_GRACE_MS } from "../vm/hooks.ts";
 import { basename, join } from "../os/path.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { QmpClient } from "../qemu/qmp.ts";
 import type { QmpEvent } from "../qemu/qmp_message.ts";
 import { agentDelayMs, agentPowerdown, type GuestAgent } from "../qemu/guest_agent.ts";

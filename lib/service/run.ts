@@ -21,7 +21,7 @@ import type { Config, Env } from "../vm/config.ts";
 import { SystemError } from "../errors.ts";
 import { execve } from "../os/exec.ts";
 import { HOOK_MIN_S, type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
-import { DEFAULT_VM, F, ONCE_TEMPLATE } from "../vm/files.ts";
+import { DEFAULT_VM, F, ONCE_TEMPLATE } from "../layout.ts";
 import { findQemu, qemuArgs, qemuProgram } from "../qemu/program.ts";
 import { chooseAccel, kvmProblem } from "../qemu/accel.ts";
 import { readTemplates } from "../vm/templates.ts";

@@ -10,8 +10,8 @@
 import { join } from "../os/path.ts";
 import { ParseError } from "../errors.ts";
 import { pathExists } from "../os/libc.ts";
-import { CLOUD_TEMPLATES, F } from "./files.ts";
-import { PORTS_FILE, readPorts, sshRule } from "./ports.ts";
+import { CLOUD_TEMPLATES, F } from "../layout.ts";
+import { readPorts, sshRule } from "./ports.ts";
 
 /** The fields, as named in JSON. */
 export interface CloudInfo {
@@ -28,7 +28,7 @@ export interface CloudInfo {
 export function cloudInfo(dir: string): CloudInfo {
   let port: number | null = null;
   try {
-    if (pathExists(join(dir, PORTS_FILE))) port = sshRule(readPorts(dir))?.hostPort ?? null;
+    if (pathExists(join(dir, F.ports))) port = sshRule(readPorts(dir))?.hostPort ?? null;
   } catch (e) {
     if (!(e instanceof ParseError)) throw e; // reported by the VM's start and by "vm port"
   }

@@ -12,7 +12,7 @@
 
 import { basename, join } from "../os/path.ts";
 import { describe, SystemError, VmExistsError, VmNotFoundError } from "../errors.ts";
-import { DEFAULT_VM, F, SOCKETS } from "./files.ts";
+import { DEFAULT_VM, F, SOCKETS } from "../layout.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { quoteWord } from "../text/shell_words.ts";
 import {

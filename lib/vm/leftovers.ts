@@ -25,7 +25,7 @@ import {
 } from "../os/fs.ts";
 import { allPids, cwdOf, procStat } from "../os/proc.ts";
 import { formatBytes } from "../text/units.ts";
-import { imagesDir } from "../images/store.ts";
+import { IMAGES_DIR } from "../layout.ts";
 
 /** The operations that work under a dot-name, and the command each is (for messages). */
 export const LEFTOVER_OPS = {
@@ -173,7 +173,7 @@ function entriesOf(dir: string): Deno.DirEntry[] {
  */
 export function findLeftovers(vmdir: string, sizes = true): Leftover[] {
   const out: Leftover[] = [];
-  for (const dir of [vmdir, imagesDir(vmdir)]) {
+  for (const dir of [vmdir, join(vmdir, IMAGES_DIR)]) {
     for (const e of entriesOf(dir)) {
       const parsed = e.isDirectory ? parseLeftoverName(e.name) : undefined;
       if (parsed === undefined) continue;

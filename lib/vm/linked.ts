@@ -11,7 +11,7 @@
 
 import { dirname, join, normalize, resolve } from "../os/path.ts";
 import { realPathOrUndefined } from "../os/fs.ts";
-import { F } from "./files.ts";
+import { F } from "../layout.ts";
 import { listVms, type VmEntries } from "./dir.ts";
 import { dirEntries } from "../os/libc.ts";
 

@@ -9,7 +9,7 @@
 
 import { join } from "../os/path.ts";
 import { CheckFailedError } from "../errors.ts";
-import { F } from "./files.ts";
+import { F } from "../layout.ts";
 import { isBackoffLine } from "./backoff.ts";
 import { hasLog } from "./dir.ts";
 import { writeAll, type Writer } from "../os/io.ts";

@@ -16,10 +16,8 @@ import { join } from "../os/path.ts";
 import { ParseError, UsageError } from "../errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
 import { listVms } from "./dir.ts";
+import { F } from "../layout.ts";
 import { lexCommands } from "../text/shell_words.ts";
-
-/** The file in a VM directory. */
-export const PORTS_FILE = "ports";
 
 /** The id of the user-mode netdev the forwards belong to. */
 export const NETDEV_ID = "vmnet";
@@ -141,18 +139,18 @@ export function firstFreePort(
 
 /** The VM's rules (none when it has no `ports` file). Reads `<vmDir>/ports`. */
 export function readPorts(vmDir: string): PortRule[] {
-  const text = readTextIfExists(join(vmDir, PORTS_FILE));
-  return text === undefined ? [] : parsePorts(text, join(vmDir, PORTS_FILE));
+  const text = readTextIfExists(join(vmDir, F.ports));
+  return text === undefined ? [] : parsePorts(text, join(vmDir, F.ports));
 }
 
 /** Whether the VM has a `ports` file. */
 export function hasPorts(vmDir: string): boolean {
-  return readTextIfExists(join(vmDir, PORTS_FILE)) !== undefined;
+  return readTextIfExists(join(vmDir, F.ports)) !== undefined;
 }
 
 /** Writes the VM's rules atomically (mode 0600). Writes `<vmDir>/ports`. */
 export function writePorts(vmDir: string, rules: readonly PortRule[]): void {
-  writeFileAtomic(join(vmDir, PORTS_FILE), formatPorts(rules), 0o600);
+  writeFileAtomic(join(vmDir, F.ports), formatPorts(rules), 0o600);
 }
 
 /** The rules of every VM of `vmdir` whose `ports` file parses. Reads `$VMDIR/<vm>/ports`. */
@@ -206,9 +204,6 @@ export function portClashes(vmdir: string): PortClash[] {
 export function portsEnv(vmDir: string): Record<string, string> {
   return hasPorts(vmDir) ? { [HOSTFWD_VAR]: hostfwdOptions(readPorts(vmDir)) } : {};
 }
-
-/** The template file of the user-mode network with the forwards (name in `templates/`). */
-export const NET_TEMPLATE_NAME = "net-user-fwd";
 
 /**
  * The `net-user-fwd` template: a user-mode netdev `vmnet` whose forwards

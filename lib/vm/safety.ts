@@ -26,7 +26,7 @@ import {
 } from "../os/libc.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { quoteWord } from "../text/shell_words.ts";
-import { F } from "./files.ts";
+import { F } from "../layout.ts";
 import { type VmEntries, vmEntries } from "./dir.ts";
 
 /** One reason a VM is unsafe to run. */

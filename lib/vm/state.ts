@@ -13,7 +13,7 @@
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { pathExists } from "../os/libc.ts";
 import { DEFAULT_WAIT, readVmDirs, readWait, type VmEntries, vmEntries } from "./dir.ts";
-import { F } from "./files.ts";
+import { F } from "../layout.ts";
 import { readBackoff } from "./backoff.ts";
 import { linkedClones } from "./linked.ts";
 import { problemLine, vmProblems } from "./safety.ts";

@@ -10,7 +10,7 @@
 
 import { basename, join } from "../os/path.ts";
 import { ParseError, UsageError } from "../errors.ts";
-import { CLOUD_TEMPLATES, F, ONCE_TEMPLATE } from "./files.ts";
+import { CLOUD_TEMPLATES, F, ONCE_TEMPLATE } from "../layout.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { lexCommands, quoteWords } from "../text/shell_words.ts";
 import { decodeRaw } from "../text/raw_text.ts";

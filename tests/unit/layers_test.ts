@@ -10,6 +10,7 @@ import { REPO, sources } from "../support/repo.ts";
 /** The rank of each folder: a file may import files of its own rank or lower. */
 const RANK: Record<string, number> = {
   "lib/errors.ts": 0,
+  "lib/layout.ts": 0,
   "lib/os": 0,
   "lib/text": 0,
   "lib/vm": 1,
@@ -27,7 +28,7 @@ const RANK: Record<string, number> = {
 
 /** The layer a repository path belongs to (its folder, or lib/errors.ts). */
 function layerOf(path: string): string {
-  if (path === "lib/errors.ts" || path === "main.ts") return path;
+  if (path === "lib/errors.ts" || path === "lib/layout.ts" || path === "main.ts") return path;
   const parts = path.split("/");
   return parts[0] === "lib" ? `lib/${parts[1]}` : parts[0] ?? "";
 }
