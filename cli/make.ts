@@ -11,11 +11,11 @@
 import {
   availableTemplates,
   checkSpec,
-  checkWait,
   type MakeResult,
   type MakeSpec,
   makeVm,
 } from "../lib/actions/make.ts";
+import { checkWait } from "../lib/vm/dir.ts";
 import {
   type ImageArg,
   makeImageDisk,

@@ -29,7 +29,7 @@ import { UsageError, VmExistsError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
 import { F } from "../layout.ts";
 import { checkName } from "../vm/name.ts";
-import { defaultDir, vmPath } from "../vm/dir.ts";
+import { defaultDir, skipInClone, vmPath } from "../vm/dir.ts";
 import { diskPaths } from "../qemu/drives.ts";
 import { qemuImg } from "../qemu/img.ts";
 import { inspectImage, inspectOne, UnsafeImageError } from "../qemu/image_check.ts";
@@ -50,7 +50,6 @@ import { recordOutside } from "../vm/leftovers.ts";
 import { assembleVm, removeTree } from "./assemble.ts";
 import { pipeCounted, runTar } from "./tar_process.ts";
 import { vmEnv } from "../vm/dir.ts";
-import { skipInClone } from "../actions/clone.ts";
 import { type MovedLogin, readyMovedLogin } from "./import_login.ts";
 
 /** Where an archive goes: a file, or a stream (stdout). */

@@ -17,7 +17,7 @@ import {
   snapshotRows,
   snapshotsJson,
 } from "../../lib/actions/snapshots.ts";
-import { skipInClone } from "../../lib/actions/clone.ts";
+import { skipInClone } from "../../lib/vm/dir.ts";
 import { formatArgv } from "../../cli/args.ts";
 import { runningState } from "../support/state_fixture.ts";
 
