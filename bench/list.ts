@@ -11,7 +11,8 @@
 import { closeSync, constants, openSync } from "node:fs";
 import { join } from "node:path";
 import { encodeStatus } from "../lib/runit/status.ts";
-import { listStates } from "../lib/vm/state.ts";
+import { statesOf } from "../lib/vm/state.ts";
+import { inspectVms } from "../lib/vm/inspect.ts";
 
 const VMS = 1000;
 const SUPERVISED = 100;
@@ -82,7 +83,7 @@ try {
   }
 
   // Sanity: the states are read as meant.
-  const states = listStates(vmdir);
+  const states = statesOf(inspectVms(vmdir), vmdir);
   const supervised = states.filter((s) => s.state !== "unsupervised").length;
   if (states.length !== VMS || supervised !== SUPERVISED) {
     throw new Error(
@@ -136,7 +137,7 @@ try {
   const inProc: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     const t0 = performance.now();
-    listStates(vmdir);
+    statesOf(inspectVms(vmdir), vmdir);
     inProc.push(performance.now() - t0);
   }
   const work = list - bare;
@@ -147,7 +148,7 @@ try {
   console.log(`  vm list --json                 ${ms(json)}`);
   console.log(`  vm list, empty VMDIR           ${ms(emptyList)} (loading vm's code)`);
   console.log(`  sv status (one sv process)     ${ms(sv)}`);
-  console.log(`  listStates() in-process        ${ms(median(inProc))}`);
+  console.log(`  statesOf() in-process         ${ms(median(inProc))}`);
   const ratio = list / bare;
   console.log(
     `  vm list / bare deno:           ${ratio.toFixed(2)}x (target <= 2x: ${

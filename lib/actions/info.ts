@@ -7,7 +7,6 @@
  * @module
  */
 
-import { join } from "../os/path.ts";
 import { cloudInfo } from "../vm/cloud_info.ts";
 import { isMissing } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
@@ -18,8 +17,8 @@ import { type ImageInfo, imageInfo } from "../qemu/img.ts";
 import { dataFileOf } from "../qemu/image_check.ts";
 import { quoteWords } from "../text/shell_words.ts";
 import { humanDuration, stateLabel, type VmState, vmState } from "../vm/state.ts";
-import { parseTemplate, readTemplateText, templateNames } from "../vm/templates.ts";
-import { hasAutostart, hasHooks, hasLog, readWait } from "../vm/dir.ts";
+import type { Vm } from "../vm/inspect.ts";
+import { parseTemplate } from "../vm/templates.ts";
 import { formatBytes } from "../text/units.ts";
 import { vmEnv } from "../vm/dir.ts";
 import { showDisk } from "../vm/disk_paths.ts";
@@ -56,19 +55,20 @@ export interface VmInfo {
   disks: DiskInfo[];
 }
 
-/** Gathers the VmInfo of VM `name` in `dir` (see the module doc). */
-export async function vmInfo(cfg: Config, name: string, dir: string): Promise<VmInfo> {
+/** Gathers the VmInfo of `vm` (see the module doc). */
+export async function vmInfo(cfg: Config, vm: Vm): Promise<VmInfo> {
+  const dir = vm.dir;
   const env = vmEnv(cfg, dir);
   const templates: TemplateInfo[] = [];
   let names: string[] = [];
   try {
-    names = templateNames(join(dir, F.templates));
+    names = vm.templates;
   } catch (e) {
     if (!isMissing(e)) throw e; // no templates directory: none to show
   }
   for (const t of names) {
     try {
-      const text = readTemplateText(dir, t) ?? "";
+      const text = vm.templateText(t) ?? "";
       templates.push({ name: t, args: parseTemplate(text, `${F.templates}/${t}`, env) });
     } catch (e) {
       templates.push({ name: t, args: null, error: describe(e) });
@@ -84,14 +84,14 @@ export async function vmInfo(cfg: Config, name: string, dir: string): Promise<Vm
     }
   }
   return {
-    name,
+    name: vm.name,
     dir,
-    state: vmState(name, dir),
-    autostart: hasAutostart(dir),
-    wait_s: readWait(dir),
-    log: hasLog(dir),
-    hooks: hasHooks(dir),
-    ...cloudInfo(dir),
+    state: vmState(vm),
+    autostart: vm.autostart,
+    wait_s: vm.wait,
+    log: vm.log,
+    hooks: vm.hooks,
+    ...cloudInfo(vm),
     templates,
     disks,
   };

@@ -15,6 +15,7 @@ import { join } from "../os/path.ts";
 import { NotSupervisedError, StartFailedError } from "../errors.ts";
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { vmState } from "../vm/state.ts";
+import { inspectDir } from "../vm/inspect.ts";
 import { readWait } from "../vm/dir.ts";
 import { isAlive, procStat, signal } from "../os/proc.ts";
 import { pollUntil } from "../os/poll.ts";
@@ -83,7 +84,7 @@ export async function startVm(
   if (first !== undefined && first.want === "up" && first.state === "run" && isAlive(first.pid)) {
     return { name, already: true, pid: first.pid, seconds: 0, status: "running" };
   }
-  const before = vmState(name, dir);
+  const before = vmState(inspectDir(dir));
   if (before.state === "backoff") {
     throw new StartFailedError(
       `VM "${name}" keeps exiting at once and waits ${before.backoff_s} s in crash-loop backoff ` +

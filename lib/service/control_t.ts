@@ -14,7 +14,6 @@
 import { SystemError } from "../errors.ts";
 import { endGroup } from "../os/process_group.ts";
 import { hookGroups, isQemuPid } from "../qemu/processes.ts";
-import { readStatus } from "../runit/status.ts";
 import { HOOK_ARGV0, HOOK_GRACE_MS } from "../vm/hooks.ts";
 import { basename, join } from "../os/path.ts";
 import { F } from "../layout.ts";
@@ -22,6 +21,7 @@ import { QmpClient } from "../qemu/qmp.ts";
 import type { QmpEvent } from "../qemu/qmp_message.ts";
 import { agentDelayMs, agentPowerdown, type GuestAgent } from "../qemu/guest_agent.ts";
 import { type StopOutcome, writeStopRecord } from "../vm/stop_record.ts";
+import type { Vm } from "../vm/inspect.ts";
 
 /** How a stop ended. */
 export interface StopResult {
@@ -116,11 +116,11 @@ export async function stopVm(dir: string, waitSeconds: number): Promise<StopResu
 }
 
 /**
- * QEMU's PID when runsv runs QEMU for the VM in `dir` (not `vm __run` still
- * before it), else undefined. Reads status, /proc.
+ * QEMU's PID when runsv runs QEMU for `vm` (not `vm __run` still before
+ * it), else undefined. Reads its status, /proc.
  */
-export function qemuRuns(dir: string): number | undefined {
-  const st = readStatus(dir);
+export function qemuRuns(vm: Vm): number | undefined {
+  const st = vm.status;
   return st?.state === "run" && isQemuPid(st.pid) ? st.pid : undefined;
 }
 

@@ -78,6 +78,8 @@ const LISTED = [
   F.wait,
   F.down,
   F.hooks,
+  F.log,
+  F.ports,
   F.control,
   F.templates,
   F.supervise,
@@ -242,11 +244,6 @@ export function hasAutostart(dir: string): boolean {
 /** Whether the VM logs (has a `log/` service). */
 export function hasLog(dir: string): boolean {
   return exists(join(dir, F.log));
-}
-
-/** Whether the VM has a `hooks` file. */
-export function hasHooks(dir: string): boolean {
-  return exists(join(dir, F.hooks));
 }
 
 /** The environment hooks, templates and QEMU of a VM see: the config's plus VM_NAME and VM_DIR. Pure. */

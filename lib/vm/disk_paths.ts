@@ -8,17 +8,14 @@
 
 import { relative } from "../os/path.ts";
 import type { Config } from "./config.ts";
-import { diskPaths } from "../qemu/drives.ts";
-import { readTemplates } from "./templates.ts";
-import { vmEnv } from "./dir.ts";
+import { inspectDir } from "./inspect.ts";
 
 /**
  * Absolute paths of the disks of the VM in `vmDir`, in template order.
  * Throws ParseError for a template that cannot be parsed.
  */
 export function vmDisks(cfg: Config, vmDir: string): string[] {
-  const args = readTemplates(vmDir, vmEnv(cfg, vmDir)).flatMap((t) => t.args);
-  return diskPaths(vmDir, args);
+  return inspectDir(vmDir).disks(cfg);
 }
 
 /** How a disk is shown: relative to the VM directory when inside it, else absolute. Pure. */

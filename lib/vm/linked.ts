@@ -27,6 +27,8 @@ const NOT_DISKS: ReadonlySet<string> = new Set([
   F.down,
   F.hooks,
   F.backoff,
+  F.ports,
+  F.lock,
 ]);
 
 /**

@@ -143,11 +143,6 @@ export function readPorts(vmDir: string): PortRule[] {
   return text === undefined ? [] : parsePorts(text, join(vmDir, F.ports));
 }
 
-/** Whether the VM has a `ports` file. */
-export function hasPorts(vmDir: string): boolean {
-  return readTextIfExists(join(vmDir, F.ports)) !== undefined;
-}
-
 /** Writes the VM's rules atomically (mode 0600). Writes `<vmDir>/ports`. */
 export function writePorts(vmDir: string, rules: readonly PortRule[]): void {
   writeFileAtomic(join(vmDir, F.ports), formatPorts(rules), 0o600);
@@ -200,9 +195,12 @@ export function portClashes(vmdir: string): PortClash[] {
   return out;
 }
 
-/** The environment `__run` adds for the `net-user-fwd` template: VM_HOSTFWD. Reads `<vmDir>/ports`. */
-export function portsEnv(vmDir: string): Record<string, string> {
-  return hasPorts(vmDir) ? { [HOSTFWD_VAR]: hostfwdOptions(readPorts(vmDir)) } : {};
+/**
+ * The environment `__run` adds for the `net-user-fwd` template: VM_HOSTFWD,
+ * from the `ports` file's `rules` (none without the file: undefined). Pure.
+ */
+export function portsEnv(rules: readonly PortRule[] | undefined): Record<string, string> {
+  return rules === undefined ? {} : { [HOSTFWD_VAR]: hostfwdOptions(rules) };
 }
 
 /**

@@ -10,9 +10,9 @@
  * @module
  */
 
-import { isSupervised, readStatus, type Status } from "../runit/status.ts";
-import { pathExists } from "../os/libc.ts";
-import { DEFAULT_WAIT, readVmDirs, readWait, type VmEntries, vmEntries } from "./dir.ts";
+import type { Status } from "../runit/status.ts";
+import type { VmEntries } from "./dir.ts";
+import type { Vm } from "./inspect.ts";
 import { F } from "../layout.ts";
 import { readBackoff } from "./backoff.ts";
 import { linkedClones } from "./linked.ts";
@@ -48,8 +48,19 @@ export interface VmState {
   problem: string | null;
 }
 
-/** What else was found besides runsv's status: an orphan QEMU, a reason the VM is unsafe. */
-export interface Findings {
+/** What a VM's state is derived from (see deriveState): read by {@link vmState}, or given by a test. */
+export interface StateInput {
+  name: string;
+  /** runsv's `supervise/status`, decoded; undefined when missing. */
+  status?: Status;
+  /** Whether a runsv lives (a status file without one is stale). */
+  supervised: boolean;
+  /** Starts with vmd (no `down` file). */
+  autostart: boolean;
+  /** Seconds the guest gets to power off. */
+  wait: number;
+  /** Unix time the crash-loop backoff ends, if any. */
+  backoffUntil?: number;
   /** PID of a QEMU working in the directory that runsv does not run. */
   orphan?: number;
   /** The first problem that makes the VM unsafe to start. */
@@ -57,125 +68,91 @@ export interface Findings {
 }
 
 /** The state an orphan or unsafe finding overrides `s` with. Pure. */
-function applyFindings(s: VmState, found: Findings): VmState {
-  if (found.orphan !== undefined) {
+function applyFindings(s: VmState, v: StateInput): VmState {
+  if (v.orphan !== undefined) {
     return {
       ...s,
       state: "orphan",
-      pid: found.orphan,
+      pid: v.orphan,
       uptime_s: null,
       backoff_s: null,
-      problem: `QEMU (PID ${found.orphan}) runs without its runsv; "vm stop ${s.name}" ` +
+      problem: `QEMU (PID ${v.orphan}) runs without its runsv; "vm stop ${s.name}" ` +
         `powers it off`,
     };
   }
-  if (found.unsafe !== undefined && s.state !== "run") {
-    return { ...s, state: "unsafe", backoff_s: null, problem: found.unsafe };
+  if (v.unsafe !== undefined && s.state !== "run") {
+    return { ...s, state: "unsafe", backoff_s: null, problem: v.unsafe };
   }
   return s;
 }
 
 /**
- * Combines what was read into a VmState. Pure: `status` is the decoded
- * `supervise/status` (undefined when missing), `supervised` whether runsv
- * lives, `backoffUntil` the Unix time the backoff ends (if any). A status
+ * The VmState of what was read (`v`) at Unix time `now`. Pure. A status
  * file without a live runsv is stale: the VM is `unsupervised`.
  */
-export function deriveState(
-  name: string,
-  status: Status | undefined,
-  supervised: boolean,
-  autostart: boolean,
-  wait: number,
-  now: number,
-  backoffUntil?: number,
-  found: Findings = {},
-): VmState {
-  if (!supervised || status === undefined) {
-    const s: VmState = {
-      name,
-      state: "unsupervised",
-      pid: null,
-      uptime_s: null,
-      autostart,
-      wait_s: wait,
-      want: null,
-      paused: null,
-      backoff_s: null,
-      linked_clones: [],
-      problem: null,
-    };
-    return applyFindings(s, found);
-  }
-  const running = status.state === "run";
-  let state: VmState["state"] = status.state;
-  let backoff: number | null = null;
-  if (
-    backoffUntil !== undefined && backoffUntil > now && status.state !== "run" &&
-    status.want === "up"
-  ) {
-    state = "backoff";
-    backoff = Math.ceil(backoffUntil - now);
-  }
+export function deriveState(v: StateInput, now: number): VmState {
   const s: VmState = {
-    name,
-    state,
-    pid: running ? status.pid : null,
-    uptime_s: running ? Math.max(0, Math.floor(now - status.since)) : null,
-    autostart,
-    wait_s: wait,
-    want: status.want,
-    paused: status.paused,
-    backoff_s: backoff,
+    name: v.name,
+    state: "unsupervised",
+    pid: null,
+    uptime_s: null,
+    autostart: v.autostart,
+    wait_s: v.wait,
+    want: null,
+    paused: null,
+    backoff_s: null,
     linked_clones: [],
     problem: null,
   };
-  return applyFindings(s, found);
+  const status = v.status;
+  if (!v.supervised || status === undefined) return applyFindings(s, v);
+  const running = status.state === "run";
+  s.state = status.state;
+  if (
+    v.backoffUntil !== undefined && v.backoffUntil > now && status.state !== "run" &&
+    status.want === "up"
+  ) {
+    s.state = "backoff";
+    s.backoff_s = Math.ceil(v.backoffUntil - now);
+  }
+  s.pid = running ? status.pid : null;
+  s.uptime_s = running ? Math.max(0, Math.floor(now - status.since)) : null;
+  s.want = status.want;
+  s.paused = status.paused;
+  return applyFindings(s, v);
 }
 
 /**
- * Reads the state of the VM `name` in directory `dir` (see the module for
- * the files). `seen` is passed on to vmProblems (many VMs, one `.default`);
- * `entries`, the directory's entries when the caller has read them.
+ * The state of `vm` (see the module for what is read) at Unix time `now`.
+ * `seen` is passed on to vmProblems (many VMs, one `.default`).
  */
-export function vmState(
-  name: string,
-  dir: string,
-  now = Date.now() / 1000,
-  seen?: Set<string>,
-  entries: VmEntries = vmEntries(dir),
-): VmState {
-  const supervised = entries.has(F.supervise) && isSupervised(dir);
-  const status = supervised ? readStatus(dir) : undefined;
+export function vmState(vm: Vm, now = Date.now() / 1000, seen?: Set<string>): VmState {
+  const status = vm.supervised ? vm.status : undefined;
+  const v: StateInput = {
+    name: vm.name,
+    status,
+    supervised: vm.supervised,
+    autostart: vm.autostart,
+    wait: vm.wait,
+  };
   // The backoff file matters only while runsv waits to restart the VM.
-  const backoff = status !== undefined && status.state !== "run" && status.want === "up"
-    ? readBackoff(dir)?.until
-    : undefined;
-  // A link named down counts when it leads somewhere (runsv stats it).
-  const down = entries.get(F.down);
-  const autostart = down === undefined || (down === "symlink" && !pathExists(`${dir}/${F.down}`));
-  const found: Findings = {};
-  // Running under runsv (just checked), it is no orphan; else QEMU's sockets are in supervise/.
-  const orphan = entries.has(F.supervise) && status?.state !== "run"
-    ? strayQemu(dir, status)
-    : undefined;
-  if (orphan !== undefined) found.orphan = orphan;
-  else if (status?.state !== "run") {
-    const first = vmProblems(dir, undefined, seen, entries)[0];
-    if (first !== undefined) found.unsafe = problemLine(first);
+  if (status !== undefined && status.state !== "run" && status.want === "up") {
+    v.backoffUntil = readBackoff(vm.dir)?.until;
   }
-  const wait = entries.has(F.wait) ? readWait(dir) : DEFAULT_WAIT;
-  return deriveState(name, status, supervised, autostart, wait, now, backoff, found);
+  // Running under runsv (just checked), it is no orphan; else QEMU's sockets are in supervise/.
+  if (vm.entries.has(F.supervise) && status?.state !== "run") v.orphan = strayQemu(vm.dir, status);
+  if (v.orphan === undefined && status?.state !== "run") {
+    const first = vmProblems(vm, undefined, seen)[0];
+    if (first !== undefined) v.unsafe = problemLine(first);
+  }
+  return deriveState(v, now);
 }
 
-/** The states of every VM in `vmdir` (those of listVms), sorted by name. See vmState, markBases. */
-export function listStates(vmdir: string, now = Date.now() / 1000): VmState[] {
+/** The states of `vms` (VMs of `vmdir`, as inspectVms gives them: sorted by name), with their linked clones (see markBases). */
+export function statesOf(vms: readonly Vm[], vmdir: string, now = Date.now() / 1000): VmState[] {
   const seen = new Set<string>();
-  const dirs = readVmDirs(vmdir);
-  const states = [...dirs].map(([name, entries]) =>
-    vmState(name, `${vmdir}/${name}`, now, seen, entries)
-  );
-  return markBases(states, vmdir, dirs);
+  const states = vms.map((vm) => vmState(vm, now, seen));
+  return markBases(states, vmdir, new Map(vms.map((vm) => [vm.name, vm.entries])));
 }
 
 /**
