@@ -4,7 +4,8 @@
  * @module
  */
 
-import { formatInfo, vmInfo } from "../lib/actions/info.ts";
+import { vmInfo } from "../lib/actions/info.ts";
+import { formatInfo } from "./core/info_text.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { inspectDir } from "../lib/vm/inspect.ts";

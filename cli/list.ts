@@ -9,15 +9,8 @@ import { EXIT_CHECK } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { listVms, requireVm } from "../lib/vm/dir.ts";
 import { inspectDir, inspectVms, type Vm } from "../lib/vm/inspect.ts";
-import {
-  formatStatus,
-  formatTable,
-  isRunning,
-  markBases,
-  statesOf,
-  type VmState,
-  vmState,
-} from "../lib/vm/state.ts";
+import { isRunning, markBases, statesOf, type VmState, vmState } from "../lib/vm/state.ts";
+import { formatStatus, formatTable } from "./core/state_table.ts";
 import { cloudInfo } from "../lib/vm/cloud_info.ts";
 import type { CommandModule } from "./command.ts";
 import { print, printErr, useColor } from "./output.ts";

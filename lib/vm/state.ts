@@ -3,8 +3,8 @@
  * running anything: runsv's `supervise/status` and `supervise/ok`, `down`,
  * `wait`, and the crash-loop `backoff` file; a QEMU left running in the
  * directory without its runsv (`orphan`); a VM `__run` refuses to start
- * because its files are not private (`unsafe`, lib/vm/safety.ts); and how
- * `vm list` and `vm status` show it (pure formatting). Reads
+ * because its files are not private (`unsafe`, lib/vm/safety.ts). How
+ * `vm list` and `vm status` show it is cli/core/state_table.ts. Reads
  * `<vm>/supervise/{status,ok}`, `<vm>/down`, `<vm>/wait`, `<vm>/backoff`,
  * `/proc` (only while a socket of QEMU is left in `supervise/`).
  * @module
@@ -170,117 +170,7 @@ export function markBases(
   return states;
 }
 
-/** What the STATE column adds for the base of linked clones: `, base`. Pure. */
-export function baseLabel(s: VmState): string {
-  return s.linked_clones.length > 0 ? ", base" : "";
-}
-
 /** Whether the VM is running under runsv (what `vm status` checks, like `sv check`). Pure. */
 export function isRunning(s: VmState): boolean {
   return s.state === "run";
-}
-
-/** The STATE column: the state, plus what runsv wants when that differs. Pure. */
-export function stateLabel(s: VmState): string {
-  if (s.state === "backoff") return `backoff ${s.backoff_s}s`;
-  let label: string = s.state;
-  if (s.paused) label += ", paused";
-  if (s.want === "up" && s.state !== "run") label += ", want up";
-  if (s.want === "down" && s.state === "run") label += ", want down";
-  return label;
-}
-
-/** A duration as people write it: 45s, 12m, 3h5m, 3d4h. Pure. */
-export function humanDuration(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (d > 0) return h > 0 ? `${d}d${h}h` : `${d}d`;
-  if (h > 0) return m > 0 ? `${h}h${m}m` : `${h}h`;
-  if (m > 0) return `${m}m`;
-  return `${s}s`;
-}
-
-const ANSI = { green: "\x1b[32m", yellow: "\x1b[33m", red: "\x1b[31m", reset: "\x1b[0m" };
-
-/** The colour of a state: run green, finish/backoff yellow, unsupervised/orphan/unsafe red, down none. Pure. */
-function stateColor(s: VmState): string {
-  switch (s.state) {
-    case "run":
-      return s.paused || s.want === "down" ? ANSI.yellow : ANSI.green;
-    case "finish":
-    case "backoff":
-      return ANSI.yellow;
-    case "unsupervised":
-    case "orphan":
-    case "unsafe":
-      return ANSI.red;
-    case "down":
-      return s.want === "up" ? ANSI.yellow : "";
-  }
-}
-
-function paint(text: string, color: string, on: boolean): string {
-  return on && color !== "" ? color + text + ANSI.reset : text;
-}
-
-/** The columns of `vm list`, as text, for one VM. Pure. */
-export function tableRow(s: VmState): string[] {
-  return [
-    s.name,
-    stateLabel(s) + baseLabel(s),
-    s.pid === null ? "-" : String(s.pid),
-    s.uptime_s === null ? "-" : humanDuration(s.uptime_s),
-    s.autostart ? "on" : "off",
-    `${s.wait_s}s`,
-  ];
-}
-
-/** The header of `vm list`. */
-export const TABLE_HEADER = ["NAME", "STATE", "PID", "UPTIME", "AUTOSTART", "WAIT"] as const;
-
-/**
- * The `vm list` table: a header and one line per VM, columns separated by
- * two spaces, the STATE coloured when `color` is true. Pure.
- */
-export function formatTable(states: readonly VmState[], color = false): string {
-  const rows = [[...TABLE_HEADER], ...states.map(tableRow)];
-  const widths = TABLE_HEADER.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  const last = TABLE_HEADER.length - 1;
-  return rows.map((r, n) =>
-    r.map((cell, i) => {
-      const padded = i === last ? cell : cell.padEnd(widths[i] ?? 0);
-      const s = states[n - 1];
-      return i === 1 && s !== undefined ? paint(padded, stateColor(s), color) : padded;
-    }).join("  ")
-  ).join("\n");
-}
-
-/** Uptime for `vm status`: human, with the exact seconds from a minute on. Pure. */
-function uptimeText(seconds: number): string {
-  return seconds < 60 ? humanDuration(seconds) : `${humanDuration(seconds)} (${seconds} s)`;
-}
-
-/**
- * The `vm status` block of one VM: its name, then one indented `field: value`
- * line per field (the same fields as `vm list`). Pure.
- */
-export function formatStatus(s: VmState, color = false): string {
-  const lines: [string, string][] = [
-    ["state", paint(stateLabel(s), stateColor(s), color)],
-    ["pid", s.pid === null ? "-" : String(s.pid)],
-    ["uptime", s.uptime_s === null ? "-" : uptimeText(s.uptime_s)],
-    ["autostart", s.autostart ? "on (starts with vmd)" : "off"],
-    ["wait", `${s.wait_s} s`],
-  ];
-  if (s.want !== null) lines.push(["want", s.want]);
-  if (s.linked_clones.length > 0) {
-    lines.push([
-      "base of",
-      `${s.linked_clones.join(", ")} (linked clones: start it with --force only)`,
-    ]);
-  }
-  if (s.problem !== null) lines.push(["problem", s.problem]);
-  return [s.name, ...lines.map(([k, v]) => `  ${(k + ":").padEnd(11)}${v}`)].join("\n");
 }

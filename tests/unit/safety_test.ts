@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { modeProblem, problemLine, vmProblems } from "../../lib/vm/safety.ts";
-import { deriveState, formatStatus, formatTable, vmState } from "../../lib/vm/state.ts";
+import { deriveState, vmState } from "../../lib/vm/state.ts";
+import { formatStatus, formatTable } from "../../cli/core/state_table.ts";
 import { inspectDir } from "../../lib/vm/inspect.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 

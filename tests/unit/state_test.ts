@@ -9,18 +9,9 @@ import assert from "node:assert/strict";
 import { closeSync, constants, openSync } from "node:fs";
 import { join } from "node:path";
 import { encodeStatus, type Status } from "../../lib/runit/status.ts";
-import {
-  deriveState,
-  formatStatus,
-  formatTable,
-  humanDuration,
-  isRunning,
-  stateLabel,
-  statesOf,
-  TABLE_HEADER,
-  type VmState,
-  vmState,
-} from "../../lib/vm/state.ts";
+import { deriveState, isRunning, statesOf, type VmState, vmState } from "../../lib/vm/state.ts";
+import { formatStatus, formatTable, stateLabel, TABLE_HEADER } from "../../cli/core/state_table.ts";
+import { humanDuration } from "../../cli/core/format.ts";
 import { inspectDir, inspectVms } from "../../lib/vm/inspect.ts";
 import { JSON_STATE_FIELDS } from "../support/harness.ts";
 import { autostartMessage } from "../../cli/autostart.ts";
