@@ -23,6 +23,7 @@ import {
   MODE,
   openAtomic,
   realPathOrUndefined,
+  removeTree,
   writeFileAtomic,
 } from "../os/fs.ts";
 import { UsageError, VmExistsError } from "../errors.ts";
@@ -48,7 +49,7 @@ import {
   VM_ROOT,
 } from "./tar_plan.ts";
 import { recordOutside } from "../vm/leftovers.ts";
-import { assembleVm, removeTree } from "./assemble.ts";
+import { assembleVm } from "./assemble.ts";
 import { pipeCounted, runTar } from "./tar_process.ts";
 import { vmEnv } from "../vm/dir.ts";
 import { type MovedLogin, readyMovedLogin } from "./import_login.ts";

@@ -15,7 +15,7 @@
 
 import { basename, join } from "../os/path.ts";
 import { SystemError, UsageError } from "../errors.ts";
-import { NEW_SUFFIX, readTextIfExists, writeFileAtomic } from "../os/fs.ts";
+import { NEW_SUFFIX, readTextIfExists, removeTree, writeFileAtomic } from "../os/fs.ts";
 import { CLIENT_KEY, SSH_FILES } from "../layout.ts";
 import { keyWithoutComment, newKeyFiles, parsePublicKey } from "./keys.ts";
 
@@ -33,15 +33,6 @@ export function ensurePrivateDir(dir: string): void {
     }
   }
   Deno.chmodSync(dir, 0o700);
-}
-
-/** Removes `path` recursively; gone already is fine. */
-function removeTree(path: string): void {
-  try {
-    Deno.removeSync(path, { recursive: true });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
 }
 
 /** The known_hosts line pinning `publicLine` for SSH on 127.0.0.1:`port`. Pure. */

@@ -13,16 +13,8 @@
  */
 
 import { dirname } from "../os/path.ts";
-import { isInsideDir } from "../os/fs.ts";
-import {
-  type EntryType,
-  type FileMode,
-  fileMode,
-  realPathOf,
-  S_IFDIR,
-  S_IFLNK,
-  S_IFMT,
-} from "../os/libc.ts";
+import { isInsideDir, realPathOrUndefined } from "../os/fs.ts";
+import { type EntryType, type FileMode, fileMode, S_IFDIR, S_IFLNK, S_IFMT } from "../os/libc.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { quoteWord } from "../text/shell_words.ts";
 import { F } from "../layout.ts";
@@ -95,9 +87,9 @@ class Check {
 
   /** `file`, a symlink: a problem when its target lies outside the VM directory. */
   link(file: string): void {
-    const target = realPathOf(file);
+    const target = realPathOrUndefined(file);
     if (target === undefined) return; // dangling: nothing is read through it
-    this.#realDir ??= realPathOf(this.vmDir) ?? this.vmDir;
+    this.#realDir ??= realPathOrUndefined(this.vmDir) ?? this.vmDir;
     if (isInsideDir(this.#realDir, target)) return;
     this.out.push({
       file,
@@ -139,7 +131,7 @@ class Check {
       ? type === "symlink"
       : ((fileMode(file, false)?.mode ?? 0) & S_IFMT) === S_IFLNK;
     if (!link) return this.judge(file, target);
-    const path = realPathOf(file) ?? file;
+    const path = realPathOrUndefined(file) ?? file;
     this.judge(path, target);
     const dir = dirname(path);
     if (!this.seen.has(dir)) {
