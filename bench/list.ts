@@ -10,9 +10,9 @@
 
 import { closeSync, constants, openSync } from "node:fs";
 import { join } from "node:path";
-import { encodeStatus } from "../lib/runit/status.ts";
 import { statesOf } from "../lib/vm/state.ts";
 import { inspectVms } from "../lib/vm/inspect.ts";
+import { encodeStatus } from "../tests/support/runit_status.ts";
 
 const VMS = 1000;
 const SUPERVISED = 100;

@@ -57,11 +57,6 @@ export function imageFile(dir: string, name: string, ext: string): string {
   return join(dir, `${name}.${ext}`);
 }
 
-/** Path of the partial download of `name`.`ext` in `dir`. Pure. */
-export function partFile(dir: string, name: string, ext: string): string {
-  return imageFile(dir, name, ext) + PART_SUFFIX;
-}
-
 /** The last path part of a URL's path (percent-decoding kept as is). Pure. */
 export function urlFileName(url: string): string {
   const path = new URL(url).pathname;

@@ -137,12 +137,6 @@ export function parseEnviron(raw: string): Record<string, string> {
   return env;
 }
 
-/** The value of `name` in an environ block. Pure. */
-export function environValue(raw: string, name: string): string | undefined {
-  const env = parseEnviron(raw);
-  return Object.hasOwn(env, name) ? env[name] : undefined;
-}
-
 /** The environment `pid` started with, or undefined (gone, not ours). */
 export function environOf(pid: number): Record<string, string> | undefined {
   return procRead(() => parseEnviron(Deno.readTextFileSync(`/proc/${pid}/environ`)));

@@ -43,12 +43,6 @@ export function tailStart(buf: Uint8Array, n: number, atFileStart: boolean): num
   return atFileStart ? 0 : undefined;
 }
 
-/** The last `n` lines of `text`. Pure (a convenience over {@link tailStart}). */
-export function lastLines(text: string, n: number): string {
-  const bytes = new TextEncoder().encode(text);
-  return new TextDecoder().decode(bytes.subarray(tailStart(bytes, n, true) ?? 0));
-}
-
 /** The log file of the VM in `dir`, after checking that the VM logs. */
 export function logFile(name: string, dir: string): string {
   if (!hasLog(dir)) {
@@ -263,14 +257,6 @@ function stampSeconds(stamp: string): number {
   }
   const [date = "", time = ""] = stamp.split("_");
   return Date.parse(`${date}T${time.slice(0, 12)}Z`) / 1000;
-}
-
-/**
- * The last line of a svlogd log without its timestamp, backoff lines skipped
- * (they say when, not why: the line before one does). Pure.
- */
-export function lastLogLine(text: string): string | undefined {
-  return logLinesSince(text, -Infinity, 1)[0];
 }
 
 /**

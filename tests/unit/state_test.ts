@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { closeSync, constants, openSync } from "node:fs";
 import { join } from "node:path";
-import { encodeStatus, type Status } from "../../lib/runit/status.ts";
+import { type Status } from "../../lib/runit/status.ts";
 import { deriveState, isRunning, statesOf, type VmState, vmState } from "../../lib/vm/state.ts";
 import { formatStatus, formatTable, stateLabel, TABLE_HEADER } from "../../cli/core/state_table.ts";
 import { humanDuration } from "../../cli/core/format.ts";
@@ -18,6 +18,7 @@ import { autostartMessage } from "../../cli/autostart.ts";
 import { setAutostart } from "../../lib/vm/dir.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 import { runningState as vm } from "../support/state_fixture.ts";
+import { encodeStatus } from "../support/runit_status.ts";
 
 const NOW = 1_700_000_000;
 
