@@ -15,7 +15,7 @@ import { formatBytes, type NewSize } from "../text/units.ts";
 import { imageInfo, resizeImage } from "../qemu/img.ts";
 import { inspectDir } from "../vm/inspect.ts";
 import { vmEnv } from "../vm/dir.ts";
-import { showDisk } from "../vm/disk_paths.ts";
+import { disksOf, showDisk } from "../vm/disk_paths.ts";
 import { isInside } from "../vm/disk_paths.ts";
 
 /**
@@ -91,7 +91,7 @@ export function checkRelocatable(
   mustBeInside: boolean,
 ): string[] {
   const vm = inspectDir(srcDir);
-  const src = vm.disks(cfg);
+  const src = disksOf(cfg, vm);
   const atDst = diskPaths(dstDir, vm.readTemplates(vmEnv(cfg, dstDir)).flatMap((t) => t.args));
   src.forEach((disk, i) => {
     if (!isInside(srcDir, disk)) {

@@ -8,7 +8,8 @@
  * of a VM at most once, and a listing of many VMs reads only what it shows.
  * A snapshot: what changes while a command waits (runsv's status during a
  * start or a stop) is polled with lib/runit/status.ts.
- * Reads `<vm>/` and, when asked, `<vm>/{supervise/ok,supervise/status,wait,ports}`,
+ * Its disks are lib/vm/disk_paths.ts's (what its templates name). Reads
+ * `<vm>/` and, when asked, `<vm>/{supervise/ok,supervise/status,wait,ports}`,
  * `<vm>/templates/*`.
  * @module
  */
@@ -19,14 +20,12 @@ import type { EntryType } from "../os/libc.ts";
 import { readTextIfExists } from "../os/fs.ts";
 import { F } from "../layout.ts";
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
-import { diskPaths } from "../qemu/drives.ts";
-import type { Config, Env } from "./config.ts";
+import type { Env } from "./config.ts";
 import {
   DEFAULT_WAIT,
   readVmDirs,
   type VmEntries,
   vmEntries,
-  vmEnv,
   waitOf,
   type WaitRead,
 } from "./dir.ts";
@@ -161,15 +160,6 @@ export class Vm {
       const rel = `${F.templates}/${name}`;
       return { name, args: parseTemplate(this.templateText(name) ?? "", rel, env) };
     });
-  }
-
-  /**
-   * Absolute paths of the VM's disks, in template order: the local files
-   * its templates name, read with its environment (hooks are not run).
-   * Throws ParseError for a template that cannot be parsed.
-   */
-  disks(cfg: Config): string[] {
-    return diskPaths(this.dir, this.readTemplates(vmEnv(cfg, this.dir)).flatMap((t) => t.args));
   }
 }
 
