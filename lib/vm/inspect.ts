@@ -15,8 +15,7 @@
  */
 
 import { basename, dirname, join } from "../os/path.ts";
-import { pathExists } from "../os/libc.ts";
-import type { EntryType } from "../os/libc.ts";
+import { type EntryType, pathExists } from "../os/libc.ts";
 import { readTextIfExists } from "../os/fs.ts";
 import { F } from "../layout.ts";
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
