@@ -174,8 +174,13 @@ export interface ProcInDir extends ProcStat {
 export function findByCwd(comm: string, dir: string, opts: { children: boolean }): ProcInDir[] {
   const out: ProcInDir[] = [];
   for (const pid of allPids()) {
-    const st = procStat(pid);
-    if (st === undefined || st.comm !== comm || st.state === "Z") continue;
+    const text = procRead(() => Deno.readTextFileSync(`/proc/${pid}/stat`));
+    // The name first: the whole line is parsed only for the few processes named `comm`.
+    if (text === undefined || text.slice(text.indexOf("(") + 1, text.lastIndexOf(")")) !== comm) {
+      continue;
+    }
+    const st = parseStat(text);
+    if (st === undefined || st.state === "Z") continue;
     const cwd = cwdOf(pid);
     if (cwd === undefined) continue;
     const inside = opts.children
