@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { modeProblem, problemLine, vmProblems } from "../../lib/vm/safety.ts";
-import { deriveState, vmState } from "../../lib/vm/state.ts";
+import { deriveState, type StateInput, vmState } from "../../lib/vm/state.ts";
 import { formatStatus, formatTable } from "../../cli/core/state_table.ts";
 import { inspectDir } from "../../lib/vm/inspect.ts";
 import { withTempDir } from "../support/temp_dir.ts";
@@ -104,6 +104,11 @@ Deno.test("vmState: a VM others may change shows as unsafe with its first proble
   });
 });
 
+/** What deriveState gets of a supervised VM with autostart and wait 10, with `over`. */
+function input(over: Partial<StateInput> & { name: string }): StateInput {
+  return { supervised: true, autostart: true, wait: 10, ...over };
+}
+
 Deno.test("deriveState: an orphan QEMU wins over runsv's down; unsafe never hides a running VM", () => {
   const now = 1_700_000_000;
   const down = {
@@ -114,14 +119,7 @@ Deno.test("deriveState: an orphan QEMU wins over runsv's down; unsafe never hide
     gotTerm: false,
     state: "down",
   } as const;
-  const o = deriveState({
-    name: "o",
-    status: down,
-    supervised: true,
-    autostart: false,
-    wait: 10,
-    orphan: 4321,
-  }, now);
+  const o = deriveState(input({ name: "o", status: down, autostart: false, orphan: 4321 }), now);
   assert.equal(o.state, "orphan");
   assert.equal(o.pid, 4321);
   assert.match(o.problem ?? "", /QEMU \(PID 4321\) runs without its runsv; "vm stop o"/);
@@ -132,25 +130,11 @@ Deno.test("deriveState: an orphan QEMU wins over runsv's down; unsafe never hide
   assert.equal(un.state, "orphan");
   const run = { ...down, state: "run", pid: 55, want: "up" } as const;
   assert.equal(
-    deriveState({
-      name: "r",
-      status: run,
-      supervised: true,
-      autostart: true,
-      wait: 10,
-      unsafe: "x",
-    }, now).state,
+    deriveState(input({ name: "r", status: run, unsafe: "x" }), now).state,
     "run",
   );
   assert.equal(
-    deriveState({
-      name: "r",
-      status: down,
-      supervised: true,
-      autostart: true,
-      wait: 10,
-      unsafe: "x",
-    }, now).state,
+    deriveState(input({ name: "r", status: down, unsafe: "x" }), now).state,
     "unsafe",
   );
 });

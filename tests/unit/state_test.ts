@@ -9,7 +9,14 @@ import assert from "node:assert/strict";
 import { closeSync, constants, openSync } from "node:fs";
 import { join } from "node:path";
 import { type Status } from "../../lib/runit/status.ts";
-import { deriveState, isRunning, statesOf, type VmState, vmState } from "../../lib/vm/state.ts";
+import {
+  deriveState,
+  isRunning,
+  type StateInput,
+  statesOf,
+  type VmState,
+  vmState,
+} from "../../lib/vm/state.ts";
 import { formatStatus, formatTable, stateLabel, TABLE_HEADER } from "../../cli/core/state_table.ts";
 import { humanDuration } from "../../cli/core/format.ts";
 import { inspectDir, inspectVms } from "../../lib/vm/inspect.ts";
@@ -51,34 +58,24 @@ Deno.test("humanDuration: seconds, minutes, hours, days as people write them", (
   assert.equal(humanDuration(400 * 86400), "400d");
 });
 
+/** What deriveState gets of VM "a" (supervised, autostart, wait 10), with `over`. */
+function input(over: Partial<StateInput>): StateInput {
+  return { name: "a", supervised: true, autostart: true, wait: 10, ...over };
+}
+
 Deno.test("deriveState: a running VM has QEMU's pid and the uptime since runsv started it", () => {
-  const s = deriveState({
-    name: "a",
-    status: status(),
-    supervised: true,
-    autostart: true,
-    wait: 10,
-  }, NOW);
+  const s = deriveState(input({ status: status() }), NOW);
   assert.deepEqual(s, vm({ name: "a", pid: 4242, uptime_s: 100 }));
   assert.ok(isRunning(s));
 });
 
 Deno.test("deriveState: the JSON object has exactly the documented fields, in order", () => {
-  const s = deriveState({
-    name: "a",
-    status: status(),
-    supervised: true,
-    autostart: false,
-    wait: 7,
-  }, NOW);
+  const s = deriveState(input({ status: status(), autostart: false, wait: 7 }), NOW);
   assert.deepEqual(Object.keys(s), JSON_STATE_FIELDS);
-  const u = deriveState({
-    name: "a",
-    status: status(),
-    supervised: false,
-    autostart: false,
-    wait: 7,
-  }, NOW);
+  const u = deriveState(
+    input({ status: status(), supervised: false, autostart: false, wait: 7 }),
+    NOW,
+  );
   assert.deepEqual(Object.keys(u), Object.keys(s));
   assert.equal(
     JSON.stringify(u),
@@ -88,13 +85,10 @@ Deno.test("deriveState: the JSON object has exactly the documented fields, in or
 });
 
 Deno.test("deriveState: a status file without runsv is stale: unsupervised, nothing known", () => {
-  const s = deriveState({
-    name: "a",
-    status: status({ state: "run", pid: 99 }),
-    supervised: false,
-    autostart: true,
-    wait: 10,
-  }, NOW);
+  const s = deriveState(
+    input({ status: status({ state: "run", pid: 99 }), supervised: false }),
+    NOW,
+  );
   assert.equal(s.state, "unsupervised");
   assert.equal(s.pid, null);
   assert.equal(s.uptime_s, null);
@@ -103,32 +97,20 @@ Deno.test("deriveState: a status file without runsv is stale: unsupervised, noth
   assert.ok(!isRunning(s));
   // A runsv whose status record is not there (yet) is no better.
   assert.equal(
-    deriveState({ name: "a", supervised: true, autostart: true, wait: 10 }, NOW).state,
+    deriveState(input({}), NOW).state,
     "unsupervised",
   );
 });
 
 Deno.test("deriveState: down and finish have no pid and no uptime (in finish the pid is finish's)", () => {
   const downStatus = status({ state: "down", pid: 0, want: "down" });
-  const down = deriveState({
-    name: "a",
-    status: downStatus,
-    supervised: true,
-    autostart: false,
-    wait: 10,
-  }, NOW);
+  const down = deriveState(input({ status: downStatus, autostart: false }), NOW);
   assert.deepEqual(
     down,
     vm({ name: "a", state: "down", pid: null, uptime_s: null, autostart: false, want: "down" }),
   );
   const finStatus = status({ state: "finish", pid: 777, want: "down" });
-  const fin = deriveState({
-    name: "a",
-    status: finStatus,
-    supervised: true,
-    autostart: true,
-    wait: 10,
-  }, NOW);
+  const fin = deriveState(input({ status: finStatus }), NOW);
   assert.equal(fin.state, "finish");
   assert.equal(fin.pid, null);
   assert.equal(fin.uptime_s, null);
@@ -136,71 +118,30 @@ Deno.test("deriveState: down and finish have no pid and no uptime (in finish the
 
 Deno.test("deriveState: backoff only while wanted up, not running, and the backoff lasts", () => {
   const fin = status({ state: "finish", pid: 777 });
-  const b = deriveState({
-    name: "a",
-    status: fin,
-    supervised: true,
-    autostart: true,
-    wait: 10,
-    backoffUntil: NOW + 4.2,
-  }, NOW);
+  const b = deriveState(input({ status: fin, backoffUntil: NOW + 4.2 }), NOW);
   assert.equal(b.state, "backoff");
   assert.equal(b.backoff_s, 5);
   assert.equal(
-    deriveState({
-      name: "a",
-      status: fin,
-      supervised: true,
-      autostart: true,
-      wait: 10,
-      backoffUntil: NOW - 1,
-    }, NOW).state,
+    deriveState(input({ status: fin, backoffUntil: NOW - 1 }), NOW).state,
     "finish",
   );
   assert.equal(
-    deriveState({
-      name: "a",
-      status: { ...fin, want: "down" },
-      supervised: true,
-      autostart: true,
-      wait: 10,
-      backoffUntil: NOW + 4,
-    }, NOW).state,
+    deriveState(input({ status: { ...fin, want: "down" }, backoffUntil: NOW + 4 }), NOW).state,
     "finish",
   );
   assert.equal(
-    deriveState({
-      name: "a",
-      status: status(),
-      supervised: true,
-      autostart: true,
-      wait: 10,
-      backoffUntil: NOW + 4,
-    }, NOW).state,
+    deriveState(input({ status: status(), backoffUntil: NOW + 4 }), NOW).state,
     "run",
   );
   assert.equal(
-    deriveState({
-      name: "a",
-      status: fin,
-      supervised: true,
-      autostart: true,
-      wait: 10,
-      backoffUntil: NOW + 4,
-    }, NOW).backoff_s,
+    deriveState(input({ status: fin, backoffUntil: NOW + 4 }), NOW).backoff_s,
     4,
   );
 });
 
 Deno.test("deriveState: uptime is never negative (clock steps)", () => {
   assert.equal(
-    deriveState({
-      name: "a",
-      status: status({ since: NOW + 3 }),
-      supervised: true,
-      autostart: true,
-      wait: 10,
-    }, NOW).uptime_s,
+    deriveState(input({ status: status({ since: NOW + 3 }) }), NOW).uptime_s,
     0,
   );
 });
