@@ -15,7 +15,7 @@
  */
 
 import { basename, dirname, join } from "../os/path.ts";
-import { type EntryType, pathExists } from "../os/libc.ts";
+import { dirEntries, type EntryType, pathExists } from "../os/libc.ts";
 import { readTextIfExists } from "../os/fs.ts";
 import { F } from "../layout.ts";
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
@@ -124,8 +124,13 @@ export class Vm {
 
   #readTemplateDir(): DirRead {
     if (this.#templateDir !== undefined) return this.#templateDir;
+    const dir = join(this.dir, F.templates);
+    // One read (lib/os/libc.ts dirEntries: cheap for `vm list`); only when that fails is it
+    // read again, for the error templateNames would throw.
+    const entries = dirEntries(dir);
+    if (entries !== undefined) return this.#templateDir = { entries };
     try {
-      this.#templateDir = { entries: readTemplateDir(join(this.dir, F.templates)) };
+      this.#templateDir = { entries: readTemplateDir(dir) };
     } catch (e) {
       this.#templateDir = { error: e };
     }
