@@ -18,9 +18,9 @@ import { pathExists } from "../lib/os/libc.ts";
 import { findLeftovers, leftoversLine } from "../lib/vm/leftovers.ts";
 import { exclusive, optFlag } from "./parse.ts";
 
-/** The `--json` text: each state with its VM's cloud fields (agent, ssh_port). */
+/** The `--json` text: each state (of `vms`, in their order) with its VM's cloud fields (agent, ssh_port). */
 function jsonOf(vms: readonly Vm[], states: readonly VmState[]): string {
-  return JSON.stringify(states.map((s, i) => ({ ...s, ...cloudInfo(vms[i]!) })), null, 2);
+  return JSON.stringify(vms.map((vm, i) => ({ ...states[i], ...cloudInfo(vm) })), null, 2);
 }
 
 /** `vm list [--json | -q]`. */
