@@ -14,7 +14,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "../os/path.ts";
+import { basename, join } from "../os/path.ts";
 import { dirEntries, type EntryType, pathExists } from "../os/libc.ts";
 import { readTextIfExists } from "../os/fs.ts";
 import { F } from "../layout.ts";
@@ -55,9 +55,9 @@ export class Vm {
   #templateDir?: DirRead;
   #texts = new Map<string, string | undefined>();
 
-  constructor(dir: string, entries: VmEntries = vmEntries(dir)) {
+  constructor(dir: string, name: string, entries: VmEntries = vmEntries(dir)) {
     this.dir = dir;
-    this.name = basename(dir);
+    this.name = name;
     this.entries = entries;
   }
 
@@ -124,7 +124,7 @@ export class Vm {
 
   #readTemplateDir(): DirRead {
     if (this.#templateDir !== undefined) return this.#templateDir;
-    const dir = join(this.dir, F.templates);
+    const dir = `${this.dir}/${F.templates}`;
     // One read (lib/os/libc.ts dirEntries: cheap for `vm list`); only when that fails is it
     // read again, for the error templateNames would throw.
     const entries = dirEntries(dir);
@@ -167,17 +167,20 @@ export class Vm {
   }
 }
 
-/** VM `name` of `vmdir` (not checked: see requireVm), its directory's `entries` when read already. */
-export function inspectVm(vmdir: string, name: string, entries?: VmEntries): Vm {
-  return new Vm(join(vmdir, name), entries);
+/** VM `name` of `vmdir` (not checked: see requireVm). */
+export function inspectVm(vmdir: string, name: string): Vm {
+  return new Vm(join(vmdir, name), name);
 }
 
 /** The VM in directory `dir` (runit's entry points get the directory). */
 export function inspectDir(dir: string): Vm {
-  return inspectVm(dirname(dir), basename(dir));
+  return new Vm(dir, basename(dir));
 }
 
-/** Every VM of `vmdir` as lib/vm/dir.ts readVmDirs finds them, in its order: one read per VM. */
+/**
+ * Every VM of `vmdir` as lib/vm/dir.ts readVmDirs finds them, in its order,
+ * with the entries that read gave (one read per VM).
+ */
 export function inspectVms(vmdir: string): Vm[] {
-  return [...readVmDirs(vmdir)].map(([name, entries]) => inspectVm(vmdir, name, entries));
+  return [...readVmDirs(vmdir)].map(([name, entries]) => new Vm(`${vmdir}/${name}`, name, entries));
 }
