@@ -12,11 +12,11 @@
 // Run: deno run -A bench/boot_ssh.ts [runs, default 1]
 
 import { join } from "node:path";
-import { SEED_FILES } from "../lib/cloud_init/seed_file.ts";
 import { startWithSsh } from "../lib/actions/start_ssh.ts";
 import { sshTarget } from "../lib/ssh/ssh_args.ts";
 import { waitForSsh } from "../lib/ssh/ssh_ready.ts";
-import { knownHostsLine, SSH_FILES } from "../lib/ssh/key_files.ts";
+import { knownHostsLine } from "../lib/ssh/key_files.ts";
+import { SEED_FILES, SSH_FILES } from "../lib/layout.ts";
 import { freePort, makeCloudVm, overlay } from "../tests/support/cloud_vm.ts";
 import { type CloudGuest, cloudGuestArgs } from "../tests/support/cloud_guest.ts";
 import { run, TestEnv } from "../tests/support/harness.ts";

@@ -13,8 +13,9 @@
 
 import { closeSync, constants, openSync } from "node:fs";
 import { join } from "node:path";
-import { encodeStatus } from "../lib/runit/status.ts";
-import { listStates } from "../lib/vm/state.ts";
+import { statesOf } from "../lib/vm/state.ts";
+import { inspectVms } from "../lib/vm/inspect.ts";
+import { encodeStatus } from "../tests/support/runit_status.ts";
 
 /** VMs per VMDIR, and the largest `vm list` / bare deno ratio allowed for it. */
 const SIZES: [number, number][] = [[50, 2], [1000, 6]];
@@ -102,7 +103,7 @@ async function makeVmdir(vmdir: string, vms: number, held: number[]): Promise<st
     held.push(openSync(f, constants.O_RDONLY | constants.O_NONBLOCK));
   }
   // Sanity: the states are read as meant.
-  const states = listStates(vmdir);
+  const states = statesOf(inspectVms(vmdir), vmdir);
   const supervised = states.filter((s) => s.state !== "unsupervised").length;
   if (states.length !== vms || supervised !== vms / 10) {
     throw new Error(
@@ -170,7 +171,8 @@ try {
     const inProc: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const t0 = performance.now();
-      listStates(join(root, `vms${vms}`));
+      const dir = join(root, `vms${vms}`);
+      statesOf(inspectVms(dir), dir);
       inProc.push(performance.now() - t0);
     }
     const list = t[`list${vms}`]!;
@@ -181,7 +183,7 @@ try {
     console.log(`  vm list                        ${ms(list)}`);
     console.log(`  vm list --json                 ${ms(t[`json${vms}`]!)}`);
     console.log(`  sv status (one sv process)     ${ms(t[`sv${vms}`]!)}`);
-    console.log(`  listStates() in-process        ${ms(median(inProc))}`);
+    console.log(`  statesOf() in-process          ${ms(median(inProc))}`);
     console.log(
       `  vm list / bare deno:           ${ratio.toFixed(2)}x (target <= ${target}x: ${
         met ? "met" : "NOT met"

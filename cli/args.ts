@@ -10,6 +10,7 @@ import { runsvdirEnv } from "../lib/qemu/processes.ts";
 import { quoteWord } from "../lib/text/shell_words.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
+import { inspectDir } from "../lib/vm/inspect.ts";
 import type { CommandModule } from "./command.ts";
 import { print, printErr } from "./output.ts";
 import { exclusive, optFlag } from "./parse.ts";
@@ -27,7 +28,7 @@ export const args: CommandModule = {
     const dir = Deno.realPathSync(requireVm(own.vmdir, inv.args[0] ?? ""));
     const { env } = runsvdirEnv(own.vmdir, dir, Deno.env.toObject());
     exclusive(inv, "json", "lines");
-    const plan = await planStart(loadConfig(env), dir);
+    const plan = await planStart(loadConfig(env), inspectDir(dir));
     if (plan.accelNote !== undefined) printErr(`vm: ${plan.accelNote}`);
     print(
       optFlag(inv, "json")

@@ -6,7 +6,7 @@
 
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm, setAutostart } from "../lib/vm/dir.ts";
-import { vmState } from "../lib/vm/state.ts";
+import { inspectDir } from "../lib/vm/inspect.ts";
 import type { CommandModule } from "./command.ts";
 import { print } from "./output.ts";
 import { refuse } from "./parse.ts";
@@ -27,7 +27,7 @@ export const autostart: CommandModule = {
     }
     const dir = requireVm(loadConfig().vmdir, name);
     if (setting !== undefined) setAutostart(dir, setting === "on");
-    print(autostartMessage(name, vmState(name, dir).autostart));
+    print(autostartMessage(name, inspectDir(dir).autostart));
     return 0;
   },
 };

@@ -5,7 +5,8 @@
  */
 
 import { EXIT_CHECK } from "../lib/errors.ts";
-import { destroyVm, formatDestroyPlan, planDestroy } from "../lib/actions/destroy.ts";
+import { destroyVm, planDestroy } from "../lib/actions/destroy.ts";
+import { formatDestroyPlan } from "./core/disk_text.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { checkName } from "../lib/vm/name.ts";
 import type { CommandModule } from "./command.ts";

@@ -11,7 +11,7 @@ import { doctor } from "../lib/actions/doctor.ts";
 import { diskProblems } from "../lib/actions/doctor_disks.ts";
 import { formatBytes } from "../lib/text/units.ts";
 import { loadConfig } from "../lib/vm/config.ts";
-import { leftoverCommand } from "../lib/vm/leftovers.ts";
+import { leftoverCommand } from "../lib/images/leftovers.ts";
 import type { CommandModule } from "./command.ts";
 import { print } from "./output.ts";
 import { optFlag } from "./parse.ts";

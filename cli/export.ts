@@ -11,6 +11,8 @@ import { optFlag, optString } from "./parse.ts";
 import { UsageError } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { readVmModel } from "../lib/export/vm_model.ts";
+import { inspectDir } from "../lib/vm/inspect.ts";
+import { requireVm } from "../lib/vm/dir.ts";
 import { buildNomadJob, nomadPayload } from "../lib/export/nomad.ts";
 import { nomadHcl } from "../lib/export/nomad_hcl.ts";
 import { cacheLookup } from "../lib/export/image_source.ts";
@@ -37,7 +39,7 @@ export const nomad: CommandModule = { run: exportNomad };
 
 async function exportNomad(inv: Invocation): Promise<number> {
   const cfg = loadConfig();
-  const model = await readVmModel(cfg, inv.args[0] ?? "");
+  const model = await readVmModel(cfg, inspectDir(requireVm(cfg.vmdir, inv.args[0] ?? "")));
   const imageUrl = optString(inv, "image-url");
   const seedUrl = optString(inv, "seed-url");
   const { job, mappings } = buildNomadJob(model, {
@@ -58,7 +60,7 @@ export const libvirt: CommandModule = { run: exportLibvirt };
 
 async function exportLibvirt(inv: Invocation): Promise<number> {
   const cfg = loadConfig();
-  const model = await readVmModel(cfg, inv.args[0] ?? "");
+  const model = await readVmModel(cfg, inspectDir(requireVm(cfg.vmdir, inv.args[0] ?? "")));
   const d = libvirtDomain(model, await domainUuid(`vm:${model.dir}`));
   for (const g of d.commandline) {
     const at = g.word.file === "" ? "" : where(g) + ": ";

@@ -18,7 +18,9 @@ import type { ImageRow } from "../lib/images/cache.ts";
 import { EXIT_INTERRUPTED } from "../lib/images/download.ts";
 import { pullImage, type PullOutcome, type PullRequest } from "../lib/images/pull.ts";
 import { checksumArg } from "../lib/images/sums.ts";
-import { fmtBytes, summaryLine } from "../lib/text/progress.ts";
+import { summaryLine } from "./core/progress_line.ts";
+import { formatBytes } from "../lib/text/units.ts";
+import { alignColumns } from "./core/format.ts";
 
 /** The QEMU arch images are for: --arch, else VMCONF_QEMU_ARCH, else the host's. */
 export function imageArch(cfg: Config, inv: Invocation): string {
@@ -75,7 +77,7 @@ export function pullSummary(o: PullOutcome, ms: number): string {
   const check = t.verified
     ? `${algo} verified`
     : `not verified (--insecure); its ${algo} is ${t.checksum.hex}`;
-  const resumed = t.resumedAt > 0 ? `resumed at ${fmtBytes(t.resumedAt)}; ` : "";
+  const resumed = t.resumedAt > 0 ? `resumed at ${formatBytes(t.resumedAt, true)}; ` : "";
   return summaryLine(o.name, t.fetched, ms, `${resumed}${check}; ${o.path}`);
 }
 
@@ -112,22 +114,17 @@ async function pull(inv: Invocation): Promise<number> {
 
 /** `vm image list` as a table. Pure. */
 export function formatImageTable(rows: readonly ImageRow[]): string {
-  const table = [
+  return alignColumns([
     ["NAME", "ARCH", "KIND", "SIZE", "CACHED", "USED BY"],
     ...rows.map((r) => [
       r.name,
       r.arch || "-",
       r.kind,
-      r.size === undefined ? "-" : fmtBytes(r.size),
+      r.size === undefined ? "-" : formatBytes(r.size, true),
       r.cached === "partial" ? `partial ${r.percent === undefined ? "?" : r.percent}%` : r.cached,
       r.usedBy.length === 0 ? "-" : r.usedBy.join(","),
     ]),
-  ];
-  const widths = table[0]?.map((_, i) => Math.max(...table.map((r) => (r[i] ?? "").length))) ?? [];
-  return table.map((r) =>
-    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")
-  )
-    .join("\n");
+  ]);
 }
 
 /** `vm image list --json` objects. Pure. */

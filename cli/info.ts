@@ -4,9 +4,11 @@
  * @module
  */
 
-import { formatInfo, vmInfo } from "../lib/actions/info.ts";
+import { vmInfo } from "../lib/actions/info.ts";
+import { formatInfo } from "./core/info_text.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
+import { inspectDir } from "../lib/vm/inspect.ts";
 import type { CommandModule } from "./command.ts";
 import { print } from "./output.ts";
 import { optFlag } from "./parse.ts";
@@ -17,7 +19,7 @@ export const info: CommandModule = {
   async run(inv) {
     const name = inv.args[0] ?? "";
     const cfg = loadConfig();
-    const v = await vmInfo(cfg, name, requireVm(cfg.vmdir, name));
+    const v = await vmInfo(cfg, inspectDir(requireVm(cfg.vmdir, name)));
     // Visible: disk names and formats come from images (qemu-img), which may be anyone's.
     print(optFlag(inv, "json") ? JSON.stringify(v, null, 2) : visible(formatInfo(v)));
     return 0;

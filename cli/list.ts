@@ -8,25 +8,19 @@
 import { EXIT_CHECK } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { listVms, requireVm } from "../lib/vm/dir.ts";
-import {
-  formatStatus,
-  formatTable,
-  isRunning,
-  listStates,
-  markBases,
-  type VmState,
-  vmState,
-} from "../lib/vm/state.ts";
+import { inspectDir, inspectVms, type Vm } from "../lib/vm/inspect.ts";
+import { isRunning, markBases, statesOf, type VmState, vmState } from "../lib/vm/state.ts";
+import { formatStatus, formatTable } from "./core/state_table.ts";
 import { cloudInfo } from "../lib/vm/cloud_info.ts";
 import type { CommandModule } from "./command.ts";
 import { print, printErr, useColor } from "./output.ts";
 import { pathExists } from "../lib/os/lookup.ts";
-import { findLeftovers, leftoversLine } from "../lib/vm/leftovers.ts";
+import { findLeftovers, leftoversLine } from "../lib/images/leftovers.ts";
 import { exclusive, optFlag } from "./parse.ts";
 
-/** The `--json` text: each state with its cloud fields (agent, ssh_port). */
-function jsonOf(vmdir: string, states: readonly VmState[]): string {
-  return JSON.stringify(states.map((s) => ({ ...s, ...cloudInfo(`${vmdir}/${s.name}`) })), null, 2);
+/** The `--json` text: each state (of `vms`, in their order) with its VM's cloud fields (agent, ssh_port). */
+function jsonOf(vms: readonly Vm[], states: readonly VmState[]): string {
+  return JSON.stringify(vms.map((vm, i) => ({ ...states[i], ...cloudInfo(vm) })), null, 2);
 }
 
 /** `vm list [--json | -q]`. */
@@ -44,10 +38,9 @@ export const list: CommandModule = {
       for (const name of listVms(cfg.vmdir)) print(name);
       return 0;
     }
-    const states = listStates(cfg.vmdir);
-    print(
-      optFlag(inv, "json") ? jsonOf(cfg.vmdir, states) : formatTable(states, useColor()),
-    );
+    const vms = inspectVms(cfg.vmdir);
+    const states = statesOf(vms, cfg.vmdir);
+    print(optFlag(inv, "json") ? jsonOf(vms, states) : formatTable(states, useColor()));
     const leftovers = leftoversLine(findLeftovers(cfg.vmdir));
     if (leftovers !== undefined) printErr(leftovers);
     return 0;
@@ -58,12 +51,12 @@ export const list: CommandModule = {
 export const status: CommandModule = {
   run(inv) {
     const cfg = loadConfig();
-    const dirs = inv.args.map((n) => requireVm(cfg.vmdir, n));
-    const states = markBases(inv.args.map((n, i) => vmState(n, dirs[i] ?? "")), cfg.vmdir);
+    const vms = inv.args.map((n) => inspectDir(requireVm(cfg.vmdir, n)));
+    const states = markBases(vms.map((vm) => vmState(vm)), cfg.vmdir);
     const color = useColor();
     print(
       optFlag(inv, "json")
-        ? jsonOf(cfg.vmdir, states)
+        ? jsonOf(vms, states)
         : states.map((s) => formatStatus(s, color)).join("\n\n"),
     );
     return states.every(isRunning) ? 0 : EXIT_CHECK;

@@ -11,11 +11,11 @@
 import {
   availableTemplates,
   checkSpec,
-  checkWait,
   type MakeResult,
   type MakeSpec,
   makeVm,
 } from "../lib/actions/make.ts";
+import { checkWait } from "../lib/vm/dir.ts";
 import {
   type ImageArg,
   makeImageDisk,
@@ -28,7 +28,7 @@ import type { TransferEvents } from "../lib/images/download.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type Config, httpTimeouts, loadConfig } from "../lib/vm/config.ts";
 import { checkName } from "../lib/vm/name.ts";
-import { checkSize } from "../lib/text/units.ts";
+import { checkSize, secondsText } from "../lib/text/units.ts";
 import type { CommandModule, Invocation } from "./command.ts";
 import { imageArch, interruptible, pullRequest } from "./image.ts";
 import { print } from "./output.ts";
@@ -204,7 +204,7 @@ async function startOrSay(
   } else {
     const r = await startVm(name, result.dir, START_TIMEOUT_S, "o");
     print(
-      `Started "${name}" once from the ISO in ${r.seconds.toFixed(1)} s (pid ${r.pid})` +
+      `Started "${name}" once from the ISO in ${secondsText(r.seconds)} (pid ${r.pid})` +
         watchHint(name, result.templates),
     );
   }

@@ -2,11 +2,12 @@
  * Progress on stderr for long work (downloads, `qemu-img convert`): on a
  * terminal one line redrawn in place with `\r` (at most ten times a second,
  * cut to the terminal's width); on a pipe or file no bar at all, only the
- * notices and the final line. Text comes from lib/text/progress.ts.
+ * notices and the final line. Text comes from cli/core/progress_line.ts.
  * @module
  */
 
-import { fitWidth, progressLine, RateMeter } from "../lib/text/progress.ts";
+import { progressLine, RateMeter } from "./core/progress_line.ts";
+import { fitWidth, terminalColumns } from "./core/format.ts";
 
 /** Where progress goes: stderr, or a stand-in in tests. */
 export interface ProgressOut {
@@ -29,16 +30,6 @@ export interface Progress {
 const REDRAW_MS = 100;
 const CLEAR_LINE = "\r\x1b[K";
 
-function columns(): number {
-  try {
-    const c = Deno.consoleSize().columns;
-    return c > 0 ? c : 80; // a terminal that does not say its size
-  } catch (e) {
-    if (e instanceof Error) return 80; // no console to ask: a common width
-    throw e;
-  }
-}
-
 /** A progress display labelled `label` on `out` (default stderr); `now` gives milliseconds. */
 export function progress(
   label: string,
@@ -55,7 +46,7 @@ export function progress(
   const draw = () => {
     if (state === undefined) return;
     const line = progressLine({ label, ...state, rate: meter.rate() });
-    write(CLEAR_LINE + fitWidth(line, columns()));
+    write(CLEAR_LINE + fitWidth(line, terminalColumns()));
     shown = true;
   };
   const clear = () => {

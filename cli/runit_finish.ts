@@ -8,6 +8,7 @@ import { resolve } from "../lib/os/path.ts";
 import { finishVm, sleepBackoff } from "../lib/service/finish.ts";
 import { backoffLine } from "../lib/vm/backoff.ts";
 import { loadConfig } from "../lib/vm/config.ts";
+import { inspectDir } from "../lib/vm/inspect.ts";
 import type { CommandModule } from "./command.ts";
 import { entry } from "./runit_entry.ts";
 
@@ -17,7 +18,7 @@ export const finish: CommandModule = {
     const [dir = ".", code = "", signal = ""] = inv.args;
     const vmDir = resolve(dir);
     return entry(EXIT_SYSTEM, vmDir, async (say) => {
-      const r = await finishVm(loadConfig(), vmDir, code, signal);
+      const r = await finishVm(loadConfig(), inspectDir(vmDir), code, signal);
       if (r.cleanupEnded !== undefined) say(r.cleanupEnded);
       if (r.backoff !== undefined) {
         say(backoffLine({ ran: r.ran, backoff: r.backoff }, code, signal));

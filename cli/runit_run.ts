@@ -7,6 +7,7 @@ import { EXIT_SYSTEM } from "../lib/errors.ts";
 import { resolve } from "../lib/os/path.ts";
 import { runVm } from "../lib/service/run.ts";
 import { loadConfig } from "../lib/vm/config.ts";
+import { inspectDir } from "../lib/vm/inspect.ts";
 import type { CommandModule } from "./command.ts";
 import { entry } from "./runit_entry.ts";
 
@@ -14,6 +15,6 @@ import { entry } from "./runit_entry.ts";
 export const run: CommandModule = {
   run(inv) {
     const dir = resolve(inv.args[0] ?? ".");
-    return entry(EXIT_SYSTEM, dir, (say) => runVm(loadConfig(), dir, say));
+    return entry(EXIT_SYSTEM, dir, (say) => runVm(loadConfig(), inspectDir(dir), say));
   },
 };

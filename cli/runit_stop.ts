@@ -9,7 +9,7 @@ import { resolve } from "../lib/os/path.ts";
 import { isAlive } from "../lib/os/proc.ts";
 import { readStatus } from "../lib/runit/status.ts";
 import { endPreQemu, qemuRuns, recordStop, stopLine, stopVm } from "../lib/service/control_t.ts";
-import { waitOf } from "../lib/vm/dir.ts";
+import { inspectDir } from "../lib/vm/inspect.ts";
 import type { CommandModule } from "./command.ts";
 import { entry } from "./runit_entry.ts";
 
@@ -32,9 +32,10 @@ export const stop: CommandModule = {
   run(inv) {
     const dir = resolve(inv.args[0] ?? ".");
     return entry(EXIT_CHECK, dir, async (say) => {
-      const { wait, problem } = waitOf(dir);
-      if (problem !== undefined) say(problem);
-      const pid = qemuRuns(dir);
+      const vm = inspectDir(dir);
+      const wait = vm.wait;
+      if (vm.waitProblem !== undefined) say(vm.waitProblem);
+      const pid = qemuRuns(vm);
       if (pid === undefined) {
         const ended = await endPreQemu(dir);
         say(`stop: QEMU was not running${ended > 0 ? "; its pre_qemu was ended" : ""}`);

@@ -5,13 +5,8 @@
  */
 
 import { checkNoDependents } from "../lib/actions/dependents.ts";
-import {
-  diskInfos,
-  formatSnapshots,
-  snapshotDisks,
-  snapshotRows,
-  snapshotsJson,
-} from "../lib/actions/snapshots.ts";
+import { diskInfos, snapshotDisks, snapshotRows, snapshotsJson } from "../lib/actions/snapshots.ts";
+import { formatSnapshots } from "./core/disk_text.ts";
 import { checkStopped } from "../lib/qemu/processes.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";

@@ -15,9 +15,8 @@ import {
   shutdownVm,
   type StartResult,
   startVm,
-  type StopOptions,
-  type StopResult,
 } from "../lib/actions/start_stop.ts";
+import type { StopOptions, StopResult } from "../lib/actions/stop_result.ts";
 import { type Config, loadConfig } from "../lib/vm/config.ts";
 import { linkedClones } from "../lib/vm/linked.ts";
 import { requireVm } from "../lib/vm/dir.ts";

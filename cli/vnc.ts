@@ -14,7 +14,7 @@ import { lstatIfExists, readTextIfExists } from "../lib/os/fs.ts";
 import { readStatus } from "../lib/runit/status.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
-import { F } from "../lib/vm/files.ts";
+import { F } from "../lib/layout.ts";
 import type { CommandModule } from "./command.ts";
 import { findExecutable } from "../lib/os/exec.ts";
 import { print, printErr } from "./output.ts";

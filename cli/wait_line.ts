@@ -8,7 +8,7 @@
  * @module
  */
 
-import { fitWidth } from "../lib/text/progress.ts";
+import { fitWidth, terminalColumns } from "./core/format.ts";
 import { writeErr } from "./output.ts";
 
 /** How a VM's wait stands: seconds waited, the most it will be, and what is waited for. */
@@ -82,18 +82,9 @@ export class WaitLine {
 
   #draw(): void {
     if (!this.#tty || this.#waits.size === 0) return this.#clear();
-    const text = fitWidth(waitText(this.#waits), columns());
+    const text = fitWidth(waitText(this.#waits), terminalColumns());
     if (text === this.#shown) return;
     writeErr(`\r\x1b[K${text}`);
     this.#shown = text;
-  }
-}
-
-function columns(): number {
-  try {
-    return Deno.consoleSize().columns || 80;
-  } catch (e) {
-    if (e instanceof Error) return 80; // no console to ask: a common width
-    throw e;
   }
 }

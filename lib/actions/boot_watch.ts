@@ -14,7 +14,7 @@
 import { join } from "../os/path.ts";
 import { exists } from "../os/fs.ts";
 import { StartFailedError, VmError } from "../errors.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { ConsoleTail } from "../qemu/console_tail.ts";
 import { GuestAgent } from "../qemu/guest_agent.ts";
 import { type ScreenText, screenText } from "../qemu/screen.ts";

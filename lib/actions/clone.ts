@@ -16,22 +16,14 @@ import { makeDir, MODE, removeTree, writeFileAtomic } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
 import { CheckFailedError } from "../errors.ts";
 import { SymlinkError } from "../os/lookup.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { macsIn, randomMac, replaceMacs } from "../vm/mac.ts";
 import { convertImage, createImage, imageInfo } from "../qemu/img.ts";
 import { checkStopped } from "../qemu/processes.ts";
 import { readTemplateText, templateNames } from "../vm/templates.ts";
-import { freeVmPath, listVms, requireVm } from "../vm/dir.ts";
+import { freeVmPath, listVms, requireVm, skipInClone } from "../vm/dir.ts";
 import { checkRelocatable } from "./disks.ts";
 import { showDisk } from "../vm/disk_paths.ts";
-
-/** Paths (relative to the VM directory) a clone never copies: runit's and svlogd's run-time state. */
-export function skipInClone(rel: string): boolean {
-  if (rel === F.supervise || rel === `${F.log}/${F.supervise}`) return true;
-  if (rel === F.backoff || rel === F.down || rel === F.lock) return true;
-  // svlogd's files: current, rotated logs, lock, state; its config is kept.
-  return rel.startsWith(F.logMain + "/") && rel !== `${F.logMain}/config`;
-}
 
 /**
  * Copies the tree `src` to `dst` (created): files, directories and symlinks;

@@ -51,8 +51,8 @@ import { type Config } from "../vm/config.ts";
 import { envOf, isAlive, procStat, signal } from "../os/proc.ts";
 import { sleep } from "../os/poll.ts";
 import { readStatus } from "../runit/status.ts";
-import { listVms, readWait } from "../vm/dir.ts";
-import { findRunsv, findRunsvdir, type Runsv, supervisedVms } from "../qemu/processes.ts";
+import { listVms, readWait, supervisedVms } from "../vm/dir.ts";
+import { findRunsv, findRunsvdir, type Runsv } from "../qemu/processes.ts";
 
 /** Environment variable marking a runsvdir started by vm daemon (its value: the daemon's PID). */
 export const DAEMON_ENV = "VM_DAEMON_PID";

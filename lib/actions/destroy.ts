@@ -16,10 +16,9 @@ import { imageInfo } from "../qemu/img.ts";
 import { isSupervised } from "../runit/status.ts";
 import { control } from "../runit/control.ts";
 import { checkStopped, qemuPidsIn } from "../qemu/processes.ts";
-import { formatBytes } from "../text/units.ts";
 import { requireVm } from "../vm/dir.ts";
 import { checkNoDependents, realOr } from "./dependents.ts";
-import { isInside, showDisk, vmDisks } from "../vm/disk_paths.ts";
+import { isInside, vmDisks } from "../vm/disk_paths.ts";
 
 /** Size on disk of everything under `path` (blocks actually used), not following symlinks. */
 export function diskUsage(path: string): number {
@@ -116,22 +115,4 @@ export async function destroyVm(plan: DestroyPlan): Promise<void> {
     );
   }
   Deno.removeSync(gone, { recursive: true });
-}
-
-/** The text `vm destroy` shows before it asks: the directory, its size, the disks going and kept. Pure. */
-export function formatDestroyPlan(p: DestroyPlan): string {
-  const bytes = formatBytes;
-  const head = `VM "${p.name}" ("${p.dir}", ${bytes(p.total)} on disk) will be deleted`;
-  const lines = [
-    p.disks.length === 0 ? `${head}; it has no disk in its directory` : `${head}, with:`,
-  ];
-  for (const d of p.disks) {
-    const size = d.actual === undefined
-      ? "(qemu-img cannot read it)"
-      : `${bytes(d.actual)} on disk` +
-        (d.virtual === undefined ? "" : ` (${bytes(d.virtual)} virtual)`);
-    lines.push(`  ${showDisk(p.dir, d.path)}  ${size}`);
-  }
-  for (const k of p.kept) lines.push(`Kept (outside the VM's directory): ${k}`);
-  return lines.join("\n");
 }

@@ -13,10 +13,9 @@ import { diskPaths } from "../qemu/drives.ts";
 import { CheckFailedError, UsageError } from "../errors.ts";
 import { formatBytes, type NewSize } from "../text/units.ts";
 import { imageInfo, resizeImage } from "../qemu/img.ts";
-import { readTemplates } from "../vm/templates.ts";
+import { inspectDir } from "../vm/inspect.ts";
 import { vmEnv } from "../vm/dir.ts";
-import { showDisk } from "../vm/disk_paths.ts";
-import { vmDisks } from "../vm/disk_paths.ts";
+import { disksOf, showDisk } from "../vm/disk_paths.ts";
 import { isInside } from "../vm/disk_paths.ts";
 
 /**
@@ -91,8 +90,9 @@ export function checkRelocatable(
   dstDir: string,
   mustBeInside: boolean,
 ): string[] {
-  const src = vmDisks(cfg, srcDir);
-  const atDst = diskPaths(dstDir, readTemplates(srcDir, vmEnv(cfg, dstDir)).flatMap((t) => t.args));
+  const vm = inspectDir(srcDir);
+  const src = disksOf(cfg, vm);
+  const atDst = diskPaths(dstDir, vm.readTemplates(vmEnv(cfg, dstDir)).flatMap((t) => t.args));
   src.forEach((disk, i) => {
     if (!isInside(srcDir, disk)) {
       if (!mustBeInside) return;

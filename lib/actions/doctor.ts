@@ -5,7 +5,7 @@
  * files others may write or that are owned by another user, symlinks out of
  * the VM directory (lib/vm/safety.ts), an unusable `wait`, a host port two
  * VMs forward; a QEMU running without its runsv and an svlogd left by a
- * killed runsv; leftovers of interrupted operations (lib/vm/leftovers.ts),
+ * killed runsv; leftovers of interrupted operations (lib/images/leftovers.ts),
  * which `--fix` removes when their owner is gone. Each problem is one line
  * naming the file and the fix.
  * Reads `$VMDIR/**`, `/proc`; removes leftovers with `fix`.
@@ -16,11 +16,16 @@ import { join } from "../os/path.ts";
 import { fileMode } from "../os/lookup.ts";
 import { formatBytes } from "../text/units.ts";
 import { findRunsvdir, strayLoggers, strayQemu } from "../qemu/processes.ts";
-import { readStatus } from "../runit/status.ts";
-import { listVms, setupHint, waitOf } from "../vm/dir.ts";
+import { listVms, setupHint } from "../vm/dir.ts";
+import { inspectVm } from "../vm/inspect.ts";
 import { statIfExists } from "../os/fs.ts";
-import { DEFAULT_VM, F } from "../vm/files.ts";
-import { findLeftovers, type Leftover, leftoverCommand, removeLeftover } from "../vm/leftovers.ts";
+import { DEFAULT_VM, F } from "../layout.ts";
+import {
+  findLeftovers,
+  type Leftover,
+  leftoverCommand,
+  removeLeftover,
+} from "../images/leftovers.ts";
 import { modeProblem, problemLine, vmProblems } from "../vm/safety.ts";
 import { formatRule, type PortClash, portClashes } from "../vm/ports.ts";
 
@@ -72,11 +77,11 @@ function dirProblems(vmdir: string, uid: number): string[] {
 
 /** The problem lines of VM `name` (see the module). */
 function vmLines(vmdir: string, name: string, uid: number, seen: Set<string>): string[] {
-  const dir = join(vmdir, name);
-  const out = vmProblems(dir, uid, seen).map((p) => `VM "${name}": ${problemLine(p)}`);
-  const wait = waitOf(dir).problem;
-  if (wait !== undefined) out.push(`VM "${name}": ${wait}`);
-  const orphan = strayQemu(dir, readStatus(dir));
+  const vm = inspectVm(vmdir, name);
+  const dir = vm.dir;
+  const out = vmProblems(vm, uid, seen).map((p) => `VM "${name}": ${problemLine(p)}`);
+  if (vm.waitProblem !== undefined) out.push(`VM "${name}": ${vm.waitProblem}`);
+  const orphan = strayQemu(dir, vm.status);
   if (orphan !== undefined) {
     out.push(
       `VM "${name}": QEMU (PID ${orphan}) runs without its runsv (was it killed?); ` +

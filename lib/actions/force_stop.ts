@@ -15,7 +15,7 @@ import { descendants, isAlive, signal } from "../os/proc.ts";
 import { pollUntil, sleep } from "../os/poll.ts";
 import { hmpQuit } from "../qemu/hmp.ts";
 import { controlProcesses } from "../qemu/processes.ts";
-import type { StopHow } from "./start_stop.ts";
+import type { StopHow } from "./stop_result.ts";
 
 /** How often the status file is read while waiting (ms). */
 const POLL_MS = 50;

@@ -3,24 +3,20 @@
  * status` reads it), templates and the arguments they resolve to (with the
  * VM's environment; hooks are not run), its disks as `qemu-img info` sees
  * them, wait, autostart, log and hooks. Gathering reads `<vm>/` and runs
- * `qemu-img info -U` (safe while the VM runs); formatting is pure.
+ * `qemu-img info -U` (safe while the VM runs). cli/core/info_text.ts shows it.
  * @module
  */
 
-import { join } from "../os/path.ts";
 import { cloudInfo } from "../vm/cloud_info.ts";
 import { isMissing } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
 import { diskPaths } from "../qemu/drives.ts";
 import { describe } from "../errors.ts";
-import { F, ONCE_TEMPLATE } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { type ImageInfo, imageInfo } from "../qemu/img.ts";
-import { dataFileOf } from "../qemu/image_check.ts";
-import { quoteWords } from "../text/shell_words.ts";
-import { humanDuration, stateLabel, type VmState, vmState } from "../vm/state.ts";
-import { parseTemplate, readTemplateText, templateNames } from "../vm/templates.ts";
-import { hasAutostart, hasHooks, hasLog, readWait } from "../vm/dir.ts";
-import { formatBytes } from "../text/units.ts";
+import { type VmState, vmState } from "../vm/state.ts";
+import type { Vm } from "../vm/inspect.ts";
+import { parseTemplate } from "../vm/templates.ts";
 import { vmEnv } from "../vm/dir.ts";
 import { showDisk } from "../vm/disk_paths.ts";
 
@@ -56,19 +52,20 @@ export interface VmInfo {
   disks: DiskInfo[];
 }
 
-/** Gathers the VmInfo of VM `name` in `dir` (see the module doc). */
-export async function vmInfo(cfg: Config, name: string, dir: string): Promise<VmInfo> {
+/** Gathers the VmInfo of `vm` (see the module doc). */
+export async function vmInfo(cfg: Config, vm: Vm): Promise<VmInfo> {
+  const dir = vm.dir;
   const env = vmEnv(cfg, dir);
   const templates: TemplateInfo[] = [];
   let names: string[] = [];
   try {
-    names = templateNames(join(dir, F.templates));
+    names = vm.templates;
   } catch (e) {
     if (!isMissing(e)) throw e; // no templates directory: none to show
   }
   for (const t of names) {
     try {
-      const text = readTemplateText(dir, t) ?? "";
+      const text = vm.templateText(t) ?? "";
       templates.push({ name: t, args: parseTemplate(text, `${F.templates}/${t}`, env) });
     } catch (e) {
       templates.push({ name: t, args: null, error: describe(e) });
@@ -84,64 +81,15 @@ export async function vmInfo(cfg: Config, name: string, dir: string): Promise<Vm
     }
   }
   return {
-    name,
+    name: vm.name,
     dir,
-    state: vmState(name, dir),
-    autostart: hasAutostart(dir),
-    wait_s: readWait(dir),
-    log: hasLog(dir),
-    hooks: hasHooks(dir),
-    ...cloudInfo(dir),
+    state: vmState(vm),
+    autostart: vm.autostart,
+    wait_s: vm.wait,
+    log: vm.log,
+    hooks: vm.hooks,
+    ...cloudInfo(vm),
     templates,
     disks,
   };
-}
-
-/** One line describing a disk: format, sizes, backing file, snapshots. Pure. */
-export function diskLine(d: DiskInfo): string {
-  if (d.info === null) return `${d.file}: ${d.error ?? "cannot be read"}`;
-  const i = d.info;
-  const parts = [i.format, `${formatBytes(i["virtual-size"])} virtual`];
-  if (i["actual-size"] !== undefined) parts.push(`${formatBytes(i["actual-size"])} on disk`);
-  if (i["backing-filename"] !== undefined) parts.push(`backing file "${i["backing-filename"]}"`);
-  const dataFile = dataFileOf(i);
-  if (dataFile !== undefined) parts.push(`external data file "${dataFile}"`);
-  const snaps = i.snapshots?.length ?? 0;
-  if (snaps > 0) parts.push(`${snaps} snapshot${snaps === 1 ? "" : "s"}`);
-  return `${d.file}: ${parts.join(", ")}`;
-}
-
-/** The text `vm info` prints. Pure. */
-export function formatInfo(v: VmInfo): string {
-  const s = v.state;
-  let state = stateLabel(s);
-  if (s.pid !== null) {
-    state += s.uptime_s === null
-      ? ` (PID ${s.pid})`
-      : ` (PID ${s.pid}, up ${humanDuration(s.uptime_s)})`;
-  }
-  if (s.problem !== null) state += `: ${s.problem}`;
-  const lines = [
-    `name:       ${v.name}`,
-    `directory:  ${v.dir}`,
-    `state:      ${state}`,
-    `autostart:  ${v.autostart ? "yes" : `no ("${F.down}" exists)`}`,
-    `wait:       ${v.wait_s} s`,
-    `log:        ${v.log ? `on (${F.logCurrent})` : "off"}`,
-    `hooks:      ${v.hooks ? `yes (${F.hooks}; not run here: "vm args" runs pre_qemu)` : "no"}`,
-    `agent:      ${v.agent ? 'yes (guest-agent template: "vm ip", "vm exec")' : "no"}`,
-    `ssh:        ${v.ssh_port === null ? "no" : `127.0.0.1:${v.ssh_port} ("vm ssh ${v.name}")`}`,
-    "templates:",
-  ];
-  const width = Math.max(0, ...v.templates.map((t) => t.name.length));
-  if (v.templates.length === 0) lines.push("  (none)");
-  for (const t of v.templates) {
-    const text = t.args === null ? `error: ${t.error}` : quoteWords(t.args);
-    const note = t.name === ONCE_TEMPLATE ? "  (next start only)" : "";
-    lines.push(`  ${t.name.padEnd(width)}  ${text}${note}`);
-  }
-  lines.push("disks:");
-  if (v.disks.length === 0) lines.push("  (none)");
-  for (const d of v.disks) lines.push(`  ${diskLine(d)}`);
-  return lines.join("\n");
 }

@@ -13,13 +13,13 @@
 import { join, relative, resolve } from "../os/path.ts";
 import { makeDir, MODE, removeTree, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import { UsageError, VmExistsError } from "../errors.ts";
-import { DEFAULT_VM, F, SCRIPTS } from "../vm/files.ts";
+import { DEFAULT_VM, F, SCRIPTS } from "../layout.ts";
 import { createImage } from "../qemu/img.ts";
 import { inspectOne } from "../qemu/image_check.ts";
-import { checkSize, MAX_WAIT_S, parseWholeSeconds } from "../text/units.ts";
+import { checkSize } from "../text/units.ts";
 import { quoteWords } from "../text/shell_words.ts";
 import { chooseTemplates, templateNames } from "../vm/templates.ts";
-import { defaultDir, freeVmPath, vmPath } from "../vm/dir.ts";
+import { checkWait, defaultDir, freeVmPath, vmPath } from "../vm/dir.ts";
 import { waitSupervised } from "../runit/control.ts";
 import { findRunsvdir } from "../qemu/processes.ts";
 import { withVmdirLock } from "../vm/lock.ts";
@@ -56,22 +56,6 @@ export interface MakeResult {
   vmdRunning: boolean;
   /** Whether vmd picked the VM up (a runsv supervises it), when made with an ISO. */
   supervised: boolean;
-}
-
-/**
- * The seconds of `wait` (`30`, or with the unit the question shows: `30s`,
- * `30 s`) when they are whole seconds 0…MAX_WAIT_S; throws UsageError
- * otherwise. Pure.
- */
-export function checkWait(wait: string): string {
-  const seconds = parseWholeSeconds(wait.trim().replace(/(?<=\d)\s*s$/i, ""));
-  if (seconds === undefined) {
-    throw new UsageError(
-      `Wait "${wait}" is not a number of seconds from 0 to ${MAX_WAIT_S} (one day); ` +
-        `give whole seconds, e.g. 10 (--wait 10)`,
-    );
-  }
-  return String(seconds);
 }
 
 /** The `once` template that boots an ISO. Pure. */

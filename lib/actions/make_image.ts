@@ -20,6 +20,7 @@ import { createImageDisk, type ImageDisk, parseSize } from "../images/overlay.ts
 import { isUrlArg, pullImage, type PullOutcome, type PullRequest } from "../images/pull.ts";
 import { findStored, imagesDir, nameFromFile } from "../images/store.ts";
 import type { Checksum } from "../images/sums.ts";
+import { statIfExists } from "../os/fs.ts";
 
 /** What `--image` (or the ISO argument) names, and how to fetch it. */
 export interface ImageArg {
@@ -62,12 +63,7 @@ export function classifyImageArg(
 }
 
 function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
-    throw e;
-  }
+  return statIfExists(path)?.isFile === true;
 }
 
 /**

@@ -20,7 +20,7 @@ import { isSupervised } from "../runit/status.ts";
 import { stopVm } from "../service/control_t.ts";
 import { readWait, removeSockets } from "../vm/dir.ts";
 import { forceQemu, STEP_MS } from "./force_stop.ts";
-import type { StopHow, StopOptions, StopResult } from "./start_stop.ts";
+import type { StopHow, StopOptions, StopResult } from "./stop_result.ts";
 
 /** Ends the stray svlogd processes of the VM in `dir`; removes the orphan's sockets; keeps the VM down. */
 function tidyAfter(dir: string): void {

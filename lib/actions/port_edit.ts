@@ -24,7 +24,6 @@ import {
   hmpAdd,
   hmpRemove,
   HOSTFWD_VAR,
-  NET_TEMPLATE_NAME,
   NETDEV_ID,
   type PortRule,
   portsInUse,
@@ -34,9 +33,9 @@ import {
   writePorts,
 } from "../vm/ports.ts";
 import { canBind, holderText } from "../vm/port_check.ts";
-import { SSH_FILES, writeKnownHosts } from "../ssh/key_files.ts";
+import { writeKnownHosts } from "../ssh/key_files.ts";
 import { exists, writeFileAtomic } from "../os/fs.ts";
-import { F } from "../vm/files.ts";
+import { CLOUD_TEMPLATES, F, SSH_FILES } from "../layout.ts";
 import { readTemplateText, templateNames } from "../vm/templates.ts";
 import { join } from "../os/path.ts";
 import { hmpSession } from "../qemu/hmp.ts";
@@ -66,13 +65,13 @@ function ensureCarrier(name: string, dir: string): string | undefined {
   if (carrier === "own-network") {
     throw new UsageError(
       `VM "${name}" has a network of its own ("${F.templates}/${template}") that does not take ` +
-        `the forwards of "ports": add ",id=${NETDEV_ID}$${HOSTFWD_VAR}" to its user-mode -nic or ` +
+        `the forwards of "${F.ports}": add ",id=${NETDEV_ID}$${HOSTFWD_VAR}" to its user-mode -nic or ` +
         "-netdev option, or remove it and add the forward again (vm then adds " +
-        `"${NET_TEMPLATE_NAME}")`,
+        `"${CLOUD_TEMPLATES.net}")`,
     );
   }
-  writeFileAtomic(join(tdir, NET_TEMPLATE_NAME), DEFAULT_NIC_TEMPLATE, 0o600);
-  return NET_TEMPLATE_NAME;
+  writeFileAtomic(join(tdir, CLOUD_TEMPLATES.net), DEFAULT_NIC_TEMPLATE, 0o600);
+  return CLOUD_TEMPLATES.net;
 }
 
 /** Sends one HMP command to VM `name` and returns QEMU's answer (without echo and prompt). */

@@ -13,7 +13,7 @@
 import { join } from "../os/path.ts";
 import { exists, readTextIfExists, writeFileAtomic } from "../os/fs.ts";
 import { CheckFailedError, SystemError, UsageError } from "../errors.ts";
-import { DEFAULT_VM, F, VMD } from "../vm/files.ts";
+import { DEFAULT_VM, F, VMD } from "../layout.ts";
 import { findRunsvdir } from "../qemu/processes.ts";
 
 /** The service managers vmd can be installed for. */

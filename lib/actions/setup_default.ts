@@ -14,7 +14,7 @@
 import { dirname, join } from "../os/path.ts";
 import { makeDir, MODE, writeFileAtomic } from "../os/fs.ts";
 import { SystemError } from "../errors.ts";
-import { DEFAULT_VM, F, SCRIPTS, VMD } from "../vm/files.ts";
+import { DEFAULT_VM, F, SCRIPTS, VMD } from "../layout.ts";
 import { quoteWord } from "../text/shell_words.ts";
 import { templateNames } from "../vm/templates.ts";
 

@@ -118,17 +118,6 @@ export async function snapshotDisks(
   return withIt;
 }
 
-function two(n: number): string {
-  return String(n).padStart(2, "0");
-}
-
-/** A Unix time as local `YYYY-MM-DD HH:MM:SS`. Pure (given the time zone). */
-export function formatDate(unix: number): string {
-  const d = new Date(unix * 1000);
-  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ` +
-    `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
-}
-
 /** The `vm snapshot list --json` objects: name, date_s (Unix time), disks as shown. Pure. */
 export function snapshotsJson(rows: readonly SnapshotRow[], vmDir: string): object[] {
   return rows.map((r) => ({
@@ -136,18 +125,4 @@ export function snapshotsJson(rows: readonly SnapshotRow[], vmDir: string): obje
     date_s: r.date,
     disks: r.disks.map((d) => showDisk(vmDir, d)),
   }));
-}
-
-/** The `vm snapshot list` table (NAME, CREATED, DISKS); only the header when there is none. Pure. */
-export function formatSnapshots(rows: readonly SnapshotRow[], vmDir: string): string {
-  const table = [
-    ["NAME", "CREATED", "DISKS"],
-    ...rows.map((
-      r,
-    ) => [r.name, formatDate(r.date), r.disks.map((d) => showDisk(vmDir, d)).join(" ")]),
-  ];
-  const w0 = Math.max(...table.map((r) => (r[0] ?? "").length));
-  const w1 = Math.max(...table.map((r) => (r[1] ?? "").length));
-  return table.map((r) => `${(r[0] ?? "").padEnd(w0)}  ${(r[1] ?? "").padEnd(w1)}  ${r[2]}`)
-    .join("\n");
 }

@@ -15,6 +15,7 @@ import { join } from "../os/path.ts";
 import { NotSupervisedError, StartFailedError } from "../errors.ts";
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { vmState } from "../vm/state.ts";
+import { inspectDir } from "../vm/inspect.ts";
 import { readWait } from "../vm/dir.ts";
 import { isAlive, procStat, signal } from "../os/proc.ts";
 import { pollUntil } from "../os/poll.ts";
@@ -24,6 +25,7 @@ import { control } from "../runit/control.ts";
 import { findRunsvdir, isQemuPid, strayQemu } from "../qemu/processes.ts";
 import { killOrphan, stopOrphan } from "./orphan.ts";
 import { readStopRecord, type StopRecord } from "../vm/stop_record.ts";
+import type { StopHow, StopOptions, StopResult } from "./stop_result.ts";
 
 /** How long a just-made VM may take to get its runsv (runsvdir scans every 5 s). */
 const PICKUP_MS = 6000;
@@ -31,49 +33,6 @@ const PICKUP_MS = 6000;
 const DEFAULT_EXTRA_S = 10;
 /** Default bound of `vm start` (seconds). */
 export const START_TIMEOUT_S = 30;
-
-/** How a VM went down. */
-export type StopHow =
-  /** The guest powered off (runsv's control/t, within the VM's wait). */
-  | "poweroff"
-  /** control/t told QEMU to quit after the VM's wait. */
-  | "wait"
-  /** Forced: QEMU quit through the HMP monitor. */
-  | "monitor"
-  /** Forced: QEMU got SIGTERM. */
-  | "term"
-  /** Forced: QEMU got SIGKILL (also `vm kill`). */
-  | "kill"
-  /** QEMU was already gone when forcing began; only runsv had to catch up. */
-  | "gone"
-  /** QEMU was not running (crash-loop backoff, a hanging pre_qemu): only its restart was stopped. */
-  | "restart"
-  /** control/t recorded that QEMU exited before the guest powered off (someone quit or killed it). */
-  | "ended"
-  /** QEMU exited, and control/t recorded no outcome (it failed or did not run: see the VM's log). */
-  | "unrecorded";
-
-/** What a stop did. */
-export interface StopResult {
-  name: string;
-  /** The VM was down already; nothing was stopped. */
-  already: boolean;
-  /** Seconds from the stop command until runsv reported the VM down. */
-  seconds: number;
-  how: StopHow;
-  /** Why QEMU was forced: --force, or the timeout (seconds) passed. */
-  forced?: { by: "force" } | { by: "timeout"; seconds: number };
-  /** A finish (cleanup) or control/t that hung had to be ended. */
-  hungKilled?: "finish" | "control/t";
-  /** The VM's wait (seconds). */
-  wait: number;
-  /** PID of the QEMU that ran without its runsv (lib/actions/orphan.ts). */
-  orphan?: number;
-  /** Seconds the guest took to power off, as control/t recorded them. */
-  guestSeconds?: number;
-  /** control/t also asked the guest agent to shut down (ACPI went unanswered). */
-  agent?: boolean;
-}
 
 /** What a start did. */
 export interface StartResult {
@@ -91,18 +50,6 @@ export interface StartResult {
 /** The exit code of an action on several VMs: the number of failures, at most 99 (like sv). Pure. */
 export function failureExit(failures: number): number {
   return Math.min(99, Math.max(0, failures));
-}
-
-/**
- * A stop's options: `--timeout S` caps the graceful wait; `--force` skips
- * it; `onWait` hears, while the graceful stop is awaited, the seconds waited
- * so far, the VM's wait (cut by `--timeout`) and whether QEMU has exited
- * (for a progress line).
- */
-export interface StopOptions {
-  timeoutS?: number;
-  force?: boolean;
-  onWait?: (waitedS: number, waitS: number, exited: boolean) => void;
 }
 
 /**
@@ -137,7 +84,7 @@ export async function startVm(
   if (first !== undefined && first.want === "up" && first.state === "run" && isAlive(first.pid)) {
     return { name, already: true, pid: first.pid, seconds: 0, status: "running" };
   }
-  const before = vmState(name, dir);
+  const before = vmState(inspectDir(dir));
   if (before.state === "backoff") {
     throw new StartFailedError(
       `VM "${name}" keeps exiting at once and waits ${before.backoff_s} s in crash-loop backoff ` +

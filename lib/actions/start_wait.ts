@@ -13,7 +13,7 @@
 import { join } from "../os/path.ts";
 import { exists, lstatIfExists, readTextIfExists } from "../os/fs.ts";
 import { StartFailedError } from "../errors.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { readStatus, type Status } from "../runit/status.ts";
 import { cmdlineOf, isAlive } from "../os/proc.ts";
 import { pollUntil, sleep } from "../os/poll.ts";

@@ -14,11 +14,11 @@ import { join } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
 import { readTextCapped, writeFileAtomic } from "../os/fs.ts";
 import { formatBytes } from "../text/units.ts";
-import { F } from "../vm/files.ts";
+import { CLOUD_TEMPLATES, F } from "../layout.ts";
 import { randomMac } from "../vm/mac.ts";
-import { NET_TEMPLATE_NAME, netTemplate, writePorts } from "../vm/ports.ts";
+import { netTemplate, writePorts } from "../vm/ports.ts";
 import { freeSshPort } from "../vm/port_check.ts";
-import { GUEST_AGENT_TEMPLATE, GUEST_AGENT_TEMPLATE_NAME } from "../qemu/guest_agent.ts";
+import { GUEST_AGENT_TEMPLATE } from "../qemu/guest_agent.ts";
 import { parsePublicKey } from "../ssh/keys.ts";
 import { clientKey, hostKey, writeKnownHosts, writeSshUser } from "../ssh/key_files.ts";
 import {
@@ -31,12 +31,7 @@ import {
   metaData,
   newInstanceId,
 } from "./seed.ts";
-import {
-  CLOUD_INIT_TEMPLATE,
-  CLOUD_INIT_TEMPLATE_NAME,
-  writeSeed,
-  writeSeedSources,
-} from "./seed_file.ts";
+import { CLOUD_INIT_TEMPLATE, writeSeed, writeSeedSources } from "./seed_file.ts";
 
 /** The cloud-init options of `vm make --image`. */
 export interface CloudMakeOptions {
@@ -199,9 +194,9 @@ export async function provisionCloud(
   writeKnownHosts(dir, sshPort);
   writeSshUser(dir, inp.user);
   const templates: [string, string][] = [
-    [CLOUD_INIT_TEMPLATE_NAME, CLOUD_INIT_TEMPLATE],
-    [GUEST_AGENT_TEMPLATE_NAME, GUEST_AGENT_TEMPLATE],
-    [NET_TEMPLATE_NAME, netTemplate(randomMac())],
+    [CLOUD_TEMPLATES.seed, CLOUD_INIT_TEMPLATE],
+    [CLOUD_TEMPLATES.agent, GUEST_AGENT_TEMPLATE],
+    [CLOUD_TEMPLATES.net, netTemplate(randomMac())],
   ];
   Deno.mkdirSync(join(dir, F.templates), { recursive: true });
   for (const [t, text] of templates) writeFileAtomic(join(dir, F.templates, t), text, 0o600);

@@ -18,6 +18,7 @@ import { UsageError } from "../errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
 import { clientKey, ensurePrivateDir } from "../ssh/key_files.ts";
 import { withVmLock } from "../vm/lock.ts";
+import { SEED_FILES } from "../layout.ts";
 import { buildIso, type IsoFile } from "./iso9660.ts";
 import {
   composeUserData,
@@ -28,25 +29,12 @@ import {
   withInstanceId,
 } from "./seed.ts";
 
-/** Names inside a VM directory. */
-export const SEED_FILES = {
-  iso: "seed.iso",
-  dir: "cloud-init",
-  metaData: "cloud-init/meta-data",
-  userData: "cloud-init/user-data",
-  extraUserData: "cloud-init/extra-user-data",
-  networkConfig: "cloud-init/network-config",
-} as const;
-
-/** The template file attaching the seed (name in `templates/`). */
-export const CLOUD_INIT_TEMPLATE_NAME = "cloud-init";
-
 /**
  * The `cloud-init` template: the seed as a read-only virtio disk
  * (`media=cdrom` keeps vm's disk commands — snapshot, clone, resize — off it).
  */
 export const CLOUD_INIT_TEMPLATE =
-  "-drive file=./seed.iso,if=virtio,format=raw,media=cdrom,readonly=on\n";
+  `-drive file=./${SEED_FILES.iso},if=virtio,format=raw,media=cdrom,readonly=on\n`;
 
 /** The volume id NoCloud looks for. */
 export const SEED_VOLUME_ID = "cidata";

@@ -10,9 +10,9 @@
  */
 
 import { dirname, join, relative } from "../os/path.ts";
-import { exists, makePrivate } from "../os/fs.ts";
+import { exists, makePrivate, removeTree } from "../os/fs.ts";
 import { VmExistsError } from "../errors.ts";
-import { DEFAULT_VM, F, SCRIPTS } from "../vm/files.ts";
+import { DEFAULT_VM, F, SCRIPTS } from "../layout.ts";
 import { defaultDir, vmPath } from "../vm/dir.ts";
 
 /**
@@ -70,13 +70,4 @@ export async function assembleVm(
     removeTree(tmp);
   }
   return final;
-}
-
-/** Removes `path` and everything in it; nothing when it is gone (a VM that was `tmp` is in place). */
-export function removeTree(path: string): void {
-  try {
-    Deno.removeSync(path, { recursive: true });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
 }

@@ -14,13 +14,9 @@
 
 import { join } from "../os/path.ts";
 import { exists } from "../os/fs.ts";
-import {
-  authorizeVmKey,
-  noKeyListText,
-  regenerateSeed,
-  SEED_FILES,
-} from "../cloud_init/seed_file.ts";
-import { SSH_FILES, writeKnownHosts } from "../ssh/key_files.ts";
+import { authorizeVmKey, noKeyListText, regenerateSeed } from "../cloud_init/seed_file.ts";
+import { SEED_FILES, SSH_FILES } from "../layout.ts";
+import { writeKnownHosts } from "../ssh/key_files.ts";
 import { portsInUse, readPorts, sshRule, writePorts } from "../vm/ports.ts";
 import { canBind, freeSshPort } from "../vm/port_check.ts";
 

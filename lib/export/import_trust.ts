@@ -20,7 +20,7 @@
 import { join, resolve } from "../os/path.ts";
 import { exists, isInsideDir, writeFileAtomic } from "../os/fs.ts";
 import { ParseError } from "../errors.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { readTemplateText, templateNames } from "../vm/templates.ts";
 import type { Env } from "../vm/config.ts";
 import { parseOpts } from "../qemu/opt_list.ts";

@@ -20,11 +20,10 @@
 import { basename, dirname, join } from "../os/path.ts";
 import { exists, writeFileAtomic } from "../os/fs.ts";
 import { CheckFailedError, VmExistsError } from "../errors.ts";
-import { vmPath } from "../vm/dir.ts";
+import { checkWait, vmPath } from "../vm/dir.ts";
 import type { Config } from "../vm/config.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { checkName } from "../vm/name.ts";
-import { checkWait } from "../actions/make.ts";
 import { convertImage, imageInfo } from "../qemu/img.ts";
 import { inspectImage } from "../qemu/image_check.ts";
 import { imagesDir } from "../images/store.ts";

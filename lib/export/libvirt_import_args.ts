@@ -44,7 +44,7 @@ import {
   type VmArg,
 } from "./qemu_options.ts";
 import { idOf } from "./qemu_machine.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import type { NetBackend } from "./libvirt_import_net.ts";
 import { hostReach, type Untrusted } from "./import_trust.ts";
 import { joinOpts, optGet, type OptItem } from "../qemu/opt_list.ts";

@@ -27,6 +27,7 @@
 
 import { basename } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
+import { F } from "../layout.ts";
 import type { DiskModel, VmModel } from "./vm_model.ts";
 import { mapNomadArgs, type NomadMapping, type NomadQemuConfig, TASK_SEED } from "./nomad_args.ts";
 
@@ -162,7 +163,7 @@ export function buildNomadJob(
   };
   for (const p of model.ports) {
     mappings.push({
-      at: "ports",
+      at: F.ports,
       arg: `${p.proto} ${p.hostAddr}:${p.hostPort} ${p.guestPort}`,
       to: `static port ${p.hostPort} on the node's addresses (the driver's hostfwd binds all of ` +
         `them, tcp and udp), port_map to ${p.guestPort}`,

@@ -28,6 +28,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { SEED_FILES } from "../layout.ts";
 import { resolveDisk } from "../qemu/drives.ts";
 import type { VmModel } from "./vm_model.ts";
 import {
@@ -47,7 +48,7 @@ import { acceleratorOf, idOf, machineTypeOf, memoryOf, smpOf, usersOf } from "./
 import { joinOpts, optGet } from "../qemu/opt_list.ts";
 
 /** Where an exported seed lands in the task directory (artifact destination). */
-export const TASK_SEED = "local/seed.iso";
+export const TASK_SEED = `local/${SEED_FILES.iso}`;
 
 /** The driver's allowed drive_interface values (allowedDriveInterfaces in driver.go). */
 export const DRIVE_INTERFACES = ["ide", "scsi", "sd", "mtd", "floppy", "pflash", "virtio", "none"];

@@ -23,13 +23,15 @@ import {
   MODE,
   openAtomic,
   realPathOrUndefined,
+  removeTree,
   writeFileAtomic,
 } from "../os/fs.ts";
 import { UsageError, VmExistsError } from "../errors.ts";
 import type { Config } from "../vm/config.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { checkName } from "../vm/name.ts";
-import { defaultDir, vmPath } from "../vm/dir.ts";
+import { defaultDir, requireVm, skipInClone, vmPath } from "../vm/dir.ts";
+import { inspectDir, type Vm } from "../vm/inspect.ts";
 import { diskPaths } from "../qemu/drives.ts";
 import { qemuImg } from "../qemu/img.ts";
 import { inspectImage, inspectOne, UnsafeImageError } from "../qemu/image_check.ts";
@@ -46,11 +48,10 @@ import {
   type TarManifest,
   VM_ROOT,
 } from "./tar_plan.ts";
-import { recordOutside } from "../vm/leftovers.ts";
-import { assembleVm, removeTree } from "./assemble.ts";
+import { recordOutside } from "../images/leftovers.ts";
+import { assembleVm } from "./assemble.ts";
 import { pipeCounted, runTar } from "./tar_process.ts";
 import { vmEnv } from "../vm/dir.ts";
-import { skipInClone } from "../actions/clone.ts";
 import { type MovedLogin, readyMovedLogin } from "./import_login.ts";
 
 /** Where an archive goes: a file, or a stream (stdout). */
@@ -96,12 +97,9 @@ export function archiveEntries(dir: string): { files: string[]; dirs: string[] }
 }
 
 /** Refuses disks the archive cannot carry: outside the VM, named absolutely, or with a missing backing file. */
-function checkPortable(cfg: Config, model: VmModel): void {
+function checkPortable(cfg: Config, vm: Vm, model: VmModel): void {
   const elsewhere = join(dirname(model.dir), ".export-elsewhere");
-  const there = diskPaths(
-    elsewhere,
-    readVmArgs(model.dir, vmEnv(cfg, elsewhere)).map((a) => a.value),
-  );
+  const there = diskPaths(elsewhere, readVmArgs(vm, vmEnv(cfg, elsewhere)).map((a) => a.value));
   model.disks.forEach((d, i) => {
     const rel = relative(model.dir, d.path);
     if (rel.startsWith("..")) {
@@ -145,7 +143,7 @@ function stageTree(
 
 /**
  * Writes stopped VM `name` as an archive to `out` (see the module doc). The
- * staging directory is `$VMDIR/.export-<vm>-<pid>` (lib/vm/leftovers.ts
+ * staging directory is `$VMDIR/.export-<vm>-<pid>` (lib/images/leftovers.ts
  * knows it, and the `FILE.new` it records); `opts.signal` (Ctrl-C, TERM)
  * ends the export with InterruptedError and nothing left.
  */
@@ -155,9 +153,10 @@ export async function exportTar(
   out: ArchiveEnd,
   opts: TarExportOptions,
 ): Promise<void> {
-  const model = await readVmModel(cfg, name);
+  const vm = inspectDir(requireVm(cfg.vmdir, name));
+  const model = await readVmModel(cfg, vm);
   checkStopped(name, model.dir, "export it (its disks are changing)");
-  checkPortable(cfg, model);
+  checkPortable(cfg, vm, model);
   const { files, dirs } = archiveEntries(model.dir);
   const top = new Set([...files, ...dirs].map((p) => p.split("/")[0] ?? ""));
   const plan = planExport(name, model.dir, cfg.vmdir, model.disks, top, opts.noBacking);

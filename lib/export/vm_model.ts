@@ -15,19 +15,13 @@ import type { Config, Env } from "../vm/config.ts";
 import { lexCommands } from "../text/shell_words.ts";
 import { diskPaths } from "../qemu/drives.ts";
 import { backingChain, type ImageInfo } from "../qemu/img.ts";
-import { F, ONCE_TEMPLATE } from "../vm/files.ts";
-import { templateNames } from "../vm/templates.ts";
-import { readWait, requireVm } from "../vm/dir.ts";
-import { exists, readTextIfExists } from "../os/fs.ts";
+import { F, ONCE_TEMPLATE, SEED_FILES } from "../layout.ts";
+import { exists } from "../os/fs.ts";
 import type { VmArg } from "./qemu_options.ts";
-import { parsePorts, type PortRule as PortForward } from "../vm/ports.ts";
+import type { PortRule as PortForward } from "../vm/ports.ts";
 import { vmEnv } from "../vm/dir.ts";
+import type { Vm } from "../vm/inspect.ts";
 import { toHex } from "../text/bytes.ts";
-
-/** The cloud-init seed image in a VM directory (the cloud-init work writes it). */
-export const SEED_FILE = "seed.iso";
-/** The forwarded-ports file in a VM directory (the cloud-init work writes it). */
-export const PORTS_FILE = "ports";
 
 /** One image of a disk's backing chain. */
 export interface ImageLayer {
@@ -97,17 +91,10 @@ export function diskFromChain(path: string, chain: readonly ImageInfo[]): DiskMo
   return disk;
 }
 
-/** Every template argument of the VM in `dir`, `once` skipped. Reads `<dir>/templates/*`. */
-export function readVmArgs(dir: string, env: Env): VmArg[] {
-  let names: string[];
-  try {
-    names = templateNames(join(dir, F.templates));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-  return names.filter((n) => n !== ONCE_TEMPLATE).flatMap((n) =>
-    templateArgs(Deno.readTextFileSync(join(dir, F.templates, n)), `${F.templates}/${n}`, env)
+/** Every template argument of `vm` with `env`, `once` skipped. Reads its templates. */
+export function readVmArgs(vm: Vm, env: Env): VmArg[] {
+  return vm.templates.filter((n) => n !== ONCE_TEMPLATE).flatMap((n) =>
+    templateArgs(vm.templateText(n) ?? "", `${F.templates}/${n}`, env)
   );
 }
 
@@ -117,24 +104,23 @@ export async function sha256File(path: string): Promise<string> {
   return toHex(new Uint8Array(digest));
 }
 
-/** Reads VM `name` of `cfg.vmdir` into a VmModel (see the module doc). */
-export async function readVmModel(cfg: Config, name: string): Promise<VmModel> {
-  const dir = resolve(requireVm(cfg.vmdir, name));
-  const args = readVmArgs(dir, vmEnv(cfg, dir));
+/** Reads `vm` into a VmModel (see the module doc). */
+export async function readVmModel(cfg: Config, vm: Vm): Promise<VmModel> {
+  const dir = resolve(vm.dir);
+  const args = readVmArgs(vm, vmEnv(cfg, dir));
   const disks: DiskModel[] = [];
   for (const path of diskPaths(dir, args.map((a) => a.value))) {
     disks.push(diskFromChain(path, await backingChain(path)));
   }
-  const portsText = readTextIfExists(join(dir, PORTS_FILE));
-  const seedPath = join(dir, SEED_FILE);
+  const seedPath = join(dir, SEED_FILES.iso);
   const model: VmModel = {
-    name,
+    name: vm.name,
     dir,
     arch: cfg.qemuArch ?? (Deno.build.arch === "aarch64" ? "aarch64" : "x86_64"),
     args,
-    wait: readWait(dir),
+    wait: vm.wait,
     disks,
-    ports: portsText === undefined ? [] : parsePorts(portsText, PORTS_FILE),
+    ports: vm.ports ?? [],
   };
   if (exists(seedPath)) {
     model.seed = { path: seedPath, sha256: await sha256File(seedPath) };

@@ -137,8 +137,3 @@ export function child(e: XmlElement | undefined, path: string): XmlElement | und
   for (const name of path.split("/")) cur = children(cur, name)[0];
   return cur;
 }
-
-/** The text of `e` (its string children joined), "" when none. Pure. */
-export function textOf(e: XmlElement | undefined): string {
-  return (e?.children ?? []).filter((c) => typeof c === "string").join("").trim();
-}

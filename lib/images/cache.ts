@@ -204,7 +204,7 @@ export async function sameImport(image: string, file: string): Promise<boolean> 
  * Copies the disk image `file` into the cache as `<name>.qcow2` (0400): a
  * standalone qcow2 (raw converted, a qcow2's backing chain flattened),
  * written in `$VMDIR/.images/.image-import-<name>-<pid>/` (a leftover
- * lib/vm/leftovers.ts knows when killed), with the file's size, mtime and
+ * lib/images/leftovers.ts knows when killed), with the file's size, mtime and
  * SHA-256 recorded in its `.meta` (lib/images/meta.ts, see sameImport). The
  * file is checked first (lib/qemu/image_check.ts): raw or qcow2, no data
  * file, backing files only in the cache. Refused (UsageError) for a name already cached or being

@@ -20,7 +20,7 @@ import { join } from "../os/path.ts";
 import { readTextCapped, readTextIfExists, unlessMissing } from "../os/fs.ts";
 import { ParseError, SystemError, UsageError } from "../errors.ts";
 import { type Config, MAX_CONFIG } from "../vm/config.ts";
-import { DEFAULT_VM } from "../vm/files.ts";
+import { DEFAULT_VM } from "../layout.ts";
 import { nameProblem } from "../vm/name.ts";
 import { algoOfHex, type Checksum } from "./sums.ts";
 

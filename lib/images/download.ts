@@ -23,7 +23,7 @@ import { type Checksum, type HashAlgo } from "./sums.ts";
 import { brokeOffLine } from "./fetch_errors.ts";
 import { BlockSink } from "./sink.ts";
 import { ThreadWriter } from "./block_writer.ts";
-import { fmtBytes } from "../text/progress.ts";
+import { formatBytes } from "../text/units.ts";
 import { openSource, type Source } from "./source.ts";
 import type { NetOptions } from "./http.ts";
 import { PART_SUFFIX } from "./store.ts";
@@ -167,7 +167,9 @@ async function receive(
     src.close();
   }
   if (src.total !== undefined && sink.done !== src.total) {
-    const why = new Error(`${fmtBytes(sink.done)} received of ${fmtBytes(src.total)}`);
+    const why = new Error(
+      `${formatBytes(sink.done, true)} received of ${formatBytes(src.total, true)}`,
+    );
     throw new SystemError(brokeOffLine(t.url, sink.done, src.total, why, part));
   }
 }
@@ -287,7 +289,9 @@ export function readyForUse(path: string): void {
   const size = Deno.statSync(path).size;
   if (total !== undefined && size !== total) {
     throw new SystemError(
-      `Image "${path}" is ${fmtBytes(size)}, not the ${fmtBytes(total)} downloaded (the system ` +
+      `Image "${path}" is ${formatBytes(size, true)}, not the ${
+        formatBytes(total, true)
+      } downloaded (the system ` +
         `stopped before it reached the disk?); remove it with "vm image rm" and pull it again`,
     );
   }

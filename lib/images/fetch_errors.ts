@@ -7,7 +7,7 @@
  * @module
  */
 
-import { fmtBytes } from "../text/progress.ts";
+import { formatBytes } from "../text/units.ts";
 import { HTTP_TIMEOUT_SETTINGS } from "../vm/config.ts";
 import { HttpTimeoutError } from "./http.ts";
 
@@ -82,7 +82,9 @@ export function brokeOffLine(
   part: string,
 ): string {
   const reason = failureReason(e);
-  const at = total === undefined ? fmtBytes(done) : `${fmtBytes(done)} of ${fmtBytes(total)}`;
+  const at = total === undefined
+    ? formatBytes(done, true)
+    : `${formatBytes(done, true)} of ${formatBytes(total, true)}`;
   return `Download of "${url}" broke off after ${at} (${reason}); "${part}" is kept: ` +
     "pull again to resume";
 }

@@ -5,7 +5,7 @@
  * becomes the image (for the resume, `vm image list`, readyForUse and
  * nomad's artifact); for an import, the source file's size, mtime and
  * SHA-256. It is removed with the `.part` or the image; one left without
- * either is a leftover (lib/vm/leftovers.ts), named after the PID that wrote
+ * either is a leftover (lib/images/leftovers.ts), named after the PID that wrote
  * it. Reads and writes `$VMDIR/.images/<image>.meta`.
  * Level: vm (lib/images, no qemu).
  * @module

@@ -12,9 +12,7 @@ import { join } from "../os/path.ts";
 import { SystemError, UsageError } from "../errors.ts";
 import type { ImageKind } from "./catalog.ts";
 import { isValidName } from "../vm/name.ts";
-
-/** The cache directory's name in `$VMDIR` (a dot-name: never taken for a VM). */
-export const IMAGES_DIR = ".images";
+import { IMAGES_DIR } from "../layout.ts";
 
 /** Suffix of a download in progress (or interrupted: resumable). */
 export const PART_SUFFIX = ".part";
@@ -57,11 +55,6 @@ export function ensureImagesDir(vmdir: string): string {
 /** Path of the complete image `name`.`ext` in `dir`. Pure. */
 export function imageFile(dir: string, name: string, ext: string): string {
   return join(dir, `${name}.${ext}`);
-}
-
-/** Path of the partial download of `name`.`ext` in `dir`. Pure. */
-export function partFile(dir: string, name: string, ext: string): string {
-  return imageFile(dir, name, ext) + PART_SUFFIX;
 }
 
 /** The last path part of a URL's path (percent-decoding kept as is). Pure. */

@@ -137,12 +137,6 @@ export function parseEnviron(raw: string): Record<string, string> {
   return env;
 }
 
-/** The value of `name` in an environ block. Pure. */
-export function environValue(raw: string, name: string): string | undefined {
-  const env = parseEnviron(raw);
-  return Object.hasOwn(env, name) ? env[name] : undefined;
-}
-
 /** The environment `pid` started with, or undefined (gone, not ours). */
 export function environOf(pid: number): Record<string, string> | undefined {
   return procRead(() => parseEnviron(Deno.readTextFileSync(`/proc/${pid}/environ`)));
@@ -180,8 +174,13 @@ export interface ProcInDir extends ProcStat {
 export function findByCwd(comm: string, dir: string, opts: { children: boolean }): ProcInDir[] {
   const out: ProcInDir[] = [];
   for (const pid of allPids()) {
-    const st = procStat(pid);
-    if (st === undefined || st.comm !== comm || st.state === "Z") continue;
+    const text = procRead(() => Deno.readTextFileSync(`/proc/${pid}/stat`));
+    // The name first: the whole line is parsed only for the few processes named `comm`.
+    if (text === undefined || text.slice(text.indexOf("(") + 1, text.lastIndexOf(")")) !== comm) {
+      continue;
+    }
+    const st = parseStat(text);
+    if (st === undefined || st.state === "Z") continue;
     const cwd = cwdOf(pid);
     if (cwd === undefined) continue;
     const inside = opts.children

@@ -18,7 +18,7 @@
 import { join } from "../os/path.ts";
 import { CheckFailedError, describe, SystemError } from "../errors.ts";
 import { closeQuietly, isStreamEnd, type Reader, writeAll, type Writer } from "../os/io.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { readStatus } from "../runit/status.ts";
 import { connectUnix } from "./socket.ts";
 

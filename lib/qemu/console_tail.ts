@@ -10,7 +10,7 @@
 
 import { join } from "../os/path.ts";
 import { closeQuietly, isStreamEnd } from "../os/io.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { lastLine } from "../text/guest_text.ts";
 import { lockSocket } from "./socket_lock.ts";
 import { connectUnix } from "./socket.ts";

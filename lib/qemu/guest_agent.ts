@@ -29,7 +29,7 @@ import { CheckFailedError, describe, SystemError, VmError } from "../errors.ts";
 import { asObject } from "./qmp_message.ts";
 import { connectUnix } from "./socket.ts";
 import { join } from "../os/path.ts";
-import { CLOUD_TEMPLATES, F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 
 /** The agent's socket in a VM directory (inside runit's 0700 `supervise/`). */
 export const AGENT_SOCKET = F.agent;
@@ -299,9 +299,6 @@ export class GuestAgent {
     }
   }
 }
-
-/** The template file adding the agent channel (name in `templates/`). */
-export const GUEST_AGENT_TEMPLATE_NAME = CLOUD_TEMPLATES.agent;
 
 /**
  * The `guest-agent` template: a virtio-serial port `org.qemu.guest_agent.0`

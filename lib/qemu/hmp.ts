@@ -9,7 +9,7 @@
 import { join } from "../os/path.ts";
 import { SystemError } from "../errors.ts";
 import { closeQuietly, isStreamEnd, TextStream, writeAll } from "../os/io.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { connectUnix } from "./socket.ts";
 
 /** How long the HMP monitor gets to greet a new client. */

@@ -23,8 +23,7 @@ import {
   procStat,
 } from "../os/proc.ts";
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
-import { listVms } from "../vm/dir.ts";
-import { F, SOCKETS } from "../vm/files.ts";
+import { F, SOCKETS } from "../layout.ts";
 
 /** Whether a program path or argv[0] names QEMU (`qemu-system-x86_64`, `qemu-kvm`…). Pure. */
 export function isQemuProgram(path: string): boolean {
@@ -130,11 +129,6 @@ export function findRunsv(vmdir: string): Runsv[] {
     ppid: p.ppid,
     vm: basename(p.cwd),
   }));
-}
-
-/** The VMs of `vmdir` a live runsv supervises now (their `supervise/ok` opens). */
-export function supervisedVms(vmdir: string): string[] {
-  return listVms(vmdir).filter((name) => isSupervised(join(vmdir, name)));
 }
 
 /** The directory a runsvdir command line supervises (`runsvdir [-P] dir [log]`). Pure. */

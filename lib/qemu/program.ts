@@ -8,11 +8,13 @@
 
 import { findExecutable } from "../os/exec.ts";
 import { SystemError } from "../errors.ts";
-import { F } from "../vm/files.ts";
-import type { Env } from "../vm/config.ts";
+import { F } from "../layout.ts";
 
 /** The QEMU program name from the settings: VMCONF_QEMU, else qemu-system-<VMCONF_QEMU_ARCH or host arch>. Pure. */
-export function qemuProgram(env: Env, hostArch: string = Deno.build.arch): string {
+export function qemuProgram(
+  env: Readonly<Record<string, string>>,
+  hostArch: string = Deno.build.arch,
+): string {
   if (env.VMCONF_QEMU) return env.VMCONF_QEMU;
   return `qemu-system-${env.VMCONF_QEMU_ARCH || hostArch}`;
 }
@@ -33,7 +35,11 @@ export function qemuArgs(templateArgs: readonly string[]): string[] {
  * `/`, otherwise through `PATH` of `env`; relative paths are relative to
  * `cwd`, where QEMU runs. Throws SystemError naming the binary.
  */
-export function findQemu(program: string, env: Env, cwd: string): string {
+export function findQemu(
+  program: string,
+  env: Readonly<Record<string, string>>,
+  cwd: string,
+): string {
   const found = findExecutable(program, env.PATH ?? "/usr/local/bin:/usr/bin:/bin", cwd);
   if (found !== undefined) return found;
   if (program.includes("/")) {

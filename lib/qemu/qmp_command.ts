@@ -6,7 +6,7 @@
  */
 
 import { CheckFailedError, UsageError } from "../errors.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { QMP_DEFAULT_TIMEOUT_MS, QmpClient } from "./qmp.ts";
 import { readStatus } from "../runit/status.ts";
 import { orphanQemu } from "./processes.ts";

@@ -12,7 +12,7 @@
 import { join } from "../os/path.ts";
 import { VmError } from "../errors.ts";
 import { removeIfExists } from "../os/fs.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { showable } from "../text/guest_text.ts";
 import { QmpClient } from "./qmp.ts";
 

@@ -8,7 +8,7 @@
  */
 
 import { join } from "../os/path.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 
 /** A VM's character socket served to one client (as VmSocket of lib/qemu/console.ts). */
 export type LockedSocket = "console" | "monitor";

@@ -8,7 +8,7 @@
 
 import { join } from "../os/path.ts";
 import { SystemError } from "../errors.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { pollUntil } from "../os/poll.ts";
 import { closeFd, openWriteNonblock, writeFd } from "../os/libc.ts";
 import { isSupervised } from "./status.ts";

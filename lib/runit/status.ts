@@ -7,7 +7,7 @@
  * @module
  */
 
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { closeFd, openWriteNonblock } from "../os/libc.ts";
 import { readSmallFile } from "../os/lookup.ts";
 
@@ -50,27 +50,6 @@ export function parseStatus(b: Uint8Array): Status | undefined {
     gotTerm: b[18] !== 0,
     state,
   };
-}
-
-/** Encodes a status record (the inverse of parseStatus; for tests and tools). Pure. */
-export function encodeStatus(s: Status): Uint8Array {
-  const b = new Uint8Array(20);
-  const v = new DataView(b.buffer);
-  let sec = Math.floor(s.since);
-  let nano = Math.round((s.since - sec) * 1e9);
-  if (nano >= 1e9) {
-    // The fraction rounded up to a whole second (nanoseconds must stay below 1e9).
-    sec += 1;
-    nano -= 1e9;
-  }
-  v.setBigUint64(0, BigInt(sec) + TAI64_UNIX, false);
-  v.setUint32(8, nano, false);
-  v.setUint32(12, s.pid, true);
-  b[16] = s.paused ? 1 : 0;
-  b[17] = s.want === "up" ? 0x75 : 0x64;
-  b[18] = s.gotTerm ? 1 : 0;
-  b[19] = STATES.indexOf(s.state);
-  return b;
 }
 
 /** Reads `<dir>/supervise/status`; undefined when runsv never ran there. */

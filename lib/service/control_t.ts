@@ -14,14 +14,15 @@
 import { SystemError } from "../errors.ts";
 import { endGroup } from "../os/process_group.ts";
 import { hookGroups, isQemuPid } from "../qemu/processes.ts";
-import { readStatus } from "../runit/status.ts";
 import { HOOK_ARGV0, HOOK_GRACE_MS } from "../vm/hooks.ts";
 import { basename, join } from "../os/path.ts";
-import { F } from "../vm/files.ts";
+import { F } from "../layout.ts";
 import { QmpClient } from "../qemu/qmp.ts";
+import { secondsText } from "../text/units.ts";
 import type { QmpEvent } from "../qemu/qmp_message.ts";
 import { agentDelayMs, agentPowerdown, type GuestAgent } from "../qemu/guest_agent.ts";
 import { type StopOutcome, writeStopRecord } from "../vm/stop_record.ts";
+import type { Vm } from "../vm/inspect.ts";
 
 /** How a stop ended. */
 export interface StopResult {
@@ -46,15 +47,15 @@ export function guestShutdown(events: readonly QmpEvent[]): boolean {
 
 /** The line `vm __stop` logs for a stop that ended as `r` (wait `wait` seconds). Pure. */
 export function stopLine(r: StopResult, wait: number): string {
-  const s = (r.ms / 1000).toFixed(1);
+  const s = secondsText(r.ms / 1000);
   switch (r.how) {
     case "poweroff":
-      return `stop: the guest powered off in ${s} s` +
+      return `stop: the guest powered off in ${s}` +
         (r.agent ? "; it was also asked through the guest agent (ACPI went unanswered)" : "");
     case "quit":
       return `stop: the guest did not power off within ${wait} s (wait); QEMU was told to quit`;
     case "ended":
-      return `stop: QEMU quit after ${s} s; the guest had not powered off`;
+      return `stop: QEMU quit after ${s}; the guest had not powered off`;
   }
 }
 
@@ -116,11 +117,11 @@ export async function stopVm(dir: string, waitSeconds: number): Promise<StopResu
 }
 
 /**
- * QEMU's PID when runsv runs QEMU for the VM in `dir` (not `vm __run` still
- * before it), else undefined. Reads status, /proc.
+ * QEMU's PID when runsv runs QEMU for `vm` (not `vm __run` still before
+ * it), else undefined. Reads its status, /proc.
  */
-export function qemuRuns(dir: string): number | undefined {
-  const st = readStatus(dir);
+export function qemuRuns(vm: Vm): number | undefined {
+  const st = vm.status;
   return st?.state === "run" && isQemuPid(st.pid) ? st.pid : undefined;
 }
 

@@ -18,7 +18,8 @@ import type { Config } from "../vm/config.ts";
 import { HOOK_MIN_S, runCleanup } from "../vm/hooks.ts";
 import { orphanQemu } from "../qemu/processes.ts";
 import { readStatus } from "../runit/status.ts";
-import { hasHooks, readWait, removeSockets, vmEnv } from "../vm/dir.ts";
+import { removeSockets, vmEnv } from "../vm/dir.ts";
+import type { Vm } from "../vm/inspect.ts";
 import { sleep } from "../os/poll.ts";
 
 /** What finishVm did. */
@@ -36,15 +37,16 @@ export interface FinishResult extends BackoffStep {
  */
 export async function finishVm(
   cfg: Config,
-  vmDir: string,
+  vm: Vm,
   code: string,
   signal: string,
 ): Promise<FinishResult> {
+  const vmDir = vm.dir;
   let status = 0;
   let cleanupEnded: string | undefined;
   try {
-    if (hasHooks(vmDir)) {
-      const bound = Math.max(readWait(vmDir), HOOK_MIN_S);
+    if (vm.hooks) {
+      const bound = Math.max(vm.wait, HOOK_MIN_S);
       const r = await runCleanup(vmDir, vmEnv(cfg, vmDir), code, signal, bound);
       status = r.code;
       cleanupEnded = r.ended;

@@ -21,14 +21,14 @@ import type { Config, Env } from "../vm/config.ts";
 import { SystemError } from "../errors.ts";
 import { execve } from "../os/exec.ts";
 import { HOOK_MIN_S, type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
-import { DEFAULT_VM, F, ONCE_TEMPLATE } from "../vm/files.ts";
+import { DEFAULT_VM, F, ONCE_TEMPLATE } from "../layout.ts";
 import { findQemu, qemuArgs, qemuProgram } from "../qemu/program.ts";
 import { chooseAccel, kvmProblem } from "../qemu/accel.ts";
-import { readTemplates } from "../vm/templates.ts";
 import { orphanQemu, strayLoggers } from "../qemu/processes.ts";
-import { hasHooks, readWait, removeSockets, vmEnv, waitOf } from "../vm/dir.ts";
+import { removeSockets, vmEnv } from "../vm/dir.ts";
+import type { Vm } from "../vm/inspect.ts";
 import { removeIfExists } from "../os/fs.ts";
-import { portsEnv, readPorts } from "../vm/ports.ts";
+import { portsEnv } from "../vm/ports.ts";
 import { checkPortsFree } from "../vm/port_check.ts";
 import { signal } from "../os/proc.ts";
 import { problemLine, vmProblems } from "../vm/safety.ts";
@@ -50,25 +50,26 @@ export interface StartPlan {
 }
 
 /**
- * Works out the QEMU command line for the VM in `vmDir` (absolute): runs
+ * Works out the QEMU command line for `vm` (its directory absolute): runs
  * pre_qemu when the VM has hooks (as `__run` would), parses the templates,
  * finds QEMU. Changes nothing in the VM directory. Throws ParseError for a
  * bad template, SystemError for a missing QEMU or a failed hook.
  */
-export async function planStart(cfg: Config, vmDir: string): Promise<StartPlan> {
-  if (basename(vmDir) === DEFAULT_VM) {
+export async function planStart(cfg: Config, vm: Vm): Promise<StartPlan> {
+  const vmDir = vm.dir;
+  if (vm.name === DEFAULT_VM) {
     throw new SystemError(
       `"${DEFAULT_VM}" holds the defaults and is never run; run a VM made by "vm make"`,
     );
   }
-  let env = { ...vmEnv(cfg, vmDir), ...portsEnv(vmDir) };
+  let env = { ...vmEnv(cfg, vmDir), ...portsEnv(vm.ports) };
   let hooks = new Set<HookName>();
-  if (hasHooks(vmDir)) {
-    const r = await runPreQemu(vmDir, env, Math.max(readWait(vmDir), HOOK_MIN_S));
+  if (vm.hooks) {
+    const r = await runPreQemu(vmDir, env, Math.max(vm.wait, HOOK_MIN_S));
     env = r.env;
     hooks = r.defined;
   }
-  const templates = readTemplates(vmDir, env);
+  const templates = vm.readTemplates(env);
   const qemu = findQemu(qemuProgram(env), env, vmDir);
   const accel = chooseAccel(qemuArgs(templates.flatMap((t) => t.args)), kvmProblem());
   const argv = [qemu, ...accel.args];
@@ -93,39 +94,39 @@ export function checkNoOtherQemu(vmDir: string): void {
 }
 
 /**
- * Throws SystemError when the VM in `vmDir` is unsafe to run (lib/vm/safety.ts):
- * one line naming the first file and the command that fixes it.
+ * Throws SystemError when `vm` is unsafe to run (lib/vm/safety.ts): one
+ * line naming the first file and the command that fixes it.
  */
-export function checkSafe(vmDir: string): void {
-  const problems = vmProblems(vmDir);
+export function checkSafe(vm: Vm): void {
+  const problems = vmProblems(vm);
   const first = problems[0];
   if (first === undefined) return;
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more: see "vm doctor")` : "";
-  throw new SystemError(`Not starting "${basename(vmDir)}": ${problemLine(first)}${more}`);
+  throw new SystemError(`Not starting "${vm.name}": ${problemLine(first)}${more}`);
 }
 
 /**
  * `vm __run`: ends a stray svlogd, refuses an unsafe VM, one whose QEMU
  * already runs or whose forwarded host port is taken, plans the start,
  * consumes `once`, removes stale sockets, starts the post_qemu watcher, then
- * replaces this process with QEMU (cwd `vmDir`, umask 077). `say` gets the
+ * replaces this process with QEMU (cwd the VM directory, umask 077). `say` gets the
  * lines for the log (an unusable `wait` file, KVM falling back to TCG).
  * Returns only by throwing.
  */
 export async function runVm(
   cfg: Config,
-  vmDir: string,
+  vm: Vm,
   say: (line: string) => void = () => {},
 ): Promise<never> {
+  const vmDir = vm.dir;
   for (const pid of strayLoggers(vmDir)) {
     if (signal(pid, "SIGTERM")) say(`ended svlogd (PID ${pid}) left by a killed runsv`);
   }
-  checkSafe(vmDir);
+  checkSafe(vm);
   checkNoOtherQemu(vmDir);
-  checkPortsFree(basename(vmDir), readPorts(vmDir));
-  const wait = waitOf(vmDir).problem;
-  if (wait !== undefined) say(wait);
-  const plan = await planStart(cfg, vmDir);
+  checkPortsFree(vm.name, vm.ports ?? []);
+  if (vm.waitProblem !== undefined) say(vm.waitProblem);
+  const plan = await planStart(cfg, vm);
   if (plan.accelNote !== undefined) say(plan.accelNote);
   if (plan.usesOnce) removeIfExists(join(vmDir, F.once));
   removeSockets(vmDir);

@@ -13,27 +13,11 @@
  * @module
  */
 
-import { join } from "../os/path.ts";
+import { basename, join } from "../os/path.ts";
 import { SystemError, UsageError } from "../errors.ts";
-import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
-import { DEFAULT_VM } from "../vm/files.ts";
+import { NEW_SUFFIX, readTextIfExists, removeTree, writeFileAtomic } from "../os/fs.ts";
+import { CLIENT_KEY, SSH_FILES } from "../layout.ts";
 import { keyWithoutComment, newKeyFiles, parsePublicKey } from "./keys.ts";
-
-/** Names inside a VM directory. */
-export const SSH_FILES = {
-  dir: "ssh",
-  hostKey: "ssh/ssh_host_ed25519_key",
-  hostKeyPub: "ssh/ssh_host_ed25519_key.pub",
-  knownHosts: "ssh/known_hosts",
-  user: "ssh/user",
-} as const;
-
-/** vm's client key, relative to `$VMDIR`. */
-export const CLIENT_KEY = {
-  dir: `${DEFAULT_VM}/ssh`,
-  private: `${DEFAULT_VM}/ssh/id_ed25519`,
-  public: `${DEFAULT_VM}/ssh/id_ed25519.pub`,
-} as const;
 
 /**
  * Makes `dir` a directory of mode 0700 (creating it), refusing a symlink
@@ -49,15 +33,6 @@ export function ensurePrivateDir(dir: string): void {
     }
   }
   Deno.chmodSync(dir, 0o700);
-}
-
-/** Removes `path` recursively; gone already is fine. */
-function removeTree(path: string): void {
-  try {
-    Deno.removeSync(path, { recursive: true });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
 }
 
 /** The known_hosts line pinning `publicLine` for SSH on 127.0.0.1:`port`. Pure. */
@@ -88,12 +63,12 @@ export async function clientKey(vmdir: string): Promise<ClientKey> {
   };
   const have = read();
   if (have !== undefined) return have;
-  const tmp = `${dir}.new-${Deno.pid}`;
+  const tmp = `${dir}${NEW_SUFFIX}-${Deno.pid}`;
   ensurePrivateDir(tmp);
   try {
     const k = await newKeyFiles(`vm@${Deno.hostname()}`);
-    writeFileAtomic(join(tmp, "id_ed25519"), k.private, 0o600);
-    writeFileAtomic(join(tmp, "id_ed25519.pub"), k.public + "\n", 0o600);
+    writeFileAtomic(join(tmp, basename(CLIENT_KEY.private)), k.private, 0o600);
+    writeFileAtomic(join(tmp, basename(CLIENT_KEY.public)), k.public + "\n", 0o600);
     try {
       Deno.renameSync(tmp, dir);
     } catch (e) {

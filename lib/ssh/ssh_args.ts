@@ -18,7 +18,8 @@ import { readPorts, sshRule } from "../vm/ports.ts";
 import { freeSshPort } from "../vm/port_check.ts";
 import { isValidName } from "../vm/name.ts";
 import { listVms } from "../vm/dir.ts";
-import { CLIENT_KEY, readSshUser, SSH_FILES } from "./key_files.ts";
+import { readSshUser } from "./key_files.ts";
+import { CLIENT_KEY, SSH_FILES } from "../layout.ts";
 
 /** Everything needed to connect to one VM. */
 export interface SshTarget {

@@ -57,8 +57,12 @@ export function parseNewSize(text: string): NewSize {
   return { grow, bytes, text };
 }
 
-/** Bytes as people read them: `512 B`, `16 MiB`, `1.2 GiB`. Pure. */
-export function formatBytes(n: number): string {
+/**
+ * Bytes as people read them, in binary units: `512 B`, `16 MiB`, `1.2 GiB`;
+ * `fixed`: always one decimal above bytes, so that a number that changes
+ * keeps its width (progress lines, a SIZE column): `16.0 MiB`. Pure.
+ */
+export function formatBytes(n: number, fixed = false): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
   let v = n;
   let i = 0;
@@ -66,8 +70,8 @@ export function formatBytes(n: number): string {
     v /= 1024;
     i++;
   }
-  const shown = i === 0 || v >= 10 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(1);
-  return `${shown} ${units[i]}`;
+  const round = i === 0 || (!fixed && (v >= 10 || Number.isInteger(v)));
+  return `${round ? String(Math.round(v)) : v.toFixed(1)} ${units[i]}`;
 }
 
 /**

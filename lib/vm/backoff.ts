@@ -9,7 +9,7 @@
 
 import { join } from "../os/path.ts";
 import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
-import { F } from "./files.ts";
+import { F } from "../layout.ts";
 
 /** A run shorter than this (seconds) counts as a crash on start. */
 export const QUICK_DEATH_S = 10;

@@ -10,8 +10,9 @@
 import { join } from "../os/path.ts";
 import { ParseError } from "../errors.ts";
 import { pathExists } from "../os/lookup.ts";
-import { CLOUD_TEMPLATES, F } from "./files.ts";
-import { PORTS_FILE, readPorts, sshRule } from "./ports.ts";
+import { CLOUD_TEMPLATES, F } from "../layout.ts";
+import { sshRule } from "./ports.ts";
+import type { Vm } from "./inspect.ts";
 
 /** The fields, as named in JSON. */
 export interface CloudInfo {
@@ -25,12 +26,12 @@ export interface CloudInfo {
  * The VM's cloud fields; a `ports` file that does not parse counts as no SSH
  * port. Lookups that fail throw nothing (`vm list --json` asks this of every VM).
  */
-export function cloudInfo(dir: string): CloudInfo {
+export function cloudInfo(vm: Vm): CloudInfo {
   let port: number | null = null;
   try {
-    if (pathExists(join(dir, PORTS_FILE))) port = sshRule(readPorts(dir))?.hostPort ?? null;
+    port = sshRule(vm.ports ?? [])?.hostPort ?? null;
   } catch (e) {
     if (!(e instanceof ParseError)) throw e; // reported by the VM's start and by "vm port"
   }
-  return { agent: pathExists(join(dir, F.templates, CLOUD_TEMPLATES.agent)), ssh_port: port };
+  return { agent: pathExists(join(vm.dir, F.templates, CLOUD_TEMPLATES.agent)), ssh_port: port };
 }

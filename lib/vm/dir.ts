@@ -11,8 +11,8 @@
  */
 
 import { basename, join } from "../os/path.ts";
-import { describe, SystemError, VmExistsError, VmNotFoundError } from "../errors.ts";
-import { DEFAULT_VM, F, SOCKETS } from "./files.ts";
+import { describe, SystemError, UsageError, VmExistsError, VmNotFoundError } from "../errors.ts";
+import { DEFAULT_VM, F, SOCKETS } from "../layout.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { quoteWord } from "../text/shell_words.ts";
 import {
@@ -28,6 +28,7 @@ import { checkName, isValidName } from "./name.ts";
 import { exists, readFileInside, removeIfExists, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import { MAX_WAIT_S, parseWholeSeconds } from "../text/units.ts";
 import type { Config, Env } from "./config.ts";
+import { isSupervised } from "../runit/status.ts";
 
 const decoder = new TextDecoder();
 
@@ -46,6 +47,11 @@ export function isVmDir(dir: string): boolean {
  */
 export function listVms(vmdir: string): string[] {
   return vmCandidates(vmdir).filter((name) => pathExists(`${vmdir}/${name}/${F.run}`));
+}
+
+/** The VMs of `vmdir` a live runsv supervises now (their `supervise/ok` opens). */
+export function supervisedVms(vmdir: string): string[] {
+  return listVms(vmdir).filter((name) => isSupervised(`${vmdir}/${name}`));
 }
 
 /** The entries of `vmdir` that may be VMs (valid names, directories or links), sorted by bytes. */
@@ -71,6 +77,8 @@ const LISTED = [
   F.wait,
   F.down,
   F.hooks,
+  F.log,
+  F.ports,
   F.control,
   F.templates,
   F.supervise,
@@ -198,9 +206,33 @@ export function waitOf(dir: string): WaitRead {
   };
 }
 
+/**
+ * The seconds of `wait` (`30`, or with the unit the question shows: `30s`,
+ * `30 s`) when they are whole seconds 0…MAX_WAIT_S; throws UsageError
+ * otherwise. Pure.
+ */
+export function checkWait(wait: string): string {
+  const seconds = parseWholeSeconds(wait.trim().replace(/(?<=\d)\s*s$/i, ""));
+  if (seconds === undefined) {
+    throw new UsageError(
+      `Wait "${wait}" is not a number of seconds from 0 to ${MAX_WAIT_S} (one day); ` +
+        `give whole seconds, e.g. 10 (--wait 10)`,
+    );
+  }
+  return String(seconds);
+}
+
 /** The VM's `wait` in seconds (see waitOf; DEFAULT_WAIT when missing or invalid). Reads `<dir>/wait`. */
 export function readWait(dir: string): number {
   return waitOf(dir).wait;
+}
+
+/** Paths (relative to the VM directory) a clone never copies: runit's and svlogd's run-time state. */
+export function skipInClone(rel: string): boolean {
+  if (rel === F.supervise || rel === `${F.log}/${F.supervise}`) return true;
+  if (rel === F.backoff || rel === F.down || rel === F.lock) return true;
+  // svlogd's files: current, rotated logs, lock, state; its config is kept.
+  return rel.startsWith(F.logMain + "/") && rel !== `${F.logMain}/config`;
 }
 
 /** Whether the VM starts with vmd (no `down` file). */
@@ -211,11 +243,6 @@ export function hasAutostart(dir: string): boolean {
 /** Whether the VM logs (has a `log/` service). */
 export function hasLog(dir: string): boolean {
   return exists(join(dir, F.log));
-}
-
-/** Whether the VM has a `hooks` file. */
-export function hasHooks(dir: string): boolean {
-  return exists(join(dir, F.hooks));
 }
 
 /** The environment hooks, templates and QEMU of a VM see: the config's plus VM_NAME and VM_DIR. Pure. */

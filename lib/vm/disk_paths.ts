@@ -9,16 +9,24 @@
 import { relative } from "../os/path.ts";
 import type { Config } from "./config.ts";
 import { diskPaths } from "../qemu/drives.ts";
-import { readTemplates } from "./templates.ts";
 import { vmEnv } from "./dir.ts";
+import { inspectDir, type Vm } from "./inspect.ts";
 
 /**
  * Absolute paths of the disks of the VM in `vmDir`, in template order.
  * Throws ParseError for a template that cannot be parsed.
  */
 export function vmDisks(cfg: Config, vmDir: string): string[] {
-  const args = readTemplates(vmDir, vmEnv(cfg, vmDir)).flatMap((t) => t.args);
-  return diskPaths(vmDir, args);
+  return disksOf(cfg, inspectDir(vmDir));
+}
+
+/**
+ * Absolute paths of the disks of `vm`, in template order: the local files
+ * its templates name, read with its environment (hooks are not run).
+ * Throws ParseError for a template that cannot be parsed.
+ */
+export function disksOf(cfg: Config, vm: Vm): string[] {
+  return diskPaths(vm.dir, vm.readTemplates(vmEnv(cfg, vm.dir)).flatMap((t) => t.args));
 }
 
 /** How a disk is shown: relative to the VM directory when inside it, else absolute. Pure. */

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { F } from "./files.ts";
+import { F } from "../layout.ts";
 import { parseEnviron } from "../os/proc.ts";
 import { SystemError } from "../errors.ts";
 import { checkInside } from "../os/fs.ts";

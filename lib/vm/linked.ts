@@ -11,7 +11,7 @@
 
 import { dirname, join, normalize, resolve } from "../os/path.ts";
 import { realPathOrUndefined } from "../os/fs.ts";
-import { F } from "./files.ts";
+import { F } from "../layout.ts";
 import { listVms, type VmEntries } from "./dir.ts";
 import { dirEntries } from "../os/lookup.ts";
 
@@ -27,6 +27,8 @@ const NOT_DISKS: ReadonlySet<string> = new Set([
   F.down,
   F.hooks,
   F.backoff,
+  F.ports,
+  F.lock,
 ]);
 
 /**

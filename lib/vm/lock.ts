@@ -17,7 +17,7 @@ import { SystemError } from "../errors.ts";
 import { createExclusive, isMissing, lstatIfExists, MODE } from "../os/fs.ts";
 import { join } from "../os/path.ts";
 import { sleep } from "../os/poll.ts";
-import { F } from "./files.ts";
+import { F } from "../layout.ts";
 
 /** How long a command waits for a lock another one holds, in milliseconds. */
 export const LOCK_WAIT_MS = 30_000;

@@ -9,7 +9,7 @@
 
 import { join } from "../os/path.ts";
 import { CheckFailedError } from "../errors.ts";
-import { F } from "./files.ts";
+import { F } from "../layout.ts";
 import { isBackoffLine } from "./backoff.ts";
 import { hasLog } from "./dir.ts";
 import { writeAll, type Writer } from "../os/io.ts";
@@ -41,12 +41,6 @@ export function tailStart(buf: Uint8Array, n: number, atFileStart: boolean): num
     if (buf[i] === NL && ++found === n) return i + 1;
   }
   return atFileStart ? 0 : undefined;
-}
-
-/** The last `n` lines of `text`. Pure (a convenience over {@link tailStart}). */
-export function lastLines(text: string, n: number): string {
-  const bytes = new TextEncoder().encode(text);
-  return new TextDecoder().decode(bytes.subarray(tailStart(bytes, n, true) ?? 0));
 }
 
 /** The log file of the VM in `dir`, after checking that the VM logs. */
@@ -263,14 +257,6 @@ function stampSeconds(stamp: string): number {
   }
   const [date = "", time = ""] = stamp.split("_");
   return Date.parse(`${date}T${time.slice(0, 12)}Z`) / 1000;
-}
-
-/**
- * The last line of a svlogd log without its timestamp, backoff lines skipped
- * (they say when, not why: the line before one does). Pure.
- */
-export function lastLogLine(text: string): string | undefined {
-  return logLinesSince(text, -Infinity, 1)[0];
 }
 
 /**

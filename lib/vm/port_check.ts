@@ -10,6 +10,7 @@
 
 import { SystemError } from "../errors.ts";
 import { socketHolder } from "../os/proc.ts";
+import { F } from "../layout.ts";
 import { FIRST_SSH_PORT, firstFreePort, formatRule, type PortRule, portsInUse } from "./ports.ts";
 
 /** A socket of a `/proc/net/{tcp,udp}[6]` table. */
@@ -102,7 +103,7 @@ export function checkPortsFree(name: string, rules: readonly PortRule[]): void {
   for (const r of rules) {
     if (canBind(r.proto, r.hostAddr, r.hostPort)) continue;
     throw new SystemError(
-      `Host port ${r.hostPort} (${formatRule(r)} in "ports" of VM "${name}") is in use by ` +
+      `Host port ${r.hostPort} (${formatRule(r)} in "${F.ports}" of VM "${name}") is in use by ` +
         `${holderText(r)}; stop that or move the forward with "vm port ${name} rm ${r.hostPort}"`,
     );
   }

@@ -16,10 +16,8 @@ import { join } from "../os/path.ts";
 import { ParseError, UsageError } from "../errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
 import { listVms } from "./dir.ts";
+import { F } from "../layout.ts";
 import { lexCommands } from "../text/shell_words.ts";
-
-/** The file in a VM directory. */
-export const PORTS_FILE = "ports";
 
 /** The id of the user-mode netdev the forwards belong to. */
 export const NETDEV_ID = "vmnet";
@@ -141,18 +139,13 @@ export function firstFreePort(
 
 /** The VM's rules (none when it has no `ports` file). Reads `<vmDir>/ports`. */
 export function readPorts(vmDir: string): PortRule[] {
-  const text = readTextIfExists(join(vmDir, PORTS_FILE));
-  return text === undefined ? [] : parsePorts(text, join(vmDir, PORTS_FILE));
-}
-
-/** Whether the VM has a `ports` file. */
-export function hasPorts(vmDir: string): boolean {
-  return readTextIfExists(join(vmDir, PORTS_FILE)) !== undefined;
+  const text = readTextIfExists(join(vmDir, F.ports));
+  return text === undefined ? [] : parsePorts(text, join(vmDir, F.ports));
 }
 
 /** Writes the VM's rules atomically (mode 0600). Writes `<vmDir>/ports`. */
 export function writePorts(vmDir: string, rules: readonly PortRule[]): void {
-  writeFileAtomic(join(vmDir, PORTS_FILE), formatPorts(rules), 0o600);
+  writeFileAtomic(join(vmDir, F.ports), formatPorts(rules), 0o600);
 }
 
 /** The rules of every VM of `vmdir` whose `ports` file parses. Reads `$VMDIR/<vm>/ports`. */
@@ -202,13 +195,13 @@ export function portClashes(vmdir: string): PortClash[] {
   return out;
 }
 
-/** The environment `__run` adds for the `net-user-fwd` template: VM_HOSTFWD. Reads `<vmDir>/ports`. */
-export function portsEnv(vmDir: string): Record<string, string> {
-  return hasPorts(vmDir) ? { [HOSTFWD_VAR]: hostfwdOptions(readPorts(vmDir)) } : {};
+/**
+ * The environment `__run` adds for the `net-user-fwd` template: VM_HOSTFWD,
+ * from the `ports` file's `rules` (none without the file: undefined). Pure.
+ */
+export function portsEnv(rules: readonly PortRule[] | undefined): Record<string, string> {
+  return rules === undefined ? {} : { [HOSTFWD_VAR]: hostfwdOptions(rules) };
 }
-
-/** The template file of the user-mode network with the forwards (name in `templates/`). */
-export const NET_TEMPLATE_NAME = "net-user-fwd";
 
 /**
  * The `net-user-fwd` template: a user-mode netdev `vmnet` whose forwards

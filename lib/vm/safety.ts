@@ -14,19 +14,11 @@
 
 import { dirname } from "../os/path.ts";
 import { isInsideDir, realPathOrUndefined } from "../os/fs.ts";
-import {
-  dirEntries,
-  type EntryType,
-  type FileMode,
-  fileMode,
-  S_IFDIR,
-  S_IFLNK,
-  S_IFMT,
-} from "../os/lookup.ts";
+import { type EntryType, type FileMode, fileMode, S_IFDIR, S_IFLNK, S_IFMT } from "../os/lookup.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { quoteWord } from "../text/shell_words.ts";
-import { F } from "./files.ts";
-import { type VmEntries, vmEntries } from "./dir.ts";
+import { F } from "../layout.ts";
+import type { Vm } from "./inspect.ts";
 
 /** One reason a VM is unsafe to run. */
 export interface Problem {
@@ -148,13 +140,13 @@ class Check {
     }
   }
 
-  /** `templates/` and every template in it. */
-  templates(): void {
+  /** `templates/` and every template in it (`read`: its entries, when it could be read). */
+  templates(read: ReadonlyMap<string, EntryType> | undefined): void {
     const dir = `${this.vmDir}/${F.templates}`;
     const st = fileMode(dir);
     if (st === undefined || (st.mode & S_IFMT) !== S_IFDIR) return;
     this.judge(dir, st);
-    const entries = [...dirEntries(dir) ?? []].filter(([n, t]) =>
+    const entries = [...read ?? []].filter(([n, t]) =>
       !n.startsWith(".") && (t === "file" || t === "symlink")
     );
     for (const [n, t] of entries.sort(([a], [b]) => byteOrder(a, b))) {
@@ -171,17 +163,13 @@ function runner(): number {
 }
 
 /**
- * Every problem that makes the VM in `vmDir` unsafe to run by `uid` (see
- * the module), in a fixed order; empty when it is safe. `seen` lets a
- * caller checking many VMs judge each shared `.default` script once. No
- * lookup throws (one system call each: `vm list` checks every stopped VM).
+ * Every problem that makes `vm` unsafe to run by `uid` (see the module), in
+ * a fixed order; empty when it is safe. `seen` lets a caller checking many
+ * VMs judge each shared `.default` script once. No lookup throws (one
+ * system call each: `vm list` checks every stopped VM).
  */
-export function vmProblems(
-  vmDir: string,
-  uid: number = runner(),
-  seen = new Set<string>(),
-  entries: VmEntries = vmEntries(vmDir),
-): Problem[] {
+export function vmProblems(vm: Vm, uid: number = runner(), seen = new Set<string>()): Problem[] {
+  const { dir: vmDir, entries } = vm;
   const c = new Check(vmDir, uid, seen);
   const st = fileMode(vmDir);
   if (st === undefined) return c.out;
@@ -200,6 +188,6 @@ export function vmProblems(
     c.script(at(F.controlT));
     c.mode(at(F.control));
   }
-  if (entries.has(F.templates)) c.templates();
+  if (entries.has(F.templates)) c.templates(vm.templateEntries);
   return c.out;
 }

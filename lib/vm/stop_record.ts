@@ -10,7 +10,7 @@
 
 import { join } from "../os/path.ts";
 import { MODE, readTextIfExists, writeFileAtomic } from "../os/fs.ts";
-import { F } from "./files.ts";
+import { F } from "../layout.ts";
 
 /** How `vm __stop` ended a VM. */
 export type StopOutcome =

@@ -10,13 +10,14 @@
 
 import { basename, join } from "../os/path.ts";
 import { ParseError, UsageError } from "../errors.ts";
-import { CLOUD_TEMPLATES, F, ONCE_TEMPLATE } from "./files.ts";
+import { CLOUD_TEMPLATES, F, ONCE_TEMPLATE } from "../layout.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { lexCommands, quoteWords } from "../text/shell_words.ts";
 import { decodeRaw } from "../text/raw_text.ts";
 import { takesValue } from "../qemu/flags.ts";
 import { readFileInside, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import type { Env } from "./config.ts";
+import type { EntryType } from "../os/lookup.ts";
 import { withVmLock } from "./lock.ts";
 
 /**
@@ -70,48 +71,37 @@ export function templateOrder(names: readonly string[]): string[] {
   return [...sorted.filter((n) => n !== CLOUD_TEMPLATES.seed), ...last];
 }
 
-/**
- * Names of the template files in directory `dir`, dotfiles skipped, in
- * {@link templateOrder}. Reads `dir`.
- */
-export function templateNames(dir: string): string[] {
-  const names: string[] = [];
+/** The entries of templates directory `dir` with their types. Reads `dir`; throws as Deno.readDirSync. */
+export function readTemplateDir(dir: string): Map<string, EntryType> {
+  const out = new Map<string, EntryType>();
   for (const e of Deno.readDirSync(dir)) {
-    if (e.name.startsWith(".")) continue;
-    if (e.isFile || (e.isSymlink && isFile(join(dir, e.name)))) names.push(e.name);
+    out.set(e.name, e.isFile ? "file" : e.isDirectory ? "dir" : e.isSymlink ? "symlink" : "other");
   }
-  return templateOrder(names);
+  return out;
 }
 
-function isFile(path: string): boolean {
-  return statIfExists(path)?.isFile === true;
+/**
+ * The template files among `entries` (the entries of templates directory
+ * `dir`): dotfiles skipped, files and links to files, in
+ * {@link templateOrder}. Reads (stat) the links.
+ */
+export function templateNamesIn(dir: string, entries: ReadonlyMap<string, EntryType>): string[] {
+  const names = [...entries].filter(([name, type]) =>
+    !name.startsWith(".") &&
+    (type === "file" || (type === "symlink" && statIfExists(join(dir, name))?.isFile === true))
+  );
+  return templateOrder(names.map(([name]) => name));
+}
+
+/** Names of the template files in directory `dir` (see templateNamesIn). Reads `dir`. */
+export function templateNames(dir: string): string[] {
+  return templateNamesIn(dir, readTemplateDir(dir));
 }
 
 /** A template file and the arguments it gave. */
 export interface ParsedTemplate {
   name: string;
   args: string[];
-}
-
-/**
- * Reads and parses every template of the VM in `vmDir`, in order. Reads
- * `<vmDir>/templates/*`. File names in errors are relative to the VM
- * directory (`templates/mem:3`).
- */
-export function readTemplates(vmDir: string, env: Env): ParsedTemplate[] {
-  const dir = join(vmDir, F.templates);
-  let names: string[];
-  try {
-    names = templateNames(dir);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-  return names.map((name) => {
-    const rel = `${F.templates}/${name}`;
-    const text = readTemplateText(vmDir, name) ?? "";
-    return { name, args: parseTemplate(text, rel, env) };
-  });
 }
 
 /** The prefix of a template name that choosing another template of the same prefix replaces. */

@@ -21,7 +21,7 @@
 
 import assert from "node:assert/strict";
 import { newKeyFiles } from "../../lib/ssh/keys.ts";
-import { CLOUD_TEMPLATES } from "../../lib/vm/files.ts";
+import { CLOUD_TEMPLATES } from "../../lib/layout.ts";
 import { type CloudVm, freePort, withPulledCloudVm } from "../support/cloud_vm.ts";
 import { readOr, run, sleep, type TestEnv, withEnv } from "../support/harness.ts";
 

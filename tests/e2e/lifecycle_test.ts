@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readStatus } from "../../lib/runit/status.ts";
-import { humanDuration } from "../../lib/vm/state.ts";
+import { humanDuration } from "../../cli/core/format.ts";
 import { GUEST_POWERDOWN, GUEST_READY, waitForText } from "../support/guest.ts";
 import {
   alive,

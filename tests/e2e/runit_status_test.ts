@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encodeStatus, parseStatus, readStatus, type Status } from "../../lib/runit/status.ts";
+import { parseStatus, readStatus, type Status } from "../../lib/runit/status.ts";
 import { runsvdirTarget } from "../../lib/qemu/processes.ts";
 import { splitCmdline } from "../../lib/os/proc.ts";
 import { svWait } from "../../lib/runit/control.ts";
@@ -14,6 +14,7 @@ import { isFile } from "../support/files.ts";
 import { waitFor } from "../support/harness.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 import { skippable } from "../support/skip.ts";
+import { encodeStatus } from "../support/runit_status.ts";
 
 /** TAI64 label of Unix time 0, as runit writes it: 2^62 + 10. */
 const TAI64_UNIX = 2n ** 62n + 10n;

@@ -5,9 +5,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encodeStatus } from "../../lib/runit/status.ts";
 import { removeIfExists } from "../../lib/os/fs.ts";
 import { test, type TestEnv } from "../support/harness.ts";
+import { encodeStatus } from "../support/runit_status.ts";
 
 /** Makes VM `name` (display-none, a 1M disk); returns its directory. */
 async function make(t: TestEnv, name: string): Promise<string> {

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encodeStatus, type Status } from "../../lib/runit/status.ts";
+import { type Status } from "../../lib/runit/status.ts";
 import {
   backoffLine,
   isBackoffLine,
@@ -16,6 +16,7 @@ import {
 } from "../../lib/vm/backoff.ts";
 import { recordExit, sleepBackoff } from "../../lib/service/finish.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import { encodeStatus } from "../support/runit_status.ts";
 
 Deno.test("nextBackoff: 1, 2, 4 … capped at 60 s after quick deaths; forgotten after a long run", () => {
   let b = nextBackoff(undefined, 0.3, 1000);

@@ -13,11 +13,11 @@ import {
   splitAtDetach,
 } from "../../lib/qemu/console.ts";
 import { CheckFailedError, SystemError } from "../../lib/errors.ts";
-import { encodeStatus } from "../../lib/runit/status.ts";
 import { collector } from "../support/harness.ts";
 import { hmpAnswer, hmpGreeting, hmpSession } from "../../lib/qemu/hmp.ts";
 import { type Reader } from "../../lib/os/io.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import { encodeStatus } from "../support/runit_status.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

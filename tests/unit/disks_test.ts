@@ -7,17 +7,13 @@ import { formatBytes, parseNewSize, sizeBytes } from "../../lib/text/units.ts";
 import { chooseDisk } from "../../lib/actions/disks.ts";
 import { CheckFailedError, UsageError } from "../../lib/errors.ts";
 import type { ImageInfo } from "../../lib/qemu/img.ts";
-import { formatDestroyPlan } from "../../lib/actions/destroy.ts";
+import { formatDestroyPlan, formatSnapshots } from "../../cli/core/disk_text.ts";
+import { formatDate } from "../../cli/core/format.ts";
 import { splitWords } from "../../lib/text/shell_words.ts";
-import { diskLine, formatInfo, type VmInfo } from "../../lib/actions/info.ts";
-import {
-  checkSnapshotName,
-  formatDate,
-  formatSnapshots,
-  snapshotRows,
-  snapshotsJson,
-} from "../../lib/actions/snapshots.ts";
-import { skipInClone } from "../../lib/actions/clone.ts";
+import type { VmInfo } from "../../lib/actions/info.ts";
+import { diskLine, formatInfo } from "../../cli/core/info_text.ts";
+import { checkSnapshotName, snapshotRows, snapshotsJson } from "../../lib/actions/snapshots.ts";
+import { skipInClone } from "../../lib/vm/dir.ts";
 import { formatArgv } from "../../cli/args.ts";
 import { runningState } from "../support/state_fixture.ts";
 

@@ -1,4 +1,4 @@
-// Unit tests of lib/vm/leftovers.ts: which dot-directories
+// Unit tests of lib/images/leftovers.ts: which dot-directories
 // are leftovers of an interrupted operation, whose owner runs, the line
 // `vm list` prints, and that --fix never touches a live owner's work.
 
@@ -12,7 +12,7 @@ import {
   parseLeftoverName,
   recordOutside,
   removeLeftover,
-} from "../../lib/vm/leftovers.ts";
+} from "../../lib/images/leftovers.ts";
 import { leftoverProblem } from "../../lib/actions/doctor.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 

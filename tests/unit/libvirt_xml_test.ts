@@ -8,8 +8,9 @@ import { templateArgs, type VmModel } from "../../lib/export/vm_model.ts";
 import { netTemplate, parsePorts } from "../../lib/vm/ports.ts";
 import { GUEST_AGENT_TEMPLATE } from "../../lib/qemu/guest_agent.ts";
 import { CLOUD_INIT_TEMPLATE } from "../../lib/cloud_init/seed_file.ts";
-import { child, children, parseXml, textOf, type XmlElement } from "../../lib/export/xml.ts";
+import { child, children, parseXml, type XmlElement } from "../../lib/export/xml.ts";
 import { shown, where } from "../../lib/export/qemu_options.ts";
+import { textOf } from "../support/xml_text.ts";
 
 function model(templates: Record<string, string>, ports = ""): VmModel {
   return {

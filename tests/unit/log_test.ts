@@ -6,16 +6,9 @@ import { parseLineCount } from "../../lib/text/units.ts";
 import { join } from "node:path";
 import { CheckFailedError, UsageError } from "../../lib/errors.ts";
 import { collector } from "../support/harness.ts";
-import {
-  followAction,
-  followLog,
-  lastLines,
-  lastLogLine,
-  logFile,
-  readTail,
-  tailStart,
-} from "../../lib/vm/log.ts";
+import { followAction, followLog, logFile, readTail, tailStart } from "../../lib/vm/log.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import { lastLines, lastLogLine } from "../support/log_lines.ts";
 
 /** `text` as UTF-8 bytes. */
 const bytes = (text: string) => new TextEncoder().encode(text);

@@ -26,6 +26,7 @@ import {
 import { canBind, checkPortsFree, parseProcNet, socketInode } from "../../lib/vm/port_check.ts";
 import { parseTemplate } from "../../lib/vm/templates.ts";
 import { cloudInfo } from "../../lib/vm/cloud_info.ts";
+import { inspectDir } from "../../lib/vm/inspect.ts";
 import { socketHolder } from "../../lib/os/proc.ts";
 
 const SSH: PortRule = { proto: "tcp", hostAddr: "127.0.0.1", hostPort: 2222, guestPort: 22 };
@@ -115,10 +116,12 @@ Deno.test("VMDIR: ports of other VMs, the environment __run adds", () => {
     Deno.writeTextFileSync(`${vmdir}/c/ports`, "broken\n");
     assert.deepEqual([...portsInUse(vmdir)].sort(), [2222, 2223]);
     assert.deepEqual([...portsInUse(vmdir, "a")], [2223]);
-    assert.deepEqual(portsEnv(`${vmdir}/a`), { VM_HOSTFWD: ",hostfwd=tcp:127.0.0.1:2222-:22" });
-    assert.deepEqual(portsEnv(`${vmdir}/none`), {});
+    assert.deepEqual(portsEnv(inspectDir(`${vmdir}/a`).ports), {
+      VM_HOSTFWD: ",hostfwd=tcp:127.0.0.1:2222-:22",
+    });
+    assert.deepEqual(portsEnv(inspectDir(`${vmdir}/none`).ports), {});
     assert.deepEqual(readPorts(`${vmdir}/none`), []);
-    assert.throws(() => portsEnv(`${vmdir}/c`), /ports:1/);
+    assert.throws(() => portsEnv(inspectDir(`${vmdir}/c`).ports), /ports:1/);
   } finally {
     Deno.removeSync(vmdir, { recursive: true });
   }
@@ -164,13 +167,13 @@ Deno.test("a port held by a listener: not bindable, its holder named, start refu
 Deno.test("cloud info: agent template present or not, SSH port or null", () => {
   const dir = Deno.makeTempDirSync({ prefix: "cloud-info-test-" });
   try {
-    assert.deepEqual(cloudInfo(dir), { agent: false, ssh_port: null });
+    assert.deepEqual(cloudInfo(inspectDir(dir)), { agent: false, ssh_port: null });
     Deno.mkdirSync(`${dir}/templates`);
     Deno.writeTextFileSync(`${dir}/templates/guest-agent`, "");
     writePorts(dir, [{ ...SSH, guestPort: 80 }, { ...SSH, hostPort: 2230 }]);
-    assert.deepEqual(cloudInfo(dir), { agent: true, ssh_port: 2230 });
+    assert.deepEqual(cloudInfo(inspectDir(dir)), { agent: true, ssh_port: 2230 });
     Deno.writeTextFileSync(`${dir}/ports`, "nonsense\n");
-    assert.deepEqual(cloudInfo(dir), { agent: true, ssh_port: null });
+    assert.deepEqual(cloudInfo(inspectDir(dir)), { agent: true, ssh_port: null });
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

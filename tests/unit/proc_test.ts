@@ -8,7 +8,6 @@ import {
   cwdOf,
   descendants,
   environOf,
-  environValue,
   envOf,
   exeOf,
   findByCwd,
@@ -28,6 +27,7 @@ import {
 import { flockHolder, lockVmdir, STOP_MARGIN_S, stopBoundS } from "../../lib/actions/daemon.ts";
 import { DaemonRunningError } from "../../lib/errors.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import { environValue } from "../support/environ.ts";
 
 Deno.test("parseStat: fields around a name with spaces and parentheses", () => {
   const text = "4242 (qemu (x) y) S 17 4242 4242 0 -1 4194560 " +

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import {
-  fitWidth,
-  fmtBytes,
-  fmtDuration,
-  progressLine,
-  RateMeter,
-  summaryLine,
-} from "../../lib/text/progress.ts";
+import { progressLine, RateMeter, summaryLine } from "../../cli/core/progress_line.ts";
+import { fitWidth, fmtDuration } from "../../cli/core/format.ts";
+import { formatBytes } from "../../lib/text/units.ts";
+
+/** Bytes as progress lines show them. */
+const fmtBytes = (n: number) => formatBytes(n, true);
 import { progress, type ProgressOut } from "../../cli/progress.ts";
 
 Deno.test("fmtBytes, fmtDuration", () => {

@@ -5,8 +5,9 @@
 
 import assert from "node:assert/strict";
 import { CheckFailedError, SystemError } from "../../lib/errors.ts";
-import { qmpAnswers, QmpClient } from "../../lib/qemu/qmp.ts";
+import { QmpClient } from "../../lib/qemu/qmp.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import { qmpAnswers } from "../support/qmp_probe.ts";
 
 const GREETING = {
   QMP: { version: { qemu: { micro: 0, minor: 2, major: 9 }, package: "" }, capabilities: [] },

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decodeRaw, encodeRaw } from "../../lib/text/raw_text.ts";
-import { parseTemplate, readTemplates } from "../../lib/vm/templates.ts";
+import { parseTemplate } from "../../lib/vm/templates.ts";
+import { inspectDir } from "../../lib/vm/inspect.ts";
 import { cString } from "../../lib/os/libc.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
@@ -48,7 +49,7 @@ Deno.test("a template's Latin-1 bytes reach the argv vm executes byte for byte",
   await withTempDir((dir) => {
     Deno.mkdirSync(join(dir, "templates"));
     Deno.writeFileSync(join(dir, "templates", "name"), bytes(...encode("-name caf"), 0xe9, 0x0a));
-    const args = readTemplates(dir, {}).flatMap((t) => t.args);
+    const args = inspectDir(dir).readTemplates({}).flatMap((t) => t.args);
     assert.equal(args.length, 2);
     const c = cString(args[1] ?? "");
     assert.deepEqual(c, bytes(0x63, 0x61, 0x66, 0xe9, 0));

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { modeProblem, problemLine, vmProblems } from "../../lib/vm/safety.ts";
-import { deriveState, formatStatus, formatTable, vmState } from "../../lib/vm/state.ts";
+import { deriveState, type StateInput, vmState } from "../../lib/vm/state.ts";
+import { formatStatus, formatTable } from "../../cli/core/state_table.ts";
+import { inspectDir } from "../../lib/vm/inspect.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
 const info = (mode: number, uid = 1000) => ({ mode, uid });
@@ -57,7 +59,7 @@ Deno.test("vmProblems: a private VM has none; each kind of problem is found and 
   await withTempDir((vmdir) => {
     const uid = Deno.uid() ?? 0;
     const dir = vmDir(vmdir, "a");
-    assert.deepEqual(vmProblems(dir, uid), []);
+    assert.deepEqual(vmProblems(inspectDir(dir), uid), []);
     Deno.writeTextFileSync(join(dir, "hooks"), "pre_qemu() { :; }\n", { mode: 0o600 });
     Deno.chmodSync(join(dir, "hooks"), 0o666);
     Deno.chmodSync(join(dir, "templates"), 0o777);
@@ -65,7 +67,7 @@ Deno.test("vmProblems: a private VM has none; each kind of problem is found and 
     Deno.writeTextFileSync(join(vmdir, "outside"), "-m 64G\n");
     Deno.symlinkSync(join(vmdir, "outside"), join(dir, "templates", "evil"));
     Deno.symlinkSync(join(vmdir, "outside"), join(dir, "wait"));
-    const lines = vmProblems(dir, uid).map(problemLine);
+    const lines = vmProblems(inspectDir(dir), uid).map(problemLine);
     const expect = [
       `"${dir}/hooks" is writable by others (mode 0666); fix: chmod go-w ${dir}/hooks`,
       `"${dir}/wait" is a symbolic link to "${vmdir}/outside", outside the VM's directory; ` +
@@ -82,7 +84,7 @@ Deno.test("vmProblems: a private VM has none; each kind of problem is found and 
     const owner = uid === 0 ? 54321 : uid;
     const runner = uid === 0 ? 0 : uid + 1;
     assert.equal(
-      problemLine(vmProblems(dir, runner)[0]!),
+      problemLine(vmProblems(inspectDir(dir), runner)[0]!),
       `"${dir}" is owned by uid ${owner}, not by uid ${runner} who runs the VM; ` +
         `fix: chown ${runner} ${dir}`,
     );
@@ -92,15 +94,20 @@ Deno.test("vmProblems: a private VM has none; each kind of problem is found and 
 Deno.test("vmState: a VM others may change shows as unsafe with its first problem", async () => {
   await withTempDir((vmdir) => {
     const dir = vmDir(vmdir, "u");
-    assert.equal(vmState("u", dir).state, "unsupervised");
+    assert.equal(vmState(inspectDir(dir)).state, "unsupervised");
     Deno.chmodSync(dir, 0o777);
-    const s = vmState("u", dir);
+    const s = vmState(inspectDir(dir));
     assert.equal(s.state, "unsafe");
     assert.equal(s.problem, `"${dir}" is writable by others (mode 0777); fix: chmod go-w ${dir}`);
     assert.match(formatTable([s]), /\bu\s+unsafe\s/);
     assert.match(formatStatus(s), /problem: +".*" is writable by others/);
   });
 });
+
+/** What deriveState gets of a supervised VM with autostart and wait 10, with `over`. */
+function input(over: Partial<StateInput> & { name: string }): StateInput {
+  return { supervised: true, autostart: true, wait: 10, ...over };
+}
 
 Deno.test("deriveState: an orphan QEMU wins over runsv's down; unsafe never hides a running VM", () => {
   const now = 1_700_000_000;
@@ -112,16 +119,22 @@ Deno.test("deriveState: an orphan QEMU wins over runsv's down; unsafe never hide
     gotTerm: false,
     state: "down",
   } as const;
-  const o = deriveState("o", down, true, false, 10, now, undefined, { orphan: 4321 });
+  const o = deriveState(input({ name: "o", status: down, autostart: false, orphan: 4321 }), now);
   assert.equal(o.state, "orphan");
   assert.equal(o.pid, 4321);
   assert.match(o.problem ?? "", /QEMU \(PID 4321\) runs without its runsv; "vm stop o"/);
-  const un = deriveState("o", undefined, false, true, 10, now, undefined, { orphan: 7 });
+  const un = deriveState(
+    { name: "o", supervised: false, autostart: true, wait: 10, orphan: 7 },
+    now,
+  );
   assert.equal(un.state, "orphan");
   const run = { ...down, state: "run", pid: 55, want: "up" } as const;
-  assert.equal(deriveState("r", run, true, true, 10, now, undefined, { unsafe: "x" }).state, "run");
   assert.equal(
-    deriveState("r", down, true, true, 10, now, undefined, { unsafe: "x" }).state,
+    deriveState(input({ name: "r", status: run, unsafe: "x" }), now).state,
+    "run",
+  );
+  assert.equal(
+    deriveState(input({ name: "r", status: down, unsafe: "x" }), now).state,
     "unsafe",
   );
 });

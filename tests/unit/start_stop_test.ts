@@ -3,7 +3,8 @@
 // The commands themselves run in tests/e2e/lifecycle_test.ts.
 
 import assert from "node:assert/strict";
-import { failureExit, type StopResult } from "../../lib/actions/start_stop.ts";
+import { failureExit } from "../../lib/actions/start_stop.ts";
+import type { StopResult } from "../../lib/actions/stop_result.ts";
 import { killMessage, restartMessage, startMessage, stopMessage } from "../../cli/start_stop.ts";
 
 function stop(over: Partial<StopResult> = {}): StopResult {

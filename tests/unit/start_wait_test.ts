@@ -4,9 +4,10 @@
 
 import assert from "node:assert/strict";
 import { isStarted } from "../../lib/qemu/qmp_status.ts";
-import { lastLogLine, logLinesSince } from "../../lib/vm/log.ts";
+import { logLinesSince } from "../../lib/vm/log.ts";
 import { fatalText } from "../../cli/output.ts";
 import { StartFailedError, SystemError } from "../../lib/errors.ts";
+import { lastLogLine } from "../support/log_lines.ts";
 
 Deno.test("isStarted: running; prelaunch, inmigrate, paused only when the arguments ask", () => {
   assert.ok(isStarted("running", ["qemu"]));

@@ -8,23 +8,24 @@
 import assert from "node:assert/strict";
 import { closeSync, constants, openSync } from "node:fs";
 import { join } from "node:path";
-import { encodeStatus, type Status } from "../../lib/runit/status.ts";
+import { type Status } from "../../lib/runit/status.ts";
 import {
   deriveState,
-  formatStatus,
-  formatTable,
-  humanDuration,
   isRunning,
-  listStates,
-  stateLabel,
-  TABLE_HEADER,
+  type StateInput,
+  statesOf,
+  type VmState,
   vmState,
 } from "../../lib/vm/state.ts";
+import { formatStatus, formatTable, stateLabel, TABLE_HEADER } from "../../cli/core/state_table.ts";
+import { humanDuration } from "../../cli/core/format.ts";
+import { inspectDir, inspectVms } from "../../lib/vm/inspect.ts";
 import { JSON_STATE_FIELDS } from "../support/harness.ts";
 import { autostartMessage } from "../../cli/autostart.ts";
 import { setAutostart } from "../../lib/vm/dir.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 import { runningState as vm } from "../support/state_fixture.ts";
+import { encodeStatus } from "../support/runit_status.ts";
 
 const NOW = 1_700_000_000;
 
@@ -57,16 +58,24 @@ Deno.test("humanDuration: seconds, minutes, hours, days as people write them", (
   assert.equal(humanDuration(400 * 86400), "400d");
 });
 
+/** What deriveState gets of VM "a" (supervised, autostart, wait 10), with `over`. */
+function input(over: Partial<StateInput>): StateInput {
+  return { name: "a", supervised: true, autostart: true, wait: 10, ...over };
+}
+
 Deno.test("deriveState: a running VM has QEMU's pid and the uptime since runsv started it", () => {
-  const s = deriveState("a", status(), true, true, 10, NOW);
+  const s = deriveState(input({ status: status() }), NOW);
   assert.deepEqual(s, vm({ name: "a", pid: 4242, uptime_s: 100 }));
   assert.ok(isRunning(s));
 });
 
 Deno.test("deriveState: the JSON object has exactly the documented fields, in order", () => {
-  const s = deriveState("a", status(), true, false, 7, NOW);
+  const s = deriveState(input({ status: status(), autostart: false, wait: 7 }), NOW);
   assert.deepEqual(Object.keys(s), JSON_STATE_FIELDS);
-  const u = deriveState("a", status(), false, false, 7, NOW);
+  const u = deriveState(
+    input({ status: status(), supervised: false, autostart: false, wait: 7 }),
+    NOW,
+  );
   assert.deepEqual(Object.keys(u), Object.keys(s));
   assert.equal(
     JSON.stringify(u),
@@ -76,7 +85,10 @@ Deno.test("deriveState: the JSON object has exactly the documented fields, in or
 });
 
 Deno.test("deriveState: a status file without runsv is stale: unsupervised, nothing known", () => {
-  const s = deriveState("a", status({ state: "run", pid: 99 }), false, true, 10, NOW);
+  const s = deriveState(
+    input({ status: status({ state: "run", pid: 99 }), supervised: false }),
+    NOW,
+  );
   assert.equal(s.state, "unsupervised");
   assert.equal(s.pid, null);
   assert.equal(s.uptime_s, null);
@@ -84,18 +96,21 @@ Deno.test("deriveState: a status file without runsv is stale: unsupervised, noth
   assert.equal(s.paused, null);
   assert.ok(!isRunning(s));
   // A runsv whose status record is not there (yet) is no better.
-  assert.equal(deriveState("a", undefined, true, true, 10, NOW).state, "unsupervised");
+  assert.equal(
+    deriveState(input({}), NOW).state,
+    "unsupervised",
+  );
 });
 
 Deno.test("deriveState: down and finish have no pid and no uptime (in finish the pid is finish's)", () => {
   const downStatus = status({ state: "down", pid: 0, want: "down" });
-  const down = deriveState("a", downStatus, true, false, 10, NOW);
+  const down = deriveState(input({ status: downStatus, autostart: false }), NOW);
   assert.deepEqual(
     down,
     vm({ name: "a", state: "down", pid: null, uptime_s: null, autostart: false, want: "down" }),
   );
   const finStatus = status({ state: "finish", pid: 777, want: "down" });
-  const fin = deriveState("a", finStatus, true, true, 10, NOW);
+  const fin = deriveState(input({ status: finStatus }), NOW);
   assert.equal(fin.state, "finish");
   assert.equal(fin.pid, null);
   assert.equal(fin.uptime_s, null);
@@ -103,20 +118,32 @@ Deno.test("deriveState: down and finish have no pid and no uptime (in finish the
 
 Deno.test("deriveState: backoff only while wanted up, not running, and the backoff lasts", () => {
   const fin = status({ state: "finish", pid: 777 });
-  const b = deriveState("a", fin, true, true, 10, NOW, NOW + 4.2);
+  const b = deriveState(input({ status: fin, backoffUntil: NOW + 4.2 }), NOW);
   assert.equal(b.state, "backoff");
   assert.equal(b.backoff_s, 5);
-  assert.equal(deriveState("a", fin, true, true, 10, NOW, NOW - 1).state, "finish");
   assert.equal(
-    deriveState("a", { ...fin, want: "down" }, true, true, 10, NOW, NOW + 4).state,
+    deriveState(input({ status: fin, backoffUntil: NOW - 1 }), NOW).state,
     "finish",
   );
-  assert.equal(deriveState("a", status(), true, true, 10, NOW, NOW + 4).state, "run");
-  assert.equal(deriveState("a", fin, true, true, 10, NOW, NOW + 4).backoff_s, 4);
+  assert.equal(
+    deriveState(input({ status: { ...fin, want: "down" }, backoffUntil: NOW + 4 }), NOW).state,
+    "finish",
+  );
+  assert.equal(
+    deriveState(input({ status: status(), backoffUntil: NOW + 4 }), NOW).state,
+    "run",
+  );
+  assert.equal(
+    deriveState(input({ status: fin, backoffUntil: NOW + 4 }), NOW).backoff_s,
+    4,
+  );
 });
 
 Deno.test("deriveState: uptime is never negative (clock steps)", () => {
-  assert.equal(deriveState("a", status({ since: NOW + 3 }), true, true, 10, NOW).uptime_s, 0);
+  assert.equal(
+    deriveState(input({ status: status({ since: NOW + 3 }) }), NOW).uptime_s,
+    0,
+  );
 });
 
 Deno.test("stateLabel: the state, plus what runsv wants when that differs", () => {
@@ -231,6 +258,11 @@ async function serviceDir(
   return dir;
 }
 
+/** The states of every VM of `vmdir`, as `vm list` reads them. */
+function listStates(vmdir: string, now?: number): VmState[] {
+  return statesOf(inspectVms(vmdir), vmdir, now);
+}
+
 Deno.test("vmState/listStates: read from the service directories; a FIFO without reader is unsupervised", async () => {
   await withTempDir(async (vmdir) => {
     const fds: number[] = [];
@@ -285,11 +317,11 @@ Deno.test("vmState/listStates: read from the service directories; a FIFO without
       assert.equal(stale?.pid, null);
       assert.equal(backoff?.state, "backoff");
       assert.equal(backoff?.backoff_s, 4);
-      assert.deepEqual(vmState("b-run", running, now), run);
+      assert.deepEqual(vmState(inspectDir(running), now), run);
 
       // The reader goes away (runsv killed): the status file stays, the VM is unsupervised.
       closeSync(fds.splice(1, 1)[0] ?? -1);
-      assert.equal(vmState("b-run", running, now).state, "unsupervised");
+      assert.equal(vmState(inspectDir(running), now).state, "unsupervised");
       assert.deepEqual(listStates(join(vmdir, "missing")), []);
     } finally {
       for (const fd of fds) closeSync(fd);

@@ -4,7 +4,7 @@
 // powering off; the message of a hook vm ended.
 
 import assert from "node:assert/strict";
-import type { StopResult } from "../../lib/actions/start_stop.ts";
+import type { StopResult } from "../../lib/actions/stop_result.ts";
 import { killMessage, stopMessage } from "../../cli/start_stop.ts";
 import { guestShutdown, stopLine } from "../../lib/service/control_t.ts";
 import { endedMessage } from "../../lib/vm/hooks.ts";

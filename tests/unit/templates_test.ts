@@ -10,11 +10,11 @@ import {
   appendOnce,
   chooseTemplates,
   parseTemplate,
-  readTemplates,
   templateNames,
   templateOrder,
   templatePrefix,
 } from "../../lib/vm/templates.ts";
+import { inspectDir } from "../../lib/vm/inspect.ts";
 import { parseFails, usageFails } from "../support/fails.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 import type { Env } from "../../lib/vm/config.ts";
@@ -225,7 +225,7 @@ Deno.test("readTemplates: every template, in byte order, parsed with the environ
     Deno.writeTextFileSync(join(t, "drive"), `-drive file="$VMDIR/my disk.qcow2"\n`);
     Deno.writeTextFileSync(join(t, "Z"), "# nothing\n");
     Deno.writeTextFileSync(join(t, ".swp"), "$(never read)\n");
-    assert.deepEqual(readTemplates(vm, { VMDIR: "/v" }), [
+    assert.deepEqual(inspectDir(vm).readTemplates({ VMDIR: "/v" }), [
       { name: "Z", args: [] },
       { name: "drive", args: ["-drive", "file=/v/my disk.qcow2"] },
       { name: "mem", args: ["-m", "2G"] },
@@ -235,7 +235,7 @@ Deno.test("readTemplates: every template, in byte order, parsed with the environ
 
 Deno.test("readTemplates: no templates directory gives no templates", async () => {
   await withTempDir((vm) => {
-    assert.deepEqual(readTemplates(vm, {}), []);
+    assert.deepEqual(inspectDir(vm).readTemplates({}), []);
   });
 });
 
@@ -245,7 +245,7 @@ Deno.test("readTemplates: an error names the template relative to the VM (templa
     Deno.mkdirSync(t);
     Deno.writeTextFileSync(join(t, "kvm"), "-enable-kvm\n");
     Deno.writeTextFileSync(join(t, "mem"), "# memory\n-m 2G\n-name `hostname`\n");
-    parseFails(() => readTemplates(vm, {}), "templates/mem", 3);
+    parseFails(() => inspectDir(vm).readTemplates({}), "templates/mem", 3);
   });
 });
 
@@ -263,9 +263,9 @@ Deno.test("appendOnce: the arguments parse back exactly, nothing is evaluated", 
       "$HOME",
     ];
     await appendOnce(vm, args);
-    assert.deepEqual(readTemplates(vm, { HOME: "/h" }), [{ name: "once", args }]);
+    assert.deepEqual(inspectDir(vm).readTemplates({ HOME: "/h" }), [{ name: "once", args }]);
     await appendOnce(vm, ["-boot", "order=d"]);
-    assert.deepEqual(readTemplates(vm, { HOME: "/h" }), [{
+    assert.deepEqual(inspectDir(vm).readTemplates({ HOME: "/h" }), [{
       name: "once",
       args: [...args, "-boot", "order=d"],
     }]);
@@ -278,7 +278,7 @@ Deno.test("appendOnce: adds a newline to an existing text that lacks one", async
     Deno.writeTextFileSync(join(vm, "templates", "once"), "-a # comment");
     await appendOnce(vm, ["-b c"]);
     assert.equal(Deno.readTextFileSync(join(vm, "templates", "once")), "-a # comment\n'-b c'\n");
-    assert.deepEqual(readTemplates(vm, {}), [{ name: "once", args: ["-a", "-b c"] }]);
+    assert.deepEqual(inspectDir(vm).readTemplates({}), [{ name: "once", args: ["-a", "-b c"] }]);
   });
 });
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MAX_WAIT_S, parseWholeSeconds } from "../../lib/text/units.ts";
-import { checkWait } from "../../lib/actions/make.ts";
+import { checkWait } from "../../lib/vm/dir.ts";
 import { DEFAULT_WAIT, readWait, waitOf } from "../../lib/vm/dir.ts";
 import { usageFails } from "../support/fails.ts";
 import { withTempDir } from "../support/temp_dir.ts";

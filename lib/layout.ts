@@ -1,6 +1,9 @@
 /**
- * Every file and directory name `vm` uses, defined once. A VM directory is a
- * runit service directory; these names are relative to it (or to `$VMDIR`).
+ * Every file and directory name `vm` uses in `$VMDIR` and its VM
+ * directories, defined once: the one place each name is written (each
+ * layer of lib/ builds paths from these). A VM directory is a runit
+ * service directory; the names are relative to it (or to `$VMDIR`). The
+ * bottom of lib/ with lib/errors.ts: imports nothing. Pure.
  * @module
  */
 
@@ -23,6 +26,8 @@ export const F = {
   hooks: "hooks",
   /** runit: the log service directory. */
   log: "log",
+  /** The log service's run script (a link into `.default`, as `run`). */
+  logRun: "log/run",
   /** svlogd's directory inside `log/`. */
   logMain: "log/main",
   /** The current log file. */
@@ -57,13 +62,15 @@ export const F = {
   backoff: "backoff",
   /** Locked (flock) by a command changing the VM's files (lib/vm/lock.ts); also in `$VMDIR`. */
   lock: ".lock",
+  /** Port forwards of the user-mode network (lib/vm/ports.ts). */
+  ports: "ports",
 } as const;
 
 /** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */
 export const SOCKETS = [F.monitor, F.qmp, F.console, F.vnc, F.agent] as const;
 
 /** Directory layout of `default/` (the `.default` tree) for the service scripts. */
-export const SCRIPTS = [F.run, F.finish, F.controlT, "log/run"] as const;
+export const SCRIPTS = [F.run, F.finish, F.controlT, F.logRun] as const;
 
 /** The template holding one-time arguments. */
 export const ONCE_TEMPLATE = "once";
@@ -91,3 +98,32 @@ export const CLOUD_TEMPLATES = {
   /** User-mode network with the `ports` file's forwards. */
   net: "net-user-fwd",
 } as const;
+
+/** The NoCloud seed of a VM made with `--image` and its sources (lib/cloud_init/seed_file.ts). */
+export const SEED_FILES = {
+  iso: "seed.iso",
+  dir: "cloud-init",
+  metaData: "cloud-init/meta-data",
+  userData: "cloud-init/user-data",
+  extraUserData: "cloud-init/extra-user-data",
+  networkConfig: "cloud-init/network-config",
+} as const;
+
+/** A VM's SSH files (lib/ssh/key_files.ts): the guest's host key, its pin, the login user. */
+export const SSH_FILES = {
+  dir: "ssh",
+  hostKey: "ssh/ssh_host_ed25519_key",
+  hostKeyPub: "ssh/ssh_host_ed25519_key.pub",
+  knownHosts: "ssh/known_hosts",
+  user: "ssh/user",
+} as const;
+
+/** vm's own SSH client key pair, relative to `$VMDIR`. */
+export const CLIENT_KEY = {
+  dir: `${DEFAULT_VM}/ssh`,
+  private: `${DEFAULT_VM}/ssh/id_ed25519`,
+  public: `${DEFAULT_VM}/ssh/id_ed25519.pub`,
+} as const;
+
+/** The cloud image cache in `$VMDIR` (a dot-name: never taken for a VM; lib/images/store.ts). */
+export const IMAGES_DIR = ".images";

@@ -28,8 +28,9 @@ import {
 } from "../os/fs.ts";
 import { allPids, cwdOf, procStat } from "../os/proc.ts";
 import { formatBytes } from "../text/units.ts";
-import { IMAGES_DIR, imagesDir, parseStoredName, PART_SUFFIX } from "../images/store.ts";
-import { metaOwner, readMetaFile } from "../images/meta.ts";
+import { IMAGES_DIR } from "../layout.ts";
+import { imagesDir, parseStoredName, PART_SUFFIX } from "./store.ts";
+import { metaOwner, readMetaFile } from "./meta.ts";
 
 /** The operations that work under a dot-name, and the command each is (for messages). */
 export const LEFTOVER_OPS = {
