@@ -348,8 +348,7 @@ export class Daemon {
   async #endRunsv(t0: number, bound: number, up: readonly string[]): Promise<number> {
     const rsd = this.#rsd;
     const rsdLives = () => rsd !== undefined && isAlive(rsd.pid, rsd.startTime || undefined);
-    // runsvdir's children get TERM from runsvdir itself (on HUP); every other
-    // runsv (adopted) from us, once.
+    // runsvdir's children get TERM from runsvdir (on HUP); the others (adopted) from us, once.
     const termed = new Set<number>();
     const term = (r: Runsv, why: string) => {
       if (termed.has(r.pid)) return;

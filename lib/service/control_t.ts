@@ -5,7 +5,9 @@
  * on `supervise/agent`) to shut down; after `wait` seconds quit QEMU. runsv
  * blocks while this runs, so every step is bounded: the whole takes at most
  * `wait` + a few seconds. When QEMU never came up (a pre_qemu hook hangs),
- * the hook's process group is ended instead. Connects to
+ * the hook's process group is ended instead. vmd stops its VMs at host
+ * shutdown with the same {@link stopAndRecord}, and control/t then waits for
+ * it instead (lib/service/vmd_stop.ts). Connects to
  * `<vm>/supervise/qmp` and `<vm>/supervise/agent`; reads
  * `<vm>/supervise/status` and /proc; signals hook process groups.
  * @module

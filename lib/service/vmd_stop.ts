@@ -53,7 +53,7 @@ import { F } from "../vm/files.ts";
 import { stopAndRecord } from "./control_t.ts";
 
 /** A VM vmd stops itself: its QEMU, and `supervise/vmd-stop`, open and locked. */
-export interface VmdClaim {
+interface VmdClaim {
   readonly dir: string;
   /** QEMU's PID. */
   readonly pid: number;
@@ -68,7 +68,7 @@ const EXIT_GRACE_MS = 3000;
 const SCRIPT_MAX = 64 * 1024;
 
 /** Whether the `control/t` of `dir` defers to vmd: it names `supervise/vmd-stop`. Reads it. */
-export function defersToVmd(dir: string): boolean {
+function defersToVmd(dir: string): boolean {
   const text = unlessMissing(() => readTextCapped(join(dir, F.controlT), SCRIPT_MAX));
   return text?.includes(F.vmdStop) === true;
 }
@@ -97,7 +97,7 @@ function rewrite(file: Deno.FsFile, text: string): void {
  * undefined, doing nothing, otherwise (the caller stops it runit's way).
  * Throws SystemError when the file cannot be made.
  */
-export function claimStop(dir: string): VmdClaim | undefined {
+function claimStop(dir: string): VmdClaim | undefined {
   const st = readStatus(dir);
   if (st?.state !== "run" || st.want !== "up" || !isQemuPid(st.pid) || !defersToVmd(dir)) {
     return undefined;
@@ -125,7 +125,7 @@ export function claimStop(dir: string): VmdClaim | undefined {
  * TERM, and finish runs `vm __finish`) when the stop failed or QEMU stayed.
  * Closes the claim's file, which unlocks it.
  */
-export async function vmdStop(claim: VmdClaim): Promise<void> {
+async function vmdStop(claim: VmdClaim): Promise<void> {
   const { dir, pid, file } = claim;
   const { wait, problem } = waitOf(dir);
   const lines = problem === undefined ? [] : [problem];
@@ -150,7 +150,7 @@ export async function vmdStop(claim: VmdClaim): Promise<void> {
 }
 
 /** Removes the VM's `supervise/vmd-stop` once the VM is down: nothing reads it any more. */
-export function releaseStop(dir: string): void {
+function releaseStop(dir: string): void {
   removeIfExists(join(dir, F.vmdStop));
 }
 
@@ -182,14 +182,23 @@ export async function stopVms(
   const stops = new Map<string, Promise<void>>();
   for (const vm of vms) {
     const dir = join(vmdir, vm);
+    let claim: VmdClaim | undefined;
     try {
-      const claim = handOff ? claimStop(dir) : undefined;
-      if (claim !== undefined) stops.set(vm, vmdStop(claim));
-      else control(dir, "d");
+      claim = handOff ? claimStop(dir) : undefined;
     } catch (e) {
-      // Its runsv just went, or supervise/vmd-stop cannot be made: said, and left to the end.
+      // Its files could not be read or written (a full disk…): runit's way, then.
+      if (!(e instanceof Error)) throw e;
+      opts.log(`VM "${vm}": stops through its control/t: ${describe(e)}`);
+    }
+    if (claim !== undefined) {
+      stops.set(vm, vmdStop(claim));
+      continue;
+    }
+    try {
+      control(dir, "d");
+    } catch (e) {
+      // Its runsv went meanwhile: nothing to stop.
       if (!(e instanceof SystemError)) throw e;
-      opts.log(`VM "${vm}": ${e.message}`);
     }
   }
   let left = [...vms];
