@@ -133,7 +133,7 @@ export function qemuRuns(dir: string): number | undefined {
  * to stop, as after `vm kill`, and a QMP socket that refuses is no news.
  * Reads status, /proc.
  */
-export function qemuGone(dir: string): boolean {
+function qemuGone(dir: string): boolean {
   const st = readStatus(dir);
   return st === undefined || st.state !== "run" || st.pid === 0 || !isAlive(st.pid);
 }
@@ -142,7 +142,7 @@ export function qemuGone(dir: string): boolean {
  * Records how the stop of QEMU `pid` ended (lib/vm/stop_record.ts), for
  * `vm stop` to report. Writes `<dir>/supervise/stop`.
  */
-export function recordStop(dir: string, pid: number, r: StopResult, wait: number): void {
+function recordStop(dir: string, pid: number, r: StopResult, wait: number): void {
   writeStopRecord(dir, {
     pid,
     at: Date.now(),

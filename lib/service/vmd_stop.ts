@@ -24,11 +24,13 @@
  * The outcome is written into the locked file in place, not renamed over
  * it: the lock belongs to that file, and readers take it before they read.
  * When vmd dies mid-stop, its lock goes with it: control/t finds no exit
- * code and runs `vm __stop`, which takes over. A VM whose `control/t` does
- * not name the file (scripts older than this vmd, or the user's own) is not
- * claimed: it is stopped through runit's way.
- * Reads `<vm>/{control/t,supervise/status,wait}`; writes `<vm>/supervise/{vmd-stop,control,stop}`;
- * removes `<vm>/{backoff,supervise/<sockets>}`.
+ * code and runs `vm __stop`, which takes over; an outcome for another QEMU
+ * (control/t compares runsv's `supervise/pid`) is never taken. A VM whose
+ * QEMU is not up, or whose `control/t` does not name the file (scripts
+ * older than this vmd, or the user's own), is not claimed: runsv told `d`
+ * stops it through its control/t.
+ * Reads `<vm>/{control/t,wait,supervise/{status,pid}}`; writes
+ * `<vm>/supervise/{vmd-stop,control,stop}`; removes `<vm>/backoff` and the sockets.
  * @module
  */
 
