@@ -1,19 +1,21 @@
 // Benchmark of vm daemon's stop: 20 VMs (real TCG guests, small memory) under
 // one vm daemon; after TERM to vm daemon, the time until it exits with every
 // VM down, next to the slowest single guest's own power-off time measured in
-// the same run (the stop line in each VM's log: the time from its first ACPI
-// power button press to QEMU's exit), and next to one VM stopped alone through
-// runit's path (sv down: runsv, control/t = vm __stop, finish), also in the
-// same run. vmd stops its VMs itself, all at once over QMP, and their
-// control/t and finish start no Deno process; the target is all-down within
-// 1.5x the slowest guest's own power-off (one VM after another would be about
-// 20x). The machine may be shared: run it a few times.
+// the same run (the stop each VM's log says and `supervise/stop` records: the
+// time from its first ACPI power button press to QEMU's exit), and next to
+// one VM stopped alone through runit's path (sv down: runsv, control/t = vm
+// __stop, finish), also in the same run. vmd stops its VMs itself, all at
+// once over QMP, and their control/t and finish start no Deno process; the
+// target is all-down within 1.5x the slowest guest's own power-off (one VM
+// after another would be about 20x). The machine may be shared: run it a few
+// times.
 // Run: deno run -A bench/vmd_stop.ts [number of VMs, default 20]
 
 import { join } from "node:path";
 import { readStatus } from "../lib/runit/status.ts";
+import { parseStopRecord } from "../lib/vm/stop_record.ts";
 import { testGuest } from "../tests/support/guest.ts";
-import { TestEnv } from "../tests/support/harness.ts";
+import { readOr, TestEnv } from "../tests/support/harness.ts";
 import {
   allReady,
   killHard,
@@ -71,12 +73,16 @@ try {
   const left = leftovers(t.vmdir);
   if (left.length > 0) throw new Error(`processes left: ${left.join(", ")}`);
 
+  // Each guest's own power-off, in ms as the stop recorded it (the log line rounds to 0.1 s).
   const own: number[] = [];
   for (const dir of dirs) {
     const log = Deno.readTextFileSync(join(dir, "log/main/current"));
-    const m = log.match(/the guest powered off in ([0-9.]+) s/);
-    if (m === null) throw new Error(`${dir}: no graceful power-off in its log:\n${log}`);
-    own.push(Number(m[1]) * 1000);
+    if (!/the guest powered off in [0-9.]+ s/.test(log)) {
+      throw new Error(`${dir}: no graceful power-off in its log:\n${log}`);
+    }
+    const rec = parseStopRecord(readOr(join(dir, "supervise/stop")));
+    if (rec?.how !== "poweroff") throw new Error(`${dir}: no power-off recorded`);
+    own.push(rec.ms);
   }
   own.sort((a, b) => a - b);
   const slowest = own.at(-1) ?? NaN;
