@@ -66,6 +66,7 @@ try {
   const soloMs = performance.now() - s0;
 
   const t0 = performance.now();
+  const termAt = Date.now();
   Deno.kill(d.pid, "SIGTERM");
   const st = await d.status;
   const allDownMs = performance.now() - t0;
@@ -75,6 +76,8 @@ try {
 
   // Each guest's own power-off, in ms as the stop recorded it (the log line rounds to 0.1 s).
   const own: number[] = [];
+  const pressAt: number[] = []; // ms after TERM: each guest's first ACPI press, and its QEMU's exit
+  const exitAt: number[] = [];
   for (const dir of dirs) {
     const log = Deno.readTextFileSync(join(dir, "log/main/current"));
     if (!/the guest powered off in [0-9.]+ s/.test(log)) {
@@ -83,6 +86,8 @@ try {
     const rec = parseStopRecord(readOr(join(dir, "supervise/stop")));
     if (rec?.how !== "poweroff") throw new Error(`${dir}: no power-off recorded`);
     own.push(rec.ms);
+    pressAt.push(rec.at - rec.ms - termAt);
+    exitAt.push(rec.at - termAt);
   }
   own.sort((a, b) => a - b);
   const slowest = own.at(-1) ?? NaN;
@@ -99,6 +104,10 @@ try {
   console.log(
     `  vm daemon saw the first VM down after ${Math.min(...downAt).toFixed(1)} s, ` +
       `the last after ${Math.max(...downAt).toFixed(1)} s (${downAt.length} VMs)`,
+  );
+  console.log(
+    `  after TERM: the last first ACPI press at ${secs(Math.max(...pressAt))}, ` +
+      `the last QEMU exit at ${secs(Math.max(...exitAt))}, vm daemon's exit at ${secs(allDownMs)}`,
   );
   console.log(`  one VM stopped alone, same path (sv down -> runsv reports down): ${secs(soloMs)}`);
   const ratio = allDownMs / slowest;
