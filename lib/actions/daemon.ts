@@ -5,10 +5,10 @@
  * Why not plain `runsvdir`: on TERM runsvdir exits at once and leaves every
  * runsv and QEMU running (a new runsvdir then cannot lock their
  * `supervise/lock`); on HUP it sends TERM to each runsv but exits at once,
- * without waiting. So vm daemon, on TERM, INT or HUP, first stops every VM
- * in parallel, each within its wait (lib/service/vmd_stop.ts: it asks each
- * QEMU over QMP itself and tells its runsv `d`; a VM it cannot claim stops
- * through its `control/t`), then HUPs runsvdir, sends TERM to any runsv of
+ * without waiting. So vm daemon, on TERM, INT or HUP, stops every VM in
+ * parallel, each within its wait: it asks each QEMU it can over QMP itself
+ * (lib/service/vmd_stop.ts: its control/t waits for vmd), the others stop
+ * through their `control/t`; it HUPs runsvdir, sends TERM to any runsv of
  * the VMDIR that is not runsvdir's child, and waits until no runsv of the
  * VMDIR is left (no `supervise/ok` opens), at most the largest `wait` plus
  * {@link STOP_MARGIN_S} in all; only then does it exit (0; 111 when VMs
@@ -55,11 +55,11 @@ import { sleep } from "../os/poll.ts";
 import { readStatus } from "../runit/status.ts";
 import { listVms, readWait } from "../vm/dir.ts";
 import { findRunsv, findRunsvdir, type Runsv, supervisedVms } from "../qemu/processes.ts";
-import { stopVms } from "../service/vmd_stop.ts";
+import { settleStops, startStops } from "../service/vmd_stop.ts";
 
 /** Environment variable marking a runsvdir started by vm daemon (its value: the daemon's PID). */
 export const DAEMON_ENV = "VM_DAEMON_PID";
-/** Seconds added to the largest `wait` for the whole stop (vm __stop's own grace, finish, hooks). */
+/** Seconds added to the largest `wait` for the whole stop (the stop's own grace, finish, hooks). */
 export const STOP_MARGIN_S = 10;
 /** runsvdir's PATH unless the config sets one. */
 const RUNSVDIR_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -315,13 +315,14 @@ export class Daemon {
   }
 
   /**
-   * Stops every VM, each within its wait (lib/service/vmd_stop.ts: those it
-   * can by vmd itself, the others through their control/t), then ends their
-   * runsv ({@link #endRunsv}), at most the largest wait plus the margin in
-   * all. Returns 0 when all are down, 111 otherwise.
+   * Stops the VMs it can itself (lib/service/vmd_stop.ts), HUPs runsvdir, TERMs the runsv that
+   * are not its children, and waits until no runsv of the VMDIR is left, at most the largest
+   * wait plus the margin. Returns 0 when all are down, 111 otherwise.
    */
   async #stopAll(): Promise<number> {
     const t0 = performance.now();
+    const rsd = this.#rsd;
+    const rsdLives = () => rsd !== undefined && isAlive(rsd.pid, rsd.startTime || undefined);
     // Supervised VMs that are not down (running, or in finish: a backoff).
     const up = supervisedVms(this.vmdir).filter((vm) =>
       readStatus(join(this.vmdir, vm))?.state !== "down"
@@ -334,21 +335,10 @@ export class Daemon {
         : `stopping ${up.length} VM(s) in parallel, each within its wait (at most ${bound} s): ` +
           names(up),
     );
-    // The VMs first, their runsv after: a runsv told TERM (runsvdir's HUP)
-    // while it still runs QEMU would run control/t once more.
-    const opts = { path: this.#path, t0, deadline: t0 + bound * 1000, log: this.#log };
-    return await this.#endRunsv(t0, bound, await stopVms(this.vmdir, up, opts));
-  }
-
-  /**
-   * HUPs runsvdir, TERMs the runsv that are not its children, and waits
-   * until no runsv of the VMDIR is left or `bound` seconds from `t0` passed
-   * (`up`: the VMs not down by then). Returns 0 when none is left, 111 otherwise.
-   */
-  async #endRunsv(t0: number, bound: number, up: readonly string[]): Promise<number> {
-    const rsd = this.#rsd;
-    const rsdLives = () => rsd !== undefined && isAlive(rsd.pid, rsd.startTime || undefined);
-    // runsvdir's children get TERM from runsvdir (on HUP); the others (adopted) from us, once.
+    const stops = startStops(this.vmdir, up, { path: this.#path, log: this.#log });
+    // runsvdir's children get TERM from runsvdir itself (on HUP); every other
+    // runsv (adopted) from us. Each runsv gets TERM once: a second one could
+    // run control/t again while the first still powers the guest off.
     const termed = new Set<number>();
     const term = (r: Runsv, why: string) => {
       if (termed.has(r.pid)) return;
@@ -361,6 +351,8 @@ export class Daemon {
     if (rsdPid !== undefined) signal(rsdPid, "SIGHUP");
     for (const r of adopted) term(r, "adopted");
     let rsdGoneChecked = rsdPid === undefined;
+    const deadline = t0 + bound * 1000;
+    let left = new Set(up);
     for (;;) {
       const rsdLeft = rsdPid !== undefined && rsdLives();
       if (rsdLeft) {
@@ -376,11 +368,18 @@ export class Daemon {
           for (const r of findRunsv(this.vmdir)) term(r, "its");
         }
       }
-      const runsv = findRunsv(this.vmdir);
-      if (!rsdLeft && runsv.length === 0) break;
-      if (performance.now() >= t0 + bound * 1000) {
+      const now = supervisedVms(this.vmdir).filter((vm) => left.has(vm));
+      for (const vm of left) {
+        if (!now.includes(vm)) {
+          this.#log(`VM "${vm}" is down (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+        }
+      }
+      left = new Set(now);
+      if (!rsdLeft && left.size === 0 && findRunsv(this.vmdir).length === 0) break;
+      if (performance.now() >= deadline) {
+        const still = [...left, ...findRunsv(this.vmdir).map((r) => r.vm)];
         this.#log(
-          `still up after ${bound} s: ${names([...new Set([...up, ...runsv.map((r) => r.vm)])])}` +
+          `still up after ${bound} s: ${names([...new Set(still)])}` +
             (rsdLeft ? ` (runsvdir PID ${rsdPid} ignored HUP)` : "") +
             `; exiting (the service manager may now kill them)`,
         );
@@ -388,6 +387,7 @@ export class Daemon {
       }
       await sleep(50);
     }
+    await settleStops(this.vmdir, stops, this.#log);
     this.#log(`every VM is down (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     return 0;
   }

@@ -7,19 +7,22 @@
  *
  * 1. vmd claims the VM ({@link claimStop}): `supervise/vmd-stop` holds QEMU's
  *    PID and stays locked (flock, exclusive) while vmd stops it; then vmd
- *    tells runsv `d`, so nothing restarts. runsv runs `control/t`, whose sh
- *    sees the claim and waits for the lock (`flock -s`) instead of starting
- *    `vm __stop`.
+ *    tells runsv `x`: down, so nothing restarts, and exit once down, as
+ *    runsvdir's TERM (vmd's HUP to it follows) asks too. runsv runs
+ *    `control/t`, whose sh sees the claim and waits for the lock (`flock
+ *    -s`) instead of starting `vm __stop`.
  * 2. vmd does what `vm __stop` does ({@link stopAndRecord}: the power button,
  *    the guest agent, `quit` past the wait, the stop record) and, once QEMU
  *    is gone, what `vm __finish` does for a VM wanted down: the sockets and
  *    the crash-loop backoff removed ({@link vmdStop}).
  * 3. It writes `<PID> <exit code>` and the lines for the VM's log into the
  *    file and unlocks it: control/t logs the lines (prefixed with the VM's
- *    name, as `vm __stop` would) and exits with the code (0: runsv sends no
- *    TERM). `finish` reads the code: 0 leaves nothing to do but the cleanup
- *    hook, so it starts `vm __finish` only for a VM with `hooks`; it empties
- *    the file, and vmd removes it once the VM is down.
+ *    name, as `vm __stop` would), keeps only the first line (runsv runs
+ *    control/t once more when runsvdir's TERM comes before QEMU is reaped)
+ *    and exits with the code (0: runsv sends no TERM). `finish` reads the
+ *    code: 0 leaves nothing to do but the cleanup hook, so it starts
+ *    `vm __finish` only for a VM with `hooks`; it empties the file, and vmd
+ *    removes it once every runsv is gone ({@link settleStops}).
  *
  * The outcome is written into the locked file in place, not renamed over
  * it: the lock belongs to that file, and readers take it before they read.
@@ -27,8 +30,8 @@
  * code and runs `vm __stop`, which takes over; an outcome for another QEMU
  * (control/t compares runsv's `supervise/pid`) is never taken. A VM whose
  * QEMU is not up, or whose `control/t` does not name the file (scripts
- * older than this vmd, or the user's own), is not claimed: runsv told `d`
- * stops it through its control/t.
+ * older than this vmd, or the user's own), is not claimed: runsvdir's TERM
+ * makes its runsv run its control/t.
  * Reads `<vm>/{control/t,wait,supervise/{status,pid}}`; writes
  * `<vm>/supervise/{vmd-stop,control,stop}`; removes `<vm>/backoff` and the sockets.
  * @module
@@ -44,11 +47,11 @@ import {
   unlessMissing,
 } from "../os/fs.ts";
 import { findExecutable } from "../os/exec.ts";
-import { pollUntil, sleep } from "../os/poll.ts";
+import { pollUntil } from "../os/poll.ts";
 import { isAlive } from "../os/proc.ts";
 import { isQemuPid } from "../qemu/processes.ts";
 import { control } from "../runit/control.ts";
-import { isSupervised, readStatus } from "../runit/status.ts";
+import { readStatus } from "../runit/status.ts";
 import { writeBackoff } from "../vm/backoff.ts";
 import { removeSockets, waitOf } from "../vm/dir.ts";
 import { F } from "../vm/files.ts";
@@ -62,8 +65,6 @@ interface VmdClaim {
   readonly file: Deno.FsFile;
 }
 
-/** How often vmd looks whether the VMs it stops are down. */
-const DOWN_POLL_MS = 25;
 /** How long QEMU gets to be gone once its QMP socket closed. */
 const EXIT_GRACE_MS = 3000;
 /** The most of a `control/t` read to look for the hand-off (ours is a few hundred bytes). */
@@ -95,7 +96,7 @@ function rewrite(file: Deno.FsFile, text: string): void {
 /**
  * Claims the VM in `dir` for vmd's own stop (step 1 of the module doc): when
  * runsv runs QEMU, wanted up, and its control/t defers to vmd, locks
- * `supervise/vmd-stop` with QEMU's PID in it and tells runsv `d`. Returns
+ * `supervise/vmd-stop` with QEMU's PID in it and tells runsv `x`. Returns
  * undefined, doing nothing, otherwise (the caller stops it runit's way).
  * Throws SystemError when the file cannot be made.
  */
@@ -113,7 +114,7 @@ function claimStop(dir: string): VmdClaim | undefined {
       return undefined;
     }
     rewrite(file, `${st.pid}\n`);
-    control(dir, "d");
+    control(dir, "x");
   } catch (e) {
     file.close();
     throw e;
@@ -138,7 +139,7 @@ async function vmdStop(claim: VmdClaim): Promise<void> {
       throw new SystemError(`QEMU (PID ${pid}) did not exit after its QMP socket closed`);
     }
     removeSockets(dir);
-    writeBackoff(dir, undefined); // wanted down (runsv was told "d"): no backoff, as vm __finish
+    writeBackoff(dir, undefined); // wanted down (runsv was told "x"): no backoff, as vm __finish
   } catch (e) {
     code = EXIT_CHECK;
     lines.push(`fatal: ${describe(e)}`);
@@ -151,73 +152,55 @@ async function vmdStop(claim: VmdClaim): Promise<void> {
   }
 }
 
-/** Removes the VM's `supervise/vmd-stop` once the VM is down: nothing reads it any more. */
-function releaseStop(dir: string): void {
-  removeIfExists(join(dir, F.vmdStop));
-}
-
-/** How {@link stopVms} goes about it. */
-export interface StopVmsOptions {
+/** What {@link startStops} needs. */
+export interface StartOptions {
   /** runsvdir's PATH: vmd stops VMs itself only when it has `flock`, which control/t waits with. */
   path: string;
-  /** performance.now() when the stop began, and past which it gives up waiting. */
-  t0: number;
-  deadline: number;
   log: (line: string) => void;
 }
 
 /**
- * Stops the VMs `vms` of `vmdir`, all at once, each within its wait: those it
- * can claim by vmd itself, every other runit's way (runsv told `d` runs its
- * control/t); waits until each is down (or its runsv gone), saying so, or
- * until the deadline. Returns the VMs still up then.
+ * Starts vmd's own stop of each VM of `vms` (names in `vmdir`) it can claim
+ * (QEMU up, the shipped control/t, `flock` on runsvdir's PATH); returns
+ * them by VM. The others are left to runit's way: their runsv, told TERM,
+ * runs their control/t.
  */
-export async function stopVms(
+export function startStops(
   vmdir: string,
   vms: readonly string[],
-  opts: StopVmsOptions,
-): Promise<string[]> {
-  const handOff = findExecutable("flock", opts.path, "/") !== undefined;
-  if (!handOff && vms.length > 0) {
-    opts.log(`no "flock" on runsvdir's PATH: each VM stops through its control/t (vm __stop)`);
-  }
+  opts: StartOptions,
+): Map<string, Promise<void>> {
   const stops = new Map<string, Promise<void>>();
+  if (findExecutable("flock", opts.path, "/") === undefined) {
+    if (vms.length > 0) opts.log(`no "flock" on runsvdir's PATH: each VM stops through control/t`);
+    return stops;
+  }
   for (const vm of vms) {
-    const dir = join(vmdir, vm);
     let claim: VmdClaim | undefined;
     try {
-      claim = handOff ? claimStop(dir) : undefined;
+      claim = claimStop(join(vmdir, vm));
     } catch (e) {
       // Its files could not be read or written (a full disk…): runit's way, then.
       if (!(e instanceof Error)) throw e;
       opts.log(`VM "${vm}": stops through its control/t: ${describe(e)}`);
     }
-    if (claim !== undefined) {
-      stops.set(vm, vmdStop(claim));
-      continue;
-    }
-    try {
-      control(dir, "d");
-    } catch (e) {
-      // Its runsv went meanwhile: nothing to stop.
-      if (!(e instanceof SystemError)) throw e;
-    }
+    if (claim !== undefined) stops.set(vm, vmdStop(claim));
   }
-  let left = [...vms];
-  while (left.length > 0 && performance.now() < opts.deadline) {
-    await sleep(DOWN_POLL_MS);
-    left = left.filter((vm) => {
-      const dir = join(vmdir, vm);
-      if (isSupervised(dir) && readStatus(dir)?.state !== "down") return true;
-      opts.log(`VM "${vm}" is down (${((performance.now() - opts.t0) / 1000).toFixed(1)} s)`);
-      return false;
-    });
-  }
+  return stops;
+}
+
+/**
+ * Once every runsv is gone: waits for vmd's stops to settle (each is
+ * bounded: its wait and a few seconds) and removes their
+ * `supervise/vmd-stop`, which nothing reads any more.
+ */
+export async function settleStops(
+  vmdir: string,
+  stops: ReadonlyMap<string, Promise<void>>,
+  log: (line: string) => void,
+): Promise<void> {
   for (const [vm, stop] of stops) {
-    if (left.includes(vm)) continue; // past the deadline: not waited for
-    // Down: its control/t has read the outcome, so the stop has settled (or settles now).
-    await stop.catch((e) => opts.log(`VM "${vm}": its stop was not handed on: ${describe(e)}`));
-    releaseStop(join(vmdir, vm));
+    await stop.catch((e) => log(`VM "${vm}": its stop was not handed on: ${describe(e)}`));
+    removeIfExists(join(vmdir, vm, F.vmdStop));
   }
-  return left;
 }
