@@ -98,7 +98,7 @@ function rewrite(file: Deno.FsFile, text: string): void {
  * runsv runs QEMU, wanted up, and its control/t defers to vmd, locks
  * `supervise/vmd-stop` with QEMU's PID in it and tells runsv `x`. Returns
  * undefined, doing nothing, otherwise (the caller stops it runit's way).
- * Throws SystemError when the file cannot be made.
+ * Throws when its files cannot be read or `supervise/vmd-stop` made.
  */
 function claimStop(dir: string): VmdClaim | undefined {
   const st = readStatus(dir);
