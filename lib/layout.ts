@@ -56,6 +56,11 @@ export const F = {
   monitorLock: "supervise/monitor-lock",
   /** How the last graceful stop ended, written by `vm __stop` (lib/vm/stop_record.ts). */
   stopRecord: "supervise/stop",
+  /**
+   * vmd's stop of the VM (host shutdown), locked while it runs, then its outcome for
+   * `control/t` and `finish` (lib/service/vmd_stop.ts; named in default/control/t, finish).
+   */
+  vmdStop: "supervise/vmd-stop",
   /** A dump of the VM's screen, written by QEMU for lib/qemu/screen.ts and removed once read. */
   screen: "supervise/screen",
   /** Crash-loop backoff state, written by `vm __finish`. */

@@ -4,13 +4,15 @@
  *
  * Why not plain `runsvdir`: on TERM runsvdir exits at once and leaves every
  * runsv and QEMU running (a new runsvdir then cannot lock their
- * `supervise/lock`); on HUP it sends TERM to each runsv (each stops its VM
- * gracefully through `control/t`) but exits at once, without waiting. So
- * vm daemon, on TERM, INT or HUP, HUPs runsvdir, sends TERM to any runsv of
+ * `supervise/lock`); on HUP it sends TERM to each runsv but exits at once,
+ * without waiting. So vm daemon, on TERM, INT or HUP, stops every VM in
+ * parallel, each within its wait: it asks each QEMU it can over QMP itself
+ * (lib/service/vmd_stop.ts: its control/t waits for vmd), the others stop
+ * through their `control/t`; it HUPs runsvdir, sends TERM to any runsv of
  * the VMDIR that is not runsvdir's child, and waits until no runsv of the
  * VMDIR is left (no `supervise/ok` opens), at most the largest `wait` plus
- * {@link STOP_MARGIN_S}; only then does it exit (0; 111 when VMs were still
- * up at the bound) and may a service manager kill what remains.
+ * {@link STOP_MARGIN_S} in all; only then does it exit (0; 111 when VMs
+ * were still up at the bound) and may a service manager kill what remains.
  *
  * runsvdir runs in its own session, so a terminal's Ctrl-C reaches only
  * vm daemon (QEMU would quit at once on SIGINT). It gets the daemon's
@@ -39,8 +41,8 @@
  * stops every VM and exits 111.
  *
  * Creates `$VMDIR` (mode 0700) when it does not exist, and says so.
- * Reads `/proc`, `$VMDIR/*` (`supervise/ok`, `wait`); locks `$VMDIR`;
- * signals runsvdir (HUP) and runsv (TERM) processes of the VMDIR.
+ * Reads `/proc`, `$VMDIR/*` (`supervise/ok`, `wait`); locks `$VMDIR`; stops the
+ * VMs (vmd_stop.ts); signals runsvdir (HUP) and runsv (TERM) processes of the VMDIR.
  * @module
  */
 
@@ -53,11 +55,14 @@ import { sleep } from "../os/poll.ts";
 import { readStatus } from "../runit/status.ts";
 import { listVms, readWait, supervisedVms } from "../vm/dir.ts";
 import { findRunsv, findRunsvdir, type Runsv } from "../qemu/processes.ts";
+import { settleStops, startStops } from "../service/vmd_stop.ts";
 
 /** Environment variable marking a runsvdir started by vm daemon (its value: the daemon's PID). */
 export const DAEMON_ENV = "VM_DAEMON_PID";
-/** Seconds added to the largest `wait` for the whole stop (vm __stop's own grace, finish, hooks). */
+/** Seconds added to the largest `wait` for the whole stop (the stop's own grace, finish, hooks). */
 export const STOP_MARGIN_S = 10;
+/** runsvdir's PATH unless the config sets one. */
+const RUNSVDIR_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** A runsvdir that lived less than this (seconds) failed quickly. */
 export const QUICK_RUNSVDIR_S = 10;
 /** Quick runsvdir failures in a row after which the daemon gives up. */
@@ -140,6 +145,8 @@ function names(list: readonly string[]): string {
 export class Daemon {
   readonly vmdir: string;
   readonly #cfg: Config;
+  /** runsvdir's PATH: the config's, or the standard one. */
+  readonly #path: string;
   readonly #log: DaemonLog;
   #rsd?: RunsvdirHandle;
   #stopping = false;
@@ -150,6 +157,7 @@ export class Daemon {
 
   constructor(cfg: Config, log: DaemonLog) {
     this.#cfg = cfg;
+    this.#path = cfg.env.PATH ?? RUNSVDIR_PATH;
     this.#log = log;
     try {
       if (createVmdir(cfg.vmdir)) log(`created VMDIR "${cfg.vmdir}" (mode 0700): it did not exist`);
@@ -263,8 +271,8 @@ export class Daemon {
 
   #start(): RunsvdirHandle {
     const env: Record<string, string> = {
-      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       ...this.#cfg.env,
+      PATH: this.#path,
       VMDIR: this.vmdir,
       [DAEMON_ENV]: String(Deno.pid),
     };
@@ -307,9 +315,9 @@ export class Daemon {
   }
 
   /**
-   * HUPs runsvdir, TERMs the runsv that are not its children, and waits
-   * until no runsv of the VMDIR is left, at most the largest wait plus the
-   * margin. Returns 0 when all are down, 111 otherwise.
+   * Stops the VMs it can itself (lib/service/vmd_stop.ts), HUPs runsvdir, TERMs the runsv that
+   * are not its children, and waits until no runsv of the VMDIR is left, at most the largest
+   * wait plus the margin. Returns 0 when all are down, 111 otherwise.
    */
   async #stopAll(): Promise<number> {
     const t0 = performance.now();
@@ -327,6 +335,7 @@ export class Daemon {
         : `stopping ${up.length} VM(s) in parallel, each within its wait (at most ${bound} s): ` +
           names(up),
     );
+    const stops = startStops(this.vmdir, up, { path: this.#path, log: this.#log });
     // runsvdir's children get TERM from runsvdir itself (on HUP); every other
     // runsv (adopted) from us. Each runsv gets TERM once: a second one could
     // run control/t again while the first still powers the guest off.
@@ -376,8 +385,9 @@ export class Daemon {
         );
         return 111;
       }
-      await sleep(100);
+      await sleep(50);
     }
+    await settleStops(this.vmdir, stops, this.#log);
     this.#log(`every VM is down (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     return 0;
   }

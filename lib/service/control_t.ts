@@ -5,13 +5,17 @@
  * on `supervise/agent`) to shut down; after `wait` seconds quit QEMU. runsv
  * blocks while this runs, so every step is bounded: the whole takes at most
  * `wait` + a few seconds. When QEMU never came up (a pre_qemu hook hangs),
- * the hook's process group is ended instead. Connects to
+ * the hook's process group is ended instead. vmd stops its VMs at host
+ * shutdown with the same {@link stopAndRecord}, and control/t then waits for
+ * it instead (lib/service/vmd_stop.ts). Connects to
  * `<vm>/supervise/qmp` and `<vm>/supervise/agent`; reads
  * `<vm>/supervise/status` and /proc; signals hook process groups.
  * @module
  */
 
-import { SystemError } from "../errors.ts";
+import { describe, SystemError } from "../errors.ts";
+import { isAlive } from "../os/proc.ts";
+import { readStatus } from "../runit/status.ts";
 import { endGroup } from "../os/process_group.ts";
 import { hookGroups, isQemuPid } from "../qemu/processes.ts";
 import { HOOK_ARGV0, HOOK_GRACE_MS } from "../vm/hooks.ts";
@@ -126,10 +130,21 @@ export function qemuRuns(vm: Vm): number | undefined {
 }
 
 /**
+ * Whether the QEMU runsv runs for `dir` is gone already (dead, or a zombie
+ * runsv has not reaped while it waits for control/t): then there is nothing
+ * to stop, as after `vm kill`, and a QMP socket that refuses is no news.
+ * Reads status, /proc.
+ */
+function qemuGone(dir: string): boolean {
+  const st = readStatus(dir);
+  return st === undefined || st.state !== "run" || st.pid === 0 || !isAlive(st.pid);
+}
+
+/**
  * Records how the stop of QEMU `pid` ended (lib/vm/stop_record.ts), for
  * `vm stop` to report. Writes `<dir>/supervise/stop`.
  */
-export function recordStop(dir: string, pid: number, r: StopResult, wait: number): void {
+function recordStop(dir: string, pid: number, r: StopResult, wait: number): void {
   writeStopRecord(dir, {
     pid,
     at: Date.now(),
@@ -138,6 +153,32 @@ export function recordStop(dir: string, pid: number, r: StopResult, wait: number
     agent: r.agent === true,
     wait,
   });
+}
+
+/**
+ * The graceful stop of QEMU `pid`, runsv's in `dir` (`vm __stop`'s, and vmd's
+ * own at host shutdown): {@link stopVm} within `wait` seconds, then the stop
+ * recorded. Returns the lines to log: how it ended (none when QEMU was gone
+ * already), and a record that could not be written. Throws as stopVm does
+ * while QEMU is still there. Writes `<dir>/supervise/stop`.
+ */
+export async function stopAndRecord(dir: string, pid: number, wait: number): Promise<string[]> {
+  let r;
+  try {
+    r = await stopVm(dir, wait);
+  } catch (e) {
+    if (e instanceof SystemError && qemuGone(dir)) return [];
+    throw e;
+  }
+  const lines = [stopLine(r, wait)];
+  try {
+    recordStop(dir, pid, r, wait);
+  } catch (e) {
+    // A file that cannot be written (a full disk, …): the stop itself is done.
+    if (!(e instanceof Error)) throw e;
+    lines.push(`stop: not recorded for "vm stop": ${describe(e)}`);
+  }
+  return lines;
 }
 
 /**

@@ -7,7 +7,9 @@
  * restarting) sleeps a growing delay after each quick death while the VM is
  * wanted up, and forgets it once QEMU has run for a while (lib/vm/backoff.ts
  * holds the rule and the file); the sleep ends at once when the VM is no
- * longer wanted up (`sv down`, vmd stop).
+ * longer wanted up (`sv down`, vmd stop). After a stop vmd did itself, the
+ * shipped `finish` script starts `vm __finish` only for a VM with hooks: vmd
+ * has done the rest (lib/service/vmd_stop.ts).
  * Reads `<vm>/hooks`, `<vm>/supervise/status`; deletes
  * `<vm>/supervise/{monitor,qmp,console}`; writes `<vm>/backoff`.
  * @module
