@@ -9,21 +9,21 @@
  */
 
 import { EXIT_SYSTEM, EXIT_USAGE, UsageError, VmError } from "./lib/errors.ts";
-import type { CommandModule, CommandSpec } from "./cli/command.ts";
-import { parseInvocation, wantsHelp } from "./cli/parse.ts";
+import type { CommandModule, CommandSpec } from "./cli/core/command.ts";
+import { parseInvocation, wantsHelp } from "./cli/core/parse.ts";
 import { COMMANDS, findCommand } from "./cli/table.ts";
-import { VERSION } from "./cli/version.ts";
-import { fatalText, print, printErr } from "./cli/output.ts";
+import { VERSION } from "./cli/core/version.ts";
+import { fatalText, print, printErr } from "./cli/core/output.ts";
 
-/** cli/suggest.ts, loaded for an unknown command only (a computed specifier: see loadCommand). */
-function loadSuggest(): Promise<typeof import("./cli/suggest.ts")> {
-  const file = "./cli/suggest.ts";
+/** cli/core/suggest.ts, loaded for an unknown command only (a computed specifier: see loadCommand). */
+function loadSuggest(): Promise<typeof import("./cli/core/suggest.ts")> {
+  const file = "./cli/core/suggest.ts";
   return import(file);
 }
 
-/** cli/help.ts, loaded when help is asked for (a computed specifier: see loadCommand). */
-function loadHelp(): Promise<typeof import("./cli/help.ts")> {
-  const file = "./cli/help.ts";
+/** cli/core/help.ts, loaded when help is asked for (a computed specifier: see loadCommand). */
+function loadHelp(): Promise<typeof import("./cli/core/help.ts")> {
+  const file = "./cli/core/help.ts";
   return import(file);
 }
 

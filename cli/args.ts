@@ -10,9 +10,9 @@ import { runsvdirEnv } from "../lib/qemu/processes.ts";
 import { quoteWord } from "../lib/text/shell_words.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
-import type { CommandModule } from "./command.ts";
-import { print, printErr } from "./output.ts";
-import { exclusive, optFlag } from "./parse.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print, printErr } from "./core/output.ts";
+import { exclusive, optFlag } from "./core/parse.ts";
 
 /** The argv as shell words: one line, or one argument per line with `lines`. Pure. */
 export function formatArgv(argv: readonly string[], lines: boolean): string {

@@ -7,9 +7,9 @@
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm, setAutostart } from "../lib/vm/dir.ts";
 import { vmState } from "../lib/vm/state.ts";
-import type { CommandModule } from "./command.ts";
-import { print } from "./output.ts";
-import { refuse } from "./parse.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print } from "./core/output.ts";
+import { refuse } from "./core/parse.ts";
 
 /** The line `vm autostart` prints: the VM's autostart setting and what it means. Pure. */
 export function autostartMessage(name: string, on: boolean): string {

@@ -9,8 +9,8 @@ import { control } from "../lib/runit/control.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { appendOnce } from "../lib/vm/templates.ts";
-import type { CommandModule } from "./command.ts";
-import { print } from "./output.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print } from "./core/output.ts";
 
 /** `vm boot`. */
 export const boot: CommandModule = {

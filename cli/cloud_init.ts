@@ -11,9 +11,9 @@ import { UsageError } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { authorizeVmKey, noKeyListText, regenerateSeed } from "../lib/cloud_init/seed_file.ts";
-import type { Invocation } from "./command.ts";
-import { print } from "./output.ts";
-import { optFlag } from "./parse.ts";
+import type { Invocation } from "./core/command.ts";
+import { print } from "./core/output.ts";
+import { optFlag } from "./core/parse.ts";
 
 /** Runs `vm cloud-init`. */
 export async function run(inv: Invocation): Promise<number> {

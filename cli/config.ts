@@ -6,8 +6,8 @@
 
 import { type ConfigReport, configReport } from "../lib/vm/config_report.ts";
 import { quoteWord } from "../lib/text/shell_words.ts";
-import type { CommandModule } from "./command.ts";
-import { print } from "./output.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print } from "./core/output.ts";
 
 const STATE_TEXT = {
   read: "read",

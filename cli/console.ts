@@ -27,9 +27,9 @@ import { hmpGreeting, hmpSession } from "../lib/qemu/hmp.ts";
 import { parseSeconds } from "../lib/text/units.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
-import type { CommandModule } from "./command.ts";
-import { printErr } from "./output.ts";
-import { optString } from "./parse.ts";
+import type { CommandModule } from "./core/command.ts";
+import { printErr } from "./core/output.ts";
+import { optString } from "./core/parse.ts";
 
 const encoder = new TextEncoder();
 

@@ -12,9 +12,9 @@ import { listVms, requireVm } from "../lib/vm/dir.ts";
 import { running } from "../lib/qemu/processes.ts";
 import { cpVm, cpVmNamed, parseCpOperand, scpArgv, sshTarget } from "../lib/ssh/ssh_args.ts";
 import { exists } from "../lib/os/fs.ts";
-import type { Invocation } from "./command.ts";
-import { optFlag } from "./parse.ts";
-import { execProgram } from "./external.ts";
+import type { Invocation } from "./core/command.ts";
+import { optFlag } from "./core/parse.ts";
+import { execProgram } from "./core/external.ts";
 
 /** Runs `vm cp`: replaces this process with scp (returns only by throwing). */
 export function run(inv: Invocation): Promise<number> {

@@ -14,9 +14,9 @@ import {
 } from "../lib/actions/service_install.ts";
 import { EXIT_CHECK } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
-import type { CommandModule } from "./command.ts";
-import { print, printErr } from "./output.ts";
-import { refuse } from "./parse.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print, printErr } from "./core/output.ts";
+import { refuse } from "./core/parse.ts";
 
 /** `vm daemon`. */
 export const daemon: CommandModule = {

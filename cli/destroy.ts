@@ -8,10 +8,10 @@ import { EXIT_CHECK } from "../lib/errors.ts";
 import { destroyVm, formatDestroyPlan, planDestroy } from "../lib/actions/destroy.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { checkName } from "../lib/vm/name.ts";
-import type { CommandModule } from "./command.ts";
-import { print } from "./output.ts";
-import { optFlag } from "./parse.ts";
-import { confirm } from "./prompt.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print } from "./core/output.ts";
+import { optFlag } from "./core/parse.ts";
+import { confirm } from "./core/prompt.ts";
 
 /** `vm destroy`. */
 export const destroy: CommandModule = {

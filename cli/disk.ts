@@ -9,9 +9,9 @@ import { checkStopped } from "../lib/qemu/processes.ts";
 import { formatBytes, parseNewSize } from "../lib/text/units.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
-import type { CommandModule } from "./command.ts";
-import { print } from "./output.ts";
-import { optFlag, optString, refuse } from "./parse.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print } from "./core/output.ts";
+import { optFlag, optString, refuse } from "./core/parse.ts";
 import { showDisk, vmDisks } from "../lib/vm/disk_paths.ts";
 
 /** `vm disk`. */

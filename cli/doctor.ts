@@ -12,9 +12,9 @@ import { diskProblems } from "../lib/actions/doctor_disks.ts";
 import { formatBytes } from "../lib/text/units.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { leftoverCommand } from "../lib/vm/leftovers.ts";
-import type { CommandModule } from "./command.ts";
-import { print } from "./output.ts";
-import { optFlag } from "./parse.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print } from "./core/output.ts";
+import { optFlag } from "./core/parse.ts";
 
 /** `vm doctor`. */
 export const doctorCommand: CommandModule = {

@@ -10,8 +10,8 @@ import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { GuestAgent } from "../lib/qemu/guest_agent.ts";
 import { guestExec } from "../lib/qemu/guest_exec.ts";
-import type { Invocation } from "./command.ts";
-import { writeBytes } from "./output.ts";
+import type { Invocation } from "./core/command.ts";
+import { writeBytes } from "./core/output.ts";
 import { remoteCommand } from "./ssh.ts";
 
 /** Runs the command; returns its exit code. */

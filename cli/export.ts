@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { CommandModule, Invocation } from "./command.ts";
-import { print, printErr, writeErr } from "./output.ts";
-import { optFlag, optString } from "./parse.ts";
+import type { CommandModule, Invocation } from "./core/command.ts";
+import { print, printErr, writeErr } from "./core/output.ts";
+import { optFlag, optString } from "./core/parse.ts";
 import { UsageError } from "../lib/errors.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { readVmModel } from "../lib/export/vm_model.ts";

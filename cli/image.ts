@@ -8,10 +8,10 @@
  * @module
  */
 
-import type { CommandModule, Invocation } from "./command.ts";
-import { print, printErr } from "./output.ts";
-import { exclusive, optFlag, optString } from "./parse.ts";
-import { type Progress, progress } from "./progress.ts";
+import type { CommandModule, Invocation } from "./core/command.ts";
+import { print, printErr } from "./core/output.ts";
+import { exclusive, optFlag, optString } from "./core/parse.ts";
+import { type Progress, progress } from "./core/progress.ts";
 import { type Config, httpTimeouts, loadConfig } from "../lib/vm/config.ts";
 import { loadCatalog } from "../lib/images/catalog.ts";
 import type { ImageRow } from "../lib/images/cache.ts";

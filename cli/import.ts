@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { CommandModule, Invocation } from "./command.ts";
+import type { CommandModule, Invocation } from "./core/command.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { importLibvirt } from "../lib/export/libvirt_import.ts";
 import { importTar } from "../lib/export/tar.ts";
@@ -15,8 +15,8 @@ import type { Untrusted } from "../lib/export/import_trust.ts";
 import { movedLoginLines } from "../lib/export/import_login.ts";
 import { progress } from "./export.ts";
 import { interruptible } from "./image.ts";
-import { print, printErr } from "./output.ts";
-import { optFlag, optString } from "./parse.ts";
+import { print, printErr } from "./core/output.ts";
+import { optFlag, optString } from "./core/parse.ts";
 
 /** `vm import libvirt <domain> [<vm>]`. */
 export const libvirt: CommandModule = { run: importLibvirtCmd };

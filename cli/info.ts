@@ -7,9 +7,9 @@
 import { formatInfo, vmInfo } from "../lib/actions/info.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
-import type { CommandModule } from "./command.ts";
-import { print } from "./output.ts";
-import { optFlag } from "./parse.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print } from "./core/output.ts";
+import { optFlag } from "./core/parse.ts";
 import { visible } from "../lib/text/visible.ts";
 
 /** `vm info`. */

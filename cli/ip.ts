@@ -10,9 +10,9 @@ import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { GuestAgent } from "../lib/qemu/guest_agent.ts";
 import { type GuestInterface, guestInterfaces } from "../lib/qemu/guest_network.ts";
-import type { Invocation } from "./command.ts";
-import { print } from "./output.ts";
-import { optFlag } from "./parse.ts";
+import type { Invocation } from "./core/command.ts";
+import { print } from "./core/output.ts";
+import { optFlag } from "./core/parse.ts";
 import { visible } from "../lib/text/visible.ts";
 
 /**

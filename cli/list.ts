@@ -18,11 +18,11 @@ import {
   vmState,
 } from "../lib/vm/state.ts";
 import { cloudInfo } from "../lib/vm/cloud_info.ts";
-import type { CommandModule } from "./command.ts";
-import { print, printErr, useColor } from "./output.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print, printErr, useColor } from "./core/output.ts";
 import { pathExists } from "../lib/os/libc.ts";
 import { findLeftovers, leftoversLine } from "../lib/vm/leftovers.ts";
-import { exclusive, optFlag } from "./parse.ts";
+import { exclusive, optFlag } from "./core/parse.ts";
 
 /** The `--json` text: each state with its cloud fields (agent, ssh_port). */
 function jsonOf(vmdir: string, states: readonly VmState[]): string {

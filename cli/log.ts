@@ -9,8 +9,8 @@ import { parseLineCount } from "../lib/text/units.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { DEFAULT_LINES, followLog, logFile } from "../lib/vm/log.ts";
-import type { CommandModule } from "./command.ts";
-import { optFlag, optString } from "./parse.ts";
+import type { CommandModule } from "./core/command.ts";
+import { optFlag, optString } from "./core/parse.ts";
 import { writeAll, type Writer } from "../lib/os/io.ts";
 import { VisibleStream } from "../lib/text/visible.ts";
 

@@ -29,12 +29,12 @@ import { UsageError } from "../lib/errors.ts";
 import { type Config, httpTimeouts, loadConfig } from "../lib/vm/config.ts";
 import { checkName } from "../lib/vm/name.ts";
 import { checkSize } from "../lib/text/units.ts";
-import type { CommandModule, Invocation } from "./command.ts";
+import type { CommandModule, Invocation } from "./core/command.ts";
 import { imageArch, interruptible, pullRequest } from "./image.ts";
-import { print } from "./output.ts";
-import { exclusive, optFlag, optString } from "./parse.ts";
-import { progress } from "./progress.ts";
-import { askChecked, askTextChecked, nextLine, yesNo } from "./prompt.ts";
+import { print } from "./core/output.ts";
+import { exclusive, optFlag, optString } from "./core/parse.ts";
+import { progress } from "./core/progress.ts";
+import { askChecked, askTextChecked, nextLine, yesNo } from "./core/prompt.ts";
 import { cloudOptionsFor } from "./make_cloud.ts";
 import {
   type CloudProvision,
@@ -89,7 +89,7 @@ function specOf(inv: Invocation, cfg: Config, iso: string | undefined): MakeSpec
 
 /**
  * Asks what the options did not answer (nothing with `-y`), each question
- * with its default; a bad answer is asked again on a terminal (cli/prompt.ts);
+ * with its default; a bad answer is asked again on a terminal (cli/core/prompt.ts);
  * the end of input aborts (UsageError) before anything is made.
  */
 async function askRest(inv: Invocation, cfg: Config, spec: MakeSpec): Promise<void> {

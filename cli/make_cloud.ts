@@ -18,9 +18,9 @@ import {
   keyFileLines,
 } from "../lib/cloud_init/provision.ts";
 import { checkHostname, checkPackages, checkUser, hostnameFor } from "../lib/cloud_init/seed.ts";
-import type { Invocation } from "./command.ts";
-import { optFlag, optList, optString } from "./parse.ts";
-import { untilValid, yesNo } from "./prompt.ts";
+import type { Invocation } from "./core/command.ts";
+import { optFlag, optList, optString } from "./core/parse.ts";
+import { untilValid, yesNo } from "./core/prompt.ts";
 
 const encoder = new TextEncoder();
 let stdinLines: LineReader | undefined;

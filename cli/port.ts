@@ -13,8 +13,8 @@ import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { formatRule, parseRuleWords, readPorts } from "../lib/vm/ports.ts";
 import { addPort, removePort } from "../lib/actions/port_edit.ts";
-import type { Invocation } from "./command.ts";
-import { print } from "./output.ts";
+import type { Invocation } from "./core/command.ts";
+import { print } from "./core/output.ts";
 
 const USAGE = "vm port <vm> list | add [tcp|udp] [ADDR:]HOSTPORT GUESTPORT | rm [tcp|udp] HOSTPORT";
 

@@ -7,8 +7,8 @@
 import { parseQmpArguments, runQmp } from "../lib/qemu/qmp_command.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
-import type { CommandModule } from "./command.ts";
-import { print } from "./output.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print } from "./core/output.ts";
 
 /** `vm qmp`. */
 export const qmp: CommandModule = {

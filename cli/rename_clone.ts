@@ -8,10 +8,10 @@ import { cloneVm } from "../lib/actions/clone.ts";
 import { renameVm } from "../lib/actions/rename.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { checkName } from "../lib/vm/name.ts";
-import type { CommandModule, Invocation } from "./command.ts";
-import { print } from "./output.ts";
-import { optFlag } from "./parse.ts";
-import { type Progress, progress } from "./progress.ts";
+import type { CommandModule, Invocation } from "./core/command.ts";
+import { print } from "./core/output.ts";
+import { optFlag } from "./core/parse.ts";
+import { type Progress, progress } from "./core/progress.ts";
 
 /** The two VM names of the command, both checked. */
 function twoNames(inv: Invocation): [string, string] {

@@ -10,7 +10,7 @@
 
 import { describe } from "../lib/errors.ts";
 import { basename } from "../lib/os/path.ts";
-import { printErr } from "./output.ts";
+import { printErr } from "./core/output.ts";
 
 /** Prints one line of an entry point, prefixed with the VM's name. */
 export type Say = (line: string) => void;

@@ -8,7 +8,7 @@ import { resolve } from "../lib/os/path.ts";
 import { finishVm, sleepBackoff } from "../lib/service/finish.ts";
 import { backoffLine } from "../lib/vm/backoff.ts";
 import { loadConfig } from "../lib/vm/config.ts";
-import type { CommandModule } from "./command.ts";
+import type { CommandModule } from "./core/command.ts";
 import { entry } from "./runit_entry.ts";
 
 /** `vm __finish <dir> <code> <signal>`: cleanup hook, sockets, crash-loop backoff. */

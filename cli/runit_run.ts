@@ -7,7 +7,7 @@ import { EXIT_SYSTEM } from "../lib/errors.ts";
 import { resolve } from "../lib/os/path.ts";
 import { runVm } from "../lib/service/run.ts";
 import { loadConfig } from "../lib/vm/config.ts";
-import type { CommandModule } from "./command.ts";
+import type { CommandModule } from "./core/command.ts";
 import { entry } from "./runit_entry.ts";
 
 /** `vm __run <dir>`: becomes QEMU (returns only on failure). */

@@ -10,7 +10,7 @@ import { isAlive } from "../lib/os/proc.ts";
 import { readStatus } from "../lib/runit/status.ts";
 import { endPreQemu, qemuRuns, recordStop, stopLine, stopVm } from "../lib/service/control_t.ts";
 import { waitOf } from "../lib/vm/dir.ts";
-import type { CommandModule } from "./command.ts";
+import type { CommandModule } from "./core/command.ts";
 import { entry } from "./runit_entry.ts";
 
 /**

@@ -6,8 +6,8 @@
 
 import { setupDefault } from "../lib/actions/setup_default.ts";
 import { loadConfig } from "../lib/vm/config.ts";
-import type { CommandModule } from "./command.ts";
-import { print } from "./output.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print } from "./core/output.ts";
 
 /** `vm __setup`. */
 export const setup: CommandModule = {

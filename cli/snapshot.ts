@@ -15,9 +15,9 @@ import {
 import { checkStopped } from "../lib/qemu/processes.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
-import type { CommandModule } from "./command.ts";
-import { print } from "./output.ts";
-import { optFlag, refuse, wrongArguments } from "./parse.ts";
+import type { CommandModule } from "./core/command.ts";
+import { print } from "./core/output.ts";
+import { optFlag, refuse, wrongArguments } from "./core/parse.ts";
 import { findCommand } from "./table.ts";
 import { showDisk, vmDisks } from "../lib/vm/disk_paths.ts";
 import { visible } from "../lib/text/visible.ts";

@@ -11,8 +11,8 @@ import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { running } from "../lib/qemu/processes.ts";
 import { sshArgv, sshTarget } from "../lib/ssh/ssh_args.ts";
-import type { Invocation } from "./command.ts";
-import { execProgram } from "./external.ts";
+import type { Invocation } from "./core/command.ts";
+import { execProgram } from "./core/external.ts";
 
 /** The remote command of `vm ssh`'s arguments after the VM (a leading `--` dropped). Pure. */
 export function remoteCommand(rest: readonly string[]): string[] {

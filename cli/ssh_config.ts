@@ -10,8 +10,8 @@ import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { join } from "../lib/os/path.ts";
 import { sshConfigBlock, sshTarget, sshVms } from "../lib/ssh/ssh_args.ts";
-import type { Invocation } from "./command.ts";
-import { print } from "./output.ts";
+import type { Invocation } from "./core/command.ts";
+import { print } from "./core/output.ts";
 
 /** Prints the blocks; exit 0. */
 export function run(inv: Invocation): number {

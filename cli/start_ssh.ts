@@ -2,7 +2,7 @@
  * `vm start <vm>… --ssh`: starts each VM and waits until it answers SSH
  * with its pinned host key, printing how long the boot took. On a terminal
  * one redrawn line tells what each VM waits for and for how long
- * (cli/wait_line.ts); nothing of it on a pipe. `vm start` calls {@link run}
+ * (cli/core/wait_line.ts); nothing of it on a pipe. `vm start` calls {@link run}
  * when `--ssh` is given.
  * @module
  */
@@ -17,11 +17,11 @@ import {
 } from "../lib/actions/start_ssh.ts";
 import type { BootSeen } from "../lib/actions/boot_watch.ts";
 import { failureExit } from "../lib/actions/start_stop.ts";
-import type { Invocation } from "./command.ts";
-import { fatalText, print, printErr } from "./output.ts";
-import { optString } from "./parse.ts";
+import type { Invocation } from "./core/command.ts";
+import { fatalText, print, printErr } from "./core/output.ts";
+import { optString } from "./core/parse.ts";
 import { parseSeconds } from "../lib/text/units.ts";
-import { WaitLine } from "./wait_line.ts";
+import { WaitLine } from "./core/wait_line.ts";
 
 /** What a VM waits for now, in words, for the wait line. Pure. */
 export function bootStageText(seen: Readonly<BootSeen>): string {

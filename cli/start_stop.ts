@@ -25,11 +25,11 @@ import { parseSeconds, secondsText } from "../lib/text/units.ts";
 import { join } from "../lib/os/path.ts";
 import { isSupervised } from "../lib/runit/status.ts";
 import { orphanQemu } from "../lib/qemu/processes.ts";
-import type { CommandModule, Invocation } from "./command.ts";
+import type { CommandModule, Invocation } from "./core/command.ts";
 import { run as startSshCommand } from "./start_ssh.ts";
-import { fatalText, print, printErr } from "./output.ts";
-import { WaitLine } from "./wait_line.ts";
-import { exclusive, optFlag, optString } from "./parse.ts";
+import { fatalText, print, printErr } from "./core/output.ts";
+import { WaitLine } from "./core/wait_line.ts";
+import { exclusive, optFlag, optString } from "./core/parse.ts";
 
 /** Why the stop took what it took, in words (the part in parentheses). Pure. */
 export function stopReason(r: StopResult): string {

@@ -7,8 +7,8 @@
 import { runSv, svWait } from "../lib/runit/control.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { readWait, requireVm } from "../lib/vm/dir.ts";
-import type { CommandModule } from "./command.ts";
-import { optFlag, optString } from "./parse.ts";
+import type { CommandModule } from "./core/command.ts";
+import { optFlag, optString } from "./core/parse.ts";
 
 /** `vm sv`. */
 export const sv: CommandModule = {

@@ -1,13 +1,13 @@
 /**
  * The command table: every command of `vm`, in the order `vm help` lists
- * them, each one record (cli/command.ts) from which come its parsing, its
+ * them, each one record (cli/core/command.ts) from which come its parsing, its
  * help and its completion. Loaded on every start, so it and the row files
  * it gathers import types only; each row names the module main.ts loads
  * when that command runs.
  * @module
  */
 
-import type { ArgSpec, CommandSpec } from "./command.ts";
+import type { ArgSpec, CommandSpec } from "./core/command.ts";
 import { EXPORT_COMMANDS } from "./table_export.ts";
 import { CLOUD_COMMANDS } from "./table_cloud.ts";
 import { IMAGE_COMMANDS } from "./table_images.ts";
@@ -115,7 +115,7 @@ const HELP_ROW: CommandSpec = {
   name: "help",
   summary: "display this help",
   args: [{ name: "<command>", kind: "command", optional: true }],
-  module: "help.ts",
+  module: "core/help.ts",
   entry: "help",
 };
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { CommandSpec, OptionSpec } from "./command.ts";
+import type { CommandSpec, OptionSpec } from "./core/command.ts";
 
 const VM = { name: "<vm>", kind: "vm" } as const;
 /** A VM made with --image: its SSH is set up (completes only those). */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { CommandSpec } from "./command.ts";
+import type { CommandSpec } from "./core/command.ts";
 
 const VM = { name: "<vm>", kind: "vm" } as const;
 const CONNECT = {

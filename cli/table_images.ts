@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { CommandSpec, OptionSpec } from "./command.ts";
+import type { CommandSpec, OptionSpec } from "./core/command.ts";
 
 /** Options choosing and checking an image, shared by `vm image pull` and `vm make --image`. */
 const CHECK_OPTIONS: readonly OptionSpec[] = [

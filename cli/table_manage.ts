@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { CommandSpec } from "./command.ts";
+import type { CommandSpec } from "./core/command.ts";
 import { MAKE_IMAGE_OPTIONS } from "./table_images.ts";
 import { CLOUD_MAKE_OPTIONS } from "./table_cloud.ts";
 

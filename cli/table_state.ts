@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { CommandSpec, OptionSpec } from "./command.ts";
+import type { CommandSpec, OptionSpec } from "./core/command.ts";
 import { START_SSH_OPTIONS } from "./table_cloud.ts";
 
 const VM = { name: "<vm>", kind: "vm" } as const;

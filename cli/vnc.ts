@@ -15,10 +15,10 @@ import { readStatus } from "../lib/runit/status.ts";
 import { loadConfig } from "../lib/vm/config.ts";
 import { requireVm } from "../lib/vm/dir.ts";
 import { F } from "../lib/vm/files.ts";
-import type { CommandModule } from "./command.ts";
+import type { CommandModule } from "./core/command.ts";
 import { findExecutable } from "../lib/os/exec.ts";
-import { print, printErr } from "./output.ts";
-import { optFlag } from "./parse.ts";
+import { print, printErr } from "./core/output.ts";
+import { optFlag } from "./core/parse.ts";
 
 /** The local port the recipe uses (VNC display :0). */
 export const VNC_PORT = 5900;

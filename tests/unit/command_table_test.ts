@@ -7,10 +7,10 @@
 // the completion encoding of each argument kind.
 
 import assert from "node:assert/strict";
-import type { CommandSpec } from "../../cli/command.ts";
-import { completionScript, encode, SHELLS } from "../../cli/completions.ts";
-import { commandHelp, helpText } from "../../cli/help.ts";
-import { optionLabel, parseInvocation, usage, wantsHelp } from "../../cli/parse.ts";
+import type { CommandSpec } from "../../cli/core/command.ts";
+import { completionScript, encode, SHELLS } from "../../cli/core/completions.ts";
+import { commandHelp, helpText } from "../../cli/core/help.ts";
+import { optionLabel, parseInvocation, usage, wantsHelp } from "../../cli/core/parse.ts";
 import { COMMANDS } from "../../cli/table.ts";
 import { UsageError } from "../../lib/errors.ts";
 
@@ -108,7 +108,8 @@ Deno.test("each command's code reads exactly the options its row declares", asyn
       assert.ok(declared.has(name), `cli/${file} reads --${name}, which no row of it declares`);
     }
     // An option may be read by a helper of another cli module this one imports.
-    const helpers = [...text.matchAll(/from "\.\/([a-z_]+\.ts)"/g)].map((m) => m[1] ?? "");
+    const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
+    const helpers = [...text.matchAll(/from "\.\/([a-z_]+\.ts)"/g)].map((m) => dir + (m[1] ?? ""));
     const readHere = new Set([...read, ...helpers.flatMap((h) => [...optionsRead(h)])]);
     for (const name of declared) {
       assert.ok(

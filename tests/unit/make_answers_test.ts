@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../lib/errors.ts";
 import { checkWait } from "../../lib/actions/make.ts";
-import { yesNo } from "../../cli/prompt.ts";
+import { yesNo } from "../../cli/core/prompt.ts";
 import { templateWords } from "../../cli/completions_cmd.ts";
 import { cpVmNamed } from "../../lib/ssh/ssh_args.ts";
 

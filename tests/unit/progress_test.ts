@@ -7,7 +7,7 @@ import {
   RateMeter,
   summaryLine,
 } from "../../lib/text/progress.ts";
-import { progress, type ProgressOut } from "../../cli/progress.ts";
+import { progress, type ProgressOut } from "../../cli/core/progress.ts";
 
 Deno.test("fmtBytes, fmtDuration", () => {
   assert.equal(fmtBytes(512), "512 B");

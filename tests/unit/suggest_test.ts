@@ -1,7 +1,7 @@
-// cli/suggest.ts: "did you mean" for an unknown command.
+// cli/core/suggest.ts: "did you mean" for an unknown command.
 
 import assert from "node:assert/strict";
-import { editDistance, nearest, unknownCommand } from "../../cli/suggest.ts";
+import { editDistance, nearest, unknownCommand } from "../../cli/core/suggest.ts";
 import { COMMANDS } from "../../cli/table.ts";
 
 const NAMES = COMMANDS.filter((c) => !c.hidden).map((c) => c.name);

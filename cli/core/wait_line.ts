@@ -8,7 +8,7 @@
  * @module
  */
 
-import { fitWidth } from "../lib/text/progress.ts";
+import { fitWidth } from "../../lib/text/progress.ts";
 import { writeErr } from "./output.ts";
 
 /** How a VM's wait stands: seconds waited, the most it will be, and what is waited for. */

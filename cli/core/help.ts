@@ -5,11 +5,11 @@
  * @module
  */
 
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 import type { CommandModule, CommandSpec } from "./command.ts";
 import { print } from "./output.ts";
 import { optionLabel, usage } from "./parse.ts";
-import { COMMANDS, findCommand } from "./table.ts";
+import { COMMANDS, findCommand } from "../table.ts";
 import { unknownCommand } from "./suggest.ts";
 import { VERSION } from "./version.ts";
 

@@ -1,6 +1,6 @@
 /**
  * Parsing a command line against its row of the command table
- * (cli/command.ts): options as getopt does (`--name value`, `--name=value`,
+ * (cli/core/command.ts): options as getopt does (`--name value`, `--name=value`,
  * `-n value`, `-nvalue`, `--` ends them; a value may start with `-`), then
  * the number of positional arguments. Every message names the option and the
  * command's `--help`. Also the usage line, and typed access to option values.
@@ -8,9 +8,9 @@
  * @module
  */
 
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 import type { CommandSpec, Invocation, OptionSpec } from "./command.ts";
-import { findCommand } from "./table.ts";
+import { findCommand } from "../table.ts";
 
 /** The option `word` names in `spec` (`--disk`, `-y`), or undefined. Pure. */
 function findOption(spec: CommandSpec, word: string): OptionSpec | undefined {

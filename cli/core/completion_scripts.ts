@@ -1,6 +1,6 @@
 /**
  * The text of the bash, zsh and fish completion scripts, with the parts
- * cli/completions.ts computes from the command table filled in: the command
+ * cli/core/completions.ts computes from the command table filled in: the command
  * names, the `case` arms giving each command's positional kinds, options and
  * option values, and the subcommands. Pure.
  * @module

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { fitWidth, progressLine, RateMeter } from "../lib/text/progress.ts";
+import { fitWidth, progressLine, RateMeter } from "../../lib/text/progress.ts";
 
 /** Where progress goes: stderr, or a stand-in in tests. */
 export interface ProgressOut {

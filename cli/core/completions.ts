@@ -1,7 +1,7 @@
 /**
  * Shell completion scripts for `vm` (bash, zsh, fish), generated from the
  * command table's records: each positional argument and each option value
- * completes by its declared kind (cli/command.ts) — VM names from
+ * completes by its declared kind (cli/core/command.ts) — VM names from
  * `vm list -q`, template, snapshot and image names from `vm __complete`,
  * fixed words, file names — and each command's options are its declared
  * ones. Commands with subcommands complete the subcommand first. At run time

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { UsageError } from "../lib/errors.ts";
-import { execve, findExecutable } from "../lib/os/exec.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { execve, findExecutable } from "../../lib/os/exec.ts";
 
 /** The path of `program` in PATH. Throws UsageError naming the package `pkg`. */
 export function findProgram(program: string, pkg: string): string {

@@ -1,8 +1,8 @@
 /**
  * The shape of one row of the command table (cli/table.ts): everything about
  * a command — its arguments, options, help and completion — in one record.
- * The parser (cli/parse.ts), `vm help` (cli/help.ts) and the completion
- * scripts (cli/completions.ts) all read these records; nothing else declares
+ * The parser (cli/core/parse.ts), `vm help` (cli/core/help.ts) and the completion
+ * scripts (cli/core/completions.ts) all read these records; nothing else declares
  * an option. Pure types and constants.
  * @module
  */

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { describe, StartFailedError } from "../lib/errors.ts";
-import { encodeRaw } from "../lib/text/raw_text.ts";
-import { visible } from "../lib/text/visible.ts";
+import { describe, StartFailedError } from "../../lib/errors.ts";
+import { encodeRaw } from "../../lib/text/raw_text.ts";
+import { visible } from "../../lib/text/visible.ts";
 
 /** Writes `text` to stdout as it is (no newline added). */
 export function write(text: string): void {

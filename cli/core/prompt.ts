@@ -7,8 +7,8 @@
  * @module
  */
 
-import { UsageError } from "../lib/errors.ts";
-import { LineReader } from "../lib/os/line_reader.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { LineReader } from "../../lib/os/line_reader.ts";
 import { print, write } from "./output.ts";
 
 let input: LineReader | undefined;
