@@ -53,7 +53,7 @@ const COMPLETIONS_ROW: CommandSpec = {
     "  zsh:  vm completions zsh > ~/.zfunc/_vm   (a directory in $fpath, before compinit)",
     "  fish: vm completions fish > ~/.config/fish/completions/vm.fish",
   ],
-  module: "completions_cmd.ts",
+  module: "commands/completions.ts",
   entry: "completions",
 };
 
@@ -70,7 +70,7 @@ const DAEMON_ROW: CommandSpec = {
     "VMs keep running, never twice. Messages go to stderr. Install it as a service with",
     '"vm service install runit|systemd".',
   ],
-  module: "daemon.ts",
+  module: "commands/daemon.ts",
   entry: "daemon",
 };
 
@@ -86,7 +86,7 @@ const CONFIG_ROW: CommandSpec = {
     "then each setting as KEY=value with its origin: file (overrides the environment), env",
     "or default",
   ],
-  module: "config.ts",
+  module: "commands/config.ts",
   entry: "config",
 };
 
@@ -106,7 +106,7 @@ const SERVICE_ROW: CommandSpec = {
     "exit 1 when no runsvdir watches ${SVDIR:-~/service}: the service is installed, but",
     "nothing runs it until your user's runsvdir does",
   ],
-  module: "daemon.ts",
+  module: "commands/daemon.ts",
   entry: "service",
 };
 
@@ -126,12 +126,12 @@ const DIR = { name: "<dir>", kind: "file" } as const;
  * helpers of install.sh and the completion scripts. No help, not listed.
  */
 const HIDDEN_ROWS: [string, string, readonly ArgSpec[], [string, string]][] = [
-  ["__run", "runit run: become QEMU", [DIR], ["runit_run.ts", "run"]],
+  ["__run", "runit run: become QEMU", [DIR], ["commands/runit_run.ts", "run"]],
   [
     "__stop",
     "runit control/t: graceful stop",
     [DIR],
-    ["runit_stop.ts", "stop"],
+    ["commands/runit_stop.ts", "stop"],
   ],
   [
     "__finish",
@@ -141,7 +141,7 @@ const HIDDEN_ROWS: [string, string, readonly ArgSpec[], [string, string]][] = [
       { name: "<code>", kind: "none", optional: true },
       { name: "<signal>", kind: "none", optional: true },
     ],
-    ["runit_finish.ts", "finish"],
+    ["commands/runit_finish.ts", "finish"],
   ],
   [
     "__complete",
@@ -153,13 +153,13 @@ const HIDDEN_ROWS: [string, string, readonly ArgSpec[], [string, string]][] = [
       },
       { name: "<vm>|<word>", kind: "none", optional: true },
     ],
-    ["completions_cmd.ts", "complete"],
+    ["commands/completions.ts", "complete"],
   ],
   [
     "__setup",
     "create $VMDIR/.default",
     [{ name: "<default-src>", kind: "file" }, { name: "<vm-exe>", kind: "file" }],
-    ["setup.ts", "setup"],
+    ["commands/setup.ts", "setup"],
   ],
 ];
 const HIDDEN: readonly CommandSpec[] = HIDDEN_ROWS.map((

@@ -27,7 +27,7 @@ export const CONSOLE_ROW: CommandSpec = {
     "exit: 0 detached or quiet, 1 the VM is not running, has no console socket, or the",
     "console closed (QEMU exited), 100 usage",
   ],
-  module: "console.ts",
+  module: "commands/console.ts",
   entry: "console",
 };
 
@@ -44,7 +44,7 @@ export const VNC_ROW: CommandSpec = {
     "lines that reach it from a laptop or as a local TCP port are printed",
     "exit: 0 ok, 1 the VM is not running or has no VNC socket, 100 usage",
   ],
-  module: "vnc.ts",
+  module: "commands/vnc.ts",
   entry: "vnc",
 };
 
@@ -60,7 +60,7 @@ export const MONITOR_ROW: CommandSpec = {
     "QEMU serves one monitor client at a time.",
     "exit: 0 ok, 1 the VM is not running or the monitor closed, 100 usage, 111 no answer",
   ],
-  module: "console.ts",
+  module: "commands/console.ts",
   entry: "monitor",
 };
 
@@ -81,7 +81,7 @@ export const QMP_ROW: CommandSpec = {
     "exit: 0 ok, 1 QEMU answered with an error or the VM is not running, 100 usage",
     "(arguments not a JSON object), 111 no answer",
   ],
-  module: "qmp.ts",
+  module: "commands/qmp.ts",
   entry: "qmp",
 };
 
@@ -109,7 +109,7 @@ export const LOG_ROW: CommandSpec = {
     "exit: 0 ok, 1 the VM does not log (make VMs with vm make --log) or has no log yet,",
     "100 usage",
   ],
-  module: "log.ts",
+  module: "commands/log.ts",
   entry: "log",
 };
 
@@ -129,7 +129,7 @@ export const ARGS_ROW: CommandSpec = {
     "every word is shell-quoted; relative paths are relative to the VM's directory",
     "exit: 0 ok, 100 a template or the config cannot be parsed, 111 QEMU missing or a hook failed",
   ],
-  module: "args.ts",
+  module: "commands/args.ts",
   entry: "args",
 };
 
@@ -147,6 +147,6 @@ export const INFO_ROW: CommandSpec = {
     "templates are shown with the arguments they resolve to (hooks are not run; vm args",
     "runs pre_qemu); disks are the files the templates name, as qemu-img info sees them",
   ],
-  module: "info.ts",
+  module: "commands/info.ts",
   entry: "info",
 };

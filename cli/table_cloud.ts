@@ -27,7 +27,7 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
       "whose host key changed is refused. For VMs made with --image.",
       "exit: ssh's (255: ssh failed), 1 the VM is not running, 100 usage or no SSH set up",
     ],
-    module: "ssh.ts",
+    module: "commands/ssh.ts",
   },
   {
     name: "ssh-config",
@@ -39,7 +39,7 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
       "(Include must come before the first Host line of ~/.ssh/config)",
       "exit: 0 ok, 100 a named VM does not exist or has no SSH set up",
     ],
-    module: "ssh_config.ts",
+    module: "commands/ssh_config.ts",
   },
   {
     name: "cp",
@@ -51,7 +51,7 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
       "one VM per copy; same key and pinned host key as vm ssh",
       "exit: scp's, 1 the VM is not running, 100 usage",
     ],
-    module: "cp.ts",
+    module: "commands/cp.ts",
   },
   {
     name: "ip",
@@ -66,7 +66,7 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
       "loopback is left out",
       'exit: 0 ok, 1 no agent answers within 2 s ("no agent"), 100 usage',
     ],
-    module: "ip.ts",
+    module: "commands/ip.ts",
   },
   {
     name: "exec",
@@ -78,7 +78,7 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
       "(the command's output goes through files in the guest's /tmp, removed afterwards)",
       "exit: the command's (128+N for signal N), 1 no agent answers, 100 usage",
     ],
-    module: "exec.ts",
+    module: "commands/exec.ts",
   },
   {
     name: "port",
@@ -98,7 +98,7 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
       "next start; one whose own network does not take them ($VM_HOSTFWD) is refused",
       "exit: 0 ok, 1 the host port is taken (its process named) or QEMU refused, 100 usage",
     ],
-    module: "port.ts",
+    module: "commands/port.ts",
   },
   {
     name: "cloud-init",
@@ -116,11 +116,11 @@ export const CLOUD_COMMANDS: CommandSpec[] = [
       "here from another VMDIR): the guest takes it with --new-instance-id",
       "exit: 0 ok, 100 the VM has no cloud-init sources or they are not user-data",
     ],
-    module: "cloud_init.ts",
+    module: "commands/cloud_init.ts",
   },
 ];
 
-/** Options `vm make` gets for `--image` VMs (cli/make_cloud.ts reads them). */
+/** Options `vm make` gets for `--image` VMs (cli/commands/make_cloud.ts reads them). */
 export const CLOUD_MAKE_OPTIONS: OptionSpec[] = [
   {
     name: "user",
@@ -152,7 +152,7 @@ export const CLOUD_MAKE_OPTIONS: OptionSpec[] = [
   { name: "packages", value: '"A B"', help: "Debian packages to install at first boot" },
 ];
 
-/** Options `vm start` gets for --ssh (cli/start_ssh.ts). */
+/** Options `vm start` gets for --ssh (cli/commands/start_ssh.ts). */
 export const START_SSH_OPTIONS: OptionSpec[] = [
   {
     name: "ssh",

@@ -1,6 +1,6 @@
 /**
  * The command table's rows for cloud images: `vm image pull|list|import|rm`
- * (run by cli/image.ts), and the options `vm make` takes to start from an
+ * (run by cli/commands/image.ts), and the options `vm make` takes to start from an
  * image (`MAKE_IMAGE_OPTIONS`, for the `make` row). Types only are imported:
  * this file is loaded on every start.
  * @module
@@ -61,7 +61,7 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
           "checksum fails, or the server stops answering: VMCONF_HTTP_CONNECT_TIMEOUT,",
           "VMCONF_HTTP_HEADER_TIMEOUT and VMCONF_HTTP_IDLE_TIMEOUT set the waits (30, 30, 60 s).",
         ],
-        module: "image.ts",
+        module: "commands/image.ts",
         entry: "pullCommand",
       },
       {
@@ -77,7 +77,7 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
             help: "the catalog for QEMU arch A (default: VMCONF_QEMU_ARCH or the host's)",
           },
         ],
-        module: "image.ts",
+        module: "commands/image.ts",
         entry: "listCommand",
       },
       {
@@ -85,14 +85,14 @@ export const IMAGE_COMMANDS: CommandSpec[] = [
         summary: "adds a local disk image (qcow2, raw, img) to the cache as a qcow2",
         args: [{ name: "<name>", kind: "none" }, { name: "<file>", kind: "file" }],
         help: ["A raw image is converted; a qcow2 is copied standalone (no backing file)."],
-        module: "image.ts",
+        module: "commands/image.ts",
         entry: "importCommand",
       },
       {
         name: "rm",
         summary: "removes an image from the cache (refused while a VM's disk is backed by it)",
         args: [{ name: "<name>", kind: "image" }],
-        module: "image.ts",
+        module: "commands/image.ts",
         entry: "rmCommand",
       },
     ],

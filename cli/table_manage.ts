@@ -48,7 +48,7 @@ export const MAKE_ROW: CommandSpec = {
     "--image the disk is a qcow2 overlay on the cloud image (pulled into $VMDIR/.images",
     "first), --disk SIZE at least its size",
   ],
-  module: "make.ts",
+  module: "commands/make.ts",
   entry: "make",
 };
 
@@ -59,7 +59,7 @@ export const BOOT_ROW: CommandSpec = {
   args: [VM, { name: "<arg>", kind: "none", optional: true, repeat: true }],
   passThrough: true,
   help: ["the arguments are kept in templates/once for that one start"],
-  module: "boot.ts",
+  module: "commands/boot.ts",
   entry: "boot",
 };
 
@@ -73,7 +73,7 @@ export const SV_ROW: CommandSpec = {
     { name: "wait", short: "w", value: "S", help: "how long -v waits (sv -w)" },
   ],
   help: ["runs runit's sv on the VMs; waits up to the largest wait + 5 s"],
-  module: "sv.ts",
+  module: "commands/sv.ts",
   entry: "sv",
 };
 
@@ -89,7 +89,7 @@ export const DESTROY_ROW: CommandSpec = {
     "clones use its disks (they are named)",
     "exit: 0 deleted, 1 running, has linked clones, or not confirmed (nothing deleted)",
   ],
-  module: "destroy.ts",
+  module: "commands/destroy.ts",
   entry: "destroy",
 };
 
@@ -103,7 +103,7 @@ export const RENAME_ROW: CommandSpec = {
     "runsv keeps supervising it. Refused while it runs, and while linked clones use its",
     "disks (their backing file names point to it)",
   ],
-  module: "rename_clone.ts",
+  module: "commands/rename_clone.ts",
   entry: "rename",
 };
 
@@ -125,7 +125,7 @@ export const CLONE_ROW: CommandSpec = {
     "to it (./drive.qcow2 or $VM_DIR/...), so that the copy's templates name the copy's",
     "disks and not the source's. On a terminal each full copy shows a progress bar",
   ],
-  module: "rename_clone.ts",
+  module: "commands/rename_clone.ts",
   entry: "clone",
 };
 
@@ -147,7 +147,7 @@ export const DISK_ROW: CommandSpec = {
     "+10G grows the disk by 10 GiB, 40G makes it 40 GiB (qemu-img resize); grow the",
     "partition and file system in the guest afterwards",
   ],
-  module: "disk.ts",
+  module: "commands/disk.ts",
   entry: "disk",
 };
 
@@ -170,6 +170,6 @@ export const SNAPSHOT_ROW: CommandSpec = {
     "while the VM runs) shows each snapshot with its date and disks. apply is refused while",
     "linked clones use the disks (vm clone --linked)",
   ],
-  module: "snapshot.ts",
+  module: "commands/snapshot.ts",
   entry: "snapshot",
 };

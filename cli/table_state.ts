@@ -44,7 +44,7 @@ export const LIST_ROW: CommandSpec = {
     "  AUTOSTART (on = starts with vmd), WAIT (seconds the guest gets to power off)",
     "one line on stderr when interrupted operations left directories behind",
   ],
-  module: "list.ts",
+  module: "commands/list.ts",
   entry: "list",
 };
 
@@ -57,7 +57,7 @@ export const STATUS_ROW: CommandSpec = {
   help: [
     "fields as in vm list, one block per VM; exit 1 if any VM is not running (like sv check)",
   ],
-  module: "list.ts",
+  module: "commands/list.ts",
   entry: "status",
 };
 
@@ -88,14 +88,22 @@ export const START_ROW: CommandSpec = {
     'text, e.g. "No bootable device.", which ends the wait at once) and the next step',
     ...PARALLEL,
   ],
-  module: "start_stop.ts",
+  module: "commands/start_stop.ts",
   entry: "start",
 };
 
 /** A row of start_stop.ts that stops VMs: `vm stop` and `vm restart` take the same arguments. */
 function stopRow(name: "stop" | "restart", summary: string, help: string[]): CommandSpec {
   const options = [TIMEOUT, FORCE];
-  return { name, summary, args: [VMS], options, help, module: "start_stop.ts", entry: name };
+  return {
+    name,
+    summary,
+    args: [VMS],
+    options,
+    help,
+    module: "commands/start_stop.ts",
+    entry: name,
+  };
 }
 
 /** `vm stop`. */
@@ -117,7 +125,7 @@ export const KILL_ROW: CommandSpec = {
   summary: "kill QEMU at once (not graceful) and leave the VM down",
   args: [VMS],
   help: ["the guest is not shut down: its disks may need a check at the next boot"],
-  module: "start_stop.ts",
+  module: "commands/start_stop.ts",
   entry: "kill",
 };
 
@@ -127,7 +135,7 @@ export const AUTOSTART_ROW: CommandSpec = {
   summary: "whether vmd starts the VM (removes/creates its down file)",
   args: [VM, { name: "on|off", kind: ["on", "off"], optional: true }],
   help: ["without on|off, shows the setting; it takes effect when vmd next starts the VM"],
-  module: "autostart.ts",
+  module: "commands/autostart.ts",
   entry: "autostart",
 };
 
@@ -149,6 +157,6 @@ export const DOCTOR_ROW: CommandSpec = {
     "whose runsv was killed, an svlogd left by one, and leftovers of interrupted operations",
     "exit: 0 no problem, 1 any",
   ],
-  module: "doctor.ts",
+  module: "commands/doctor.ts",
   entry: "doctorCommand",
 };

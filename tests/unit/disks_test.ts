@@ -18,7 +18,7 @@ import {
   snapshotsJson,
 } from "../../lib/actions/snapshots.ts";
 import { skipInClone } from "../../lib/actions/clone.ts";
-import { formatArgv } from "../../cli/args.ts";
+import { formatArgv } from "../../cli/commands/args.ts";
 import { runningState } from "../support/state_fixture.ts";
 
 Deno.test("sizeBytes: qemu-img's units, powers of 1024, decimals", () => {

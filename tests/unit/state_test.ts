@@ -21,7 +21,7 @@ import {
   vmState,
 } from "../../lib/vm/state.ts";
 import { JSON_STATE_FIELDS } from "../support/harness.ts";
-import { autostartMessage } from "../../cli/autostart.ts";
+import { autostartMessage } from "../../cli/commands/autostart.ts";
 import { setAutostart } from "../../lib/vm/dir.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 import { runningState as vm } from "../support/state_fixture.ts";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseStopRecord, readStopRecord, writeStopRecord } from "../../lib/vm/stop_record.ts";
 import { recorded } from "../../lib/actions/start_stop.ts";
-import { stopMessage } from "../../cli/start_stop.ts";
+import { stopMessage } from "../../cli/commands/start_stop.ts";
 import { waitText } from "../../cli/core/wait_line.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 

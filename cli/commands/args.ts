@@ -1,0 +1,39 @@
+/**
+ * `vm args <vm> [--lines | --json]`: the QEMU command line the next start runs,
+ * worked out as `vm __run` works it out (lib/service/run.ts), with the
+ * environment of the runsvdir supervising VMDIR when there is one.
+ * @module
+ */
+
+import { planStart } from "../../lib/service/run.ts";
+import { runsvdirEnv } from "../../lib/qemu/processes.ts";
+import { quoteWord } from "../../lib/text/shell_words.ts";
+import { loadConfig } from "../../lib/vm/config.ts";
+import { requireVm } from "../../lib/vm/dir.ts";
+import type { CommandModule } from "../core/command.ts";
+import { print, printErr } from "../core/output.ts";
+import { exclusive, optFlag } from "../core/parse.ts";
+
+/** The argv as shell words: one line, or one argument per line with `lines`. Pure. */
+export function formatArgv(argv: readonly string[], lines: boolean): string {
+  return argv.map(quoteWord).join(lines ? "\n" : " ");
+}
+
+/** `vm args`. */
+export const args: CommandModule = {
+  async run(inv) {
+    const own = loadConfig();
+    // As __run: the physical directory ("$PWD" of the run script), vmd's environment.
+    const dir = Deno.realPathSync(requireVm(own.vmdir, inv.args[0] ?? ""));
+    const { env } = runsvdirEnv(own.vmdir, dir, Deno.env.toObject());
+    exclusive(inv, "json", "lines");
+    const plan = await planStart(loadConfig(env), dir);
+    if (plan.accelNote !== undefined) printErr(`vm: ${plan.accelNote}`);
+    print(
+      optFlag(inv, "json")
+        ? JSON.stringify(plan.argv)
+        : formatArgv(plan.argv, optFlag(inv, "lines")),
+    );
+    return 0;
+  },
+};
