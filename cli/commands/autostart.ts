@@ -7,9 +7,17 @@
 import { loadConfig } from "../../lib/vm/config.ts";
 import { requireVm, setAutostart } from "../../lib/vm/dir.ts";
 import { vmState } from "../../lib/vm/state.ts";
-import type { CommandModule } from "../core/command.ts";
+import { type CommandSpec, defineCommand, VM } from "../core/command.ts";
 import { print } from "../core/output.ts";
 import { refuse } from "../core/parse.ts";
+
+/** The row of `vm autostart`. */
+const AUTOSTART_ROW = {
+  name: "autostart",
+  summary: "whether vmd starts the VM (removes/creates its down file)",
+  args: [VM, { name: "on|off", kind: ["on", "off"], optional: true }],
+  help: ["without on|off, shows the setting; it takes effect when vmd next starts the VM"],
+} as const satisfies CommandSpec;
 
 /** The line `vm autostart` prints: the VM's autostart setting and what it means. Pure. */
 export function autostartMessage(name: string, on: boolean): string {
@@ -19,15 +27,15 @@ export function autostartMessage(name: string, on: boolean): string {
 }
 
 /** `vm autostart`. */
-export const autostart: CommandModule = {
+export const autostart = defineCommand(AUTOSTART_ROW, {
   run(inv) {
     const [name = "", setting] = inv.args;
     if (setting !== undefined && setting !== "on" && setting !== "off") {
-      refuse("autostart", `Say "on" or "off", not "${setting}"`);
+      refuse(AUTOSTART_ROW, `Say "on" or "off", not "${setting}"`);
     }
     const dir = requireVm(loadConfig().vmdir, name);
     if (setting !== undefined) setAutostart(dir, setting === "on");
     print(autostartMessage(name, vmState(name, dir).autostart));
     return 0;
   },
-};
+});

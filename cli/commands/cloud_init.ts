@@ -11,12 +11,37 @@ import { UsageError } from "../../lib/errors.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { requireVm } from "../../lib/vm/dir.ts";
 import { authorizeVmKey, noKeyListText, regenerateSeed } from "../../lib/cloud_init/seed_file.ts";
-import type { Invocation } from "../core/command.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  type Invocation,
+  type RowOptions,
+  VM,
+} from "../core/command.ts";
 import { print } from "../core/output.ts";
 import { optFlag } from "../core/parse.ts";
 
+/** The row of `vm cloud-init`. */
+const CLOUD_INIT_ROW = {
+  name: "cloud-init",
+  summary: "rebuild the VM's cloud-init seed (seed.iso) after editing its sources",
+  args: [VM, { name: "regenerate", kind: ["regenerate"] }],
+  options: [{
+    name: "new-instance-id",
+    help: "a new instance-id: cloud-init runs its per-instance modules (users, keys,\n" +
+      "packages) again at the next boot",
+  }],
+  help: [
+    "the sources are in <vm>/cloud-init/: meta-data, user-data (vm's #cloud-config),",
+    "extra-user-data (yours, from --cloud-init) and network-config when present;",
+    "vm's SSH key of this VMDIR is added to user-data when it lacks it (a VM moved",
+    "here from another VMDIR): the guest takes it with --new-instance-id",
+    "exit: 0 ok, 100 the VM has no cloud-init sources or they are not user-data",
+  ],
+} as const satisfies CommandSpec;
+
 /** Runs `vm cloud-init`. */
-export async function run(inv: Invocation): Promise<number> {
+async function run(inv: Invocation<RowOptions<typeof CLOUD_INIT_ROW>>): Promise<number> {
   const [name, action] = inv.args;
   if (name === undefined || action !== "regenerate" || inv.args.length > 2) {
     throw new UsageError(`Usage: vm cloud-init <vm> regenerate [--new-instance-id]`);
@@ -42,3 +67,6 @@ export async function run(inv: Invocation): Promise<number> {
   }
   return 0;
 }
+
+/** `vm cloud-init`. */
+export const cloudInit = defineCommand(CLOUD_INIT_ROW, { run });

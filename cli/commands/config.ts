@@ -6,8 +6,22 @@
 
 import { type ConfigReport, configReport } from "../../lib/vm/config_report.ts";
 import { quoteWord } from "../../lib/text/shell_words.ts";
-import type { CommandModule } from "../core/command.ts";
+import { type CommandSpec, defineCommand } from "../core/command.ts";
 import { print } from "../core/output.ts";
+
+/** The row of `vm config`. */
+const CONFIG_ROW = {
+  name: "config",
+  summary: "show the config files read and every VM* setting with its origin",
+  args: [],
+  help: [
+    "the config file is $VMCONF when set; otherwise the first found of",
+    "$XDG_CONFIG_HOME/runit-vm/conf (when set), ~/.config/runit-vm/conf, /etc/runit-vm/conf",
+    "(for every user, root too). Each file looked for is shown (read, not found, not read),",
+    "then each setting as KEY=value with its origin: file (overrides the environment), env",
+    "or default",
+  ],
+} as const satisfies CommandSpec;
 
 const STATE_TEXT = {
   read: "read",
@@ -29,9 +43,9 @@ export function configText(r: ConfigReport): string {
 }
 
 /** `vm config`. */
-export const config: CommandModule = {
+export const config = defineCommand(CONFIG_ROW, {
   run() {
     print(configText(configReport(Deno.env.toObject())));
     return 0;
   },
-};
+});

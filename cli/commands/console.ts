@@ -27,9 +27,44 @@ import { hmpGreeting, hmpSession } from "../../lib/qemu/hmp.ts";
 import { parseSeconds } from "../../lib/text/units.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { requireVm } from "../../lib/vm/dir.ts";
-import type { CommandModule } from "../core/command.ts";
+import { type CommandSpec, defineCommand, VM } from "../core/command.ts";
 import { printErr } from "../core/output.ts";
 import { optString } from "../core/parse.ts";
+
+/** The row of `vm console`. */
+const CONSOLE_ROW = {
+  name: "console",
+  summary: "attach to the guest's serial console (Ctrl-] detaches)",
+  args: [VM],
+  options: [{
+    name: "idle",
+    value: "S",
+    help: "seconds of quiet after the input ends before exiting (default 1)",
+  }],
+  help: [
+    "needs the serial-console template (-serial unix:./supervise/console,...); QEMU serves",
+    "one console client at a time. On a terminal: raw mode, every key goes to the guest",
+    "(Ctrl-C too), Ctrl-] detaches and restores the terminal. Not a terminal: the input",
+    "is piped to the console, then its output is copied until it is quiet, e.g.",
+    "  echo uname -a | vm console web",
+    "exit: 0 detached or quiet, 1 the VM is not running, has no console socket, or the",
+    "console closed (QEMU exited), 100 usage",
+  ],
+} as const satisfies CommandSpec;
+
+/** The row of `vm monitor`. */
+const MONITOR_ROW = {
+  name: "monitor",
+  summary: "talk to QEMU's human monitor (HMP; Ctrl-] detaches)",
+  args: [VM],
+  help: [
+    'On a terminal: QEMU\'s monitor with its line editing; Ctrl-] detaches ("quit" would end',
+    "QEMU at once). Not a terminal: one command per input line, each answer printed",
+    "without the prompt, e.g.  echo info status | vm monitor web",
+    "QEMU serves one monitor client at a time.",
+    "exit: 0 ok, 1 the VM is not running or the monitor closed, 100 usage, 111 no answer",
+  ],
+} as const satisfies CommandSpec;
 
 const encoder = new TextEncoder();
 
@@ -112,7 +147,7 @@ function pipedOutput(): Writer & { end(): Promise<void> } {
 }
 
 /** `vm console <vm> [--idle S]`. */
-export const console: CommandModule = {
+export const console = defineCommand(CONSOLE_ROW, {
   async run(inv) {
     const name = inv.args[0] ?? "";
     const idle = optString(inv, "idle");
@@ -135,10 +170,10 @@ export const console: CommandModule = {
       lock?.close();
     }
   },
-};
+});
 
 /** `vm monitor <vm>`. */
-export const monitor: CommandModule = {
+export const monitor = defineCommand(MONITOR_ROW, {
   async run(inv) {
     const name = inv.args[0] ?? "";
     const dir = requireVm(loadConfig().vmdir, name);
@@ -149,7 +184,7 @@ export const monitor: CommandModule = {
       lock?.close();
     }
   },
-};
+});
 
 /** `vm monitor`, once its lock is held. */
 async function attachMonitor(name: string, dir: string): Promise<number> {

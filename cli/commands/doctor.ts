@@ -12,12 +12,32 @@ import { diskProblems } from "../../lib/actions/doctor_disks.ts";
 import { formatBytes } from "../../lib/text/units.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { leftoverCommand } from "../../lib/vm/leftovers.ts";
-import type { CommandModule } from "../core/command.ts";
+import { type CommandSpec, defineCommand } from "../core/command.ts";
 import { print } from "../core/output.ts";
 import { optFlag } from "../core/parse.ts";
 
+/** The row of `vm doctor`. */
+const DOCTOR_ROW = {
+  name: "doctor",
+  summary: "list every problem in VMDIR (set-up, vmd, unsafe files, orphan QEMU, leftovers)",
+  args: [],
+  options: [{
+    name: "fix",
+    help: "remove what interrupted make, destroy, clone or import left behind\n" +
+      "(.make-*, .destroy-*, .clone-*, .import-*) when their process is gone",
+  }],
+  help: [
+    "one line per problem, naming the file and the command that fixes it: VMDIR or .default",
+    "missing (VMDIR=… ./install.sh sets them up), no vmd supervising VMDIR, VMDIR, .default",
+    "or a VM's files writable by group or others or owned by another user (vm refuses to",
+    "start such a VM), symlinks out of a VM's directory, an unusable wait file, a QEMU",
+    "whose runsv was killed, an svlogd left by one, and leftovers of interrupted operations",
+    "exit: 0 no problem, 1 any",
+  ],
+} as const satisfies CommandSpec;
+
 /** `vm doctor`. */
-export const doctorCommand: CommandModule = {
+export const doctorCommand = defineCommand(DOCTOR_ROW, {
   async run(inv) {
     const cfg = loadConfig();
     const vmdir = cfg.vmdir;
@@ -35,4 +55,4 @@ export const doctorCommand: CommandModule = {
     print(`No problems in "${vmdir}"`);
     return 0;
   },
-};
+});

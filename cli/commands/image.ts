@@ -8,7 +8,15 @@
  * @module
  */
 
-import type { CommandModule, Invocation } from "../core/command.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  defineGroup,
+  type Invocation,
+  type OptionSpec,
+  type OptionValues,
+  type RowOptions,
+} from "../core/command.ts";
 import { print, printErr } from "../core/output.ts";
 import { exclusive, optFlag, optString } from "../core/parse.ts";
 import { type Progress, progress } from "../core/progress.ts";
@@ -20,14 +28,108 @@ import { pullImage, type PullOutcome, type PullRequest } from "../../lib/images/
 import { checksumArg } from "../../lib/images/sums.ts";
 import { fmtBytes, summaryLine } from "../../lib/text/progress.ts";
 
+/** Options choosing and checking an image, shared by `vm image pull` and `vm make --image`. */
+const CHECK_OPTIONS = [
+  { name: "sha256", value: "H", help: "the image's SHA-256 (overrides the catalog's SUMS file)" },
+  { name: "sha512", value: "H", help: "the image's SHA-512 (overrides the catalog's SUMS file)" },
+  {
+    name: "arch",
+    value: "A",
+    complete: ["x86_64", "aarch64"],
+    help: "the catalog entry for QEMU arch A (default: VMCONF_QEMU_ARCH or the host's)",
+  },
+  {
+    name: "insecure",
+    help: "take a URL that has no checksum unverified (its SHA-256 is printed)",
+  },
+] as const satisfies readonly OptionSpec[];
+
+/** The options `vm make` adds for `--image` (to be spread into its row's options). */
+export const MAKE_IMAGE_OPTIONS = [
+  {
+    name: "image",
+    value: "IMAGE",
+    complete: "disk-image",
+    help: "start from a cloud image: a catalog name, a URL or a disk image file\n" +
+      "(pulled or imported into the cache if needed; the disk is a qcow2 overlay on it)",
+  },
+  { name: "copy", help: "with --image: a standalone copy of the image instead of an overlay" },
+  ...CHECK_OPTIONS,
+] as const satisfies readonly OptionSpec[];
+
+/** The row of `vm image`: its subcommands are those of {@link image}. */
+const IMAGE_ROW = {
+  name: "image",
+  summary: "cloud images: pull, list, import, rm (the cache in $VMDIR/.images)",
+  args: [],
+  help: [
+    "The catalog is default/images.conf; add or replace entries in $VMDIR/.default/images.conf",
+    "(or the file VMCONF_IMAGES names): [name] blocks of arch, kind (disk|iso), url, sums,",
+    "file (a glob picking the dated file from the SUMS file), sha256/sha512.",
+  ],
+} as const satisfies CommandSpec;
+
+/** The row of `vm image pull`. */
+const IMAGE_PULL_ROW = {
+  name: "pull",
+  summary: "downloads an image into the cache (resumes, verifies its checksum)",
+  args: [{ name: "<name|url>", kind: "image" }],
+  options: CHECK_OPTIONS,
+  help: [
+    "A catalog name, or an https://, http:// or file:// URL (it needs --sha256/--sha512,",
+    "or --insecure). Interrupted or failed downloads leave <name>.<ext>.part in",
+    "$VMDIR/.images; pulling again resumes it. Exit 111 when the download or its",
+    "checksum fails, or the server stops answering: VMCONF_HTTP_CONNECT_TIMEOUT,",
+    "VMCONF_HTTP_HEADER_TIMEOUT and VMCONF_HTTP_IDLE_TIMEOUT set the waits (30, 30, 60 s).",
+  ],
+} as const satisfies CommandSpec;
+
+/** The row of `vm image list`. */
+const IMAGE_LIST_ROW = {
+  name: "list",
+  summary: "the catalog and the cache: NAME, ARCH, KIND, SIZE, CACHED, USED BY",
+  args: [],
+  options: [
+    { name: "json", help: "a JSON array of objects instead of the table" },
+    {
+      name: "arch",
+      value: "A",
+      complete: ["x86_64", "aarch64"],
+      help: "the catalog for QEMU arch A (default: VMCONF_QEMU_ARCH or the host's)",
+    },
+  ],
+} as const satisfies CommandSpec;
+
+/** The row of `vm image import`. */
+const IMAGE_IMPORT_ROW = {
+  name: "import",
+  summary: "adds a local disk image (qcow2, raw, img) to the cache as a qcow2",
+  args: [{ name: "<name>", kind: "none" }, { name: "<file>", kind: "file" }],
+  help: ["A raw image is converted; a qcow2 is copied standalone (no backing file)."],
+} as const satisfies CommandSpec;
+
+/** The row of `vm image rm`. */
+const IMAGE_RM_ROW = {
+  name: "rm",
+  summary: "removes an image from the cache (refused while a VM's disk is backed by it)",
+  args: [{ name: "<name>", kind: "image" }],
+} as const satisfies CommandSpec;
+
 /** The QEMU arch images are for: --arch, else VMCONF_QEMU_ARCH, else the host's. */
-export function imageArch(cfg: Config, inv: Invocation): string {
+export function imageArch(
+  cfg: Config,
+  inv: Invocation<{ readonly arch: string | undefined }>,
+): string {
   const opt = optString(inv, "arch");
   return opt !== undefined && opt !== "" ? opt : cfg.qemuArch ?? Deno.build.arch;
 }
 
 /** The pull request of `vm image pull` (and `vm make --image`) from its options. */
-export function pullRequest(cfg: Config, what: string, inv: Invocation): PullRequest {
+export function pullRequest(
+  cfg: Config,
+  what: string,
+  inv: Invocation<OptionValues<typeof CHECK_OPTIONS>>,
+): PullRequest {
   exclusive(inv, "sha256", "sha512");
   const req: PullRequest = { what, arch: imageArch(cfg, inv) };
   const sha256 = optString(inv, "sha256");
@@ -90,7 +192,7 @@ async function withProgress<T>(label: string, job: (p: Progress) => Promise<T>):
   }
 }
 
-async function pull(inv: Invocation): Promise<number> {
+async function pull(inv: Invocation<RowOptions<typeof IMAGE_PULL_ROW>>): Promise<number> {
   const what = inv.args[0] ?? "";
   const cfg = loadConfig();
   const req = pullRequest(cfg, what, inv);
@@ -145,7 +247,7 @@ export function imageJson(rows: readonly ImageRow[]): unknown[] {
   }));
 }
 
-async function list(inv: Invocation): Promise<number> {
+async function list(inv: Invocation<RowOptions<typeof IMAGE_LIST_ROW>>): Promise<number> {
   const cfg = loadConfig();
   const { imageRows } = await import("../../lib/images/cache.ts");
   const rows = await imageRows(cfg, loadCatalog(cfg), imageArch(cfg, inv));
@@ -153,7 +255,7 @@ async function list(inv: Invocation): Promise<number> {
   return 0;
 }
 
-async function importCmd(inv: Invocation): Promise<number> {
+async function importCmd(inv: Invocation<RowOptions<typeof IMAGE_IMPORT_ROW>>): Promise<number> {
   const [name = "", file = ""] = inv.args;
   const cfg = loadConfig();
   const { importImage } = await import("../../lib/images/cache.ts");
@@ -166,18 +268,17 @@ async function importCmd(inv: Invocation): Promise<number> {
   return 0;
 }
 
-async function rm(inv: Invocation): Promise<number> {
+async function rm(inv: Invocation<RowOptions<typeof IMAGE_RM_ROW>>): Promise<number> {
   const cfg = loadConfig();
   const { removeImage } = await import("../../lib/images/cache.ts");
   for (const path of await removeImage(cfg, inv.args[0] ?? "")) print(`removed "${path}"`);
   return 0;
 }
 
-/** `vm image pull <name|url>`. */
-export const pullCommand: CommandModule = { run: pull };
-/** `vm image list`. */
-export const listCommand: CommandModule = { run: list };
-/** `vm image import <name> <file>`. */
-export const importCommand: CommandModule = { run: importCmd };
-/** `vm image rm <name>`. */
-export const rmCommand: CommandModule = { run: rm };
+/** `vm image pull|list|import|rm`. */
+export const image = defineGroup(IMAGE_ROW, [
+  defineCommand(IMAGE_PULL_ROW, { run: pull }),
+  defineCommand(IMAGE_LIST_ROW, { run: list }),
+  defineCommand(IMAGE_IMPORT_ROW, { run: importCmd }),
+  defineCommand(IMAGE_RM_ROW, { run: rm }),
+]);

@@ -7,21 +7,85 @@
  * @module
  */
 
-import type { CommandModule, Invocation } from "../core/command.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  defineGroup,
+  type Invocation,
+  type OptionSpec,
+  type RowOptions,
+} from "../core/command.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { importLibvirt } from "../../lib/export/libvirt_import.ts";
 import { importTar } from "../../lib/export/tar.ts";
 import type { Untrusted } from "../../lib/export/import_trust.ts";
 import { movedLoginLines } from "../../lib/export/import_login.ts";
-import { progress } from "./export.ts";
+import { CONNECT, progress } from "./export.ts";
 import { interruptible } from "./image.ts";
 import { print, printErr } from "../core/output.ts";
 import { optFlag, optString } from "../core/parse.ts";
 
-/** `vm import libvirt <domain> [<vm>]`. */
-export const libvirt: CommandModule = { run: importLibvirtCmd };
+/** `--trust` of `vm import libvirt|tar`. */
+const TRUST = {
+  name: "trust",
+  help: "keep the hooks and QEMU arguments that reach the host it brings (else disabled)",
+} as const satisfies OptionSpec;
 
-async function importLibvirtCmd(inv: Invocation): Promise<number> {
+/** The row of `vm import`: its subcommands are those of {@link importCommand}. */
+const IMPORT_ROW = {
+  name: "import",
+  summary: "a VM from a libvirt domain or an archive of vm export tar",
+  args: [],
+} as const satisfies CommandSpec;
+
+/** The row of `vm import libvirt`. */
+const IMPORT_LIBVIRT_ROW = {
+  name: "libvirt",
+  summary: "makes a VM (down) from a defined, shut-off libvirt domain",
+  args: [{ name: "<domain>", kind: "none" }, {
+    name: "<vm>",
+    kind: "new-vm",
+    optional: true,
+  }],
+  options: [
+    {
+      name: "copy",
+      help: "copy the disks into the VM directory (default: use them in place)",
+    },
+    CONNECT,
+    TRUST,
+  ],
+  help: [
+    "Templates drive and libvirt hold the QEMU arguments of virsh domxml-to-native without",
+    "what vm adds itself or only libvirt needs (-name, -S, -no-shutdown, its monitor, master",
+    "key, -no-user-config, -msg); wait from the domain's <metadata> (vm export libvirt",
+    "writes it), else VMCONF_DEFAULT_WAIT. Disks must be raw or qcow2 without a data file,",
+    "their backing files beside them. Arguments that reach the host (-incoming, -plugin,",
+    "-sandbox off, a network monitor, script=/helper=) are listed and commented out",
+    "unless --trust.",
+  ],
+} as const satisfies CommandSpec;
+
+/** The row of `vm import tar`. */
+const IMPORT_TAR_ROW = {
+  name: "tar",
+  summary: "makes a VM (down) from an archive of vm export tar (FILE, or - for stdin)",
+  args: [{ name: "FILE|-", kind: "file" }, { name: "<vm>", kind: "new-vm", optional: true }],
+  options: [TRUST],
+  help: [
+    "Refuses a name that exists; a failure leaves nothing. Overlays are rebased onto their",
+    "backing images where they now are (in the VM, or in the image cache with --no-backing).",
+    "Images must be raw or qcow2 without a data file, backed only inside the VM or the cache.",
+    "The archive's hooks (renamed hooks.untrusted) and arguments that reach the host",
+    "(-incoming, -plugin, -sandbox off, host files outside the VM…: lines commented out)",
+    "are listed and disabled unless --trust.",
+  ],
+} as const satisfies CommandSpec;
+
+/** `vm import libvirt <domain> [<vm>]`. */
+async function importLibvirtCmd(
+  inv: Invocation<RowOptions<typeof IMPORT_LIBVIRT_ROW>>,
+): Promise<number> {
   const domain = inv.args[0] ?? "";
   const name = inv.args[1];
   const connect = optString(inv, "connect");
@@ -51,9 +115,7 @@ export function untrustedLine(kind: string, u: Untrusted): string {
 }
 
 /** `vm import tar <FILE|-> [<vm>]`. */
-export const tar: CommandModule = { run: importTarCmd };
-
-async function importTarCmd(inv: Invocation): Promise<number> {
+async function importTarCmd(inv: Invocation<RowOptions<typeof IMPORT_TAR_ROW>>): Promise<number> {
   const file = inv.args[0] ?? "";
   const name = inv.args[1];
   const onProgress = file === "-" ? undefined : progress();
@@ -77,3 +139,9 @@ async function importTarCmd(inv: Invocation): Promise<number> {
   print(`Start it with "vm start ${r.name}${r.login === undefined ? "" : " --ssh"}"`);
   return 0;
 }
+
+/** `vm import libvirt|tar`. */
+export const importCommand = defineGroup(IMPORT_ROW, [
+  defineCommand(IMPORT_LIBVIRT_ROW, { run: importLibvirtCmd }),
+  defineCommand(IMPORT_TAR_ROW, { run: importTarCmd }),
+]);

@@ -10,10 +10,32 @@ import { loadConfig } from "../../lib/vm/config.ts";
 import { requireVm } from "../../lib/vm/dir.ts";
 import { GuestAgent } from "../../lib/qemu/guest_agent.ts";
 import { type GuestInterface, guestInterfaces } from "../../lib/qemu/guest_network.ts";
-import type { Invocation } from "../core/command.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  type Invocation,
+  type RowOptions,
+  VM,
+} from "../core/command.ts";
 import { print } from "../core/output.ts";
 import { optFlag } from "../core/parse.ts";
 import { visible } from "../../lib/text/visible.ts";
+
+/** The row of `vm ip`. */
+const IP_ROW = {
+  name: "ip",
+  summary: "list the guest's addresses (from its guest agent)",
+  args: [VM],
+  options: [{
+    name: "json",
+    help: "a JSON array of {name, mac, addresses: [{family, address, prefix}]}",
+  }],
+  help: [
+    "asks the guest agent (template guest-agent, qemu-guest-agent in the guest);",
+    "loopback is left out",
+    'exit: 0 ok, 1 no agent answers within 2 s ("no agent"), 100 usage',
+  ],
+} as const satisfies CommandSpec;
 
 /**
  * The table `vm ip` prints: one line per interface, its addresses with prefix lengths; the
@@ -33,7 +55,7 @@ export function withoutLoopback(ifs: readonly GuestInterface[]): GuestInterface[
 }
 
 /** Prints the addresses; exit 0, 1 when no agent answers. */
-export async function run(inv: Invocation): Promise<number> {
+async function run(inv: Invocation<RowOptions<typeof IP_ROW>>): Promise<number> {
   const name = inv.args[0];
   if (name === undefined || inv.args.length > 1) throw new UsageError(`Usage: vm ip <vm> [--json]`);
   const dir = requireVm(loadConfig().vmdir, name);
@@ -46,3 +68,6 @@ export async function run(inv: Invocation): Promise<number> {
   }
   return 0;
 }
+
+/** `vm ip`. */
+export const ip = defineCommand(IP_ROW, { run });

@@ -18,11 +18,46 @@ import {
   vmState,
 } from "../../lib/vm/state.ts";
 import { cloudInfo } from "../../lib/vm/cloud_info.ts";
-import type { CommandModule } from "../core/command.ts";
+import { type CommandSpec, defineCommand, VMS } from "../core/command.ts";
 import { print, printErr, useColor } from "../core/output.ts";
 import { pathExists } from "../../lib/os/libc.ts";
 import { findLeftovers, leftoversLine } from "../../lib/vm/leftovers.ts";
 import { exclusive, optFlag } from "../core/parse.ts";
+
+/** The row of `vm list`. */
+const LIST_ROW = {
+  name: "list",
+  summary: "list the VMs in VMDIR with their state",
+  args: [],
+  options: [
+    {
+      name: "json",
+      help: "an array of {name, state, pid, uptime_s, autostart, wait_s, want,\n" +
+        "paused, backoff_s, linked_clones, problem, agent, ssh_port}, null where\n" +
+        "unknown, sorted by name",
+    },
+    { name: "quiet", short: "q", help: "names only" },
+  ],
+  help: [
+    "columns: NAME, STATE (run, down, finish, backoff, unsupervised = no runsv, orphan =",
+    "  QEMU runs without its runsv, unsafe = others may change its files: see vm doctor;",
+    '  plus "want up"/"want down" when runsv wants otherwise, ", base" when linked clones',
+    "  use its disks: vm start refuses it without --force), PID (QEMU's), UPTIME,",
+    "  AUTOSTART (on = starts with vmd), WAIT (seconds the guest gets to power off)",
+    "one line on stderr when interrupted operations left directories behind",
+  ],
+} as const satisfies CommandSpec;
+
+/** The row of `vm status`. */
+const STATUS_ROW = {
+  name: "status",
+  summary: "show the state of VMs; exit 1 unless all run",
+  args: [VMS],
+  options: [{ name: "json", help: "an array of the objects vm list --json prints" }],
+  help: [
+    "fields as in vm list, one block per VM; exit 1 if any VM is not running (like sv check)",
+  ],
+} as const satisfies CommandSpec;
 
 /** The `--json` text: each state with its cloud fields (agent, ssh_port). */
 function jsonOf(vmdir: string, states: readonly VmState[]): string {
@@ -30,7 +65,7 @@ function jsonOf(vmdir: string, states: readonly VmState[]): string {
 }
 
 /** `vm list [--json | -q]`. */
-export const list: CommandModule = {
+export const list = defineCommand(LIST_ROW, {
   run(inv) {
     exclusive(inv, "json", "quiet");
     const cfg = loadConfig();
@@ -52,10 +87,10 @@ export const list: CommandModule = {
     if (leftovers !== undefined) printErr(leftovers);
     return 0;
   },
-};
+});
 
 /** `vm status [--json] <vm>...`: exit 1 unless all run. */
-export const status: CommandModule = {
+export const status = defineCommand(STATUS_ROW, {
   run(inv) {
     const cfg = loadConfig();
     const dirs = inv.args.map((n) => requireVm(cfg.vmdir, n));
@@ -68,4 +103,4 @@ export const status: CommandModule = {
     );
     return states.every(isRunning) ? 0 : EXIT_CHECK;
   },
-};
+});

@@ -29,13 +29,18 @@ import { UsageError } from "../../lib/errors.ts";
 import { type Config, httpTimeouts, loadConfig } from "../../lib/vm/config.ts";
 import { checkName } from "../../lib/vm/name.ts";
 import { checkSize } from "../../lib/text/units.ts";
-import type { CommandModule, Invocation } from "../core/command.ts";
-import { imageArch, interruptible, pullRequest } from "./image.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  type Invocation,
+  type RowOptions,
+} from "../core/command.ts";
+import { imageArch, interruptible, MAKE_IMAGE_OPTIONS, pullRequest } from "./image.ts";
 import { print } from "../core/output.ts";
 import { exclusive, optFlag, optString } from "../core/parse.ts";
 import { progress } from "../core/progress.ts";
 import { askChecked, askTextChecked, nextLine, yesNo } from "../core/prompt.ts";
-import { cloudOptionsFor } from "./make_cloud.ts";
+import { CLOUD_MAKE_OPTIONS, cloudOptionsFor } from "./make_cloud.ts";
 import {
   type CloudProvision,
   provisionCloud,
@@ -51,12 +56,54 @@ import {
 import { chooseTemplates } from "../../lib/vm/templates.ts";
 import { byteOrder } from "../../lib/text/byte_order.ts";
 
+/** The row of `vm make`. */
+const MAKE_ROW = {
+  name: "make",
+  summary: "interactively create a new VM",
+  args: [{ name: "<vm>", kind: "new-vm" }, { name: "<iso>", kind: "file", optional: true }],
+  options: [
+    { name: "disk", value: "SIZE", help: "disk image size (qemu-img syntax, e.g. 20G)" },
+    { name: "wait", value: "SECONDS", help: "seconds the guest gets to power off" },
+    { name: "log", help: "log QEMU's output to log/main/current" },
+    { name: "no-log", help: "do not log" },
+    {
+      name: "templates",
+      value: '"a b"',
+      complete: "templates",
+      help: "templates on top of the defaults (mem-4g replaces mem); -name drops\n" +
+        'a default, -* all of them: "-vnc +serial-console"; serial-console\n' +
+        "adds the console socket of vm console",
+    },
+    { name: "no-default-templates", help: "start from no template (VMCONF_DEFAULT_TEMPLATES)" },
+    { name: "yes", short: "y", help: "take the default for every question not answered" },
+    ...MAKE_IMAGE_OPTIONS,
+    ...CLOUD_MAKE_OPTIONS,
+  ],
+  help: [
+    "asks for the disk size, the power-off wait, logging and templates (one answer per line",
+    "on stdin; empty = the default shown in brackets); each option answers its question",
+    "without asking it. Input that ends before the last answer makes nothing (exit 100).",
+    "On a terminal a bad answer is said and asked again; on a pipe it ends vm make (exit",
+    "100). With --image five more questions follow, unless their options answer them: the",
+    "guest's user, SSH public key files (*.pub) that may log in, host name, a password",
+    "(y/N, then asked twice) and Debian packages to install at first boot.",
+    "The VM is made down; with an ISO (a file, or an ISO of the image catalog: vm image",
+    "list) it boots once from it when vmd runs, and vm make waits until QEMU runs (vm vnc",
+    "shows the installer). Without an ISO it stays down: start it with vm start. With",
+    "--image the disk is a qcow2 overlay on the cloud image (pulled into $VMDIR/.images",
+    "first), --disk SIZE at least its size",
+  ],
+} as const satisfies CommandSpec;
+
+/** What `vm make` runs with: its options typed from its row. */
+type MakeInvocation = Invocation<RowOptions<typeof MAKE_ROW>>;
+
 function words(text: string): string[] {
   return text.split(/\s+/).filter((t) => t !== "");
 }
 
 /** The defaults left and templates added by `--templates` (and `--no-default-templates`). */
-function templateChoice(inv: Invocation, cfg: Config, answer?: string): TemplateChoice {
+function templateChoice(inv: MakeInvocation, cfg: Config, answer?: string): TemplateChoice {
   const available = availableTemplates(cfg.vmdir);
   let defaults = optFlag(inv, "no-default-templates") ? [] : cfg.defaultTemplates;
   if (optString(inv, "image") !== undefined) defaults = imageDefaults(defaults, available);
@@ -65,7 +112,7 @@ function templateChoice(inv: Invocation, cfg: Config, answer?: string): Template
 }
 
 /** The spec the options give, checked; questions not asked yet. */
-function specOf(inv: Invocation, cfg: Config, iso: string | undefined): MakeSpec {
+function specOf(inv: MakeInvocation, cfg: Config, iso: string | undefined): MakeSpec {
   const [name = ""] = inv.args;
   checkName(name);
   exclusive(inv, "log", "no-log");
@@ -92,7 +139,7 @@ function specOf(inv: Invocation, cfg: Config, iso: string | undefined): MakeSpec
  * with its default; a bad answer is asked again on a terminal (cli/core/prompt.ts);
  * the end of input aborts (UsageError) before anything is made.
  */
-async function askRest(inv: Invocation, cfg: Config, spec: MakeSpec): Promise<void> {
+async function askRest(inv: MakeInvocation, cfg: Config, spec: MakeSpec): Promise<void> {
   if (optFlag(inv, "yes")) return;
   const { name } = spec;
   const abort = `VM "${name}" was not created`;
@@ -141,7 +188,7 @@ async function fetching<T>(
 }
 
 /** The ISO argument: a catalog ISO name is pulled and becomes its cached path. */
-async function isoOf(inv: Invocation, cfg: Config): Promise<string | undefined> {
+async function isoOf(inv: MakeInvocation, cfg: Config): Promise<string | undefined> {
   const arg = inv.args[1];
   if (arg === undefined) return undefined;
   const catalog = loadCatalog(cfg);
@@ -150,7 +197,7 @@ async function isoOf(inv: Invocation, cfg: Config): Promise<string | undefined> 
 }
 
 /** `--image`: the image pulled or imported now, before any question. */
-function imageOf(inv: Invocation, cfg: Config): Promise<ResolvedImage> | undefined {
+function imageOf(inv: MakeInvocation, cfg: Config): Promise<ResolvedImage> | undefined {
   const image = optString(inv, "image");
   if (image === undefined) return undefined;
   const { arch, checksum, insecure } = pullRequest(cfg, image, inv);
@@ -211,7 +258,7 @@ async function startOrSay(
 }
 
 /** `vm make`. */
-export const make: CommandModule = {
+export const make = defineCommand(MAKE_ROW, {
   async run(inv) {
     const cfg = loadConfig();
     checkName(inv.args[0] ?? "");
@@ -249,4 +296,4 @@ export const make: CommandModule = {
     await startOrSay(cfg, spec, result, provisioned);
     return 0;
   },
-};
+});

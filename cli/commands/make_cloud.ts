@@ -18,9 +18,44 @@ import {
   keyFileLines,
 } from "../../lib/cloud_init/provision.ts";
 import { checkHostname, checkPackages, checkUser, hostnameFor } from "../../lib/cloud_init/seed.ts";
-import type { Invocation } from "../core/command.ts";
+import type { Invocation, OptionSpec, OptionValues } from "../core/command.ts";
 import { optFlag, optList, optString } from "../core/parse.ts";
 import { untilValid, yesNo } from "../core/prompt.ts";
+
+/** The options `vm make` gets for `--image` VMs (read here). */
+export const CLOUD_MAKE_OPTIONS = [
+  {
+    name: "user",
+    value: "NAME",
+    help: "the guest's login user, with password-less sudo where the image has sudo\n" +
+      "(--packages sudo installs it); default: your user name, vm for root",
+  },
+  {
+    name: "ssh-key",
+    value: "FILE",
+    complete: "file",
+    repeat: true,
+    help: "a public key file (*.pub) that may log in (repeatable; default: every\n" +
+      "~/.ssh/id_*.pub); vm's own key ($VMDIR/.default/ssh) is always added; a file\n" +
+      "over 64 KiB is refused",
+  },
+  { name: "hostname", value: "NAME", help: "the guest's host name (default: the VM name)" },
+  {
+    name: "password",
+    help: "ask for a password for the user (twice; only its SHA-512 hash is kept)",
+  },
+  {
+    name: "cloud-init",
+    value: "FILE",
+    complete: "file",
+    help: "your own user-data: a #cloud-config is merged over vm's (your keys win);\n" +
+      "a #! script or a MIME multi-part is passed on as a second part; at most 1 MiB",
+  },
+  { name: "packages", value: '"A B"', help: "Debian packages to install at first boot" },
+] as const satisfies readonly OptionSpec[];
+
+/** The options of {@link CLOUD_MAKE_OPTIONS}, by name. */
+type CloudOptions = OptionValues<typeof CLOUD_MAKE_OPTIONS>;
 
 const encoder = new TextEncoder();
 let stdinLines: LineReader | undefined;
@@ -86,7 +121,7 @@ function answerWords(answer: string): string[] {
 
 /** The cloud-init options of `inv` (asking for the password when --password is given). */
 export async function cloudMakeOptions(
-  inv: Invocation,
+  inv: Invocation<CloudOptions>,
   readLine?: () => Promise<string | undefined>,
 ): Promise<CloudMakeOptions> {
   const o: CloudMakeOptions = {};
@@ -161,22 +196,20 @@ export async function askCloudOptions(
   return o;
 }
 
-const CLOUD_OPTIONS = ["user", "ssh-key", "hostname", "password", "cloud-init", "packages"];
-
 /**
  * The cloud-init options of `vm make` when it makes a VM from an image
  * (`image`): given ones checked, the rest asked for through `ask` unless it
  * is undefined (`-y`). Without an image, giving any of them is a usage error.
  */
 export async function cloudOptionsFor(
-  inv: Invocation,
+  inv: Invocation<CloudOptions>,
   name: string,
   image: boolean,
   ask: Ask | undefined,
   readLine?: () => Promise<string | undefined>,
 ): Promise<CloudMakeOptions | undefined> {
   if (!image) {
-    const given = CLOUD_OPTIONS.find((o) => inv.opts[o] !== undefined);
+    const given = CLOUD_MAKE_OPTIONS.find((o) => inv.opts[o.name] !== undefined)?.name;
     if (given !== undefined) {
       throw new UsageError(`"--${given}" sets up cloud-init, which needs "--image"`);
     }

@@ -13,8 +13,35 @@ import { loadConfig } from "../../lib/vm/config.ts";
 import { requireVm } from "../../lib/vm/dir.ts";
 import { formatRule, parseRuleWords, readPorts } from "../../lib/vm/ports.ts";
 import { addPort, removePort } from "../../lib/actions/port_edit.ts";
-import type { Invocation } from "../core/command.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  type Invocation,
+  type RowOptions,
+  VM,
+} from "../core/command.ts";
 import { print } from "../core/output.ts";
+
+/** The row of `vm port`. */
+const PORT_ROW = {
+  name: "port",
+  summary: "list, add or remove port forwards (the ports file; live on a running VM)",
+  args: [
+    VM,
+    { name: "list|add|rm", kind: ["list", "add", "rm"], optional: true },
+    { name: "<rule>", kind: "none", optional: true, repeat: true },
+  ],
+  help: [
+    "vm port web list",
+    "vm port web add [tcp|udp] [ADDR:]HOSTPORT GUESTPORT   (ADDR 127.0.0.1 unless given)",
+    "vm port web rm [tcp|udp] HOSTPORT",
+    "on a running VM add and rm apply at once through QEMU's monitor (hostfwd_add/remove);",
+    "moving the SSH forward (guest port 22) rewrites the VM's known_hosts; a VM without",
+    "network templates gets net-user-fwd (QEMU's default NIC, with the forwards) from its",
+    "next start; one whose own network does not take them ($VM_HOSTFWD) is refused",
+    "exit: 0 ok, 1 the host port is taken (its process named) or QEMU refused, 100 usage",
+  ],
+} as const satisfies CommandSpec;
 
 const USAGE = "vm port <vm> list | add [tcp|udp] [ADDR:]HOSTPORT GUESTPORT | rm [tcp|udp] HOSTPORT";
 
@@ -28,7 +55,7 @@ export function parseRm(words: readonly string[]): { proto?: "tcp" | "udp"; host
 }
 
 /** Runs `vm port`. */
-export async function run(inv: Invocation): Promise<number> {
+async function run(inv: Invocation<RowOptions<typeof PORT_ROW>>): Promise<number> {
   const [name, action, ...words] = inv.args;
   if (name === undefined) throw new UsageError(`Usage: ${USAGE}`);
   const cfg = loadConfig();
@@ -58,3 +85,6 @@ export async function run(inv: Invocation): Promise<number> {
       throw new UsageError(`Unknown action "${action}"; usage: ${USAGE}`);
   }
 }
+
+/** `vm port`. */
+export const port = defineCommand(PORT_ROW, { run });

@@ -10,7 +10,11 @@
 
 import { describe } from "../../lib/errors.ts";
 import { basename } from "../../lib/os/path.ts";
+import type { ArgSpec } from "../core/command.ts";
 import { printErr } from "../core/output.ts";
+
+/** The argument of the entry points: the VM's directory (runit runs them in it: "$PWD"). */
+export const VM_DIR = { name: "<dir>", kind: "file" } as const satisfies ArgSpec;
 
 /** Prints one line of an entry point, prefixed with the VM's name. */
 export type Say = (line: string) => void;

@@ -10,8 +10,16 @@ import { isAlive } from "../../lib/os/proc.ts";
 import { readStatus } from "../../lib/runit/status.ts";
 import { endPreQemu, qemuRuns, recordStop, stopLine, stopVm } from "../../lib/service/control_t.ts";
 import { waitOf } from "../../lib/vm/dir.ts";
-import type { CommandModule } from "../core/command.ts";
-import { entry } from "./runit_entry.ts";
+import { type CommandSpec, defineCommand } from "../core/command.ts";
+import { entry, VM_DIR } from "./runit_entry.ts";
+
+/** The row of `vm __stop`. */
+const STOP_ROW = {
+  name: "__stop",
+  summary: "runit control/t: graceful stop",
+  args: [VM_DIR],
+  hidden: true,
+} as const satisfies CommandSpec;
 
 /**
  * Whether the QEMU runsv runs for `dir` is gone already (dead, or a zombie
@@ -28,7 +36,7 @@ function qemuGone(dir: string): boolean {
  * running (pre_qemu hangs) it ends the hook and exits 1, so that runsv also
  * sends `vm __run` TERM.
  */
-export const stop: CommandModule = {
+export const stop = defineCommand(STOP_ROW, {
   run(inv) {
     const dir = resolve(inv.args[0] ?? ".");
     return entry(EXIT_CHECK, dir, async (say) => {
@@ -58,4 +66,4 @@ export const stop: CommandModule = {
       return 0;
     });
   },
-};
+});

@@ -6,11 +6,19 @@
 
 import { setupDefault } from "../../lib/actions/setup_default.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
-import type { CommandModule } from "../core/command.ts";
+import { type CommandSpec, defineCommand } from "../core/command.ts";
 import { print } from "../core/output.ts";
 
+/** The row of `vm __setup` (install.sh runs it). */
+const SETUP_ROW = {
+  name: "__setup",
+  summary: "create $VMDIR/.default",
+  args: [{ name: "<default-src>", kind: "file" }, { name: "<vm-exe>", kind: "file" }],
+  hidden: true,
+} as const satisfies CommandSpec;
+
 /** `vm __setup`. */
-export const setup: CommandModule = {
+export const setup = defineCommand(SETUP_ROW, {
   run(inv) {
     const [src = "", exe = ""] = inv.args;
     const r = setupDefault(src, loadConfig().vmdir, exe);
@@ -21,4 +29,4 @@ export const setup: CommandModule = {
     for (const t of r.kept) print(`${r.dir}: kept your edited template "${t}"`);
     return 0;
   },
-};
+});

@@ -15,23 +15,44 @@ import {
 import { checkStopped } from "../../lib/qemu/processes.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { requireVm } from "../../lib/vm/dir.ts";
-import type { CommandModule } from "../core/command.ts";
+import { type CommandSpec, defineCommand, VM } from "../core/command.ts";
 import { print } from "../core/output.ts";
 import { optFlag, refuse, wrongArguments } from "../core/parse.ts";
-import { findCommand } from "../table.ts";
 import { showDisk, vmDisks } from "../../lib/vm/disk_paths.ts";
 import { visible } from "../../lib/text/visible.ts";
+
+/** The row of `vm snapshot`. */
+const SNAPSHOT_ROW = {
+  name: "snapshot",
+  summary: "internal snapshots of a stopped VM's qcow2 disks",
+  args: [
+    VM,
+    { name: "list|create|apply|delete", kind: ["list", "create", "apply", "delete"] },
+    { name: "<name>", kind: "snapshot", optional: true },
+  ],
+  options: [{
+    name: "json",
+    help: "list: an array of {name, date_s, disks} (disks as the templates name them)",
+  }],
+  help: [
+    "each operation works on every disk of the VM (qemu-img snapshot): create adds the",
+    "named snapshot to all, apply takes all back to it, delete removes it; list (also",
+    "while the VM runs) shows each snapshot with its date and disks. apply is refused while",
+    "linked clones use the disks (vm clone --linked)",
+  ],
+} as const satisfies CommandSpec;
 
 const CHANGES = { create: "created", apply: "applied", delete: "deleted" } as const;
 
 /** `vm snapshot`. */
-export const snapshot: CommandModule = {
+export const snapshot = defineCommand(SNAPSHOT_ROW, {
   async run(inv) {
     const [name = "", op = "", snap = ""] = inv.args;
     const want = op === "list" ? 2 : 3;
-    if (op !== "list" && !(op in CHANGES)) refuse("snapshot", `Unknown snapshot operation "${op}"`);
-    const spec = findCommand("snapshot");
-    if (inv.args.length !== want && spec !== undefined) wrongArguments(spec);
+    if (op !== "list" && !(op in CHANGES)) {
+      refuse(SNAPSHOT_ROW, `Unknown snapshot operation "${op}"`);
+    }
+    if (inv.args.length !== want) wrongArguments(SNAPSHOT_ROW);
     const cfg = loadConfig();
     const dir = requireVm(cfg.vmdir, name);
     if (op === "list") {
@@ -43,7 +64,7 @@ export const snapshot: CommandModule = {
       );
       return 0;
     }
-    if (optFlag(inv, "json")) refuse("snapshot", '"--json" is for "list" only');
+    if (optFlag(inv, "json")) refuse(SNAPSHOT_ROW, '"--json" is for "list" only');
     const change = op as keyof typeof CHANGES;
     checkStopped(name, dir, `${op} a snapshot`);
     // Applying changes the data linked clones see through their overlays.
@@ -55,4 +76,4 @@ export const snapshot: CommandModule = {
     );
     return 0;
   },
-};
+});

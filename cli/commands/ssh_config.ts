@@ -10,11 +10,30 @@ import { loadConfig } from "../../lib/vm/config.ts";
 import { requireVm } from "../../lib/vm/dir.ts";
 import { join } from "../../lib/os/path.ts";
 import { sshConfigBlock, sshTarget, sshVms } from "../../lib/ssh/ssh_args.ts";
-import type { Invocation } from "../core/command.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  type Invocation,
+  type RowOptions,
+  SSH_VM,
+} from "../core/command.ts";
 import { print } from "../core/output.ts";
 
+/** The row of `vm ssh-config`. */
+const SSH_CONFIG_ROW = {
+  name: "ssh-config",
+  summary: "print Host blocks for ~/.ssh/config (ssh web, scp, rsync, editors)",
+  args: [{ ...SSH_VM, optional: true, repeat: true }],
+  help: [
+    "without VMs: every VM with SSH set up. Use it through Include:",
+    "  vm ssh-config > ~/.ssh/vm.config; echo 'Include vm.config' >> ~/.ssh/config",
+    "(Include must come before the first Host line of ~/.ssh/config)",
+    "exit: 0 ok, 100 a named VM does not exist or has no SSH set up",
+  ],
+} as const satisfies CommandSpec;
+
 /** Prints the blocks; exit 0. */
-export function run(inv: Invocation): number {
+function run(inv: Invocation<RowOptions<typeof SSH_CONFIG_ROW>>): number {
   const cfg = loadConfig();
   const blocks: string[] = [];
   if (inv.args.length > 0) {
@@ -30,3 +49,6 @@ export function run(inv: Invocation): number {
   print(blocks.join("\n").trimEnd());
   return 0;
 }
+
+/** `vm ssh-config`. */
+export const sshConfig = defineCommand(SSH_CONFIG_ROW, { run });

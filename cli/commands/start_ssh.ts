@@ -17,11 +17,21 @@ import {
 } from "../../lib/actions/start_ssh.ts";
 import type { BootSeen } from "../../lib/actions/boot_watch.ts";
 import { failureExit } from "../../lib/actions/start_stop.ts";
-import type { Invocation } from "../core/command.ts";
+import type { Invocation, OptionSpec } from "../core/command.ts";
 import { fatalText, print, printErr } from "../core/output.ts";
 import { optString } from "../core/parse.ts";
 import { parseSeconds } from "../../lib/text/units.ts";
 import { WaitLine } from "../core/wait_line.ts";
+
+/** The options `vm start` gets for --ssh (read here). */
+export const START_SSH_OPTIONS = [
+  {
+    name: "ssh",
+    help: "wait until the VM answers SSH with its pinned host key; print the boot time;\n" +
+      "on a terminal, one line tells what it waits for (QEMU, the guest's serial\n" +
+      "console or agent, port 22, sshd, the login) and for how long",
+  },
+] as const satisfies readonly OptionSpec[];
 
 /** What a VM waits for now, in words, for the wait line. Pure. */
 export function bootStageText(seen: Readonly<BootSeen>): string {
@@ -73,7 +83,7 @@ export async function startSsh(names: readonly string[], timeoutS: number): Prom
 }
 
 /** `vm start <vm>… --ssh [--timeout S]`: S bounds the whole wait (default 300). */
-export function run(inv: Invocation): Promise<number> {
+export function run(inv: Invocation<{ readonly timeout: string | undefined }>): Promise<number> {
   const t = optString(inv, "timeout");
   return startSsh(inv.args, t === undefined ? SSH_TIMEOUT_S : parseSeconds(t, "--timeout", "300"));
 }

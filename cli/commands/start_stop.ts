@@ -25,11 +25,90 @@ import { parseSeconds, secondsText } from "../../lib/text/units.ts";
 import { join } from "../../lib/os/path.ts";
 import { isSupervised } from "../../lib/runit/status.ts";
 import { orphanQemu } from "../../lib/qemu/processes.ts";
-import type { CommandModule, Invocation } from "../core/command.ts";
-import { run as startSshCommand } from "./start_ssh.ts";
+import {
+  type CommandSpec,
+  defineCommand,
+  type Invocation,
+  type OptionSpec,
+  type RowOptions,
+  VMS,
+} from "../core/command.ts";
+import { run as startSshCommand, START_SSH_OPTIONS } from "./start_ssh.ts";
 import { fatalText, print, printErr } from "../core/output.ts";
 import { WaitLine } from "../core/wait_line.ts";
 import { exclusive, optFlag, optString } from "../core/parse.ts";
+
+/** `--timeout` of `vm stop` and `vm restart`. */
+const TIMEOUT = {
+  name: "timeout",
+  value: "S",
+  help: "when not down after S seconds (default: the VM's wait + 10), end QEMU:\n" +
+    "quit through its monitor, then SIGTERM, then SIGKILL; a hanging\n" +
+    "finish (cleanup hook) is ended too, so the VM is left down",
+} as const satisfies OptionSpec;
+const FORCE = {
+  name: "force",
+  help: "end QEMU at once that way (not graceful)",
+} as const satisfies OptionSpec;
+const PARALLEL = [
+  "several VMs are handled in parallel; exit code: the number that failed (max 99), 100 for",
+  "an unknown VM, 111 when vmd does not supervise a VM (nothing is done then)",
+];
+
+/** The row of `vm start`. */
+const START_ROW = {
+  name: "start",
+  summary: "start VMs and wait until QEMU is up",
+  args: [VMS],
+  options: [
+    {
+      name: "timeout",
+      value: "S",
+      help: "fail when QEMU is not up within S seconds (default 30); with --ssh, when\n" +
+        "SSH does not answer within S seconds of the start (default 300)",
+    },
+    {
+      name: "force",
+      help: "start a VM even when it is the base of linked clones (vm clone --linked):\n" +
+        "writing its disks corrupts what the clones see",
+    },
+    ...START_SSH_OPTIONS,
+  ],
+  help: [
+    'up means QEMU answers on QMP with the state "running" (or "prelaunch"/"paused" when',
+    "its arguments ask for it: -S, -incoming); when QEMU exits first, the last lines of the",
+    "VM's log are shown and the VM is left down (exit 1)",
+    "--ssh that fails says what it saw last (the serial console's last line, the screen's",
+    'text, e.g. "No bootable device.", which ends the wait at once) and the next step',
+    ...PARALLEL,
+  ],
+} as const satisfies CommandSpec;
+
+/** The row of a command that stops VMs: `vm stop` and `vm restart` take the same arguments. */
+function stopRow<N extends string>(name: N, summary: string, help: readonly string[]) {
+  return { name, summary, args: [VMS], options: [TIMEOUT, FORCE], help } as const;
+}
+
+/** The row of `vm stop`. */
+const STOP_ROW = stopRow(
+  "stop",
+  "stop VMs gracefully (ACPI power-off) and say how long it took",
+  [
+    "runsv runs control/t: the guest gets its wait seconds to power off, then QEMU quits",
+    ...PARALLEL,
+  ],
+);
+
+/** The row of `vm restart`. */
+const RESTART_ROW = stopRow("restart", "stop VMs (as vm stop), then start them", PARALLEL);
+
+/** The row of `vm kill`. */
+const KILL_ROW = {
+  name: "kill",
+  summary: "kill QEMU at once (not graceful) and leave the VM down",
+  args: [VMS],
+  help: ["the guest is not shut down: its disks may need a check at the next boot"],
+} as const satisfies CommandSpec;
 
 /** Why the stop took what it took, in words (the part in parentheses). Pure. */
 export function stopReason(r: StopResult): string {
@@ -181,13 +260,16 @@ async function supervisedOrOrphan(vmdir: string, name: string, orphans: boolean)
 }
 
 /** `--timeout S` in seconds, or undefined. */
-function timeoutOf(inv: Invocation): number | undefined {
+function timeoutOf(inv: Invocation<{ readonly timeout: string | undefined }>): number | undefined {
   const t = optString(inv, "timeout");
   return t === undefined ? undefined : parseSeconds(t, "--timeout");
 }
 
 /** The stop options of `vm stop`/`vm restart`, the wait shown on `line`. */
-function stopOptions(inv: Invocation, line: WaitLine): (name: string) => StopOptions {
+function stopOptions(
+  inv: Invocation<RowOptions<typeof STOP_ROW>>,
+  line: WaitLine,
+): (name: string) => StopOptions {
   exclusive(inv, "timeout", "force");
   const timeoutS = timeoutOf(inv);
   const force = optFlag(inv, "force");
@@ -199,7 +281,7 @@ function stopOptions(inv: Invocation, line: WaitLine): (name: string) => StopOpt
 }
 
 /** `vm start <vm>... [--timeout S] [--force]`. */
-export const start: CommandModule = {
+export const start = defineCommand(START_ROW, {
   run(inv) {
     const check = optFlag(inv, "force") ? undefined : refuseBases;
     if (optFlag(inv, "ssh")) {
@@ -213,10 +295,10 @@ export const start: CommandModule = {
       check === undefined ? {} : { check },
     );
   },
-};
+});
 
 /** `vm stop <vm>... [--timeout S] [--force]`. */
-export const stop: CommandModule = {
+export const stop = defineCommand(STOP_ROW, {
   run(inv) {
     const line = new WaitLine();
     const opts = stopOptions(inv, line);
@@ -225,10 +307,10 @@ export const stop: CommandModule = {
       orphans: true,
     });
   },
-};
+});
 
 /** `vm restart <vm>... [--timeout S] [--force]`. */
-export const restart: CommandModule = {
+export const restart = defineCommand(RESTART_ROW, {
   run(inv) {
     const line = new WaitLine();
     const opts = stopOptions(inv, line);
@@ -237,13 +319,13 @@ export const restart: CommandModule = {
       return restartMessage(r.stop, r.start);
     }, { line });
   },
-};
+});
 
 /** `vm kill <vm>...`. */
-export const kill: CommandModule = {
+export const kill = defineCommand(KILL_ROW, {
   run(inv) {
     return eachVm(inv.args, async (n, dir) => killMessage(await killVm(n, dir)), {
       orphans: true,
     });
   },
-};
+});

@@ -15,10 +15,25 @@ import { readStatus } from "../../lib/runit/status.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { requireVm } from "../../lib/vm/dir.ts";
 import { F } from "../../lib/vm/files.ts";
-import type { CommandModule } from "../core/command.ts";
+import { type CommandSpec, defineCommand, VM } from "../core/command.ts";
 import { findExecutable } from "../../lib/os/exec.ts";
 import { print, printErr } from "../core/output.ts";
 import { optFlag } from "../core/parse.ts";
+
+/** The row of `vm vnc`. */
+const VNC_ROW = {
+  name: "vnc",
+  summary: "show the VM's screen (template vnc): run a viewer, or print how to reach it",
+  args: [VM],
+  options: [{ name: "print", help: "print the recipe even when a viewer could be run" }],
+  help: [
+    "the vnc template (a default) makes QEMU serve VNC on the unix socket supervise/vnc,",
+    "which only the VM's user can open. With DISPLAY set and remote-viewer or TigerVNC's",
+    "vncviewer installed, that viewer is run on it; otherwise the ssh -L and socat command",
+    "lines that reach it from a laptop or as a local TCP port are printed",
+    "exit: 0 ok, 1 the VM is not running or has no VNC socket, 100 usage",
+  ],
+} as const satisfies CommandSpec;
 
 /** The local port the recipe uses (VNC display :0). */
 export const VNC_PORT = 5900;
@@ -72,7 +87,7 @@ function vncSocket(name: string, dir: string): string {
 }
 
 /** `vm vnc <vm> [--print]`. */
-export const vnc: CommandModule = {
+export const vnc = defineCommand(VNC_ROW, {
   async run(inv) {
     const name = inv.args[0] ?? "";
     const socket = vncSocket(name, requireVm(loadConfig().vmdir, name));
@@ -89,4 +104,4 @@ export const vnc: CommandModule = {
       .status;
     return status.code;
   },
-};
+});

@@ -1,9 +1,11 @@
 /**
- * The shape of one row of the command table (cli/table.ts): everything about
- * a command — its arguments, options, help and completion — in one record.
- * The parser (cli/core/parse.ts), `vm help` (cli/core/help.ts) and the completion
- * scripts (cli/core/completions.ts) all read these records; nothing else declares
- * an option. Pure types and constants.
+ * A command of `vm`: its row — everything about it, its arguments, options,
+ * help and completion, in one record — and its run, linked by
+ * {@link defineCommand}, which types the options `run` reads from the row.
+ * The parser (cli/core/parse.ts), `vm help` (cli/core/help.ts) and the
+ * completion scripts (cli/core/completions.ts) all read the rows; nothing
+ * else declares an option. Each command is defined in its file of
+ * cli/commands/, which cli/core/command_list.ts names.
  * @module
  */
 
@@ -59,22 +61,6 @@ export interface OptionSpec {
   help: string;
 }
 
-/** The parsed command line given to a command's `run`. */
-export interface Invocation {
-  /** The command's name as typed (`image pull` for a subcommand). */
-  command: string;
-  /** Positional arguments, in order (everything after the VM for pass-through commands). */
-  args: string[];
-  /** Option values by long name: true for a flag, a string, or a list for `repeat`. */
-  opts: Record<string, string | boolean | string[] | undefined>;
-}
-
-/** What a command module exports. */
-export interface CommandModule {
-  /** Runs the command; returns the exit code (errors are thrown as VmError). */
-  run(inv: Invocation): Promise<number> | number;
-}
-
 /** One command of `vm`. */
 export interface CommandSpec {
   name: string;
@@ -95,11 +81,77 @@ export interface CommandSpec {
   passThrough?: boolean;
   /** Subcommands (`vm image pull`): the first word picks one; this row has no run. */
   subcommands?: readonly CommandSpec[];
-  /**
-   * The module under cli/ that runs it (`list.ts`), loaded only when the
-   * command runs; absent for a command with subcommands.
-   */
-  module?: string;
-  /** The module's export that runs it (a CommandModule); absent: the module itself exports `run`. */
-  entry?: string;
 }
+
+/** An option's value as the parser gives it: a list (`repeat`), a string (`value`), or true. */
+type ValueOf<O> = O extends { repeat: true } ? string[]
+  : O extends { value: string } ? string
+  : true;
+
+/** An option row's long name, when it is a literal type. */
+type NameOf<O> = O extends { name: infer N extends string } ? string extends N ? never : N : never;
+
+/**
+ * The options of a list of option rows, by long name, each typed as the
+ * parser gives it (undefined when not given): what `run` may read. Names
+ * that are not literal types (a row not declared `as const`) give nothing
+ * to read, so that reading an undeclared option stays a type error.
+ */
+export type OptionValues<L> = L extends readonly (infer O)[]
+  ? { readonly [K in O as NameOf<K>]: ValueOf<K> | undefined }
+  : Record<never, never>;
+
+/** The options of row `R`, by name (see {@link OptionValues}). */
+export type RowOptions<R extends CommandSpec> = OptionValues<R["options"]>;
+
+/**
+ * The parsed command line given to a command's `run`; `V` types its
+ * options (a command's: {@link RowOptions}; a helper's: the ones it reads).
+ */
+export interface Invocation<V = Record<string, string | true | string[] | undefined>> {
+  /** The command's name as typed (`image pull` for a subcommand). */
+  command: string;
+  /** Positional arguments, in order (everything after the VM for pass-through commands). */
+  args: string[];
+  /** Option values by long name: true for a flag, a string, or a list for `repeat`. */
+  opts: V;
+}
+
+/** Runs a command; returns the exit code (errors are thrown as VmError). */
+export type Run<V = Invocation["opts"]> = (inv: Invocation<V>) => Promise<number> | number;
+
+/** A command: its row and its run, or a group's subcommands. */
+export interface Command {
+  readonly row: CommandSpec;
+  /** Runs it, with an invocation parsed by `row`; absent for a group. */
+  readonly run?: Run;
+  /** A group's commands (`vm image pull|list|…`), their rows the row's subcommands. */
+  readonly subcommands?: readonly Command[];
+}
+
+/**
+ * The command of `row`, run by `handler.run`, whose invocation's options are
+ * typed from the row: reading one the row does not declare is a type error.
+ * Declare the row `as const` (or inline), so that its option names stay literal.
+ */
+export function defineCommand<const R extends CommandSpec>(
+  row: R,
+  handler: { readonly run: Run<RowOptions<R>> },
+): Command {
+  // The parser gives exactly the options of `row`, each as RowOptions types it.
+  return { row, run: handler.run as Run };
+}
+
+/** A group of commands under one name (`vm image`): `row` with `commands` as its subcommands. */
+export function defineGroup(row: CommandSpec, commands: readonly Command[]): Command {
+  return { row: { ...row, subcommands: commands.map((c) => c.row) }, subcommands: commands };
+}
+
+/** The argument most commands take: one existing VM. */
+export const VM = { name: "<vm>", kind: "vm" } as const satisfies ArgSpec;
+
+/** One or more existing VMs. */
+export const VMS = { name: "<vm>", kind: "vm", repeat: true } as const satisfies ArgSpec;
+
+/** A VM made with --image: its SSH is set up (completes only those). */
+export const SSH_VM = { name: "<vm>", kind: "ssh-vm" } as const satisfies ArgSpec;

@@ -1,12 +1,12 @@
 /**
  * The text of the bash, zsh and fish completion scripts, with the parts
- * cli/core/completions.ts computes from the command table filled in: the command
- * names, the `case` arms giving each command's positional kinds, options and
- * option values, and the subcommands. Pure.
+ * cli/core/completions.ts computes from the commands' rows filled in: the
+ * command names, the `case` arms giving each command's positional kinds,
+ * options and option values, and the subcommands. Pure.
  * @module
  */
 
-/** The parts of a script that come from the command table. */
+/** The parts of a script that come from the commands' rows. */
 export interface ScriptParts {
   /** Visible command names, space-separated. */
   names: string;
@@ -54,7 +54,7 @@ const KIND_AT = `_vm_kind_at() {
  * command's completion data: given the command word (and the next word when
  * the cursor is past it), it sets `subs` (its subcommands), `nsub` (1 when a
  * subcommand was consumed), `pos`, `valopts` and `opts`; it fails for an
- * unknown command. The `case` arms come from the command table.
+ * unknown command. The `case` arms come from the commands' rows.
  */
 function specFunction(p: ScriptParts): string {
   return `_vm_spec() {

@@ -1,6 +1,6 @@
 /**
  * Shell completion scripts for `vm` (bash, zsh, fish), generated from the
- * command table's records: each positional argument and each option value
+ * commands' rows: each positional argument and each option value
  * completes by its declared kind (cli/core/command.ts) — VM names from
  * `vm list -q`, template, snapshot and image names from `vm __complete`,
  * fixed words, file names — and each command's options are its declared
@@ -138,7 +138,7 @@ function subArms(subs: readonly [string, string[]][]): string {
   return subs.map(([n, s]) => `    ${shq(n)}) subs=${shq(s.join(" "))} ;;`).join("\n");
 }
 
-/** The completion script of `shell` for `commands` (the command table). Pure. */
+/** The completion script of `shell` for `commands` (their rows, in order). Pure. */
 export function completionScript(shell: Shell, commands: readonly CommandSpec[]): string {
   const { top, entries, subs } = encodeAll(commands);
   const names = top.map((c) => c.name).join(" ");

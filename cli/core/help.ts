@@ -1,16 +1,12 @@
 /**
- * `vm help` and `vm <command> --help`, written from the command table: the
- * usage line, the summary, the command's help lines and its options. Pure
- * text, but for the `help` command, which prints it.
+ * The text of `vm help` and `vm <command> --help`, written from the rows:
+ * the usage line, the summary, the command's help lines and its options.
+ * Pure.
  * @module
  */
 
-import { UsageError } from "../../lib/errors.ts";
-import type { CommandModule, CommandSpec } from "./command.ts";
-import { print } from "./output.ts";
+import type { CommandSpec } from "./command.ts";
 import { optionLabel, usage } from "./parse.ts";
-import { COMMANDS, findCommand } from "../table.ts";
-import { unknownCommand } from "./suggest.ts";
 import { VERSION } from "./version.ts";
 
 /** The help of one command (or subcommand, named `name`): usage, summary, lines, options. Pure. */
@@ -37,9 +33,12 @@ function table(rows: readonly [string, string][]): string[] {
   return rows.map(([u, s]) => `  ${u.padEnd(width)}  ${s}`);
 }
 
-/** The `vm help` text: every visible command with its arguments, the environment, exit codes. Pure. */
-export function helpText(): string {
-  const rows = COMMANDS.filter((c) => !c.hidden).map((c) => {
+/**
+ * The `vm help` text: every visible command of `commands` (the rows, in
+ * order) with its arguments, the environment, exit codes. Pure.
+ */
+export function helpText(commands: readonly CommandSpec[]): string {
+  const rows = commands.filter((c) => !c.hidden).map((c) => {
     return [usage({ ...c, options: [] }).slice("usage: vm ".length), c.summary] as [string, string];
   });
   return [
@@ -64,22 +63,3 @@ export function helpText(): string {
     "vm --version prints the version",
   ].join("\n");
 }
-
-/** `vm help [<command>]`. */
-export const help: CommandModule = {
-  run(inv) {
-    const [name] = inv.args;
-    if (name === undefined) {
-      print(helpText());
-      return 0;
-    }
-    const spec = findCommand(name);
-    if (spec === undefined || spec.hidden) {
-      throw new UsageError(
-        unknownCommand(name, COMMANDS.filter((c) => !c.hidden).map((c) => c.name)),
-      );
-    }
-    print(commandHelp(spec));
-    return 0;
-  },
-};

@@ -1,16 +1,16 @@
 /**
- * Parsing a command line against its row of the command table
- * (cli/core/command.ts): options as getopt does (`--name value`, `--name=value`,
- * `-n value`, `-nvalue`, `--` ends them; a value may start with `-`), then
- * the number of positional arguments. Every message names the option and the
- * command's `--help`. Also the usage line, and typed access to option values.
+ * Parsing a command line against the command's row (cli/core/command.ts):
+ * options as getopt does (`--name value`, `--name=value`, `-n value`,
+ * `-nvalue`, `--` ends them; a value may start with `-`), then the number of
+ * positional arguments. Every message names the option and the command's
+ * `--help`. Also the usage line, and access to option values typed by the
+ * row (reading an option the row does not declare is a type error).
  * Pure.
  * @module
  */
 
 import { UsageError } from "../../lib/errors.ts";
 import type { CommandSpec, Invocation, OptionSpec } from "./command.ts";
-import { findCommand } from "../table.ts";
 
 /** The option `word` names in `spec` (`--disk`, `-y`), or undefined. Pure. */
 function findOption(spec: CommandSpec, word: string): OptionSpec | undefined {
@@ -94,10 +94,9 @@ export function parseInvocation(spec: CommandSpec, argv: readonly string[], name
   return inv;
 }
 
-/** Throws UsageError: `message`, then the usage of command `name` (`…; usage: vm disk …`). */
-export function refuse(name: string, message: string): never {
-  const spec = findCommand(name);
-  throw new UsageError(spec === undefined ? message : `${message}; ${usage(spec)}`);
+/** Throws UsageError: `message`, then the usage of `spec` (`…; usage: vm disk …`). */
+export function refuse(spec: CommandSpec, message: string): never {
+  throw new UsageError(`${message}; ${usage(spec)}`);
 }
 
 /** Whether `argv` asks for help: `--help`/`-h` anywhere (first word only for pass-through). */
@@ -109,24 +108,37 @@ export function wantsHelp(spec: CommandSpec, argv: readonly string[]): boolean {
 }
 
 /** The string value of option `name`, or undefined when not given. Pure. */
-export function optString(inv: Invocation, name: string): string | undefined {
+export function optString<N extends string>(
+  inv: Invocation<{ readonly [K in N]: string | undefined }>,
+  name: N,
+): string | undefined {
   const v = inv.opts[name];
   return typeof v === "string" ? v : undefined;
 }
 
 /** Whether flag `name` was given. Pure. */
-export function optFlag(inv: Invocation, name: string): boolean {
+export function optFlag<N extends string>(
+  inv: Invocation<{ readonly [K in N]: true | undefined }>,
+  name: N,
+): boolean {
   return inv.opts[name] === true;
 }
 
 /** The values of a repeatable option `name` (empty when not given). Pure. */
-export function optList(inv: Invocation, name: string): string[] {
+export function optList<N extends string>(
+  inv: Invocation<{ readonly [K in N]: string[] | undefined }>,
+  name: N,
+): string[] {
   const v = inv.opts[name];
   return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
 }
 
 /** Throws UsageError when both `a` and `b` were given ("Give --a or --b, not both"). Pure. */
-export function exclusive(inv: Invocation, a: string, b: string): void {
+export function exclusive<A extends string, B extends string>(
+  inv: Invocation<{ readonly [K in A | B]: unknown }>,
+  a: A,
+  b: B,
+): void {
   if (inv.opts[a] !== undefined && inv.opts[b] !== undefined) {
     throw new UsageError(`Give "--${a}" or "--${b}", not both`);
   }

@@ -2,9 +2,9 @@
 
 import assert from "node:assert/strict";
 import { editDistance, nearest, unknownCommand } from "../../cli/core/suggest.ts";
-import { COMMANDS } from "../../cli/table.ts";
+import { allCommands, visibleNames } from "../../cli/core/command_list.ts";
 
-const NAMES = COMMANDS.filter((c) => !c.hidden).map((c) => c.name);
+const NAMES = visibleNames(await allCommands());
 
 Deno.test("editDistance: a swap of neighbours is one edit", () => {
   assert.equal(editDistance("stpo", "stop"), 1);
