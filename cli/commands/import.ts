@@ -106,7 +106,7 @@ async function importLibvirtCmd(
 }
 
 /** The line saying what an import brought that reaches the host, and what became of it. Pure. */
-export function untrustedLine(kind: string, u: Untrusted): string {
+function untrustedLine(kind: string, u: Untrusted): string {
   const what = u.arg === "" ? u.at : `${u.at}: ${u.arg}`;
   const fate = u.disabled === undefined
     ? "kept (--trust)"

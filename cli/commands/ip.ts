@@ -48,7 +48,7 @@ export function formatInterfaces(ifs: readonly GuestInterface[]): string {
 }
 
 /** Interfaces other than loopback. Pure. */
-export function withoutLoopback(ifs: readonly GuestInterface[]): GuestInterface[] {
+function withoutLoopback(ifs: readonly GuestInterface[]): GuestInterface[] {
   return ifs.filter((i) =>
     i.name !== "lo" && !i.addresses.every((a) => /^(127\.|::1$)/.test(a.address))
   );

@@ -86,7 +86,7 @@ async function readHidden(): Promise<string | undefined> {
  * the next line of standard input (`readLine`, default a reader of its own:
  * pass the make prompt's, so piped answers stay in order).
  */
-export async function askSecret(
+async function askSecret(
   question: string,
   readLine?: () => Promise<string | undefined>,
 ): Promise<string | undefined> {
@@ -101,7 +101,7 @@ export async function askSecret(
 /**
  * Asks for the password twice; returns its `$6$` hash. Throws UsageError when empty or different.
  */
-export async function askPasswordHash(
+async function askPasswordHash(
   user: string,
   readLine?: () => Promise<string | undefined>,
 ): Promise<string> {

@@ -46,7 +46,7 @@ const PORT_ROW = {
 const USAGE = "vm port <vm> list | add [tcp|udp] [ADDR:]HOSTPORT GUESTPORT | rm [tcp|udp] HOSTPORT";
 
 /** The protocol and host port of `rm`'s words. Pure. Throws UsageError. */
-export function parseRm(words: readonly string[]): { proto?: "tcp" | "udp"; hostPort: number } {
+function parseRm(words: readonly string[]): { proto?: "tcp" | "udp"; hostPort: number } {
   const w = [...words];
   const proto = w[0] === "tcp" || w[0] === "udp" ? w.shift() as "tcp" | "udp" : undefined;
   const port = (w[0] ?? "").replace(/^.*:/, "");

@@ -20,7 +20,7 @@ export const VM_DIR = { name: "<dir>", kind: "file" } as const satisfies ArgSpec
 export type Say = (line: string) => void;
 
 /** The line an entry point prints: `<vm>: <text>`. Pure. */
-export function vmLine(vmDir: string, text: string): string {
+function vmLine(vmDir: string, text: string): string {
   return `${basename(vmDir)}: ${text}`;
 }
 

@@ -62,7 +62,7 @@ export function bootStageText(seen: Readonly<BootSeen>): string {
  * prints one line per VM as each ends (errors as `vm: fatal: …` on stderr),
  * above the wait line. Returns how many failed (max 99).
  */
-export async function startSsh(names: readonly string[], timeoutS: number): Promise<number> {
+async function startSsh(names: readonly string[], timeoutS: number): Promise<number> {
   const vmdir = loadConfig().vmdir;
   const unique = [...new Set(names)];
   const dirs = unique.map((n) => requireVm(vmdir, n));

@@ -111,7 +111,7 @@ const KILL_ROW = {
 } as const satisfies CommandSpec;
 
 /** Why the stop took what it took, in words (the part in parentheses). Pure. */
-export function stopReason(r: StopResult): string {
+function stopReason(r: StopResult): string {
   let why: string;
   switch (r.how) {
     case "poweroff":

@@ -36,7 +36,7 @@ const VNC_ROW = {
 } as const satisfies CommandSpec;
 
 /** The local port the recipe uses (VNC display :0). */
-export const VNC_PORT = 5900;
+const VNC_PORT = 5900;
 
 /** The recipe `vm vnc` prints: the socket, then ssh -L and socat lines. Pure. */
 export function vncRecipe(name: string, socket: string, user: string, host: string): string {
@@ -52,7 +52,7 @@ export function vncRecipe(name: string, socket: string, user: string, host: stri
 }
 
 /** A viewer that opens a unix socket: its program and arguments. Pure. */
-export const VIEWERS: readonly { program: string; args: (socket: string) => string[] }[] = [
+const VIEWERS: readonly { program: string; args: (socket: string) => string[] }[] = [
   { program: "remote-viewer", args: (s) => [`vnc+unix://${s}`] },
   { program: "vncviewer", args: (s) => [s] },
 ];

@@ -19,7 +19,7 @@ export const SHELLS = ["bash", "zsh", "fish"] as const;
 export type Shell = typeof SHELLS[number];
 
 /** runit's `sv` commands, for `vm sv <TAB>`. */
-export const SV_COMMANDS = [
+const SV_COMMANDS = [
   "status",
   "up",
   "down",
@@ -50,7 +50,7 @@ export const SV_COMMANDS = [
  * `snapshot`, `image`, `disk-image`, `command`, `file`, `w:a,b` (those
  * words), `-` (nothing). Pure.
  */
-export function kindToken(kind: ValueKind): string {
+function kindToken(kind: ValueKind): string {
   if (typeof kind !== "string") return "w:" + kind.join(",");
   switch (kind) {
     case "vm":

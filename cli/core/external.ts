@@ -9,7 +9,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { execve, findExecutable } from "../../lib/os/exec.ts";
 
 /** The path of `program` in PATH. Throws UsageError naming the package `pkg`. */
-export function findProgram(program: string, pkg: string): string {
+function findProgram(program: string, pkg: string): string {
   const found = findExecutable(program, Deno.env.get("PATH") ?? "/usr/bin:/bin", Deno.cwd());
   if (found === undefined) throw new UsageError(`"${program}" is not in PATH; install ${pkg}`);
   return found;

@@ -20,7 +20,7 @@ export function nextLine(): Promise<string | undefined> {
 }
 
 /** Asks `question` and returns the answer, trimmed; undefined at the end of input. */
-export async function askLine(question: string): Promise<string | undefined> {
+async function askLine(question: string): Promise<string | undefined> {
   input ??= new LineReader(Deno.stdin);
   write(question);
   const answer = (await input.readLine())?.trim();
@@ -38,12 +38,12 @@ export function questionText(question: string, shownDefault: string): string {
  * default). The end of input (Ctrl-D, or piped answers that ran out) is not
  * an answer: throws UsageError, before anything was made (`what`).
  */
-export function askOrAbort(question: string, shownDefault: string, what: string): Promise<string> {
+function askOrAbort(question: string, shownDefault: string, what: string): Promise<string> {
   return answerOrAbort(questionText(question, shownDefault), question, what);
 }
 
 /** Asks `text` as it is (it shows its default itself); the end of input aborts as askOrAbort. */
-export function askText(text: string, what: string): Promise<string> {
+function askText(text: string, what: string): Promise<string> {
   return answerOrAbort(text, text.trim(), what);
 }
 
