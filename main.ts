@@ -15,13 +15,19 @@ import { allCommands, findCommand, visibleNames } from "./cli/core/command_list.
 import { VERSION } from "./cli/core/version.ts";
 import { fatalText, print, printErr } from "./cli/core/output.ts";
 
-/** cli/core/suggest.ts, loaded for an unknown command only (a computed specifier: see cli/core/command_list.ts). */
+/**
+ * cli/core/suggest.ts, loaded for an unknown command only (a computed
+ * specifier: see cli/core/command_list.ts).
+ */
 function loadSuggest(): Promise<typeof import("./cli/core/suggest.ts")> {
   const file = "./cli/core/suggest.ts";
   return import(file);
 }
 
-/** cli/core/help.ts, loaded when help is asked for (a computed specifier: see cli/core/command_list.ts). */
+/**
+ * cli/core/help.ts, loaded when help is asked for (a computed specifier: see
+ * cli/core/command_list.ts).
+ */
 function loadHelp(): Promise<typeof import("./cli/core/help.ts")> {
   const file = "./cli/core/help.ts";
   return import(file);
@@ -33,7 +39,7 @@ async function printHelp(spec: CommandSpec, name: string): Promise<number> {
   return 0;
 }
 
-/** Picks the subcommand of group `group` named by `argv[0]`; throws UsageError naming the choices. */
+/** Picks the subcommand of `group` named by `argv[0]`; throws UsageError naming the choices. */
 function subcommand(group: Command, argv: string[]): [Command, string[]] {
   const { name } = group.row;
   const subs = group.subcommands ?? [];

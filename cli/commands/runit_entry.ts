@@ -3,8 +3,8 @@
  * log, or, for a VM without one, to vmd's output, where many VMs write: so
  * every line starts with the VM's name (`web: stop: …`), and any error is one
  * `<vm>: fatal: …` line and a fixed exit code. Each entry point is its own
- * module (cli/commands/runit_run.ts, cli/commands/runit_stop.ts, cli/commands/runit_finish.ts), so each
- * loads only what it uses: `run` is on the path of every VM start.
+ * module (runit_run.ts, runit_stop.ts, runit_finish.ts here), so each loads
+ * only what it uses: `run` is on the path of every VM start.
  * @module
  */
 

@@ -45,7 +45,7 @@ function source(file: string): string {
   return Deno.readTextFileSync(new URL(`../../cli/commands/${file}`, import.meta.url));
 }
 
-/** The top-level function `name` of `text` (to the first `}` at column 0 after it), or undefined. */
+/** The top-level function `name` of `text` (to the next `}` at column 0), or undefined. */
 function functionText(text: string, name: string): string | undefined {
   const m = new RegExp(`^(?:export )?(?:async )?function\\*? ${name}\\b`, "m").exec(text);
   if (m === null) return undefined;
