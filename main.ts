@@ -1,29 +1,35 @@
 /**
  * `vm`: QEMU virtual machines as runit services — the CLI and the runit run
- * target in one program. This file only dispatches: it looks up the command's
- * row in the table (cli/table.ts), answers `--help`, parses the arguments by
- * the row, loads the command's module (lazily: `vm __run` and `vm list` load
- * only what they use), runs it, and prints a thrown VmError as one
- * `vm: fatal: …` line with its exit code.
+ * target in one program. This file only dispatches: it loads the command
+ * (its file of cli/commands/, from the command list cli/core/command_list.ts:
+ * `vm __run` and `vm list` load only what they use), answers `--help`,
+ * parses the arguments by the command's row, runs it, and prints a thrown
+ * VmError as one `vm: fatal: …` line with its exit code.
  * @module
  */
 
 import { EXIT_SYSTEM, EXIT_USAGE, UsageError, VmError } from "./lib/errors.ts";
-import type { CommandModule, CommandSpec } from "./cli/command.ts";
-import { parseInvocation, wantsHelp } from "./cli/parse.ts";
-import { COMMANDS, findCommand } from "./cli/table.ts";
-import { VERSION } from "./cli/version.ts";
-import { fatalText, print, printErr } from "./cli/output.ts";
+import type { Command, CommandSpec } from "./cli/core/command.ts";
+import { parseInvocation, wantsHelp } from "./cli/core/parse.ts";
+import { allCommands, findCommand, visibleNames } from "./cli/core/command_list.ts";
+import { VERSION } from "./cli/core/version.ts";
+import { fatalText, print, printErr } from "./cli/core/output.ts";
 
-/** cli/suggest.ts, loaded for an unknown command only (a computed specifier: see loadCommand). */
-function loadSuggest(): Promise<typeof import("./cli/suggest.ts")> {
-  const file = "./cli/suggest.ts";
+/**
+ * cli/core/suggest.ts, loaded for an unknown command only (a computed
+ * specifier: see cli/core/command_list.ts).
+ */
+function loadSuggest(): Promise<typeof import("./cli/core/suggest.ts")> {
+  const file = "./cli/core/suggest.ts";
   return import(file);
 }
 
-/** cli/help.ts, loaded when help is asked for (a computed specifier: see loadCommand). */
-function loadHelp(): Promise<typeof import("./cli/help.ts")> {
-  const file = "./cli/help.ts";
+/**
+ * cli/core/help.ts, loaded when help is asked for (a computed specifier: see
+ * cli/core/command_list.ts).
+ */
+function loadHelp(): Promise<typeof import("./cli/core/help.ts")> {
+  const file = "./cli/core/help.ts";
   return import(file);
 }
 
@@ -33,48 +39,26 @@ async function printHelp(spec: CommandSpec, name: string): Promise<number> {
   return 0;
 }
 
-/** Picks the subcommand of `spec` named by `argv[0]`; throws UsageError naming the choices. */
-function subcommand(spec: CommandSpec, argv: string[]): [CommandSpec, string[]] {
-  const subs = spec.subcommands ?? [];
+/** Picks the subcommand of `group` named by `argv[0]`; throws UsageError naming the choices. */
+function subcommand(group: Command, argv: string[]): [Command, string[]] {
+  const { name } = group.row;
+  const subs = group.subcommands ?? [];
   const [word, ...rest] = argv;
-  const sub = subs.find((s) => s.name === word);
+  const sub = subs.find((s) => s.row.name === word);
   if (sub !== undefined) return [sub, rest];
-  const choices = subs.map((s) => s.name).join(", ");
+  const choices = subs.map((s) => s.row.name).join(", ");
   throw new UsageError(
     word === undefined
-      ? `"vm ${spec.name}" needs one of: ${choices}; see "vm ${spec.name} --help"`
-      : `"${word}" is not a "vm ${spec.name}" command; use one of: ${choices}`,
+      ? `"vm ${name}" needs one of: ${choices}; see "vm ${name} --help"`
+      : `"${word}" is not a "vm ${name}" command; use one of: ${choices}`,
   );
-}
-
-/**
- * Where the command modules are. Their specifiers are joined at run time on
- * purpose: when the program starts, Deno loads every module an `import()`
- * names in a string or template literal (it globs `./cli/${x}`), which would
- * load every command's code for each one (180 modules, ~20 ms).
- */
-const CLI_DIR = new URL("./cli/", import.meta.url).href;
-
-/** The module that runs `spec`, loaded now. */
-async function loadCommand(spec: CommandSpec, full: string): Promise<CommandModule> {
-  const file = spec.module;
-  if (file === undefined) throw new UsageError(`"vm ${full}" cannot be run`);
-  const module = await import(CLI_DIR + file) as Record<string, CommandModule>;
-  // No entry: the module itself is the command (it exports run).
-  const command = spec.entry === undefined
-    ? module as unknown as CommandModule
-    : module[spec.entry];
-  if (typeof command?.run !== "function") {
-    throw new Error(`cli/${file} has no command "${spec.entry}"`);
-  }
-  return command;
 }
 
 async function dispatch(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
     const { helpText } = await loadHelp();
-    printErr(helpText());
+    printErr(helpText((await allCommands()).map((c) => c.row)));
     return EXIT_USAGE;
   }
   if (name === "--help" || name === "-h") return dispatch(["help"]);
@@ -82,23 +66,23 @@ async function dispatch(argv: string[]): Promise<number> {
     print(`vm ${VERSION}`);
     return 0;
   }
-  let spec = findCommand(name);
-  if (spec === undefined) {
+  let command = await findCommand(name);
+  if (command === undefined) {
     const { unknownCommand } = await loadSuggest();
-    throw new UsageError(
-      unknownCommand(name, COMMANDS.filter((c) => !c.hidden).map((c) => c.name)),
-    );
+    throw new UsageError(unknownCommand(name, visibleNames(await allCommands())));
   }
   let full = name;
   let words = rest;
-  if (spec.subcommands !== undefined) {
-    if (wantsHelp(spec, words.slice(0, 1))) return printHelp(spec, full);
-    [spec, words] = subcommand(spec, words);
-    full = `${name} ${spec.name}`;
+  if (command.subcommands !== undefined) {
+    if (wantsHelp(command.row, words.slice(0, 1))) return printHelp(command.row, full);
+    [command, words] = subcommand(command, words);
+    full = `${name} ${command.row.name}`;
   }
-  if (!spec.hidden && wantsHelp(spec, words)) return printHelp(spec, full);
-  const inv = parseInvocation(spec, words, full);
-  return await (await loadCommand(spec, full)).run(inv);
+  const { row, run } = command;
+  if (!row.hidden && wantsHelp(row, words)) return printHelp(row, full);
+  const inv = parseInvocation(row, words, full);
+  if (run === undefined) throw new UsageError(`"vm ${full}" cannot be run`);
+  return await run(inv);
 }
 
 /** Runs `vm` with `argv`; returns the exit code. */

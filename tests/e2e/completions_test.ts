@@ -4,7 +4,7 @@
 // each command completes to is unit-tested in tests/unit/command_table_test.ts.
 
 import assert from "node:assert/strict";
-import { SHELLS } from "../../cli/completions.ts";
+import { SHELLS } from "../../cli/core/completions.ts";
 import { run, TestEnv } from "../support/harness.ts";
 
 /** A TestEnv with VMs alpha and beta-2; runs `fn`, then cleans up. */

@@ -8,7 +8,7 @@ import { lastLine, MAX_SHOWN, showable } from "../../lib/text/guest_text.ts";
 import { isTextMode, ppmSize, vgaTextLines } from "../../lib/qemu/screen.ts";
 import { type BootSeen, nextStep, seenText, stageOf } from "../../lib/actions/boot_watch.ts";
 import { probeSshPort, SshWaitTimeout, waitForSsh } from "../../lib/ssh/ssh_ready.ts";
-import { bootStageText } from "../../cli/start_ssh.ts";
+import { bootStageText } from "../../cli/commands/start_ssh.ts";
 
 Deno.test("guest text: escapes and control characters removed, \\r redraws kept last, capped", () => {
   assert.equal(

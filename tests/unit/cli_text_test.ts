@@ -1,12 +1,12 @@
-// Pure text of commands: the stop wait line (cli/wait_line.ts),
-// prompts with defaults (cli/prompt.ts), vm vnc's recipe (cli/vnc.ts), and
-// how vm make says to watch an installer (cli/make.ts).
+// Pure text of commands: the stop wait line (cli/core/wait_line.ts),
+// prompts with defaults (cli/core/prompt.ts), vm vnc's recipe (cli/commands/vnc.ts), and
+// how vm make says to watch an installer (cli/commands/make.ts).
 
 import assert from "node:assert/strict";
-import { waitText } from "../../cli/wait_line.ts";
-import { questionText } from "../../cli/prompt.ts";
-import { vncRecipe } from "../../cli/vnc.ts";
-import { watchHint } from "../../cli/make.ts";
+import { waitText } from "../../cli/core/wait_line.ts";
+import { questionText } from "../../cli/core/prompt.ts";
+import { vncRecipe } from "../../cli/commands/vnc.ts";
+import { watchHint } from "../../cli/commands/make.ts";
 
 Deno.test("waitText: one VM, and several", () => {
   assert.equal(

@@ -1,11 +1,11 @@
-// lib/vm/config_report.ts and cli/config.ts: which files are read, every
+// lib/vm/config_report.ts and cli/commands/config.ts: which files are read, every
 // VM* setting with its origin (vm config).
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { configReport, effectiveSettings } from "../../lib/vm/config_report.ts";
 import { SYSTEM_CONF } from "../../lib/vm/config.ts";
-import { configText } from "../../cli/config.ts";
+import { configText } from "../../cli/commands/config.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
 Deno.test("effectiveSettings: file over env over default; other VM* variables too", () => {

@@ -14,7 +14,7 @@ import type { VmInfo } from "../../lib/actions/info.ts";
 import { diskLine, formatInfo } from "../../cli/core/info_text.ts";
 import { checkSnapshotName, snapshotRows, snapshotsJson } from "../../lib/actions/snapshots.ts";
 import { skipInClone } from "../../lib/vm/dir.ts";
-import { formatArgv } from "../../cli/args.ts";
+import { formatArgv } from "../../cli/commands/args.ts";
 import { runningState } from "../support/state_fixture.ts";
 
 Deno.test("sizeBytes: qemu-img's units, powers of 1024, decimals", () => {

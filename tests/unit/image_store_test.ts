@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { extFor, nameFromFile, parseStoredName } from "../../lib/images/store.ts";
 import { dirUrl, isUrlArg, planUrl } from "../../lib/images/pull.ts";
 import { classifyImageArg } from "../../lib/actions/make_image.ts";
-import { formatImageTable, imageJson, pullSummary } from "../../cli/image.ts";
+import { formatImageTable, imageJson, pullSummary } from "../../cli/commands/image.ts";
 import { UsageError } from "../../lib/errors.ts";
 
 Deno.test("extFor keeps qcow2/img/raw/iso, defaults by kind, refuses compressed files", () => {

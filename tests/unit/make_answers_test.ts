@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../lib/errors.ts";
 import { checkWait } from "../../lib/vm/dir.ts";
-import { yesNo } from "../../cli/prompt.ts";
-import { templateWords } from "../../cli/completions_cmd.ts";
+import { yesNo } from "../../cli/core/prompt.ts";
+import { templateWords } from "../../cli/commands/completions.ts";
 import { cpVmNamed } from "../../lib/ssh/ssh_args.ts";
 
 Deno.test("checkWait: the unit the question shows (30s, 30 s) is taken; other words are not", () => {

@@ -1,5 +1,5 @@
 /**
- * Tests of cli/make_cloud.ts: the make options read from an Invocation,
+ * Tests of cli/commands/make_cloud.ts: the make options read from an Invocation,
  * the password asked twice and kept only as a SHA-512 crypt hash, and the
  * interactive questions — run in a subprocess whose standard input is a
  * pipe of answers (not a terminal: answers are read as lines).
@@ -18,7 +18,7 @@ async function withInput(
   try {
     Deno.writeTextFileSync(
       `${dir}/main.ts`,
-      `import { askCloudOptions, cloudMakeOptions } from "${REPO}/cli/make_cloud.ts";\n` +
+      `import { askCloudOptions, cloudMakeOptions } from "${REPO}/cli/commands/make_cloud.ts";\n` +
         `import { LineReader } from "${REPO}/lib/os/line_reader.ts";\n` +
         `const lines = new LineReader(Deno.stdin);\nconst readLine = () => lines.readLine();\n` +
         `const ask = async <T>(q: string, check: (a: string) => T) => { ` +

@@ -5,7 +5,7 @@ import { formatBytes } from "../../lib/text/units.ts";
 
 /** Bytes as progress lines show them. */
 const fmtBytes = (n: number) => formatBytes(n, true);
-import { progress, type ProgressOut } from "../../cli/progress.ts";
+import { progress, type ProgressOut } from "../../cli/core/progress.ts";
 
 Deno.test("fmtBytes, fmtDuration", () => {
   assert.equal(fmtBytes(512), "512 B");

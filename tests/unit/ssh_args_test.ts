@@ -15,7 +15,7 @@ import {
 } from "../../lib/ssh/ssh_args.ts";
 import { knownHostsLine } from "../../lib/ssh/key_files.ts";
 import { newKeyFiles } from "../../lib/ssh/keys.ts";
-import { remoteCommand } from "../../cli/ssh.ts";
+import { remoteCommand } from "../../cli/commands/ssh.ts";
 import { run } from "../support/harness.ts";
 
 const T: SshTarget = {

@@ -1,11 +1,16 @@
-// The messages of vm start, stop, restart and kill (cli/start_stop.ts) and
+// The messages of vm start, stop, restart and kill (cli/commands/start_stop.ts) and
 // the exit code of a command on several VMs (lib/actions/start_stop.ts).
 // The commands themselves run in tests/e2e/lifecycle_test.ts.
 
 import assert from "node:assert/strict";
 import { failureExit } from "../../lib/actions/start_stop.ts";
 import type { StopResult } from "../../lib/actions/stop_result.ts";
-import { killMessage, restartMessage, startMessage, stopMessage } from "../../cli/start_stop.ts";
+import {
+  killMessage,
+  restartMessage,
+  startMessage,
+  stopMessage,
+} from "../../cli/commands/start_stop.ts";
 
 function stop(over: Partial<StopResult> = {}): StopResult {
   return { name: "x", already: false, seconds: 1.23, how: "poweroff", wait: 10, ...over };

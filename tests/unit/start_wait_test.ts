@@ -1,11 +1,11 @@
 // What a start waits for and says when it fails: the QMP states that count
 // as started (lib/qemu/qmp_status.ts), the log lines since the start
-// (lib/vm/log.ts), and the fatal text with them (cli/output.ts).
+// (lib/vm/log.ts), and the fatal text with them (cli/core/output.ts).
 
 import assert from "node:assert/strict";
 import { isStarted } from "../../lib/qemu/qmp_status.ts";
 import { logLinesSince } from "../../lib/vm/log.ts";
-import { fatalText } from "../../cli/output.ts";
+import { fatalText } from "../../cli/core/output.ts";
 import { StartFailedError, SystemError } from "../../lib/errors.ts";
 import { lastLogLine } from "../support/log_lines.ts";
 

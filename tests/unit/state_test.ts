@@ -21,7 +21,7 @@ import { formatStatus, formatTable, stateLabel, TABLE_HEADER } from "../../cli/c
 import { humanDuration } from "../../cli/core/format.ts";
 import { inspectDir, inspectVms } from "../../lib/vm/inspect.ts";
 import { JSON_STATE_FIELDS } from "../support/harness.ts";
-import { autostartMessage } from "../../cli/autostart.ts";
+import { autostartMessage } from "../../cli/commands/autostart.ts";
 import { setAutostart } from "../../lib/vm/dir.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 import { runningState as vm } from "../support/state_fixture.ts";

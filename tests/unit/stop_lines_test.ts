@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import type { StopResult } from "../../lib/actions/stop_result.ts";
-import { killMessage, stopMessage } from "../../cli/start_stop.ts";
+import { killMessage, stopMessage } from "../../cli/commands/start_stop.ts";
 import { guestShutdown, stopLine } from "../../lib/service/control_t.ts";
 import { endedMessage } from "../../lib/vm/hooks.ts";
 

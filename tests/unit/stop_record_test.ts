@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseStopRecord, readStopRecord, writeStopRecord } from "../../lib/vm/stop_record.ts";
 import { recorded } from "../../lib/actions/start_stop.ts";
-import { stopMessage } from "../../cli/start_stop.ts";
-import { waitText } from "../../cli/wait_line.ts";
+import { stopMessage } from "../../cli/commands/start_stop.ts";
+import { waitText } from "../../cli/core/wait_line.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
 const REC = { pid: 42, at: 1000, how: "poweroff" as const, ms: 9700, agent: true, wait: 10 };

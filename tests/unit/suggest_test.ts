@@ -1,10 +1,10 @@
-// cli/suggest.ts: "did you mean" for an unknown command.
+// cli/core/suggest.ts: "did you mean" for an unknown command.
 
 import assert from "node:assert/strict";
-import { editDistance, nearest, unknownCommand } from "../../cli/suggest.ts";
-import { COMMANDS } from "../../cli/table.ts";
+import { editDistance, nearest, unknownCommand } from "../../cli/core/suggest.ts";
+import { allCommands, visibleNames } from "../../cli/core/command_list.ts";
 
-const NAMES = COMMANDS.filter((c) => !c.hidden).map((c) => c.name);
+const NAMES = visibleNames(await allCommands());
 
 Deno.test("editDistance: a swap of neighbours is one edit", () => {
   assert.equal(editDistance("stpo", "stop"), 1);

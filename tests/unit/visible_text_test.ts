@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { visible, VisibleStream } from "../../lib/text/visible.ts";
 import { decodeRaw } from "../../lib/text/raw_text.ts";
 import { CheckFailedError, StartFailedError } from "../../lib/errors.ts";
-import { formatInterfaces } from "../../cli/ip.ts";
-import { fatalText } from "../../cli/output.ts";
+import { formatInterfaces } from "../../cli/commands/ip.ts";
+import { fatalText } from "../../cli/core/output.ts";
 
 const HOSTILE = "\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\x1b[6n\x9b6n\x7f\x00";
 const SHOWN = "\\x1b]0;pwned\\x07\\x1b]52;c;ZXZpbA==\\x07\\x1b[2J\\x1b[6n\\u009b6n\\x7f\\x00";
