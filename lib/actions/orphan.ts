@@ -22,10 +22,15 @@ import { readWait, removeSockets } from "../vm/dir.ts";
 import { forceQemu, STEP_MS } from "./force_stop.ts";
 import type { StopHow, StopOptions, StopResult } from "./stop_result.ts";
 
-/** Ends the stray svlogd processes of the VM in `dir`; removes the orphan's sockets; keeps the VM down. */
-function tidyAfter(dir: string): void {
+/**
+ * Ends the stray svlogd processes of the VM in `dir` (waiting until they are
+ * gone, at most STEP_MS, so that a new runsv's svlogd can log at once);
+ * removes the orphan's sockets; keeps the VM down.
+ */
+async function tidyAfter(dir: string): Promise<void> {
   removeSockets(dir);
-  for (const pid of strayLoggers(dir)) signal(pid, "SIGTERM");
+  const loggers = strayLoggers(dir).filter((pid) => signal(pid, "SIGTERM"));
+  await pollUntil(() => loggers.every((pid) => !isAlive(pid)), STEP_MS);
   if (isSupervised(dir)) control(dir, "d");
 }
 
@@ -67,7 +72,7 @@ export async function stopOrphan(
   how ??= await forceQemu(dir, pid);
   const result: StopResult = { name, already: false, seconds: 0, how, wait, orphan: pid };
   if (cut) result.forced = opts.force ? { by: "force" } : { by: "timeout", seconds: graceful };
-  tidyAfter(dir);
+  await tidyAfter(dir);
   result.seconds = (performance.now() - t0) / 1000;
   return result;
 }
@@ -81,7 +86,7 @@ export async function killOrphan(name: string, dir: string, pid: number): Promis
     throw new SystemError(`QEMU of "${name}" (PID ${pid}) survived SIGKILL; check the process`);
   }
   try {
-    tidyAfter(dir);
+    await tidyAfter(dir);
   } catch (e) {
     throw new SystemError(`QEMU of "${name}" was killed, but: ${describe(e)}`);
   }
