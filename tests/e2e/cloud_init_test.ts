@@ -12,6 +12,15 @@
  * → a replaced known_hosts line makes ssh fail with its host-key error →
  * an ACPI press the guest ignores → `vm stop` powers the guest off through
  * the agent after min(wait/2, 10 s).
+ * The same VM, made with the default `drive` template, has it as
+ * `drive-virtio`, read before the seed's template: the guest's root is
+ * /dev/vda. Used, it then moves by README's `vm export tar web - | ssh host
+ * vm import tar - web` (a local shell for ssh) into another VMDIR, where
+ * vm's SSH key does not exist yet and the VM's SSH port is taken: the import
+ * makes that VMDIR's key, authorises it in the seed with a new instance-id
+ * and moves the forward; `vm start web2 --ssh` and `vm ssh` work (a second
+ * boot). Then that VMDIR's key is made anew and `vm cloud-init web2
+ * regenerate --new-instance-id` authorises it in the seed's sources.
  * A second test boots the variant with dbus, which obeys ACPI, without the
  * guest-agent template: `vm stop` is the plain ACPI power-off there.
  * Each takes about 3-4 minutes (boot to SSH ~2 minutes under TCG on 2 busy
@@ -23,7 +32,7 @@ import assert from "node:assert/strict";
 import { newKeyFiles } from "../../lib/ssh/keys.ts";
 import { CLOUD_TEMPLATES } from "../../lib/layout.ts";
 import { type CloudVm, freePort, withPulledCloudVm } from "../support/cloud_vm.ts";
-import { readOr, run, sleep, type TestEnv, withEnv } from "../support/harness.ts";
+import { readOr, run, sleep, TestEnv, withEnv } from "../support/harness.ts";
 
 /** The VM's wait: the agent is asked after min(wait/2, 10 s) = 10 s; the guest then has 50 s. */
 const WAIT_S = 60;
@@ -135,7 +144,11 @@ async function checkPinning(t: TestEnv, dir: string, port: number) {
  * A test on VM "web", made from the pulled cloud guest (the `dbus` variant
  * or not) with the tester's own key besides vm's; `walk` gets the VM.
  */
-function cloudTest(name: string, dbus: boolean, walk: (t: TestEnv, vm: CloudVm) => Promise<void>) {
+function cloudTest(
+  name: string,
+  opts: { dbus: boolean; defaults?: string },
+  walk: (t: TestEnv, vm: CloudVm) => Promise<void>,
+) {
   Deno.test({
     name,
     sanitizeResources: false,
@@ -145,30 +158,32 @@ function cloudTest(name: string, dbus: boolean, walk: (t: TestEnv, vm: CloudVm) 
         const mine = await newKeyFiles("tester");
         Deno.writeTextFileSync(`${t.root}/id_tester`, mine.private, { mode: 0o600 });
         Deno.writeTextFileSync(`${t.root}/id_tester.pub`, mine.public);
-        const opts = { dbus, wait: WAIT_S, sshKey: `${t.root}/id_tester.pub` };
-        await withPulledCloudVm(t, "web", opts, (vm) => walk(t, vm));
+        const make = { ...opts, wait: WAIT_S, sshKey: `${t.root}/id_tester.pub` };
+        await withPulledCloudVm(t, "web", make, (vm) => walk(t, vm));
       }),
   });
 }
 
-/** Starts runsvdir, then `vm start web --ssh`, which must succeed. */
-async function startWeb(t: TestEnv, dir: string): Promise<void> {
+/** Starts runsvdir, then `vm start <name> --ssh`, which must succeed. */
+async function startWeb(t: TestEnv, dir: string, name = "web"): Promise<void> {
   t.startRunsvdir();
   const t0 = performance.now();
-  const start = await t.vm(["start", "web", "--ssh", "--timeout", "420"]);
+  const start = await t.vm(["start", name, "--ssh", "--timeout", "420"]);
   const bootS = (performance.now() - t0) / 1000;
   assert.equal(start.code, 0, `${start.stderr}\n${consoleTail(dir)}`);
   assert.match(
     start.stdout,
-    /^web: booted \(QEMU up in [\d.]+ s\); SSH answered with the pinned host key/,
+    new RegExp(
+      `^${name}: booted \\(QEMU up in [\\d.]+ s\\); SSH answered with the pinned host key`,
+    ),
   );
   console.log(`boot to SSH: ${bootS.toFixed(1)} s`);
 }
 
-/** `vm stop web`, which must end with the guest powered off; the seconds it took. */
-async function stopWeb(t: TestEnv, dir: string): Promise<number> {
+/** `vm stop <name>`, which must end with the guest powered off; the seconds it took. */
+async function stopWeb(t: TestEnv, dir: string, name = "web"): Promise<number> {
   const s0 = performance.now();
-  const stop = await t.vm(["stop", "web"]);
+  const stop = await t.vm(["stop", name]);
   const stopS = (performance.now() - s0) / 1000;
   console.log(`stop: ${stopS.toFixed(1)} s (${stop.stdout.trim()})`);
   assert.equal(stop.code, 0, stop.stderr);
@@ -177,10 +192,15 @@ async function stopWeb(t: TestEnv, dir: string): Promise<number> {
 }
 
 cloudTest(
-  "one boot: start --ssh, ssh, exec, ip, live port, ssh-config, cp, pinning, agent shutdown",
-  false,
+  "start --ssh, ssh, exec, ip, live port, ssh-config, cp, pinning, agent shutdown, root on /dev/vda; moved by export|import tar, reached by vm ssh",
+  { dbus: false, defaults: "display-none drive" },
   async (t, vm) => {
+    await checkDiskOrder(t, vm.dir);
     await startWeb(t, vm.dir);
+    assert.equal(
+      (await t.vm(["ssh", "web", "--", "findmnt", "-no", "SOURCE", "/"])).stdout,
+      "/dev/vda\n",
+    );
     await checkAccess(t);
     await checkOwnKey(t, vm.dir, vm.sshPort);
     await checkLivePort(t);
@@ -194,12 +214,13 @@ cloudTest(
     // ACPI is ignored by this guest: it went down only after __stop turned to the agent.
     assert.ok(stopS >= 10 && stopS < WAIT_S, `${stopS} s`);
     assert.match(readOr(`${vm.dir}/log/main/current`), /asked through the guest agent/);
+    await moveAndReach(t, vm.sshPort);
   },
 );
 
 cloudTest(
   "the dbus guest without an agent: vm stop is the ACPI power-off alone",
-  true,
+  { dbus: true },
   async (t, vm) => {
     // No agent: a power-off can only come from the ACPI request.
     Deno.removeSync(`${vm.dir}/templates/${CLOUD_TEMPLATES.agent}`);
@@ -231,4 +252,75 @@ async function checkOwnKey(t: TestEnv, dir: string, port: number) {
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, "web\n");
+}
+
+/** `--image` made the default `drive` template `drive-virtio`, attached before the seed. */
+async function checkDiskOrder(t: TestEnv, dir: string) {
+  const templates = [...Deno.readDirSync(`${dir}/templates`)].map((e) => e.name);
+  assert.ok(templates.includes("drive-virtio") && !templates.includes("drive"), `${templates}`);
+  const args = (await t.vm(["args", "web"])).stdout;
+  assert.ok(args.indexOf("file=./drive.qcow2") < args.indexOf("file=./seed.iso"), args);
+}
+
+/** The used VM "web" of `a` moved into `b` as "web2" through a pipe, its SSH port held. */
+async function moveByPipe(a: TestEnv, b: TestEnv, sshPort: number): Promise<string> {
+  const held = Deno.listen({ hostname: "127.0.0.1", port: sshPort });
+  try {
+    // --trust: the test guest boots a kernel of this host's test cache (-kernel <path>), which an
+    // import disables unless trusted; README's recipe needs none for a VM booting its own disk.
+    const pipe =
+      `VMDIR=${a.vmdir} vm export tar web - | VMDIR=${b.vmdir} vm import tar --trust - web2`;
+    const r = await new Deno.Command("sh", {
+      args: ["-c", pipe],
+      env: a.env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(r.code, 0, dec.decode(r.stdout) + dec.decode(r.stderr));
+    return dec.decode(r.stdout);
+  } finally {
+    held.close();
+  }
+}
+
+/**
+ * The stopped, used VM "web" of `a` moves into a new VMDIR with no vm key yet, its SSH port
+ * taken there: the import authorises that VMDIR's key with a new instance-id and moves the
+ * forward; the guest is reached by vm ssh. Then the key is made anew and regenerate
+ * --new-instance-id authorises it in the seed's sources.
+ */
+async function moveAndReach(a: TestEnv, port: number) {
+  const b = TestEnv.create();
+  try {
+    const out = await moveByPipe(a, b, port);
+    const lines = out.trimEnd().split("\n");
+    assert.equal(lines[0], `VM "web2" imported into "${b.dir("web2")}" (down)`);
+    assert.match(
+      lines[1] ?? "",
+      new RegExp(
+        `^web2: vm's SSH key \\(of "${b.vmdir}"\\) authorised in its seed, with a new ` +
+          `instance-id \\(iid-[0-9a-f]{16}\\): cloud-init adds it at the next boot$`,
+      ),
+    );
+    assert.match(lines[2] ?? "", new RegExp(`^web2: SSH forward moved from port ${port} `));
+    assert.equal(lines[3], `Start it with "vm start web2 --ssh"`);
+    await startWeb(b, b.dir("web2"), "web2");
+    assert.equal((await b.vm(["ssh", "web2", "--", "hostname"])).stdout, "web\n");
+    await stopWeb(b, b.dir("web2"), "web2");
+
+    // VMDIR b's key made anew: regenerate --new-instance-id authorises it in user-data.
+    Deno.removeSync(`${b.vmdir}/.default/ssh`, { recursive: true });
+    const before = Deno.readTextFileSync(`${b.dir("web2")}/cloud-init/meta-data`);
+    const regen = await b.vm(["cloud-init", "web2", "regenerate", "--new-instance-id"]);
+    assert.equal(regen.code, 0, regen.stderr);
+    assert.match(regen.stdout, /^web2: vm's SSH key \(of ".*"\) added to cloud-init\/user-data$/m);
+    assert.match(regen.stdout, /instance-id iid-[0-9a-f]{16} \(new: /);
+    const key = Deno.readTextFileSync(`${b.vmdir}/.default/ssh/id_ed25519.pub`).split(" ")[1] ?? "";
+    assert.ok(Deno.readTextFileSync(`${b.dir("web2")}/cloud-init/user-data`).includes(key));
+    assert.notEqual(Deno.readTextFileSync(`${b.dir("web2")}/cloud-init/meta-data`), before);
+  } finally {
+    await b.close();
+  }
 }
