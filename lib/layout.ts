@@ -69,10 +69,18 @@ export const F = {
   lock: ".lock",
   /** Port forwards of the user-mode network (lib/vm/ports.ts). */
   ports: "ports",
+  /** The guest's architecture (`x86_64`, `aarch64`, `riscv64`): QEMU is `qemu-system-<arch>`. */
+  arch: "arch",
+  /** The VM's own UEFI variable store, copied from the firmware's template at make time. */
+  efivars: "efivars.fd",
+  /** The TPM's state (swtpm's `--tpmstate dir=`), 0700. */
+  tpmState: "tpm",
+  /** swtpm's control socket, which QEMU's `-chardev socket` of the `tpm` template connects to. */
+  tpmSocket: "supervise/tpm",
 } as const;
 
 /** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */
-export const SOCKETS = [F.monitor, F.qmp, F.console, F.vnc, F.agent] as const;
+export const SOCKETS = [F.monitor, F.qmp, F.console, F.vnc, F.agent, F.tpmSocket] as const;
 
 /** Directory layout of `default/` (the `.default` tree) for the service scripts. */
 export const SCRIPTS = [F.run, F.finish, F.controlT, F.logRun] as const;
@@ -102,6 +110,28 @@ export const CLOUD_TEMPLATES = {
   agent: "guest-agent",
   /** User-mode network with the `ports` file's forwards. */
   net: "net-user-fwd",
+} as const;
+
+/**
+ * The templates of the machine (lib/vm/machine.ts): shipped in `default/templates`, chosen by
+ * `vm make --arch/--firmware/--secure-boot/--tpm/--windows`. `uefi` and `uefi-secure-boot`
+ * share a prefix (choosing one drops the other); so do `tpm` and `tpm-tis` (aarch64's device).
+ */
+export const MACHINE_TEMPLATES = {
+  /** `-machine virt -cpu max` and a ramfb display: aarch64 and riscv64. */
+  virt: "machine-virt",
+  /** UEFI: the code pflash (`$VM_UEFI_CODE`) and the VM's `efivars.fd`. */
+  uefi: "uefi",
+  /** UEFI with Secure Boot: q35 with SMM, a secure pflash (`$VM_UEFI_SECURE_CODE`). */
+  secureBoot: "uefi-secure-boot",
+  /** TPM 2.0: swtpm's socket `supervise/tpm` as a `tpm-crb` device (x86_64). */
+  tpm: "tpm",
+  /** TPM 2.0 on aarch64: `tpm-tis-device`. */
+  tpmTis: "tpm-tis",
+  /** The Windows preset's devices (e1000e, USB tablet, Hyper-V enlightenments, local RTC). */
+  windows: "windows",
+  /** The Windows preset's second CD-ROM (`--drivers virtio-win.iso`), written by `vm make`. */
+  drivers: "windows-drivers",
 } as const;
 
 /** The NoCloud seed of a VM made with `--image` and its sources (lib/cloud_init/seed_file.ts). */

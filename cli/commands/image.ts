@@ -37,8 +37,9 @@ const CHECK_OPTIONS = [
   {
     name: "arch",
     value: "A",
-    complete: ["x86_64", "aarch64"],
-    help: "the catalog entry for QEMU arch A (default: VMCONF_QEMU_ARCH or the host's)",
+    complete: ["x86_64", "aarch64", "riscv64"],
+    help: "QEMU arch A: the catalog entry's, and vm make's VM's (default:\n" +
+      "VMCONF_QEMU_ARCH or the host's)",
   },
   {
     name: "insecure",

@@ -6,7 +6,8 @@
  */
 
 import { EXIT_CHECK } from "../../lib/errors.ts";
-import { loadConfig } from "../../lib/vm/config.ts";
+import { type Config, loadConfig } from "../../lib/vm/config.ts";
+import { machineInfo } from "../../lib/vm/machine.ts";
 import { listVms, requireVm } from "../../lib/vm/dir.ts";
 import { inspectDir, inspectVms, type Vm } from "../../lib/vm/inspect.ts";
 import { isRunning, markBases, statesOf, type VmState, vmState } from "../../lib/vm/state.ts";
@@ -27,8 +28,8 @@ const LIST_ROW = {
     {
       name: "json",
       help: "an array of {name, state, pid, uptime_s, autostart, wait_s, want,\n" +
-        "paused, backoff_s, linked_clones, problem, agent, ssh_port}, null where\n" +
-        "unknown, sorted by name",
+        "paused, backoff_s, linked_clones, problem, agent, ssh_port, arch,\n" +
+        "firmware, tpm}, null where unknown, sorted by name",
     },
     { name: "quiet", short: "q", help: "names only" },
   ],
@@ -53,9 +54,16 @@ const STATUS_ROW = {
   ],
 } as const satisfies CommandSpec;
 
-/** The `--json` text: each state (of `vms`, in their order) with its VM's cloud fields (agent, ssh_port). */
-function jsonOf(vms: readonly Vm[], states: readonly VmState[]): string {
-  return JSON.stringify(vms.map((vm, i) => ({ ...states[i], ...cloudInfo(vm) })), null, 2);
+/**
+ * The `--json` text: each state (of `vms`, in their order) with its VM's cloud fields (agent,
+ * ssh_port) and machine (arch, firmware, tpm).
+ */
+function jsonOf(cfg: Config, vms: readonly Vm[], states: readonly VmState[]): string {
+  return JSON.stringify(
+    vms.map((vm, i) => ({ ...states[i], ...cloudInfo(vm), ...machineInfo(vm, cfg) })),
+    null,
+    2,
+  );
 }
 
 /** `vm list [--json | -q]`. */
@@ -75,7 +83,7 @@ export const list = defineCommand(LIST_ROW, {
     }
     const vms = inspectVms(cfg.vmdir);
     const states = statesOf(vms, cfg.vmdir);
-    print(optFlag(inv, "json") ? jsonOf(vms, states) : formatTable(states, useColor()));
+    print(optFlag(inv, "json") ? jsonOf(cfg, vms, states) : formatTable(states, useColor()));
     const leftovers = leftoversLine(findLeftovers(cfg.vmdir));
     if (leftovers !== undefined) printErr(leftovers);
     return 0;
@@ -91,7 +99,7 @@ export const status = defineCommand(STATUS_ROW, {
     const color = useColor();
     print(
       optFlag(inv, "json")
-        ? jsonOf(vms, states)
+        ? jsonOf(cfg, vms, states)
         : states.map((s) => formatStatus(s, color)).join("\n\n"),
     );
     return states.every(isRunning) ? 0 : EXIT_CHECK;

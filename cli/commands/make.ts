@@ -53,8 +53,20 @@ import {
   imageDefaults,
   type TemplateChoice,
 } from "../../lib/vm/template_choice.ts";
-import { chooseTemplates } from "../../lib/vm/templates.ts";
+import { chooseTemplates, templatePrefix } from "../../lib/vm/templates.ts";
 import { byteOrder } from "../../lib/text/byte_order.ts";
+import { checkArch, defaultFirmware } from "../../lib/qemu/arch.ts";
+import type { MachineChoice } from "../../lib/vm/machine.ts";
+
+/** The Windows preset's disk size and memory template. */
+const WINDOWS_DISK = "64G";
+const WINDOWS_MEM = "mem-4g";
+
+/** The templates chosen, with the Windows preset's memory unless another `mem` was chosen. */
+function withPreset(chosen: readonly string[], machine: MachineChoice): string[] {
+  if (!machine.windows || chosen.some((t) => templatePrefix(t) === "mem")) return [...chosen];
+  return [...chosen, WINDOWS_MEM];
+}
 
 /** The row of `vm make`. */
 const MAKE_ROW = {
@@ -76,6 +88,29 @@ const MAKE_ROW = {
     },
     { name: "no-default-templates", help: "start from no template (VMCONF_DEFAULT_TEMPLATES)" },
     { name: "yes", short: "y", help: "take the default for every question not answered" },
+    {
+      name: "firmware",
+      value: "bios|uefi",
+      complete: ["bios", "uefi"],
+      help: "the firmware (default: bios on x86_64, uefi elsewhere); uefi gives the VM\n" +
+        "its own variable store (efivars.fd), from QEMU's firmware descriptors",
+    },
+    {
+      name: "secure-boot",
+      help: "UEFI with Secure Boot, Microsoft's keys enrolled (q35 with SMM)",
+    },
+    { name: "tpm", help: "a TPM 2.0 (swtpm, its state in tpm/; started and ended with QEMU)" },
+    {
+      name: "windows",
+      help: "Windows 10/11: q35, UEFI with Secure Boot, TPM, 4G memory, 64G disk, e1000e,\n" +
+        "USB tablet, Hyper-V enlightenments (with KVM), RTC in local time",
+    },
+    {
+      name: "drivers",
+      value: "ISO",
+      complete: "file",
+      help: "with --windows: a second CD-ROM kept attached (virtio-win.iso)",
+    },
     ...MAKE_IMAGE_OPTIONS,
     ...CLOUD_MAKE_OPTIONS,
   ],
@@ -91,7 +126,11 @@ const MAKE_ROW = {
     "list) it boots once from it when vmd runs, and vm make waits until QEMU runs (vm vnc",
     "shows the installer). Without an ISO it stays down: start it with vm start. With",
     "--image the disk is a qcow2 overlay on the cloud image (pulled into $VMDIR/.images",
-    "first), --disk SIZE at least its size",
+    "first), --disk SIZE at least its size.",
+    "--arch x86_64|aarch64|riscv64 (default: VMCONF_QEMU_ARCH or the host's) is kept in",
+    "the VM's arch file: QEMU is qemu-system-<arch>; aarch64 and riscv64 get -machine virt",
+    "-cpu max (template machine-virt). --firmware, --secure-boot, --tpm and --windows add",
+    "the templates uefi, uefi-secure-boot, tpm (tpm-tis on aarch64) and windows",
   ],
 } as const satisfies CommandSpec;
 
@@ -111,23 +150,54 @@ function templateChoice(inv: MakeInvocation, cfg: Config, answer?: string): Temp
   return applyTemplateWords(defaults, given, available);
 }
 
+/** The machine the options ask for (arch, firmware, Secure Boot, TPM, the Windows preset). */
+function machineOf(inv: MakeInvocation, cfg: Config): MachineChoice {
+  const arch = checkArch(imageArch(cfg, inv));
+  const windows = optFlag(inv, "windows");
+  const secureBoot = optFlag(inv, "secure-boot") || windows;
+  const fw = optString(inv, "firmware");
+  if (fw !== undefined && fw !== "bios" && fw !== "uefi") {
+    throw new UsageError(`--firmware "${fw}" is neither bios nor uefi; use one of them`);
+  }
+  if (fw === "bios" && secureBoot) {
+    throw new UsageError(
+      `--firmware bios cannot boot securely: ${windows ? "--windows" : "--secure-boot"} needs uefi`,
+    );
+  }
+  if (fw === "bios" && arch !== "x86_64") {
+    throw new UsageError(`--firmware bios is x86_64's; a ${arch} VM boots with uefi`);
+  }
+  if (windows && arch !== "x86_64") {
+    throw new UsageError(`--windows makes an x86_64 VM; leave out --arch ${arch}`);
+  }
+  if (optString(inv, "drivers") !== undefined && !windows) {
+    throw new UsageError("--drivers goes with --windows; add --windows");
+  }
+  const firmware = secureBoot ? "uefi" : fw ?? defaultFirmware(arch);
+  return { arch, firmware, secureBoot, tpm: optFlag(inv, "tpm") || windows, windows };
+}
+
 /** The spec the options give, checked; questions not asked yet. */
 function specOf(inv: MakeInvocation, cfg: Config, iso: string | undefined): MakeSpec {
   const [name = ""] = inv.args;
   checkName(name);
   exclusive(inv, "log", "no-log");
+  const machine = machineOf(inv, cfg);
   const disk = optString(inv, "disk");
   const wait = optString(inv, "wait");
   const choice = templateChoice(inv, cfg);
   const spec: MakeSpec = {
     name,
-    disk: disk ?? cfg.defaultDrive,
+    disk: disk ?? (machine.windows ? WINDOWS_DISK : cfg.defaultDrive),
     wait: wait ?? cfg.defaultWait,
     log: optFlag(inv, "log"),
-    templates: choice.chosen,
+    templates: withPreset(choice.chosen, machine),
     defaults: choice.defaults,
+    machine,
   };
   if (iso !== undefined) spec.iso = iso;
+  const drivers = optString(inv, "drivers");
+  if (drivers !== undefined) spec.drivers = drivers;
   if (disk !== undefined) checkSize(disk);
   if (wait !== undefined) checkWait(wait);
   checkSpec(cfg.vmdir, spec);
@@ -164,7 +234,7 @@ async function askRest(inv: MakeInvocation, cfg: Config, spec: MakeSpec): Promis
       chooseTemplates(c.defaults, c.chosen, available);
       return c;
     });
-    spec.templates = choice.chosen;
+    spec.templates = spec.machine ? withPreset(choice.chosen, spec.machine) : choice.chosen;
     spec.defaults = choice.defaults;
     checkSpec(cfg.vmdir, spec);
   }

@@ -45,6 +45,9 @@ export function formatInfo(v: VmInfo): string {
     `log:        ${v.log ? `on (${F.logCurrent})` : "off"}`,
     `hooks:      ${v.hooks ? `yes (${F.hooks}; not run here: "vm args" runs pre_qemu)` : "no"}`,
     `agent:      ${v.agent ? `yes (${CLOUD_TEMPLATES.agent} template: "vm ip", "vm exec")` : "no"}`,
+    `arch:       ${v.arch}`,
+    `firmware:   ${v.firmware}`,
+    `tpm:        ${v.tpm ? "yes (swtpm, its state in tpm/)" : "no"}`,
     `ssh:        ${v.ssh_port === null ? "no" : `127.0.0.1:${v.ssh_port} ("vm ssh ${v.name}")`}`,
     "templates:",
   ];

@@ -11,7 +11,7 @@ import { cloudInfo } from "../vm/cloud_info.ts";
 import { isMissing } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
 import { diskPaths } from "../qemu/drives.ts";
-import { describe } from "../errors.ts";
+import { describe, SystemError } from "../errors.ts";
 import { F } from "../layout.ts";
 import { type ImageInfo, imageInfo } from "../qemu/img.ts";
 import { type VmState, vmState } from "../vm/state.ts";
@@ -19,6 +19,8 @@ import type { Vm } from "../vm/inspect.ts";
 import { parseTemplate } from "../vm/templates.ts";
 import { vmEnv } from "../vm/dir.ts";
 import { showDisk } from "../vm/disk_paths.ts";
+import { firmwareEnv, type MachineInfo, machineInfo } from "../vm/machine.ts";
+import { isArch } from "../qemu/arch.ts";
 
 /** One template of `vm info`: its arguments, or why they cannot be read. */
 export interface TemplateInfo {
@@ -48,6 +50,10 @@ export interface VmInfo {
   /** The guest agent channel (template guest-agent) and the SSH host port (ports file). */
   agent: boolean;
   ssh_port: number | null;
+  /** The machine: arch, firmware, TPM (lib/vm/machine.ts). */
+  arch: MachineInfo["arch"];
+  firmware: MachineInfo["firmware"];
+  tpm: MachineInfo["tpm"];
   templates: TemplateInfo[];
   disks: DiskInfo[];
 }
@@ -55,7 +61,14 @@ export interface VmInfo {
 /** Gathers the VmInfo of `vm` (see the module doc). */
 export async function vmInfo(cfg: Config, vm: Vm): Promise<VmInfo> {
   const dir = vm.dir;
-  const env = vmEnv(cfg, dir);
+  const machine = machineInfo(vm, cfg);
+  let env = vmEnv(cfg, dir);
+  try {
+    // The firmware's paths, as the start resolves them (missing firmware: the template says so).
+    if (isArch(machine.arch)) env = { ...env, ...firmwareEnv(vm, machine.arch) };
+  } catch (e) {
+    if (!(e instanceof SystemError)) throw e;
+  }
   const templates: TemplateInfo[] = [];
   let names: string[] = [];
   try {
@@ -89,6 +102,7 @@ export async function vmInfo(cfg: Config, vm: Vm): Promise<VmInfo> {
     log: vm.log,
     hooks: vm.hooks,
     ...cloudInfo(vm),
+    ...machine,
     templates,
     disks,
   };

@@ -5,15 +5,16 @@
  * boots an ISO and vmd is running, it waits until vmd supervises it (the
  * caller starts it once: lib/actions/start_stop.ts).
  * Writes `$VMDIR/<vm>/` (down, wait, drive.qcow2, templates/, run, finish,
- * control/t, log/), private whatever the umask (directories 0700, files
- * 0600); reads `$VMDIR/.default/templates/`.
+ * control/t, log/; arch, efivars.fd and tpm/ of the machine), private whatever the umask (directories 0700, files
+ * 0600); reads `$VMDIR/.default/templates/` and, for UEFI, QEMU's firmware
+ * descriptors and the variable store's template.
  * @module
  */
 
 import { join, relative, resolve } from "../os/path.ts";
 import { makeDir, MODE, removeTree, statIfExists, writeFileAtomic } from "../os/fs.ts";
 import { UsageError, VmExistsError } from "../errors.ts";
-import { DEFAULT_VM, F, SCRIPTS } from "../layout.ts";
+import { DEFAULT_VM, F, MACHINE_TEMPLATES, SCRIPTS } from "../layout.ts";
 import { createImage } from "../qemu/img.ts";
 import { inspectOne } from "../qemu/image_check.ts";
 import { checkSize } from "../text/units.ts";
@@ -23,6 +24,8 @@ import { checkWait, defaultDir, freeVmPath, vmPath } from "../vm/dir.ts";
 import { waitSupervised } from "../runit/control.ts";
 import { findRunsvdir } from "../qemu/processes.ts";
 import { withVmdirLock } from "../vm/lock.ts";
+import { type MachineChoice, machineTemplates } from "../vm/machine.ts";
+import { findFirmware } from "../qemu/firmware.ts";
 
 /** Everything `vm make` needs to create a VM. */
 export interface MakeSpec {
@@ -39,6 +42,10 @@ export interface MakeSpec {
   defaults: string[];
   /** ISO to boot from once, if any. */
   iso?: string;
+  /** The machine (lib/vm/machine.ts): its templates are added to `templates`, its files made. */
+  machine?: MachineChoice;
+  /** A second CD-ROM kept attached (the Windows preset's `--drivers virtio-win.iso`). */
+  drivers?: string;
   /** Makes the disk at the path given (default: an empty qcow2 of `disk`). */
   makeDisk?: (path: string) => Promise<void>;
   /**
@@ -58,6 +65,12 @@ export interface MakeResult {
   supervised: boolean;
 }
 
+/** The template attaching the drivers' ISO as a second CD-ROM. Pure. */
+export function driversTemplate(isoPath: string): string {
+  return quoteWords(["-drive", `file=${isoPath.replaceAll(",", ",,")},media=cdrom,readonly=on`]) +
+    "\n";
+}
+
 /** The `once` template that boots an ISO. Pure. */
 export function isoOnce(isoPath: string): string {
   return quoteWords(["-cdrom", isoPath, "-boot", "order=d"]) + "\n";
@@ -72,19 +85,47 @@ export function availableTemplates(vmdir: string): string[] {
  * Checks a spec completely before anything is written; returns the final
  * template list and the absolute ISO path. Throws UsageError / VmExistsError.
  */
-export function checkSpec(vmdir: string, spec: MakeSpec): { templates: string[]; iso?: string } {
+export function checkSpec(
+  vmdir: string,
+  spec: MakeSpec,
+): { templates: string[]; iso?: string; drivers?: string } {
   freeVmPath(vmdir, spec.name);
   checkSize(spec.disk);
   checkWait(spec.wait);
-  const templates = chooseTemplates(spec.defaults, spec.templates, availableTemplates(vmdir));
-  if (spec.iso === undefined) return { templates };
-  const iso = resolve(spec.iso);
+  const machine = spec.machine === undefined ? [] : machineTemplates(spec.machine);
+  const chosen = [...spec.templates.filter((t) => !machine.includes(t)), ...machine];
+  const templates = chooseTemplates(spec.defaults, chosen, availableTemplates(vmdir));
+  const out: { templates: string[]; iso?: string; drivers?: string } = { templates };
+  if (spec.iso !== undefined) out.iso = isoFile(spec.iso, "ISO");
+  if (spec.drivers !== undefined) out.drivers = isoFile(spec.drivers, "--drivers ISO");
+  return out;
+}
+
+/** The absolute path of ISO `path`; throws UsageError when it is no file. */
+function isoFile(path: string, what: string): string {
+  const iso = resolve(path);
   if (statIfExists(iso)?.isFile !== true) {
     throw new UsageError(
-      `ISO "${spec.iso}" does not exist or is not a file; give the path of an ISO`,
+      `${what} "${path}" does not exist or is not a file; give the path of an ISO`,
     );
   }
-  return { templates, iso };
+  return iso;
+}
+
+/**
+ * The machine's files in the VM directory `dir` being assembled: `arch`, the
+ * UEFI variable store copied from the firmware's template (0600), the TPM's
+ * state directory (0700). Reads the firmware descriptors; throws SystemError
+ * naming the package when the firmware is missing.
+ */
+function makeMachineFiles(dir: string, m: MachineChoice): void {
+  writeFileAtomic(join(dir, F.arch), m.arch + "\n");
+  if (m.firmware === "uefi" || m.secureBoot) {
+    const fw = findFirmware({ arch: m.arch, secureBoot: m.secureBoot });
+    const vars = join(dir, F.efivars);
+    writeFileAtomic(vars, Deno.readFileSync(fw.varsTemplate));
+  }
+  if (m.tpm) makeDir(join(dir, F.tpmState));
 }
 
 /** Links `<dir>/<script>` to the same script in `.default` (relative link). */
@@ -111,9 +152,16 @@ function placeVm(tmp: string, final: string, name: string, vmdir: string): void 
  * removed and the error rethrown; an existing VM is never touched.
  */
 export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult> {
-  const { templates, iso } = checkSpec(vmdir, spec);
+  const { templates, iso, drivers } = checkSpec(vmdir, spec);
   // QEMU probes a -cdrom's format: an "ISO" that is a qcow2 could give the guest any host file.
-  if (iso !== undefined) await inspectOne(iso, { backingDirs: [], formats: ["raw"] });
+  for (const f of [iso, drivers]) {
+    if (f !== undefined) await inspectOne(f, { backingDirs: [], formats: ["raw"] });
+  }
+  // The firmware is looked up before anything is written: a missing one makes nothing.
+  const m = spec.machine;
+  if (m !== undefined && (m.firmware === "uefi" || m.secureBoot)) {
+    findFirmware({ arch: m.arch, secureBoot: m.secureBoot });
+  }
   const final = vmPath(vmdir, spec.name);
   const tmp = join(vmdir, `.make-${spec.name}-${Deno.pid}`);
   const src = defaultDir(vmdir);
@@ -126,6 +174,10 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
       Deno.chmodSync(join(tmp, F.templates, t), MODE.file);
     }
     if (iso !== undefined) writeFileAtomic(join(tmp, F.once), isoOnce(iso));
+    if (drivers !== undefined) {
+      writeFileAtomic(join(tmp, F.templates, MACHINE_TEMPLATES.drivers), driversTemplate(drivers));
+    }
+    if (m !== undefined) makeMachineFiles(tmp, m);
     for (const script of SCRIPTS) {
       if (script.startsWith(F.log + "/")) continue;
       linkScript(tmp, vmdir, script);

@@ -1,5 +1,6 @@
 /**
- * The disks named in a VM's QEMU arguments: `-drive` (without `media=cdrom`),
+ * The disks named in a VM's QEMU arguments: `-drive` (without `media=cdrom`
+ * or `if=pflash`),
  * `-hda` … `-hdd` and `-blockdev driver=file`, parsed from the arguments the
  * templates give. Only local files count: protocol names (`nbd:`, `http://`,
  * `json:`) are skipped. Pure: no I/O.
@@ -50,7 +51,7 @@ export function localFile(value: string): string | undefined {
 
 /**
  * The disks in QEMU arguments, in order: `-drive` with a local `file=` (or
- * `file.filename=`) and no `media=cdrom`, `-hda`…`-hdd`, and `-blockdev` with
+ * `file.filename=`) and no `media=cdrom` or `if=pflash`, `-hda`…`-hdd`, and `-blockdev` with
  * `driver=file` or `driver=host_device`. `--opt` is read as `-opt`. Pure.
  */
 export function diskRefs(args: readonly string[]): DiskRef[] {
@@ -68,6 +69,8 @@ export function diskRefs(args: readonly string[]): DiskRef[] {
     } else if (opt === "-drive") {
       const opts = splitOptList(value);
       if (optValue(opts, "media") === "cdrom") continue;
+      // Firmware (the UEFI code and the VM's efivars.fd) is no disk: never converted or checked.
+      if (optValue(opts, "if") === "pflash") continue;
       file = localFile(optValue(opts, "file") ?? optValue(opts, "file.filename") ?? "");
     } else {
       if (value.startsWith("{")) continue; // JSON -blockdev: not parsed

@@ -9,14 +9,19 @@
 import { findExecutable } from "../os/exec.ts";
 import { SystemError } from "../errors.ts";
 import { F } from "../layout.ts";
+import { qemuPackage } from "./arch.ts";
 
-/** The QEMU program name from the settings: VMCONF_QEMU, else qemu-system-<VMCONF_QEMU_ARCH or host arch>. Pure. */
+/**
+ * The QEMU program name: VMCONF_QEMU, else `qemu-system-<arch>` of the VM's
+ * `arch` (given), else of VMCONF_QEMU_ARCH or the host's arch. Pure.
+ */
 export function qemuProgram(
   env: Readonly<Record<string, string>>,
+  arch?: string,
   hostArch: string = Deno.build.arch,
 ): string {
   if (env.VMCONF_QEMU) return env.VMCONF_QEMU;
-  return `qemu-system-${env.VMCONF_QEMU_ARCH || hostArch}`;
+  return `qemu-system-${arch ?? (env.VMCONF_QEMU_ARCH || hostArch)}`;
 }
 
 /** QEMU's arguments for one VM: the templates' arguments, then the monitor and QMP sockets. Pure. */
@@ -33,18 +38,26 @@ export function qemuArgs(templateArgs: readonly string[]): string[] {
 /**
  * Resolves `program` to an executable path: as given when it contains a
  * `/`, otherwise through `PATH` of `env`; relative paths are relative to
- * `cwd`, where QEMU runs. Throws SystemError naming the binary.
+ * `cwd`, where QEMU runs. Throws SystemError naming the binary and, for
+ * `qemu-system-<arch>`, the Debian package that has it.
  */
 export function findQemu(
   program: string,
   env: Readonly<Record<string, string>>,
   cwd: string,
+  arch?: string,
 ): string {
   const found = findExecutable(program, env.PATH ?? "/usr/local/bin:/usr/bin:/bin", cwd);
   if (found !== undefined) return found;
   if (program.includes("/")) {
     throw new SystemError(
       `QEMU binary "${program}" does not exist or is not executable; fix VMCONF_QEMU`,
+    );
+  }
+  if (arch !== undefined && program === `qemu-system-${arch}`) {
+    throw new SystemError(
+      `QEMU binary "${program}" not found in PATH; install ${qemuPackage(arch)} ` +
+        `(apt-get install ${qemuPackage(arch)}) or set VMCONF_QEMU`,
     );
   }
   throw new SystemError(

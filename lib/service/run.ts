@@ -23,6 +23,7 @@ import { execve } from "../os/exec.ts";
 import { HOOK_MIN_S, type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
 import { DEFAULT_VM, F, ONCE_TEMPLATE } from "../layout.ts";
 import { findQemu, qemuArgs, qemuProgram } from "../qemu/program.ts";
+import { archKvmProblem, firmwareEnv, vmArch } from "../vm/machine.ts";
 import { chooseAccel, kvmProblem } from "../qemu/accel.ts";
 import { orphanQemu, strayLoggers } from "../qemu/processes.ts";
 import { removeSockets, vmEnv } from "../vm/dir.ts";
@@ -47,6 +48,8 @@ export interface StartPlan {
   hooks: Set<HookName>;
   /** Set when KVM was asked for but is not usable: TCG instead (lib/qemu/accel.ts). */
   accelNote?: string;
+  /** The guest's architecture (lib/vm/machine.ts vmArch): QEMU is `qemu-system-<arch>`. */
+  arch: string;
 }
 
 /**
@@ -69,12 +72,15 @@ export async function planStart(cfg: Config, vm: Vm): Promise<StartPlan> {
     env = r.env;
     hooks = r.defined;
   }
+  const arch = vmArch(vm, cfg);
+  env = { ...env, ...firmwareEnv(vm, arch) };
   const templates = vm.readTemplates(env);
-  const qemu = findQemu(qemuProgram(env), env, vmDir);
-  const accel = chooseAccel(qemuArgs(templates.flatMap((t) => t.args)), kvmProblem());
+  const qemu = findQemu(qemuProgram(env, arch), env, vmDir, arch);
+  const kvm = archKvmProblem(arch) ?? kvmProblem();
+  const accel = chooseAccel(qemuArgs(templates.flatMap((t) => t.args)), kvm);
   const argv = [qemu, ...accel.args];
   const usesOnce = templates.some((t) => t.name === ONCE_TEMPLATE);
-  const plan: StartPlan = { qemu, argv, env, usesOnce, hooks };
+  const plan: StartPlan = { qemu, argv, env, usesOnce, hooks, arch };
   if (accel.note !== undefined) plan.accelNote = accel.note;
   return plan;
 }

@@ -16,7 +16,7 @@
 
 import { basename, join } from "../os/path.ts";
 import { dirEntries, type EntryType, pathExists } from "../os/lookup.ts";
-import { readTextIfExists } from "../os/fs.ts";
+import { readFileInside, readTextIfExists } from "../os/fs.ts";
 import { F } from "../layout.ts";
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import type { Env } from "./config.ts";
@@ -37,6 +37,12 @@ import {
   templateNamesIn,
 } from "./templates.ts";
 
+/** The `arch` file's text, trimmed (never through a link out of the VM). */
+function readArch(dir: string): string | undefined {
+  const bytes = readFileInside(dir, join(dir, F.arch));
+  return bytes === undefined ? undefined : new TextDecoder().decode(bytes).trim();
+}
+
 /** A directory's read: its entries, or why it could not be read. */
 type DirRead = { entries: Map<string, EntryType> } | { error: unknown };
 
@@ -52,6 +58,7 @@ export class Vm {
   #status?: { read: Status | undefined };
   #wait?: WaitRead;
   #portsText?: { text: string | undefined };
+  #archText?: { text: string | undefined };
   #templateDir?: DirRead;
   #texts = new Map<string, string | undefined>();
 
@@ -100,6 +107,19 @@ export class Vm {
 
   #waitRead(): WaitRead {
     return this.#wait ??= this.entries.has(F.wait) ? waitOf(this.dir) : { wait: DEFAULT_WAIT };
+  }
+
+  /** The `arch` file's word (lib/vm/machine.ts judges it), undefined without one. */
+  get archText(): string | undefined {
+    this.#archText ??= {
+      text: this.entries.has(F.arch) ? readArch(this.dir) : undefined,
+    };
+    return this.#archText.text;
+  }
+
+  /** Whether the VM has its own UEFI variable store (`efivars.fd`). */
+  get efivars(): boolean {
+    return this.entries.has(F.efivars);
   }
 
   /**

@@ -172,6 +172,9 @@ Deno.test("formatInfo: every field, templates with their arguments, disk lines",
     hooks: false,
     agent: true,
     ssh_port: 2222,
+    arch: "aarch64",
+    firmware: "uefi",
+    tpm: true,
     templates: [
       { name: "mem", args: ["-m", "2G"] },
       { name: "once", args: ["-name", "x y"] },
@@ -198,6 +201,9 @@ Deno.test("formatInfo: every field, templates with their arguments, disk lines",
   assert.match(text, /^state: {6}run \(PID 42, up 2m\)$/m);
   assert.match(text, /^autostart: {2}no \("down" exists\)$/m);
   assert.match(text, /^wait: {7}10 s$/m);
+  assert.match(text, /^arch: {7}aarch64$/m);
+  assert.match(text, /^firmware: {3}uefi$/m);
+  assert.match(text, /^tpm: {8}yes /m);
   assert.match(text, /^log: {8}on \(log\/main\/current\)$/m);
   assert.match(text, /^hooks: {6}no$/m);
   assert.match(text, /^agent: {6}yes /m);

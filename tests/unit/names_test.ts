@@ -9,7 +9,7 @@ import { join } from "node:path";
 import * as layout from "../../lib/layout.ts";
 import { REPO, sources } from "../support/repo.ts";
 
-/** Names that are also runsv states (run, down, finish), options or kinds (wait, log, …). */
+/** Names that are also runsv states (run, down, finish), options or kinds (wait, log, arch, …). */
 const ALSO_WORDS = new Set([
   "run",
   "down",
@@ -22,6 +22,11 @@ const ALSO_WORDS = new Set([
   "backoff",
   "cloud-init",
   "control/t",
+  // vm make's options and their values (--arch, --tpm, --windows, --firmware uefi), JSON fields.
+  "arch",
+  "tpm",
+  "uefi",
+  "windows",
 ]);
 
 /** Every string value of lib/layout.ts's exports. */
