@@ -23,7 +23,8 @@ import { execve } from "../os/exec.ts";
 import { HOOK_MIN_S, type HookName, runPreQemu, spawnPostQemu } from "../vm/hooks.ts";
 import { DEFAULT_VM, F, ONCE_TEMPLATE } from "../layout.ts";
 import { findQemu, qemuArgs, qemuProgram } from "../qemu/program.ts";
-import { archKvmProblem, firmwareEnv, vmArch } from "../vm/machine.ts";
+import { archKvmProblem, firmwareEnv, usesTpm, vmArch } from "../vm/machine.ts";
+import { ensureTpmState, findSwtpm, SWTPM, swtpmCompanion } from "../vm/tpm.ts";
 import { chooseAccel, kvmProblem } from "../qemu/accel.ts";
 import { orphanQemu, strayLoggers } from "../qemu/processes.ts";
 import { removeSockets, vmEnv } from "../vm/dir.ts";
@@ -33,6 +34,7 @@ import { portsEnv } from "../vm/ports.ts";
 import { checkPortsFree } from "../vm/port_check.ts";
 import { signal } from "../os/proc.ts";
 import { problemLine, vmProblems } from "../vm/safety.ts";
+import { type CompanionSpec, startCompanions } from "./companions.ts";
 
 /** Everything needed to execute QEMU for a VM. */
 export interface StartPlan {
@@ -50,6 +52,8 @@ export interface StartPlan {
   accelNote?: string;
   /** The guest's architecture (lib/vm/machine.ts vmArch): QEMU is `qemu-system-<arch>`. */
   arch: string;
+  /** The companion processes QEMU needs, started just before it (./companions.ts). */
+  companions: CompanionSpec[];
 }
 
 /**
@@ -80,7 +84,9 @@ export async function planStart(cfg: Config, vm: Vm): Promise<StartPlan> {
   const accel = chooseAccel(qemuArgs(templates.flatMap((t) => t.args)), kvm);
   const argv = [qemu, ...accel.args];
   const usesOnce = templates.some((t) => t.name === ONCE_TEMPLATE);
-  const plan: StartPlan = { qemu, argv, env, usesOnce, hooks, arch };
+  const companions: CompanionSpec[] = [];
+  if (usesTpm(argv)) companions.push(swtpmCompanion(vmDir, findSwtpm(env, vmDir)));
+  const plan: StartPlan = { qemu, argv, env, usesOnce, hooks, arch, companions };
   if (accel.note !== undefined) plan.accelNote = accel.note;
   return plan;
 }
@@ -114,7 +120,8 @@ export function checkSafe(vm: Vm): void {
 /**
  * `vm __run`: ends a stray svlogd, refuses an unsafe VM, one whose QEMU
  * already runs or whose forwarded host port is taken, plans the start,
- * consumes `once`, removes stale sockets, starts the post_qemu watcher, then
+ * consumes `once`, removes stale sockets, starts the companions (swtpm,
+ * virtiofsd: ./companions.ts) and the post_qemu watcher, then
  * replaces this process with QEMU (cwd the VM directory, umask 077). `say` gets the
  * lines for the log (an unusable `wait` file, KVM falling back to TCG).
  * Returns only by throwing.
@@ -137,6 +144,8 @@ export async function runVm(
   if (plan.usesOnce) removeIfExists(join(vmDir, F.once));
   removeSockets(vmDir);
   Deno.umask(0o077);
+  if (plan.companions.some((c) => c.name === SWTPM)) ensureTpmState(vmDir);
+  await startCompanions(vm, plan.companions, plan.env);
   if (plan.hooks.has("post_qemu")) await spawnPostQemu(vmDir, plan.env, Deno.pid);
   return execve(plan.qemu, plan.argv, plan.env, vmDir);
 }

@@ -245,7 +245,14 @@ export const JSON_STATE_FIELDS = [
 ];
 
 /** The fields of `vm list --json` / `vm status --json` objects: the state's, then the cloud ones. */
-export const JSON_LIST_FIELDS = [...JSON_STATE_FIELDS, "agent", "ssh_port"];
+export const JSON_LIST_FIELDS = [
+  ...JSON_STATE_FIELDS,
+  "agent",
+  "ssh_port",
+  "arch",
+  "firmware",
+  "tpm",
+];
 
 /** A Writer (as lib/console.ts's) collecting what is written to it as text, in `text`. */
 export function collector(): { text: string; write(p: Uint8Array): Promise<number> } {
