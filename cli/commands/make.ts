@@ -167,6 +167,9 @@ function machineOf(inv: MakeInvocation, cfg: Config): MachineChoice {
   if (fw === "bios" && arch !== "x86_64") {
     throw new UsageError(`--firmware bios is x86_64's; a ${arch} VM boots with uefi`);
   }
+  if (secureBoot && !windows && arch !== "x86_64") {
+    throw new UsageError(`--secure-boot makes a q35 machine, x86_64's; leave out --arch ${arch}`);
+  }
   if (windows && arch !== "x86_64") {
     throw new UsageError(`--windows makes an x86_64 VM; leave out --arch ${arch}`);
   }
