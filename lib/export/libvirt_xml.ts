@@ -2,7 +2,8 @@
  * `vm export libvirt`: a libvirt domain (XML) from a VM: `type='kvm'` or
  * `'qemu'` from the accelerator, name, a UUID (the VM's `-uuid`, else one
  * derived from its directory so a second `--define` updates the domain),
- * memory, vCPUs and topology, machine, kernel/initrd/cmdline or boot order,
+ * memory, vCPUs and topology, arch and machine, UEFI with its vars, SMM and
+ * the TPM (libvirt_machine.ts), kernel/initrd/cmdline or boot order,
  * CPU model, clock, `<on_poweroff>destroy</on_poweroff>` (QEMU quits on a
  * guest power-off, as under vm), reboot as `-no-reboot` says, the VM's
  * `wait` in `<metadata>` (read back by `vm import libvirt`), and the devices
@@ -29,6 +30,7 @@ import { abs, type LibvirtCtx, open, take } from "./libvirt_ctx.ts";
 import { bootOrder, mapDisks } from "./libvirt_disks.ts";
 import { mapNetwork } from "./libvirt_net.ts";
 import { mapConsoles } from "./libvirt_console.ts";
+import { mapEfi, mapTpm, smmOn } from "./libvirt_machine.ts";
 import type { VmModel } from "./vm_model.ts";
 import { joinOpts, optGet } from "../qemu/opt_list.ts";
 import { toHex } from "../text/bytes.ts";
@@ -73,11 +75,13 @@ function mapOs(ctx: LibvirtCtx): XmlElement {
   const boot = open(ctx, "-boot").at(-1);
   const order = kernel === undefined && boot !== undefined ? bootOrder(boot) : undefined;
   if (order !== undefined) take(ctx, boot);
+  const efi = bios === undefined ? mapEfi(ctx) : undefined;
   return el(
     "os",
-    {},
+    efi?.attrs ?? {},
     el("type", { arch: ctx.model.arch, machine }, "hvm"),
     bios === undefined ? undefined : el("loader", { type: "rom" }, abs(ctx, bios)),
+    ...(efi?.children ?? []),
     kernel === undefined ? undefined : el("kernel", {}, abs(ctx, kernel)),
     initrd === undefined ? undefined : el("initrd", {}, abs(ctx, initrd)),
     cmdline === undefined ? undefined : el("cmdline", {}, cmdline),
@@ -91,7 +95,10 @@ function mapMachine(ctx: LibvirtCtx): void {
   for (const g of open(ctx, "-machine", "-M", "-accel", "-enable-kvm")) {
     take(ctx, g);
     if (g.opt !== "-machine" && g.opt !== "-M") continue;
-    const rest = optWithout(optsOf(g), ["type", "accel"]).filter((o, i) => !(i === 0 && o.bare));
+    // smm=on is <features><smm/>.
+    const rest = optWithout(optsOf(g), ["type", "accel", "smm"]).filter((o, i) =>
+      !(i === 0 && o.bare)
+    );
     if (rest.length > 0) ctx.extra.push({ ...madeGroup("-machine", joinOpts(rest)), word: g.word });
   }
 }
@@ -163,7 +170,10 @@ export function libvirtDomain(model: VmModel, uuid: string): LibvirtDomain {
     g.opt === "-no-acpi" || (g.opt === "-machine" && optGet(optsOf(g), "acpi") === "off")
   );
   const os = mapOs(ctx);
+  const smm = smmOn(groups);
   mapMachine(ctx);
+  const tpm = mapTpm(ctx);
+  if (tpm !== undefined) ctx.devices.push(tpm);
   const cpu = mapCpu(ctx);
   const clock = mapClock(ctx);
   mapDisks(ctx);
@@ -179,7 +189,12 @@ export function libvirtDomain(model: VmModel, uuid: string): LibvirtDomain {
     el("memory", { unit: "MiB" }, String(memory)),
     el("vcpu", {}, String(vcpus)),
     os,
-    noAcpi ? undefined : el("features", {}, el("acpi")),
+    noAcpi && !smm ? undefined : el(
+      "features",
+      {},
+      noAcpi ? undefined : el("acpi"),
+      smm ? el("smm", { state: "on" }) : undefined,
+    ),
     cpu,
     clock,
     el("on_poweroff", {}, "destroy"),

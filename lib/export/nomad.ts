@@ -139,6 +139,12 @@ export function buildNomadJob(
   model: VmModel,
   opts: NomadOptions,
 ): { job: NomadJob; mappings: NomadMapping[] } {
+  if (model.arch !== "x86_64") {
+    throw new UsageError(
+      `VM "${model.name}" is ${model.arch}; Nomad's qemu driver runs x86_64 VMs only ` +
+        `(qemu-system-x86_64): export it with "vm export libvirt" or "vm export tar" instead`,
+    );
+  }
   const disk = mainDisk(model);
   const artifacts = [diskArtifact(model, disk, opts)];
   if (model.seed !== undefined) {

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { firmwareEnv, vmArch } from "../vm/machine.ts";
 import { join, normalize, resolve } from "../os/path.ts";
 import type { Config, Env } from "../vm/config.ts";
 import { lexCommands } from "../text/shell_words.ts";
@@ -54,7 +55,7 @@ export interface VmModel {
   name: string;
   /** Absolute VM directory. */
   dir: string;
-  /** QEMU's architecture (`x86_64`, `aarch64`): VMCONF_QEMU_ARCH or the host's. */
+  /** QEMU's architecture (`x86_64`, `aarch64`, `riscv64`): lib/vm/machine.ts vmArch. */
   arch: string;
   args: VmArg[];
   /** Seconds the guest gets to power off. */
@@ -107,7 +108,9 @@ export async function sha256File(path: string): Promise<string> {
 /** Reads `vm` into a VmModel (see the module doc). */
 export async function readVmModel(cfg: Config, vm: Vm): Promise<VmModel> {
   const dir = resolve(vm.dir);
-  const args = readVmArgs(vm, vmEnv(cfg, dir));
+  const arch = vmArch(vm, cfg);
+  // The firmware's paths as the start resolves them (lib/vm/machine.ts).
+  const args = readVmArgs(vm, { ...vmEnv(cfg, dir), ...firmwareEnv(vm, arch) });
   const disks: DiskModel[] = [];
   for (const path of diskPaths(dir, args.map((a) => a.value))) {
     disks.push(diskFromChain(path, await backingChain(path)));
@@ -116,7 +119,7 @@ export async function readVmModel(cfg: Config, vm: Vm): Promise<VmModel> {
   const model: VmModel = {
     name: vm.name,
     dir,
-    arch: cfg.qemuArch ?? (Deno.build.arch === "aarch64" ? "aarch64" : "x86_64"),
+    arch,
     args,
     wait: vm.wait,
     disks,
