@@ -157,6 +157,13 @@ test("aarch64: qemu-system-aarch64, machine virt, UEFI; the guest says aarch64",
   const args = JSON.parse((await t.vm(["args", "arm", "--json"])).stdout) as string[];
   assert.match(args[0] ?? "", /qemu-system-aarch64$/);
   assert.ok(args.includes("virt") && args.some((a) => /AAVMF_CODE/.test(a)), args.join(" "));
+  // Nomad's qemu driver runs x86_64 only: one line.
+  const nomad = await t.vm(["export", "nomad", "arm", "--image-url", "http://x/y.qcow2"]);
+  assert.equal(nomad.code, 100);
+  assert.match(
+    nomad.stderr,
+    /^vm: fatal: VM "arm" is aarch64; Nomad's qemu driver runs x86_64 VMs only .*\n$/,
+  );
   t.startRunsvdir();
   const start = await t.vm(["start", "arm"]);
   assert.equal(start.code, 0, start.stderr);
@@ -192,6 +199,27 @@ test("--windows: vm args holds every device; refusals are one line", async (t) =
     (await run("qemu-img", ["info", "--output=json", join(t.dir("win"), "drive.qcow2")])).stdout,
   );
   assert.equal(img["virtual-size"], 64 * 1024 ** 3);
+  // Its libvirt domain: UEFI with Secure Boot and its vars, SMM, the TPM; schema-valid.
+  const lv = await t.vm(["export", "libvirt", "win"]);
+  assert.equal(lv.code, 0, lv.stderr);
+  for (
+    const want of [
+      "<type arch='x86_64' machine='q35'>hvm</type>",
+      "<os firmware='efi'>",
+      "<loader readonly='yes' secure='yes' type='pflash'>",
+      `<nvram>${t.dir("win")}/efivars.fd</nvram>`,
+      "<smm state='on'/>",
+      "<tpm model='tpm-crb'>",
+      "<backend type='emulator' version='2.0'/>",
+      "<model type='e1000e'/>",
+      "<input type='tablet' bus='usb'/>",
+      "<clock offset='localtime'/>",
+    ]
+  ) assert.ok(lv.stdout.includes(want), `${want} missing from: ${lv.stdout}`);
+  const xml = join(t.root, "win.xml");
+  Deno.writeTextFileSync(xml, lv.stdout);
+  const valid = await run("virt-xml-validate", [xml, "domain"]);
+  assert.equal(valid.code, 0, valid.stdout + valid.stderr);
   for (
     const bad of [
       ["make", "x", "--arch", "sparc", "-y"],
