@@ -115,7 +115,7 @@ export const CLOUD_TEMPLATES = {
 /**
  * The templates of the machine (lib/vm/machine.ts): shipped in `default/templates`, chosen by
  * `vm make --arch/--firmware/--secure-boot/--tpm/--windows`. `uefi` and `uefi-secure-boot`
- * share a prefix (choosing one drops the other); so do `tpm` and `tpm-tis` (aarch64's device).
+ * share a prefix (choosing one drops the other); so do `tpm` and `tpm-virt` (aarch64: tpm-tis-device).
  */
 export const MACHINE_TEMPLATES = {
   /** `-machine virt -cpu max` and a ramfb display: aarch64 and riscv64. */
@@ -127,7 +127,7 @@ export const MACHINE_TEMPLATES = {
   /** TPM 2.0: swtpm's socket `supervise/tpm` as a `tpm-crb` device (x86_64). */
   tpm: "tpm",
   /** TPM 2.0 on aarch64: `tpm-tis-device`. */
-  tpmTis: "tpm-tis",
+  tpmVirt: "tpm-virt",
   /** The Windows preset's devices (e1000e, USB tablet, Hyper-V enlightenments, local RTC). */
   windows: "windows",
   /** The Windows preset's second CD-ROM (`--drivers virtio-win.iso`), written by `vm make`. */

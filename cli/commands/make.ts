@@ -130,7 +130,7 @@ const MAKE_ROW = {
     "--arch x86_64|aarch64|riscv64 (default: VMCONF_QEMU_ARCH or the host's) is kept in",
     "the VM's arch file: QEMU is qemu-system-<arch>; aarch64 and riscv64 get -machine virt",
     "-cpu max (template machine-virt). --firmware, --secure-boot, --tpm and --windows add",
-    "the templates uefi, uefi-secure-boot, tpm (tpm-tis on aarch64) and windows",
+    "the templates uefi, uefi-secure-boot, tpm (tpm-virt on aarch64) and windows",
   ],
 } as const satisfies CommandSpec;
 

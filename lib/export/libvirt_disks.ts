@@ -130,7 +130,8 @@ function mapDrive(ctx: LibvirtCtx, g: OptionGroup): void {
   const file = optGet(opts, "file");
   if (opts.some((o) => !DRIVE_KEYS.has(o.key)) || (file !== undefined && !localFile(file))) return;
   const cdrom = optGet(opts, "media") === "cdrom";
-  const iface = optGet(opts, "if") ?? "ide";
+  // QEMU's default interface: IDE on x86_64's machines, virtio on virt (aarch64, riscv64).
+  const iface = optGet(opts, "if") ?? (ctx.model.arch === "x86_64" ? "ide" : "virtio");
   if (iface !== "none") {
     if (BUSES[iface] === undefined) return;
     take(ctx, g);

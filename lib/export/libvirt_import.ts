@@ -12,13 +12,17 @@
  * external data file, backing files only beside it or in the image cache.
  * Arguments that reach the host are left commented out in the template
  * unless `trust` (import_trust.ts). The VM is assembled under a dot-name and
- * made down (assemble.ts).
+ * made down (assemble.ts). The domain's arch becomes the VM's `arch` file, its UEFI variable
+ * store (`<nvram>`) the VM's `efivars.fd` (a copy), its emulated TPM a new `tpm/` for swtpm
+ * (libvirt's TPM state stays libvirt's).
  * Runs `virsh` and `qemu-img`; writes `$VMDIR/<vm>/`. Area lib/export, at the level of actions.
  * @module
  */
 
 import { basename, dirname, join } from "../os/path.ts";
-import { exists, writeFileAtomic } from "../os/fs.ts";
+import { exists, makeDir, writeFileAtomic } from "../os/fs.ts";
+import { hostArch, isArch } from "../qemu/arch.ts";
+import { findFirmware } from "../qemu/firmware.ts";
 import { CheckFailedError, VmExistsError } from "../errors.ts";
 import { checkWait, vmPath } from "../vm/dir.ts";
 import type { Config } from "../vm/config.ts";
@@ -28,7 +32,7 @@ import { convertImage, imageInfo } from "../qemu/img.ts";
 import { inspectImage } from "../qemu/image_check.ts";
 import { imagesDir } from "../images/store.ts";
 import { quoteWords } from "../text/shell_words.ts";
-import { parseXml } from "./xml.ts";
+import { parseXml, type XmlElement } from "./xml.ts";
 import { waitFromMetadata } from "./libvirt_xml.ts";
 import { importArgs, type ImportedArgs, splitNativeArgv } from "./libvirt_import_args.ts";
 import { assembleVm } from "./assemble.ts";
@@ -99,6 +103,37 @@ export function copyNames(disks: readonly string[]): Map<string, string> {
   return out;
 }
 
+/** The architecture of `<os><type arch=…>` when vm knows it (the VM's `arch` file). Pure. */
+export function archOf(domain: XmlElement): string | undefined {
+  const child = (e: XmlElement | undefined, name: string) =>
+    e?.children.find((c): c is XmlElement => typeof c !== "string" && c.name === name);
+  const arch = child(child(domain, "os"), "type")?.attrs.arch;
+  return arch !== undefined && isArch(arch) ? arch : undefined;
+}
+
+/**
+ * The variable store the VM's `efivars.fd` is copied from: libvirt's (`nvram`, from its command
+ * line), else, when libvirt has not made it yet (it does at the domain's first start), the
+ * domain's `<nvram template=…>`, else the template of QEMU's firmware descriptors; undefined
+ * without UEFI. Reads their existence and the descriptors.
+ */
+function nvramSource(
+  nvram: string | undefined,
+  domain: XmlElement,
+  arch: string | undefined,
+  argv: readonly string[],
+): string | undefined {
+  if (nvram === undefined) return undefined;
+  if (exists(nvram)) return nvram;
+  const os = domain.children.find((c): c is XmlElement => typeof c !== "string" && c.name === "os");
+  const tmpl = os?.children.find((c): c is XmlElement =>
+    typeof c !== "string" && c.name === "nvram"
+  )?.attrs.template;
+  if (tmpl !== undefined && exists(tmpl)) return tmpl;
+  const secureBoot = argv.some((a) => a.includes("cfi.pflash01,property=secure,value=on"));
+  return findFirmware({ arch: arch ?? hostArch(), secureBoot }).varsTemplate;
+}
+
 /** Throws unless domain `domain` is shut off. Runs `virsh domstate`. */
 async function checkShutOff(domain: string, connect?: string): Promise<void> {
   const state = (await virsh(["domstate", domain], connect)).trim();
@@ -121,6 +156,7 @@ export async function importLibvirt(
   await checkShutOff(domain, opts.connect);
   const xml = parseXml(await virsh(["dumpxml", domain], opts.connect));
   const wait = waitFromMetadata(xml) ?? Number(checkWait(cfg.defaultWait));
+  const arch = archOf(xml);
   const argv = splitNativeArgv(
     await virsh(["domxml-to-native", "qemu-argv", "--domain", domain], opts.connect),
   );
@@ -142,6 +178,11 @@ export async function importLibvirt(
     const rest = templateText(what, args.rest, args.disabled);
     writeFileAtomic(join(tmp, F.templates, "libvirt"), rest, 0o600);
     writeFileAtomic(join(tmp, F.wait), `${wait}\n`, 0o600);
+    if (arch !== undefined) writeFileAtomic(join(tmp, F.arch), `${arch}\n`, 0o600);
+    // The domain's UEFI variable store becomes the VM's own; its TPM a new swtpm state.
+    const vars = nvramSource(args.nvram, xml, arch, argv);
+    if (vars !== undefined) writeFileAtomic(join(tmp, F.efivars), Deno.readFileSync(vars), 0o600);
+    if (args.tpm) makeDir(join(tmp, F.tpmState));
     return tmp;
   });
   return {

@@ -23,7 +23,9 @@
  * sockets in libvirt's directories (guest agent channels) move to
  * `./supervise/<name>`; the first serial port's pty becomes vm's console
  * socket `./supervise/console` (for `vm console`); network backends are rebuilt from the domain's
- * interfaces (libvirt_import_net.ts). Refused: file descriptors passed by libvirt (`fd=`,
+ * interfaces (libvirt_import_net.ts); UEFI's pflash -blockdev pairs become vm's two pflash
+ * drives (the VM's own `./efivars.fd`, a copy of libvirt's), the emulated TPM's socket the
+ * VM's swtpm's (`./supervise/tpm`). Refused: file descriptors passed by libvirt (`fd=`,
  * `-add-fd`, `/dev/fdset/`) and other paths in libvirt's own directories.
  * Pure: no I/O. Area lib/export, at the level of actions.
  * @module
@@ -63,6 +65,10 @@ export interface ImportedArgs {
   untrusted: Untrusted[];
   /** Those of them left out (not trusted), to be written commented out. */
   disabled: string[][];
+  /** UEFI's variable store libvirt used (pflash1), to be copied to the VM's `efivars.fd`. */
+  nvram?: string;
+  /** Whether the domain has an emulated TPM (its socket becomes `supervise/tpm`: swtpm's). */
+  tpm: boolean;
 }
 
 /** Directories only libvirt uses for a domain's run-time files. */
@@ -167,6 +173,72 @@ function blockdevsToDrives(groups: OptionGroup[]): OptionGroup[] {
   );
 }
 
+/** A group made from `opt` and `value`, placed where `at` was written. */
+function groupAt(at: OptionGroup, opt: string, value: string): OptionGroup {
+  return { opt, word: { ...at.word, value: opt }, value: { ...at.word, value } };
+}
+
+/**
+ * libvirt's UEFI (`-machine …,pflash0=<node>,pflash1=<node>` on -blockdev pairs) as vm's two
+ * pflash drives: the code image where it is, read-only, and the VM's own `./efivars.fd`, a copy
+ * of libvirt's variable store (returned as `nvram`). Pure.
+ */
+function pflashToDrives(groups: OptionGroup[]): { groups: OptionGroup[]; nvram?: string } {
+  const machine = groups.find((g) =>
+    g.opt === "-machine" && optGet(optsOf(g), "pflash0") !== undefined
+  );
+  if (machine === undefined || machine.value === undefined) return { groups };
+  const nodes = new Map<string, { g: OptionGroup; j: Record<string, unknown> }>();
+  for (const g of groups) {
+    const j = g.opt === "-blockdev" ? json(g) : undefined;
+    if (j !== undefined && typeof j["node-name"] === "string") nodes.set(j["node-name"], { g, j });
+  }
+  const opts = optsOf(machine);
+  const fileOf = (key: string) => {
+    const fmt = nodes.get(optGet(opts, key) ?? "");
+    const file = nodes.get(String(fmt?.j.file ?? ""));
+    const name = file?.j.filename;
+    return fmt === undefined || file === undefined || typeof name !== "string"
+      ? undefined
+      : { name, gs: [fmt.g, file.g] };
+  };
+  const code = fileOf("pflash0");
+  const vars = fileOf("pflash1");
+  if (code === undefined) return { groups };
+  const drop = new Set([...code.gs, ...vars?.gs ?? []]);
+  const rest = joinOpts(opts.filter((o) => o.key !== "pflash0" && o.key !== "pflash1"));
+  const drives = [
+    groupAt(machine, "-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${code.name}`),
+    ...(vars === undefined
+      ? []
+      : [groupAt(machine, "-drive", `if=pflash,format=raw,unit=1,file=./${F.efivars}`)]),
+  ];
+  const out = groups.flatMap((g) =>
+    drop.has(g) ? [] : g === machine ? [groupAt(machine, "-machine", rest), ...drives] : [g]
+  );
+  return vars === undefined ? { groups: out } : { groups: out, nvram: vars.name };
+}
+
+/**
+ * The `-chardev` of libvirt's swtpm (the one an `-tpmdev emulator` names) as the socket of the
+ * VM's own swtpm, `./supervise/tpm`. Pure.
+ */
+function tpmSocket(groups: OptionGroup[]): { groups: OptionGroup[]; tpm: boolean } {
+  const ids = new Set(
+    groups.filter((g) => g.opt === "-tpmdev" && leadWord(optsOf(g)) === "emulator")
+      .map((g) => optGet(optsOf(g), "chardev") ?? ""),
+  );
+  if (ids.size === 0) return { groups, tpm: false };
+  return {
+    groups: groups.map((g) =>
+      g.opt === "-chardev" && ids.has(idOf(g) ?? "")
+        ? groupAt(g, "-chardev", `socket,id=${idOf(g)},path=./${F.tpmSocket}`)
+        : g
+    ),
+    tpm: true,
+  };
+}
+
 /** Why a group is removed, or undefined when it is kept. */
 function dropReason(g: OptionGroup, monitors: Set<string>): string | undefined {
   const why = DROP[g.opt];
@@ -252,7 +324,9 @@ export function importArgs(
 ): ImportedArgs {
   const copies = with_.copies ?? new Map<string, string>();
   const args: VmArg[] = argv.map((value) => ({ value, file: "qemu-argv", line: 1 }));
-  const groups = blockdevsToDrives(groupOptions(args));
+  const flash = pflashToDrives(groupOptions(args));
+  const tpm = tpmSocket(flash.groups);
+  const groups = blockdevsToDrives(tpm.groups);
   const monitors = new Set(
     groups.filter((g) => g.opt === "-mon").map((g) => optGet(optsOf(g), "chardev") ?? ""),
   );
@@ -263,7 +337,9 @@ export function importArgs(
     disks: [],
     untrusted: [],
     disabled: [],
+    tpm: tpm.tpm,
   };
+  if (flash.nvram !== undefined) out.nvram = flash.nvram;
   for (const g of groups) {
     const why = dropReason(g, monitors);
     if (why !== undefined) {
@@ -281,7 +357,9 @@ export function importArgs(
         continue;
       }
     }
-    const isDrive = ["-drive", "-hda", "-hdb", "-hdc", "-hdd", "-cdrom"].includes(g.opt);
+    // UEFI's pflash drives are firmware, not disks: they go with the rest.
+    const isDrive = ["-drive", "-hda", "-hdb", "-hdc", "-hdd", "-cdrom"].includes(g.opt) &&
+      optGet(optsOf(kept), "if") !== "pflash";
     if (!isDrive) {
       out.rest.push(groupWords(kept));
       continue;

@@ -1,7 +1,8 @@
 /**
  * The machine of a VM in a libvirt domain (lib/vm/machine.ts's templates): UEFI's two pflash
- * drives as `<os firmware='efi'>` with `<loader readonly='yes' type='pflash' secure=…>` (the
- * code image) and `<nvram>` (the VM's own `efivars.fd`); `-global
+ * drives as `<os firmware='efi'>` (libvirt picks the code image from QEMU's descriptors by the
+ * `<firmware>` features `secure-boot` and `enrolled-keys`, as vm did), `<loader secure='yes'>` and
+ * `<nvram>` (the VM's own `efivars.fd`); `-global
  * driver=cfi.pflash01,property=secure,value=on` as the loader's `secure='yes'`; `smm=on` of
  * `-machine` as `<features><smm state='on'/>`; swtpm's `-chardev socket` of `supervise/tpm`,
  * its `-tpmdev emulator` and `-device tpm-crb|tpm-tis|tpm-tis-device` as `<tpm model=…>` with
@@ -20,7 +21,7 @@ import { F } from "../layout.ts";
 /** The `<os>` attributes and children of the VM's UEFI, or undefined without pflash drives. */
 export interface EfiOs {
   attrs: Record<string, string>;
-  children: XmlElement[];
+  children: (XmlElement | undefined)[];
 }
 
 /** Whether `-global driver=cfi.pflash01,property=secure,value=on` is among the groups. */
@@ -48,16 +49,24 @@ export function mapEfi(ctx: LibvirtCtx): EfiOs | undefined {
   const codePath = file(code);
   const varsPath = file(vars);
   if (codePath === undefined || codePath === "" || varsPath === undefined) return undefined;
-  const secure = securePflash(ctx);
-  take(ctx, ...flashes, secure);
-  const loader = el("loader", {
-    readonly: "yes",
-    secure: secure === undefined ? "no" : "yes",
-    type: "pflash",
-  }, abs(ctx, codePath));
+  const secure = securePflash(ctx) !== undefined;
+  take(ctx, ...flashes, securePflash(ctx));
+  // libvirt picks the code image from QEMU's descriptors by these features, as vm did (a path
+  // with firmware='efi' is refused by libvirt 9); the variable store is the VM's own.
+  const features = [
+    el("feature", { enabled: secure ? "yes" : "no", name: "enrolled-keys" }),
+    el("feature", { enabled: secure ? "yes" : "no", name: "secure-boot" }),
+  ];
   return {
     attrs: { firmware: "efi" },
-    children: [loader, el("nvram", {}, abs(ctx, varsPath))],
+    children: [
+      el("firmware", {}, ...features),
+      // secure='no' is refused by libvirt 9 with firmware='efi'; the features say it.
+      secure ? el("loader", { secure: "yes" }) : undefined,
+      // The VM's file itself (libvirt 9 refuses a template with firmware='efi'): `virsh
+      // undefine` must keep it (--keep-nvram), as --nvram deletes it.
+      el("nvram", {}, abs(ctx, varsPath)),
+    ],
   };
 }
 

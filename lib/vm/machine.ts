@@ -38,7 +38,7 @@ export function machineTemplates(c: MachineChoice): string[] {
   if (c.arch !== "x86_64") out.push(MACHINE_TEMPLATES.virt);
   if (c.secureBoot) out.push(MACHINE_TEMPLATES.secureBoot);
   else if (c.firmware === "uefi") out.push(MACHINE_TEMPLATES.uefi);
-  if (c.tpm) out.push(c.arch === "x86_64" ? MACHINE_TEMPLATES.tpm : MACHINE_TEMPLATES.tpmTis);
+  if (c.tpm) out.push(c.arch === "x86_64" ? MACHINE_TEMPLATES.tpm : MACHINE_TEMPLATES.tpmVirt);
   if (c.windows) out.push(MACHINE_TEMPLATES.windows);
   return out;
 }
@@ -100,7 +100,7 @@ export interface MachineInfo {
   arch: string;
   /** `bios`, `uefi` or `uefi+secure-boot` (by the templates chosen). */
   firmware: string;
-  /** Whether the VM has a TPM (the `tpm` or `tpm-tis` template). */
+  /** Whether the VM has a TPM (the `tpm` or `tpm-virt` template). */
   tpm: boolean;
 }
 
@@ -113,6 +113,6 @@ export function machineInfo(vm: Vm, cfg: Config): MachineInfo {
   return {
     arch: vm.archText ?? cfg.qemuArch ?? hostArch(),
     firmware: secure ? "uefi+secure-boot" : uefi ? "uefi" : "bios",
-    tpm: names.includes(MACHINE_TEMPLATES.tpm) || names.includes(MACHINE_TEMPLATES.tpmTis),
+    tpm: names.includes(MACHINE_TEMPLATES.tpm) || names.includes(MACHINE_TEMPLATES.tpmVirt),
   };
 }

@@ -191,3 +191,36 @@ Deno.test("import libvirt: with a bridge interface the kept -sandbox lets QEMU s
   assert.ok(r.dropped.some((d) => d.arg === "spawn=deny of -sandbox"));
   assert.deepEqual(importArgs(["-sandbox", "on,spawn=deny"]).rest, [["-sandbox", "on,spawn=deny"]]);
 });
+
+Deno.test("import: libvirt's UEFI pflash nodes become the VM's two pflash drives; its TPM swtpm's socket", () => {
+  const native = "/usr/bin/qemu-system-x86_64 -name guest=w,debug-threads=on " +
+    `-blockdev '{"driver":"file","filename":"/usr/share/OVMF/OVMF_CODE_4M.ms.fd","node-name":"libvirt-pflash0-storage","auto-read-only":true,"discard":"unmap"}' ` +
+    `-blockdev '{"node-name":"libvirt-pflash0-format","read-only":true,"driver":"raw","file":"libvirt-pflash0-storage"}' ` +
+    `-blockdev '{"driver":"file","filename":"/var/lib/libvirt/qemu/nvram/w_VARS.fd","node-name":"libvirt-pflash1-storage","auto-read-only":true,"discard":"unmap"}' ` +
+    `-blockdev '{"node-name":"libvirt-pflash1-format","read-only":false,"driver":"raw","file":"libvirt-pflash1-storage"}' ` +
+    "-machine pc-q35-7.2,usb=off,smm=on,dump-guest-core=off,pflash0=libvirt-pflash0-format,pflash1=libvirt-pflash1-format " +
+    "-accel tcg -global driver=cfi.pflash01,property=secure,value=on -m 4096 " +
+    "-chardev socket,id=chrtpm,path=/run/libvirt/qemu/swtpm/1-w-swtpm.sock " +
+    "-tpmdev emulator,id=tpm-tpm0,chardev=chrtpm " +
+    `-device '{"driver":"tpm-crb","tpmdev":"tpm-tpm0","id":"tpm0"}'`;
+  const r = importArgs(splitNativeArgv(native));
+  assert.equal(r.nvram, "/var/lib/libvirt/qemu/nvram/w_VARS.fd");
+  assert.equal(r.tpm, true);
+  assert.deepEqual(r.drives, []);
+  assert.deepEqual(r.disks, []);
+  assert.deepEqual(r.rest, [
+    ["-machine", "pc-q35-7.2,usb=off,smm=on,dump-guest-core=off"],
+    ["-drive", "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd"],
+    ["-drive", "if=pflash,format=raw,unit=1,file=./efivars.fd"],
+    ["-accel", "tcg"],
+    ["-global", "driver=cfi.pflash01,property=secure,value=on"],
+    ["-m", "4096"],
+    ["-chardev", "socket,id=chrtpm,path=./supervise/tpm"],
+    ["-tpmdev", "emulator,id=tpm-tpm0,chardev=chrtpm"],
+    ["-device", '{"driver":"tpm-crb","tpmdev":"tpm-tpm0","id":"tpm0"}'],
+  ]);
+  // A domain without either: no vars to copy, no TPM.
+  const plain = importArgs(splitNativeArgv("/usr/bin/qemu-system-x86_64 -m 128"));
+  assert.equal(plain.nvram, undefined);
+  assert.equal(plain.tpm, false);
+});

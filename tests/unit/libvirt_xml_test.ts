@@ -102,6 +102,7 @@ Deno.test("libvirt XML of a desktop VM: kvm, topology, q35 SATA CD, MACs, hostfw
   assert.deepEqual(child(x, "cpu/topology")?.attrs, { sockets: "1", cores: "2", threads: "2" });
   assert.equal(child(x, "cpu")?.attrs.mode, "host-passthrough");
   assert.equal(child(x, "os/type")?.attrs.machine, "q35");
+  assert.deepEqual(child(x, "features/smm")?.attrs, { state: "on" });
   assert.deepEqual(children(child(x, "os"), "boot").map((b) => b.attrs.dev), ["cdrom", "hd"]);
   const disks = children(child(x, "devices"), "disk");
   assert.deepEqual(disks.map((e) => e.attrs.device), ["disk", "cdrom"]);
@@ -121,7 +122,6 @@ Deno.test("libvirt XML of a desktop VM: kvm, topology, q35 SATA CD, MACs, hostfw
     "templates/b:5 -audiodev pa,id=snd0",
     "templates/b:5 -device intel-hda",
     "templates/b:6 -fsdev local,id=fs0,path=/vms/web/share,security_model=none",
-    "templates/a:1 -machine smm=on",
     "templates/a:3 -netdev user,id=vmnet,hostfwd=tcp:127.0.0.1:2222-:22",
     `templates/a:3 -device '{"driver":"virtio-net-pci","netdev":"vmnet","mac":"52:54:00:AB:cd:01"}'`,
   ]);
@@ -214,4 +214,54 @@ Deno.test("libvirt XML of the default template sets: VNC on libvirt's socket, th
     `templates/net-user-fwd:2 -device '{"driver":"virtio-net-pci","netdev":"vmnet","mac":"52:54:00:aa:bb:cc"}'`,
   ]);
   assert.doesNotMatch(d.xml, /'\.\//, "no relative path");
+});
+
+Deno.test("libvirt XML of the machine: arch, UEFI by features with the VM's vars, SMM, the TPM", async () => {
+  const secure = libvirtDomain(
+    model({
+      "templates/uefi-secure-boot": "-machine q35,smm=on\n" +
+        "-global driver=cfi.pflash01,property=secure,value=on\n" +
+        "-drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd\n" +
+        "-drive if=pflash,format=raw,unit=1,file=./efivars.fd\n",
+      "templates/tpm": "-chardev socket,id=tpmchr,path=./supervise/tpm\n" +
+        "-tpmdev emulator,id=tpm0,chardev=tpmchr\n-device tpm-crb,tpmdev=tpm0\n",
+      "templates/drive": "-drive file=./drive.qcow2\n",
+    }),
+    "8b8c9a7e-1111-4222-8333-444455556666",
+  );
+  await validate(secure.xml);
+  const x = parseXml(secure.xml);
+  assert.deepEqual(child(x, "os")?.attrs, { firmware: "efi" });
+  assert.deepEqual(child(x, "os/type")?.attrs, { arch: "x86_64", machine: "q35" });
+  assert.deepEqual(
+    children(child(x, "os/firmware"), "feature").map((f) => [f.attrs.name, f.attrs.enabled]),
+    [["enrolled-keys", "yes"], ["secure-boot", "yes"]],
+  );
+  assert.deepEqual(child(x, "os/loader")?.attrs, { secure: "yes" });
+  assert.equal(textOf(child(x, "os/nvram")), "/vms/web/efivars.fd");
+  assert.deepEqual(child(x, "features/smm")?.attrs, { state: "on" });
+  assert.equal(child(x, "devices/tpm")?.attrs.model, "tpm-crb");
+  assert.deepEqual(child(x, "devices/tpm/backend")?.attrs, { type: "emulator", version: "2.0" });
+  // Nothing of it is left for the command line.
+  assert.deepEqual(secure.commandline.map(shown), []);
+
+  const arm = libvirtDomain(
+    {
+      ...model({
+        "templates/machine-virt": "-machine virt -cpu max\n",
+        "templates/uefi": "-drive if=pflash,format=raw,unit=0,readonly=on,file=/A/CODE.fd\n" +
+          "-drive if=pflash,format=raw,unit=1,file=./efivars.fd\n",
+        "templates/drive": "-drive file=./drive.qcow2\n",
+      }),
+      arch: "aarch64",
+    },
+    "8b8c9a7e-1111-4222-8333-444455556666",
+  );
+  await validate(arm.xml);
+  const a = parseXml(arm.xml);
+  assert.deepEqual(child(a, "os/type")?.attrs, { arch: "aarch64", machine: "virt" });
+  assert.equal(child(a, "os/loader"), undefined);
+  assert.equal(child(a, "features/smm"), undefined);
+  // QEMU's default interface on virt is virtio.
+  assert.equal(child(a, "devices/disk/target")?.attrs.bus, "virtio");
 });

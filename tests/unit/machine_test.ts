@@ -190,7 +190,7 @@ Deno.test("machineTemplates: the templates of each choice", () => {
   assert.deepEqual(machineTemplates({ ...base, arch: "aarch64", firmware: "uefi", tpm: true }), [
     "machine-virt",
     "uefi",
-    "tpm-tis",
+    "tpm-virt",
   ]);
   assert.deepEqual(
     machineTemplates({ ...base, firmware: "uefi", secureBoot: true, tpm: true, windows: true }),
