@@ -113,6 +113,22 @@ function isoFile(path: string, what: string): string {
 }
 
 /**
+ * The machine `m` as the final templates make it: a `uefi`, `uefi-secure-boot`, `tpm` or
+ * `tpm-virt` chosen by name (the templates question) needs its files as much as one an option
+ * chose. Pure.
+ */
+export function machineOfTemplates(m: MachineChoice, templates: readonly string[]): MachineChoice {
+  const has = (t: string) => templates.includes(t);
+  const secureBoot = has(MACHINE_TEMPLATES.secureBoot);
+  return {
+    ...m,
+    secureBoot,
+    firmware: secureBoot || has(MACHINE_TEMPLATES.uefi) ? "uefi" : "bios",
+    tpm: has(MACHINE_TEMPLATES.tpm) || has(MACHINE_TEMPLATES.tpmVirt),
+  };
+}
+
+/**
  * The machine's files in the VM directory `dir` being assembled: `arch`, the
  * UEFI variable store copied from the firmware's template (0600), the TPM's
  * state directory (0700). Reads the firmware descriptors; throws SystemError
@@ -158,7 +174,7 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
     if (f !== undefined) await inspectOne(f, { backingDirs: [], formats: ["raw"] });
   }
   // The firmware is looked up before anything is written: a missing one makes nothing.
-  const m = spec.machine;
+  const m = spec.machine === undefined ? undefined : machineOfTemplates(spec.machine, templates);
   if (m !== undefined && (m.firmware === "uefi" || m.secureBoot)) {
     findFirmware({ arch: m.arch, secureBoot: m.secureBoot });
   }

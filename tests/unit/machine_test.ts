@@ -15,7 +15,9 @@ import { qemuProgram } from "../../lib/qemu/program.ts";
 import { archKvmProblem, machineTemplates, usesTpm } from "../../lib/vm/machine.ts";
 import { swtpmCompanion } from "../../lib/vm/tpm.ts";
 import { diskRefs } from "../../lib/qemu/drives.ts";
-import { driversTemplate } from "../../lib/actions/make.ts";
+import { driversTemplate, machineOfTemplates } from "../../lib/actions/make.ts";
+import { archOf } from "../../lib/export/libvirt_import.ts";
+import { parseXml } from "../../lib/export/xml.ts";
 import { parseTemplate } from "../../lib/vm/templates.ts";
 import { UsageError } from "../../lib/errors.ts";
 
@@ -228,4 +230,32 @@ Deno.test("pflash drives are firmware, not disks; the drivers' CD-ROM neither", 
   const drivers = parseTemplate(driversTemplate("/isos/a,b.iso"), "d", {});
   assert.deepEqual(drivers, ["-drive", "file=/isos/a,,b.iso,media=cdrom,readonly=on"]);
   assert.deepEqual(diskRefs(drivers), []);
+});
+
+Deno.test("machineOfTemplates: templates chosen by name bring their files; an ISO-less arch keeps", () => {
+  const base = {
+    arch: "x86_64",
+    firmware: "bios",
+    secureBoot: false,
+    tpm: false,
+    windows: false,
+  } as const;
+  assert.deepEqual(machineOfTemplates(base, ["drive", "uefi", "tpm"]), {
+    ...base,
+    firmware: "uefi",
+    tpm: true,
+  });
+  assert.deepEqual(machineOfTemplates(base, ["uefi-secure-boot"]), {
+    ...base,
+    firmware: "uefi",
+    secureBoot: true,
+  });
+  assert.deepEqual(machineOfTemplates({ ...base, firmware: "uefi" }, ["drive"]), base);
+});
+
+Deno.test("archOf: the domain's <os><type arch>, when vm knows it", () => {
+  const d = (arch: string) =>
+    parseXml(`<domain><os><type arch='${arch}' machine='virt'>hvm</type></os></domain>`);
+  assert.equal(archOf(d("aarch64")), "aarch64");
+  assert.equal(archOf(d("ppc64le")), undefined);
 });
