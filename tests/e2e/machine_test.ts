@@ -148,8 +148,10 @@ test("secure-boot: the guest reads SecureBoot = 1 from its efivars", async (t) =
   assert.equal(stop.code, 0, stop.stderr);
 });
 
-test("aarch64: qemu-system-aarch64, machine virt, UEFI; the guest says aarch64", async (t) => {
-  const dir = await machineVm(t, "arm", ["--arch", "aarch64"], "echo ARCH=$(uname -m)", "aarch64");
+test("aarch64: qemu-system-aarch64, machine virt, UEFI, TPM; the guest says aarch64", async (t) => {
+  const script =
+    "echo ARCH=$(uname -m)\necho TPM-MAJOR=$(cat /sys/class/tpm/tpm0/tpm_version_major)";
+  const dir = await machineVm(t, "arm", ["--arch", "aarch64", "--tpm"], script, "aarch64");
   assert.equal(Deno.readTextFileSync(join(dir, "arch")), "aarch64\n");
   const info = await t.vm(["info", "arm"]);
   assert.match(info.stdout, /^arch: +aarch64$/m);
@@ -168,8 +170,11 @@ test("aarch64: qemu-system-aarch64, machine virt, UEFI; the guest says aarch64",
   const start = await t.vm(["start", "arm"]);
   assert.equal(start.code, 0, start.stderr);
   assert.deepEqual(await waitMarks(dir, "ARCH=", 1), ["aarch64"]);
+  assert.deepEqual(await waitMarks(dir, "TPM-MAJOR=", 1), ["2"]);
+  assert.equal(swtpms(dir).length, 1);
   const stop = await t.vm(["stop", "arm"]);
   assert.equal(stop.code, 0, stop.stderr);
+  assert.ok(await waitFor(() => swtpms(dir).length === 0, 5000), "no swtpm after vm stop");
 });
 
 test("--windows: vm args holds every device; refusals are one line", async (t) => {
@@ -206,7 +211,9 @@ test("--windows: vm args holds every device; refusals are one line", async (t) =
     const want of [
       "<type arch='x86_64' machine='q35'>hvm</type>",
       "<os firmware='efi'>",
-      "<loader readonly='yes' secure='yes' type='pflash'>",
+      "<feature enabled='yes' name='secure-boot'/>",
+      "<feature enabled='yes' name='enrolled-keys'/>",
+      "<loader secure='yes'/>",
       `<nvram>${t.dir("win")}/efivars.fd</nvram>`,
       "<smm state='on'/>",
       "<tpm model='tpm-crb'>",
