@@ -131,6 +131,24 @@ test("uefi + tpm: the guest sees EFI and a TPM 2.0; one swtpm while it runs, non
   const end = await t.vm(["stop", "tp"]);
   assert.equal(end.code, 0, end.stderr);
   assert.ok(await waitFor(() => swtpms(dir).length === 0, 5000), "no swtpm after the last stop");
+
+  // export tar | import tar carries arch, the vars and the TPM's state, byte for byte, private.
+  const tar = join(t.root, "tp.tar");
+  const ex = await t.vm(["export", "tar", "tp", tar]);
+  assert.equal(ex.code, 0, ex.stderr);
+  const im = await t.vm(["import", "tar", tar, "tp2"]);
+  assert.equal(im.code, 0, im.stderr);
+  const moved = t.dir("tp2");
+  const state = [...Deno.readDirSync(join(dir, "tpm"))].filter((e) =>
+    e.isFile && e.name !== ".lock"
+  )
+    .map((e) => `tpm/${e.name}`);
+  assert.ok(state.length > 0, "swtpm left its state in tpm/");
+  for (const f of ["arch", "efivars.fd", ...state]) {
+    assert.deepEqual(Deno.readFileSync(join(moved, f)), Deno.readFileSync(join(dir, f)), f);
+    assert.equal(mode(join(moved, f)), 0o600, f);
+  }
+  assert.equal(mode(join(moved, "tpm")), 0o700);
 });
 
 test("secure-boot: the guest reads SecureBoot = 1 from its efivars", async (t) => {
