@@ -11,15 +11,15 @@ import {
   parseDescriptor,
 } from "../../lib/qemu/firmware.ts";
 import { checkArch, defaultFirmware, firmwarePackage, qemuPackage } from "../../lib/qemu/arch.ts";
-import { qemuProgram } from "../../lib/qemu/program.ts";
+import { findQemu, qemuProgram } from "../../lib/qemu/program.ts";
 import { archKvmProblem, machineTemplates, usesTpm } from "../../lib/vm/machine.ts";
-import { swtpmCompanion } from "../../lib/vm/tpm.ts";
+import { findSwtpm, swtpmCompanion } from "../../lib/vm/tpm.ts";
 import { diskRefs } from "../../lib/qemu/drives.ts";
 import { driversTemplate, machineOfTemplates } from "../../lib/actions/make.ts";
 import { archOf } from "../../lib/export/libvirt_import.ts";
 import { parseXml } from "../../lib/export/xml.ts";
 import { parseTemplate } from "../../lib/vm/templates.ts";
-import { UsageError } from "../../lib/errors.ts";
+import { SystemError, UsageError } from "../../lib/errors.ts";
 
 /** A descriptor as Debian's ovmf and qemu-efi-aarch64 ship them. */
 function descriptor(
@@ -258,4 +258,19 @@ Deno.test("archOf: the domain's <os><type arch>, when vm knows it", () => {
     parseXml(`<domain><os><type arch='${arch}' machine='virt'>hvm</type></os></domain>`);
   assert.equal(archOf(d("aarch64")), "aarch64");
   assert.equal(archOf(d("ppc64le")), undefined);
+});
+
+Deno.test("a missing qemu-system-<arch> or swtpm is one line naming the package", () => {
+  const env = { PATH: "/nonexistent" };
+  assert.throws(
+    () => findQemu("qemu-system-riscv64", env, "/", "riscv64"),
+    (e: unknown) =>
+      e instanceof SystemError && e.exitCode === 111 && !e.message.includes("\n") &&
+      /install qemu-system-misc \(apt-get install qemu-system-misc\)/.test(e.message),
+  );
+  assert.throws(
+    () => findSwtpm(env, "/"),
+    (e: unknown) =>
+      e instanceof SystemError && /install swtpm \(apt-get install swtpm\)/.test(e.message),
+  );
 });
