@@ -65,7 +65,7 @@ export async function vmInfo(cfg: Config, vm: Vm): Promise<VmInfo> {
   let env = vmEnv(cfg, dir);
   try {
     // The firmware's paths, as the start resolves them (missing firmware: the template says so).
-    if (isArch(machine.arch)) env = { ...env, ...firmwareEnv(vm, machine.arch) };
+    if (isArch(machine.arch)) env = { ...env, ...firmwareEnv(vm, machine.arch, env) };
   } catch (e) {
     if (!(e instanceof SystemError)) throw e;
   }

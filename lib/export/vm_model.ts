@@ -110,7 +110,8 @@ export async function readVmModel(cfg: Config, vm: Vm): Promise<VmModel> {
   const dir = resolve(vm.dir);
   const arch = vmArch(vm, cfg);
   // The firmware's paths as the start resolves them (lib/vm/machine.ts).
-  const args = readVmArgs(vm, { ...vmEnv(cfg, dir), ...firmwareEnv(vm, arch) });
+  const env = vmEnv(cfg, dir);
+  const args = readVmArgs(vm, { ...env, ...firmwareEnv(vm, arch, env) });
   const disks: DiskModel[] = [];
   for (const path of diskPaths(dir, args.map((a) => a.value))) {
     disks.push(diskFromChain(path, await backingChain(path)));

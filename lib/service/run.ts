@@ -9,7 +9,10 @@
  * left behind by a killed runsv, so that the VM's log works again.
  * The `ports` file's forwards become `$VM_HOSTFWD`; a start whose host port
  * is taken is refused, naming the port and its holder. When KVM is not
- * usable, QEMU runs with TCG (lib/qemu/accel.ts), and the log says so.
+ * usable, QEMU runs with TCG (lib/qemu/accel.ts), and the log says so. QEMU is
+ * `qemu-system-<arch>` of the VM's `arch` (lib/vm/machine.ts), the firmware
+ * the templates name is resolved from QEMU's descriptors, and swtpm is a
+ * companion when a template connects to `supervise/tpm` (lib/vm/tpm.ts).
  * Reads `<vm>/hooks`, `<vm>/templates/*`, `<vm>/wait`, `<vm>/ports`; deletes
  * `<vm>/templates/once` and `<vm>/supervise/{monitor,qmp,console,vnc,agent}`;
  * signals stray svlogd processes of `<vm>/log`.
@@ -77,7 +80,7 @@ export async function planStart(cfg: Config, vm: Vm): Promise<StartPlan> {
     hooks = r.defined;
   }
   const arch = vmArch(vm, cfg);
-  env = { ...env, ...firmwareEnv(vm, arch) };
+  env = { ...env, ...firmwareEnv(vm, arch, env) };
   const templates = vm.readTemplates(env);
   const qemu = findQemu(qemuProgram(env, arch), env, vmDir, arch);
   const kvm = archKvmProblem(arch) ?? kvmProblem();

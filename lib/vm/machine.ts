@@ -67,11 +67,12 @@ export function archKvmProblem(arch: string, host: string = hostArch()): string 
 
 /**
  * The firmware variables `vm`'s templates name, resolved for `arch` from
- * QEMU's firmware descriptors; nothing when no template names them. Reads the
- * templates (through the Vm value) and the descriptors; throws SystemError
- * naming the package to install when the firmware is missing.
+ * QEMU's firmware descriptors; nothing when no template names them, and none
+ * that `given` (the config, a `pre_qemu` hook) sets already: a firmware of
+ * your own. Reads the templates (through the Vm value) and the descriptors;
+ * throws SystemError naming the package to install when the firmware is missing.
  */
-export function firmwareEnv(vm: Vm, arch: string): Env {
+export function firmwareEnv(vm: Vm, arch: string, given: Env = {}): Env {
   let names: string[];
   try {
     names = vm.templates;
@@ -81,10 +82,11 @@ export function firmwareEnv(vm: Vm, arch: string): Env {
   }
   const texts = names.map((n) => vm.templateText(n) ?? "").join("\n");
   const env: Env = {};
-  if (texts.includes(FIRMWARE_ENV.code)) {
+  const wanted = (name: string) => texts.includes(name) && !given[name];
+  if (wanted(FIRMWARE_ENV.code)) {
     env[FIRMWARE_ENV.code] = findFirmware({ arch, secureBoot: false }).code;
   }
-  if (texts.includes(FIRMWARE_ENV.secureCode)) {
+  if (wanted(FIRMWARE_ENV.secureCode)) {
     env[FIRMWARE_ENV.secureCode] = findFirmware({ arch, secureBoot: true }).code;
   }
   return env;
