@@ -56,13 +56,16 @@ const NOMAD_HELP = [
   "  seed.iso                  an artifact from --seed-url (checksum: the file's sha256), and",
   "                            the argument naming it points at local/seed.iso",
   "  guest agent device        config.guest_agent = true (its chardev and devices removed)",
+  "  UEFI (-drive if=pflash)   the code image kept (the node needs the same firmware); the",
+  "                            VM's efivars.fd an artifact from --vars-url at local/efivars.fd",
   '  ports file                network { port "tcp_22" { static = 2222 } } and port_map; the',
   "                            driver's user-mode NIC replaces the VM's (-nic/-netdev user)",
   "                            and forwards tcp and udp on every address of the node",
   "  wait                      kill_timeout = wait + 5 s (a client caps it: max_kill_timeout)",
   "  always                    graceful_shutdown = true (ACPI power-off, like vm stop)",
   "Refused, naming the template and line: paths outside the task directory, host devices",
-  "(tap, bridge, /dev/…, vfio), sockets in supervise/, a display window, -daemonize.",
+  "(tap, bridge, /dev/…, vfio), sockets in supervise/ (the TPM's too: no swtpm under Nomad),",
+  "a display window, -daemonize; a VM that is not x86_64.",
 ];
 
 const LIBVIRT_HELP = [
@@ -101,6 +104,11 @@ const EXPORT_NOMAD_ROW = {
       help: "where you publish the disk (else the catalog's)",
     },
     { name: "seed-url", value: "URL", help: "where you publish seed.iso (VMs with a seed)" },
+    {
+      name: "vars-url",
+      value: "URL",
+      help: "where you publish efivars.fd (UEFI VMs: their own variables)",
+    },
   ],
   help: NOMAD_HELP,
 } as const satisfies CommandSpec;
@@ -146,11 +154,13 @@ async function exportNomad(inv: Invocation<RowOptions<typeof EXPORT_NOMAD_ROW>>)
   const model = await readVmModel(cfg, inspectDir(requireVm(cfg.vmdir, inv.args[0] ?? "")));
   const imageUrl = optString(inv, "image-url");
   const seedUrl = optString(inv, "seed-url");
+  const varsUrl = optString(inv, "vars-url");
   const { job, mappings } = buildNomadJob(model, {
     datacenter: optString(inv, "datacenter") ?? "dc1",
     lookup: cacheLookup(cfg.vmdir),
     ...(imageUrl === undefined ? {} : { imageUrl }),
     ...(seedUrl === undefined ? {} : { seedUrl }),
+    ...(varsUrl === undefined ? {} : { varsUrl }),
   });
   print(optFlag(inv, "json") ? JSON.stringify(nomadPayload(job), null, 2) : nomadHcl(job));
   for (const m of mappings) {

@@ -29,7 +29,13 @@ import { basename } from "../os/path.ts";
 import { UsageError } from "../errors.ts";
 import { F } from "../layout.ts";
 import type { DiskModel, VmModel } from "./vm_model.ts";
-import { mapNomadArgs, type NomadMapping, type NomadQemuConfig, TASK_SEED } from "./nomad_args.ts";
+import {
+  mapNomadArgs,
+  type NomadMapping,
+  type NomadQemuConfig,
+  TASK_EFIVARS,
+  TASK_SEED,
+} from "./nomad_args.ts";
 
 /** Where an image comes from: a URL and, when known, its checksum (`sha256:<hex>`). */
 export interface ImageSource {
@@ -50,6 +56,8 @@ export interface NomadOptions {
   imageUrl?: string;
   /** Where the user publishes seed.iso (`--seed-url`). */
   seedUrl?: string;
+  /** Where the user publishes the VM's efivars.fd (`--vars-url`). */
+  varsUrl?: string;
   lookup: ImageLookup;
 }
 
@@ -157,7 +165,22 @@ export function buildNomadJob(
     const seed = { source: opts.seedUrl, destination: TASK_SEED };
     artifacts.push({ ...seed, checksum: `sha256:${model.seed.sha256}` });
   }
-  const { config, mappings } = mapNomadArgs(model, disk.path, model.seed?.path);
+  const { config, mappings, efivarsUsed } = mapNomadArgs(
+    model,
+    disk.path,
+    model.seed?.path,
+    model.efivars?.path,
+  );
+  if (efivarsUsed && model.efivars !== undefined) {
+    if (opts.varsUrl === undefined) {
+      throw new UsageError(
+        `VM "${model.name}" boots UEFI with its own variables ("${model.efivars.path}"); ` +
+          "publish that file and give --vars-url URL",
+      );
+    }
+    const vars = { source: opts.varsUrl, destination: TASK_EFIVARS };
+    artifacts.push({ ...vars, checksum: `sha256:${model.efivars.sha256}` });
+  }
   const job: NomadJob = {
     name: model.name,
     datacenter: opts.datacenter,

@@ -28,7 +28,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { SEED_FILES } from "../layout.ts";
+import { F, SEED_FILES } from "../layout.ts";
 import { resolveDisk } from "../qemu/drives.ts";
 import type { VmModel } from "./vm_model.ts";
 import {
@@ -49,6 +49,9 @@ import { joinOpts, optGet } from "../qemu/opt_list.ts";
 
 /** Where an exported seed lands in the task directory (artifact destination). */
 export const TASK_SEED = `local/${SEED_FILES.iso}`;
+
+/** Where the VM's UEFI variable store lands in the task directory (artifact destination). */
+export const TASK_EFIVARS = `local/${F.efivars}`;
 
 /** The driver's allowed drive_interface values (allowedDriveInterfaces in driver.go). */
 export const DRIVE_INTERFACES = ["ide", "scsi", "sd", "mtd", "floppy", "pflash", "virtio", "none"];
@@ -90,6 +93,9 @@ interface Ctx {
   cfg: NomadQemuConfig;
   maps: NomadMapping[];
   seedUsed: boolean;
+  /** The VM's efivars.fd, shipped to TASK_EFIVARS; set when a pflash drive named it. */
+  efivars?: string;
+  efivarsUsed: boolean;
 }
 
 function refuse(g: OptionGroup, why: string): never {
@@ -172,11 +178,39 @@ function mapMachine(g: OptionGroup, ctx: Ctx): OptionGroup | undefined {
   return restFirst === undefined ? undefined : madeGroup("-machine", joinOpts(rest));
 }
 
+/**
+ * UEFI's pflash drives: the read-only code image stays a path of the host (the Nomad client
+ * needs the same firmware package), the VM's variable store becomes the artifact at
+ * TASK_EFIVARS. Undefined for another group.
+ */
+function mapPflash(g: OptionGroup, ctx: Ctx): OptionGroup | undefined {
+  if (g.opt !== "-drive" || optGet(optsOf(g), "if") !== "pflash") return undefined;
+  const file = optGet(optsOf(g), "file") ?? "";
+  const abs = resolveDisk(ctx.model.dir, file);
+  if (optGet(optsOf(g), "readonly") === "on" && abs === file && abs.startsWith("/usr/share/")) {
+    note(ctx, g, "kept: the UEFI code image, a file of the firmware package the node needs too");
+    return g;
+  }
+  if (ctx.efivars === undefined || abs !== ctx.efivars) return undefined;
+  ctx.efivarsUsed = true;
+  note(ctx, g, `kept, with the VM's UEFI variables at "${TASK_EFIVARS}" (artifact)`);
+  return rewritePaths(g, () => TASK_EFIVARS);
+}
+
 /** Checks and rewrites the local paths a kept group names. */
 function mapPaths(g: OptionGroup, ctx: Ctx): OptionGroup {
+  const flash = mapPflash(g, ctx);
+  if (flash !== undefined) return flash;
   for (const p of pathsIn(g)) {
     const abs = resolveDisk(ctx.model.dir, p.path);
     if (abs === ctx.seed) continue;
+    if (abs === resolveDisk(ctx.model.dir, F.tpmSocket)) {
+      refuse(
+        g,
+        "is the TPM's (swtpm's socket): Nomad's qemu driver starts no swtpm; drop the tpm " +
+          "template for the export",
+      );
+    }
     const socket = p.kind === "unix" || (g.opt === "-chardev" && leadWord(optsOf(g)) === "socket");
     if (socket && abs.startsWith(ctx.model.dir + "/supervise/")) {
       refuse(
@@ -283,7 +317,8 @@ export function mapNomadArgs(
   model: VmModel,
   disk: string,
   seed?: string,
-): { config: NomadQemuConfig; mappings: NomadMapping[] } {
+  efivars?: string,
+): { config: NomadQemuConfig; mappings: NomadMapping[]; efivarsUsed: boolean } {
   const groups = groupOptions(model.args);
   const smp = smpOf(groups);
   const cfg: NomadQemuConfig = {
@@ -295,7 +330,16 @@ export function mapNomadArgs(
   };
   const machine = machineTypeOf(groups);
   if (machine !== undefined) cfg.machineType = machine;
-  const ctx: Ctx = { model, disk, cfg, maps: [], seedUsed: false, ...(seed ? { seed } : {}) };
+  const ctx: Ctx = {
+    model,
+    disk,
+    cfg,
+    maps: [],
+    seedUsed: false,
+    efivarsUsed: false,
+    ...(seed ? { seed } : {}),
+    ...(efivars ? { efivars } : {}),
+  };
   const drops = pairedDrops(groups, ctx);
   for (const g of groups) {
     const why = drops.get(g);
@@ -313,5 +357,5 @@ export function mapNomadArgs(
         `${NOMAD_MEM_MIN_MB} to ${NOMAD_MEM_MAX_MB} MB: change its -m`,
     );
   }
-  return { config: cfg, mappings: ctx.maps };
+  return { config: cfg, mappings: ctx.maps, efivarsUsed: ctx.efivarsUsed };
 }

@@ -5,7 +5,7 @@
  * seed and forwarded ports. The templates are read as `vm start` reads them
  * (same environment, `templates/once` skipped as it is for one start only)
  * but the `pre_qemu` hook is not run. Area lib/export, at the level of actions.
- * Reads `<vm>/templates/*`, `<vm>/wait`, `<vm>/ports`, `<vm>/seed.iso`; runs
+ * Reads `<vm>/templates/*`, `<vm>/wait`, `<vm>/ports`, `<vm>/seed.iso`, `<vm>/efivars.fd`; runs
  * `qemu-img info --backing-chain` on the disks.
  * @module
  */
@@ -62,6 +62,8 @@ export interface VmModel {
   wait: number;
   disks: DiskModel[];
   seed?: SeedModel;
+  /** The VM's UEFI variable store (`efivars.fd`), when it has one. */
+  efivars?: SeedModel;
   ports: PortForward[];
 }
 
@@ -126,6 +128,8 @@ export async function readVmModel(cfg: Config, vm: Vm): Promise<VmModel> {
     disks,
     ports: vm.ports ?? [],
   };
+  const varsPath = join(dir, F.efivars);
+  if (exists(varsPath)) model.efivars = { path: varsPath, sha256: await sha256File(varsPath) };
   if (exists(seedPath)) {
     model.seed = { path: seedPath, sha256: await sha256File(seedPath) };
   }

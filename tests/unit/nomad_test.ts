@@ -254,3 +254,35 @@ Deno.test("nomad: a seed no template names is added as a CD-ROM; no ports, no ne
   const g = (nomadPayload(job).Job.TaskGroups as Record<string, unknown>[])[0];
   assert.equal(g?.Networks, undefined);
 });
+
+Deno.test("nomad: UEFI's code image kept, the VM's vars an artifact; a TPM and another arch refused", () => {
+  const uefi = {
+    ...model({
+      "templates/uefi": "-drive if=pflash,format=raw,unit=0,readonly=on," +
+        "file=/usr/share/OVMF/OVMF_CODE_4M.fd\n-drive if=pflash,format=raw,unit=1,file=./efivars.fd\n",
+    }),
+    efivars: { path: "/vms/web/efivars.fd", sha256: "ef".repeat(32) },
+  };
+  assert.throws(() => buildNomadJob(uefi, OPTS), /publish that file and give --vars-url URL/);
+  const { job } = buildNomadJob(uefi, { ...OPTS, varsUrl: "https://f.example/web/efivars.fd" });
+  assert.deepEqual(job.artifacts.at(-1), {
+    source: "https://f.example/web/efivars.fd",
+    destination: "local/efivars.fd",
+    checksum: `sha256:${"ef".repeat(32)}`,
+  });
+  const args = job.config.args.join(" ");
+  assert.match(args, /unit=0,readonly=on,file=\/usr\/share\/OVMF\/OVMF_CODE_4M\.fd/);
+  assert.match(args, /unit=1,file=local\/efivars\.fd/);
+  const tpm = model({
+    "templates/tpm":
+      "-chardev socket,id=t,path=./supervise/tpm\n-tpmdev emulator,id=t0,chardev=t\n",
+  });
+  assert.throws(
+    () => buildNomadJob(tpm, OPTS),
+    /templates\/tpm:1: .*Nomad's qemu driver starts no swtpm/,
+  );
+  assert.throws(
+    () => buildNomadJob({ ...model(), arch: "aarch64" }, OPTS),
+    /is aarch64; Nomad's qemu driver runs x86_64 VMs only/,
+  );
+});
