@@ -2,6 +2,7 @@
 // a Secure Boot VM, an aarch64 VM, a Windows VM's command line. Real QEMU under TCG, real OVMF
 // and AAVMF, real swtpm; the busybox test guest booted by its kernel through the firmware. One
 // boot per situation (the TPM's VM three: its restart and a kill -9 of QEMU).
+// Slow (about 1m40s under TCG): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
