@@ -7,7 +7,8 @@
  * that is no unix socket (`-monitor tcp:…`, `-mon`), a program QEMU runs
  * (`script=`, `downscript=`, `helper=`) and, for an archive, any host path
  * outside the VM directory (`-drive file=/etc/shadow`, `-serial
- * file:/etc/passwd`, `mem-path=`…; `-append` is the guest's). Disabled
+ * file:/etc/passwd`, `mem-path=`…; `-append` is the guest's; the firmware's code image, which a
+ * template names as `$VM_UEFI_CODE`, only on a read-only pflash drive). Disabled
  * means: the hooks file renamed `hooks.untrusted`; a template line holding
  * such an argument commented out (`# untrusted: …`), or, where that would
  * take more than the argument with it, the template renamed to
@@ -26,6 +27,7 @@ import type { Env } from "../vm/config.ts";
 import { parseOpts } from "../qemu/opt_list.ts";
 import { groupOptions, type OptionGroup, shown, type VmArg } from "./qemu_options.ts";
 import { templateArgs } from "./vm_model.ts";
+import { FIRMWARE_ENV } from "../vm/machine.ts";
 
 /** One thing an import brought that reaches the host. */
 export interface Untrusted {
@@ -55,9 +57,26 @@ function jsonStrings(v: unknown, out: string[]): void {
   }
 }
 
+/**
+ * Stand-ins for the firmware variables (lib/vm/machine.ts FIRMWARE_ENV) while an import is
+ * judged: the host's code images, which a read-only pflash drive may name (the `uefi`
+ * templates), and nothing else may (a writable pflash on them would change the host's firmware).
+ */
+export const FIRMWARE_STAND_INS: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.values(FIRMWARE_ENV).map((name) => [name, `/usr/share/qemu/firmware/${name}`]),
+);
+
+/** Whether `g` is a read-only pflash drive (firmware code). Pure. */
+function readOnlyFlash(g: OptionGroup): boolean {
+  const opts = g.opt === "-drive" && g.value !== undefined ? parseOpts(g.value.value) : [];
+  const get = (k: string) => opts.find((o) => o.key === k && !o.bare)?.value;
+  return get("if") === "pflash" && get("readonly") === "on";
+}
+
 /** The host paths a group's words name that lie outside `vmDir` (absolute). Pure. */
 function pathsOutside(g: OptionGroup, vmDir: string): string[] {
   if (GUEST_ONLY.has(g.opt)) return [];
+  const firmware = new Set(readOnlyFlash(g) ? Object.values(FIRMWARE_STAND_INS) : []);
   const text = g.value?.value ?? (g.opt === "" ? g.word.value : "");
   const items: string[] = [];
   if (text.startsWith("{")) {
@@ -70,7 +89,7 @@ function pathsOutside(g: OptionGroup, vmDir: string): string[] {
   } else items.push(...parseOpts(text).map((o) => (o.bare ? o.key : o.value)));
   return items.map((s) => s.replace(/^(?:[a-z]+:)+(?=[/.])/, ""))
     .filter((s) => s.startsWith("/") || /(^|\/)\.\.(\/|$)/.test(s))
-    .filter((s) => !isInsideDir(vmDir, resolve(vmDir, s)));
+    .filter((s) => !isInsideDir(vmDir, resolve(vmDir, s)) && !firmware.has(s));
 }
 
 /**

@@ -36,7 +36,7 @@ import { diskPaths } from "../qemu/drives.ts";
 import { qemuImg } from "../qemu/img.ts";
 import { inspectImage, inspectOne, UnsafeImageError } from "../qemu/image_check.ts";
 import { imagesDir } from "../images/store.ts";
-import { distrustTree, type Untrusted } from "./import_trust.ts";
+import { distrustTree, FIRMWARE_STAND_INS, type Untrusted } from "./import_trust.ts";
 import { checkStopped } from "../qemu/processes.ts";
 import { readVmArgs, readVmModel, type VmModel } from "./vm_model.ts";
 import {
@@ -374,7 +374,8 @@ export async function importTar(
       }
       await rebaseChecked(manifest, tmp, final, cfg.vmdir);
       login = await readyMovedLogin(cfg.vmdir, tmp, name);
-      untrusted = distrustTree(tmp, final, vmEnv(cfg, final), opts.trust === true);
+      const env = { ...vmEnv(cfg, final), ...FIRMWARE_STAND_INS };
+      untrusted = distrustTree(tmp, final, env, opts.trust === true);
       return tmp;
     });
     return { name, dir, untrusted, ...(login === undefined ? {} : { login }) };

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import {
   distrustTemplate,
   distrustTree,
+  FIRMWARE_STAND_INS,
   hostReach,
   UNTRUSTED_HOOKS,
 } from "../../lib/export/import_trust.ts";
@@ -108,3 +109,25 @@ Deno.test("distrustTree: hooks renamed, templates disabled; with trust all kept 
     assert.ok(Deno.statSync(join(b, "hooks")).isFile);
     assert.equal(Deno.readTextFileSync(join(b, "templates", "evil")), "-m 1G -incoming defer\n");
   }));
+
+Deno.test("firmware: the uefi templates pass; a writable pflash on the code, or a host file, does not", () => {
+  const env = { ...ENV, ...FIRMWARE_STAND_INS };
+  for (const name of ["uefi", "uefi-secure-boot"]) {
+    const text = Deno.readTextFileSync(new URL(`../../default/templates/${name}`, import.meta.url));
+    assert.deepEqual(distrustTemplate(text, `templates/${name}`, env, VM), { found: [] }, name);
+  }
+  const writable = distrustTemplate(
+    '-drive if=pflash,format=raw,unit=1,file="$VM_UEFI_CODE"\n',
+    "templates/x",
+    env,
+    VM,
+  );
+  assert.equal(writable.found.length, 1);
+  const shadow = distrustTemplate(
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=/etc/shadow\n",
+    "templates/y",
+    env,
+    VM,
+  );
+  assert.match(shadow.found[0]?.why ?? "", /\/etc\/shadow/);
+});
