@@ -69,6 +69,8 @@ export const F = {
   lock: ".lock",
   /** Port forwards of the user-mode network (lib/vm/ports.ts). */
   ports: "ports",
+  /** Shared folders (virtiofs), one per line (lib/vm/shares.ts). */
+  shares: "shares",
 } as const;
 
 /** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */

@@ -1,0 +1,133 @@
+/**
+ * Tests of lib/vm/shares.ts and lib/actions/share_edit.ts: the `shares`
+ * file (parse, format, errors), and `vm share add|rm`'s checks on real temp
+ * folders (missing, not a directory, bad and taken tags; private file).
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  formatShares,
+  guestMountPoint,
+  parseShares,
+  readShares,
+  type ShareRule,
+  sharesJson,
+  tagProblem,
+} from "../../lib/vm/shares.ts";
+import { addShare, removeShare } from "../../lib/actions/share_edit.ts";
+import { inspectDir } from "../../lib/vm/inspect.ts";
+import { EXIT_USAGE, ParseError, UsageError, VmError } from "../../lib/errors.ts";
+import { withTempDir } from "../support/temp_dir.ts";
+
+Deno.test("shares file: lines parse and format back the same", () => {
+  const text = "src rw /home/u/my src\ndata ro,guest=/srv/data /srv/data\n";
+  const shares = parseShares(`# comment\n\n${text}`, "shares");
+  assert.deepEqual(shares, [
+    { tag: "src", path: "/home/u/my src", readonly: false },
+    { tag: "data", path: "/srv/data", readonly: true, guestPath: "/srv/data" },
+  ]);
+  assert.equal(formatShares(shares), text);
+  assert.equal(guestMountPoint(shares[0] as ShareRule), "/mnt/src");
+  assert.deepEqual(sharesJson(shares)[1], {
+    tag: "data",
+    path: "/srv/data",
+    readonly: true,
+    guest_path: "/srv/data",
+  });
+});
+
+Deno.test("shares file: a bad line is a ParseError naming file and line", () => {
+  const bad: [string, RegExp][] = [
+    ["src /x", /expected TAG rw\|ro HOSTDIR/],
+    ["src rw x/y", /not an absolute path/],
+    ["-x rw /x", /letters, digits/],
+    ["src rx /x", /unknown option "rx"/],
+    ["src rw,ro /x", /twice/],
+    ["src guest=/a /x", /neither rw nor ro/],
+    ["src rw,guest=a /x", /guest path "a"/],
+    ["a rw /x\na ro /y", /shared twice/],
+  ];
+  for (const [text, re] of bad) {
+    assert.throws(() => parseShares(text, "web/shares"), (e: unknown) => {
+      assert.ok(e instanceof ParseError, text);
+      assert.match(e.message, /^web\/shares:\d+: /);
+      assert.match(e.message, re);
+      return true;
+    });
+  }
+});
+
+Deno.test("tags: syntax and length", () => {
+  assert.equal(tagProblem("src"), undefined);
+  assert.equal(tagProblem("a.b_c-9"), undefined);
+  assert.equal(tagProblem("x".repeat(36)), undefined);
+  assert.match(tagProblem("x".repeat(37)) ?? "", /longer than 36/);
+  assert.match(tagProblem("a b") ?? "", /letters/);
+  assert.match(tagProblem("") ?? "", /letters/);
+  assert.match(tagProblem(".x") ?? "", /letters/);
+});
+
+/** Asserts that `p` rejects with a UsageError (exit 100) whose message matches `re`. */
+async function rejectsUsage(p: Promise<unknown>, re: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof UsageError);
+    assert.equal((e as VmError).exitCode, EXIT_USAGE);
+    assert.match((e as Error).message, re);
+    return true;
+  });
+}
+
+Deno.test("share add/rm: checks the folder and tag, writes the file privately", async () => {
+  await withTempDir(async (root) => {
+    const vm = join(root, "web");
+    Deno.mkdirSync(vm);
+    const src = join(root, "my-src");
+    Deno.mkdirSync(src);
+    Deno.writeTextFileSync(join(root, "file"), "x");
+    Deno.symlinkSync(src, join(root, "link"));
+
+    await rejectsUsage(
+      addShare("web", vm, { folder: join(root, "gone"), readonly: false }),
+      /Folder ".*gone" does not exist/,
+    );
+    await rejectsUsage(
+      addShare("web", vm, { folder: join(root, "file"), readonly: false }),
+      /is not a directory/,
+    );
+    await rejectsUsage(
+      addShare("web", vm, { folder: src, tag: "a b", readonly: false }),
+      /Bad --tag/,
+    );
+    await rejectsUsage(
+      addShare("web", vm, { folder: src, guestPath: "rel", readonly: false }),
+      /Bad --guest-path/,
+    );
+    const c = await addShare("web", vm, { folder: join(root, "link"), readonly: true });
+    assert.deepEqual(c.share, { tag: "my-src", path: src, readonly: true });
+    assert.equal(c.running, false);
+    await rejectsUsage(
+      addShare("web", vm, { folder: src, readonly: false }),
+      /already shares a folder with tag "my-src"/,
+    );
+    await addShare("web", vm, { folder: root, tag: "root", readonly: false, guestPath: "/r" });
+    assert.equal(Deno.statSync(join(vm, "shares")).mode! & 0o777, 0o600);
+    assert.deepEqual(inspectDir(vm).shares.map((s) => s.tag), ["my-src", "root"]);
+
+    await rejectsUsage(removeShare("web", vm, "nope"), /shares no folder tagged "nope"/);
+    await removeShare("web", vm, "my-src");
+    assert.deepEqual(readShares(vm), [
+      { tag: "root", path: root, readonly: false, guestPath: "/r" },
+    ]);
+    // nothing half-written: no shares.new left
+    assert.deepEqual([...Deno.readDirSync(vm)].map((e) => e.name).sort(), [".lock", "shares"]);
+  });
+});
+
+Deno.test("Vm.shares: none without the file; a broken file throws ParseError", async () => {
+  await withTempDir((root) => {
+    assert.deepEqual(inspectDir(root).shares, []);
+    Deno.writeTextFileSync(join(root, "shares"), "x y\n");
+    assert.throws(() => inspectDir(root).shares, ParseError);
+  });
+});
