@@ -15,7 +15,7 @@
 import { join } from "../os/path.ts";
 import { ParseError } from "../errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
-import { F } from "../layout.ts";
+import { F, SHARE_SOCKET_PREFIX } from "../layout.ts";
 
 /** One shared folder. */
 export interface ShareRule {
@@ -71,7 +71,7 @@ export function hostPathProblem(path: string): string | undefined {
 
 /** The socket a share's virtiofsd serves QEMU on, relative to the VM directory. Pure. */
 export function shareSocket(tag: string): string {
-  return `${F.supervise}/fs-${tag}`;
+  return `${F.supervise}/${SHARE_SOCKET_PREFIX}${tag}`;
 }
 
 /** Where a cloud-init guest mounts `s`. Pure. */

@@ -13,12 +13,23 @@ import {
   readShares,
   type ShareRule,
   sharesJson,
+  shareSocket,
   tagProblem,
 } from "../../lib/vm/shares.ts";
 import { addShare, removeShare } from "../../lib/actions/share_edit.ts";
 import { inspectDir } from "../../lib/vm/inspect.ts";
 import { EXIT_USAGE, ParseError, UsageError, VmError } from "../../lib/errors.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import {
+  C_VIRTIOFSD,
+  findVirtiofsd,
+  memoryBytes,
+  noVirtiofsdLine,
+  RO_SCRIPT,
+  virtiofsdArgv,
+  virtiofsQemuArgs,
+} from "../../lib/qemu/virtiofs.ts";
+import { planShares } from "../../lib/service/shares_start.ts";
 
 Deno.test("shares file: lines parse and format back the same", () => {
   const text = "src rw /home/u/my src\ndata ro,guest=/srv/data /srv/data\n";
@@ -129,5 +140,99 @@ Deno.test("Vm.shares: none without the file; a broken file throws ParseError", a
     assert.deepEqual(inspectDir(root).shares, []);
     Deno.writeTextFileSync(join(root, "shares"), "x y\n");
     assert.throws(() => inspectDir(root).shares, ParseError);
+  });
+});
+
+Deno.test("virtiofs: QEMU's arguments, memory sized like -m", () => {
+  assert.equal(memoryBytes([]), 128 * 2 ** 20);
+  assert.equal(memoryBytes(["-m", "256"]), 256 * 2 ** 20);
+  assert.equal(memoryBytes(["-m", "1G", "-m", "size=512M,maxmem=2G"]), 512 * 2 ** 20);
+  assert.equal(memoryBytes(["-m", "1.5G"]), 1.5 * 2 ** 30);
+  assert.equal(memoryBytes(["-m", "lots"]), undefined);
+  assert.deepEqual(virtiofsQemuArgs([], 1, shareSocket), []);
+  const s = [{ tag: "src", path: "/x", readonly: false }, {
+    tag: "ro",
+    path: "/y",
+    readonly: true,
+  }];
+  assert.deepEqual(virtiofsQemuArgs(s, 268435456, shareSocket), [
+    "-object",
+    "memory-backend-memfd,id=vm-shared-mem,size=268435456,share=on",
+    "-machine",
+    "memory-backend=vm-shared-mem",
+    "-chardev",
+    "socket,id=fs-src,path=supervise/fs-src",
+    "-device",
+    "vhost-user-fs-pci,chardev=fs-src,tag=src",
+    "-chardev",
+    "socket,id=fs-ro,path=supervise/fs-ro",
+    "-device",
+    "vhost-user-fs-pci,chardev=fs-ro,tag=ro",
+  ]);
+});
+
+Deno.test("virtiofs: virtiofsd's command line; ro enforced on the host", () => {
+  const c = { program: C_VIRTIOFSD, kind: "c" as const };
+  const rust = { program: "/usr/libexec/virtiofsd", kind: "rust" as const };
+  const rw = { tag: "a", path: "/srv/a b", readonly: false };
+  const ro = { ...rw, readonly: true };
+  const tools = { unshare: "/usr/bin/unshare", sh: "/bin/sh" };
+  assert.deepEqual(virtiofsdArgv(c, rw, "/v/supervise/fs-a", true), [
+    C_VIRTIOFSD,
+    "--socket-path=/v/supervise/fs-a",
+    "-o",
+    "source=/srv/a b",
+    "-o",
+    "cache=auto",
+  ]);
+  assert.deepEqual(virtiofsdArgv(c, ro, "/s", true, tools).slice(0, 9), [
+    "/usr/bin/unshare",
+    "--mount",
+    "--",
+    "/bin/sh",
+    "-c",
+    RO_SCRIPT,
+    "sh",
+    "/srv/a b",
+    C_VIRTIOFSD,
+  ]);
+  assert.deepEqual(virtiofsdArgv(rust, ro, "/s", false), [
+    "/usr/libexec/virtiofsd",
+    "--socket-path=/s",
+    "--shared-dir=/srv/a b",
+    "--cache=auto",
+    "--readonly",
+    "--sandbox=none",
+  ]);
+  assert.match(noVirtiofsdLine(false), /needs root .*apt-get install virtiofsd/);
+});
+
+Deno.test("planShares: a vanished folder or no virtiofsd refuses the start in one line", async () => {
+  await withTempDir((root) => {
+    const vm = join(root, "web");
+    Deno.mkdirSync(vm);
+    assert.deepEqual(planShares(inspectDir(vm), {}, []), { args: [], companions: [] });
+    Deno.writeTextFileSync(join(vm, "shares"), `gone rw ${root}/gone\n`);
+    assert.throws(
+      () => planShares(inspectDir(vm), {}, [], true),
+      /^SystemError: Not starting "web": the folder ".*\/gone" of share "gone" is gone/,
+    );
+    Deno.writeTextFileSync(join(vm, "shares"), `here ro ${root}\n`);
+    const found = findVirtiofsd(true);
+    if (found !== undefined) {
+      const p = planShares(inspectDir(vm), { PATH: "/usr/bin:/bin" }, ["-m", "64M"], true);
+      assert.equal(p.companions.length, 1);
+      assert.equal(p.companions[0]?.name, "virtiofsd for share here");
+      assert.equal(p.companions[0]?.ready, join(vm, "supervise/fs-here"));
+      assert.ok(
+        p.args.includes(`memory-backend-memfd,id=vm-shared-mem,size=${64 * 2 ** 20},share=on`),
+      );
+    }
+    if (findVirtiofsd(false) === undefined) {
+      assert.throws(
+        () => planShares(inspectDir(vm), {}, [], false),
+        /it shares folders \(here\), but Debian's C virtiofsd .* needs root/,
+      );
+    }
   });
 });
