@@ -45,9 +45,11 @@ const SHARE_ADD_ROW = {
     },
   ],
   help: [
-    "The guest mounts it with: mount -t virtiofs TAG /mnt/TAG (a VM made with --image does so",
-    "at boot, after vm cloud-init VM regenerate). Each share is served by a virtiofsd that",
-    "vm __run starts with QEMU and that ends with it; QEMU's memory is then a shared memfd.",
+    "The guest mounts it with: mount -t virtiofs TAG /mnt/TAG. A VM made with --image mounts",
+    "it at boot (cloud-init mounts:, at --guest-path or /mnt/TAG) after",
+    "vm cloud-init VM regenerate --new-instance-id; cloud-init 24.3 or later (Debian 13):",
+    "older ones skip a mount that is no block device. Each share is served by a virtiofsd",
+    "that vm __run starts with QEMU and that ends with it; QEMU's memory is a shared memfd.",
     "Tags: letters, digits, . _ - (at most 36 bytes), one per share of the VM.",
     "exit: 0 ok, 100 usage (no such folder, not a directory, a bad or taken tag)",
   ],
@@ -73,6 +75,15 @@ function whenLine(name: string, c: ShareChange): string {
   return c.running ? ` (takes effect at the next start: "vm restart ${name}")` : "";
 }
 
+/** For a cloud-init VM: how its guest's boot-time mounts follow. */
+function cloudLine(name: string, c: ShareChange): void {
+  if (!c.cloudInit) return;
+  print(
+    `${name}: the guest's mounts at boot (cloud-init) follow after ` +
+      `"vm cloud-init ${name} regenerate --new-instance-id"`,
+  );
+}
+
 /** Runs `vm share add`. */
 async function addCmd(inv: Invocation<RowOptions<typeof SHARE_ADD_ROW>>): Promise<number> {
   const [name = "", folder = ""] = inv.args;
@@ -90,6 +101,7 @@ async function addCmd(inv: Invocation<RowOptions<typeof SHARE_ADD_ROW>>): Promis
     visible(`${name}: sharing "${c.share.path}" ${mode} as tag "${c.share.tag}"`) +
       whenLine(name, c),
   );
+  cloudLine(name, c);
   return 0;
 }
 
@@ -116,6 +128,7 @@ async function rmCmd(inv: Invocation<RowOptions<typeof SHARE_RM_ROW>>): Promise<
   const dir = requireVm(loadConfig().vmdir, name);
   const c = await removeShare(name, dir, tag);
   print(visible(`${name}: no longer sharing "${c.share.path}" (tag "${tag}")`) + whenLine(name, c));
+  cloudLine(name, c);
   return 0;
 }
 

@@ -10,7 +10,9 @@
 
 import { UsageError } from "../errors.ts";
 import { running } from "../qemu/processes.ts";
-import { basename, resolve } from "../os/path.ts";
+import { basename, join, resolve } from "../os/path.ts";
+import { exists } from "../os/fs.ts";
+import { SEED_FILES } from "../layout.ts";
 import { withVmLock } from "../vm/lock.ts";
 import {
   formatShare,
@@ -27,6 +29,8 @@ export interface ShareChange {
   share: ShareRule;
   /** Whether the VM runs now (the change then takes effect at its next start). */
   running: boolean;
+  /** Whether the VM has cloud-init sources (made with --image): its seed mounts the shares. */
+  cloudInit: boolean;
 }
 
 /** What `vm share add` asks for. */
@@ -103,8 +107,17 @@ export async function addShare(
       );
     }
     writeShares(dir, [...shares, share]);
-    return { share, running: running(dir) !== undefined };
+    return changeOf(dir, share);
   });
+}
+
+/** What changing `share` of the VM in `dir` did. Looks at the VM's processes and files. */
+function changeOf(dir: string, share: ShareRule): ShareChange {
+  return {
+    share,
+    running: running(dir) !== undefined,
+    cloudInit: exists(join(dir, SEED_FILES.userData)),
+  };
 }
 
 /** Removes the share tagged `tag` from VM `name`. Throws UsageError when there is none. */
@@ -118,6 +131,6 @@ export function removeShare(name: string, dir: string, tag: string): Promise<Sha
       );
     }
     writeShares(dir, shares.filter((s) => s !== share));
-    return { share, running: running(dir) !== undefined };
+    return changeOf(dir, share);
   });
 }

@@ -30,6 +30,8 @@ import {
   virtiofsQemuArgs,
 } from "../../lib/qemu/virtiofs.ts";
 import { planShares } from "../../lib/service/shares_start.ts";
+import { regenerateSeed, writeSeedSources } from "../../lib/cloud_init/seed_file.ts";
+import { composeUserData, sharesCloudConfig } from "../../lib/cloud_init/seed.ts";
 
 Deno.test("shares file: lines parse and format back the same", () => {
   const text = "src rw /home/u/my src\ndata ro,guest=/srv/data /srv/data\n";
@@ -235,4 +237,35 @@ Deno.test("planShares: a vanished folder or no virtiofsd refuses the start in on
       );
     }
   });
+});
+
+Deno.test("cloud-init: the seed mounts the shares at boot; regenerate follows the shares file", async () => {
+  await withTempDir(async (vm) => {
+    writeSeedSources(vm, {
+      metaData: "instance-id: iid-1\n",
+      userData: "#cloud-config\nhostname: x\n",
+    });
+    Deno.writeTextFileSync(join(vm, "shares"), "src rw /h/src\ndata ro,guest=/data /h/d\n");
+    await regenerateSeed(vm, false);
+    const iso = new TextDecoder().decode(Deno.readFileSync(join(vm, "seed.iso")));
+    assert.match(
+      iso,
+      /filename="vm-shares.cfg"\nMerge-Type: dict\(recurse_array,no_replace\)\+list\(append\)\+str\(\)/,
+    );
+    assert.match(iso, /- "src"\n {4}- "\/mnt\/src"\n {4}- "virtiofs"\n {4}- "defaults,nofail"/);
+    assert.match(iso, /- "data"\n {4}- "\/data"\n {4}- "virtiofs"\n {4}- "ro,nofail"/);
+    Deno.writeTextFileSync(join(vm, "shares"), "");
+    await regenerateSeed(vm, false);
+    const again = new TextDecoder().decode(Deno.readFileSync(join(vm, "seed.iso")));
+    assert.doesNotMatch(again, /vm-shares\.cfg|virtiofs/);
+  });
+});
+
+Deno.test("cloud-init: the shares' part appends to the mounts before it", () => {
+  const cfg = sharesCloudConfig([{ tag: "t", guestPath: "/mnt/t", readonly: false }]);
+  assert.equal(sharesCloudConfig([]), undefined);
+  const ud = composeUserData("#cloud-config\n", "#cloud-config\nmounts: []\n", "x", "==b==", cfg);
+  const parts = ud.split("--==b==");
+  assert.equal(parts.length, 5); // preamble, vm.cfg, theirs, vm-shares.cfg, end
+  assert.match(parts[3] ?? "", /vm-shares\.cfg/);
 });
