@@ -24,7 +24,7 @@ import {
 import { guestArgs, testGuest } from "../support/guest.ts";
 import { quoteWords } from "../../lib/text/shell_words.ts";
 import { allPids, environOf } from "../../lib/os/proc.ts";
-import { findVirtiofsd } from "../../lib/qemu/virtiofs.ts";
+import { findVirtiofsd, virtiofsdArgv } from "../../lib/qemu/virtiofs.ts";
 import { qemuPidsIn } from "../../lib/qemu/processes.ts";
 import { skippable } from "../support/skip.ts";
 
@@ -155,6 +155,44 @@ async function body(t: TestEnv): Promise<void> {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.ok(await waitFor(() => virtiofsdsOf(dir).length === 0, 5_000), `${virtiofsdsOf(dir)}`);
   assert.ok(!alive(last));
+
+  // A virtiofsd of the VM left without its QEMU is what vm doctor reports.
+  const vfsd = findVirtiofsd(Deno.uid() === 0);
+  if (vfsd !== undefined) {
+    const stray = t.spawn(vfsd.program, {
+      args: virtiofsdArgv(
+        vfsd,
+        { tag: "x", path: rw, readonly: false },
+        join(dir, "supervise/fs-x"),
+        Deno.uid() === 0,
+      ).slice(1),
+      cwd: dir,
+      env: { ...t.env, VM_COMPANION: "virtiofsd for share x" },
+    });
+    assert.ok(await waitFor(() => virtiofsdsOf(dir).length > 0, 5_000), "stray virtiofsd");
+    r = await t.vm(["doctor"]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stdout + r.stderr,
+      new RegExp(`VM "fs": virtiofsd for share x \\(PID ${stray.pid}\\) runs without`),
+    );
+    stray.kill("SIGKILL");
+    await stray.status;
+    assert.ok(await waitFor(() => virtiofsdsOf(dir).length === 0, 5_000));
+  }
+
+  // The archive records the shares and says their folders do not travel; the import disables them.
+  const archive = join(t.root, "fs.tar");
+  r = await t.vm(["export", "tar", "fs", archive]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /records the shared folders of "fs" \(rw: .*, ro: .*\), not their files/);
+  r = await t.vm(["import", "tar", archive, "fs2"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /vm import tar: shares: host folders shared .*disabled \(renamed shares.untrusted\)/,
+  );
+  assert.ok(readOr(join(t.dir("fs2"), "shares.untrusted")).includes(`rw rw ${rw}`));
 
   // A vanished folder: the start fails, one line naming it, no QEMU and no virtiofsd run.
   Deno.removeSync(ro, { recursive: true });
