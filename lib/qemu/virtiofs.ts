@@ -120,14 +120,16 @@ export function noVirtiofsdLine(root: boolean): string {
 }
 
 /**
- * The shell script that makes the folder `$1` read-only in the mount
- * namespace `unshare --mount` made, then becomes the program after it.
+ * The shell script that, with `mount` as `$1`, makes the folder `$2`
+ * read-only in the mount namespace `unshare --mount` made, then becomes the
+ * program after them.
  */
-export const RO_SCRIPT = 'mount --bind -o ro -- "$1" "$1" && shift && exec "$@"';
+export const RO_SCRIPT = '"$1" --bind -o ro -- "$2" "$2" && shift 2 && exec "$@"';
 
 /** Programs the read-only wrapper of the C virtiofsd runs. */
 export interface RoTools {
   unshare: string;
+  mount: string;
   sh: string;
 }
 
@@ -153,11 +155,13 @@ export function virtiofsdArgv(
       ...(root ? [] : ["--sandbox=none"]),
     ];
   }
+  // fuse's -o lists split at commas; a backslash escapes one.
+  const source = share.path.replaceAll("\\", "\\\\").replaceAll(",", "\\,");
   const argv = [
     d.program,
     `--socket-path=${socket}`,
     "-o",
-    `source=${share.path}`,
+    `source=${source}`,
     "-o",
     "cache=auto",
   ];
@@ -165,5 +169,6 @@ export function virtiofsdArgv(
   if (tools === undefined) {
     throw new Error("virtiofsdArgv: a read-only C virtiofsd needs its tools");
   }
-  return [tools.unshare, "--mount", "--", tools.sh, "-c", RO_SCRIPT, "sh", share.path, ...argv];
+  const { unshare, mount, sh } = tools;
+  return [unshare, "--mount", "--", sh, "-c", RO_SCRIPT, "sh", mount, share.path, ...argv];
 }

@@ -70,8 +70,11 @@ export function planShares(
   if (mem === undefined) {
     throw refuse("its shared folders need its memory size, and its -m gives none vm can read");
   }
-  const path = env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+  // The PATH's absolute directories, then where Debian has them: a service's PATH may be short.
+  const path = [...(env.PATH ?? "").split(":"), "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+    .filter((d) => d.startsWith("/")).join(":");
   const unshare = findExecutable("unshare", path, vm.dir);
+  const mount = findExecutable("mount", path, vm.dir);
   const companions = shares.map((s): CompanionSpec => {
     const socket = join(vm.dir, shareSocket(s.tag));
     if (new TextEncoder().encode(socket).length > SOCKET_PATH_MAX) {
@@ -80,10 +83,12 @@ export function planShares(
           `(${SOCKET_PATH_MAX} bytes); use a shorter tag or VMDIR`,
       );
     }
-    if (s.readonly && d.kind === "c" && unshare === undefined) {
-      throw refuse(`the read-only share "${s.tag}" needs "unshare" (util-linux) on the PATH`);
+    if (s.readonly && d.kind === "c" && (unshare === undefined || mount === undefined)) {
+      throw refuse(`the read-only share "${s.tag}" needs "unshare" and "mount" (util-linux)`);
     }
-    const tools = unshare === undefined ? undefined : { unshare, sh: "/bin/sh" };
+    const tools = unshare === undefined || mount === undefined
+      ? undefined
+      : { unshare, mount, sh: "/bin/sh" };
     return {
       name: `virtiofsd for share ${s.tag}`,
       argv: virtiofsdArgv(d, s, socket, root, tools),

@@ -178,7 +178,7 @@ Deno.test("virtiofs: virtiofsd's command line; ro enforced on the host", () => {
   const rust = { program: "/usr/libexec/virtiofsd", kind: "rust" as const };
   const rw = { tag: "a", path: "/srv/a b", readonly: false };
   const ro = { ...rw, readonly: true };
-  const tools = { unshare: "/usr/bin/unshare", sh: "/bin/sh" };
+  const tools = { unshare: "/usr/bin/unshare", mount: "/usr/bin/mount", sh: "/bin/sh" };
   assert.deepEqual(virtiofsdArgv(c, rw, "/v/supervise/fs-a", true), [
     C_VIRTIOFSD,
     "--socket-path=/v/supervise/fs-a",
@@ -187,7 +187,7 @@ Deno.test("virtiofs: virtiofsd's command line; ro enforced on the host", () => {
     "-o",
     "cache=auto",
   ]);
-  assert.deepEqual(virtiofsdArgv(c, ro, "/s", true, tools).slice(0, 9), [
+  assert.deepEqual(virtiofsdArgv(c, ro, "/s", true, tools).slice(0, 10), [
     "/usr/bin/unshare",
     "--mount",
     "--",
@@ -195,6 +195,7 @@ Deno.test("virtiofs: virtiofsd's command line; ro enforced on the host", () => {
     "-c",
     RO_SCRIPT,
     "sh",
+    "/usr/bin/mount",
     "/srv/a b",
     C_VIRTIOFSD,
   ]);
@@ -268,4 +269,10 @@ Deno.test("cloud-init: the shares' part appends to the mounts before it", () => 
   const parts = ud.split("--==b==");
   assert.equal(parts.length, 5); // preamble, vm.cfg, theirs, vm-shares.cfg, end
   assert.match(parts[3] ?? "", /vm-shares\.cfg/);
+});
+
+Deno.test("virtiofs: the C virtiofsd's -o source escapes commas and backslashes", () => {
+  const c = { program: C_VIRTIOFSD, kind: "c" as const };
+  const argv = virtiofsdArgv(c, { tag: "a", path: "/x/a,b\\c", readonly: false }, "/s", true);
+  assert.equal(argv[3], "source=/x/a\\,b\\\\c");
 });
