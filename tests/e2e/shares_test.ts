@@ -139,6 +139,11 @@ async function body(t: TestEnv): Promise<void> {
   });
   assert.ok(fds.some((l) => l.startsWith("/memfd:memory-backend-memfd")), fds.join(" "));
   assert.deepEqual(shmEntries(), shmBefore);
+  // A change while the VM runs is said to take effect at the next start.
+  r = await t.vm(["share", "add", "fs", t.root, "--tag", "later"]);
+  assert.match(r.stdout, /sharing ".*" read-write as tag "later" \(takes effect at the next start/);
+  r = await t.vm(["share", "rm", "fs", "later"]);
+  assert.match(r.stdout, /no longer sharing .*\(takes effect at the next start/);
   const first = virtiofsdsOf(dir);
   assert.ok(first.length >= 2, `virtiofsds: ${first}`);
 
