@@ -47,8 +47,8 @@ const SHARE_ADD_ROW = {
   help: [
     "The guest mounts it with: mount -t virtiofs TAG /mnt/TAG. A VM made with --image mounts",
     "it at boot (cloud-init mounts:, at --guest-path or /mnt/TAG) after",
-    "vm cloud-init VM regenerate --new-instance-id; cloud-init 24.3 or later (Debian 13):",
-    "older ones skip a mount that is no block device. Each share is served by a virtiofsd",
+    "vm cloud-init VM regenerate --new-instance-id (Debian 13's cloud-init does; Debian 12's",
+    "skips a mount that is no block device). Each share is served by a virtiofsd",
     "that vm __run starts with QEMU and that ends with it; QEMU's memory is a shared memfd.",
     "Tags: letters, digits, . _ - (at most 36 bytes), one per share of the VM.",
     "exit: 0 ok, 100 usage (no such folder, not a directory, a bad or taken tag)",
