@@ -165,6 +165,9 @@ async function body(t: TestEnv): Promise<void> {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.ok(await waitFor(() => virtiofsdsOf(dir).length === 0, 5_000), `${virtiofsdsOf(dir)}`);
   assert.ok(!alive(last));
+  const sockets = () =>
+    [...Deno.readDirSync(join(dir, "supervise"))].filter((e) => e.name.startsWith("fs-"));
+  assert.ok(await waitFor(() => sockets().length === 0, 5_000), "the shares' sockets are removed");
 
   // A virtiofsd of the VM left without its QEMU is what vm doctor reports.
   const vfsd = findVirtiofsd(Deno.uid() === 0);
