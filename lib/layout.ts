@@ -69,7 +69,12 @@ export const F = {
   lock: ".lock",
   /** Port forwards of the user-mode network (lib/vm/ports.ts). */
   ports: "ports",
+  /** Shared folders (virtiofs), one per line (lib/vm/shares.ts). */
+  shares: "shares",
 } as const;
+
+/** A shared folder's virtiofsd socket in `supervise/` is this prefix and its tag (lib/vm/shares.ts). */
+export const SHARE_SOCKET_PREFIX = "fs-";
 
 /** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */
 export const SOCKETS = [F.monitor, F.qmp, F.console, F.vnc, F.agent] as const;

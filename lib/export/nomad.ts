@@ -139,6 +139,14 @@ export function buildNomadJob(
   model: VmModel,
   opts: NomadOptions,
 ): { job: NomadJob; mappings: NomadMapping[] } {
+  const shares = model.shares ?? [];
+  if (shares.length > 0) {
+    throw new UsageError(
+      `VM "${model.name}" shares folders (${shares.map((s) => s.tag).join(", ")}), and ` +
+        "Nomad's qemu driver mounts no host folders into a VM; remove them " +
+        `("vm share rm ${model.name} TAG") to export it`,
+    );
+  }
   const disk = mainDisk(model);
   const artifacts = [diskArtifact(model, disk, opts)];
   if (model.seed !== undefined) {

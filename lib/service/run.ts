@@ -33,6 +33,7 @@ import { checkPortsFree } from "../vm/port_check.ts";
 import { signal } from "../os/proc.ts";
 import { problemLine, vmProblems } from "../vm/safety.ts";
 import { type CompanionSpec, startCompanions } from "./companions.ts";
+import { planShares } from "./shares_start.ts";
 
 /** Everything needed to execute QEMU for a VM. */
 export interface StartPlan {
@@ -74,10 +75,12 @@ export async function planStart(cfg: Config, vm: Vm): Promise<StartPlan> {
   }
   const templates = vm.readTemplates(env);
   const qemu = findQemu(qemuProgram(env), env, vmDir);
-  const accel = chooseAccel(qemuArgs(templates.flatMap((t) => t.args)), kvmProblem());
+  const templateArgs = templates.flatMap((t) => t.args);
+  const shares = planShares(vm, env, templateArgs);
+  const accel = chooseAccel(qemuArgs([...templateArgs, ...shares.args]), kvmProblem());
   const argv = [qemu, ...accel.args];
   const usesOnce = templates.some((t) => t.name === ONCE_TEMPLATE);
-  const companions: CompanionSpec[] = [];
+  const companions: CompanionSpec[] = [...shares.companions];
   const plan: StartPlan = { qemu, argv, env, usesOnce, hooks, companions };
   if (accel.note !== undefined) plan.accelNote = accel.note;
   return plan;
