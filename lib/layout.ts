@@ -77,7 +77,12 @@ export const F = {
   tpmState: "tpm",
   /** swtpm's control socket, which QEMU's `-chardev socket` of the `tpm` template connects to. */
   tpmSocket: "supervise/tpm",
+  /** Shared folders (virtiofs), one per line (lib/vm/shares.ts). */
+  shares: "shares",
 } as const;
+
+/** A shared folder's virtiofsd socket in `supervise/` is this prefix and its tag (lib/vm/shares.ts). */
+export const SHARE_SOCKET_PREFIX = "fs-";
 
 /** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */
 export const SOCKETS = [F.monitor, F.qmp, F.console, F.vnc, F.agent, F.tpmSocket] as const;

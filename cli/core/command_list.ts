@@ -43,6 +43,7 @@ const COMMANDS: readonly (readonly [name: string, file: string])[] = [
   ["ip", "ip.ts"],
   ["exec", "exec.ts"],
   ["port", "port.ts"],
+  ["share", "share.ts"],
   ["cloud-init", "cloud_init.ts"],
   ["export", "export.ts"],
   ["import", "import.ts"],

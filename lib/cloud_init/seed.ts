@@ -194,6 +194,8 @@ function part(type: string, filename: string, body: string, extra: string[] = []
  * multi-part: vm's cloud-config first, theirs second — a cloud-config
  * merged over vm's with {@link THEIR_KEYS_WIN}, a script or other
  * cloud-init format as its own part, a MIME multi-part nested whole.
+ * With `appended` (the shares' mounts: {@link sharesCloudConfig}) it is a
+ * multi-part even without theirs, that part last.
  * `boundary` must not occur in either text. Pure. Throws UsageError for
  * user-data cloud-init would not recognise, and for a cloud-config holding
  * a character YAML refuses (cloud-init would drop the whole file).
@@ -203,8 +205,11 @@ export function composeUserData(
   theirs: string | undefined,
   source: string,
   boundary: string,
+  appended?: string,
 ): string {
-  if (theirs === undefined) return ours;
+  if (theirs === undefined) {
+    return appended === undefined ? ours : multipart(ours, [], appended, boundary);
+  }
   const type = userDataType(theirs);
   if (type === undefined) {
     throw new UsageError(
@@ -231,17 +236,64 @@ export function composeUserData(
     theirs,
     type === "text/cloud-config" ? [`Merge-Type: ${THEIR_KEYS_WIN}`] : [],
   );
+  return multipart(ours, [second], appended, boundary);
+}
+
+/**
+ * The MIME multi-part of vm's cloud-config `ours`, the parts `middle` (made
+ * already), and `appended`, vm's cloud-config of the shares' mounts, merged
+ * with {@link APPEND_LISTS} so that it adds to the mounts before it. Pure.
+ */
+function multipart(
+  ours: string,
+  middle: readonly string[],
+  appended: string | undefined,
+  boundary: string,
+): string {
+  if (ours.includes(boundary) || appended?.includes(boundary)) {
+    throw new UsageError(`MIME boundary "${boundary}" occurs in the user-data; try again`);
+  }
+  const parts = [
+    part("text/cloud-config", "vm.cfg", ours),
+    ...middle.map((p) => p.endsWith("\n") ? p : p + "\n"),
+    ...(appended === undefined
+      ? []
+      : [part("text/cloud-config", "vm-shares.cfg", appended, [`Merge-Type: ${APPEND_LISTS}`])]),
+  ];
   return [
     `Content-Type: multipart/mixed; boundary="${boundary}"`,
     "MIME-Version: 1.0",
     "",
-    `--${boundary}`,
-    part("text/cloud-config", "vm.cfg", ours),
-    `--${boundary}`,
-    second.endsWith("\n") ? second : second + "\n",
+    ...parts.flatMap((p) => [`--${boundary}`, p]),
     `--${boundary}--`,
     "",
   ].join("\n");
+}
+
+/** Merge rule of the shares' part: its `mounts` are appended to those of the parts before. */
+export const APPEND_LISTS = "dict(recurse_array,no_replace)+list(append)+str()";
+
+/** One shared folder as the guest mounts it. */
+export interface ShareMount {
+  /** The virtiofs tag. */
+  tag: string;
+  /** The mount point in the guest. */
+  guestPath: string;
+  readonly: boolean;
+}
+
+/**
+ * The cloud-config mounting the shares at boot (`mounts:` entries
+ * `[TAG, /mnt/TAG, virtiofs, defaults,nofail, 0, 0]`; `nofail`: a share
+ * missing at a boot does not stop it), or undefined for none. Pure.
+ */
+export function sharesCloudConfig(mounts: readonly ShareMount[]): string | undefined {
+  if (mounts.length === 0) return undefined;
+  return "#cloud-config\n" + toYaml({
+    mounts: mounts.map((
+      m,
+    ) => [m.tag, m.guestPath, "virtiofs", m.readonly ? "ro,nofail" : "defaults,nofail", "0", "0"]),
+  });
 }
 
 /** A random MIME boundary. */

@@ -1,7 +1,8 @@
 /**
  * What an imported VM brings that reaches beyond its guest, kept disabled
  * until the user trusts it (`vm import … --trust`): a `hooks` file (shell
- * run as the user on every start and by `vm args`) and QEMU arguments that
+ * run as the user on every start and by `vm args`), a `shares` file (host
+ * folders the guest would read and write; renamed `shares.untrusted`) and QEMU arguments that
  * act on the host: `-incoming` (a migration stream replaces the guest),
  * `-plugin` (a shared library loaded into QEMU), `-sandbox off`, a monitor
  * that is no unix socket (`-monitor tcp:…`, `-mon`), a program QEMU runs
@@ -42,6 +43,9 @@ export interface Untrusted {
 
 /** The name a distrusted hooks file gets. */
 export const UNTRUSTED_HOOKS = `${F.hooks}.untrusted`;
+
+/** The name a distrusted shares file gets. */
+export const UNTRUSTED_SHARES = `${F.shares}.untrusted`;
 
 /** Monitor values that stay on this host's private channels. */
 const PRIVATE_MONITOR = /^(mon:)?(unix:|none$|stdio$|vc\b)/;
@@ -164,7 +168,7 @@ export function distrustTemplate(
 /**
  * Finds what the VM assembled in `dir` (to become `final`, whose environment
  * `env` is) brings that reaches the host, and unless `trust` disables it (see
- * the module doc). Reads and rewrites `dir/hooks` and `dir/templates/*`.
+ * the module doc). Reads and rewrites `dir/hooks`, `dir/shares` and `dir/templates/*`.
  */
 export function distrustTree(dir: string, final: string, env: Env, trust: boolean): Untrusted[] {
   const out: Untrusted[] = [];
@@ -177,6 +181,16 @@ export function distrustTree(dir: string, final: string, env: Env, trust: boolea
       hook.disabled = `renamed ${UNTRUSTED_HOOKS}`;
     }
     out.push(hook);
+  }
+  const shares = join(dir, F.shares);
+  if (exists(shares)) {
+    const why = "host folders shared with the guest, named as on the host it came from";
+    const share: Untrusted = { at: F.shares, arg: "", why };
+    if (!trust) {
+      Deno.renameSync(shares, join(dir, UNTRUSTED_SHARES));
+      share.disabled = `renamed ${UNTRUSTED_SHARES}`;
+    }
+    out.push(share);
   }
   const tdir = join(dir, F.templates);
   for (const name of exists(tdir) ? templateNames(tdir) : []) {

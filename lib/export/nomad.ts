@@ -153,6 +153,14 @@ export function buildNomadJob(
         `(qemu-system-x86_64): export it with "vm export libvirt" or "vm export tar" instead`,
     );
   }
+  const shares = model.shares ?? [];
+  if (shares.length > 0) {
+    throw new UsageError(
+      `VM "${model.name}" shares folders (${shares.map((s) => s.tag).join(", ")}), and ` +
+        "Nomad's qemu driver mounts no host folders into a VM; remove them " +
+        `("vm share rm ${model.name} TAG") to export it`,
+    );
+  }
   const disk = mainDisk(model);
   const artifacts = [diskArtifact(model, disk, opts)];
   if (model.seed !== undefined) {

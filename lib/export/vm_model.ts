@@ -2,10 +2,11 @@
  * One VM as a plain description for the exporters (Nomad, libvirt, tar):
  * its template arguments, each with the template file and line it came from,
  * its `wait`, its disks with their formats and backing chains, its cloud-init
- * seed and forwarded ports. The templates are read as `vm start` reads them
+ * seed, forwarded ports and shared folders. The templates are read as `vm start` reads them
  * (same environment, `templates/once` skipped as it is for one start only)
  * but the `pre_qemu` hook is not run. Area lib/export, at the level of actions.
- * Reads `<vm>/templates/*`, `<vm>/wait`, `<vm>/ports`, `<vm>/seed.iso`, `<vm>/efivars.fd`; runs
+ * Reads `<vm>/templates/*`, `<vm>/wait`, `<vm>/ports`, `<vm>/shares`, `<vm>/seed.iso`,
+ * `<vm>/efivars.fd`; runs
  * `qemu-img info --backing-chain` on the disks.
  * @module
  */
@@ -20,6 +21,7 @@ import { F, ONCE_TEMPLATE, SEED_FILES } from "../layout.ts";
 import { exists } from "../os/fs.ts";
 import type { VmArg } from "./qemu_options.ts";
 import type { PortRule as PortForward } from "../vm/ports.ts";
+import type { ShareRule } from "../vm/shares.ts";
 import { vmEnv } from "../vm/dir.ts";
 import type { Vm } from "../vm/inspect.ts";
 import { toHex } from "../text/bytes.ts";
@@ -65,6 +67,8 @@ export interface VmModel {
   /** The VM's UEFI variable store (`efivars.fd`), when it has one. */
   efivars?: SeedModel;
   ports: PortForward[];
+  /** Shared folders (the `shares` file); none when absent. */
+  shares?: ShareRule[];
 }
 
 /**
@@ -127,6 +131,7 @@ export async function readVmModel(cfg: Config, vm: Vm): Promise<VmModel> {
     wait: vm.wait,
     disks,
     ports: vm.ports ?? [],
+    shares: vm.shares,
   };
   const varsPath = join(dir, F.efivars);
   if (exists(varsPath)) model.efivars = { path: varsPath, sha256: await sha256File(varsPath) };

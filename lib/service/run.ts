@@ -38,6 +38,7 @@ import { checkPortsFree } from "../vm/port_check.ts";
 import { signal } from "../os/proc.ts";
 import { problemLine, vmProblems } from "../vm/safety.ts";
 import { type CompanionSpec, startCompanions } from "./companions.ts";
+import { planShares } from "./shares_start.ts";
 
 /** Everything needed to execute QEMU for a VM. */
 export interface StartPlan {
@@ -83,11 +84,13 @@ export async function planStart(cfg: Config, vm: Vm): Promise<StartPlan> {
   env = { ...env, ...firmwareEnv(vm, arch, env) };
   const templates = vm.readTemplates(env);
   const qemu = findQemu(qemuProgram(env, arch), env, vmDir, arch);
+  const templateArgs = templates.flatMap((t) => t.args);
+  const shares = planShares(vm, env, templateArgs);
   const kvm = archKvmProblem(arch) ?? kvmProblem();
-  const accel = chooseAccel(qemuArgs(templates.flatMap((t) => t.args)), kvm);
+  const accel = chooseAccel(qemuArgs([...templateArgs, ...shares.args]), kvm);
   const argv = [qemu, ...accel.args];
   const usesOnce = templates.some((t) => t.name === ONCE_TEMPLATE);
-  const companions: CompanionSpec[] = [];
+  const companions: CompanionSpec[] = [...shares.companions];
   if (usesTpm(argv)) companions.push(swtpmCompanion(vmDir, findSwtpm(env, vmDir)));
   const plan: StartPlan = { qemu, argv, env, usesOnce, hooks, arch, companions };
   if (accel.note !== undefined) plan.accelNote = accel.note;
