@@ -29,6 +29,7 @@ import {
   type WaitRead,
 } from "./dir.ts";
 import { parsePorts, type PortRule } from "./ports.ts";
+import { type Attachment, readAttachments } from "./network.ts";
 import {
   type ParsedTemplate,
   parseTemplate,
@@ -53,6 +54,7 @@ export class Vm {
   #wait?: WaitRead;
   #portsText?: { text: string | undefined };
   #templateDir?: DirRead;
+  #attachments?: Attachment[];
   #texts = new Map<string, string | undefined>();
 
   constructor(dir: string, name: string, entries: VmEntries = vmEntries(dir)) {
@@ -111,6 +113,14 @@ export class Vm {
     this.#portsText ??= { text: this.entries.has(F.ports) ? readTextIfExists(path) : undefined };
     const text = this.#portsText.text;
     return text === undefined ? undefined : parsePorts(text, path);
+  }
+
+  /**
+   * The VM's NICs on private networks and bridges (its `networks` file, lib/vm/network.ts);
+   * none without one. Throws ParseError for a file that does not parse.
+   */
+  get attachments(): Attachment[] {
+    return this.#attachments ??= this.entries.has(F.networks) ? readAttachments(this.dir) : [];
   }
 
   /**
