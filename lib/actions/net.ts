@@ -253,6 +253,28 @@ export function planAttach(
   return { attachment: { kind: "net", network: net.name, mac, ip }, existed: had !== undefined };
 }
 
+/**
+ * Attaches a VM being made (in `tmp`, named `name`) to `nets`, a free
+ * address on each, keeping its user-mode NIC unless `noNat`. The caller
+ * holds VMDIR's lock. Writes `<tmp>/networks`, maybe `<tmp>/templates/net-user-fwd`.
+ */
+export function attachNew(
+  vmdir: string,
+  tmp: string,
+  name: string,
+  nets: readonly string[],
+  noNat: boolean,
+): void {
+  const { byVm } = allAttachments(vmdir);
+  const list: Attachment[] = [];
+  for (const n of new Set(nets)) {
+    byVm.set(name, list);
+    list.push(planAttach(requireNetwork(vmdir, n), name, byVm).attachment);
+  }
+  if (!noNat) keepUserNic(tmp);
+  writeFileAtomic(join(tmp, F.networks), formatAttachments(list));
+}
+
 /** Why QEMU's bridge helper cannot attach to `bridge` (as this user), or undefined. */
 export function bridgeProblem(bridge: string, uid: number = Deno.uid() ?? 0): string | undefined {
   let helper: Deno.FileInfo;
