@@ -14,6 +14,7 @@ import {
   attachmentText,
   createNetwork,
   detach,
+  type NetworkInfo,
   networkInfos,
   removeNetwork,
 } from "../../lib/actions/net.ts";
@@ -127,13 +128,18 @@ function listCmd(inv: Invocation<RowOptions<typeof LIST_ROW>>): number {
     ));
     return 0;
   }
+  print(infos.length === 0 ? "No networks (vm net create NAME)" : networkTable(infos));
+  return 0;
+}
+
+/** The table of networks `vm net list` and `vm list` print. Pure. */
+export function networkTable(infos: readonly NetworkInfo[]): string {
   const rows: string[][] = [["NETWORK", "SUBNET", "SWITCH", "VMS"]];
   for (const n of infos) {
     const vms = n.members.map((m) => `${m.vm} ${formatIp(m.ip)}`).join(", ");
     rows.push([n.name, formatSubnet(n.subnet), n.running ? "run" : "down", vms || "-"]);
   }
-  print(infos.length === 0 ? "No networks (vm net create NAME)" : alignColumns(rows));
-  return 0;
+  return alignColumns(rows);
 }
 
 async function rmCmd(inv: Invocation<RowOptions<typeof RM_ROW>>): Promise<number> {

@@ -4,7 +4,8 @@
  * supervising `$VMDIR`; `$VMDIR` and `.default` writable by others; each VM's
  * files others may write or that are owned by another user, symlinks out of
  * the VM directory (lib/vm/safety.ts), an unusable `wait`, a host port two
- * VMs forward; a QEMU running without its runsv and an svlogd left by a
+ * VMs forward; networks whose switch is not running, attachments to missing
+ * networks or to bridges QEMU's bridge helper may not use (lib/actions/net.ts); a QEMU running without its runsv and an svlogd left by a
  * killed runsv; leftovers of interrupted operations (lib/images/leftovers.ts),
  * which `--fix` removes when their owner is gone. Each problem is one line
  * naming the file and the fix.
@@ -28,6 +29,7 @@ import {
 } from "../images/leftovers.ts";
 import { modeProblem, problemLine, vmProblems } from "../vm/safety.ts";
 import { formatRule, type PortClash, portClashes } from "../vm/ports.ts";
+import { networkProblems } from "./doctor_net.ts";
 
 /** What `vm doctor` found (and, with fix, did). */
 export interface DoctorReport {
@@ -123,6 +125,7 @@ export function doctor(vmdir: string, fix: boolean, uid: number = Deno.uid() ?? 
   const seen = new Set<string>();
   for (const name of listVms(vmdir)) problems.push(...vmLines(vmdir, name, uid, seen));
   problems.push(...portClashes(vmdir).map(clashLine));
+  problems.push(...networkProblems(vmdir, uid));
   const report: DoctorReport = { problems, removed: [], inProgress: [] };
   for (const l of findLeftovers(vmdir)) {
     if (l.running) report.inProgress.push(l);

@@ -23,11 +23,10 @@ import { withVmdirLock, withVmLock } from "../vm/lock.ts";
 import { randomMac } from "../vm/mac.ts";
 import { DEFAULT_NIC_TEMPLATE, forwardCarrier } from "../vm/ports.ts";
 import { readTemplateText, templateNames } from "../vm/templates.ts";
+import { bridgeProblem, isBridge } from "../net/bridge.ts";
 import {
   allAttachments,
   type Attachment,
-  BRIDGE_CONF,
-  BRIDGE_HELPER,
   checkNetworkName,
   formatAttachments,
   formatNetworkConfig,
@@ -130,8 +129,10 @@ export interface NetworkInfo extends Network {
 
 /** Every network of `vmdir` with its VMs and whether its switch runs. */
 export function networkInfos(vmdir: string): NetworkInfo[] {
+  const nets = listNetworks(vmdir);
+  if (nets.length === 0) return [];
   const { byVm } = allAttachments(vmdir);
-  return listNetworks(vmdir).map((net) => ({
+  return nets.map((net) => ({
     ...net,
     members: membersOf(byVm, net.name),
     running: switchRunning(net.dir),
@@ -273,57 +274,6 @@ export function attachNew(
   }
   if (!noNat) keepUserNic(tmp);
   writeFileAtomic(join(tmp, F.networks), formatAttachments(list));
-}
-
-/** Why QEMU's bridge helper cannot attach to `bridge` (as this user), or undefined. */
-export function bridgeProblem(bridge: string, uid: number = Deno.uid() ?? 0): string | undefined {
-  let helper: Deno.FileInfo;
-  try {
-    helper = Deno.statSync(BRIDGE_HELPER);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-    return `QEMU's bridge helper ${BRIDGE_HELPER} is missing: install qemu-system-common`;
-  }
-  if (uid !== 0 && ((helper.mode ?? 0) & 0o4000) === 0) {
-    return `QEMU's bridge helper ${BRIDGE_HELPER} is not setuid root, so only root can use ` +
-      `bridges: as root, chmod u+s ${BRIDGE_HELPER}`;
-  }
-  const allowed = bridgeConfAllows(BRIDGE_CONF, bridge, 0);
-  if (allowed === true) return undefined;
-  return `QEMU's bridge helper may not use bridge "${bridge}": as root, add the line ` +
-    `"allow ${bridge}" to ${BRIDGE_CONF}` +
-    (allowed === "unreadable" ? ` (it cannot be read by you: make it readable)` : "");
-}
-
-/**
- * Whether bridge.conf `path` (and the files it includes) allows `bridge`
- * (`allow NAME` or `allow all`, no `deny` for it first); "unreadable" when it
- * cannot be read.
- */
-function bridgeConfAllows(path: string, bridge: string, depth: number): boolean | "unreadable" {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    if (e instanceof Deno.errors.PermissionDenied) return "unreadable";
-    throw e;
-  }
-  for (const line of text.split("\n")) {
-    const [word, arg] = line.trim().split(/\s+/);
-    if ((word === "deny") && (arg === bridge || arg === "all")) return false;
-    if ((word === "allow") && (arg === bridge || arg === "all")) return true;
-    if (word === "include" && arg !== undefined && depth < 4) {
-      const r = bridgeConfAllows(arg, bridge, depth + 1);
-      if (r !== false) return r;
-    }
-  }
-  return false;
-}
-
-/** Whether host interface `name` is a bridge (`/sys/class/net/NAME/bridge`). */
-export function isBridge(name: string): boolean {
-  return exists(`/sys/class/net/${name}/bridge`);
 }
 
 /**

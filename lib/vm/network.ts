@@ -20,13 +20,9 @@ import { readTextIfExists } from "../os/fs.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { formatIp, formatSubnet, parseIp, parseSubnet, type Subnet } from "../net/subnet.ts";
 import { macKey } from "../net/dhcp.ts";
+import { BRIDGE_HELPER } from "../net/bridge.ts";
 import { isValidName, MAX_NAME_BYTES } from "./name.ts";
 import { readVmDirs } from "./dir.ts";
-
-/** QEMU's bridge helper (Debian's qemu-system-common), setuid root, reading /etc/qemu/bridge.conf. */
-export const BRIDGE_HELPER = "/usr/lib/qemu/qemu-bridge-helper";
-/** The helper's list of the bridges users may attach to. */
-export const BRIDGE_CONF = "/etc/qemu/bridge.conf";
 
 /** One NIC of a VM on a private network or a bridge. */
 export type Attachment =

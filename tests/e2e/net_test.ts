@@ -153,7 +153,16 @@ Deno.test({
       const rm = await vm("net", "rm", "lan");
       assert.equal(rm.code, 1);
       assert.match(rm.stderr, /^vm: fatal: Network "lan" is used by "a", "b"; detach first/);
+      // vm list shows the network under the VMs; vm doctor finds nothing wrong with it.
+      assert.match(await ok("list"), /^lan\s+\S+\s+run\s+a \S+, b \S+$/m);
+      assert.doesNotMatch((await vm("doctor")).stdout, /[Nn]etwork/);
       await ok("kill", "a", "b");
+      // Idle (no guest): no CPU at all.
+      const idle = readStatus(net)?.pid ?? 0;
+      const i0 = cpuTicks(idle);
+      await new Promise((r) => setTimeout(r, 3000));
+      console.log(`vm __switch idle: ${cpuTicks(idle) - i0} CPU ticks in 3 s`);
+      assert.ok(cpuTicks(idle) - i0 <= 1);
     } finally {
       await t.close();
       await run("userdel", [user]);
