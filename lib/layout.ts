@@ -95,6 +95,8 @@ export const NET = {
   socket: "sock",
   /** The VMs' datagram sockets, one per attached MAC (12 hex digits), bound by QEMU. */
   ports: "ports",
+  /** The switch's sending sockets, one per port it sends to (named as in `ports/`). */
+  tx: "tx",
   /** The run script in `default/` and `.default/` a network's `run` links to. */
   run: "net/run",
 } as const;

@@ -21,6 +21,7 @@ import type { VmArg } from "./qemu_options.ts";
 import type { PortRule as PortForward } from "../vm/ports.ts";
 import { vmEnv } from "../vm/dir.ts";
 import type { Vm } from "../vm/inspect.ts";
+import type { Attachment } from "../vm/network.ts";
 import { toHex } from "../text/bytes.ts";
 
 /** One image of a disk's backing chain. */
@@ -62,6 +63,8 @@ export interface VmModel {
   disks: DiskModel[];
   seed?: SeedModel;
   ports: PortForward[];
+  /** Its NICs on private networks and bridges (lib/vm/network.ts). */
+  attachments: Attachment[];
 }
 
 /**
@@ -121,6 +124,7 @@ export async function readVmModel(cfg: Config, vm: Vm): Promise<VmModel> {
     wait: vm.wait,
     disks,
     ports: vm.ports ?? [],
+    attachments: vm.attachments,
   };
   if (exists(seedPath)) {
     model.seed = { path: seedPath, sha256: await sha256File(seedPath) };

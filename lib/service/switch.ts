@@ -7,7 +7,8 @@
  * same path, frames flow again, nothing reconnects.
  * A frame is taken only from a port whose MAC a VM's `networks` file
  * attaches to this network, and only with that MAC as its source (a guest
- * cannot pose as another); DHCP requests are answered by the switch with the
+ * cannot pose as another); frames go out from `@NAME/tx/<mac>`, one socket
+ * per port; DHCP requests are answered by the switch with the
  * port's own address (never the one a frame's chaddr names), and a guest's
  * DHCP answers are dropped. Frames to a group address go to every other
  * port, others to their MAC's port; a port that does not read (a paused
@@ -20,7 +21,7 @@
  */
 
 import { basename, dirname, join } from "../os/path.ts";
-import { makeDir, MODE, removeIfExists } from "../os/fs.ts";
+import { makeDir, MODE, removeIfExists, removeTree } from "../os/fs.ts";
 import { NET, netOfEntry } from "../layout.ts";
 import {
   answerType,
@@ -28,14 +29,15 @@ import {
   DHCP,
   frameMacs,
   isDhcpServerFrame,
+  MAX_FRAME,
   parseDhcpRequest,
 } from "../net/dhcp.ts";
 import { formatIp, formatSubnet, gatewayOf, maskOf } from "../net/subnet.ts";
 import { allAttachments, membersOf, type Network, requireNetwork } from "../vm/network.ts";
 import { macKey } from "../net/dhcp.ts";
 
-/** Frames in flight to one port at most (its QEMU not reading): more are dropped. */
-export const QUEUE = 64;
+/** Frames waiting for one port at most (its QEMU not reading): more are dropped. */
+export const QUEUE = 512;
 /** The switch's own MAC (locally administered, unicast; not QEMU's 52:54:00 prefix). */
 export const SWITCH_MAC = "564d00000001";
 /** Least milliseconds between two reads of the VMs' `networks` files. */
@@ -95,6 +97,49 @@ export function readTable(vmdir: string, net: Network): Map<string, { ip: number
   return table;
 }
 
+/**
+ * The frames for one port, sent in order from a socket of their own
+ * (`tx/<mac>`): Deno sends one datagram at a time per socket, and a send to a
+ * QEMU that does not read waits, so each port waits alone. At most QUEUE
+ * frames wait; more are dropped (as a switch's full output queue does).
+ */
+class Sender {
+  #conn: Deno.DatagramConn;
+  #to: Deno.UnixAddr;
+  #queue: Uint8Array[] = [];
+  #busy = false;
+  #onError: (e: unknown) => void;
+
+  constructor(path: string, to: string, onError: (e: unknown) => void) {
+    removeIfExists(path);
+    this.#conn = Deno.listenDatagram({ transport: "unixpacket", path });
+    this.#to = { transport: "unixpacket", path: to };
+    this.#onError = onError;
+  }
+
+  /** Queues `frame` (its own bytes). */
+  push(frame: Uint8Array): void {
+    if (this.#queue.length >= QUEUE) return;
+    this.#queue.push(frame);
+    if (!this.#busy) this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#busy = true;
+    for (let f = this.#queue.shift(); f !== undefined; f = this.#queue.shift()) {
+      try {
+        await this.#conn.send(f, this.#to);
+      } catch (e) {
+        // A VM that is down has no socket (NotFound) or nobody reading it (ConnectionRefused).
+        if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused) {
+          this.#queue.length = 0;
+        } else this.#onError(e);
+      }
+    }
+    this.#busy = false;
+  }
+}
+
 /** Runs the switch of the network in `dir` (`$VMDIR/@NAME`) until killed; `say` logs a line. */
 export async function runSwitch(dir: string, say: (line: string) => void): Promise<number> {
   const vmdir = dirname(dir);
@@ -111,27 +156,33 @@ export async function runSwitch(dir: string, say: (line: string) => void): Promi
     table = readTable(vmdir, net);
     scanned = performance.now();
   };
-  const inFlight = new Map<string, number>();
+  const tx = join(dir, NET.tx);
+  removeTree(tx); // a killed switch's
+  makeDir(tx);
+  const senders = new Map<string, Sender>();
   const errors = new Set<string>();
+  const onError = (mac: string, e: unknown) => {
+    const why = `${(e as Error).name}: ${(e as Error).message}`;
+    if (!errors.has(why)) say(`cannot send to port ${mac}: ${why}`);
+    errors.add(why);
+  };
   const send = (mac: string, frame: Uint8Array) => {
-    const n = inFlight.get(mac) ?? 0;
-    if (n >= QUEUE) return;
-    inFlight.set(mac, n + 1);
-    conn.send(frame, { transport: "unixpacket", path: join(ports, mac) }).catch((e) => {
-      // A VM that is down has no socket (NotFound) or nobody reading it (ConnectionRefused).
-      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused) return;
-      const why = `${(e as Error).name}: ${(e as Error).message}`;
-      if (!errors.has(why)) say(`cannot send to port ${mac}: ${why}`);
-      errors.add(why);
-    }).finally(() => inFlight.set(mac, (inFlight.get(mac) ?? 1) - 1));
+    let s = senders.get(mac);
+    if (s === undefined) {
+      s = new Sender(join(tx, mac), join(ports, mac), (e) => onError(mac, e));
+      senders.set(mac, s);
+    }
+    s.push(frame);
   };
   const acked = new Set<string>();
+  const buffer = new Uint8Array(MAX_FRAME + 1);
   say(
     `switch of ${formatSubnet(net.subnet)} (DHCP server ${formatIp(gatewayOf(net.subnet))}) ` +
       `listening on ${sock}, ${table.size} port(s) attached`,
   );
   for (;;) {
-    const [frame, addr] = await conn.receive();
+    const [received, addr] = await conn.receive(buffer);
+    const frame = received.slice(); // its own bytes: it may wait in a port's queue
     if (addr.transport !== "unixpacket" || dirname(addr.path) !== ports) continue;
     const from = basename(addr.path);
     if (!table.has(from) || parseDhcpRequest(frame) !== undefined) rescan();

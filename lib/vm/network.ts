@@ -191,6 +191,9 @@ export function membersOf(byVm: ReadonlyMap<string, Attachment[]>, name: string)
   return out;
 }
 
+/** The MTU a NIC on a private network offers its guest (its frames fit the switch's 64 KiB). */
+export const PRIVATE_MTU = 65520;
+
 /** The longest socket path QEMU can bind (sun_path is 108 bytes, with its NUL). */
 const MAX_SOCKET_PATH = 107;
 
@@ -217,8 +220,40 @@ export function attachmentArgs(vmdir: string, list: readonly Attachment[]): stri
     } else {
       netdev = `bridge,id=${id},br=${a.bridge},helper=${BRIDGE_HELPER}`;
     }
-    return ["-netdev", netdev, "-device", `virtio-net-pci,netdev=${id},mac=${a.mac}`];
+    // On a private network the NIC offers the guest a 64 KiB MTU (virtio's host_mtu): frames
+    // through vm's switch cost per frame, not per byte. Bridges keep the LAN's MTU.
+    const mtu = a.kind === "net" ? `,host_mtu=${PRIVATE_MTU}` : "";
+    return ["-netdev", netdev, "-device", `virtio-net-pci,netdev=${id},mac=${a.mac}${mtu}`];
   });
+}
+
+/**
+ * What the private networks of a VM `name` (imported) (in `dir`) need here: each
+ * one `vmdir` lacks, named with how to make it, and each address another VM
+ * of it has. Reads `$VMDIR/@*` and the VMs' `networks`.
+ */
+export function networkNeeds(vmdir: string, name: string, dir: string): string[] {
+  const out: string[] = [];
+  const { byVm } = allAttachments(vmdir);
+  byVm.delete(name);
+  for (const a of readAttachments(dir)) {
+    if (a.kind !== "net") continue;
+    if (findNetwork(vmdir, a.network) === undefined) {
+      out.push(
+        `network "${a.network}" (its address ${formatIp(a.ip)}) does not exist here: ` +
+          `vm net create ${a.network} (or vm net detach ${name} ${a.network})`,
+      );
+      continue;
+    }
+    const other = membersOf(byVm, a.network).find((m) => m.ip === a.ip);
+    if (other !== undefined) {
+      out.push(
+        `${formatIp(a.ip)} on network "${a.network}" is VM "${other.vm}"'s too: ` +
+          `vm net attach ${name} ${a.network} --ip <another address>`,
+      );
+    }
+  }
+  return out;
 }
 
 /** A value inside a QEMU option list: its commas doubled. Pure. */

@@ -83,6 +83,23 @@ test("vm net: bad input refused in one line, nothing half made; addresses and MA
     "a",
     "b",
   ]);
+  // Export: tar carries the attachments (a bridge's only with --trust); Nomad refuses them.
+  Deno.writeTextFileSync(
+    join(t.dir("a"), "networks"),
+    `net lan ${mac} 10.251.7.77\nbridge br9 52:54:00:00:00:09\n`,
+  );
+  const tar = join(t.root, "a.tar");
+  await ok("export", "tar", "a", tar);
+  let r = await t.vm(["import", "tar", tar, "a2"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /networks: bridge br9 52:54:00:00:00:09: a NIC on a bridge of this host/);
+  assert.match(r.stdout, /a2: 10\.251\.7\.77 on network "lan" is VM "a"'s too/);
+  assert.equal(readOr(join(t.dir("a2"), "networks")), `net lan ${mac} 10.251.7.77\n`);
+  r = await t.vm(["export", "nomad", "a"]);
+  assert.equal(r.code, 100);
+  assert.match(r.stderr, /^vm: fatal: VM "a" has a NIC on private network "lan"; Nomad's/);
+  await ok("net", "detach", "a", "br9");
+  await ok("destroy", "a2", "--yes");
   // rm refused while attached (exit 1), then done once detached.
   const rm = await t.vm(["net", "rm", "lan"]);
   assert.equal(rm.code, 1);
@@ -98,4 +115,11 @@ test("vm net: bad input refused in one line, nothing half made; addresses and MA
   await ok("net", "detach", "a", "lan");
   await ok("net", "rm", "lan");
   assert.ok(!entries(t).includes("@lan"));
+  r = await t.vm(["import", "tar", tar, "a3", "--trust"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /a3: network "lan" \(its address 10\.251\.7\.77\) does not exist here: vm net create lan/,
+  );
+  assert.match(readOr(join(t.dir("a3"), "networks")), /^bridge br9 /m);
 });

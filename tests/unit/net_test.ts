@@ -196,6 +196,7 @@ Deno.test("a VM's networks file: round trip, bad lines named, QEMU's arguments",
     args[1] ?? "",
     /^dgram,id=vmnet0,local\.type=unix,local\.path=\/v,,x\/@lan\/ports\/525400000001,remote/,
   );
-  assert.equal(args[3], "virtio-net-pci,netdev=vmnet0,mac=52:54:00:00:00:01");
+  assert.equal(args[3], "virtio-net-pci,netdev=vmnet0,mac=52:54:00:00:00:01,host_mtu=65520");
+  assert.equal(args[7], "virtio-net-pci,netdev=vmnet1,mac=52:54:00:00:00:02");
   assert.match(args[5] ?? "", /^bridge,id=vmnet1,br=br0,helper=/);
 });
