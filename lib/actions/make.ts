@@ -23,7 +23,7 @@ import { checkWait, defaultDir, freeVmPath, vmPath } from "../vm/dir.ts";
 import { waitSupervised } from "../runit/control.ts";
 import { findRunsvdir } from "../qemu/processes.ts";
 import { withVmdirLock } from "../vm/lock.ts";
-import { attachNew } from "./net.ts";
+import { attachNew } from "./net_new.ts";
 import { requireNetwork } from "../vm/network.ts";
 
 /** Everything `vm make` needs to create a VM. */

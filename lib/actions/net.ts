@@ -193,7 +193,7 @@ export interface Attached {
 }
 
 /** A MAC not used by any attachment of `vmdir`. */
-function freshMac(byVm: ReadonlyMap<string, Attachment[]>): string {
+export function freshMac(byVm: ReadonlyMap<string, Attachment[]>): string {
   const used = new Set([...byVm.values()].flat().map((a) => a.mac));
   for (;;) {
     const mac = randomMac();
@@ -252,28 +252,6 @@ export function planAttach(
   }
   const mac = had?.mac ?? freshMac(byVm);
   return { attachment: { kind: "net", network: net.name, mac, ip }, existed: had !== undefined };
-}
-
-/**
- * Attaches a VM being made (in `tmp`, named `name`) to `nets`, a free
- * address on each, keeping its user-mode NIC unless `noNat`. The caller
- * holds VMDIR's lock. Writes `<tmp>/networks`, maybe `<tmp>/templates/net-user-fwd`.
- */
-export function attachNew(
-  vmdir: string,
-  tmp: string,
-  name: string,
-  nets: readonly string[],
-  noNat: boolean,
-): void {
-  const { byVm } = allAttachments(vmdir);
-  const list: Attachment[] = [];
-  for (const n of new Set(nets)) {
-    byVm.set(name, list);
-    list.push(planAttach(requireNetwork(vmdir, n), name, byVm).attachment);
-  }
-  if (!noNat) keepUserNic(tmp);
-  writeFileAtomic(join(tmp, F.networks), formatAttachments(list));
 }
 
 /**

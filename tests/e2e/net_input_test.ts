@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { hostRoutes } from "../../lib/net/subnet.ts";
 import { formatSubnet } from "../../lib/net/subnet.ts";
-import { readOr, test, type TestEnv } from "../support/harness.ts";
+import { readOr, run, test, type TestEnv } from "../support/harness.ts";
 
 /** The entries of VMDIR (sorted). */
 function entries(t: TestEnv): string[] {
@@ -72,6 +72,30 @@ test("vm net: bad input refused in one line, nothing half made; addresses and MA
   const mac = first.split(" ")[2];
   assert.equal(readOr(join(t.dir("a"), "networks")), `net lan ${mac} 10.251.7.77\n`);
   assert.equal(Deno.statSync(join(t.dir("a"), "networks")).mode! & 0o777, 0o600);
+  // A cloud-init VM made with --net: DHCP on each NIC in its seed's network-config.
+  const img = join(t.root, "tiny.qcow2");
+  assert.equal((await run("qemu-img", ["create", "-q", "-f", "qcow2", img, "16M"])).code, 0);
+  await refused(t, ["make", "c", "--image", img, "--net", "lan", "--no-nat", "-y"], 100, /SSH/);
+  await ok("make", "c", "--image", img, "--net", "lan", "-y");
+  const cmac = readOr(join(t.dir("c"), "networks")).split(" ")[2];
+  const nc = readOr(join(t.dir("c"), "cloud-init", "network-config"));
+  assert.match(nc, /^version: 2\nethernets:\n {2}vmnic0:\n {4}match:\n {6}macaddress: "52:54:00:/);
+  assert.ok(
+    nc.includes(
+      `vmnic1:\n    match:\n      macaddress: "${cmac}"\n    set-name: "vmnic1"\n    dhcp4: true\n`,
+    ),
+    nc,
+  );
+  assert.ok(
+    new TextDecoder().decode(Deno.readFileSync(join(t.dir("c"), "seed.iso"))).includes(cmac ?? "x"),
+  );
+  await ok("destroy", "c", "--yes");
+  // A clone gets NICs of its own: a fresh MAC, a free address.
+  await ok("clone", "b", "b2");
+  const b2 = readOr(join(t.dir("b2"), "networks"));
+  assert.match(b2, /^net lan 52:54:00:\S+ 10\.251\.7\.2\n$/);
+  assert.notEqual(b2.split(" ")[2], readOr(join(t.dir("b"), "networks")).split(" ")[2]);
+  await ok("destroy", "b2", "--yes");
   // QEMU's default NIC stays as the net-user-fwd template (the same card).
   assert.ok(readOr(join(t.dir("a"), "templates", "net-user-fwd")).startsWith("-nic"));
   // Listings: the network has its table, never a VM's row.
