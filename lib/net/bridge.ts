@@ -14,22 +14,27 @@ export const BRIDGE_HELPER = "/usr/lib/qemu/qemu-bridge-helper";
 export const BRIDGE_CONF = "/etc/qemu/bridge.conf";
 
 /** Why QEMU's bridge helper cannot attach to `bridge` (as this user), or undefined. */
-export function bridgeProblem(bridge: string, uid: number = Deno.uid() ?? 0): string | undefined {
+export function bridgeProblem(
+  bridge: string,
+  uid: number = Deno.uid() ?? 0,
+  files: { helper: string; conf: string } = { helper: BRIDGE_HELPER, conf: BRIDGE_CONF },
+): string | undefined {
+  const { helper: helperPath, conf: confPath } = files;
   let helper: Deno.FileInfo;
   try {
-    helper = Deno.statSync(BRIDGE_HELPER);
+    helper = Deno.statSync(helperPath);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
-    return `QEMU's bridge helper ${BRIDGE_HELPER} is missing: install qemu-system-common`;
+    return `QEMU's bridge helper ${helperPath} is missing: install qemu-system-common`;
   }
   if (uid !== 0 && ((helper.mode ?? 0) & 0o4000) === 0) {
-    return `QEMU's bridge helper ${BRIDGE_HELPER} is not setuid root, so only root can use ` +
-      `bridges: as root, chmod u+s ${BRIDGE_HELPER}`;
+    return `QEMU's bridge helper ${helperPath} is not setuid root, so only root can use ` +
+      `bridges: as root, chmod u+s ${helperPath}`;
   }
-  const allowed = bridgeConfAllows(BRIDGE_CONF, bridge, 0);
+  const allowed = bridgeConfAllows(confPath, bridge, 0);
   if (allowed === true) return undefined;
   return `QEMU's bridge helper may not use bridge "${bridge}": as root, add the line ` +
-    `"allow ${bridge}" to ${BRIDGE_CONF}` +
+    `"allow ${bridge}" to ${confPath}` +
     (allowed === "unreadable" ? ` (it cannot be read by you: make it readable)` : "");
 }
 

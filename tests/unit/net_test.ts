@@ -25,6 +25,7 @@ import {
 import { decide, SWITCH_MAC } from "../../lib/service/switch.ts";
 import { attachmentArgs, formatAttachments, parseAttachments } from "../../lib/vm/network.ts";
 import { ParseError } from "../../lib/errors.ts";
+import { bridgeProblem } from "../../lib/net/bridge.ts";
 
 const S = (text: string): Subnet => {
   const s = parseSubnet(text);
@@ -199,4 +200,30 @@ Deno.test("a VM's networks file: round trip, bad lines named, QEMU's arguments",
   assert.equal(args[3], "virtio-net-pci,netdev=vmnet0,mac=52:54:00:00:00:01,host_mtu=65520");
   assert.equal(args[7], "virtio-net-pci,netdev=vmnet1,mac=52:54:00:00:00:02");
   assert.match(args[5] ?? "", /^bridge,id=vmnet1,br=br0,helper=/);
+});
+
+Deno.test("bridges: what QEMU's bridge helper needs, said in one line", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "vm-bridge-test-" });
+  try {
+    const helper = `${dir}/helper`, conf = `${dir}/bridge.conf`, inc = `${dir}/more.conf`;
+    const files = { helper, conf };
+    assert.match(bridgeProblem("br0", 0, files) ?? "", /helper .* is missing/);
+    Deno.writeTextFileSync(helper, "");
+    Deno.chmodSync(helper, 0o755);
+    assert.match(bridgeProblem("br0", 1000, files) ?? "", /not setuid root.*chmod u\+s/);
+    assert.match(
+      bridgeProblem("br0", 0, files) ?? "",
+      /add the line "allow br0" to .*bridge\.conf/,
+    );
+    Deno.writeTextFileSync(conf, `allow br1\ninclude ${inc}\n`);
+    Deno.writeTextFileSync(inc, "allow br0\n");
+    assert.equal(bridgeProblem("br0", 0, files), undefined);
+    Deno.chmodSync(helper, 0o4755);
+    assert.equal(bridgeProblem("br1", 1000, files), undefined);
+    Deno.writeTextFileSync(conf, "deny br0\nallow all\n");
+    assert.match(bridgeProblem("br0", 0, files) ?? "", /allow br0/);
+    assert.equal(bridgeProblem("br5", 0, files), undefined);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
