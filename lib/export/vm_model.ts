@@ -22,6 +22,7 @@ import type { PortRule as PortForward } from "../vm/ports.ts";
 import type { ShareRule } from "../vm/shares.ts";
 import { vmEnv } from "../vm/dir.ts";
 import type { Vm } from "../vm/inspect.ts";
+import type { Attachment } from "../vm/network.ts";
 import { toHex } from "../text/bytes.ts";
 
 /** One image of a disk's backing chain. */
@@ -65,6 +66,8 @@ export interface VmModel {
   ports: PortForward[];
   /** Shared folders (the `shares` file); none when absent. */
   shares?: ShareRule[];
+  /** Its NICs on private networks and bridges (lib/vm/network.ts). */
+  attachments: Attachment[];
 }
 
 /**
@@ -125,6 +128,7 @@ export async function readVmModel(cfg: Config, vm: Vm): Promise<VmModel> {
     disks,
     ports: vm.ports ?? [],
     shares: vm.shares,
+    attachments: vm.attachments,
   };
   if (exists(seedPath)) {
     model.seed = { path: seedPath, sha256: await sha256File(seedPath) };

@@ -16,7 +16,8 @@
  * @module
  */
 
-import { basename, join } from "../os/path.ts";
+import { basename, dirname, join } from "../os/path.ts";
+import { attachmentArgs } from "../vm/network.ts";
 import type { Config, Env } from "../vm/config.ts";
 import { SystemError } from "../errors.ts";
 import { execve } from "../os/exec.ts";
@@ -78,7 +79,8 @@ export async function planStart(cfg: Config, vm: Vm): Promise<StartPlan> {
   const templateArgs = templates.flatMap((t) => t.args);
   const shares = planShares(vm, env, templateArgs);
   const accel = chooseAccel(qemuArgs([...templateArgs, ...shares.args]), kvmProblem());
-  const argv = [qemu, ...accel.args];
+  // The NICs on private networks and bridges (lib/vm/network.ts), after the templates.
+  const argv = [qemu, ...accel.args, ...attachmentArgs(dirname(vmDir), vm.attachments)];
   const usesOnce = templates.some((t) => t.name === ONCE_TEMPLATE);
   const companions: CompanionSpec[] = [...shares.companions];
   const plan: StartPlan = { qemu, argv, env, usesOnce, hooks, companions };
