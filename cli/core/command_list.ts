@@ -44,6 +44,7 @@ const COMMANDS: readonly (readonly [name: string, file: string])[] = [
   ["exec", "exec.ts"],
   ["port", "port.ts"],
   ["share", "share.ts"],
+  ["net", "net.ts"],
   ["cloud-init", "cloud_init.ts"],
   ["export", "export.ts"],
   ["import", "import.ts"],
@@ -54,6 +55,7 @@ const COMMANDS: readonly (readonly [name: string, file: string])[] = [
   ["__run", "runit_run.ts"],
   ["__stop", "runit_stop.ts"],
   ["__finish", "runit_finish.ts"],
+  ["__switch", "runit_switch.ts"],
   ["__complete", "completions.ts"],
   ["__setup", "setup.ts"],
 ];

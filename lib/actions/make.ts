@@ -26,6 +26,8 @@ import { findRunsvdir } from "../qemu/processes.ts";
 import { withVmdirLock } from "../vm/lock.ts";
 import { type MachineChoice, machineTemplates } from "../vm/machine.ts";
 import { findFirmware } from "../qemu/firmware.ts";
+import { attachNew } from "./net_new.ts";
+import { requireNetwork } from "../vm/network.ts";
 
 /** Everything `vm make` needs to create a VM. */
 export interface MakeSpec {
@@ -53,6 +55,10 @@ export interface MakeSpec {
    * runs holding the VMDIR's lock (lib/vm/lock.ts).
    */
   populate?: (dir: string) => Promise<void>;
+  /** Private networks to attach the VM to (`--net`), a free address on each (lib/actions/net.ts). */
+  nets?: string[];
+  /** Without the user-mode NIC (`--no-nat`): only the networks' NICs. */
+  noNat?: boolean;
 }
 
 /** What makeVm did. */
@@ -95,6 +101,10 @@ export function checkSpec(
   const machine = spec.machine === undefined ? [] : machineTemplates(spec.machine);
   const chosen = [...spec.templates.filter((t) => !machine.includes(t)), ...machine];
   const templates = chooseTemplates(spec.defaults, chosen, availableTemplates(vmdir));
+  for (const net of spec.nets ?? []) requireNetwork(vmdir, net);
+  if (spec.noNat === true && (spec.nets ?? []).length === 0) {
+    throw new UsageError('"--no-nat" leaves the VM without a network: give "--net NAME" too');
+  }
   const out: { templates: string[]; iso?: string; drivers?: string } = { templates };
   if (spec.iso !== undefined) out.iso = isoFile(spec.iso, "ISO");
   if (spec.drivers !== undefined) out.drivers = isoFile(spec.drivers, "--drivers ISO");
@@ -207,10 +217,13 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
     Deno.chmodSync(drive, MODE.file);
     // Under VMDIR's lock: a host port populate picks (cloud-init's SSH forward) stays unique.
     const populate = spec.populate;
-    if (populate === undefined) placeVm(tmp, final, spec.name, vmdir);
+    const nets = spec.nets ?? [];
+    if (populate === undefined && nets.length === 0) placeVm(tmp, final, spec.name, vmdir);
     else {
       await withVmdirLock(vmdir, async () => {
-        await populate(tmp);
+        if (populate !== undefined) await populate(tmp);
+        // Addresses picked under VMDIR's lock: no other attach takes them meanwhile.
+        if (nets.length > 0) attachNew(vmdir, tmp, spec.name, nets, spec.noNat === true);
         placeVm(tmp, final, spec.name, vmdir);
       });
     }

@@ -10,7 +10,7 @@
  */
 
 import { ParseError, UsageError } from "../errors.ts";
-import { Literal, toYaml, unprintable } from "./yaml.ts";
+import { Literal, toYaml, unprintable, type YamlValue } from "./yaml.ts";
 import { toHex } from "../text/bytes.ts";
 import { parsePublicKey } from "../ssh/keys.ts";
 
@@ -82,6 +82,24 @@ export function newInstanceId(): string {
 /** The `meta-data` file. Pure. */
 export function metaData(instanceId: string, hostname: string): string {
   return toYaml({ "instance-id": instanceId, "local-hostname": hostname });
+}
+
+/**
+ * The `network-config` (version 2) of a VM made with `--image` and `--net`:
+ * DHCP on each of its NICs, matched by MAC (`macs`: the user-mode NIC's
+ * first, then those on networks) and named `vmnic0`, `vmnic1`…, as
+ * cloud-init's own default configures only the first NIC. Pure.
+ */
+export function dhcpNetworkConfig(macs: readonly string[]): string {
+  const ethernets: { [name: string]: YamlValue } = {};
+  macs.forEach((mac, i) => {
+    ethernets[`vmnic${i}`] = {
+      match: { macaddress: mac.toLowerCase() },
+      "set-name": `vmnic${i}`,
+      dhcp4: true,
+    };
+  });
+  return toYaml({ version: 2, ethernets });
 }
 
 /** The instance-id of a `meta-data` text, or undefined. Pure. */

@@ -29,6 +29,7 @@ import { parseOpts } from "../qemu/opt_list.ts";
 import { groupOptions, type OptionGroup, shown, type VmArg } from "./qemu_options.ts";
 import { templateArgs } from "./vm_model.ts";
 import { FIRMWARE_ENV } from "../vm/machine.ts";
+import { type Attachment, formatAttachments, readAttachments } from "../vm/network.ts";
 
 /** One thing an import brought that reaches the host. */
 export interface Untrusted {
@@ -39,6 +40,36 @@ export interface Untrusted {
   why: string;
   /** How it was disabled (undefined: kept, by --trust). */
   disabled?: string;
+}
+
+/**
+ * The `networks` file's NICs on host bridges (the LAN the host is on): the
+ * lines are removed unless `trust`; private networks stay (they reach only
+ * VMs of this VMDIR). A file that does not parse is left for `vm doctor`.
+ */
+function distrustBridges(dir: string, trust: boolean): Untrusted[] {
+  let list: Attachment[];
+  try {
+    list = readAttachments(dir);
+  } catch (e) {
+    if (e instanceof ParseError) return [];
+    throw e;
+  }
+  const bridges = list.filter((a) => a.kind === "bridge");
+  if (bridges.length === 0) return [];
+  const found: Untrusted[] = bridges.map((a) => ({
+    at: F.networks,
+    arg: formatAttachments([a]).trim(),
+    why: "a NIC on a bridge of this host (its LAN)",
+  }));
+  if (!trust) {
+    writeFileAtomic(
+      join(dir, F.networks),
+      formatAttachments(list.filter((a) => a.kind !== "bridge")),
+    );
+    for (const f of found) f.disabled = "line removed";
+  }
+  return found;
 }
 
 /** The name a distrusted hooks file gets. */
@@ -192,6 +223,7 @@ export function distrustTree(dir: string, final: string, env: Env, trust: boolea
     }
     out.push(share);
   }
+  out.push(...distrustBridges(dir, trust));
   const tdir = join(dir, F.templates);
   for (const name of exists(tdir) ? templateNames(tdir) : []) {
     const path = join(tdir, name);

@@ -161,6 +161,14 @@ export function buildNomadJob(
         `("vm share rm ${model.name} TAG") to export it`,
     );
   }
+  const nic = model.attachments[0];
+  if (nic !== undefined) {
+    throw new UsageError(
+      `VM "${model.name}" has a NIC on ${
+        nic.kind === "net" ? `private network "${nic.network}"` : `bridge "${nic.bridge}"`
+      }; Nomad's qemu driver has only user-mode port maps: detach it (vm net detach) to export`,
+    );
+  }
   const disk = mainDisk(model);
   const artifacts = [diskArtifact(model, disk, opts)];
   if (model.seed !== undefined) {

@@ -24,6 +24,7 @@ import type { PortRule as PortForward } from "../vm/ports.ts";
 import type { ShareRule } from "../vm/shares.ts";
 import { vmEnv } from "../vm/dir.ts";
 import type { Vm } from "../vm/inspect.ts";
+import type { Attachment } from "../vm/network.ts";
 import { toHex } from "../text/bytes.ts";
 
 /** One image of a disk's backing chain. */
@@ -69,6 +70,8 @@ export interface VmModel {
   ports: PortForward[];
   /** Shared folders (the `shares` file); none when absent. */
   shares?: ShareRule[];
+  /** Its NICs on private networks and bridges (lib/vm/network.ts). */
+  attachments: Attachment[];
 }
 
 /**
@@ -132,6 +135,7 @@ export async function readVmModel(cfg: Config, vm: Vm): Promise<VmModel> {
     disks,
     ports: vm.ports ?? [],
     shares: vm.shares,
+    attachments: vm.attachments,
   };
   const varsPath = join(dir, F.efivars);
   if (exists(varsPath)) model.efivars = { path: varsPath, sha256: await sha256File(varsPath) };

@@ -19,7 +19,8 @@
  * @module
  */
 
-import { basename, join } from "../os/path.ts";
+import { basename, dirname, join } from "../os/path.ts";
+import { attachmentArgs } from "../vm/network.ts";
 import type { Config, Env } from "../vm/config.ts";
 import { SystemError } from "../errors.ts";
 import { execve } from "../os/exec.ts";
@@ -88,7 +89,8 @@ export async function planStart(cfg: Config, vm: Vm): Promise<StartPlan> {
   const shares = planShares(vm, env, templateArgs);
   const kvm = archKvmProblem(arch) ?? kvmProblem();
   const accel = chooseAccel(qemuArgs([...templateArgs, ...shares.args]), kvm);
-  const argv = [qemu, ...accel.args];
+  // The NICs on private networks and bridges (lib/vm/network.ts), after the templates.
+  const argv = [qemu, ...accel.args, ...attachmentArgs(dirname(vmDir), vm.attachments)];
   const usesOnce = templates.some((t) => t.name === ONCE_TEMPLATE);
   const companions: CompanionSpec[] = [...shares.companions];
   if (usesTpm(argv)) companions.push(swtpmCompanion(vmDir, findSwtpm(env, vmDir)));

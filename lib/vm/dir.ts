@@ -83,6 +83,7 @@ const LISTED = [
   F.templates,
   F.supervise,
   F.backoff,
+  F.networks,
 ];
 
 /**

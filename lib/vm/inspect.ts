@@ -30,6 +30,7 @@ import {
 } from "./dir.ts";
 import { parsePorts, type PortRule } from "./ports.ts";
 import { parseShares, type ShareRule } from "./shares.ts";
+import { type Attachment, readAttachments } from "./network.ts";
 import {
   type ParsedTemplate,
   parseTemplate,
@@ -62,6 +63,7 @@ export class Vm {
   #archText?: { text: string | undefined };
   #sharesText?: { text: string | undefined };
   #templateDir?: DirRead;
+  #attachments?: Attachment[];
   #texts = new Map<string, string | undefined>();
 
   constructor(dir: string, name: string, entries: VmEntries = vmEntries(dir)) {
@@ -144,6 +146,14 @@ export class Vm {
     this.#sharesText ??= { text: this.entries.has(F.shares) ? readTextIfExists(path) : undefined };
     const text = this.#sharesText.text;
     return text === undefined ? [] : parseShares(text, path);
+  }
+
+  /**
+   * The VM's NICs on private networks and bridges (its `networks` file, lib/vm/network.ts);
+   * none without one. Throws ParseError for a file that does not parse.
+   */
+  get attachments(): Attachment[] {
+    return this.#attachments ??= this.entries.has(F.networks) ? readAttachments(this.dir) : [];
   }
 
   /**

@@ -46,6 +46,7 @@ function model(extra: Record<string, string> = {}): VmModel {
     }],
     seed: { path: "/vms/web/seed.iso", sha256: SEED_SUM },
     ports: parsePorts("tcp 127.0.0.1:2222 22\ntcp 127.0.0.1:8080 80\n", "ports"),
+    attachments: [],
   };
 }
 
@@ -284,5 +285,14 @@ Deno.test("nomad: UEFI's code image kept, the VM's vars an artifact; a TPM and a
   assert.throws(
     () => buildNomadJob({ ...model(), arch: "aarch64" }, OPTS),
     /is aarch64; Nomad's qemu driver runs x86_64 VMs only/,
+  );
+});
+
+Deno.test("Nomad: a NIC on a private network or a bridge is refused in one line", () => {
+  const m = model();
+  m.attachments = [{ kind: "net", network: "lan", mac: "52:54:00:00:00:02", ip: 1 }];
+  assert.throws(
+    () => buildNomadJob(m, OPTS),
+    /^UsageError: VM "web" has a NIC on private network "lan"; Nomad's qemu driver has only user-mode port maps: detach it/,
   );
 });

@@ -29,6 +29,7 @@ function model(): VmModel {
     wait: 10,
     disks: [{ path: "/vms/web/drive.qcow2", format: "qcow2", virtualSize: 2 ** 30, chain: [] }],
     ports: [],
+    attachments: [],
     shares: [
       { tag: "src", path: "/home/u/src", readonly: false },
       { tag: "data", path: "/srv/my data", readonly: true, guestPath: "/data" },
