@@ -11,12 +11,13 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { quoteWord, quoteWords } from "../../lib/text/shell_words.ts";
-import { REPO, run, TestEnv, waitFor } from "../support/harness.ts";
+import { REPO, TestEnv, waitFor } from "../support/harness.ts";
 import { runPiped } from "../support/piped.ts";
 import { recordTestRoot } from "../support/roots.ts";
 import { isSupervised } from "../../lib/runit/status.ts";
 import { skippable } from "../support/skip.ts";
 import { noVmdProblem } from "../../lib/actions/doctor.ts";
+import { addTestUser, removeTestUser } from "../support/test_user.ts";
 
 const IS_ROOT = Deno.uid() === 0;
 
@@ -187,12 +188,8 @@ if (!IS_ROOT) {
 
 /** Makes a throwaway user (as root) and runs `fn` as them; removes the user after. */
 async function withUser(fn: (who: Runner) => Promise<void>): Promise<void> {
-  const name = `vmt${Deno.pid}`;
-  const add = await run("useradd", ["--no-create-home", "--shell", "/usr/sbin/nologin", name]);
-  assert.equal(add.code, 0, `useradd: ${add.stderr}`);
+  const { name, uid, gid } = await addTestUser("vmt");
   try {
-    const uid = Number((await run("id", ["-u", name])).stdout.trim());
-    const gid = Number((await run("id", ["-g", name])).stdout.trim());
     const home = makeHome(uid, gid);
     const prefix = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--"];
     try {
@@ -201,8 +198,7 @@ async function withUser(fn: (who: Runner) => Promise<void>): Promise<void> {
       Deno.removeSync(home, { recursive: true });
     }
   } finally {
-    const del = await run("userdel", [name]);
-    assert.equal(del.code, 0, `userdel: ${del.stderr}`);
+    await removeTestUser(name);
   }
 }
 

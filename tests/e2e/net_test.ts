@@ -13,6 +13,7 @@ import { readOr, run, TestEnv, waitFor } from "../support/harness.ts";
 import { guestArgs, testGuest } from "../support/guest.ts";
 import { quoteWords } from "../../lib/text/shell_words.ts";
 import { skippable } from "../support/skip.ts";
+import { addTestUser, removeTestUser } from "../support/test_user.ts";
 
 /** The guest's script: DHCP on the NIC with `mac`, then a ping of `peer` every second, forever. */
 function script(mac: string, peer: string): string {
@@ -42,15 +43,9 @@ Deno.test({
     Deno.uid() === 0 ? undefined : "needs root (useradd, setpriv)",
   ),
   async fn() {
-    const user = `vmnet${Deno.pid}`;
-    const add = await run("useradd", ["--system", "--no-create-home", "-s", "/bin/sh", user]);
-    assert.equal(add.code, 0, add.stderr);
+    const { name: user, ...ids } = await addTestUser("vmnet");
     const t = TestEnv.create();
     try {
-      const ids = {
-        uid: Number((await run("id", ["-u", user])).stdout),
-        gid: Number((await run("id", ["-g", user])).stdout),
-      };
       const home = join(t.root, "home");
       Deno.mkdirSync(home);
       const env = {
@@ -165,7 +160,7 @@ Deno.test({
       assert.ok(cpuTicks(idle) - i0 <= 1);
     } finally {
       await t.close();
-      await run("userdel", [user]);
+      await removeTestUser(user);
     }
   },
 });

@@ -15,6 +15,7 @@ import { findRunsvdir } from "../../lib/qemu/processes.ts";
 import { readStatus } from "../../lib/runit/status.ts";
 import { cmdlineOf, readOr, REPO, run, test, TestEnv, waitFor } from "../support/harness.ts";
 import { skippable, WITHOUT_KVM } from "../support/skip.ts";
+import { addTestUser, removeTestUser } from "../support/test_user.ts";
 
 /** `vm daemon` with `env` over the test env; its stderr collected (stopped by t.close). */
 function daemonWith(t: TestEnv, env: Record<string, string>) {
@@ -237,15 +238,9 @@ Deno.test({
     Deno.uid() === 0 ? undefined : "needs root (useradd; unshare for a /dev/kvm only root opens)",
   ),
   async fn() {
-    const user = `vmfh${Deno.pid}`;
-    const add = await run("useradd", ["--system", "--no-create-home", "-s", "/bin/sh", user]);
-    assert.equal(add.code, 0, add.stderr);
+    const { name: user, ...ids } = await addTestUser("vmfh");
     const t = TestEnv.create();
     try {
-      const ids = {
-        uid: Number((await run("id", ["-u", user])).stdout),
-        gid: Number((await run("id", ["-g", user])).stdout),
-      };
       const env = {
         ...t.env,
         ...fresh(t),
@@ -300,7 +295,7 @@ Deno.test({
       assert.equal((await vm("kill", "x")).code, 0);
     } finally {
       await t.close();
-      await run("userdel", [user]);
+      await removeTestUser(user);
     }
   },
 });

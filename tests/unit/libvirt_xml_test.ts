@@ -11,6 +11,7 @@ import { CLOUD_INIT_TEMPLATE } from "../../lib/cloud_init/seed_file.ts";
 import { child, children, parseXml, type XmlElement } from "../../lib/export/xml.ts";
 import { shown, where } from "../../lib/export/qemu_options.ts";
 import { textOf } from "../support/xml_text.ts";
+import { validateDomainXml } from "../support/virt_xml.ts";
 
 function model(templates: Record<string, string>, ports = ""): VmModel {
   return {
@@ -30,19 +31,7 @@ function model(templates: Record<string, string>, ports = ""): VmModel {
   };
 }
 
-/** Runs virt-xml-validate on `xml`; fails the test with its output when invalid. */
-async function validate(xml: string): Promise<void> {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-xml-test-" });
-  try {
-    Deno.writeTextFileSync(`${dir}/d.xml`, xml);
-    const out = await new Deno.Command("virt-xml-validate", { args: [`${dir}/d.xml`, "domain"] })
-      .output();
-    const dec = new TextDecoder();
-    assert.ok(out.success, dec.decode(out.stdout) + dec.decode(out.stderr) + "\n" + xml);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
+const validate = validateDomainXml;
 
 const GUEST = {
   "templates/display-none": "-display none\n",

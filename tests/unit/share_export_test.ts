@@ -14,6 +14,7 @@ import { distrustTree, UNTRUSTED_SHARES } from "../../lib/export/import_trust.ts
 import { child, children, parseXml } from "../../lib/export/xml.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import { validateDomainXml } from "../support/virt_xml.ts";
 
 const TEMPLATES: Record<string, string> = {
   "templates/drive": "-drive file=./drive.qcow2,if=virtio,format=qcow2\n",
@@ -37,19 +38,7 @@ function model(): VmModel {
   };
 }
 
-/** Runs virt-xml-validate on `xml`; fails the test with its output when invalid. */
-async function validate(xml: string): Promise<void> {
-  const dir = Deno.makeTempDirSync({ prefix: "vm-xml-test-" });
-  try {
-    Deno.writeTextFileSync(`${dir}/d.xml`, xml);
-    const out = await new Deno.Command("virt-xml-validate", { args: [`${dir}/d.xml`, "domain"] })
-      .output();
-    const dec = new TextDecoder();
-    assert.ok(out.success, dec.decode(out.stdout) + dec.decode(out.stderr) + "\n" + xml);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
+const validate = validateDomainXml;
 
 Deno.test("libvirt export: virtiofs filesystems and shared memfd memory, schema-valid", async () => {
   const d = libvirtDomain(model(), await domainUuid("vm:/vms/web"));
