@@ -1,0 +1,249 @@
+/**
+ * The live way of `vm backup` (lib/actions/backup.ts): a running VM's disks
+ * through QMP block jobs (lib/qemu/block_backup.ts) started in one
+ * transaction with a new persistent dirty bitmap per qcow2 disk, the guest
+ * frozen for that moment when its agent answers (always thawed),
+ * incremental on the last backup's bitmap when it can be; the older
+ * bitmaps go once the backup is listed, and a failed or cancelled backup
+ * takes back what it made in QEMU. Talks to the VM's QEMU and agent;
+ * writes the backup's directory.
+ * @module
+ */
+
+import { CheckFailedError, describe, SystemError } from "../errors.ts";
+import { F } from "../layout.ts";
+import { join } from "../os/path.ts";
+import { exists, makeDir, MODE, removeTree } from "../os/fs.ts";
+import { isAlive } from "../os/proc.ts";
+import { showDisk } from "../vm/disk_paths.ts";
+import {
+  BITMAP_PREFIX,
+  bitmapName,
+  diskFile,
+  type Manifest,
+  MANIFEST_VERSION,
+} from "../vm/backup_manifest.ts";
+import { backingName, backupDir } from "../vm/backup_store.ts";
+import { createImage, imageInfo } from "../qemu/img.ts";
+import { QmpClient } from "../qemu/qmp.ts";
+import { GuestAgent, NoAgentError } from "../qemu/guest_agent.ts";
+import {
+  addTarget,
+  type BackupJob,
+  blockNodes,
+  cancelJobs,
+  dismissJobs,
+  jobId,
+  removeBitmap,
+  removeStale,
+  removeTarget,
+  startJobs,
+  targetNode,
+  waitJobs,
+} from "../qemu/block_backup.ts";
+import {
+  BackupCancelled,
+  type BackupResult,
+  blocker,
+  commit,
+  type Disk,
+  fullNote,
+  manifestDisks,
+  NOTHING_KEPT,
+  type Work,
+} from "./backup_work.ts";
+
+/** The disks of running VM `w` as its QEMU has them open. */
+async function liveDisks(qmp: QmpClient, w: Work): Promise<Disk[]> {
+  const nodes = await blockNodes(qmp, w.vmDir);
+  const disks: Disk[] = [];
+  for (const path of w.paths) {
+    const n = nodes.find((x) => x.file === path);
+    if (n === undefined) {
+      throw new CheckFailedError(
+        `Disk "${showDisk(w.vmDir, path)}" of VM "${w.name}" is not open in its QEMU ` +
+          `(changed templates since the start?); restart the VM to back it up`,
+      );
+    }
+    disks.push({
+      path,
+      name: showDisk(w.vmDir, path),
+      format: n.format,
+      size: (await imageInfo(path))["virtual-size"],
+      bitmaps: new Map(
+        n.bitmaps.filter((b) => b.persistent).map((b) => [b.name, !b.inconsistent]),
+      ),
+      node: n.node,
+    });
+  }
+  return disks;
+}
+
+/** What a live backup has made in QEMU so far (for its undoing). */
+interface Made {
+  targets: string[];
+  jobs: BackupJob[];
+  started: boolean;
+}
+
+/**
+ * Makes the target file of each disk (backed by the last backup's when
+ * `since`, its bitmap, is given) and opens it in QEMU; returns the jobs.
+ */
+async function addTargets(
+  qmp: QmpClient,
+  w: Work,
+  disks: readonly Disk[],
+  since: string | undefined,
+  newBitmap: string | undefined,
+  made: Made,
+): Promise<void> {
+  makeDir(w.partial);
+  for (const [i, d] of disks.entries()) {
+    const file = join(w.partial, diskFile(i));
+    const parent = since !== undefined ? w.last?.id : undefined;
+    const backing = parent === undefined ? undefined : backingName(w.store, parent, diskFile(i));
+    await createImage(file, String(d.size), backing);
+    Deno.chmodSync(file, MODE.file);
+    const target = targetNode(i);
+    await addTarget(qmp, target, file);
+    made.targets.push(target);
+    const job: BackupJob = { id: jobId(i), node: d.node ?? "", target };
+    if (since !== undefined) job.since = since;
+    if (newBitmap !== undefined) job.newBitmap = newBitmap;
+    made.jobs.push(job);
+  }
+}
+
+/** The backup of a running VM through QMP. */
+export async function liveBackup(w: Work): Promise<BackupResult> {
+  const qmp = await QmpClient.connect(join(w.vmDir, F.qmp));
+  const made: Made = { targets: [], jobs: [], started: false };
+  let disks: Disk[] = [];
+  let newBitmap: string | undefined;
+  try {
+    const stale = await removeStale(qmp, (pid) => isAlive(pid));
+    if (stale > 0) w.notes.push(`ended ${stale} job(s) and target(s) of a "vm backup" gone`);
+    disks = await liveDisks(qmp, w);
+    const why = w.opts.full ? "--full" : blocker(w.backups, w.last, disks, w.store);
+    const since = why === undefined ? w.last?.bitmap : undefined;
+    const note = w.opts.full ? undefined : fullNote(why, w.last);
+    if (note !== undefined) w.notes.push(note);
+    // Bitmaps of backups not in the list (failed, killed, another store's) are of no use.
+    for (const d of disks) {
+      for (const b of d.bitmaps.keys()) {
+        if (b.startsWith(BITMAP_PREFIX) && b !== w.last?.bitmap) {
+          await removeBitmap(qmp, d.node ?? "", b);
+        }
+      }
+    }
+    // Raw disks hold no bitmap: then none at all (every backup is full).
+    if (disks.every((d) => d.format === "qcow2")) newBitmap = bitmapName(w.id);
+    await addTargets(qmp, w, disks, since, newBitmap, made);
+    const time = Date.now() / 1000;
+    const frozen = await withFreeze(w, async () => {
+      await startJobs(qmp, made.jobs);
+      made.started = true;
+    });
+    const ids = made.jobs.map((j) => j.id);
+    const errors = await waitJobs(qmp, ids, w.opts.onProgress, w.opts.signal);
+    await dismissJobs(qmp, ids);
+    for (const t of made.targets.splice(0)) await removeTarget(qmp, t);
+    if (w.opts.signal?.aborted) {
+      throw new BackupCancelled(`Backup of VM "${w.name}" cancelled; ${NOTHING_KEPT}`);
+    }
+    if (errors.length > 0) {
+      throw new SystemError(`Backup of VM "${w.name}" failed: ${errors[0]}; ${NOTHING_KEPT}`);
+    }
+    const m: Omit<Manifest, "config"> = {
+      version: MANIFEST_VERSION,
+      id: w.id,
+      vm: w.name,
+      time,
+      kind: since !== undefined ? "incremental" : "full",
+      live: true,
+      frozen,
+      disks: manifestDisks(disks, w.partial),
+    };
+    if (since !== undefined && w.last !== undefined) m.parent = w.last.id;
+    if (newBitmap !== undefined) m.bitmap = newBitmap;
+    const manifest = commit(w.vmDir, w.paths, w.partial, backupDir(w.store, w.id), m);
+    // In the list now: the last backup's bitmap is of no use any more.
+    const old = w.last?.bitmap;
+    if (old !== undefined && old !== newBitmap) {
+      for (const d of disks) await removeBitmap(qmp, d.node ?? "", old);
+    }
+    return { manifest, dir: backupDir(w.store, w.id), notes: w.notes };
+  } catch (e) {
+    const nodes = newBitmap === undefined ? [] : disks.map((d) => d.node ?? "");
+    await undoLive(qmp, made, nodes, newBitmap ?? "");
+    removeTree(w.partial);
+    if (e instanceof SystemError && qmp.closed) {
+      throw new SystemError(`Backup of VM "${w.name}" failed: its QEMU went away; ${NOTHING_KEPT}`);
+    }
+    throw e;
+  } finally {
+    qmp.close();
+  }
+}
+
+/** Undoes what a live backup made in QEMU, as far as QEMU still answers. */
+async function undoLive(
+  qmp: QmpClient,
+  made: Made,
+  nodes: readonly string[],
+  bitmap: string,
+): Promise<void> {
+  if (qmp.closed) return;
+  const ids = made.jobs.map((j) => j.id);
+  try {
+    if (made.started) {
+      await cancelJobs(qmp, ids);
+      await waitJobs(qmp, ids);
+      await dismissJobs(qmp, ids);
+      for (const n of nodes) await removeBitmap(qmp, n, bitmap);
+    }
+    for (const t of made.targets) await removeTarget(qmp, t);
+  } catch (e) {
+    if (!(e instanceof SystemError)) throw e; // QEMU gone meanwhile: nothing left there
+  }
+}
+
+/**
+ * Runs `start` with the guest's file systems frozen when its agent answers
+ * (thawed afterwards whatever happens); returns whether they were frozen.
+ * A guest without an agent is backed up unfrozen (crash-consistent).
+ */
+async function withFreeze(w: Work, start: () => Promise<void>): Promise<boolean> {
+  let agent: GuestAgent | undefined;
+  if (exists(join(w.vmDir, F.agent))) {
+    try {
+      agent = await GuestAgent.connect(w.vmDir, w.name, 1000);
+    } catch (e) {
+      if (!(e instanceof NoAgentError)) throw e;
+      w.notes.push("not frozen: no guest agent answers");
+    }
+  }
+  let frozen = false;
+  if (agent !== undefined) {
+    try {
+      await agent.execute("guest-fsfreeze-freeze", undefined, 30_000);
+      frozen = true;
+    } catch (e) {
+      if (!(e instanceof CheckFailedError || e instanceof SystemError)) throw e;
+      w.notes.push(`not frozen: ${describe(e)}`);
+    }
+  }
+  try {
+    await start();
+  } finally {
+    if (agent !== undefined) {
+      try {
+        if (frozen) await agent.execute("guest-fsfreeze-thaw", undefined, 30_000);
+      } finally {
+        agent.close();
+      }
+    }
+  }
+  return frozen;
+}
