@@ -2,7 +2,7 @@
 // stop, a raw copy; start, 4 MiB written elsewhere, an incremental live backup
 // (small), stop, a second copy; `vm backup list` shows both; `vm restore --as`
 // of each gives the copies exactly (qemu-img compare); after `prune --keep 1`
-// the one left still does. Then, on 256 MiB of data: `kill -9` and Ctrl-C of
+// the one left still does. Then `kill -9` and Ctrl-C of
 // `vm backup` mid-job leave no entry in the list, `vm doctor` reports the
 // killed one's leftover, and the next backup works (and removes it).
 
@@ -82,7 +82,12 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
   const copy1 = join(t.root, "copy1.raw");
   const copy2 = join(t.root, "copy2.raw");
   const disk = join(dir, "drive.qcow2");
-  await ok("qemu-img", ["resize", "-q", disk, "300M"]); // room for 256 MiB of data below
+  // 256 MiB of data, so that a full backup is large and a job lasts long enough to be killed.
+  await ok("qemu-img", ["resize", "-q", disk, "300M"]);
+  const data = join(t.root, "data.raw");
+  await ok("sh", ["-c", `head -c ${256 * MIB} /dev/urandom > ${data}`]);
+  await ok("qemu-img", ["convert", "-n", "-f", "raw", "-O", "qcow2", data, disk]);
+  Deno.removeSync(data);
 
   // Full, live.
   await bootWriting(t, dir, 2, "WROTE-ONE");
@@ -103,6 +108,7 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
   assert.equal(full.kind, "full");
   assert.equal(incr.kind, "incremental");
   assert.equal(incr.parent, full.id);
+  assert.ok(full.bytes > 256 * MIB, `the full backup holds the data: ${full.bytes} bytes`);
   assert.ok(incr.bytes < 6 * MIB, `the incremental is small: ${incr.bytes} bytes`);
   const store = join(t.vmdir, ".backups", "web");
   assert.equal(Deno.statSync(store).mode! & 0o777, 0o700);
@@ -128,11 +134,7 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
   await vmOk(t, ["restore", "web", incr.id, "--as", "r3"]);
   await ok("qemu-img", ["compare", copy2, join(t.dir("r3"), "drive.qcow2")]);
 
-  // Refused while the VM runs; kill -9 and Ctrl-C mid-job with 256 MiB to copy.
-  const data = join(t.root, "data.raw");
-  await ok("sh", ["-c", `head -c ${256 * MIB} /dev/urandom > ${data}`]);
-  await ok("qemu-img", ["convert", "-n", "-f", "raw", "-O", "qcow2", data, disk]);
-  Deno.removeSync(data);
+  // Refused while the VM runs; kill -9 and Ctrl-C mid-job (a full backup: 256 MiB to copy).
   await bootWriting(t, dir, 100, "WROTE-THREE");
   r = await t.vm(["restore", "web", incr.id]);
   assert.equal(r.code, 1, r.stderr);
