@@ -8,7 +8,7 @@
 
 import { backupBytes, BackupCancelled, backupVm } from "../../lib/actions/backup.ts";
 import { pruneBackups, restoreBackup } from "../../lib/actions/backup_restore.ts";
-import { backupStore, listBackups } from "../../lib/vm/backup_store.ts";
+import { backupStore, chainProblem, listBackups } from "../../lib/vm/backup_store.ts";
 import type { Manifest } from "../../lib/vm/backup_manifest.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { requireVm } from "../../lib/vm/dir.ts";
@@ -109,12 +109,19 @@ export const backup = defineCommand(BACKUP_ROW, {
     if (op !== "create" && optFlag(inv, "full")) refuse(BACKUP_ROW, '"--full" is for a backup');
     const cfg = loadConfig();
     if (op === "list") {
-      const { backups, broken } = listBackups(backupStore(cfg.vmdir, name, to));
+      const store = backupStore(cfg.vmdir, name, to);
+      const { backups, broken } = listBackups(store);
       if (optFlag(inv, "json")) print(JSON.stringify(backupsJson(backups), null, 2));
       else if (backups.length === 0) print(`VM "${name}" has no backups`);
       else print(alignColumns(backupRows(backups)));
       for (const [id, why] of broken) {
         printErr(visible(`vm: backup ${id} of VM "${name}" is broken: ${why}`));
+      }
+      for (const b of backups) {
+        const why = chainProblem(store, backups, b.id);
+        if (why !== undefined) {
+          printErr(visible(`vm: backup ${b.id} of VM "${name}" cannot be restored: ${why}`));
+        }
       }
       return 0;
     }

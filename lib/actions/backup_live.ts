@@ -34,6 +34,8 @@ import {
   cancelJobs,
   dismissJobs,
   jobId,
+  onConnection,
+  type QmpSession,
   removeBitmap,
   removeStale,
   removeTarget,
@@ -84,6 +86,9 @@ interface Made {
   targets: string[];
   jobs: BackupJob[];
   started: boolean;
+  disks: Disk[];
+  /** The bitmap the jobs' transaction starts (undefined: a raw disk, none). */
+  bitmap?: string;
 }
 
 /**
@@ -115,40 +120,74 @@ async function addTargets(
   }
 }
 
-/** The backup of a running VM through QMP. */
-export async function liveBackup(w: Work): Promise<BackupResult> {
-  const qmp = await QmpClient.connect(join(w.vmDir, F.qmp));
-  const made: Made = { targets: [], jobs: [], started: false };
-  let disks: Disk[] = [];
-  let newBitmap: string | undefined;
-  try {
-    const stale = await removeStale(qmp, (pid) => isAlive(pid));
-    if (stale > 0) w.notes.push(`ended ${stale} job(s) and target(s) of a "vm backup" gone`);
-    disks = await liveDisks(qmp, w);
-    const why = w.opts.full ? "--full" : blocker(w.backups, w.last, disks, w.store);
-    const since = why === undefined ? w.last?.bitmap : undefined;
-    const note = w.opts.full ? undefined : fullNote(why, w.last);
-    if (note !== undefined) w.notes.push(note);
-    // Bitmaps of backups not in the list (failed, killed, another store's) are of no use.
-    for (const d of disks) {
-      for (const b of d.bitmaps.keys()) {
-        if (b.startsWith(BITMAP_PREFIX) && b !== w.last?.bitmap) {
-          await removeBitmap(qmp, d.node ?? "", b);
-        }
+/** How long a look at the jobs waits for QEMU's monitor (`vm stop` may hold it meanwhile). */
+const LOOK_MS = 30_000;
+
+/** Sessions of one QMP connection each, on the VM's socket. */
+function sessions(w: Work): QmpSession {
+  return async (fn) => {
+    const qmp = await QmpClient.connect(join(w.vmDir, F.qmp), { timeoutMs: LOOK_MS });
+    try {
+      return await fn(qmp);
+    } finally {
+      qmp.close();
+    }
+  };
+}
+
+/**
+ * Sets the backup up in QEMU (stale leftovers ended, disks, targets, old
+ * bitmaps) and starts its jobs, frozen; fills `made`. Returns the bitmap
+ * the last backup left (the incremental's base, undefined: full) and
+ * whether the guest was frozen.
+ */
+async function setUp(
+  qmp: QmpClient,
+  w: Work,
+  made: Made,
+): Promise<{ since: string | undefined; frozen: boolean }> {
+  const stale = await removeStale(qmp, (pid) => isAlive(pid));
+  if (stale > 0) w.notes.push(`ended ${stale} job(s) and target(s) of a "vm backup" gone`);
+  made.disks = await liveDisks(qmp, w);
+  const why = w.opts.full ? "--full" : blocker(w.backups, w.last, made.disks, w.store);
+  const since = why === undefined ? w.last?.bitmap : undefined;
+  const note = w.opts.full ? undefined : fullNote(why, w.last);
+  if (note !== undefined) w.notes.push(note);
+  // Bitmaps of backups not in the list (failed, killed, another store's) are of no use.
+  for (const d of made.disks) {
+    for (const b of d.bitmaps.keys()) {
+      if (b.startsWith(BITMAP_PREFIX) && b !== w.last?.bitmap) {
+        await removeBitmap(qmp, d.node ?? "", b);
       }
     }
-    // Raw disks hold no bitmap: then none at all (every backup is full).
-    if (disks.every((d) => d.format === "qcow2")) newBitmap = bitmapName(w.id);
-    await addTargets(qmp, w, disks, since, newBitmap, made);
+  }
+  // Raw disks hold no bitmap: then none at all (every backup is full).
+  if (made.disks.every((d) => d.format === "qcow2")) made.bitmap = bitmapName(w.id);
+  await addTargets(qmp, w, made.disks, since, made.bitmap, made);
+  const frozen = await withFreeze(w, async () => {
+    await startJobs(qmp, made.jobs);
+    made.started = true;
+  });
+  return { since, frozen };
+}
+
+/**
+ * The backup of a running VM through QMP: set up and started on one
+ * connection, then a short connection per look at the jobs (QEMU serves
+ * one monitor client at a time: `vm stop` gets in between), then the end.
+ */
+export async function liveBackup(w: Work): Promise<BackupResult> {
+  const session = sessions(w);
+  const made: Made = { targets: [], jobs: [], started: false, disks: [] };
+  try {
     const time = Date.now() / 1000;
-    const frozen = await withFreeze(w, async () => {
-      await startJobs(qmp, made.jobs);
-      made.started = true;
-    });
+    const { since, frozen } = await session((qmp) => setUp(qmp, w, made));
     const ids = made.jobs.map((j) => j.id);
-    const errors = await waitJobs(qmp, ids, w.opts.onProgress, w.opts.signal);
-    await dismissJobs(qmp, ids);
-    for (const t of made.targets.splice(0)) await removeTarget(qmp, t);
+    const errors = await waitJobs(session, ids, w.opts.onProgress, w.opts.signal);
+    await session(async (qmp) => {
+      await dismissJobs(qmp, ids);
+      for (const t of made.targets.splice(0)) await removeTarget(qmp, t);
+    });
     if (w.opts.signal?.aborted) {
       throw new BackupCancelled(`Backup of VM "${w.name}" cancelled; ${NOTHING_KEPT}`);
     }
@@ -163,49 +202,52 @@ export async function liveBackup(w: Work): Promise<BackupResult> {
       kind: since !== undefined ? "incremental" : "full",
       live: true,
       frozen,
-      disks: manifestDisks(disks, w.partial),
+      disks: manifestDisks(made.disks, w.partial),
     };
     if (since !== undefined && w.last !== undefined) m.parent = w.last.id;
-    if (newBitmap !== undefined) m.bitmap = newBitmap;
+    if (made.bitmap !== undefined) m.bitmap = made.bitmap;
     const manifest = commit(w.vmDir, w.paths, w.partial, backupDir(w.store, w.id), m);
     // In the list now: the last backup's bitmap is of no use any more.
     const old = w.last?.bitmap;
-    if (old !== undefined && old !== newBitmap) {
-      for (const d of disks) await removeBitmap(qmp, d.node ?? "", old);
+    if (old !== undefined && old !== made.bitmap) {
+      await session(async (qmp) => {
+        for (const d of made.disks) await removeBitmap(qmp, d.node ?? "", old);
+      });
     }
     return { manifest, dir: backupDir(w.store, w.id), notes: w.notes };
   } catch (e) {
-    const nodes = newBitmap === undefined ? [] : disks.map((d) => d.node ?? "");
-    await undoLive(qmp, made, nodes, newBitmap ?? "");
     removeTree(w.partial);
-    if (e instanceof SystemError && qmp.closed) {
-      throw new SystemError(`Backup of VM "${w.name}" failed: its QEMU went away; ${NOTHING_KEPT}`);
+    if (!await undoLive(session, made) && e instanceof SystemError) {
+      throw new SystemError(
+        `Backup of VM "${w.name}" failed: its QEMU went away (the VM stopped?); ${NOTHING_KEPT}`,
+      );
     }
     throw e;
-  } finally {
-    qmp.close();
   }
 }
 
-/** Undoes what a live backup made in QEMU, as far as QEMU still answers. */
-async function undoLive(
-  qmp: QmpClient,
-  made: Made,
-  nodes: readonly string[],
-  bitmap: string,
-): Promise<void> {
-  if (qmp.closed) return;
+/**
+ * Undoes what a live backup made in QEMU (jobs, targets, its bitmap);
+ * returns false when QEMU is gone (nothing is left there then).
+ */
+async function undoLive(session: QmpSession, made: Made): Promise<boolean> {
   const ids = made.jobs.map((j) => j.id);
   try {
-    if (made.started) {
-      await cancelJobs(qmp, ids);
-      await waitJobs(qmp, ids);
-      await dismissJobs(qmp, ids);
-      for (const n of nodes) await removeBitmap(qmp, n, bitmap);
-    }
-    for (const t of made.targets) await removeTarget(qmp, t);
+    await session(async (qmp) => {
+      if (made.started) {
+        await cancelJobs(qmp, ids);
+        await waitJobs(onConnection(qmp), ids);
+        await dismissJobs(qmp, ids);
+        if (made.bitmap !== undefined) {
+          for (const d of made.disks) await removeBitmap(qmp, d.node ?? "", made.bitmap);
+        }
+      }
+      for (const t of made.targets) await removeTarget(qmp, t);
+    });
+    return true;
   } catch (e) {
-    if (!(e instanceof SystemError)) throw e; // QEMU gone meanwhile: nothing left there
+    if (!(e instanceof SystemError)) throw e;
+    return false;
   }
 }
 

@@ -13,8 +13,8 @@ import { BACKUP_FILES } from "../layout.ts";
 import { join } from "../os/path.ts";
 import { exists, makePrivate } from "../os/fs.ts";
 import type { Config } from "../vm/config.ts";
-import { chainOf, diskFile, incrementalBlocker, type Manifest } from "../vm/backup_manifest.ts";
-import { backupDir, saveConfig, writeManifest } from "../vm/backup_store.ts";
+import { diskFile, incrementalBlocker, type Manifest } from "../vm/backup_manifest.ts";
+import { chainProblem, saveConfig, writeManifest } from "../vm/backup_store.ts";
 
 /** How `vm backup` runs. */
 export interface BackupOptions {
@@ -75,18 +75,8 @@ export function blocker(
         `(QEMU did not close the disk cleanly)`;
     }
   }
-  try {
-    for (const b of chainOf(backups, last.id)) {
-      for (const d of b.disks) {
-        if (!exists(join(backupDir(store, b.id), d.file))) {
-          throw new SyntaxError(`"${b.id}/${d.file}" is missing`);
-        }
-      }
-    }
-  } catch (e) {
-    if (!(e instanceof SyntaxError)) throw e;
-    return `the chain of backup ${last.id} is broken: ${e.message}`;
-  }
+  const broken = chainProblem(store, backups, last.id);
+  if (broken !== undefined) return `the chain of backup ${last.id} is broken: ${broken}`;
   return undefined;
 }
 

@@ -175,20 +175,35 @@ async function queryJobs(qmp: QmpClient): Promise<JobState[]> {
 const ENDED = new Set(["concluded", "null"]);
 
 /**
+ * Runs `fn` on a QMP connection: one kept open, or (a long job) one made for
+ * the call and closed after it, so that `vm stop` reaches QEMU meanwhile.
+ */
+export type QmpSession = <T>(fn: (qmp: QmpClient) => Promise<T>) => Promise<T>;
+
+/** The session of an open connection `qmp`. */
+export function onConnection(qmp: QmpClient): QmpSession {
+  return (fn) => fn(qmp);
+}
+
+/** How often a job's state is asked, ms. */
+const POLL_MS = 250;
+
+/**
  * Waits until every job of `ids` has ended, calling `onProgress` with the
  * bytes done and to do of them all; when `signal` aborts, cancels them and
  * waits for that. Returns the errors of the jobs that failed (QEMU's
- * words), none when all succeeded. The jobs stay (dismiss them).
+ * words), none when all succeeded. The jobs stay (dismiss them). Each look
+ * is a call of `session`.
  */
 export async function waitJobs(
-  qmp: QmpClient,
+  session: QmpSession,
   ids: readonly string[],
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal,
 ): Promise<string[]> {
   let cancelled = false;
   for (;;) {
-    const mine = (await queryJobs(qmp)).filter((j) => ids.includes(j.id));
+    const mine = (await session(queryJobs)).filter((j) => ids.includes(j.id));
     onProgress?.(
       mine.reduce((n, j) => n + j.done, 0),
       mine.reduce((n, j) => n + j.total, 0),
@@ -200,9 +215,10 @@ export async function waitJobs(
     }
     if (signal?.aborted && !cancelled) {
       cancelled = true;
-      await cancelJobs(qmp, mine.filter((j) => !ENDED.has(j.status)).map((j) => j.id));
+      const running = mine.filter((j) => !ENDED.has(j.status)).map((j) => j.id);
+      await session((qmp) => cancelJobs(qmp, running));
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
@@ -253,7 +269,7 @@ export async function removeStale(
   const jobs = (await queryJobs(qmp)).filter((j) => dead(j.id));
   const ids = jobs.map((j) => j.id);
   if (ids.length > 0) {
-    await waitJobs(qmp, ids, undefined, AbortSignal.abort());
+    await waitJobs(onConnection(qmp), ids, undefined, AbortSignal.abort());
     await dismissJobs(qmp, ids);
   }
   const nodes = await qmp.execute("query-named-block-nodes", { flat: true });

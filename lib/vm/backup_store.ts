@@ -12,7 +12,7 @@
 import { BACKUP_FILES, BACKUPS_DIR } from "../layout.ts";
 import { join, relative, resolve } from "../os/path.ts";
 import { lstatIfExists, makeDir, MODE, readTextIfExists, writeFileAtomic } from "../os/fs.ts";
-import { byAge, isBackupId, type Manifest, parseManifest } from "./backup_manifest.ts";
+import { byAge, chainOf, isBackupId, type Manifest, parseManifest } from "./backup_manifest.ts";
 import { skipInClone } from "./dir.ts";
 import { F } from "../layout.ts";
 
@@ -121,4 +121,26 @@ export function backingName(store: string, parent: string, file: string): string
 /** Whether `path` is there (a file, a link, a directory). */
 export function present(path: string): boolean {
   return lstatIfExists(path) !== undefined;
+}
+
+/**
+ * Why backup `id` of `backups` (in `store`) cannot be restored: a backup of
+ * its chain or a file of one is missing; undefined when it can. Reads the store.
+ */
+export function chainProblem(
+  store: string,
+  backups: readonly Manifest[],
+  id: string,
+): string | undefined {
+  try {
+    for (const b of chainOf(backups, id)) {
+      for (const d of b.disks) {
+        if (!present(join(store, b.id, d.file))) return `"${b.id}/${d.file}" is missing`;
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    return e.message;
+  }
+  return undefined;
 }

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { quoteWords } from "../../lib/text/shell_words.ts";
-import { run, sleep, test, type TestEnv, type VmRun } from "../support/harness.ts";
+import { run, sleep, test, type TestEnv, type VmRun, withEnv } from "../support/harness.ts";
+import { skippable } from "../support/skip.ts";
 import { guestArgs, testGuest, waitForText } from "../support/guest.ts";
 
 const MIB = 2 ** 20;
@@ -24,6 +25,14 @@ async function vmOk(t: TestEnv, args: string[]): Promise<VmRun> {
   const r = await t.vm(args);
   assert.equal(r.code, 0, `vm ${args.join(" ")}: ${r.stdout}${r.stderr}`);
   return r;
+}
+
+/** Writes `mib` MiB of random data at the start of qcow2 image `disk`. */
+async function fill(t: TestEnv, disk: string, mib: number): Promise<void> {
+  const data = join(t.root, "data.raw");
+  await ok("sh", ["-c", `head -c ${mib * MIB} /dev/urandom > ${data}`]);
+  await ok("qemu-img", ["convert", "-n", "-f", "raw", "-O", "qcow2", data, disk]);
+  Deno.removeSync(data);
 }
 
 /** Points the guest template at a boot whose script writes 4 MiB of random data at `seekMiB`. */
@@ -84,10 +93,7 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
   const disk = join(dir, "drive.qcow2");
   // 256 MiB of data, so that a full backup is large and a job lasts long enough to be killed.
   await ok("qemu-img", ["resize", "-q", disk, "300M"]);
-  const data = join(t.root, "data.raw");
-  await ok("sh", ["-c", `head -c ${256 * MIB} /dev/urandom > ${data}`]);
-  await ok("qemu-img", ["convert", "-n", "-f", "raw", "-O", "qcow2", data, disk]);
-  Deno.removeSync(data);
+  await fill(t, disk, 256);
 
   // Full, live.
   await bootWriting(t, dir, 2, "WROTE-ONE");
@@ -134,11 +140,17 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
   await vmOk(t, ["restore", "web", incr.id, "--as", "r3"]);
   await ok("qemu-img", ["compare", copy2, join(t.dir("r3"), "drive.qcow2")]);
 
-  // Refused while the VM runs; kill -9 and Ctrl-C mid-job (a full backup: 256 MiB to copy).
+  // A lost bitmap (qemu-img removed it from the stopped disk): one line, the backup is full.
+  await ok("qemu-img", ["bitmap", "--remove", disk, `vm-backup-${incr.id}`]);
   await bootWriting(t, dir, 100, "WROTE-THREE");
   r = await t.vm(["restore", "web", incr.id]);
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.code, 1, `refused while the VM runs: ${r.stderr}`);
+  r = await vmOk(t, ["backup", "web"]);
+  assert.match(r.stderr, /^vm: web: full backup: the bitmap of backup \S+ is gone from disk/m);
+  assert.match(r.stderr, /full, live/);
+  const base = (await list(t)).at(-1)!;
 
+  // Ctrl-C and kill -9 mid-job (a full backup: 256 MiB to copy): no entry in the list.
   for (const how of ["SIGINT", "SIGKILL"] as const) {
     const child = t.spawn(t.vmExe, { args: ["backup", "web", "--full"], stderr: "piped" });
     await midJob(store, child.pid, 2 * MIB);
@@ -151,13 +163,62 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
       assert.ok(!Deno.readDirSync(store).some((e) => e.name.startsWith(".backup-")), "no leftover");
     } else {
       const doc = await t.vm(["doctor"]);
-      assert.match(doc.stdout + doc.stderr, /vm backup web/);
+      assert.match(doc.stdout + doc.stderr, /interrupted "vm backup web"/);
     }
-    assert.deepEqual((await list(t)).map((b) => b.id), [incr.id], "no broken entry listed");
+    assert.deepEqual((await list(t)).map((b) => b.id), [incr.id, base.id], "no broken entry");
   }
   r = await vmOk(t, ["backup", "web"]);
   assert.match(r.stderr, /removed 1 unfinished backup/);
   assert.match(r.stderr, /incremental, live/);
   assert.ok(!Deno.readDirSync(store).some((e) => e.name.startsWith(".backup-")), "cleaned");
+
+  // A broken chain: list says so, the next backup is full and says why.
+  Deno.removeSync(join(store, base.id, "disk-0.qcow2"));
+  r = await vmOk(t, ["backup", "list", "web"]);
+  assert.match(r.stderr, new RegExp(`backup ${base.id} of VM "web" cannot be restored`));
+  r = await vmOk(t, ["backup", "web"]);
+  assert.match(r.stderr, /full backup: the chain of backup \S+ is broken: .* is missing/);
+  assert.match(r.stderr, /full, live/);
+
+  // The VM stopped mid-backup: the backup fails cleanly; the next one (stopped) is full.
+  const before = (await list(t)).map((b) => b.id);
+  const child = t.spawn(t.vmExe, { args: ["backup", "web", "--full"], stderr: "piped" });
+  await midJob(store, child.pid, 2 * MIB);
   await vmOk(t, ["stop", "web"]);
+  const st = await child.status;
+  const err = new TextDecoder().decode(await new Response(child.stderr).bytes());
+  assert.equal(st.code, 111, err);
+  assert.match(err, /QEMU went away .*nothing was kept/);
+  assert.deepEqual((await list(t)).map((b) => b.id), before);
+  r = await vmOk(t, ["backup", "web"]);
+  assert.match(r.stderr, /full, stopped/);
+});
+
+Deno.test({
+  ...skippable(
+    "vm backup --to a full file system: one line, nothing kept, the next backup works",
+    Deno.uid() === 0 ? undefined : "mounting a small tmpfs needs root",
+  ),
+  fn: () =>
+    withEnv({}, async (t) => {
+      const dir = await t.makeGuestVm("web", { log: false });
+      await fill(t, join(dir, "drive.qcow2"), 12);
+      t.startRunsvdir();
+      await bootWriting(t, dir, 1, "WROTE");
+      const small = join(t.root, "small");
+      Deno.mkdirSync(small);
+      await ok("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", small]);
+      try {
+        const r = await t.vm(["backup", "web", "--to", small]);
+        assert.equal(r.code, 111, r.stderr);
+        assert.match(r.stderr, /^vm: fatal: Backup of VM "web" failed: .*No space left on device/);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert.deepEqual([...Deno.readDirSync(join(small, "web"))], [], "nothing kept");
+      } finally {
+        await ok("umount", [small]);
+      }
+      const r = await vmOk(t, ["backup", "web"]);
+      assert.match(r.stderr, /full, live/);
+      await vmOk(t, ["stop", "web"]);
+    }),
 });
