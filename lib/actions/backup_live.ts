@@ -24,7 +24,7 @@ import {
   MANIFEST_VERSION,
 } from "../vm/backup_manifest.ts";
 import { backingName, backupDir } from "../vm/backup_store.ts";
-import { createImage, imageInfo } from "../qemu/img.ts";
+import { createImage } from "../qemu/img.ts";
 import { QmpClient } from "../qemu/qmp.ts";
 import { GuestAgent, NoAgentError } from "../qemu/guest_agent.ts";
 import {
@@ -71,7 +71,7 @@ async function liveDisks(qmp: QmpClient, w: Work): Promise<Disk[]> {
       path,
       name: showDisk(w.vmDir, path),
       format: n.format,
-      size: (await imageInfo(path))["virtual-size"],
+      size: n.size,
       bitmaps: new Map(
         n.bitmaps.filter((b) => b.persistent).map((b) => [b.name, !b.inconsistent]),
       ),

@@ -30,6 +30,8 @@ export interface BlockNode {
   file: string;
   /** Its format driver (`qcow2`, `raw`). */
   format: string;
+  /** Its virtual size, bytes. */
+  size: number;
   bitmaps: Bitmap[];
 }
 
@@ -55,6 +57,7 @@ export function parseBlockNodes(reply: unknown, cwd: string): BlockNode[] {
       node: ins["node-name"],
       file: resolve(cwd, file),
       format: String(ins.drv ?? ""),
+      size: Number(obj(ins.image)["virtual-size"] ?? 0),
       bitmaps,
     });
   }
@@ -185,7 +188,8 @@ export function onConnection(qmp: QmpClient): QmpSession {
   return (fn) => fn(qmp);
 }
 
-/** How often a job's state is asked, ms. */
+/** How often a job's state is asked, ms: at first often (a small incremental ends at once), then less. */
+const POLL_FIRST_MS = 20;
 const POLL_MS = 250;
 
 /**
@@ -202,7 +206,7 @@ export async function waitJobs(
   signal?: AbortSignal,
 ): Promise<string[]> {
   let cancelled = false;
-  for (;;) {
+  for (let pause = POLL_FIRST_MS;; pause = Math.min(POLL_MS, pause * 2)) {
     const mine = (await session(queryJobs)).filter((j) => ids.includes(j.id));
     onProgress?.(
       mine.reduce((n, j) => n + j.done, 0),
@@ -218,7 +222,7 @@ export async function waitJobs(
       const running = mine.filter((j) => !ENDED.has(j.status)).map((j) => j.id);
       await session((qmp) => cancelJobs(qmp, running));
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await new Promise((r) => setTimeout(r, pause));
   }
 }
 

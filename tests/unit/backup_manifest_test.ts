@@ -137,7 +137,7 @@ Deno.test("block nodes: query-block's drives, files against the VM directory, bi
       inserted: {
         "node-name": "#block123",
         drv: "qcow2",
-        image: { filename: "./drive.qcow2" },
+        image: { filename: "./drive.qcow2", "virtual-size": 16777216 },
         "dirty-bitmaps": [
           { name: bitmapName(A), persistent: true, recording: true },
           { name: "x", persistent: false, inconsistent: true },
@@ -150,6 +150,7 @@ Deno.test("block nodes: query-block's drives, files against the VM directory, bi
     node: "#block123",
     file: "/v/web/drive.qcow2",
     format: "qcow2",
+    size: 16777216,
     bitmaps: [
       { name: bitmapName(A), persistent: true, inconsistent: false },
       { name: "x", persistent: false, inconsistent: true },
