@@ -10,10 +10,10 @@
  * @module
  */
 
-import { CheckFailedError, describe, SystemError } from "../errors.ts";
+import { CheckFailedError, SystemError } from "../errors.ts";
 import { F } from "../layout.ts";
 import { join } from "../os/path.ts";
-import { exists, makeDir, MODE, removeTree } from "../os/fs.ts";
+import { makeDir, MODE, removeTree } from "../os/fs.ts";
 import { isAlive } from "../os/proc.ts";
 import { showDisk } from "../vm/disk_paths.ts";
 import {
@@ -26,7 +26,7 @@ import {
 import { backingName, backupDir } from "../vm/backup_store.ts";
 import { createImage } from "../qemu/img.ts";
 import { QmpClient } from "../qemu/qmp.ts";
-import { GuestAgent, NoAgentError } from "../qemu/guest_agent.ts";
+import { withFrozenGuest } from "../qemu/guest_freeze.ts";
 import {
   addTarget,
   type BackupJob,
@@ -164,10 +164,11 @@ async function setUp(
   // Raw disks hold no bitmap: then none at all (every backup is full).
   if (made.disks.every((d) => d.format === "qcow2")) made.bitmap = bitmapName(w.id);
   await addTargets(qmp, w, made.disks, since, made.bitmap, made);
-  const frozen = await withFreeze(w, async () => {
+  const { frozen, notes } = await withFrozenGuest(w.vmDir, w.name, async () => {
     await startJobs(qmp, made.jobs);
     made.started = true;
   });
+  w.notes.push(...notes);
   return { since, frozen };
 }
 
@@ -249,43 +250,4 @@ async function undoLive(session: QmpSession, made: Made): Promise<boolean> {
     if (!(e instanceof SystemError)) throw e;
     return false;
   }
-}
-
-/**
- * Runs `start` with the guest's file systems frozen when its agent answers
- * (thawed afterwards whatever happens); returns whether they were frozen.
- * A guest without an agent is backed up unfrozen (crash-consistent).
- */
-async function withFreeze(w: Work, start: () => Promise<void>): Promise<boolean> {
-  let agent: GuestAgent | undefined;
-  if (exists(join(w.vmDir, F.agent))) {
-    try {
-      agent = await GuestAgent.connect(w.vmDir, w.name, 1000);
-    } catch (e) {
-      if (!(e instanceof NoAgentError)) throw e;
-      w.notes.push("not frozen: no guest agent answers");
-    }
-  }
-  let frozen = false;
-  if (agent !== undefined) {
-    try {
-      await agent.execute("guest-fsfreeze-freeze", undefined, 30_000);
-      frozen = true;
-    } catch (e) {
-      if (!(e instanceof CheckFailedError || e instanceof SystemError)) throw e;
-      w.notes.push(`not frozen: ${describe(e)}`);
-    }
-  }
-  try {
-    await start();
-  } finally {
-    if (agent !== undefined) {
-      try {
-        if (frozen) await agent.execute("guest-fsfreeze-thaw", undefined, 30_000);
-      } finally {
-        agent.close();
-      }
-    }
-  }
-  return frozen;
 }
