@@ -31,7 +31,7 @@ import {
   newBackupId,
 } from "../vm/backup_manifest.ts";
 import { backupDir, backupStore, listBackups, makeStore, partialDir } from "../vm/backup_store.ts";
-import { bitmapsOf, imageBitmap, imageInfo, qemuImgProgress } from "../qemu/img.ts";
+import { bitmapsOf, imageBitmap, imageInfo, QemuImgFailed, qemuImgProgress } from "../qemu/img.ts";
 import { checkStopped, running } from "../qemu/processes.ts";
 import { removeLeftover, storeLeftovers } from "../images/leftovers.ts";
 import {
@@ -148,10 +148,13 @@ async function stoppedBackup(w: Work): Promise<BackupResult> {
   const time = Date.now() / 1000;
   const tracked = disks.every((d) => d.format === "qcow2");
   let added = false;
+  // Bitmaps of backups not in the list are of no use; one qemu-img cannot remove stays.
   for (const d of disks) {
     for (const b of d.bitmaps.keys()) {
       if (b.startsWith(BITMAP_PREFIX) && b !== w.last?.bitmap) {
-        await imageBitmap("remove", d.path, b);
+        await imageBitmap("remove", d.path, b).catch((e) => {
+          if (!(e instanceof QemuImgFailed)) throw e;
+        });
       }
     }
   }

@@ -208,11 +208,14 @@ export async function liveBackup(w: Work): Promise<BackupResult> {
     if (since !== undefined && w.last !== undefined) m.parent = w.last.id;
     if (made.bitmap !== undefined) m.bitmap = made.bitmap;
     const manifest = commit(w.vmDir, w.paths, w.partial, backupDir(w.store, w.id), m);
-    // In the list now: the last backup's bitmap is of no use any more.
+    // In the list now: the last backup's bitmap is of no use any more (the next backup
+    // removes it when this fails: it is not the base of anything listed).
     const old = w.last?.bitmap;
     if (old !== undefined && old !== made.bitmap) {
       await session(async (qmp) => {
         for (const d of made.disks) await removeBitmap(qmp, d.node ?? "", old);
+      }).catch((e) => {
+        if (!(e instanceof SystemError)) throw e;
       });
     }
     return { manifest, dir: backupDir(w.store, w.id), notes: w.notes };

@@ -180,11 +180,12 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
   assert.match(r.stderr, /full backup: the chain of backup \S+ is broken: .* is missing/);
   assert.match(r.stderr, /full, live/);
 
-  // The VM stopped mid-backup: the backup fails cleanly; the next one (stopped) is full.
+  // The VM gone mid-backup (vm kill: at once): the backup fails cleanly; the next one
+  // (stopped) is full, and starts a bitmap: the one after it, running, is incremental.
   const before = (await list(t)).map((b) => b.id);
   const child = t.spawn(t.vmExe, { args: ["backup", "web", "--full"], stderr: "piped" });
   await midJob(store, child.pid, 2 * MIB);
-  await vmOk(t, ["stop", "web"]);
+  await vmOk(t, ["kill", "web"]);
   const st = await child.status;
   const err = new TextDecoder().decode(await new Response(child.stderr).bytes());
   assert.equal(st.code, 111, err);
@@ -192,6 +193,10 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
   assert.deepEqual((await list(t)).map((b) => b.id), before);
   r = await vmOk(t, ["backup", "web"]);
   assert.match(r.stderr, /full, stopped/);
+  await bootWriting(t, dir, 20, "WROTE-FOUR");
+  r = await vmOk(t, ["backup", "web"]);
+  assert.match(r.stderr, /incremental, live/);
+  await vmOk(t, ["stop", "web"]);
 });
 
 Deno.test({

@@ -174,6 +174,9 @@ Deno.test("transaction: the new bitmap beside each job; incremental = sync bitma
   const inc = actions[2]?.data as Record<string, unknown>;
   assert.equal(inc.sync, "bitmap");
   assert.equal(inc["bitmap-mode"], "never");
+  assert.deepEqual(inc["x-perf"], { "max-chunk": 256 * 1024 });
+  const plain = transactionActions([{ id: "j", node: "n", target: "t" }], false);
+  assert.equal((plain[0]?.data as Record<string, unknown>)["x-perf"], undefined);
   assert.equal(inc.bitmap, bitmapName(A));
   assert.equal(ownerPid(jobId(3, 42)), 42);
   assert.equal(ownerPid(targetNode(3, 42)), 42);
