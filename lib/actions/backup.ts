@@ -21,7 +21,7 @@ import { exists, makeDir, MODE, removeTree } from "../os/fs.ts";
 import { formatBytes } from "../text/units.ts";
 import type { Config } from "../vm/config.ts";
 import { disksOf, showDisk } from "../vm/disk_paths.ts";
-import { inspectVm } from "../vm/inspect.ts";
+import { inspectVm, type Vm } from "../vm/inspect.ts";
 import {
   BITMAP_PREFIX,
   bitmapName,
@@ -30,7 +30,14 @@ import {
   MANIFEST_VERSION,
   newBackupId,
 } from "../vm/backup_manifest.ts";
-import { backupDir, backupStore, listBackups, makeStore, partialDir } from "../vm/backup_store.ts";
+import {
+  backupDir,
+  backupStore,
+  listBackups,
+  makeStore,
+  partialDir,
+  withBackupLock,
+} from "../vm/backup_store.ts";
 import { bitmapsOf, imageBitmap, imageInfo, QemuImgFailed, qemuImgProgress } from "../qemu/img.ts";
 import { checkStopped, running } from "../qemu/processes.ts";
 import { removeLeftover, storeLeftovers } from "../images/leftovers.ts";
@@ -64,12 +71,22 @@ function cleanStore(store: string): number {
  * SystemError naming QEMU's or qemu-img's error when a job fails (target
  * full, VM stopped meanwhile); nothing is left of a failed backup.
  */
-export async function backupVm(
+export function backupVm(
   cfg: Config,
   name: string,
   opts: BackupOptions = {},
 ): Promise<BackupResult> {
   const vm = inspectVm(cfg.vmdir, name);
+  return withBackupLock(cfg.vmdir, name, () => backupLocked(cfg, name, vm, opts));
+}
+
+/** {@link backupVm}, its lock held. */
+async function backupLocked(
+  cfg: Config,
+  name: string,
+  vm: Vm,
+  opts: BackupOptions,
+): Promise<BackupResult> {
   const paths = disksOf(cfg, vm);
   if (paths.length === 0) {
     throw new CheckFailedError(`VM "${name}" has no disk in its templates (no "-drive file=…")`);

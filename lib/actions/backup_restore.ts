@@ -31,6 +31,7 @@ import {
   backupStore,
   listBackups,
   saveConfig,
+  withBackupLock,
   writeManifest,
 } from "../vm/backup_store.ts";
 import { qemuImg } from "../qemu/img.ts";
@@ -80,11 +81,21 @@ async function writeDisk(src: string, dst: string, format: string): Promise<void
  * VmRunningError when the VM runs (in place), CheckFailedError for a
  * missing or broken backup, VmExistsError when `as` is taken.
  */
-export async function restoreBackup(
+export function restoreBackup(
   cfg: Config,
   name: string,
   id: string,
   opts: { as?: string; to?: string } = {},
+): Promise<RestoreResult> {
+  return withBackupLock(cfg.vmdir, name, () => restoreLocked(cfg, name, id, opts));
+}
+
+/** {@link restoreBackup}, the backup lock held. */
+async function restoreLocked(
+  cfg: Config,
+  name: string,
+  id: string,
+  opts: { as?: string; to?: string },
 ): Promise<RestoreResult> {
   const store = backupStore(cfg.vmdir, name, opts.to);
   const m = findBackup(store, name, id);
@@ -167,7 +178,7 @@ export interface PruneResult {
  * and removes the others, oldest first, each one's data merged into its
  * successor first. Throws UsageError for `keep` < 1.
  */
-export async function pruneBackups(
+export function pruneBackups(
   cfg: Config,
   name: string,
   keep: number,
@@ -176,6 +187,16 @@ export async function pruneBackups(
   if (!Number.isInteger(keep) || keep < 1) {
     throw new UsageError(`--keep must be a whole number of at least 1, not "${keep}"`);
   }
+  return withBackupLock(cfg.vmdir, name, () => pruneLocked(cfg, name, keep, to));
+}
+
+/** {@link pruneBackups}, the backup lock held. */
+async function pruneLocked(
+  cfg: Config,
+  name: string,
+  keep: number,
+  to: string | undefined,
+): Promise<PruneResult> {
   const store = backupStore(cfg.vmdir, name, to);
   const { backups } = listBackups(store);
   const byId = new Map(backups.map((b) => [b.id, b]));

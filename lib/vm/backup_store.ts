@@ -15,9 +15,17 @@ import { lstatIfExists, makeDir, MODE, readTextIfExists, writeFileAtomic } from 
 import { byAge, chainOf, isBackupId, type Manifest, parseManifest } from "./backup_manifest.ts";
 import { skipInClone } from "./dir.ts";
 import { F } from "../layout.ts";
+import { CheckFailedError } from "../errors.ts";
+import { withLock } from "./lock.ts";
+import { checkName } from "./name.ts";
 
-/** The store of VM `vm`'s backups: `<to>/<vm>` (absolute), or `$VMDIR/.backups/<vm>`. Pure. */
+/**
+ * The store of VM `vm`'s backups: `<to>/<vm>` (absolute), or
+ * `$VMDIR/.backups/<vm>`. Throws InvalidNameError for a name no VM may
+ * have (the VM itself need not exist any more). Pure.
+ */
 export function backupStore(vmdir: string, vm: string, to?: string): string {
+  checkName(vm);
   return to === undefined ? join(vmdir, BACKUPS_DIR, vm) : join(resolve(to), vm);
 }
 
@@ -62,6 +70,26 @@ export function listBackups(store: string): StoreListing {
     }
   }
   return { backups: byAge(backups), broken };
+}
+
+/**
+ * Runs `fn` holding VM `name`'s backup lock (`$VMDIR/.backups/<vm>/.lock`,
+ * whatever the store: the VM's bitmaps are one for all its stores), so that
+ * two `vm backup`, `prune` or `restore` of one VM never run at once; throws
+ * CheckFailedError at once when another holds it. Makes the default store.
+ */
+export function withBackupLock<T>(
+  vmdir: string,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const store = backupStore(vmdir, name);
+  makeStore(store);
+  const busy = () =>
+    new CheckFailedError(
+      `Another "vm backup", "prune" or "restore" of VM "${name}" runs; try again when it is done`,
+    );
+  return withLock(join(store, F.lock), busy, fn, 0);
 }
 
 /** Makes the store (and the directories above it that are missing), 0700. */

@@ -21,6 +21,7 @@ import {
   transactionActions,
 } from "../../lib/qemu/block_backup.ts";
 import { backingName, backupStore } from "../../lib/vm/backup_store.ts";
+import { InvalidNameError } from "../../lib/errors.ts";
 
 function manifest(id: string, time: number, parent?: string): Manifest {
   const m: Manifest = {
@@ -127,6 +128,8 @@ Deno.test("prunePlan: the oldest go, each merged into its successor first", () =
 Deno.test("backup store: $VMDIR/.backups/<vm> or DIR/<vm>; backing names relative", () => {
   assert.equal(backupStore("/v", "web"), "/v/.backups/web");
   assert.equal(backupStore("/v", "web", "/mnt/b"), "/mnt/b/web");
+  assert.throws(() => backupStore("/v", "../etc"), InvalidNameError);
+  assert.throws(() => backupStore("/v", ".backups"), InvalidNameError);
   assert.equal(backingName("/v/.backups/web", A, "disk-0.qcow2"), `../${A}/disk-0.qcow2`);
 });
 
