@@ -125,7 +125,6 @@ export const backup = defineCommand(BACKUP_ROW, {
       }
       return 0;
     }
-    requireVm(cfg.vmdir, name);
     if (op === "prune") {
       if (keep === undefined || !/^[0-9]+$/.test(keep)) {
         refuse(BACKUP_ROW, `prune needs "--keep N", N a whole number of at least 1`);
@@ -139,6 +138,7 @@ export const backup = defineCommand(BACKUP_ROW, {
       );
       return 0;
     }
+    requireVm(cfg.vmdir, name);
     const p = progress(`backup ${name}`);
     const t0 = performance.now();
     try {

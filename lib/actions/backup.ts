@@ -18,7 +18,6 @@
 import { CheckFailedError } from "../errors.ts";
 import { join } from "../os/path.ts";
 import { exists, makeDir, MODE, removeTree } from "../os/fs.ts";
-import { formatBytes } from "../text/units.ts";
 import type { Config } from "../vm/config.ts";
 import { disksOf, showDisk } from "../vm/disk_paths.ts";
 import { inspectVm, type Vm } from "../vm/inspect.ts";
@@ -214,9 +213,4 @@ async function stoppedBackup(w: Work): Promise<BackupResult> {
 /** `12 MiB` of backup `m` (its files' bytes). Pure. */
 export function backupBytes(m: Manifest): number {
   return m.disks.reduce((n, d) => n + d.bytes, 0);
-}
-
-/** `12.0 MiB`, for messages. Pure. */
-export function backupSize(m: Manifest): string {
-  return formatBytes(backupBytes(m));
 }
