@@ -139,7 +139,7 @@ install_file() {
 	fi
 }
 
-if timeout 300 "$deno" compile --quiet --allow-all --include "$here/cli" --include "$here/lib" \
+if timeout 300 "$deno" compile --quiet --allow-all --unstable-net --include "$here/cli" --include "$here/lib" \
 	--include "$here/default/images.conf" \
 	--output "$new" "$here/main.ts" >/dev/null 2>&1; then
 	install_file "$new" "$vm" "compiled vm"
@@ -161,7 +161,7 @@ else
 		say "sources installed: $LIBDIR"
 	fi
 	q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
-	printf '#!/bin/sh\n# vm launcher written by install.sh (deno compile was not possible here)\nexec %s run --allow-all --quiet %s "$@"\n' \
+	printf '#!/bin/sh\n# vm launcher written by install.sh (deno compile was not possible here)\nexec %s run --allow-all --unstable-net --quiet %s "$@"\n' \
 		"$(q "$deno")" "$(q "$LIBDIR/main.ts")" >"$new"
 	chmod 755 "$new"
 	install_file "$new" "$vm" "vm launcher (runs $deno; deno compile was not possible)"

@@ -7,6 +7,16 @@
  * @module
  */
 
+/** The entry of network `name` in `$VMDIR`: `@NAME` (see {@link NET}). Pure. */
+export function netEntry(name: string): string {
+  return `@${name}`;
+}
+
+/** The network an entry of `$VMDIR` is (`@NAME` → NAME), or undefined. Pure. */
+export function netOfEntry(entry: string): string | undefined {
+  return entry.startsWith(netEntry("")) ? entry.slice(1) : undefined;
+}
+
 /** The hidden VM directory holding the default templates and service scripts. */
 export const DEFAULT_VM = ".default";
 
@@ -69,7 +79,32 @@ export const F = {
   lock: ".lock",
   /** Port forwards of the user-mode network (lib/vm/ports.ts). */
   ports: "ports",
+  /** Shared folders (virtiofs), one per line (lib/vm/shares.ts). */
+  shares: "shares",
+  /** The VM's NICs on private networks and bridges, with their MACs and addresses (lib/vm/network.ts). */
+  networks: "networks",
 } as const;
+
+/**
+ * A private network (`vm net`): a runit service directory `$VMDIR/@NAME`
+ * whose `run` is `vm __switch` (lib/vm/network.ts, lib/service/switch.ts).
+ * `@` is not in a VM name: listings of VMs never see a network.
+ */
+export const NET = {
+  /** Its settings (`subnet=10.86.0.0/24`). */
+  config: "net.conf",
+  /** The switch's datagram socket. */
+  socket: "sock",
+  /** The VMs' datagram sockets, one per attached MAC (12 hex digits), bound by QEMU. */
+  ports: "ports",
+  /** The switch's sending sockets, one per port it sends to (named as in `ports/`). */
+  tx: "tx",
+  /** The run script in `default/` and `.default/` a network's `run` links to. */
+  run: "net/run",
+} as const;
+
+/** A shared folder's virtiofsd socket in `supervise/` is this prefix and its tag (lib/vm/shares.ts). */
+export const SHARE_SOCKET_PREFIX = "fs-";
 
 /** The sockets `vm __run` makes QEMU create and `vm __finish` removes. */
 export const SOCKETS = [F.monitor, F.qmp, F.console, F.vnc, F.agent] as const;

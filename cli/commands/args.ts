@@ -28,7 +28,8 @@ const ARGS_ROW = {
     "works it out as vm __run does (pre_qemu hook run, templates/once included but kept;",
     "KVM asked for but not usable by you: TCG instead, said on stderr),",
     "with the environment of the vmd (runsvdir) supervising VMDIR when there is one;",
-    "every word is shell-quoted; relative paths are relative to the VM's directory",
+    "every word is shell-quoted; relative paths are relative to the VM's directory;",
+    "the companions started before QEMU (a virtiofsd per shared folder) are said on stderr",
     "exit: 0 ok, 100 a template or the config cannot be parsed, 111 QEMU missing or a hook failed",
   ],
 } as const satisfies CommandSpec;
@@ -48,6 +49,9 @@ export const args = defineCommand(ARGS_ROW, {
     exclusive(inv, "json", "lines");
     const plan = await planStart(loadConfig(env), inspectDir(dir));
     if (plan.accelNote !== undefined) printErr(`vm: ${plan.accelNote}`);
+    for (const c of plan.companions) {
+      printErr(`vm: started before QEMU: ${c.name}: ${formatArgv(c.argv, false)}`);
+    }
     print(
       optFlag(inv, "json")
         ? JSON.stringify(plan.argv)

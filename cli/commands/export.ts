@@ -19,7 +19,8 @@ import { optFlag, optString } from "../core/parse.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { readVmModel } from "../../lib/export/vm_model.ts";
-import { inspectDir } from "../../lib/vm/inspect.ts";
+import { inspectDir, inspectVm } from "../../lib/vm/inspect.ts";
+import { visible } from "../../lib/text/visible.ts";
 import { requireVm } from "../../lib/vm/dir.ts";
 import { buildNomadJob, nomadPayload } from "../../lib/export/nomad.ts";
 import { nomadHcl } from "../../lib/export/nomad_hcl.ts";
@@ -203,6 +204,15 @@ async function exportTarCmd(inv: Invocation<RowOptions<typeof EXPORT_TAR_ROW>>):
   );
   if (onProgress !== undefined) printErr("");
   if (file !== "-") print(`VM "${name}" written to "${file}"`);
+  const shares = inspectVm(loadConfig().vmdir, name).shares;
+  if (shares.length > 0) {
+    printErr(visible(
+      `vm export tar: the archive records the shared folders of "${name}" (` +
+        shares.map((s) => `${s.tag}: ${s.path}`).join(", ") +
+        "), not their files: the folders do not travel; the import disables the shares " +
+        "until --trust",
+    ));
+  }
   return 0;
 }
 

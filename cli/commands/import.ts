@@ -133,6 +133,7 @@ async function importTarCmd(inv: Invocation<RowOptions<typeof IMPORT_TAR_ROW>>):
   if (onProgress !== undefined) printErr("");
   for (const u of r.untrusted) printErr(untrustedLine("tar", u));
   print(`VM "${r.name}" imported into "${r.dir}" (down)`);
+  for (const line of r.networks) print(`${r.name}: ${line}`);
   for (const line of r.login === undefined ? [] : movedLoginLines(r.name, cfg.vmdir, r.login)) {
     print(line);
   }

@@ -8,6 +8,8 @@
 import { EXIT_CHECK } from "../../lib/errors.ts";
 import { loadConfig } from "../../lib/vm/config.ts";
 import { listVms, requireVm } from "../../lib/vm/dir.ts";
+import { networkInfos } from "../../lib/actions/net.ts";
+import { networkTable } from "./net.ts";
 import { inspectDir, inspectVms, type Vm } from "../../lib/vm/inspect.ts";
 import { isRunning, markBases, statesOf, type VmState, vmState } from "../../lib/vm/state.ts";
 import { formatStatus, formatTable } from "../core/state_table.ts";
@@ -76,6 +78,9 @@ export const list = defineCommand(LIST_ROW, {
     const vms = inspectVms(cfg.vmdir);
     const states = statesOf(vms, cfg.vmdir);
     print(optFlag(inv, "json") ? jsonOf(vms, states) : formatTable(states, useColor()));
+    // Networks ($VMDIR/@NAME) are services too, never VMs: their own table under the VMs'.
+    const nets = optFlag(inv, "json") ? [] : networkInfos(cfg.vmdir);
+    if (nets.length > 0) print("\n" + networkTable(nets));
     const leftovers = leftoversLine(findLeftovers(cfg.vmdir));
     if (leftovers !== undefined) printErr(leftovers);
     return 0;

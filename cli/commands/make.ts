@@ -37,7 +37,7 @@ import {
 } from "../core/command.ts";
 import { imageArch, interruptible, MAKE_IMAGE_OPTIONS, pullRequest } from "./image.ts";
 import { print } from "../core/output.ts";
-import { exclusive, optFlag, optString } from "../core/parse.ts";
+import { exclusive, optFlag, optList, optString } from "../core/parse.ts";
 import { progress } from "../core/progress.ts";
 import { askChecked, askTextChecked, nextLine, yesNo } from "../core/prompt.ts";
 import { CLOUD_MAKE_OPTIONS, cloudOptionsFor } from "./make_cloud.ts";
@@ -75,6 +75,13 @@ const MAKE_ROW = {
         "adds the console socket of vm console",
     },
     { name: "no-default-templates", help: "start from no template (VMCONF_DEFAULT_TEMPLATES)" },
+    {
+      name: "net",
+      value: "NAME",
+      repeat: true,
+      help: "a NIC on private network NAME (vm net create), with a free address that stays",
+    },
+    { name: "no-nat", help: "without the user-mode NIC (internet, port forwards): --net only" },
     { name: "yes", short: "y", help: "take the default for every question not answered" },
     ...MAKE_IMAGE_OPTIONS,
     ...CLOUD_MAKE_OPTIONS,
@@ -128,6 +135,16 @@ function specOf(inv: MakeInvocation, cfg: Config, iso: string | undefined): Make
     defaults: choice.defaults,
   };
   if (iso !== undefined) spec.iso = iso;
+  const nets = optList(inv, "net");
+  if (nets.length > 0) spec.nets = nets;
+  if (optFlag(inv, "no-nat")) {
+    if (optString(inv, "image") !== undefined) {
+      throw new UsageError(
+        '"--no-nat" would leave an --image VM without SSH (vm ssh): leave it out',
+      );
+    }
+    spec.noNat = true;
+  }
   if (disk !== undefined) checkSize(disk);
   if (wait !== undefined) checkWait(wait);
   checkSpec(cfg.vmdir, spec);

@@ -36,6 +36,9 @@ export const finish = defineCommand(FINISH_ROW, {
     return entry(EXIT_SYSTEM, vmDir, async (say) => {
       const r = await finishVm(loadConfig(), inspectDir(vmDir), code, signal);
       if (r.cleanupEnded !== undefined) say(r.cleanupEnded);
+      for (const c of r.endedCompanions) {
+        say(`ended ${c.name} (PID ${c.pid}), which QEMU left running`);
+      }
       if (r.backoff !== undefined) {
         say(backoffLine({ ran: r.ran, backoff: r.backoff }, code, signal));
         await sleepBackoff(vmDir, r.backoff.until);

@@ -45,6 +45,8 @@ const COMMANDS: readonly (readonly [name: string, file: string])[] = [
   ["ip", "ip.ts"],
   ["exec", "exec.ts"],
   ["port", "port.ts"],
+  ["share", "share.ts"],
+  ["net", "net.ts"],
   ["cloud-init", "cloud_init.ts"],
   ["export", "export.ts"],
   ["import", "import.ts"],
@@ -55,6 +57,7 @@ const COMMANDS: readonly (readonly [name: string, file: string])[] = [
   ["__run", "runit_run.ts"],
   ["__stop", "runit_stop.ts"],
   ["__finish", "runit_finish.ts"],
+  ["__switch", "runit_switch.ts"],
   ["__complete", "completions.ts"],
   ["__setup", "setup.ts"],
 ];

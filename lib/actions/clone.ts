@@ -22,6 +22,8 @@ import { convertImage, createImage, imageInfo } from "../qemu/img.ts";
 import { checkStopped } from "../qemu/processes.ts";
 import { readTemplateText, templateNames } from "../vm/templates.ts";
 import { freeVmPath, listVms, requireVm, skipInClone } from "../vm/dir.ts";
+import { withVmdirLock } from "../vm/lock.ts";
+import { reattachCopy } from "./net_new.ts";
 import { checkRelocatable } from "./disks.ts";
 import { showDisk } from "../vm/disk_paths.ts";
 
@@ -149,9 +151,13 @@ export async function cloneVm(
       const fresh = replaceMacs(text, result.macs, randomMac, avoid);
       if (fresh !== text) writeFileAtomic(join(tdir, n), fresh);
     }
-    freeVmPath(cfg.vmdir, dstName);
-    checkStopped(srcName, src, "clone it (its disks are changing)");
-    Deno.renameSync(tmp, final);
+    // Its own NICs on the source's networks (fresh MACs and addresses), picked under VMDIR's lock.
+    await withVmdirLock(cfg.vmdir, () => {
+      for (const [o, n] of reattachCopy(cfg.vmdir, tmp, dstName)) result.macs.set(o, n);
+      freeVmPath(cfg.vmdir, dstName);
+      checkStopped(srcName, src, "clone it (its disks are changing)");
+      Deno.renameSync(tmp, final);
+    });
   } catch (e) {
     removeTree(tmp);
     throw e;

@@ -4,8 +4,11 @@
  * supervising `$VMDIR`; `$VMDIR` and `.default` writable by others; each VM's
  * files others may write or that are owned by another user, symlinks out of
  * the VM directory (lib/vm/safety.ts), an unusable `wait`, a host port two
- * VMs forward; a QEMU running without its runsv and an svlogd left by a
- * killed runsv; leftovers of interrupted operations (lib/images/leftovers.ts),
+ * VMs forward; networks whose switch is not running, attachments to missing
+ * networks or to bridges QEMU's bridge helper may not use (./doctor_net.ts);
+ * a QEMU running without its runsv and an svlogd left by a killed runsv; a
+ * companion (swtpm, virtiofsd) left without its QEMU; leftovers of
+ * interrupted operations (lib/images/leftovers.ts),
  * which `--fix` removes when their owner is gone. Each problem is one line
  * naming the file and the fix.
  * Reads `$VMDIR/**`, `/proc`; removes leftovers with `fix`.
@@ -27,7 +30,10 @@ import {
   removeLeftover,
 } from "../images/leftovers.ts";
 import { modeProblem, problemLine, vmProblems } from "../vm/safety.ts";
+import { companionVm, strayCompanions } from "../service/companions.ts";
+import type { CompanionProc } from "../qemu/processes.ts";
 import { formatRule, type PortClash, portClashes } from "../vm/ports.ts";
+import { networkProblems } from "./doctor_net.ts";
 
 /** What `vm doctor` found (and, with fix, did). */
 export interface DoctorReport {
@@ -105,6 +111,12 @@ export function clashLine(c: PortClash): string {
     `${c.rule.hostPort}`;
 }
 
+/** The line of a companion process left without its VM's QEMU. Pure. */
+export function strayCompanionLine(p: CompanionProc): string {
+  return `VM "${companionVm(p)}": ${p.name} (PID ${p.pid}) runs without the VM's QEMU ` +
+    `(a companion left behind); fix: kill ${p.pid}`;
+}
+
 /** The line of a leftover whose owner is gone. Pure. */
 export function leftoverProblem(l: Leftover): string {
   const what = l.outside === undefined ? `"${l.path}"` : `"${l.path}" and "${l.outside}"`;
@@ -123,6 +135,8 @@ export function doctor(vmdir: string, fix: boolean, uid: number = Deno.uid() ?? 
   const seen = new Set<string>();
   for (const name of listVms(vmdir)) problems.push(...vmLines(vmdir, name, uid, seen));
   problems.push(...portClashes(vmdir).map(clashLine));
+  problems.push(...strayCompanions(vmdir).map(strayCompanionLine));
+  problems.push(...networkProblems(vmdir, uid));
   const report: DoctorReport = { problems, removed: [], inProgress: [] };
   for (const l of findLeftovers(vmdir)) {
     if (l.running) report.inProgress.push(l);

@@ -23,6 +23,8 @@ import { checkWait, defaultDir, freeVmPath, vmPath } from "../vm/dir.ts";
 import { waitSupervised } from "../runit/control.ts";
 import { findRunsvdir } from "../qemu/processes.ts";
 import { withVmdirLock } from "../vm/lock.ts";
+import { attachNew } from "./net_new.ts";
+import { requireNetwork } from "../vm/network.ts";
 
 /** Everything `vm make` needs to create a VM. */
 export interface MakeSpec {
@@ -46,6 +48,10 @@ export interface MakeSpec {
    * runs holding the VMDIR's lock (lib/vm/lock.ts).
    */
   populate?: (dir: string) => Promise<void>;
+  /** Private networks to attach the VM to (`--net`), a free address on each (lib/actions/net.ts). */
+  nets?: string[];
+  /** Without the user-mode NIC (`--no-nat`): only the networks' NICs. */
+  noNat?: boolean;
 }
 
 /** What makeVm did. */
@@ -77,6 +83,10 @@ export function checkSpec(vmdir: string, spec: MakeSpec): { templates: string[];
   checkSize(spec.disk);
   checkWait(spec.wait);
   const templates = chooseTemplates(spec.defaults, spec.templates, availableTemplates(vmdir));
+  for (const net of spec.nets ?? []) requireNetwork(vmdir, net);
+  if (spec.noNat === true && (spec.nets ?? []).length === 0) {
+    throw new UsageError('"--no-nat" leaves the VM without a network: give "--net NAME" too');
+  }
   if (spec.iso === undefined) return { templates };
   const iso = resolve(spec.iso);
   if (statIfExists(iso)?.isFile !== true) {
@@ -139,10 +149,13 @@ export async function makeVm(vmdir: string, spec: MakeSpec): Promise<MakeResult>
     Deno.chmodSync(drive, MODE.file);
     // Under VMDIR's lock: a host port populate picks (cloud-init's SSH forward) stays unique.
     const populate = spec.populate;
-    if (populate === undefined) placeVm(tmp, final, spec.name, vmdir);
+    const nets = spec.nets ?? [];
+    if (populate === undefined && nets.length === 0) placeVm(tmp, final, spec.name, vmdir);
     else {
       await withVmdirLock(vmdir, async () => {
-        await populate(tmp);
+        if (populate !== undefined) await populate(tmp);
+        // Addresses picked under VMDIR's lock: no other attach takes them meanwhile.
+        if (nets.length > 0) attachNew(vmdir, tmp, spec.name, nets, spec.noNat === true);
         placeVm(tmp, final, spec.name, vmdir);
       });
     }

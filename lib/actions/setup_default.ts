@@ -14,7 +14,7 @@
 import { dirname, join } from "../os/path.ts";
 import { makeDir, MODE, writeFileAtomic } from "../os/fs.ts";
 import { SystemError } from "../errors.ts";
-import { DEFAULT_VM, F, SCRIPTS, VMD } from "../layout.ts";
+import { DEFAULT_VM, F, NET, SCRIPTS, VMD } from "../layout.ts";
 import { quoteWord } from "../text/shell_words.ts";
 import { templateNames } from "../vm/templates.ts";
 
@@ -89,7 +89,7 @@ export function setupDefault(srcDir: string, vmdir: string, vmExe: string): Setu
   // script from `default/vmd/run`, the systemd unit from `vmd.service` next to
   // `default/` (the source root).
   const files: { name: string; want: string; mode: number }[] = [
-    ...SCRIPTS.map((script) => ({
+    ...[...SCRIPTS, NET.run].map((script) => ({
       name: script as string,
       want: renderScript(Deno.readTextFileSync(join(srcDir, script)), vmExe),
       mode: MODE.script,

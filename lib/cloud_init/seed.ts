@@ -10,7 +10,7 @@
  */
 
 import { ParseError, UsageError } from "../errors.ts";
-import { Literal, toYaml, unprintable } from "./yaml.ts";
+import { Literal, toYaml, unprintable, type YamlValue } from "./yaml.ts";
 import { toHex } from "../text/bytes.ts";
 import { parsePublicKey } from "../ssh/keys.ts";
 
@@ -82,6 +82,24 @@ export function newInstanceId(): string {
 /** The `meta-data` file. Pure. */
 export function metaData(instanceId: string, hostname: string): string {
   return toYaml({ "instance-id": instanceId, "local-hostname": hostname });
+}
+
+/**
+ * The `network-config` (version 2) of a VM made with `--image` and `--net`:
+ * DHCP on each of its NICs, matched by MAC (`macs`: the user-mode NIC's
+ * first, then those on networks) and named `vmnic0`, `vmnic1`…, as
+ * cloud-init's own default configures only the first NIC. Pure.
+ */
+export function dhcpNetworkConfig(macs: readonly string[]): string {
+  const ethernets: { [name: string]: YamlValue } = {};
+  macs.forEach((mac, i) => {
+    ethernets[`vmnic${i}`] = {
+      match: { macaddress: mac.toLowerCase() },
+      "set-name": `vmnic${i}`,
+      dhcp4: true,
+    };
+  });
+  return toYaml({ version: 2, ethernets });
 }
 
 /** The instance-id of a `meta-data` text, or undefined. Pure. */
@@ -194,6 +212,8 @@ function part(type: string, filename: string, body: string, extra: string[] = []
  * multi-part: vm's cloud-config first, theirs second — a cloud-config
  * merged over vm's with {@link THEIR_KEYS_WIN}, a script or other
  * cloud-init format as its own part, a MIME multi-part nested whole.
+ * With `appended` (the shares' mounts: {@link sharesCloudConfig}) it is a
+ * multi-part even without theirs, that part last.
  * `boundary` must not occur in either text. Pure. Throws UsageError for
  * user-data cloud-init would not recognise, and for a cloud-config holding
  * a character YAML refuses (cloud-init would drop the whole file).
@@ -203,8 +223,11 @@ export function composeUserData(
   theirs: string | undefined,
   source: string,
   boundary: string,
+  appended?: string,
 ): string {
-  if (theirs === undefined) return ours;
+  if (theirs === undefined) {
+    return appended === undefined ? ours : multipart(ours, [], appended, boundary);
+  }
   const type = userDataType(theirs);
   if (type === undefined) {
     throw new UsageError(
@@ -231,17 +254,64 @@ export function composeUserData(
     theirs,
     type === "text/cloud-config" ? [`Merge-Type: ${THEIR_KEYS_WIN}`] : [],
   );
+  return multipart(ours, [second], appended, boundary);
+}
+
+/**
+ * The MIME multi-part of vm's cloud-config `ours`, the parts `middle` (made
+ * already), and `appended`, vm's cloud-config of the shares' mounts, merged
+ * with {@link APPEND_LISTS} so that it adds to the mounts before it. Pure.
+ */
+function multipart(
+  ours: string,
+  middle: readonly string[],
+  appended: string | undefined,
+  boundary: string,
+): string {
+  if (ours.includes(boundary) || appended?.includes(boundary)) {
+    throw new UsageError(`MIME boundary "${boundary}" occurs in the user-data; try again`);
+  }
+  const parts = [
+    part("text/cloud-config", "vm.cfg", ours),
+    ...middle.map((p) => p.endsWith("\n") ? p : p + "\n"),
+    ...(appended === undefined
+      ? []
+      : [part("text/cloud-config", "vm-shares.cfg", appended, [`Merge-Type: ${APPEND_LISTS}`])]),
+  ];
   return [
     `Content-Type: multipart/mixed; boundary="${boundary}"`,
     "MIME-Version: 1.0",
     "",
-    `--${boundary}`,
-    part("text/cloud-config", "vm.cfg", ours),
-    `--${boundary}`,
-    second.endsWith("\n") ? second : second + "\n",
+    ...parts.flatMap((p) => [`--${boundary}`, p]),
     `--${boundary}--`,
     "",
   ].join("\n");
+}
+
+/** Merge rule of the shares' part: its `mounts` are appended to those of the parts before. */
+export const APPEND_LISTS = "dict(recurse_array,no_replace)+list(append)+str()";
+
+/** One shared folder as the guest mounts it. */
+export interface ShareMount {
+  /** The virtiofs tag. */
+  tag: string;
+  /** The mount point in the guest. */
+  guestPath: string;
+  readonly: boolean;
+}
+
+/**
+ * The cloud-config mounting the shares at boot (`mounts:` entries
+ * `[TAG, /mnt/TAG, virtiofs, defaults,nofail, 0, 0]`; `nofail`: a share
+ * missing at a boot does not stop it), or undefined for none. Pure.
+ */
+export function sharesCloudConfig(mounts: readonly ShareMount[]): string | undefined {
+  if (mounts.length === 0) return undefined;
+  return "#cloud-config\n" + toYaml({
+    mounts: mounts.map((
+      m,
+    ) => [m.tag, m.guestPath, "virtiofs", m.readonly ? "ro,nofail" : "defaults,nofail", "0", "0"]),
+  });
 }
 
 /** A random MIME boundary. */

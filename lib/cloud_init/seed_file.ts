@@ -3,7 +3,8 @@
  * edit in `<vm>/cloud-init/` (0700): `meta-data`, `user-data` (vm's
  * cloud-config), optionally `extra-user-data` (the user's own, from
  * `--cloud-init`) and `network-config`. {@link writeSeed} builds
- * `<vm>/seed.iso` (volume `cidata`, 0600, written atomically) from them;
+ * `<vm>/seed.iso` (volume `cidata`, 0600, written atomically) from them
+ * and from the VM's `shares` (a last part mounting them at boot);
  * the `cloud-init` template attaches it read-only. Regenerating keeps the
  * instance-id unless a new one is asked for (cloud-init runs its
  * once-per-instance modules — users, keys — again only for a new one).
@@ -19,12 +20,15 @@ import { readTextIfExists, writeFileAtomic } from "../os/fs.ts";
 import { clientKey, ensurePrivateDir } from "../ssh/key_files.ts";
 import { withVmLock } from "../vm/lock.ts";
 import { SEED_FILES } from "../layout.ts";
+import { guestMountPoint, readShares } from "../vm/shares.ts";
 import { buildIso, type IsoFile } from "./iso9660.ts";
 import {
   composeUserData,
   instanceIdOf,
   newBoundary,
   newInstanceId,
+  type ShareMount,
+  sharesCloudConfig,
   withAuthorizedKey,
   withInstanceId,
 } from "./seed.ts";
@@ -86,9 +90,19 @@ export function readSeedSources(vmDir: string): SeedSources {
  * The ISO's files from the sources (user-data composed with the extra part). Pure but for the
  * boundary.
  */
-export function seedIsoFiles(s: SeedSources, extraSource = SEED_FILES.extraUserData): IsoFile[] {
+export function seedIsoFiles(
+  s: SeedSources,
+  extraSource: string = SEED_FILES.extraUserData,
+  shares: readonly ShareMount[] = [],
+): IsoFile[] {
   const enc = new TextEncoder();
-  const userData = composeUserData(s.userData, s.extraUserData, extraSource, newBoundary());
+  const userData = composeUserData(
+    s.userData,
+    s.extraUserData,
+    extraSource,
+    newBoundary(),
+    sharesCloudConfig(shares),
+  );
   const files: IsoFile[] = [
     { name: "meta-data", data: enc.encode(s.metaData) },
     { name: "user-data", data: enc.encode(userData) },
@@ -99,9 +113,21 @@ export function seedIsoFiles(s: SeedSources, extraSource = SEED_FILES.extraUserD
   return files;
 }
 
-/** Builds `<vmDir>/seed.iso` from the sources (0600, atomic). Throws UsageError for bad sources. */
+/**
+ * Builds `<vmDir>/seed.iso` from the sources and the VM's shared folders
+ * (`shares`: the guest mounts them at boot) (0600, atomic). Throws
+ * UsageError for bad sources, ParseError for a broken `shares` file.
+ */
 export function writeSeed(vmDir: string): void {
-  const iso = buildIso(SEED_VOLUME_ID, seedIsoFiles(readSeedSources(vmDir)));
+  const shares = readShares(vmDir).map((r) => ({
+    tag: r.tag,
+    guestPath: guestMountPoint(r),
+    readonly: r.readonly,
+  }));
+  const iso = buildIso(
+    SEED_VOLUME_ID,
+    seedIsoFiles(readSeedSources(vmDir), SEED_FILES.extraUserData, shares),
+  );
   writeFileAtomic(join(vmDir, SEED_FILES.iso), iso, 0o600);
 }
 

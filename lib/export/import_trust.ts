@@ -1,7 +1,8 @@
 /**
  * What an imported VM brings that reaches beyond its guest, kept disabled
  * until the user trusts it (`vm import … --trust`): a `hooks` file (shell
- * run as the user on every start and by `vm args`) and QEMU arguments that
+ * run as the user on every start and by `vm args`), a `shares` file (host
+ * folders the guest would read and write; renamed `shares.untrusted`) and QEMU arguments that
  * act on the host: `-incoming` (a migration stream replaces the guest),
  * `-plugin` (a shared library loaded into QEMU), `-sandbox off`, a monitor
  * that is no unix socket (`-monitor tcp:…`, `-mon`), a program QEMU runs
@@ -26,6 +27,7 @@ import type { Env } from "../vm/config.ts";
 import { parseOpts } from "../qemu/opt_list.ts";
 import { groupOptions, type OptionGroup, shown, type VmArg } from "./qemu_options.ts";
 import { templateArgs } from "./vm_model.ts";
+import { type Attachment, formatAttachments, readAttachments } from "../vm/network.ts";
 
 /** One thing an import brought that reaches the host. */
 export interface Untrusted {
@@ -38,8 +40,41 @@ export interface Untrusted {
   disabled?: string;
 }
 
+/**
+ * The `networks` file's NICs on host bridges (the LAN the host is on): the
+ * lines are removed unless `trust`; private networks stay (they reach only
+ * VMs of this VMDIR). A file that does not parse is left for `vm doctor`.
+ */
+function distrustBridges(dir: string, trust: boolean): Untrusted[] {
+  let list: Attachment[];
+  try {
+    list = readAttachments(dir);
+  } catch (e) {
+    if (e instanceof ParseError) return [];
+    throw e;
+  }
+  const bridges = list.filter((a) => a.kind === "bridge");
+  if (bridges.length === 0) return [];
+  const found: Untrusted[] = bridges.map((a) => ({
+    at: F.networks,
+    arg: formatAttachments([a]).trim(),
+    why: "a NIC on a bridge of this host (its LAN)",
+  }));
+  if (!trust) {
+    writeFileAtomic(
+      join(dir, F.networks),
+      formatAttachments(list.filter((a) => a.kind !== "bridge")),
+    );
+    for (const f of found) f.disabled = "line removed";
+  }
+  return found;
+}
+
 /** The name a distrusted hooks file gets. */
 export const UNTRUSTED_HOOKS = `${F.hooks}.untrusted`;
+
+/** The name a distrusted shares file gets. */
+export const UNTRUSTED_SHARES = `${F.shares}.untrusted`;
 
 /** Monitor values that stay on this host's private channels. */
 const PRIVATE_MONITOR = /^(mon:)?(unix:|none$|stdio$|vc\b)/;
@@ -145,7 +180,7 @@ export function distrustTemplate(
 /**
  * Finds what the VM assembled in `dir` (to become `final`, whose environment
  * `env` is) brings that reaches the host, and unless `trust` disables it (see
- * the module doc). Reads and rewrites `dir/hooks` and `dir/templates/*`.
+ * the module doc). Reads and rewrites `dir/hooks`, `dir/shares` and `dir/templates/*`.
  */
 export function distrustTree(dir: string, final: string, env: Env, trust: boolean): Untrusted[] {
   const out: Untrusted[] = [];
@@ -159,6 +194,17 @@ export function distrustTree(dir: string, final: string, env: Env, trust: boolea
     }
     out.push(hook);
   }
+  const shares = join(dir, F.shares);
+  if (exists(shares)) {
+    const why = "host folders shared with the guest, named as on the host it came from";
+    const share: Untrusted = { at: F.shares, arg: "", why };
+    if (!trust) {
+      Deno.renameSync(shares, join(dir, UNTRUSTED_SHARES));
+      share.disabled = `renamed ${UNTRUSTED_SHARES}`;
+    }
+    out.push(share);
+  }
+  out.push(...distrustBridges(dir, trust));
   const tdir = join(dir, F.templates);
   for (const name of exists(tdir) ? templateNames(tdir) : []) {
     const path = join(tdir, name);

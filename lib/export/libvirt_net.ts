@@ -25,6 +25,7 @@ import { type LibvirtCtx, open, take } from "./libvirt_ctx.ts";
 import { usersOf } from "./qemu_machine.ts";
 import { joinOpts, optGet, type OptItem, parseOpts } from "../qemu/opt_list.ts";
 import { hostfwdOptions, NETDEV_ID } from "../vm/ports.ts";
+import { formatIp } from "../net/subnet.ts";
 
 /** NIC models as libvirt names them. */
 const MODELS: Record<string, string> = {
@@ -177,9 +178,35 @@ function forwardPorts(ctx: LibvirtCtx, defaultNic: boolean): boolean {
   return true;
 }
 
+/**
+ * The VM's NICs on private networks and bridges (its `networks` file): a
+ * bridge is `<interface type='bridge'>`; a private network of vm's is a
+ * libvirt `<network>` of the same name (`type='network'`), which must be
+ * defined there (its DHCP then gives the addresses, not vm's switch).
+ */
+function mapAttachments(ctx: LibvirtCtx): void {
+  for (const a of ctx.model.attachments) {
+    const source = a.kind === "net" ? { network: a.network } : { bridge: a.bridge };
+    ctx.devices.push(el(
+      "interface",
+      { type: a.kind === "net" ? "network" : "bridge" },
+      el("mac", { address: a.mac }),
+      el("source", source),
+      el("model", { type: "virtio" }),
+    ));
+    if (a.kind === "net") {
+      ctx.notes.push(
+        `network "${a.network}": a libvirt network of that name must exist (virsh net-define); ` +
+          `its DHCP gives the address (${a.mac} had ${formatIp(a.ip)} under vm)`,
+      );
+    }
+  }
+}
+
 /** Maps the VM's network (see the module doc). */
 export function mapNetwork(ctx: LibvirtCtx): void {
-  const any = ctx.groups.some((g) => ["-nic", "-netdev", "-net"].includes(g.opt));
+  const any = ctx.model.attachments.length > 0 ||
+    ctx.groups.some((g) => ["-nic", "-netdev", "-net"].includes(g.opt));
   const defaultNic = !any && !ctx.groups.some((g) => g.opt === "-nodefaults");
   const forwarded = forwardPorts(ctx, defaultNic);
   for (const g of open(ctx, "-nic")) mapNic(ctx, g);
@@ -188,4 +215,5 @@ export function mapNetwork(ctx: LibvirtCtx): void {
     ctx.devices.push(el("interface", { type: "user" }, el("model", { type: "e1000" })));
     ctx.notes.push("network: QEMU's default NIC (user-mode, e1000) written out");
   }
+  mapAttachments(ctx);
 }

@@ -169,6 +169,7 @@ export function libvirtDomain(model: VmModel, uuid: string): LibvirtDomain {
   mapDisks(ctx);
   mapNetwork(ctx);
   mapConsoles(ctx);
+  const shared = mapShares(ctx);
   const commandline = leftovers(ctx);
   const root = el(
     "domain",
@@ -177,6 +178,9 @@ export function libvirtDomain(model: VmModel, uuid: string): LibvirtDomain {
     el("uuid", {}, ownUuid ?? uuid),
     el("metadata", {}, el("vm:vm", { "xmlns:vm": VM_NS, wait: model.wait })),
     el("memory", { unit: "MiB" }, String(memory)),
+    shared
+      ? el("memoryBacking", {}, el("source", { type: "memfd" }), el("access", { mode: "shared" }))
+      : undefined,
     el("vcpu", {}, String(vcpus)),
     os,
     noAcpi ? undefined : el("features", {}, el("acpi")),
@@ -193,6 +197,32 @@ export function libvirtDomain(model: VmModel, uuid: string): LibvirtDomain {
     ),
   );
   return { xml: xmlDocument(root), commandline, notes: ctx.notes };
+}
+
+/**
+ * The VM's shared folders as virtiofs `<filesystem>` devices (libvirt runs
+ * a virtiofsd per share itself); returns whether there are any: the domain's
+ * memory must then be shared (`<memoryBacking>` memfd). Pure.
+ */
+function mapShares(ctx: LibvirtCtx): boolean {
+  const shares = ctx.model.shares ?? [];
+  for (const s of shares) {
+    ctx.devices.push(el(
+      "filesystem",
+      { type: "mount", accessmode: "passthrough" },
+      el("driver", { type: "virtiofs" }),
+      el("source", { dir: s.path }),
+      el("target", { dir: s.tag }),
+      s.readonly ? el("readonly") : undefined,
+    ));
+    if (s.readonly) {
+      ctx.notes.push(
+        `share "${s.tag}" is read-only (<readonly/>): a libvirt whose virtiofsd has no ` +
+          "read-only mode refuses the domain rather than share it writable",
+      );
+    }
+  }
+  return shares.length > 0;
 }
 
 /** The VM's wait from a domain's `<metadata>` (ours), or undefined. Pure. */

@@ -139,6 +139,22 @@ export function buildNomadJob(
   model: VmModel,
   opts: NomadOptions,
 ): { job: NomadJob; mappings: NomadMapping[] } {
+  const shares = model.shares ?? [];
+  if (shares.length > 0) {
+    throw new UsageError(
+      `VM "${model.name}" shares folders (${shares.map((s) => s.tag).join(", ")}), and ` +
+        "Nomad's qemu driver mounts no host folders into a VM; remove them " +
+        `("vm share rm ${model.name} TAG") to export it`,
+    );
+  }
+  const nic = model.attachments[0];
+  if (nic !== undefined) {
+    throw new UsageError(
+      `VM "${model.name}" has a NIC on ${
+        nic.kind === "net" ? `private network "${nic.network}"` : `bridge "${nic.bridge}"`
+      }; Nomad's qemu driver has only user-mode port maps: detach it (vm net detach) to export`,
+    );
+  }
   const disk = mainDisk(model);
   const artifacts = [diskArtifact(model, disk, opts)];
   if (model.seed !== undefined) {

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { networkNeeds } from "../vm/network.ts";
 import { dirname, join, relative } from "../os/path.ts";
 import {
   exists,
@@ -235,6 +236,8 @@ export interface TarImportResult {
   untrusted: Untrusted[];
   /** What was done for the SSH login of a VM made with --image (import_login.ts). */
   login?: MovedLogin;
+  /** What of its private networks needs doing here (missingNetworks). */
+  networks: string[];
 }
 
 /** Refuses anything but regular files and directories; sets modes. Reads and changes `dir`. */
@@ -377,7 +380,8 @@ export async function importTar(
       untrusted = distrustTree(tmp, final, vmEnv(cfg, final), opts.trust === true);
       return tmp;
     });
-    return { name, dir, untrusted, ...(login === undefined ? {} : { login }) };
+    const networks = networkNeeds(cfg.vmdir, name, dir);
+    return { name, dir, untrusted, networks, ...(login === undefined ? {} : { login }) };
   } finally {
     removeTree(x);
   }

@@ -2,10 +2,10 @@
  * One VM as a plain description for the exporters (Nomad, libvirt, tar):
  * its template arguments, each with the template file and line it came from,
  * its `wait`, its disks with their formats and backing chains, its cloud-init
- * seed and forwarded ports. The templates are read as `vm start` reads them
+ * seed, forwarded ports and shared folders. The templates are read as `vm start` reads them
  * (same environment, `templates/once` skipped as it is for one start only)
  * but the `pre_qemu` hook is not run. Area lib/export, at the level of actions.
- * Reads `<vm>/templates/*`, `<vm>/wait`, `<vm>/ports`, `<vm>/seed.iso`; runs
+ * Reads `<vm>/templates/*`, `<vm>/wait`, `<vm>/ports`, `<vm>/shares`, `<vm>/seed.iso`; runs
  * `qemu-img info --backing-chain` on the disks.
  * @module
  */
@@ -19,8 +19,10 @@ import { F, ONCE_TEMPLATE, SEED_FILES } from "../layout.ts";
 import { exists } from "../os/fs.ts";
 import type { VmArg } from "./qemu_options.ts";
 import type { PortRule as PortForward } from "../vm/ports.ts";
+import type { ShareRule } from "../vm/shares.ts";
 import { vmEnv } from "../vm/dir.ts";
 import type { Vm } from "../vm/inspect.ts";
+import type { Attachment } from "../vm/network.ts";
 import { toHex } from "../text/bytes.ts";
 
 /** One image of a disk's backing chain. */
@@ -62,6 +64,10 @@ export interface VmModel {
   disks: DiskModel[];
   seed?: SeedModel;
   ports: PortForward[];
+  /** Shared folders (the `shares` file); none when absent. */
+  shares?: ShareRule[];
+  /** Its NICs on private networks and bridges (lib/vm/network.ts). */
+  attachments: Attachment[];
 }
 
 /**
@@ -121,6 +127,8 @@ export async function readVmModel(cfg: Config, vm: Vm): Promise<VmModel> {
     wait: vm.wait,
     disks,
     ports: vm.ports ?? [],
+    shares: vm.shares,
+    attachments: vm.attachments,
   };
   if (exists(seedPath)) {
     model.seed = { path: seedPath, sha256: await sha256File(seedPath) };

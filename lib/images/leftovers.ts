@@ -41,6 +41,8 @@ export const LEFTOVER_OPS = {
   untar: "import tar",
   export: "export tar",
   "image-import": "image import",
+  "net-rm": "net rm",
+  net: "net create",
   pull: "image pull",
   backup: "backup",
   restore: "restore",

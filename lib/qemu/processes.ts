@@ -4,6 +4,8 @@
  * without runsv, the `control/t` (`vm __stop`) a runsv waits for, the runsv
  * of each VM, and the runsvdir supervising VMDIR with its environment. The
  * one home of these questions; the /proc reading itself is lib/os/proc.ts.
+ * It also finds a VM's companion processes (swtpm, virtiofsd…: lib/service/companions.ts),
+ * by their working directory and their mark in the environment.
  * Reads `/proc/<pid>/{stat,cwd,exe,cmdline,environ}`, `<vm>/supervise/{ok,status}`.
  * @module
  */
@@ -18,6 +20,7 @@ import {
   cwdOf,
   descendants,
   environOf,
+  envOf,
   exeOf,
   findByCwd,
   procStat,
@@ -195,4 +198,44 @@ export function hookGroups(vmDir: string, argv0: string): number[] {
   return findByCwd("sh", want, { children: false })
     .filter((p) => p.pgrp === p.pid && (cmdlineOf(p.pid)?.[3] ?? "").startsWith(argv0))
     .map((p) => p.pid);
+}
+
+/**
+ * The environment variable that marks a companion process of a VM (lib/service/companions.ts
+ * starts each with `VM_COMPANION=<what it is>`, in the VM's directory).
+ */
+export const COMPANION_ENV = "VM_COMPANION";
+
+/** A companion process of a VM: what it is (its mark) and where it works. */
+export interface CompanionProc {
+  pid: number;
+  /** What it is, from its mark: "swtpm", "virtiofsd for share data", … */
+  name: string;
+  /** Its working directory: the VM's (a physical path). */
+  dir: string;
+}
+
+/**
+ * The live companion processes working in `dir` (a VM directory), or, with `children`, in any
+ * directory directly inside `dir` (a VMDIR). Zombies are left out. Reads `/proc`.
+ */
+export function companionsIn(dir: string, opts: { children: boolean }): CompanionProc[] {
+  const want = realPathOrUndefined(dir);
+  if (want === undefined) return [];
+  const out: CompanionProc[] = [];
+  for (const pid of allPids()) {
+    if (pid === Deno.pid) continue;
+    const cwd = cwdOf(pid);
+    if (cwd === undefined) continue;
+    const inside = opts.children
+      ? cwd.startsWith(want + "/") && !cwd.slice(want.length + 1).includes("/")
+      : cwd === want;
+    if (!inside) continue;
+    const name = envOf(pid, COMPANION_ENV);
+    if (name === undefined) continue;
+    const st = procStat(pid);
+    if (st === undefined || st.state === "Z") continue;
+    out.push({ pid, name, dir: cwd });
+  }
+  return out;
 }

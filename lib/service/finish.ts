@@ -1,6 +1,7 @@
 /**
  * After QEMU exited (runit's `finish`): run the `cleanup` hook with the exit
- * code and signal, remove the VM's sockets, and record the run for the
+ * code and signal, remove the VM's sockets, end the companions a QEMU left
+ * without ever connecting to them (./companions.ts), and record the run for the
  * crash-loop backoff. runsv restarts a VM at once (at most once a second)
  * whenever QEMU exits; a QEMU that dies within seconds of starting would
  * restart forever. So `vm __finish` (which runsv waits for before
@@ -23,6 +24,8 @@ import { readStatus } from "../runit/status.ts";
 import { removeSockets, vmEnv } from "../vm/dir.ts";
 import type { Vm } from "../vm/inspect.ts";
 import { sleep } from "../os/poll.ts";
+import { endCompanions } from "./companions.ts";
+import type { CompanionProc } from "../qemu/processes.ts";
 
 /** What finishVm did. */
 export interface FinishResult extends BackoffStep {
@@ -30,6 +33,8 @@ export interface FinishResult extends BackoffStep {
   status: number;
   /** Why cleanup was ended, when it ran past its bound (the VM's wait, at least 10 s). */
   cleanupEnded?: string;
+  /** Companions (swtpm, virtiofsd) QEMU left running, ended here (./companions.ts). */
+  endedCompanions: CompanionProc[];
 }
 
 /**
@@ -46,6 +51,7 @@ export async function finishVm(
   const vmDir = vm.dir;
   let status = 0;
   let cleanupEnded: string | undefined;
+  let endedCompanions: CompanionProc[] = [];
   try {
     if (vm.hooks) {
       const bound = Math.max(vm.wait, HOOK_MIN_S);
@@ -57,8 +63,9 @@ export async function finishVm(
     // A QEMU still working here is one whose runsv was killed (__run refused
     // to start another): its sockets are its only way to be stopped.
     if (orphanQemu(vmDir) === undefined) removeSockets(vmDir);
+    endedCompanions = await endCompanions(vmDir);
   }
-  const result: FinishResult = { status, ...recordExit(vmDir) };
+  const result: FinishResult = { status, endedCompanions, ...recordExit(vmDir) };
   if (cleanupEnded !== undefined) result.cleanupEnded = cleanupEnded;
   return result;
 }

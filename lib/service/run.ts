@@ -16,7 +16,8 @@
  * @module
  */
 
-import { basename, join } from "../os/path.ts";
+import { basename, dirname, join } from "../os/path.ts";
+import { attachmentArgs } from "../vm/network.ts";
 import type { Config, Env } from "../vm/config.ts";
 import { SystemError } from "../errors.ts";
 import { execve } from "../os/exec.ts";
@@ -32,6 +33,8 @@ import { portsEnv } from "../vm/ports.ts";
 import { checkPortsFree } from "../vm/port_check.ts";
 import { signal } from "../os/proc.ts";
 import { problemLine, vmProblems } from "../vm/safety.ts";
+import { type CompanionSpec, startCompanions } from "./companions.ts";
+import { planShares } from "./shares_start.ts";
 
 /** Everything needed to execute QEMU for a VM. */
 export interface StartPlan {
@@ -47,6 +50,8 @@ export interface StartPlan {
   hooks: Set<HookName>;
   /** Set when KVM was asked for but is not usable: TCG instead (lib/qemu/accel.ts). */
   accelNote?: string;
+  /** The companion processes QEMU needs, started just before it (./companions.ts). */
+  companions: CompanionSpec[];
 }
 
 /**
@@ -71,10 +76,14 @@ export async function planStart(cfg: Config, vm: Vm): Promise<StartPlan> {
   }
   const templates = vm.readTemplates(env);
   const qemu = findQemu(qemuProgram(env), env, vmDir);
-  const accel = chooseAccel(qemuArgs(templates.flatMap((t) => t.args)), kvmProblem());
-  const argv = [qemu, ...accel.args];
+  const templateArgs = templates.flatMap((t) => t.args);
+  const shares = planShares(vm, env, templateArgs);
+  const accel = chooseAccel(qemuArgs([...templateArgs, ...shares.args]), kvmProblem());
+  // The NICs on private networks and bridges (lib/vm/network.ts), after the templates.
+  const argv = [qemu, ...accel.args, ...attachmentArgs(dirname(vmDir), vm.attachments)];
   const usesOnce = templates.some((t) => t.name === ONCE_TEMPLATE);
-  const plan: StartPlan = { qemu, argv, env, usesOnce, hooks };
+  const companions: CompanionSpec[] = [...shares.companions];
+  const plan: StartPlan = { qemu, argv, env, usesOnce, hooks, companions };
   if (accel.note !== undefined) plan.accelNote = accel.note;
   return plan;
 }
@@ -108,7 +117,8 @@ export function checkSafe(vm: Vm): void {
 /**
  * `vm __run`: ends a stray svlogd, refuses an unsafe VM, one whose QEMU
  * already runs or whose forwarded host port is taken, plans the start,
- * consumes `once`, removes stale sockets, starts the post_qemu watcher, then
+ * consumes `once`, removes stale sockets, starts the companions (swtpm,
+ * virtiofsd: ./companions.ts) and the post_qemu watcher, then
  * replaces this process with QEMU (cwd the VM directory, umask 077). `say` gets the
  * lines for the log (an unusable `wait` file, KVM falling back to TCG).
  * Returns only by throwing.
@@ -131,6 +141,7 @@ export async function runVm(
   if (plan.usesOnce) removeIfExists(join(vmDir, F.once));
   removeSockets(vmDir);
   Deno.umask(0o077);
+  await startCompanions(vm, plan.companions, plan.env);
   if (plan.hooks.has("post_qemu")) await spawnPostQemu(vmDir, plan.env, Deno.pid);
   return execve(plan.qemu, plan.argv, plan.env, vmDir);
 }

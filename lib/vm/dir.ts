@@ -12,7 +12,7 @@
 
 import { basename, join } from "../os/path.ts";
 import { describe, SystemError, UsageError, VmExistsError, VmNotFoundError } from "../errors.ts";
-import { DEFAULT_VM, F, SOCKETS } from "../layout.ts";
+import { DEFAULT_VM, F, SHARE_SOCKET_PREFIX, SOCKETS } from "../layout.ts";
 import { byteOrder } from "../text/byte_order.ts";
 import { quoteWord } from "../text/shell_words.ts";
 import {
@@ -83,6 +83,7 @@ const LISTED = [
   F.templates,
   F.supervise,
   F.backoff,
+  F.networks,
 ];
 
 /**
@@ -250,9 +251,18 @@ export function vmEnv(cfg: Config, vmDir: string): Env {
   return { ...cfg.env, VM_NAME: basename(vmDir), VM_DIR: vmDir };
 }
 
-/** Removes the VM's sockets (stale ones before a start, all after a stop). */
+/**
+ * Removes the VM's sockets (stale ones before a start, all after a stop):
+ * QEMU's, and the shared folders' (`supervise/fs-TAG`, lib/vm/shares.ts).
+ */
 export function removeSockets(vmDir: string): void {
   for (const s of SOCKETS) removeIfExists(join(vmDir, s));
+  const supervise = join(vmDir, F.supervise);
+  for (const [name, type] of dirEntries(supervise) ?? []) {
+    if (name.startsWith(SHARE_SOCKET_PREFIX) && type === "other") {
+      removeIfExists(join(supervise, name));
+    }
+  }
 }
 
 /** Turns autostart of the VM in `dir` on (removes `down`) or off (creates `down` atomically). */

@@ -9,7 +9,7 @@
  * A snapshot: what changes while a command waits (runsv's status during a
  * start or a stop) is polled with lib/runit/status.ts.
  * Its disks are lib/vm/disk_paths.ts's (what its templates name). Reads
- * `<vm>/` and, when asked, `<vm>/{supervise/ok,supervise/status,wait,ports}`,
+ * `<vm>/` and, when asked, `<vm>/{supervise/ok,supervise/status,wait,ports,shares}`,
  * `<vm>/templates/*`.
  * @module
  */
@@ -29,6 +29,8 @@ import {
   type WaitRead,
 } from "./dir.ts";
 import { parsePorts, type PortRule } from "./ports.ts";
+import { parseShares, type ShareRule } from "./shares.ts";
+import { type Attachment, readAttachments } from "./network.ts";
 import {
   type ParsedTemplate,
   parseTemplate,
@@ -52,7 +54,9 @@ export class Vm {
   #status?: { read: Status | undefined };
   #wait?: WaitRead;
   #portsText?: { text: string | undefined };
+  #sharesText?: { text: string | undefined };
   #templateDir?: DirRead;
+  #attachments?: Attachment[];
   #texts = new Map<string, string | undefined>();
 
   constructor(dir: string, name: string, entries: VmEntries = vmEntries(dir)) {
@@ -111,6 +115,25 @@ export class Vm {
     this.#portsText ??= { text: this.entries.has(F.ports) ? readTextIfExists(path) : undefined };
     const text = this.#portsText.text;
     return text === undefined ? undefined : parsePorts(text, path);
+  }
+
+  /**
+   * The `shares` file's shared folders; none without the file. Throws
+   * ParseError (`<vm>/shares:<line>: …`) for a file that does not parse.
+   */
+  get shares(): ShareRule[] {
+    const path = join(this.dir, F.shares);
+    this.#sharesText ??= { text: this.entries.has(F.shares) ? readTextIfExists(path) : undefined };
+    const text = this.#sharesText.text;
+    return text === undefined ? [] : parseShares(text, path);
+  }
+
+  /**
+   * The VM's NICs on private networks and bridges (its `networks` file, lib/vm/network.ts);
+   * none without one. Throws ParseError for a file that does not parse.
+   */
+  get attachments(): Attachment[] {
+    return this.#attachments ??= this.entries.has(F.networks) ? readAttachments(this.dir) : [];
   }
 
   /**

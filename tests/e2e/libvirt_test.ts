@@ -6,6 +6,7 @@
 // Needs: apt-get install libvirt-daemon-system libvirt-clients. Takes ~40 s; where
 // /dev/kvm belongs to a group libvirt-qemu is not in (some containers), libvirtd
 // probes QEMU again on every capabilities lookup and domxml-to-native takes ~1 min more.
+// Slow (a libvirtd and two boots): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

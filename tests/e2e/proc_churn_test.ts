@@ -4,6 +4,7 @@
 // Thousands of short-lived processes run while `vm list` (whose VM has a QMP
 // socket left, so it looks for a stray QEMU each time), `vm doctor` and a
 // second `vm daemon` scan; none may print a stack trace or change its exit.
+// Slow (thousands of processes): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -2,6 +2,7 @@
 // `vm service install runit|systemd` in temp HOME/XDG dirs (never the real
 // ones) writes only its own files, and the runit user service run by a real
 // runsvdir stops every VM gracefully on `sv down`.
+// Slow (a systemd-analyze run and a runit user service): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

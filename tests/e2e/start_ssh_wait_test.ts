@@ -4,6 +4,7 @@
 // --image from a blank disk: the firmware finds nothing to boot ("No bootable
 // device.": the wait ends at once), or the busybox test
 // guest boots by -kernel, talks on its serial console, and never opens SSH.
+// Slow (several boots): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

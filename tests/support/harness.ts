@@ -93,7 +93,9 @@ export class TestEnv {
     Deno.mkdirSync(join(root, "bin"));
     Deno.writeTextFileSync(
       t.vmExe,
-      `#!/bin/sh\nexec ${quoteWords([Deno.execPath(), "run", "--allow-all", "--quiet"])} ` +
+      `#!/bin/sh\nexec ${
+        quoteWords([Deno.execPath(), "run", "--allow-all", "--unstable-net", "--quiet"])
+      } ` +
         `${quoteWord(join(REPO, "main.ts"))} "$@"\n`,
       { mode: 0o755 },
     );

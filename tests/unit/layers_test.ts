@@ -16,6 +16,7 @@ const ORDER = [
   "lib/layout.ts",
   "lib/text",
   "lib/os",
+  "lib/net",
   "lib/runit",
   "lib/qemu",
   "lib/vm",

@@ -26,6 +26,8 @@ Deno.test("parseLeftoverName: .make-, .destroy-, .clone-, .import- with the owne
   assert.deepEqual(parseLeftoverName(".clone-a-b-99"), { op: "clone", vm: "a-b", pid: 99 });
   assert.deepEqual(parseLeftoverName(".destroy-x-7")?.op, "destroy");
   assert.deepEqual(parseLeftoverName(".import-x-7")?.op, "import");
+  assert.deepEqual(parseLeftoverName(".net-lan-7"), { op: "net", vm: "lan", pid: 7 });
+  assert.deepEqual(parseLeftoverName(".net-rm-lan-7"), { op: "net-rm", vm: "lan", pid: 7 });
   for (const n of [".default", ".images", ".make-web", "make-web-1", ".make--1x", ".new-web-1"]) {
     assert.equal(parseLeftoverName(n), undefined, n);
   }

@@ -26,6 +26,7 @@ function model(templates: Record<string, string>, ports = ""): VmModel {
       chain: [{ path: "/vms/.images/base.qcow2", format: "qcow2" }],
     }],
     ports: parsePorts(ports, "ports"),
+    attachments: [],
   };
 }
 
@@ -159,6 +160,22 @@ Deno.test("libvirt XML: a seed.iso no template names is added as a CD-ROM", asyn
   assert.equal(child(cd, "source")?.attrs.file, "/vms/web/seed.iso");
   const again = libvirtDomain({ ...m, args: templateArgs("-cdrom ./seed.iso", "t", {}) }, "x");
   assert.equal((again.xml.match(/seed\.iso/g) ?? []).length, 1, "named once: not added twice");
+});
+
+Deno.test("libvirt XML: NICs on a bridge and on a private network (a libvirt network)", async () => {
+  const m = model({ "templates/a": "-drive file=drive.qcow2,if=virtio\n" });
+  m.attachments = [
+    { kind: "bridge", bridge: "br0", mac: "52:54:00:00:00:01" },
+    { kind: "net", network: "lan", mac: "52:54:00:00:00:02", ip: (10 << 24) + 5 },
+  ];
+  const d = libvirtDomain(m, "8b8c9a7e-1111-4222-8333-444455556666");
+  await validate(d.xml);
+  const nics = children(child(parseXml(d.xml), "devices"), "interface");
+  assert.deepEqual(nics.map((n) => n.attrs.type), ["bridge", "network"]);
+  assert.equal(child(nics[0], "source")?.attrs.bridge, "br0");
+  assert.equal(child(nics[1], "source")?.attrs.network, "lan");
+  assert.equal(child(nics[1], "mac")?.attrs.address, "52:54:00:00:00:02");
+  assert.ok(d.notes.some((n) => n.includes('network "lan"')), d.notes.join("\n"));
 });
 
 Deno.test("XML reader: entities, CDATA, comments, self-closing, attribute quotes", () => {

@@ -46,6 +46,7 @@ function model(extra: Record<string, string> = {}): VmModel {
     }],
     seed: { path: "/vms/web/seed.iso", sha256: SEED_SUM },
     ports: parsePorts("tcp 127.0.0.1:2222 22\ntcp 127.0.0.1:8080 80\n", "ports"),
+    attachments: [],
   };
 }
 
@@ -253,4 +254,13 @@ Deno.test("nomad: a seed no template names is added as a CD-ROM; no ports, no ne
   assert.ok(job.config.args.includes("user,model=virtio-net-pci,mac=52:54:00:12:34:56"));
   const g = (nomadPayload(job).Job.TaskGroups as Record<string, unknown>[])[0];
   assert.equal(g?.Networks, undefined);
+});
+
+Deno.test("Nomad: a NIC on a private network or a bridge is refused in one line", () => {
+  const m = model();
+  m.attachments = [{ kind: "net", network: "lan", mac: "52:54:00:00:00:02", ip: 1 }];
+  assert.throws(
+    () => buildNomadJob(m, OPTS),
+    /^UsageError: VM "web" has a NIC on private network "lan"; Nomad's qemu driver has only user-mode port maps: detach it/,
+  );
 });

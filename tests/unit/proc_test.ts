@@ -27,6 +27,7 @@ import {
 import { flockHolder, lockVmdir, STOP_MARGIN_S, stopBoundS } from "../../lib/actions/daemon.ts";
 import { DaemonRunningError } from "../../lib/errors.ts";
 import { withTempDir } from "../support/temp_dir.ts";
+import { pollUntil } from "../../lib/os/poll.ts";
 import { environValue } from "../support/environ.ts";
 
 Deno.test("parseStat: fields around a name with spaces and parentheses", () => {
@@ -65,6 +66,8 @@ Deno.test("environValue / envOf: one variable of an environment", async () => {
     stdin: "null",
   }).spawn();
   try {
+    // Until the child has exec'd sleep, /proc shows the environment of Deno's fork.
+    assert.ok(await pollUntil(() => procStat(child.pid)?.comm === "sleep", 5_000));
     assert.equal(envOf(child.pid, "MARK_FOR_TEST"), "here");
     assert.equal(envOf(child.pid, "NOT_SET_AT_ALL"), undefined);
   } finally {
@@ -80,6 +83,8 @@ Deno.test("findByCwd: processes by name in a directory, or directly below it", a
       new Deno.Command("sleep", { args: ["30"], cwd, stdin: "null" }).spawn();
     const kids = [spawn(root), spawn(`${root}/a`), spawn(`${root}/a/deeper`)];
     try {
+      // Until a child has exec'd sleep, /proc names it after Deno's fork.
+      assert.ok(await pollUntil(() => kids.every((k) => procStat(k.pid)?.comm === "sleep"), 5_000));
       const pids = (found: { pid: number }[]) => found.map((p) => p.pid).sort();
       const [inRoot, inA] = kids;
       assert.deepEqual(pids(findByCwd("sleep", root, { children: false })), [inRoot?.pid]);
@@ -185,6 +190,7 @@ Deno.test("procRead's callers go on past a process that exits under them (errno 
   await withTempDir(async (root) => {
     const kid = new Deno.Command("sleep", { args: ["30"], cwd: root, stdin: "null" }).spawn();
     try {
+      assert.ok(await pollUntil(() => procStat(kid.pid)?.comm === "sleep", 5_000));
       withProcReads(esrch, () => {
         assert.equal(procStat(kid.pid), undefined);
         assert.equal(cmdlineOf(kid.pid), undefined);
