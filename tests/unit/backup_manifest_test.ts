@@ -22,6 +22,7 @@ import {
 } from "../../lib/qemu/block_backup.ts";
 import { backingName, backupStore } from "../../lib/vm/backup_store.ts";
 import { InvalidNameError } from "../../lib/errors.ts";
+import { blocker } from "../../lib/actions/backup_work.ts";
 
 function manifest(id: string, time: number, parent?: string): Manifest {
   const m: Manifest = {
@@ -184,4 +185,37 @@ Deno.test("transaction: the new bitmap beside each job; incremental = sync bitma
   assert.equal(ownerPid(jobId(3, 42)), 42);
   assert.equal(ownerPid(targetNode(3, 42)), 42);
   assert.equal(ownerPid("#block12"), undefined);
+});
+
+Deno.test("blocker: a lost or inconsistent bitmap, a missing file of the chain: full, saying why", () => {
+  const store = Deno.makeTempDirSync({ prefix: "backup-store-" });
+  try {
+    const all = [manifest(A, 1), manifest(B, 2, A)];
+    for (const id of [A, B]) {
+      Deno.mkdirSync(`${store}/${id}`);
+      Deno.writeFileSync(`${store}/${id}/disk-0.qcow2`, new Uint8Array(1));
+    }
+    const disk = (bitmaps: [string, boolean][]) => ({
+      path: "/v/web/drive.qcow2",
+      name: "drive.qcow2",
+      format: "qcow2",
+      size: 16,
+      bitmaps: new Map(bitmaps),
+    });
+    const last = all[1]!;
+    assert.equal(blocker(all, last, [disk([[bitmapName(B), true]])], store), undefined);
+    assert.match(blocker(all, last, [disk([])], store) ?? "", /bitmap of backup .* is gone/);
+    assert.match(
+      blocker(all, last, [disk([[bitmapName(B), false]])], store) ?? "",
+      /inconsistent \(QEMU did not close the disk cleanly\)/,
+    );
+    Deno.removeSync(`${store}/${A}/disk-0.qcow2`);
+    assert.match(
+      blocker(all, last, [disk([[bitmapName(B), true]])], store) ?? "",
+      new RegExp(`chain of backup ${B} is broken: "${A}/disk-0.qcow2" is missing`),
+    );
+    assert.match(blocker([last], last, [disk([[bitmapName(B), true]])], store) ?? "", /needs/);
+  } finally {
+    Deno.removeSync(store, { recursive: true });
+  }
 });
