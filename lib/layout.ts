@@ -197,3 +197,19 @@ export const CLIENT_KEY = {
 
 /** The cloud image cache in `$VMDIR` (a dot-name: never taken for a VM; lib/images/store.ts). */
 export const IMAGES_DIR = ".images";
+
+/**
+ * The backups of `vm backup` (lib/actions/backup.ts): `$VMDIR/.backups/<vm>/`
+ * (a dot-name: never taken for a VM) or `<--to DIR>/<vm>/`, one directory
+ * per backup named by its id, each holding a qcow2 file per disk, the
+ * manifest and the VM's files (`vm-files/`).
+ */
+export const BACKUPS_DIR = ".backups";
+
+/** Names inside one backup's directory. */
+export const BACKUP_FILES = {
+  /** What the backup is (lib/vm/backup_manifest.ts), written last. */
+  manifest: "backup.json",
+  /** The VM's files but its disks and runit's state: templates, wait, ports, firmware vars… */
+  config: "vm-files",
+} as const;

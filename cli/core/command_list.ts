@@ -36,6 +36,8 @@ const COMMANDS: readonly (readonly [name: string, file: string])[] = [
   ["clone", "rename_clone.ts"],
   ["disk", "disk.ts"],
   ["snapshot", "snapshot.ts"],
+  ["backup", "backup.ts"],
+  ["restore", "backup.ts"],
   ["image", "image.ts"],
   ["ssh", "ssh.ts"],
   ["ssh-config", "ssh_config.ts"],

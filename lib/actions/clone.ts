@@ -54,7 +54,7 @@ function copyTree(src: string, dst: string, skip: (rel: string, path: string) =>
 }
 
 /** The MAC addresses of the templates of every VM in `vmdir`. */
-function macsInVmdir(vmdir: string): string[] {
+export function macsInVmdir(vmdir: string): string[] {
   const out: string[] = [];
   for (const vm of listVms(vmdir)) {
     const t = join(vmdir, vm, F.templates);

@@ -28,7 +28,7 @@ import {
 } from "../os/fs.ts";
 import { allPids, cwdOf, procStat } from "../os/proc.ts";
 import { formatBytes } from "../text/units.ts";
-import { IMAGES_DIR } from "../layout.ts";
+import { BACKUPS_DIR, IMAGES_DIR } from "../layout.ts";
 import { imagesDir, parseStoredName, PART_SUFFIX } from "./store.ts";
 import { metaOwner, readMetaFile } from "./meta.ts";
 
@@ -44,6 +44,8 @@ export const LEFTOVER_OPS = {
   "net-rm": "net rm",
   net: "net create",
   pull: "image pull",
+  backup: "backup",
+  restore: "restore",
 } as const;
 
 /** An operation that leaves a dot-directory. */
@@ -234,9 +236,26 @@ export function findLeftovers(vmdir: string, sizes = true): Leftover[] {
       out.push(dirLeftover(images, e, sizes) ?? metaLeftover(images, e));
     }
   }
+  // `vm backup` assembles each backup in its VM's store, `$VMDIR/.backups/<vm>/`.
+  if (top.some((e) => e.name === BACKUPS_DIR && e.isDirectory)) {
+    for (const v of entriesOf(join(vmdir, BACKUPS_DIR))) {
+      if (v.isDirectory) out.push(...storeLeftovers(join(vmdir, BACKUPS_DIR, v.name), sizes));
+    }
+  }
   return out.filter((l) => l !== undefined).sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0
   );
+}
+
+/**
+ * The half-made backups (`.backup-<vm>-<pid>`) in the backup store `store`
+ * (lib/vm/backup_store.ts; `--to DIR` stores are outside `$VMDIR`). Reads
+ * the store and /proc.
+ */
+export function storeLeftovers(store: string, sizes = true): Leftover[] {
+  return entriesOf(store).map((e) => dirLeftover(store, e, sizes)).filter((l) =>
+    l !== undefined && l.op === "backup"
+  ) as Leftover[];
 }
 
 /** Whether any process works in the tree `path` (a QEMU, a runsv not yet gone). Reads /proc. */

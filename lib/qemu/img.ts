@@ -24,10 +24,12 @@ function failed(args: readonly string[], stderr: Uint8Array): QemuImgFailed {
 }
 
 /** Runs qemu-img with `args`; returns its stdout. Throws SystemError naming its error. */
-export async function qemuImg(args: readonly string[]): Promise<string> {
+export async function qemuImg(args: readonly string[], signal?: AbortSignal): Promise<string> {
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("qemu-img", { args: [...args], stdin: "null" }).output();
+    const opts: Deno.CommandOptions = { args: [...args], stdin: "null" };
+    if (signal !== undefined) opts.signal = signal;
+    out = await new Deno.Command("qemu-img", opts).output();
   } catch (e) {
     throw notStarted(e);
   }
@@ -44,21 +46,24 @@ export function lastPercent(text: string): number | undefined {
 
 /**
  * Runs qemu-img with `args` (which include `-p`), calling `onProgress(percent,
- * 100)` as its progress output comes. Throws SystemError naming its error.
+ * 100)` as its progress output comes; `signal` kills it. Throws SystemError
+ * naming its error.
  */
 export async function qemuImgProgress(
   args: readonly string[],
   onProgress: (done: number, total?: number) => void,
+  signal?: AbortSignal,
 ): Promise<void> {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("qemu-img", {
+    const opts: Deno.CommandOptions = {
       args: [...args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    })
-      .spawn();
+    };
+    if (signal !== undefined) opts.signal = signal;
+    child = new Deno.Command("qemu-img", opts).spawn();
   } catch (e) {
     throw notStarted(e);
   }
@@ -81,6 +86,24 @@ export async function createImage(path: string, size?: string, backing?: string)
   args.push(path);
   if (size !== undefined) args.push(size);
   await qemuImg(args);
+}
+
+/** A persistent dirty bitmap of a qcow2 image, as `qemu-img info` shows it. */
+export interface ImageBitmap {
+  name: string;
+  /** `in-use` (QEMU has it open, or crashed with it), `auto` (enabled). */
+  flags: string[];
+}
+
+/** Adds (enabled) or removes the persistent dirty bitmap `name` of qcow2 image `path`. */
+export async function imageBitmap(op: "add" | "remove", path: string, name: string): Promise<void> {
+  await qemuImg(["bitmap", `--${op}`, "-f", "qcow2", path, name]);
+}
+
+/** The persistent dirty bitmaps of a qcow2 image's `info`. Pure. */
+export function bitmapsOf(info: ImageInfo): ImageBitmap[] {
+  const list = info["format-specific"]?.data?.bitmaps;
+  return Array.isArray(list) ? list as ImageBitmap[] : [];
 }
 
 /** What `qemu-img info --output=json` says of an image (the fields we use). */
