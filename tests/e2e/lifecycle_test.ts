@@ -150,6 +150,9 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     problem: null,
     agent: false,
     ssh_port: null,
+    arch: "x86_64",
+    firmware: "bios",
+    tpm: false,
   });
   assert.deepEqual(unsup, {
     name: "unsup",
@@ -165,6 +168,9 @@ test("vm list/status/autostart: a running, a stopped, an autostart and an unsupe
     problem: `QEMU (PID ${unsupPid}) runs without its runsv; "vm stop unsup" powers it off`,
     agent: false,
     ssh_port: null,
+    arch: "x86_64",
+    firmware: "bios",
+    tpm: false,
   });
 
   // The human table shows the same (plain: not a TTY, NO_COLOR).
