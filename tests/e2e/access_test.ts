@@ -2,6 +2,7 @@
 // test guest whose serial console is on supervise/console (the shipped
 // serial-console template): vm console (pipe and pseudo-terminal), vm monitor,
 // vm qmp, vm log.
+// Slow (a quarter of a minute or more of guests): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -5,6 +5,7 @@
 // the one left still does. Then `kill -9` and Ctrl-C of
 // `vm backup` mid-job leave no entry in the list, `vm doctor` reports the
 // killed one's leftover, and the next backup works (and removes it).
+// Slow (a quarter of a minute or more of guests): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

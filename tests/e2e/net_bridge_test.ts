@@ -4,6 +4,7 @@
 // Traffic stays in the namespace, which is removed at the end. The bridge
 // helper's /etc/qemu/bridge.conf is written for the test's bridge only when
 // there is none (and removed after); before it, attach says what to configure.
+// Slow (a quarter of a minute or more of guests): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

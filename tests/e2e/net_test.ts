@@ -5,6 +5,7 @@
 // and the pings work again within 10 s; a restarted guest gets the same
 // address again. Figures (switch RSS and private memory, time to ping again)
 // are printed.
+// Slow (a quarter of a minute or more of guests): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -3,6 +3,7 @@
 // The test guest powers off at once on the ACPI button, but the VM's cleanup
 // hook takes 3 s, so runsv reports it down well after its wait of 2 s: the
 // old guess said "did not power off within its wait".
+// Slow (a quarter of a minute or more of guests): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

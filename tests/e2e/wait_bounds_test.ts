@@ -3,6 +3,7 @@
 // nothing made) and wherever it is read at run time (an unusable `wait` file
 // is logged and the default used, so a stop still ends); `--disk -1` is an
 // invalid size, not an unknown option.
+// Slow (a quarter of a minute or more of guests): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
