@@ -10,34 +10,33 @@
 import assert from "node:assert/strict";
 import { AGENT_SOCKET } from "../../lib/qemu/guest_agent.ts";
 import { withFrozenGuest } from "../../lib/qemu/guest_freeze.ts";
+import { FakeAgent } from "../support/fake_agent.ts";
 
-type Handler = (cmd: string) => unknown;
-
-/** A fake agent with a file-system freeze state; `handler` may answer instead. */
-class FakeAgent {
-  readonly dir = Deno.makeTempDirSync({ prefix: "freeze-test-" });
-  readonly seen: string[] = [];
+/**
+ * The fake agent (tests/support/fake_agent.ts) with a file-system freeze state; `handler` may
+ * answer first. `seen` has the commands after the handshake (and what a test adds).
+ */
+class FreezeAgent {
   state = "thawed";
-  readonly #listener: Deno.UnixListener;
-  readonly #conns: Deno.Conn[] = [];
-  readonly #loop: Promise<void>;
+  readonly seen: string[] = [];
+  readonly #agent: FakeAgent;
 
-  constructor(handler: Handler = () => undefined) {
-    Deno.mkdirSync(`${this.dir}/supervise`);
-    this.#listener = Deno.listen({ transport: "unix", path: `${this.dir}/${AGENT_SOCKET}` });
-    this.#loop = this.#accept(handler);
+  constructor(handler: (cmd: string) => unknown = () => undefined) {
+    this.#agent = new FakeAgent((cmd) => {
+      this.seen.push(cmd);
+      return handler(cmd) ?? this.#answer(cmd);
+    });
   }
 
-  async #accept(handler: Handler): Promise<void> {
-    for await (const conn of this.#listener) {
-      this.#conns.push(conn);
-      void this.#serve(conn, handler).catch(() => {});
-    }
+  get dir(): string {
+    return this.#agent.dir;
   }
 
-  #answer(cmd: string, handler: Handler): unknown {
-    const own = handler(cmd);
-    if (own !== undefined) return own;
+  close(): Promise<void> {
+    return this.#agent.close();
+  }
+
+  #answer(cmd: string): unknown {
     if (cmd === "guest-fsfreeze-freeze") {
       this.state = "frozen";
       return { return: 2 };
@@ -49,49 +48,10 @@ class FakeAgent {
     if (cmd === "guest-fsfreeze-status") return { return: this.state };
     return { error: { class: "CommandNotFound", desc: cmd } };
   }
-
-  async #serve(conn: Deno.Conn, handler: Handler) {
-    const enc = new TextEncoder();
-    let text = "";
-    const buf = new Uint8Array(4096);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) return;
-      const bytes = buf.subarray(0, n);
-      const ff = bytes.lastIndexOf(0xff);
-      text = (ff >= 0 ? "" : text) +
-        new TextDecoder().decode(ff >= 0 ? bytes.subarray(ff + 1) : bytes);
-      let nl;
-      while ((nl = text.indexOf("\n")) >= 0) {
-        const msg = JSON.parse(text.slice(0, nl));
-        text = text.slice(nl + 1);
-        if (msg.execute === "guest-sync-delimited") {
-          await conn.write(
-            new Uint8Array([0xff, ...enc.encode(`{"return": ${msg.arguments.id}}\n`)]),
-          );
-          continue;
-        }
-        this.seen.push(msg.execute);
-        const r = this.#answer(msg.execute, handler) as Record<string, unknown>;
-        await conn.write(enc.encode(JSON.stringify({ ...r, id: msg.id }) + "\n"));
-      }
-    }
-  }
-
-  async close(): Promise<void> {
-    this.#listener.close();
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch { /* closed by the client */ }
-    }
-    await this.#loop.catch(() => {});
-    Deno.removeSync(this.dir, { recursive: true });
-  }
 }
 
 Deno.test("withFrozenGuest: frozen while the work runs, thawed after it", async () => {
-  const fake = new FakeAgent();
+  const fake = new FreezeAgent();
   try {
     const r = await withFrozenGuest(fake.dir, "web", () => {
       fake.seen.push(`work while ${fake.state}`);
@@ -111,7 +71,7 @@ Deno.test("withFrozenGuest: frozen while the work runs, thawed after it", async 
 });
 
 Deno.test("withFrozenGuest: thawed also when the work fails; its error passed on", async () => {
-  const fake = new FakeAgent();
+  const fake = new FreezeAgent();
   try {
     await assert.rejects(
       withFrozenGuest(fake.dir, "web", () => Promise.reject(new Error("transaction refused"))),
@@ -125,7 +85,7 @@ Deno.test("withFrozenGuest: thawed also when the work fails; its error passed on
 });
 
 Deno.test("withFrozenGuest: a refused freeze is one note; the work runs unfrozen", async () => {
-  const fake = new FakeAgent((cmd) =>
+  const fake = new FreezeAgent((cmd) =>
     cmd === "guest-fsfreeze-freeze"
       ? { error: { class: "GenericError", desc: "fsfreeze is disabled" } }
       : undefined
@@ -143,7 +103,7 @@ Deno.test("withFrozenGuest: a refused freeze is one note; the work runs unfrozen
 
 Deno.test("withFrozenGuest: a thaw that does not take is retried, then said loudly", async () => {
   let thaws = 0;
-  const fake = new FakeAgent((cmd) => {
+  const fake = new FreezeAgent((cmd) => {
     if (cmd !== "guest-fsfreeze-thaw") return undefined;
     thaws++;
     return thaws < 2 ? { return: 0 } : undefined; // the first one leaves it frozen
@@ -156,7 +116,7 @@ Deno.test("withFrozenGuest: a thaw that does not take is retried, then said loud
   } finally {
     await fake.close();
   }
-  const stuck = new FakeAgent((cmd) =>
+  const stuck = new FreezeAgent((cmd) =>
     cmd === "guest-fsfreeze-thaw" ? { error: { class: "GenericError", desc: "busy" } } : undefined
   );
   try {
