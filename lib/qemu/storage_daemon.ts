@@ -15,10 +15,10 @@
  */
 
 import { SystemError } from "../errors.ts";
-import { join, resolve } from "../os/path.ts";
+import { basename, dirname, join, resolve } from "../os/path.ts";
 import { pathExists } from "../os/lookup.ts";
 import { pollUntil } from "../os/poll.ts";
-import { isAlive, signal } from "../os/proc.ts";
+import { cmdlineOf, isAlive, signal } from "../os/proc.ts";
 import { findExecutable } from "../os/exec.ts";
 import { COMPANION_ENV, companionsIn } from "./processes.ts";
 import { QmpClient } from "./qmp.ts";
@@ -28,6 +28,9 @@ export const STORAGE_DAEMON = "qemu-storage-daemon";
 
 /** The Debian package that has it. */
 export const STORAGE_DAEMON_PACKAGE = "qemu-system-common";
+
+/** The prefix of the socket's private temporary directory. */
+const TMP_PREFIX = "vm-qsd-";
 
 /** How long the daemon may take to open the disks and make its socket, and to quit. */
 const START_MS = 10_000;
@@ -77,6 +80,14 @@ export function daemonArgs(disks: readonly DaemonDisk[], socket: string): string
   return args;
 }
 
+/** The private directory of the socket in daemon arguments `argv` ({@link daemonArgs}), or undefined. Pure. */
+export function socketDir(argv: readonly string[]): string | undefined {
+  const chardev = argv.find((a) => a.startsWith("socket,path="));
+  const m = chardev === undefined ? null : /^socket,path=((?:[^,]|,,)*),/.exec(chardev);
+  const dir = m?.[1] === undefined ? undefined : dirname(m[1].replaceAll(",,", ","));
+  return dir !== undefined && basename(dir).startsWith(TMP_PREFIX) ? dir : undefined;
+}
+
 /** Sends SIGTERM to `pid`, then SIGKILL when it is still there after a grace. */
 async function endPid(pid: number, gone: () => boolean): Promise<void> {
   if (!signal(pid, "SIGTERM")) return;
@@ -115,7 +126,7 @@ export class StorageDaemon {
     vmDir: string,
     disks: readonly DaemonDisk[],
   ): Promise<StorageDaemon> {
-    const tmp = Deno.makeTempDirSync({ prefix: "vm-qsd-" });
+    const tmp = Deno.makeTempDirSync({ prefix: TMP_PREFIX });
     const socket = join(tmp, "qmp");
     let child: Deno.ChildProcess;
     try {
@@ -213,7 +224,9 @@ export async function endStrayDaemons(vmDir: string): Promise<number> {
   for (const p of companionsIn(vmDir, { children: false })) {
     const owner = daemonOwner(p.name);
     if (owner === undefined || isAlive(owner)) continue;
+    const dir = socketDir(cmdlineOf(p.pid) ?? []);
     await endPid(p.pid, () => !isAlive(p.pid));
+    if (dir !== undefined) Deno.removeSync(dir, { recursive: true });
     n++;
   }
   return n;

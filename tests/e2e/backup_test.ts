@@ -230,6 +230,7 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
   // Ctrl-C and kill -9 of a stopped VM's backup: the daemon is ended (Ctrl-C) or reported
   // by vm doctor and ended by the next backup (kill -9); no entry in the list.
   const listed = (await list(t)).map((b) => b.id);
+  const tmpBefore = new Set([...Deno.readDirSync("/tmp")].map((e) => e.name));
   for (const how of ["SIGINT", "SIGKILL"] as const) {
     const child = t.spawn(t.vmExe, { args: ["backup", "web", "--full"], stderr: "piped" });
     await midJob(store, child.pid, 2 * MIB);
@@ -256,6 +257,12 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
   assert.ok(!Deno.readDirSync(store).some((e) => e.name.startsWith(".backup-")), "cleaned");
   const doc = await t.vm(["doctor"]);
   assert.doesNotMatch(doc.stdout + doc.stderr, /qemu-storage-daemon/);
+  assert.ok(
+    ![...Deno.readDirSync("/tmp")].some((e) =>
+      e.name.startsWith("vm-qsd-") && !tmpBefore.has(e.name)
+    ),
+    "no socket directory of a daemon left in /tmp",
+  );
 });
 
 Deno.test({

@@ -15,6 +15,7 @@ import {
   daemonMark,
   daemonOwner,
   endStrayDaemons,
+  socketDir,
 } from "../../lib/qemu/storage_daemon.ts";
 import { inspectDir } from "../../lib/vm/inspect.ts";
 import { SystemError } from "../../lib/errors.ts";
@@ -156,6 +157,8 @@ Deno.test("a killed backup's storage daemon: a stray for doctor, ended by the ne
 Deno.test("storage daemon: its marks, its arguments; it is no VM's QEMU", () => {
   assert.equal(daemonOwner(daemonMark(42)), 42);
   assert.equal(daemonOwner("swtpm"), undefined);
+  assert.equal(socketDir(daemonArgs([], "/tmp/vm-qsd-a,b/qmp")), "/tmp/vm-qsd-a,b");
+  assert.equal(socketDir(daemonArgs([], "/etc/qmp")), undefined, "only its own directory");
   assert.deepEqual(
     daemonArgs([{ path: "/v/a,b.qcow2", format: "qcow2", node: "vmdisk0" }], "/tmp/x,y/qmp"),
     [
