@@ -43,8 +43,9 @@ const BACKUP_ROW = {
   help: [
     "vm backup <vm>: every disk of the VM; running, through QEMU's block jobs (the guest",
     "keeps running; frozen for the moment of the backup point when its agent answers),",
-    "stopped, from its image files. The first backup is full; later ones of a running VM",
-    "copy only what changed (a dirty bitmap on each qcow2 disk; raw disks: always full).",
+    "stopped, the same jobs on its disks opened by qemu-storage-daemon. The first backup",
+    "is full; later ones copy only what changed (a dirty bitmap on each qcow2 disk; raw",
+    "disks: always full).",
     "vm backup list <vm>: id, time, kind, bytes. vm backup prune <vm> --keep N: removes",
     "the older backups, merging each into its successor, so every kept one restores",
     "exactly. Ctrl-C cancels a backup: nothing half-made is kept. vm restore restores one",

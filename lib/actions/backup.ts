@@ -6,8 +6,10 @@
  * for that moment when its agent answers (always thawed); incremental
  * (`sync=bitmap` with the last backup's bitmap, the target backed by the
  * last backup's file) when the last backup's bitmap is there and sound,
- * else full with one line saying why. Stopped: a full backup from the image
- * files (`qemu-img convert`), the bitmap started on the closed disks.
+ * else full with one line saying why. Stopped: the same jobs on the disks
+ * opened by qemu-storage-daemon (lib/actions/backup_daemon.ts), incremental
+ * too; without that program, a full backup from the image files (`qemu-img
+ * convert`), the bitmap started on the closed disks.
  * Raw disks hold no bitmap: their backups are always full. The old bitmaps
  * go only once the new backup is in the list; a failed or cancelled backup
  * removes what it made, and the last backup's bitmap stays, so the next one
@@ -39,6 +41,12 @@ import {
 } from "../vm/backup_store.ts";
 import { bitmapsOf, imageBitmap, imageInfo, QemuImgFailed, qemuImgProgress } from "../qemu/img.ts";
 import { checkStopped, running } from "../qemu/processes.ts";
+import {
+  endStrayDaemons,
+  STORAGE_DAEMON,
+  STORAGE_DAEMON_PACKAGE,
+  storageDaemonPath,
+} from "../qemu/storage_daemon.ts";
 import { removeLeftover, storeLeftovers } from "../images/leftovers.ts";
 import {
   BackupCancelled,
@@ -51,6 +59,7 @@ import {
   type Work,
 } from "./backup_work.ts";
 import { liveBackup } from "./backup_live.ts";
+import { daemonBackup } from "./backup_daemon.ts";
 
 export { BackupCancelled, type BackupOptions, type BackupResult };
 
@@ -150,15 +159,24 @@ async function copyDisks(w: Work, disks: readonly Disk[]): Promise<void> {
 }
 
 /**
- * The backup of a stopped VM from its image files: always full; when every
+ * The backup of a stopped VM: through qemu-storage-daemon (lib/actions/backup_daemon.ts) when
+ * it is installed, else from its image files by `qemu-img convert`: then always full; when every
  * disk is qcow2, the new bitmap is started on the closed disks (the older
  * ones removed once the backup is listed).
  */
 async function stoppedBackup(w: Work): Promise<BackupResult> {
   checkStopped(w.name, w.vmDir, "back it up from its files");
+  // A daemon of a killed "vm backup" holds the disks' locks.
+  const stray = await endStrayDaemons(w.vmDir);
+  if (stray > 0) w.notes.push(`ended ${stray} ${STORAGE_DAEMON} of a "vm backup" gone`);
   const disks = await stoppedDisks(w);
+  const daemon = storageDaemonPath();
+  if (daemon !== undefined) return await daemonBackup(w, daemon, disks);
   if (!w.opts.full && w.last !== undefined) {
-    w.notes.push("full backup: the VM is stopped (incremental backups are taken while it runs)");
+    w.notes.push(
+      `full backup: the VM is stopped and ${STORAGE_DAEMON} is not installed (package ` +
+        `${STORAGE_DAEMON_PACKAGE}): without it, only a running VM's backups are incremental`,
+    );
   }
   const newBitmap = bitmapName(w.id);
   const time = Date.now() / 1000;

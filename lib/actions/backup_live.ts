@@ -81,8 +81,8 @@ async function liveDisks(qmp: QmpClient, w: Work): Promise<Disk[]> {
   return disks;
 }
 
-/** What a live backup has made in QEMU so far (for its undoing). */
-interface Made {
+/** What a backup has made in QEMU so far (for its undoing). */
+export interface Made {
   targets: string[];
   jobs: BackupJob[];
   started: boolean;
@@ -95,7 +95,7 @@ interface Made {
  * Makes the target file of each disk (backed by the last backup's when
  * `since`, its bitmap, is given) and opens it in QEMU; returns the jobs.
  */
-async function addTargets(
+export async function addTargets(
   qmp: QmpClient,
   w: Work,
   disks: readonly Disk[],
@@ -234,7 +234,7 @@ export async function liveBackup(w: Work): Promise<BackupResult> {
  * Undoes what a live backup made in QEMU (jobs, targets, its bitmap);
  * returns false when QEMU is gone (nothing is left there then).
  */
-async function undoLive(session: QmpSession, made: Made): Promise<boolean> {
+export async function undoLive(session: QmpSession, made: Made): Promise<boolean> {
   const ids = made.jobs.map((j) => j.id);
   try {
     await session(async (qmp) => {

@@ -28,9 +28,13 @@ import {
 import { isSupervised, readStatus, type Status } from "../runit/status.ts";
 import { F, SOCKETS } from "../layout.ts";
 
-/** Whether a program path or argv[0] names QEMU (`qemu-system-x86_64`, `qemu-kvm`…). Pure. */
+/**
+ * Whether a program path or argv[0] names QEMU (`qemu-system-x86_64`, `qemu-kvm`…), not
+ * `qemu-storage-daemon` (a companion of `vm backup`: lib/qemu/storage_daemon.ts). Pure.
+ */
 export function isQemuProgram(path: string): boolean {
-  return /^qemu(-|$)/.test(basename(path));
+  const name = basename(path);
+  return /^qemu(-|$)/.test(name) && name !== "qemu-storage-daemon";
 }
 
 /** Whether process `pid` is a QEMU (by its executable, or argv[0] when that is not readable). */

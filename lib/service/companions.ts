@@ -12,7 +12,8 @@
  * Two nets under that rule: `__run` does not start a VM while a companion of its last run is still
  * there (it waits a moment for one that is ending, then refuses, naming it), and `vm __finish`
  * ends those a QEMU left without ever connecting (a QEMU that failed at its start). `vm doctor`
- * reports any left all the same (`strayCompanions`).
+ * reports any left all the same (`strayCompanions`). The same net keeps a VM from starting while
+ * `vm backup` has its disks open in a qemu-storage-daemon (lib/qemu/storage_daemon.ts).
  * @module
  */
 
@@ -24,6 +25,7 @@ import { pathExists } from "../os/lookup.ts";
 import { basename, relative } from "../os/path.ts";
 import { pollUntil } from "../os/poll.ts";
 import { isAlive, signal } from "../os/proc.ts";
+import { daemonOwner } from "../qemu/storage_daemon.ts";
 import { COMPANION_ENV, type CompanionProc, companionsIn, qemuPidsIn } from "../qemu/processes.ts";
 
 /** A companion process to start for a VM. */
@@ -61,8 +63,9 @@ export async function startCompanions(
   timeoutMs = READY_TIMEOUT_MS,
   staleWaitMs = STALE_WAIT_MS,
 ): Promise<number[]> {
-  if (specs.length === 0) return [];
+  // Before any start, companions or not: a backup's qemu-storage-daemon holds the disks.
   await refuseStale(vm, staleWaitMs);
+  if (specs.length === 0) return [];
   const started: { spec: CompanionSpec; child: Deno.ChildProcess; exit?: Deno.CommandStatus }[] =
     [];
   try {
@@ -139,6 +142,13 @@ async function refuseStale(vm: Vm, waitMs: number): Promise<void> {
   if (stale.length === 0) return;
   await pollUntil(() => (stale = companionsIn(vm.dir, { children: false })).length === 0, waitMs);
   if (stale.length === 0) return;
+  const backup = stale.map((p) => daemonOwner(p.name)).find((o) => o !== undefined && isAlive(o));
+  if (backup !== undefined) {
+    throw new SystemError(
+      `not starting "${vm.name}": a "vm backup" (PID ${backup}) has its disks open; ` +
+        `start it once the backup is over`,
+    );
+  }
   throw new SystemError(
     `not starting "${vm.name}": ${companionList(stale)} of its last run still ${
       stale.length === 1 ? "runs" : "run"
@@ -146,6 +156,15 @@ async function refuseStale(vm: Vm, waitMs: number): Promise<void> {
       stale.map((p) => p.pid).join(" ")
     }"`,
   );
+}
+
+/**
+ * Whether `p` is the qemu-storage-daemon of a `vm backup` still running (lib/qemu/
+ * storage_daemon.ts): no stray, and not for `__finish` to end (the backup ends it).
+ */
+function backupInProgress(p: CompanionProc): boolean {
+  const owner = daemonOwner(p.name);
+  return owner !== undefined && isAlive(owner);
 }
 
 /** SIGTERM to each of `pids`, then SIGKILL to any still alive after a grace. */
@@ -162,7 +181,7 @@ async function endAll(pids: readonly number[]): Promise<void> {
  * runsv was killed still needs them). Returns those it ended. Reads `/proc`.
  */
 export async function endCompanions(vmDir: string): Promise<CompanionProc[]> {
-  const procs = companionsIn(vmDir, { children: false });
+  const procs = companionsIn(vmDir, { children: false }).filter((p) => !backupInProgress(p));
   if (procs.length === 0 || qemuPidsIn(vmDir).length > 0) return [];
   await endAll(procs.map((p) => p.pid));
   return procs;
@@ -175,6 +194,7 @@ export async function endCompanions(vmDir: string): Promise<CompanionProc[]> {
 export function strayCompanions(vmdir: string): CompanionProc[] {
   const withQemu = new Map<string, boolean>();
   return companionsIn(vmdir, { children: true }).filter((p) => {
+    if (backupInProgress(p)) return false;
     let has = withQemu.get(p.dir);
     if (has === undefined) withQemu.set(p.dir, has = qemuPidsIn(p.dir).length > 0);
     return !has;

@@ -4,11 +4,15 @@
 // of each gives the copies exactly (qemu-img compare); after `prune --keep 1`
 // the one left still does. Then `kill -9` and Ctrl-C of
 // `vm backup` mid-job leave no entry in the list, `vm doctor` reports the
-// killed one's leftover, and the next backup works (and removes it).
+// killed one's leftover, and the next backup works (and removes it). A stopped VM's
+// backups go through qemu-storage-daemon: full, then (after writes while it ran)
+// incremental, small and exact; Ctrl-C and kill -9 of one leave no daemon behind.
 // Slow (a quarter of a minute or more of guests): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { F } from "../../lib/layout.ts";
+import { QmpClient } from "../../lib/qemu/qmp.ts";
 import { quoteWords } from "../../lib/text/shell_words.ts";
 import { run, sleep, test, type TestEnv, type VmRun, withEnv } from "../support/harness.ts";
 import { skippable } from "../support/skip.ts";
@@ -47,7 +51,7 @@ async function bootWriting(t: TestEnv, dir: string, seekMiB: number, mark: strin
     "-serial",
     "chardev:ser0",
     "-drive",
-    "file=./drive.qcow2,if=virtio,format=qcow2",
+    "file=./drive.qcow2,if=virtio,format=qcow2,id=d0",
   ];
   Deno.writeTextFileSync(join(dir, "templates", "guest"), quoteWords(args) + "\n");
   await vmOk(t, ["start", "web"]);
@@ -197,7 +201,69 @@ test("vm backup: live full and incremental, exact restores, prune, kill -9 and C
   await bootWriting(t, dir, 20, "WROTE-FOUR");
   r = await vmOk(t, ["backup", "web"]);
   assert.match(r.stderr, /incremental, live/);
+
+  // Stopped, through qemu-storage-daemon: 4 MiB more written while it runs (through
+  // QEMU's block layer, as a guest write goes), stop: the backup is incremental, small,
+  // and restores exactly; the next one too (its bitmap was written at the daemon's quit).
+  const qmp = await QmpClient.connect(join(dir, F.qmp));
+  try {
+    await qmp.execute("human-monitor-command", {
+      "command-line": `qemu-io d0 "write -P 0x5a 40M 4M"`,
+    });
+  } finally {
+    qmp.close();
+  }
   await vmOk(t, ["stop", "web"]);
+  const copy3 = join(t.root, "copy3.raw");
+  await ok("qemu-img", ["convert", "-O", "raw", disk, copy3]);
+  r = await vmOk(t, ["backup", "web"]);
+  assert.match(r.stderr, /incremental, stopped/);
+  const stopped = (await list(t)).at(-1)!;
+  assert.equal(stopped.kind, "incremental");
+  assert.ok(stopped.bytes < 6 * MIB, `the stopped incremental is small: ${stopped.bytes} bytes`);
+  await vmOk(t, ["restore", "web", stopped.id, "--as", "r4"]);
+  await ok("qemu-img", ["compare", copy3, join(t.dir("r4"), "drive.qcow2")]);
+  r = await vmOk(t, ["backup", "web"]);
+  assert.match(r.stderr, /incremental, stopped/);
+  const again = (await list(t)).at(-1)!;
+  assert.ok(again.bytes < MIB, `nothing written since: ${again.bytes} bytes`);
+
+  // Ctrl-C and kill -9 of a stopped VM's backup: the daemon is ended (Ctrl-C) or reported
+  // by vm doctor and ended by the next backup (kill -9); no entry in the list.
+  const listed = (await list(t)).map((b) => b.id);
+  const tmpBefore = new Set([...Deno.readDirSync("/tmp")].map((e) => e.name));
+  for (const how of ["SIGINT", "SIGKILL"] as const) {
+    const child = t.spawn(t.vmExe, { args: ["backup", "web", "--full"], stderr: "piped" });
+    await midJob(store, child.pid, 2 * MIB);
+    child.kill(how);
+    const st = await child.status;
+    const err = new TextDecoder().decode(await new Response(child.stderr).bytes());
+    if (how === "SIGINT") {
+      assert.equal(st.code, 130, err);
+      assert.match(err, /cancelled; nothing was kept/);
+      const doc = await t.vm(["doctor"]);
+      assert.doesNotMatch(doc.stdout + doc.stderr, /qemu-storage-daemon/);
+    } else {
+      const doc = await t.vm(["doctor"]);
+      assert.match(
+        doc.stdout + doc.stderr,
+        new RegExp(`qemu-storage-daemon of "vm backup" \\(PID ${child.pid}\\) \\(PID \\d+\\) runs`),
+      );
+    }
+    assert.deepEqual((await list(t)).map((b) => b.id), listed, "no broken entry");
+  }
+  r = await vmOk(t, ["backup", "web"]);
+  assert.match(r.stderr, /ended 1 qemu-storage-daemon/);
+  assert.match(r.stderr, /incremental, stopped/);
+  assert.ok(!Deno.readDirSync(store).some((e) => e.name.startsWith(".backup-")), "cleaned");
+  const doc = await t.vm(["doctor"]);
+  assert.doesNotMatch(doc.stdout + doc.stderr, /qemu-storage-daemon/);
+  assert.ok(
+    ![...Deno.readDirSync("/tmp")].some((e) =>
+      e.name.startsWith("vm-qsd-") && !tmpBefore.has(e.name)
+    ),
+    "no socket directory of a daemon left in /tmp",
+  );
 });
 
 Deno.test({

@@ -10,6 +10,7 @@
  * id -un` prints root → `vm ip` lists 10.0.2.15 → a live `vm port add` to
  * a listener started in the guest, and `rm` → `vm ssh-config` and `vm cp`
  * → a replaced known_hosts line makes ssh fail with its host-key error →
+ * `vm backup` says it froze the guest, whose agent then says "thawed" →
  * an ACPI press the guest ignores → `vm stop` powers the guest off through
  * the agent after min(wait/2, 10 s).
  * The same VM, made with the default `drive` template, has it as
@@ -31,6 +32,7 @@
 import assert from "node:assert/strict";
 import { newKeyFiles } from "../../lib/ssh/keys.ts";
 import { CLOUD_TEMPLATES } from "../../lib/layout.ts";
+import { GuestAgent } from "../../lib/qemu/guest_agent.ts";
 import { type CloudVm, freePort, withPulledCloudVm } from "../support/cloud_vm.ts";
 import { readOr, run, sleep, TestEnv, withEnv } from "../support/harness.ts";
 
@@ -126,6 +128,27 @@ async function checkConfigAndCp(t: TestEnv) {
   assert.equal((await t.vm(["ssh", "web", "--", "cat", "/tmp/up"])).stdout, "up and over\n");
 }
 
+/**
+ * `vm backup` of the running guest, whose agent answers: it says it froze the file systems for
+ * the backup point, and the agent's `guest-fsfreeze-status` is "thawed" afterwards (the guest
+ * writes again). The backup is removed.
+ */
+async function checkFrozenBackup(t: TestEnv, dir: string) {
+  const store = `${t.root}/backups`;
+  const b = await t.vm(["backup", "web", "--to", store]);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stderr, /Backup \S+ of "web".*full, live, frozen/);
+  assert.doesNotMatch(b.stderr, /not frozen|may still be frozen/);
+  const agent = await GuestAgent.connect(dir, "web", 10_000);
+  try {
+    assert.equal(await agent.execute("guest-fsfreeze-status"), "thawed");
+  } finally {
+    agent.close();
+  }
+  assert.equal((await t.vm(["ssh", "web", "--", "touch", "/var/tmp/after-backup"])).code, 0);
+  Deno.removeSync(store, { recursive: true });
+}
+
 async function checkPinning(t: TestEnv, dir: string, port: number) {
   const kh = `${dir}/ssh/known_hosts`;
   const good = Deno.readTextFileSync(kh);
@@ -206,6 +229,7 @@ cloudTest(
     await checkLivePort(t);
     await checkConfigAndCp(t);
     await checkPinning(t, vm.dir, vm.sshPort);
+    await checkFrozenBackup(t, vm.dir);
     // This guest ignores the ACPI power button: still up well after a press.
     assert.equal((await t.vm(["qmp", "web", "system_powerdown"])).code, 0);
     await sleep(30_000);

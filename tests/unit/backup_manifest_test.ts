@@ -15,6 +15,7 @@ import {
 } from "../../lib/vm/backup_manifest.ts";
 import {
   jobId,
+  nextPause,
   ownerPid,
   parseBlockNodes,
   targetNode,
@@ -218,4 +219,12 @@ Deno.test("blocker: a lost or inconsistent bitmap, a missing file of the chain: 
   } finally {
     Deno.removeSync(store, { recursive: true });
   }
+});
+
+Deno.test("job looks: growing pauses, the next one at about the jobs' end", () => {
+  assert.equal(nextPause(20, 0, 0, 100, 20), 40, "no progress yet: the pause grows");
+  assert.equal(nextPause(200, 0, 100, 1000, 100), 250, "far from the end: at most 250 ms");
+  assert.equal(nextPause(250, 0, 900, 1000, 100), 20, "the end is near: soon");
+  assert.equal(nextPause(250, 0, 500, 1000, 100), 105, "the end in 100 ms: then");
+  assert.equal(nextPause(250, 0, 1000, 1000, 100), 20, "all copied: they conclude soon");
 });

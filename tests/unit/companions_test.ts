@@ -9,10 +9,17 @@ import {
   startCompanions,
   strayCompanions,
 } from "../../lib/service/companions.ts";
-import { companionsIn } from "../../lib/qemu/processes.ts";
+import { COMPANION_ENV, companionsIn, isQemuProgram } from "../../lib/qemu/processes.ts";
+import {
+  daemonArgs,
+  daemonMark,
+  daemonOwner,
+  endStrayDaemons,
+  socketDir,
+} from "../../lib/qemu/storage_daemon.ts";
 import { inspectDir } from "../../lib/vm/inspect.ts";
 import { SystemError } from "../../lib/errors.ts";
-import { isAlive } from "../../lib/os/proc.ts";
+import { isAlive, signal } from "../../lib/os/proc.ts";
 import { pollUntil } from "../../lib/os/poll.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
@@ -87,10 +94,84 @@ Deno.test("a companion that exits or is never ready fails the start, ending the 
   });
 });
 
-Deno.test("no companions: nothing is started or scanned", async () => {
+Deno.test("no companions: nothing is started", async () => {
   await withTempDir(async (root) => {
     const dir = await vmIn(root);
     assert.deepEqual(await startCompanions(inspectDir(dir), [], ENV), []);
     assert.deepEqual(await endCompanions(dir), []);
   });
+});
+
+/** A stand-in for vm backup's qemu-storage-daemon in `dir`, marked for the backup of `owner`. */
+function fakeDaemon(dir: string, owner: number): Deno.ChildProcess {
+  return new Deno.Command("/bin/sh", {
+    args: ["-c", "exec sleep 60"],
+    cwd: dir,
+    env: { [COMPANION_ENV]: daemonMark(owner) },
+    stdin: "null",
+  }).spawn();
+}
+
+Deno.test("a backup's storage daemon: no start meanwhile, no stray while its backup runs", async () => {
+  await withTempDir(async (root) => {
+    const dir = await vmIn(root);
+    const child = fakeDaemon(dir, Deno.pid);
+    try {
+      assert.ok(await pollUntil(() => companionsIn(dir, { children: false }).length === 1, 3_000));
+      await assert.rejects(
+        () => startCompanions(inspectDir(dir), [], ENV, 1_000, 50),
+        (e: Error) =>
+          e instanceof SystemError &&
+          e.message === `not starting "vm1": a "vm backup" (PID ${Deno.pid}) has its disks open; ` +
+              "start it once the backup is over",
+      );
+      assert.deepEqual(strayCompanions(root), []);
+      assert.deepEqual(await endCompanions(dir), [], "not ended by __finish");
+      assert.equal(await endStrayDaemons(dir), 0);
+      assert.ok(isAlive(child.pid));
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  });
+});
+
+Deno.test("a killed backup's storage daemon: a stray for doctor, ended by the next backup", async () => {
+  await withTempDir(async (root) => {
+    const dir = await vmIn(root);
+    const gone = new Deno.Command("/bin/true").spawn();
+    await gone.status;
+    const child = fakeDaemon(dir, gone.pid);
+    try {
+      assert.ok(await pollUntil(() => companionsIn(dir, { children: false }).length === 1, 3_000));
+      assert.deepEqual(strayCompanions(root).map((p) => p.pid), [child.pid]);
+      assert.equal(await endStrayDaemons(dir), 1);
+      assert.equal((await child.status).signal, "SIGTERM");
+    } finally {
+      signal(child.pid, "SIGKILL");
+      await child.status;
+    }
+  });
+});
+
+Deno.test("storage daemon: its marks, its arguments; it is no VM's QEMU", () => {
+  assert.equal(daemonOwner(daemonMark(42)), 42);
+  assert.equal(daemonOwner("swtpm"), undefined);
+  assert.equal(socketDir(daemonArgs([], "/tmp/vm-qsd-a,b/qmp")), "/tmp/vm-qsd-a,b");
+  assert.equal(socketDir(daemonArgs([], "/etc/qmp")), undefined, "only its own directory");
+  assert.deepEqual(
+    daemonArgs([{ path: "/v/a,b.qcow2", format: "qcow2", node: "vmdisk0" }], "/tmp/x,y/qmp"),
+    [
+      "--blockdev",
+      '{"driver":"file","node-name":"vmdisk0-file","filename":"/v/a,b.qcow2"}',
+      "--blockdev",
+      '{"driver":"qcow2","node-name":"vmdisk0","file":"vmdisk0-file"}',
+      "--chardev",
+      "socket,path=/tmp/x,,y/qmp,server=on,wait=off,id=m",
+      "--monitor",
+      "chardev=m",
+    ],
+  );
+  assert.ok(isQemuProgram("/usr/bin/qemu-system-x86_64"));
+  assert.ok(!isQemuProgram("/usr/bin/qemu-storage-daemon"));
 });
