@@ -10,7 +10,7 @@ import { type Config, loadConfig } from "../../lib/vm/config.ts";
 import { machineInfo } from "../../lib/vm/machine.ts";
 import { listVms, requireVm } from "../../lib/vm/dir.ts";
 import { networkInfos } from "../../lib/actions/net.ts";
-import { networkTable } from "./net.ts";
+import { networkTable } from "../core/net_table.ts";
 import { inspectDir, inspectVms, type Vm } from "../../lib/vm/inspect.ts";
 import { isRunning, markBases, statesOf, type VmState, vmState } from "../../lib/vm/state.ts";
 import { formatStatus, formatTable } from "../core/state_table.ts";

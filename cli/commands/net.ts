@@ -14,10 +14,10 @@ import {
   attachmentText,
   createNetwork,
   detach,
-  type NetworkInfo,
   networkInfos,
   removeNetwork,
 } from "../../lib/actions/net.ts";
+import { networkTable } from "../core/net_table.ts";
 import {
   type CommandSpec,
   defineCommand,
@@ -26,7 +26,6 @@ import {
   type RowOptions,
   VM,
 } from "../core/command.ts";
-import { alignColumns } from "../core/format.ts";
 import { print } from "../core/output.ts";
 import { exclusive, optFlag, optString } from "../core/parse.ts";
 
@@ -130,16 +129,6 @@ function listCmd(inv: Invocation<RowOptions<typeof LIST_ROW>>): number {
   }
   print(infos.length === 0 ? "No networks (vm net create NAME)" : networkTable(infos));
   return 0;
-}
-
-/** The table of networks `vm net list` and `vm list` print. Pure. */
-export function networkTable(infos: readonly NetworkInfo[]): string {
-  const rows: string[][] = [["NETWORK", "SUBNET", "SWITCH", "VMS"]];
-  for (const n of infos) {
-    const vms = n.members.map((m) => `${m.vm} ${formatIp(m.ip)}`).join(", ");
-    rows.push([n.name, formatSubnet(n.subnet), n.running ? "run" : "down", vms || "-"]);
-  }
-  return alignColumns(rows);
 }
 
 async function rmCmd(inv: Invocation<RowOptions<typeof RM_ROW>>): Promise<number> {
