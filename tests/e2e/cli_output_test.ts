@@ -4,6 +4,7 @@
 // vm kill; --version, did-you-mean, snapshot list --json, and the base of a
 // linked clone. VMs use the shipped default templates without a guest OS:
 // they run, and ignore the ACPI power button.
+// Slow (ten seconds or more of guests): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

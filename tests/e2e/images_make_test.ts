@@ -1,3 +1,4 @@
+// Slow (ten seconds or more of guests): left out of test:quick.
 /**
  * From a cached image to a VM disk: `vm image import`, the overlay that
  * `vm make --image` creates (lib/actions/make_image.ts), `vm image rm`

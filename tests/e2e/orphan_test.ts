@@ -3,6 +3,7 @@
 // console reach it, doctor names it, `vm stop` powers the guest off through
 // its sockets within its wait and ends the svlogd the dead runsv left, and
 // the next `vm start` brings exactly one QEMU whose log lines appear.
+// Slow (ten seconds or more of guests): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

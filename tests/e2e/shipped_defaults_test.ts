@@ -7,6 +7,7 @@
 // templates (no guest OS: SeaBIOS finds nothing to boot and keeps running,
 // which is all "running" needs). No DISPLAY and no audio server here, as on
 // a headless host.
+// Slow (ten seconds or more of guests): left out of test:quick.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
